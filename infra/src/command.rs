@@ -1,0 +1,228 @@
+//! The one shape of every command handler: load the aggregate, decide (pure), append;
+//! on a conflict, reload and decide again, a bounded number of times.
+//!
+//! Commands carry an id. The events they cause carry it as their causation id, and it
+//! is the append's idempotency key: a command handled again (a client retry, a
+//! redelivered event turned into the same command) finds its events already in the
+//! aggregate's history and returns them instead of appending twice.
+
+use crate::event_log::{AggregateRef, AppendError, EventLog, ReadError};
+use ferry_events::{Actor, AggregateType, Envelope, Event};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A pure decider for one aggregate type: no I/O, no clock, no randomness.
+pub trait Decider {
+    /// The aggregate's state, folded from its events.
+    type State: Default + Send;
+    /// What can be asked of it.
+    type Command: Send + Sync;
+    /// Its events (one variant of the catalogue's [`Event`]).
+    type Event: Clone + Into<Event> + Send;
+    /// Why a command is refused.
+    type Rejection: std::error::Error + Send + Sync + 'static;
+
+    /// The aggregate type it decides for.
+    const AGGREGATE: AggregateType;
+
+    /// The events a command causes in the given state, or why it is refused.
+    fn decide(
+        state: &Self::State,
+        command: &Self::Command,
+    ) -> Result<Vec<Self::Event>, Self::Rejection>;
+
+    /// The state after an event.
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
+
+    /// This aggregate's event inside a catalogue event, if it is one.
+    fn select(event: &Event) -> Option<&Self::Event>;
+
+    /// Folds a history into a state.
+    fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self::State
+    where
+        Self::Event: 'a,
+    {
+        events
+            .into_iter()
+            .filter_map(Self::select)
+            .fold(Self::State::default(), |state, e| Self::evolve(state, e))
+    }
+}
+
+/// A command addressed to one aggregate, with who asks and why.
+#[derive(Debug, Clone)]
+pub struct Command<C> {
+    /// Unique per intent: the same id is never applied twice.
+    pub id: Uuid,
+    /// The aggregate it is addressed to.
+    pub aggregate_id: String,
+    /// The migration it belongs to (or the command's own id outside a migration).
+    pub correlation_id: Uuid,
+    /// Who asks.
+    pub actor: Actor,
+    /// What is asked.
+    pub payload: C,
+}
+
+/// What handling a command did.
+#[derive(Debug)]
+pub struct Handled<S> {
+    /// The events the command caused (those already in the log if it was handled before).
+    pub events: Vec<Envelope>,
+    /// The aggregate's version after them.
+    pub version: u64,
+    /// The aggregate's state after them.
+    pub state: S,
+    /// True when the command had already been handled: nothing was appended now.
+    pub already_handled: bool,
+}
+
+/// A command was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError<R: std::error::Error + 'static> {
+    /// The decider refused it; nothing changed.
+    #[error(transparent)]
+    Rejected(R),
+    /// Other writers kept changing the aggregate; nothing changed.
+    #[error("{aggregate} kept changing under this command ({attempts} attempts); try again")]
+    Contention {
+        /// The aggregate.
+        aggregate: AggregateRef,
+        /// How many times it was decided.
+        attempts: u32,
+    },
+    /// The aggregate id is not usable.
+    #[error(transparent)]
+    InvalidAggregate(#[from] ferry_events::InvalidAggregateId),
+    /// The log could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The log refused or did not answer the append.
+    #[error(transparent)]
+    Append(AppendError),
+}
+
+/// Handles commands against the event log.
+#[derive(Debug, Clone)]
+pub struct CommandHandler {
+    log: EventLog,
+    max_attempts: u32,
+}
+
+impl CommandHandler {
+    /// A handler deciding at most `max_attempts` times per command.
+    pub fn new(log: EventLog, max_attempts: u32) -> Self {
+        Self {
+            log,
+            max_attempts: max_attempts.max(1),
+        }
+    }
+
+    /// The log it appends to.
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Loads, decides and appends; retries on conflict.
+    #[tracing::instrument(name = "command.handle", skip_all, fields(aggregate_type = %D::AGGREGATE, aggregate_id = %command.aggregate_id, command_id = %command.id))]
+    pub async fn handle<D: Decider>(
+        &self,
+        command: &Command<D::Command>,
+    ) -> Result<Handled<D::State>, HandleError<D::Rejection>> {
+        let aggregate = AggregateRef::new(D::AGGREGATE, command.aggregate_id.clone())?;
+        for attempt in 1..=self.max_attempts {
+            let loaded = self.log.load(&aggregate).await?;
+            let history: Vec<Envelope> = loaded.events.into_iter().map(|r| r.envelope).collect();
+            if history.iter().any(|e| e.causation_id == command.id) {
+                let state = D::fold(history.iter().map(|e| &e.event));
+                let events = history
+                    .into_iter()
+                    .filter(|e| e.causation_id == command.id)
+                    .collect();
+                crate::metrics::global()
+                    .commands
+                    .record(D::AGGREGATE, "duplicate");
+                return Ok(Handled {
+                    events,
+                    version: loaded.version,
+                    state,
+                    already_handled: true,
+                });
+            }
+            let state = D::fold(history.iter().map(|e| &e.event));
+            let decided = match D::decide(&state, &command.payload) {
+                Ok(decided) => decided,
+                Err(rejection) => {
+                    crate::metrics::global()
+                        .commands
+                        .record(D::AGGREGATE, "rejected");
+                    return Err(HandleError::Rejected(rejection));
+                }
+            };
+            let state = decided.iter().fold(state, |s, e| D::evolve(s, e));
+            if decided.is_empty() {
+                crate::metrics::global()
+                    .commands
+                    .record(D::AGGREGATE, "no_change");
+                return Ok(Handled {
+                    events: Vec::new(),
+                    version: loaded.version,
+                    state,
+                    already_handled: false,
+                });
+            }
+            let envelopes: Vec<Envelope> = decided
+                .into_iter()
+                .map(|e| {
+                    Envelope::new(
+                        aggregate.id.clone(),
+                        e,
+                        command.correlation_id,
+                        command.id,
+                        command.actor.clone(),
+                    )
+                })
+                .collect();
+            match self
+                .log
+                .append(
+                    &aggregate,
+                    loaded.version,
+                    &envelopes,
+                    &command.id.to_string(),
+                )
+                .await
+            {
+                Ok(appended) => {
+                    crate::metrics::global()
+                        .commands
+                        .record(D::AGGREGATE, "accepted");
+                    return Ok(Handled {
+                        events: envelopes,
+                        version: appended.version,
+                        state,
+                        already_handled: appended.duplicate,
+                    });
+                }
+                Err(AppendError::Conflict { .. }) if attempt < self.max_attempts => {
+                    crate::metrics::global()
+                        .commands
+                        .record(D::AGGREGATE, "conflict");
+                    // Spread racing writers apart a little before they reload.
+                    let jitter = u64::from(Uuid::now_v7().as_bytes()[15] % 8);
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2 + jitter))
+                        .await;
+                }
+                Err(AppendError::Conflict { .. }) => break,
+                Err(e) => return Err(HandleError::Append(e)),
+            }
+        }
+        crate::metrics::global()
+            .commands
+            .record(D::AGGREGATE, "contention");
+        Err(HandleError::Contention {
+            aggregate,
+            attempts: self.max_attempts,
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! Settings of a ferry process, from command-line flags or environment variables, each
+//! with a documented default (`ferry up --help` lists them). A bad value is refused at
+//! start with the setting's name and why.
+
+use std::net::SocketAddr;
+
+/// Where the event log is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// NATS server with JetStream.
+    #[arg(
+        long = "nats-url",
+        env = "FERRY_NATS_URL",
+        default_value = "nats://127.0.0.1:14222"
+    )]
+    pub nats_url: String,
+    /// JetStream stream holding every event.
+    #[arg(long = "stream", env = "FERRY_STREAM", default_value = "FERRY_EVENTS", value_parser = parse_stream_name)]
+    pub stream: String,
+    /// First token of every ferry subject.
+    #[arg(long = "subject-prefix", env = "FERRY_SUBJECT_PREFIX", default_value = "ferry", value_parser = parse_subject_token)]
+    pub subject_prefix: String,
+    /// Seconds the server remembers message ids to drop duplicates.
+    #[arg(long = "duplicate-window-secs", env = "FERRY_DUPLICATE_WINDOW_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub duplicate_window_secs: u64,
+}
+
+impl LogArgs {
+    /// The event log settings these arguments describe.
+    pub fn settings(&self) -> crate::event_log::LogSettings {
+        crate::event_log::LogSettings {
+            stream: self.stream.clone(),
+            subject_prefix: self.subject_prefix.clone(),
+            duplicate_window: std::time::Duration::from_secs(self.duplicate_window_secs),
+        }
+    }
+}
+
+/// Where the read models are.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL holding the read models.
+    #[arg(
+        long = "database-url",
+        env = "FERRY_DATABASE_URL",
+        default_value = "postgres://postgres:postgres@127.0.0.1:5432/ferry"
+    )]
+    pub database_url: String,
+    /// Most connections the process opens.
+    #[arg(long = "database-pool-size", env = "FERRY_DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub pool_size: u16,
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TelemetryArgs {
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferry_infra=debug,info`.
+    #[arg(long = "log", env = "FERRY_LOG", default_value = "info")]
+    pub log: String,
+    /// Log format.
+    #[arg(long = "log-format", env = "FERRY_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+    /// OTLP/gRPC endpoint receiving traces (e.g. http://127.0.0.1:4317); unset: traces are
+    /// propagated but not exported.
+    #[arg(long = "otlp-endpoint", env = "FERRY_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The process's HTTP endpoint and shutdown.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address of the HTTP endpoint (health, readiness, metrics, API).
+    #[arg(
+        long = "http-addr",
+        env = "FERRY_HTTP_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub http_addr: SocketAddr,
+    /// Seconds given to in-flight work to finish after SIGTERM/SIGINT.
+    #[arg(long = "shutdown-grace-secs", env = "FERRY_SHUTDOWN_GRACE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Every setting of a service process.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RuntimeArgs {
+    /// Event log.
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Read models.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Logs and traces.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+    /// HTTP and shutdown.
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+fn parse_subject_token(value: &str) -> Result<String, String> {
+    ferry_events::validate_aggregate_id(value)
+        .map(|_| value.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_stream_name(value: &str) -> Result<String, String> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err("a stream name is 1 to 64 letters, digits, _ or -".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    }
+
+    #[test]
+    fn defaults_are_usable() {
+        let cli = Cli::try_parse_from(["ferry"]).expect("defaults parse");
+        assert_eq!(cli.runtime.log.stream, "FERRY_EVENTS");
+        assert_eq!(cli.runtime.server.shutdown_grace_secs, 10);
+        assert_eq!(cli.runtime.log.settings().duplicate_window.as_secs(), 120);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting() {
+        let error = Cli::try_parse_from(["ferry", "--shutdown-grace-secs", "soon"])
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("--shutdown-grace-secs"), "{error}");
+        let error = Cli::try_parse_from(["ferry", "--subject-prefix", "a.b"])
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("--subject-prefix"), "{error}");
+        let error = Cli::try_parse_from(["ferry", "--http-addr", "localhost"])
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("--http-addr"), "{error}");
+    }
+}

@@ -1,0 +1,181 @@
+//! The JetStream event log: the single source of truth of ferry.
+//!
+//! One stream keeps every event forever (file storage, no limits, deletes and purges
+//! denied). Each aggregate instance has its own subject,
+//! `<prefix>.events.<aggregate_type>.<aggregate_id>`, and its **version** is the stream
+//! sequence of the last message on that subject (0 for an aggregate with no event),
+//! which is exactly what `Nats-Expected-Last-Subject-Sequence` checks.
+//!
+//! - [`EventLog::append`]: optimistic (a stale version is a [`AppendError::Conflict`]),
+//!   idempotent (an idempotency key appends once, also when a retry meets the server
+//!   after a lost ack) and atomic (the events of one command are one JetStream atomic
+//!   batch: all or nothing).
+//! - [`EventLog::load`]: the events of one aggregate and its version.
+//! - [`EventLog::replay`]: every event from a sequence, in log order (audits, rebuilds).
+//! - [`EventLog::durable_consumer`]: a durable pull consumer for projections and reactors.
+//!
+//! Each message carries the W3C trace context of the span that appended it
+//! ([`trace_context`]).
+
+mod append;
+mod error;
+pub mod headers;
+mod read;
+mod stream;
+pub mod trace_context;
+
+pub use append::MAX_EVENTS_PER_APPEND;
+pub use error::{AppendError, ReadError, SetupError};
+pub use read::{Loaded, Recorded};
+
+use async_nats::jetstream;
+use ferry_events::{AggregateType, validate_aggregate_id};
+use std::time::Duration;
+
+/// Where the log lives and how the stream is configured.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// JetStream stream name, e.g. `FERRY_EVENTS`.
+    pub stream: String,
+    /// First subject token of every ferry subject, e.g. `ferry`.
+    pub subject_prefix: String,
+    /// How long the server remembers message ids for deduplication. Idempotency past this
+    /// window comes from the expected-version check and the command's causation id.
+    pub duplicate_window: Duration,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            stream: "FERRY_EVENTS".into(),
+            subject_prefix: "ferry".into(),
+            duplicate_window: Duration::from_secs(120),
+        }
+    }
+}
+
+/// One aggregate instance: its type and id, hence its subject.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AggregateRef {
+    /// What kind of aggregate.
+    pub kind: AggregateType,
+    /// Its id, one subject token.
+    pub id: String,
+}
+
+impl AggregateRef {
+    /// An aggregate reference whose id is checked to be one subject token.
+    pub fn new(
+        kind: AggregateType,
+        id: impl Into<String>,
+    ) -> Result<Self, ferry_events::InvalidAggregateId> {
+        let id = id.into();
+        validate_aggregate_id(&id)?;
+        Ok(Self { kind, id })
+    }
+}
+
+impl std::fmt::Display for AggregateRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.kind, self.id)
+    }
+}
+
+/// Outcome of a successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Stream sequence of the first event of the command.
+    pub first_sequence: u64,
+    /// Stream sequence of the last event: the aggregate's new version.
+    pub version: u64,
+    /// True when these events were already in the log (a retried command): nothing was
+    /// appended this time.
+    pub duplicate: bool,
+}
+
+/// Handle on the event log. Cheap to clone; all clones share one NATS connection.
+#[derive(Clone)]
+pub struct EventLog {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    settings: LogSettings,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventLog {
+    /// Connects to NATS and makes sure the stream exists with the right configuration.
+    pub async fn connect(nats_url: &str, settings: LogSettings) -> Result<Self, SetupError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("ferry")
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(nats_url)
+            .await
+            .map_err(|e| SetupError::Connect {
+                url: nats_url.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Self::with_client(client, settings).await
+    }
+
+    /// Uses an existing connection; makes sure the stream exists.
+    pub async fn with_client(
+        client: async_nats::Client,
+        settings: LogSettings,
+    ) -> Result<Self, SetupError> {
+        validate_aggregate_id(&settings.subject_prefix).map_err(|e| {
+            SetupError::InvalidSetting {
+                name: "subject prefix",
+                reason: e.to_string(),
+            }
+        })?;
+        let js = jetstream::new(client.clone());
+        let log = Self {
+            client,
+            js,
+            settings,
+        };
+        log.ensure_stream().await?;
+        Ok(log)
+    }
+
+    /// The underlying NATS connection (health checks, core request/reply).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// The JetStream context.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    /// The settings this log was opened with.
+    pub fn settings(&self) -> &LogSettings {
+        &self.settings
+    }
+
+    /// Subject of one aggregate instance.
+    pub fn subject(&self, aggregate: &AggregateRef) -> String {
+        format!(
+            "{}.events.{}.{}",
+            self.settings.subject_prefix, aggregate.kind, aggregate.id
+        )
+    }
+
+    /// Subject filter matching every instance of one aggregate type.
+    pub fn type_filter(&self, kind: AggregateType) -> String {
+        format!("{}.events.{}.*", self.settings.subject_prefix, kind)
+    }
+
+    /// Subject filter matching every event.
+    pub fn all_filter(&self) -> String {
+        format!("{}.events.>", self.settings.subject_prefix)
+    }
+}

@@ -1,0 +1,93 @@
+//! The HTTP endpoints every ferry process serves: `/health` (alive), `/ready` (can do
+//! its work: NATS connected, PostgreSQL answering, no projection stalled) and
+//! `/metrics` (Prometheus). Services merge their own routes beside these.
+
+use crate::projection::{ProjectionState, ProjectionStatus, StatusBoard};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use deadpool_postgres::Pool;
+use std::time::Duration;
+
+/// What readiness looks at.
+#[derive(Clone)]
+pub struct HealthState {
+    /// The NATS connection.
+    pub nats: async_nats::Client,
+    /// The read-model database.
+    pub pool: Pool,
+    /// The projections of this process.
+    pub board: StatusBoard,
+}
+
+#[derive(serde::Serialize)]
+struct Readiness {
+    ready: bool,
+    nats: String,
+    postgres: String,
+    projections: Vec<ProjectionStatus>,
+}
+
+/// The health, readiness and metrics routes.
+pub fn router(state: HealthState) -> Router {
+    Router::new()
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
+    let nats = match state.nats.connection_state() {
+        async_nats::connection::State::Connected => "ok".to_owned(),
+        other => format!("{other:?}").to_lowercase(),
+    };
+    let postgres = match tokio::time::timeout(Duration::from_secs(2), async {
+        let client = state.pool.get().await.map_err(|e| e.to_string())?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => e,
+        Err(_) => "no answer within 2s".to_owned(),
+    };
+    let projections = state.board.snapshot();
+    let stalled = projections
+        .iter()
+        .any(|p| matches!(p.state, ProjectionState::Stalled { .. }));
+    let ready = nats == "ok" && postgres == "ok" && !stalled;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready,
+            nats,
+            postgres,
+            projections,
+        }),
+    )
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        crate::metrics::global().render(),
+    )
+}

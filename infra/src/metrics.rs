@@ -1,0 +1,131 @@
+//! Prometheus metrics of the process, served on `/metrics`.
+//!
+//! One registry per process, created on first use, so that every part of ferry
+//! (command handlers, projection runners, services) records into the same place
+//! without threading a handle through every call.
+
+use ferry_events::AggregateType;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
+
+/// Labels of a command outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CommandLabels {
+    /// Aggregate type.
+    pub aggregate_type: &'static str,
+    /// accepted, rejected, conflict, contention, duplicate, no_change.
+    pub outcome: &'static str,
+}
+
+/// Labels naming a projection.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProjectionLabels {
+    /// Projection name.
+    pub projection: String,
+}
+
+/// Command outcomes.
+#[derive(Debug, Default)]
+pub struct CommandMetrics {
+    outcomes: Family<CommandLabels, Counter>,
+}
+
+impl CommandMetrics {
+    /// Counts one outcome.
+    pub fn record(&self, aggregate: AggregateType, outcome: &'static str) {
+        self.outcomes
+            .get_or_create(&CommandLabels {
+                aggregate_type: aggregate.as_str(),
+                outcome,
+            })
+            .inc();
+    }
+}
+
+/// Projection progress.
+#[derive(Debug, Default)]
+pub struct ProjectionMetrics {
+    /// Stream sequence covered by the read model.
+    pub checkpoint: Family<ProjectionLabels, Gauge>,
+    /// Events in the log not yet applied.
+    pub lag: Family<ProjectionLabels, Gauge>,
+    /// Events applied since start.
+    pub applied: Family<ProjectionLabels, Counter>,
+    /// 1 while the projection is stopped on an event it cannot apply.
+    pub stalled: Family<ProjectionLabels, Gauge>,
+}
+
+impl ProjectionMetrics {
+    /// The label set of one projection.
+    pub fn labels(name: &str) -> ProjectionLabels {
+        ProjectionLabels {
+            projection: name.to_owned(),
+        }
+    }
+}
+
+/// Every metric of the process.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Command outcomes.
+    pub commands: CommandMetrics,
+    /// Projection progress.
+    pub projections: ProjectionMetrics,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("ferry");
+        let commands = CommandMetrics::default();
+        let projections = ProjectionMetrics::default();
+        registry.register(
+            "commands",
+            "Commands handled, by aggregate type and outcome",
+            commands.outcomes.clone(),
+        );
+        registry.register(
+            "projection_checkpoint",
+            "Stream sequence covered by the read model",
+            projections.checkpoint.clone(),
+        );
+        registry.register(
+            "projection_lag_events",
+            "Events in the log not yet applied by the projection",
+            projections.lag.clone(),
+        );
+        registry.register(
+            "projection_events_applied",
+            "Events applied by the projection",
+            projections.applied.clone(),
+        );
+        registry.register(
+            "projection_stalled",
+            "1 while the projection is stopped on an event it cannot apply",
+            projections.stalled.clone(),
+        );
+        Self {
+            registry,
+            commands,
+            projections,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The process's metrics.
+pub fn global() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}

@@ -1,0 +1,139 @@
+//! A ferry service process: telemetry, the event log, the read-model database, the HTTP
+//! endpoint and the tasks of the services, stopped together on SIGTERM/SIGINT within a
+//! bounded grace period.
+
+use crate::config::RuntimeArgs;
+use crate::event_log::{EventLog, SetupError};
+use crate::http::HealthState;
+use crate::postgres::PostgresError;
+use crate::projection::{Projection, ProjectionRunner, RunnerSettings, StatusBoard};
+use crate::shutdown;
+use crate::telemetry::{Telemetry, TelemetryError};
+use deadpool_postgres::Pool;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The process could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// Telemetry.
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
+    /// The event log.
+    #[error(transparent)]
+    EventLog(#[from] SetupError),
+    /// PostgreSQL.
+    #[error(transparent)]
+    Postgres(#[from] PostgresError),
+    /// The HTTP endpoint.
+    #[error("cannot serve HTTP on {addr}: {reason}")]
+    Http {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A running service process.
+pub struct Runtime {
+    args: RuntimeArgs,
+    /// The event log.
+    pub log: EventLog,
+    /// The read-model database.
+    pub pool: Pool,
+    /// Projection statuses of this process.
+    pub board: StatusBoard,
+    /// Cancelled when the process is asked to stop.
+    pub shutdown: CancellationToken,
+    tracker: TaskTracker,
+    telemetry: Telemetry,
+}
+
+impl Runtime {
+    /// Starts telemetry, connects to NATS (creating the stream if needed) and PostgreSQL,
+    /// and listens for SIGTERM/SIGINT.
+    pub async fn start(args: RuntimeArgs, service: &'static str) -> Result<Self, RuntimeError> {
+        let telemetry = crate::telemetry::init(&args.telemetry, service)?;
+        let log = EventLog::connect(&args.log.nats_url, args.log.settings()).await?;
+        let pool = crate::postgres::connect(
+            &args.database.database_url,
+            usize::from(args.database.pool_size),
+        )
+        .await?;
+        tracing::info!(service, nats = %args.log.nats_url, stream = %args.log.stream, "connected");
+        Ok(Self {
+            args,
+            log,
+            pool,
+            board: StatusBoard::default(),
+            shutdown: shutdown::on_signal(),
+            tracker: TaskTracker::new(),
+            telemetry,
+        })
+    }
+
+    /// Runs `task` until it ends; it should watch [`Runtime::shutdown`]. Its error is
+    /// logged here, once.
+    pub fn spawn<F, E>(&self, name: &'static str, task: F)
+    where
+        F: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        self.tracker.spawn(async move {
+            if let Err(e) = task.await {
+                tracing::error!(task = name, error = %e, "task failed");
+            }
+        });
+    }
+
+    /// Runs a projection until shutdown.
+    pub fn spawn_projection<P: Projection>(&self, projection: P, settings: RunnerSettings) {
+        let runner = ProjectionRunner::new(
+            Arc::new(projection),
+            self.log.clone(),
+            self.pool.clone(),
+            settings,
+            self.board.clone(),
+        );
+        let shutdown = self.shutdown.clone();
+        self.spawn("projection", runner.run(shutdown));
+    }
+
+    /// Serves the health, readiness and metrics routes plus `routes` until shutdown, then
+    /// drains the tasks within the grace period.
+    pub async fn serve(self, routes: axum::Router) -> Result<(), RuntimeError> {
+        let addr = self.args.server.http_addr;
+        let health = HealthState {
+            nats: self.log.client().clone(),
+            pool: self.pool.clone(),
+            board: self.board.clone(),
+        };
+        let app = crate::http::router(health).merge(routes);
+        let listener =
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| RuntimeError::Http {
+                    addr,
+                    reason: e.to_string(),
+                })?;
+        tracing::info!(%addr, "serving health, readiness and metrics");
+        let shutdown = self.shutdown.clone();
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        // However HTTP ended, the rest of the process stops too.
+        self.shutdown.cancel();
+        let grace = Duration::from_secs(self.args.server.shutdown_grace_secs);
+        shutdown::drain(&self.tracker, grace).await;
+        self.log.client().flush().await.ok();
+        self.telemetry.shutdown();
+        served.map_err(|e| RuntimeError::Http {
+            addr,
+            reason: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,366 @@
+//! The JetStream event log against a real nats-server: optimistic concurrency,
+//! idempotency, atomicity of multi-event commands, load and replay.
+
+use ferry_infra::event_log::{AppendError, EventLog};
+use ferry_infra::testkit::TestStack;
+use ferry_tests::{new_migration, ready_events};
+use futures::StreamExt;
+use uuid::Uuid;
+
+async fn last_sequence(log: &EventLog) -> u64 {
+    log.last_sequence().await.expect("stream info")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_writers_racing_on_one_version_exactly_one_wins() {
+    let stack = TestStack::new().await;
+    let other = stack.second_log().await;
+    for round in 0..20 {
+        let aggregate = new_migration();
+        // Start from a non-zero version half of the time.
+        let expected = if round % 2 == 0 {
+            0
+        } else {
+            stack
+                .log
+                .append(
+                    &aggregate,
+                    0,
+                    &ready_events(&aggregate, 1, Uuid::now_v7()),
+                    &Uuid::now_v7().to_string(),
+                )
+                .await
+                .expect("seed")
+                .version
+        };
+        let (a_events, b_events) = (
+            ready_events(&aggregate, 1, Uuid::now_v7()),
+            ready_events(&aggregate, 2, Uuid::now_v7()),
+        );
+        let (a_key, b_key) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+        let (a, b) = tokio::join!(
+            stack.log.append(&aggregate, expected, &a_events, &a_key),
+            other.append(&aggregate, expected, &b_events, &b_key),
+        );
+        let (winner, loser) = match (a, b) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+            (a, b) => panic!("round {round}: expected exactly one winner, got {a:?} and {b:?}"),
+        };
+        match loser {
+            AppendError::Conflict {
+                expected: e,
+                actual,
+                ..
+            } => {
+                assert_eq!(e, expected);
+                assert_eq!(
+                    actual, winner.version,
+                    "the conflict reports the version that won"
+                );
+            }
+            other => panic!("the loser must get a Conflict, got {other:?}"),
+        }
+        let loaded = stack.log.load(&aggregate).await.expect("load");
+        assert_eq!(loaded.version, winner.version);
+        let appended = loaded.events.len() - usize::from(expected > 0);
+        assert!(
+            appended == 1 || appended == 2,
+            "only the winner's events are in the log"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_command_retried_appends_once() {
+    let stack = TestStack::new().await;
+    for count in [1, 3] {
+        let aggregate = new_migration();
+        let command = Uuid::now_v7();
+        let events = ready_events(&aggregate, count, command);
+        let first = stack
+            .log
+            .append(&aggregate, 0, &events, &command.to_string())
+            .await
+            .expect("first append");
+        assert!(!first.duplicate);
+        // The caller never saw that ack (lost) and sends the same command again, as is.
+        let retry = stack
+            .log
+            .append(&aggregate, 0, &events, &command.to_string())
+            .await
+            .expect("the retry succeeds");
+        assert!(
+            retry.duplicate,
+            "the retry is recognised as already appended"
+        );
+        assert_eq!(
+            (retry.first_sequence, retry.version),
+            (first.first_sequence, first.version)
+        );
+        // ... and once more from another connection, as a restarted process would.
+        let other = stack.second_log().await;
+        let again = other
+            .append(&aggregate, 0, &events, &command.to_string())
+            .await
+            .expect("the retry succeeds");
+        assert!(again.duplicate);
+        let loaded = stack.log.load(&aggregate).await.expect("load");
+        assert_eq!(loaded.events.len(), count, "appended once");
+        assert_eq!(loaded.version, first.version);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_somebody_else_appended_is_still_recognised() {
+    let stack = TestStack::new().await;
+    let aggregate = new_migration();
+    let command = Uuid::now_v7();
+    let events = ready_events(&aggregate, 2, command);
+    let first = stack
+        .log
+        .append(&aggregate, 0, &events, &command.to_string())
+        .await
+        .expect("append");
+    let next = ready_events(&aggregate, 1, Uuid::now_v7());
+    stack
+        .log
+        .append(
+            &aggregate,
+            first.version,
+            &next,
+            &Uuid::now_v7().to_string(),
+        )
+        .await
+        .expect("another command");
+    let retry = stack
+        .log
+        .append(&aggregate, 0, &events, &command.to_string())
+        .await
+        .expect("ours, not a conflict");
+    assert!(retry.duplicate);
+    assert_eq!(retry.version, first.version);
+    // A different command at the stale version is a real conflict.
+    let stale = stack
+        .log
+        .append(
+            &aggregate,
+            0,
+            &ready_events(&aggregate, 1, Uuid::now_v7()),
+            "another-key",
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(AppendError::Conflict { expected: 0, .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        stack.log.load(&aggregate).await.expect("load").events.len(),
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_event_command_is_all_or_nothing() {
+    let stack = TestStack::new().await;
+    let aggregate = new_migration();
+    let seeded = stack
+        .log
+        .append(
+            &aggregate,
+            0,
+            &ready_events(&aggregate, 1, Uuid::now_v7()),
+            "seed",
+        )
+        .await
+        .expect("seed");
+    let before = last_sequence(&stack.log).await;
+
+    // A stale version: none of the five events may land.
+    let stale = stack
+        .log
+        .append(
+            &aggregate,
+            0,
+            &ready_events(&aggregate, 5, Uuid::now_v7()),
+            "stale",
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(AppendError::Conflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        last_sequence(&stack.log).await,
+        before,
+        "nothing was stored"
+    );
+
+    // A batch whose writer died before committing leaves nothing either.
+    let subject = stack.log.subject(&aggregate);
+    for i in 1..=2 {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Batch-Id", "abandoned-batch");
+        headers.insert("Nats-Batch-Sequence", i.to_string().as_str());
+        stack
+            .log
+            .client()
+            .request_with_headers(subject.clone(), headers, "{}".into())
+            .await
+            .expect("batch message received");
+    }
+    assert_eq!(
+        last_sequence(&stack.log).await,
+        before,
+        "an uncommitted batch is invisible"
+    );
+
+    // Two writers racing with three events each: one batch lands whole, never a mix.
+    let other = stack.second_log().await;
+    let (a_events, b_events) = (
+        ready_events(&aggregate, 3, Uuid::now_v7()),
+        ready_events(&aggregate, 3, Uuid::now_v7()),
+    );
+    let (a, b) = tokio::join!(
+        stack.log.append(&aggregate, seeded.version, &a_events, "a"),
+        other.append(&aggregate, seeded.version, &b_events, "b"),
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one batch wins: {a:?} / {b:?}"
+    );
+    let loaded = stack.log.load(&aggregate).await.expect("load");
+    assert_eq!(loaded.events.len(), 4);
+    let causes: std::collections::HashSet<_> = loaded.events[1..]
+        .iter()
+        .map(|e| e.envelope.causation_id)
+        .collect();
+    assert_eq!(causes.len(), 1, "the three events come from one command");
+    let sequences: Vec<u64> = loaded.events[1..].iter().map(|e| e.sequence).collect();
+    assert_eq!(
+        sequences[2] - sequences[0],
+        2,
+        "a command's events are contiguous in the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_returns_every_event_in_log_order_and_load_one_aggregate() {
+    let stack = TestStack::new().await;
+    let aggregates: Vec<_> = (0..4).map(|_| new_migration()).collect();
+    let mut versions = vec![0u64; aggregates.len()];
+    let mut appended = Vec::new();
+    // Interleave commands of several aggregates, some with several events.
+    for round in 0..5 {
+        for (i, aggregate) in aggregates.iter().enumerate() {
+            let events = ready_events(aggregate, 1 + (round + i) % 3, Uuid::now_v7());
+            let done = stack
+                .log
+                .append(aggregate, versions[i], &events, &Uuid::now_v7().to_string())
+                .await
+                .expect("append");
+            versions[i] = done.version;
+            appended.extend(events.into_iter().map(|e| e.event_id));
+        }
+    }
+    let replayed: Vec<_> = stack
+        .log
+        .replay(1)
+        .await
+        .expect("replay")
+        .map(|r| r.expect("decodes"))
+        .collect()
+        .await;
+    assert_eq!(
+        replayed
+            .iter()
+            .map(|r| r.envelope.event_id)
+            .collect::<Vec<_>>(),
+        appended,
+        "every event, in log order"
+    );
+    assert!(replayed.windows(2).all(|w| w[0].sequence < w[1].sequence));
+
+    let from = replayed[10].sequence;
+    let tail: Vec<_> = stack
+        .log
+        .replay(from)
+        .await
+        .expect("replay")
+        .map(|r| r.expect("decodes").sequence)
+        .collect()
+        .await;
+    assert_eq!(
+        tail,
+        replayed[10..]
+            .iter()
+            .map(|r| r.sequence)
+            .collect::<Vec<_>>()
+    );
+
+    for (i, aggregate) in aggregates.iter().enumerate() {
+        let loaded = stack.log.load(aggregate).await.expect("load");
+        let expected: Vec<_> = replayed
+            .iter()
+            .filter(|r| r.envelope.aggregate_id == aggregate.id)
+            .map(|r| r.envelope.event_id)
+            .collect();
+        assert_eq!(
+            loaded
+                .events
+                .iter()
+                .map(|r| r.envelope.event_id)
+                .collect::<Vec<_>>(),
+            expected
+        );
+        assert_eq!(loaded.version, versions[i]);
+    }
+    let empty = stack
+        .log
+        .load(&new_migration())
+        .await
+        .expect("load of a new aggregate");
+    assert!(empty.events.is_empty());
+    assert_eq!(empty.version, 0);
+    let nothing: Vec<_> = stack
+        .log
+        .replay(replayed.last().map_or(1, |r| r.sequence + 1))
+        .await
+        .expect("replay")
+        .collect()
+        .await;
+    assert!(
+        nothing.is_empty(),
+        "a replay past the end is empty and ends"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_appends_are_refused_and_change_nothing() {
+    let stack = TestStack::new().await;
+    let aggregate = new_migration();
+    let other = new_migration();
+    let before = last_sequence(&stack.log).await;
+    assert!(matches!(
+        stack.log.append(&aggregate, 0, &[], "k").await,
+        Err(AppendError::Empty(_))
+    ));
+    let stray = ready_events(&other, 1, Uuid::now_v7());
+    assert!(matches!(
+        stack.log.append(&aggregate, 0, &stray, "k").await,
+        Err(AppendError::WrongAggregate { .. })
+    ));
+    let too_many = ready_events(
+        &aggregate,
+        ferry_infra::event_log::MAX_EVENTS_PER_APPEND + 1,
+        Uuid::now_v7(),
+    );
+    assert!(matches!(
+        stack.log.append(&aggregate, 0, &too_many, "k").await,
+        Err(AppendError::TooManyEvents { .. })
+    ));
+    assert!(
+        ferry_infra::event_log::AggregateRef::new(ferry_events::AggregateType::Migration, "a.b")
+            .is_err()
+    );
+    assert_eq!(last_sequence(&stack.log).await, before);
+}

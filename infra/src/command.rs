@@ -133,23 +133,13 @@ impl CommandHandler {
         for attempt in 1..=self.max_attempts {
             let loaded = self.log.load(&aggregate).await?;
             let history: Vec<Envelope> = loaded.events.into_iter().map(|r| r.envelope).collect();
+            let state = D::fold(history.iter().map(|e| &e.event));
             if history.iter().any(|e| e.causation_id == command.id) {
-                let state = D::fold(history.iter().map(|e| &e.event));
-                let events = history
-                    .into_iter()
-                    .filter(|e| e.causation_id == command.id)
-                    .collect();
                 crate::metrics::global()
                     .commands
                     .record(D::AGGREGATE, "duplicate");
-                return Ok(Handled {
-                    events,
-                    version: loaded.version,
-                    state,
-                    already_handled: true,
-                });
+                return Ok(already_handled(history, command.id, loaded.version, state));
             }
-            let state = D::fold(history.iter().map(|e| &e.event));
             let decided = match D::decide(&state, &command.payload) {
                 Ok(decided) => decided,
                 Err(rejection) => {
@@ -193,6 +183,17 @@ impl CommandHandler {
                 )
                 .await
             {
+                Ok(appended) if appended.duplicate => {
+                    // An earlier attempt of this command landed; answer with what it stored.
+                    crate::metrics::global()
+                        .commands
+                        .record(D::AGGREGATE, "duplicate");
+                    let loaded = self.log.load(&aggregate).await?;
+                    let history: Vec<Envelope> =
+                        loaded.events.into_iter().map(|r| r.envelope).collect();
+                    let state = D::fold(history.iter().map(|e| &e.event));
+                    return Ok(already_handled(history, command.id, loaded.version, state));
+                }
                 Ok(appended) => {
                     crate::metrics::global()
                         .commands
@@ -201,7 +202,7 @@ impl CommandHandler {
                         events: envelopes,
                         version: appended.version,
                         state,
-                        already_handled: appended.duplicate,
+                        already_handled: false,
                     });
                 }
                 Err(AppendError::Conflict { .. }) if attempt < self.max_attempts => {
@@ -224,5 +225,24 @@ impl CommandHandler {
             aggregate,
             attempts: self.max_attempts,
         })
+    }
+}
+
+/// The outcome of a command found in the history: its events, and the state now.
+fn already_handled<S>(
+    history: Vec<Envelope>,
+    command_id: Uuid,
+    version: u64,
+    state: S,
+) -> Handled<S> {
+    let events = history
+        .into_iter()
+        .filter(|e| e.causation_id == command_id)
+        .collect();
+    Handled {
+        events,
+        version,
+        state,
+        already_handled: true,
     }
 }

@@ -7,7 +7,6 @@
 use ferry_events::{AccountMarkedReady, Actor, AggregateType, Envelope};
 use ferry_infra::event_log::{AggregateRef, Recorded};
 use ferry_infra::projection::{ApplyError, Projection};
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
@@ -79,41 +78,39 @@ impl Projection for Recorder {
         "CREATE TABLE applied (sequence bigint NOT NULL, event_id uuid NOT NULL, aggregate_id text NOT NULL, event_type text NOT NULL);"
     }
 
-    fn apply<'a>(
+    async fn apply<'a>(
         &'a self,
         tx: &'a tokio_postgres::Transaction<'a>,
         events: &'a [Recorded],
-    ) -> impl Future<Output = Result<(), ApplyError>> + Send + 'a {
-        async move {
-            let poison = self.poison.lock().expect("lock").clone();
-            if let Some(bad) = events
-                .iter()
-                .find(|e| Some(&e.envelope.aggregate_id) == poison.as_ref())
-            {
-                return Err(ApplyError::Invalid(format!(
-                    "refusing {} at {}",
-                    bad.envelope.aggregate_id, bad.sequence
-                )));
-            }
-            let sequences: Vec<i64> = events.iter().map(|e| e.sequence as i64).collect();
-            let ids: Vec<Uuid> = events.iter().map(|e| e.envelope.event_id).collect();
-            let aggregates: Vec<&str> = events
-                .iter()
-                .map(|e| e.envelope.aggregate_id.as_str())
-                .collect();
-            let types: Vec<&str> = events.iter().map(|e| e.envelope.event_type()).collect();
-            tx.execute(
+    ) -> Result<(), ApplyError> {
+        let poison = self.poison.lock().expect("lock").clone();
+        if let Some(bad) = events
+            .iter()
+            .find(|e| Some(&e.envelope.aggregate_id) == poison.as_ref())
+        {
+            return Err(ApplyError::Invalid(format!(
+                "refusing {} at {}",
+                bad.envelope.aggregate_id, bad.sequence
+            )));
+        }
+        let sequences: Vec<i64> = events.iter().map(|e| e.sequence as i64).collect();
+        let ids: Vec<Uuid> = events.iter().map(|e| e.envelope.event_id).collect();
+        let aggregates: Vec<&str> = events
+            .iter()
+            .map(|e| e.envelope.aggregate_id.as_str())
+            .collect();
+        let types: Vec<&str> = events.iter().map(|e| e.envelope.event_type()).collect();
+        tx.execute(
                 "INSERT INTO applied SELECT * FROM UNNEST($1::int8[], $2::uuid[], $3::text[], $4::text[])",
                 &[&sequences, &ids, &aggregates, &types],
             )
             .await?;
-            let gate = self.hold.lock().expect("lock").clone();
-            if let Some(gate) = gate {
-                self.held.notify_one();
-                gate.notified().await;
-            }
-            Ok(())
+        let gate = self.hold.lock().expect("lock").clone();
+        if let Some(gate) = gate {
+            self.held.notify_one();
+            gate.notified().await;
         }
+        Ok(())
     }
 }
 

@@ -114,7 +114,6 @@ impl EventLog {
     pub async fn connect(nats_url: &str, settings: LogSettings) -> Result<Self, SetupError> {
         let client = async_nats::ConnectOptions::new()
             .name("ferry")
-            .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
             .connect(nats_url)
             .await

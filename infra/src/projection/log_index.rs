@@ -14,7 +14,6 @@ use crate::event_log::Recorded;
 use chrono::{DateTime, Utc};
 use ferry_events::AggregateType;
 use std::collections::HashMap;
-use std::future::Future;
 use uuid::Uuid;
 
 /// The log index projection (`proj_log_index`).
@@ -64,41 +63,39 @@ impl Projection for LogIndex {
         SCHEMA
     }
 
-    fn apply<'a>(
+    async fn apply<'a>(
         &'a self,
         tx: &'a tokio_postgres::Transaction<'a>,
         events: &'a [Recorded],
-    ) -> impl Future<Output = Result<(), ApplyError>> + Send + 'a {
-        async move {
-            let mut aggregates: HashMap<(AggregateType, &str), AggregateRow> = HashMap::new();
-            let mut correlations: HashMap<(Uuid, AggregateType, &str), i64> = HashMap::new();
-            for event in events {
-                let e = &event.envelope;
-                let sequence = i64::try_from(event.sequence)
-                    .map_err(|_| ApplyError::Invalid("sequence past i64".into()))?;
-                aggregates
-                    .entry((e.aggregate_type, e.aggregate_id.as_str()))
-                    .and_modify(|row| {
-                        row.version = sequence;
-                        row.events += 1;
-                        row.last_event_type = e.event_type();
-                        row.last_occurred_at = e.occurred_at;
-                    })
-                    .or_insert(AggregateRow {
-                        version: sequence,
-                        events: 1,
-                        first_sequence: sequence,
-                        last_event_type: e.event_type(),
-                        last_occurred_at: e.occurred_at,
-                    });
-                correlations
-                    .entry((e.correlation_id, e.aggregate_type, e.aggregate_id.as_str()))
-                    .or_insert(sequence);
-            }
-            upsert_aggregates(tx, aggregates).await?;
-            insert_correlations(tx, correlations).await?;
-            Ok(())
+    ) -> Result<(), ApplyError> {
+        let mut aggregates: HashMap<(AggregateType, &str), AggregateRow> = HashMap::new();
+        let mut correlations: HashMap<(Uuid, AggregateType, &str), i64> = HashMap::new();
+        for event in events {
+            let e = &event.envelope;
+            let sequence = i64::try_from(event.sequence)
+                .map_err(|_| ApplyError::Invalid("sequence past i64".into()))?;
+            aggregates
+                .entry((e.aggregate_type, e.aggregate_id.as_str()))
+                .and_modify(|row| {
+                    row.version = sequence;
+                    row.events += 1;
+                    row.last_event_type = e.event_type();
+                    row.last_occurred_at = e.occurred_at;
+                })
+                .or_insert(AggregateRow {
+                    version: sequence,
+                    events: 1,
+                    first_sequence: sequence,
+                    last_event_type: e.event_type(),
+                    last_occurred_at: e.occurred_at,
+                });
+            correlations
+                .entry((e.correlation_id, e.aggregate_type, e.aggregate_id.as_str()))
+                .or_insert(sequence);
         }
+        upsert_aggregates(tx, aggregates).await?;
+        insert_correlations(tx, correlations).await?;
+        Ok(())
     }
 }
 

@@ -452,8 +452,8 @@ impl<P: Projection> ProjectionRunner<P> {
                         .map(|v| v.as_str().to_owned())
                 });
             tracing::error!(projection = name, sequence, event_type, %error, "projection stalled: event cannot be applied");
-            if let Ok(client) = self.pool.get().await {
-                if let Err(e) = store::record_failure(
+            if let Ok(client) = self.pool.get().await
+                && let Err(e) = store::record_failure(
                     &**client,
                     &live_schema(name),
                     sequence,
@@ -461,9 +461,8 @@ impl<P: Projection> ProjectionRunner<P> {
                     &error,
                 )
                 .await
-                {
-                    tracing::warn!(projection = name, error = %e, "cannot record the failure");
-                }
+            {
+                tracing::warn!(projection = name, error = %e, "cannot record the failure");
             }
             self.board.update(name, |s| {
                 s.state = ProjectionState::Stalled {

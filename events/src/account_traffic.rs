@@ -1,0 +1,53 @@
+//! Events of where one account's traffic goes (aggregate `account_traffic`, written
+//! by the network service). Aggregate id: the account id.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How an account's traffic was sent to another server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrafficSwitchMethod {
+    /// The provider's DNS records were switched (domains on the provider's DNS).
+    ProviderDns,
+    /// The old server forwards the traffic transparently (domains on an external
+    /// DNS, whose records still point at the old server's IPs).
+    TransparentRedirect,
+}
+
+/// The old server now forwards the account's traffic to the new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectEnabled {
+    /// The server forwarding the traffic.
+    pub from_server_id: String,
+    /// The server receiving it.
+    pub to_server_id: String,
+}
+
+/// The forwarding was removed (the account was moved back, or the traffic reaches
+/// its server directly).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectRemoved {
+    /// The server that was forwarding the traffic.
+    pub from_server_id: String,
+}
+
+/// All of the account's traffic now reaches another server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountTrafficSwitched {
+    /// The server now serving the account.
+    pub to_server_id: String,
+    /// How the traffic gets there.
+    pub method: TrafficSwitchMethod,
+    /// When the switch took effect.
+    pub switched_at: DateTime<Utc>,
+}
+
+aggregate_events! {
+    /// An event of an account's traffic (aggregate `account_traffic`).
+    pub enum AccountTrafficEvent for AccountTraffic {
+        RedirectEnabled = 1,
+        RedirectRemoved = 1,
+        AccountTrafficSwitched = 1,
+    }
+}

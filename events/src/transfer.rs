@@ -1,0 +1,215 @@
+//! Events of a transfer: one copy of accounts' data from one server to another
+//! (aggregate `transfer`, written by the data-mover service). Aggregate id: the
+//! transfer uuid, hyphenated lowercase.
+//!
+//! The source is never deleted or changed before the destination is verified
+//! ([`TransferVerified`] comes before [`TransferCompleted`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::server::AccountSpec;
+use crate::values::DatabaseEngine;
+
+/// What a transfer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    /// Files and mails copied while the accounts stay live, to shorten the later
+    /// cutover (transit installation, step 3; reinstallation, step 6).
+    PreCopy,
+    /// An account's move to the transit server: freeze, final sync, databases,
+    /// verification (step 4).
+    Cutover,
+    /// An account's move back to the reinstalled client server (step 7).
+    Relocation,
+    /// An account's return to the not yet reinstalled client server (step 5).
+    Rollback,
+    /// A copy of an account to a test server, the original untouched (step 1).
+    TestCopy,
+    /// One service's data moved to a new version of it (optional migration).
+    ServiceMigration,
+}
+
+/// One end of a transfer: a server and where its data lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The server (client, transit or test server).
+    pub server_id: String,
+    /// Directory holding one sub-directory of files per account (or `host:/path`).
+    pub files_root: String,
+    /// Directory holding one sub-directory of mailboxes per account.
+    pub mail_root: String,
+    /// Connection URL of the PostgreSQL instance, if any.
+    pub postgres_url: Option<String>,
+    /// Connection URL of the MySQL/MariaDB instance, if any.
+    pub mysql_url: Option<String>,
+}
+
+/// What a transfer is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferPhase {
+    /// Copying files.
+    Files,
+    /// Copying mailboxes.
+    Mails,
+    /// Copying databases.
+    Databases,
+    /// Copying what changed since the pre-copy, the accounts being frozen.
+    FinalSync,
+    /// Checking the destination against the source.
+    Verifying,
+}
+
+/// How a database was copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseMethod {
+    /// The engine's dump and restore tools (`pg_dump`/`pg_restore`,
+    /// `mysqldump`/`mysql`), while frozen.
+    DumpRestore,
+    /// PostgreSQL logical replication, caught up before a short freeze.
+    LogicalReplication,
+    /// MySQL/MariaDB binary log replication, caught up before a short freeze.
+    BinlogReplication,
+}
+
+/// A database's check at the destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseCheck {
+    /// The engine serving it.
+    pub engine: DatabaseEngine,
+    /// The database name.
+    pub name: String,
+    /// Number of tables, equal at both ends.
+    pub tables: u64,
+    /// Total number of rows, equal at both ends.
+    pub rows: u64,
+    /// Checksum of the contents, equal at both ends (hex).
+    pub checksum: String,
+}
+
+/// How one database was copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseMethodUsed {
+    /// The database name.
+    pub database: String,
+    /// The engine serving it.
+    pub engine: DatabaseEngine,
+    /// The method used.
+    pub method: DatabaseMethod,
+}
+
+/// A transfer was planned. Carries everything needed to perform it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferScheduled {
+    /// The transfer id (the aggregate id).
+    pub transfer_id: Uuid,
+    /// What it is for.
+    pub kind: TransferKind,
+    /// The migration it belongs to (required or optional); `None` outside any.
+    pub migration_id: Option<Uuid>,
+    /// The client server whose accounts are copied.
+    pub server_id: String,
+    /// The accounts copied, as known when scheduled (paths, databases).
+    pub accounts: Vec<AccountSpec>,
+    /// Where the data is copied from.
+    pub source: Endpoint,
+    /// Where the data is copied to.
+    pub destination: Endpoint,
+}
+
+/// Copying began.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferStarted {}
+
+/// Copying advanced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferProgressed {
+    /// The phase under way.
+    pub phase: TransferPhase,
+    /// The account being copied, if the phase handles one account at a time.
+    pub account_id: Option<String>,
+    /// Bytes copied so far in this phase.
+    pub bytes_done: u64,
+    /// Bytes to copy in this phase (an estimate until the phase ends).
+    pub bytes_total: u64,
+}
+
+/// An account was stopped for the cutover: its downtime starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountFrozen {
+    /// The account.
+    pub account_id: String,
+    /// When it stopped serving.
+    pub frozen_at: DateTime<Utc>,
+}
+
+/// An account serves again (at the destination, or at the source after a failure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountUnfrozen {
+    /// The account.
+    pub account_id: String,
+    /// When it served again.
+    pub unfrozen_at: DateTime<Utc>,
+}
+
+/// The destination was checked equal to the source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferVerified {
+    /// Number of files (and mail files) compared.
+    pub files_checked: u64,
+    /// Each database's check.
+    pub databases: Vec<DatabaseCheck>,
+}
+
+/// The transfer finished, verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferCompleted {
+    /// Bytes actually copied (files, mails and databases).
+    pub bytes_copied: u64,
+    /// Time from start to completion, in milliseconds.
+    pub duration_ms: u64,
+    /// Time the accounts were frozen, in milliseconds; `None` when nothing was
+    /// frozen (pre-copy, test copy).
+    pub downtime_ms: Option<u64>,
+    /// How each database was copied.
+    pub database_methods: Vec<DatabaseMethodUsed>,
+    /// Where a test copy can be reached; only for [`TransferKind::TestCopy`].
+    pub test_address: Option<String>,
+}
+
+/// The transfer stopped on an error; the source is intact and serving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferFailed {
+    /// The phase that failed.
+    pub phase: TransferPhase,
+    /// Why, for support.
+    pub reason: String,
+    /// Whether trying again may succeed (e.g. a timeout, not a missing database).
+    pub retryable: bool,
+}
+
+/// The transfer was called off; the source is intact and serving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferCancelled {
+    /// Why.
+    pub reason: String,
+}
+
+aggregate_events! {
+    /// An event of a transfer (aggregate `transfer`).
+    pub enum TransferEvent for Transfer {
+        TransferScheduled = 1,
+        TransferStarted = 1,
+        TransferProgressed = 1,
+        AccountFrozen = 1,
+        AccountUnfrozen = 1,
+        TransferVerified = 1,
+        TransferCompleted = 1,
+        TransferFailed = 1,
+        TransferCancelled = 1,
+    }
+}

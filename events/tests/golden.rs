@@ -1,0 +1,191 @@
+//! The compatibility guard: golden wire fixtures of every event type.
+//!
+//! - `fixtures/current/<EventType>.json`: one envelope per catalogue type, at its
+//!   current schema version. Decoding then re-encoding it must give the same JSON:
+//!   renaming, retyping, adding or removing a field fails here.
+//! - `fixtures/old/<EventType>.v<N>.json`: envelopes of older versions, kept forever,
+//!   which must still decode (through the upcasters).
+//!
+//! A changed event shape gets a new schema version and an upcaster: move the current
+//! fixture to `old/` as `<EventType>.v<N>.json`, then write the new one. A new event
+//! type gets its sample in `support/mod.rs`, then its fixture with
+//! `cargo test -p ferry-events --test golden -- --ignored write_missing_fixtures`
+//! (it never overwrites a fixture).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ferry_events::{Event, LoanOpened, decode, encode, encode_pretty};
+use serde_json::Value;
+
+type Error = Box<dyn std::error::Error>;
+type TestResult = Result<(), Error>;
+
+fn fixtures(kind: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(kind)
+}
+
+/// Every `.json` file of a fixture directory: (file stem, contents).
+fn read_fixtures(kind: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(fixtures(kind))? {
+        let path = entry?.path();
+        let stem = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .ok_or_else(|| format!("fixture name is not UTF-8: {}", path.display()))?
+            .to_owned();
+        if path.extension().and_then(|ext| ext.to_str()) != Some("json") {
+            return Err(format!("not a .json fixture: {}", path.display()).into());
+        }
+        found.push((stem, fs::read(&path)?));
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[test]
+fn every_catalogue_type_has_a_current_fixture_and_nothing_else_has() -> TestResult {
+    let on_disk: BTreeSet<String> = read_fixtures("current")?
+        .into_iter()
+        .map(|(stem, _)| stem)
+        .collect();
+    let catalogue: BTreeSet<String> = Event::TYPES
+        .iter()
+        .map(|(name, _, _)| (*name).to_owned())
+        .collect();
+    let missing: Vec<_> = catalogue.difference(&on_disk).collect();
+    let unknown: Vec<_> = on_disk.difference(&catalogue).collect();
+    assert!(
+        missing.is_empty(),
+        "event types without a golden fixture in fixtures/current: {missing:?}"
+    );
+    assert!(
+        unknown.is_empty(),
+        "fixtures in fixtures/current that are no catalogue type: {unknown:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn current_fixtures_decode_and_reencode_to_the_same_json() -> TestResult {
+    for (stem, bytes) in read_fixtures("current")? {
+        let envelope = decode(&bytes).map_err(|e| format!("{stem}.json: {e}"))?;
+        assert_eq!(
+            envelope.event_type(),
+            stem,
+            "{stem}.json holds another type"
+        );
+        let on_disk: Value = serde_json::from_slice(&bytes)?;
+        assert_eq!(
+            on_disk["schema_version"],
+            Value::from(envelope.schema_version()),
+            "{stem}.json is not at the current schema version"
+        );
+        let again: Value = serde_json::from_slice(&encode(&envelope)?)?;
+        assert_eq!(again, on_disk, "{stem}.json changed when re-encoded");
+        let pretty: Value = serde_json::from_slice(&encode_pretty(&envelope)?)?;
+        assert_eq!(
+            pretty, on_disk,
+            "{stem}.json changed when re-encoded pretty"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn current_fixtures_hold_the_samples() -> TestResult {
+    for sample in support::sample_envelopes() {
+        let name = sample.event_type();
+        let bytes = fs::read(fixtures("current").join(format!("{name}.json")))?;
+        assert_eq!(
+            decode(&bytes)?,
+            sample,
+            "{name}.json differs from its sample"
+        );
+    }
+    assert_eq!(support::samples().len(), Event::TYPES.len());
+    Ok(())
+}
+
+#[test]
+fn old_fixtures_decode_to_the_current_version() -> TestResult {
+    let old = read_fixtures("old")?;
+    assert!(!old.is_empty(), "fixtures/old is empty");
+    for (stem, bytes) in old {
+        let (name, version) = stem
+            .split_once(".v")
+            .ok_or_else(|| format!("old fixture {stem}.json is not <EventType>.v<N>.json"))?;
+        let version: u16 = version.parse()?;
+        let (_, current) =
+            Event::find_type(name).ok_or_else(|| format!("{stem}.json: unknown type {name}"))?;
+        assert!(
+            version < current,
+            "{stem}.json: v{version} is not older than current v{current}"
+        );
+        let on_disk: Value = serde_json::from_slice(&bytes)?;
+        assert_eq!(on_disk["type"], Value::from(name), "{stem}.json type");
+        assert_eq!(
+            on_disk["schema_version"],
+            Value::from(version),
+            "{stem}.json version"
+        );
+        let envelope = decode(&bytes).map_err(|e| format!("{stem}.json: {e}"))?;
+        assert_eq!(envelope.event_type(), name);
+        assert_eq!(envelope.schema_version(), current);
+        // Re-encoding writes the current version.
+        let again: Value = serde_json::from_slice(&encode(&envelope)?)?;
+        assert_eq!(again["schema_version"], Value::from(current));
+    }
+    Ok(())
+}
+
+#[test]
+fn loan_opened_v1_upcasts_with_a_one_week_free_period() -> TestResult {
+    let bytes = fs::read(fixtures("old").join("LoanOpened.v1.json"))?;
+    let v1: Value = serde_json::from_slice(&bytes)?;
+    assert!(v1["data"].get("free_period_days").is_none());
+
+    let envelope = decode(&bytes)?;
+    assert_eq!(envelope.schema_version(), 2);
+    let Event::Loan(ferry_events::LoanEvent::LoanOpened(opened)) = &envelope.event else {
+        return Err(format!("decoded {} instead of LoanOpened", envelope.event_type()).into());
+    };
+    let LoanOpened {
+        free_period_days,
+        transit_server_id,
+        ..
+    } = opened;
+    assert_eq!(*free_period_days, 7);
+    assert_eq!(transit_server_id, "tr-0003");
+
+    let v2: Value = serde_json::from_slice(&encode(&envelope)?)?;
+    assert_eq!(v2["schema_version"], Value::from(2));
+    assert_eq!(v2["data"]["free_period_days"], Value::from(7));
+    Ok(())
+}
+
+/// Writes the fixture of every catalogue type that has none yet, from its sample.
+/// Never overwrites: an existing fixture is the record of what was once written.
+#[test]
+#[ignore = "writes files: run on purpose after adding an event type"]
+fn write_missing_fixtures() -> TestResult {
+    let dir = fixtures("current");
+    fs::create_dir_all(&dir)?;
+    for sample in support::sample_envelopes() {
+        let path = dir.join(format!("{}.json", sample.event_type()));
+        if path.exists() {
+            continue;
+        }
+        let mut bytes = encode_pretty(&sample)?;
+        bytes.push(b'\n');
+        fs::write(&path, bytes)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! `ferry up` as a process: it becomes ready, serves health and metrics, feeds its read
+//! models from the log, stops cleanly on SIGTERM within its grace period, and refuses a
+//! bad setting with a message naming it.
+
+use ferry_events::{AccountMarkedReady, Actor, AggregateType, Envelope};
+use ferry_infra::event_log::AggregateRef;
+use ferry_infra::testkit::TestStack;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A plain HTTP/1.0 GET: status code and body.
+async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+async fn wait_for(port: u16, path: &str, want: impl Fn(u16, &str) -> bool) -> bool {
+    for _ in 0..300 {
+        if let Some((status, body)) = get(port, path).await
+            && want(status, &body)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferry_up_serves_feeds_its_read_models_and_stops_on_sigterm() {
+    let stack = TestStack::new().await;
+    let port = free_port();
+    let settings = stack.log.settings().clone();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("up")
+        .env("FERRY_NATS_URL", &stack.nats_url)
+        .env("FERRY_STREAM", &settings.stream)
+        .env("FERRY_SUBJECT_PREFIX", &settings.subject_prefix)
+        .env("FERRY_DATABASE_URL", &stack.database_url)
+        .env("FERRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("FERRY_SHUTDOWN_GRACE_SECS", "5")
+        .env("FERRY_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ferry starts");
+
+    assert!(
+        wait_for(port, "/ready", |status, _| status == 200).await,
+        "ferry becomes ready"
+    );
+    let (status, health) = get(port, "/health").await.expect("health answers");
+    assert_eq!(status, 200);
+    assert!(health.contains("ok"));
+
+    let aggregate =
+        AggregateRef::new(AggregateType::Migration, Uuid::now_v7().to_string()).expect("id");
+    let event = Envelope::new(
+        aggregate.id.clone(),
+        AccountMarkedReady {
+            account_id: "a1".into(),
+        },
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Actor::customer("c-1"),
+    );
+    let appended = stack
+        .log
+        .append(&aggregate, 0, &[event], "k1")
+        .await
+        .expect("append");
+    let checkpoint = format!(
+        "ferry_projection_checkpoint{{projection=\"log_index\"}} {}",
+        appended.version
+    );
+    assert!(
+        wait_for(port, "/metrics", |_, body| body.contains(&checkpoint)).await,
+        "the log index applied the event"
+    );
+    let pool = stack.pool.get().await.expect("connection");
+    let row = pool
+        .query_one(
+            "SELECT version FROM proj_log_index.aggregates WHERE aggregate_id = $1",
+            &[&aggregate.id],
+        )
+        .await
+        .expect("indexed");
+    assert_eq!(row.get::<_, i64>(0), appended.version as i64);
+    let (_, ready) = get(port, "/ready").await.expect("ready answers");
+    assert!(ready.contains("\"log_index\""), "{ready}");
+
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("stops within its grace period")
+        .expect("exit status");
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}
+
+#[tokio::test]
+async fn a_bad_setting_is_refused_with_its_name() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("up")
+        .env("FERRY_SHUTDOWN_GRACE_SECS", "soon")
+        .output()
+        .await
+        .expect("ferry runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("shutdown-grace-secs") && stderr.contains("soon"),
+        "{stderr}"
+    );
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "up",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "--nats-url",
+            "nats://127.0.0.1:1",
+        ])
+        .env("FERRY_LOG", "error")
+        .output()
+        .await
+        .expect("ferry runs");
+    assert!(
+        !output.status.success(),
+        "an unreachable dependency stops the start"
+    );
+}

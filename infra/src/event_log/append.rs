@@ -22,7 +22,7 @@ use std::time::Duration;
 /// The most events one command may append: the server's atomic batch limit.
 pub const MAX_EVENTS_PER_APPEND: usize = 1000;
 /// Attempts for a publish whose ack did not come back.
-const PUBLISH_ATTEMPTS: u32 = 3;
+const PUBLISH_ATTEMPTS: u32 = 5;
 
 /// Why one publish attempt failed.
 enum Failure {
@@ -77,7 +77,7 @@ impl EventLog {
         let headers: Vec<HeaderMap> = events
             .iter()
             .enumerate()
-            .map(|(i, e)| event_headers(e, i, idempotency_key))
+            .map(|(i, e)| event_headers(e, i, idempotency_key, events.len() > 1))
             .collect();
 
         let mut attempt = 0;
@@ -153,6 +153,11 @@ impl EventLog {
         headers: &[HeaderMap],
         bodies: &[Bytes],
     ) -> Result<Appended, Failure> {
+        let _permit = self
+            .batch_permits
+            .acquire()
+            .await
+            .map_err(|e| Failure::Unavailable(e.to_string()))?;
         let batch_id = uuid::Uuid::now_v7().simple().to_string();
         let last = bodies.len() - 1;
         for (i, (headers, body)) in headers.iter().zip(bodies).enumerate() {
@@ -168,6 +173,15 @@ impl EventLog {
             }
             if i == last {
                 headers.insert(NATS_BATCH_COMMIT, "1");
+            }
+            if i != 0 && i != last {
+                // Middle messages need no answer (ADR-50): a lost one makes the commit
+                // fail with a gap, and the whole batch is dropped.
+                self.client
+                    .publish_with_headers(subject.to_owned(), headers, body.clone())
+                    .await
+                    .map_err(|e| Failure::Unavailable(e.to_string()))?;
+                continue;
             }
             let reply = self
                 .client
@@ -188,6 +202,9 @@ impl EventLog {
             if let Some(error) = reply.error {
                 return Err(if error.err_code == WRONG_LAST_SEQUENCE {
                     Failure::WrongLastSequence
+                } else if error.description.contains("too many inflight") {
+                    // Other processes hold the stream's open batches: worth another try.
+                    Failure::Unavailable(error.description)
                 } else {
                     Failure::Refused(error.description)
                 });
@@ -232,9 +249,7 @@ impl EventLog {
                 Err(e) if e.kind() == DirectGetErrorKind::NotFound => break,
                 Err(e) => return Err(AppendError::Unavailable(e.to_string())),
             };
-            let ours = header(&message.headers, IDEMPOTENCY_KEY) == Some(idempotency_key)
-                && header(&message.headers, COMMAND_INDEX) == Some(index.to_string().as_str());
-            if !ours {
+            if !carries(&message.headers, idempotency_key, index) {
                 break;
             }
             first_sequence.get_or_insert(message.sequence);
@@ -306,14 +321,31 @@ fn check_events(aggregate: &AggregateRef, events: &[Envelope]) -> Result<(), App
     Ok(())
 }
 
-fn event_headers(event: &Envelope, index: usize, idempotency_key: &str) -> HeaderMap {
+/// Headers of one event. A lone event's idempotency key travels in `Nats-Msg-Id`
+/// (`<key>:0`, set at publish); the events of a batch, where JetStream refuses message
+/// ids, carry it in headers of ours.
+fn event_headers(
+    event: &Envelope,
+    index: usize,
+    idempotency_key: &str,
+    in_batch: bool,
+) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(EVENT_TYPE, event.event_type());
-    headers.insert(EVENT_ID, event.event_id.to_string().as_str());
-    headers.insert(IDEMPOTENCY_KEY, idempotency_key);
-    headers.insert(COMMAND_INDEX, index.to_string().as_str());
+    if in_batch {
+        headers.insert(IDEMPOTENCY_KEY, idempotency_key);
+        headers.insert(COMMAND_INDEX, index.to_string().as_str());
+    }
     trace_context::inject_current(&mut headers);
     headers
+}
+
+/// Whether a stored message is event `index` of the command with this idempotency key.
+fn carries(headers: &HeaderMap, idempotency_key: &str, index: usize) -> bool {
+    let by_headers = header(headers, IDEMPOTENCY_KEY) == Some(idempotency_key)
+        && header(headers, COMMAND_INDEX) == Some(index.to_string().as_str());
+    by_headers
+        || header(headers, NATS_MSG_ID) == Some(format!("{idempotency_key}:{index}").as_str())
 }
 
 pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

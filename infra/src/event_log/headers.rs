@@ -5,11 +5,10 @@
 
 /// The event's type name, e.g. `AccountMarkedReady`.
 pub const EVENT_TYPE: &str = "Ferry-Event-Type";
-/// The event's id (UUID v7).
-pub const EVENT_ID: &str = "Ferry-Event-Id";
-/// The idempotency key of the command that appended the event. JetStream refuses
-/// `Nats-Msg-Id` inside atomic batches, so this header is what a retried append reads
-/// back to recognise its own events.
+/// The idempotency key of the command that appended the event, on the events of a
+/// multi-event command: JetStream refuses `Nats-Msg-Id` inside atomic batches, so this
+/// header is what a retried append reads back to recognise its own events. (A lone
+/// event carries the key in `Nats-Msg-Id` as `<key>:0`.)
 pub const IDEMPOTENCY_KEY: &str = "Ferry-Idempotency-Key";
 /// Position of the event within its command (0-based).
 pub const COMMAND_INDEX: &str = "Ferry-Command-Index";

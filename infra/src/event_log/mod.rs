@@ -99,7 +99,13 @@ pub struct EventLog {
     client: async_nats::Client,
     js: jetstream::Context,
     settings: LogSettings,
+    /// Atomic batches this process may have open at once: the server accepts at most 50
+    /// per stream, beyond which it refuses the batch.
+    batch_permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Atomic batches one process keeps open at once (the server's limit is 50 per stream).
+const BATCHES_IN_FLIGHT: usize = 32;
 
 impl std::fmt::Debug for EventLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -140,6 +146,7 @@ impl EventLog {
             client,
             js,
             settings,
+            batch_permits: std::sync::Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT)),
         };
         log.ensure_stream().await?;
         Ok(log)

@@ -7,7 +7,7 @@
 //! the rebuilt tables equal the live ones.
 
 use super::{Projection, ProjectionError, live_schema, store};
-use crate::event_log::{EventLog, Recorded};
+use crate::event_log::{EventLog, ReadError, Recorded};
 use deadpool_postgres::Pool;
 use futures::StreamExt;
 use std::time::{Duration, Instant};
@@ -141,12 +141,8 @@ impl<P: Projection> Shadow<'_, P> {
         &mut self,
         client: &mut deadpool_postgres::Object,
     ) -> Result<(), ProjectionError> {
-        let mut batches = self
-            .log
-            .replay_filtered(self.checkpoint + 1, self.filters())
-            .await?
-            .ready_chunks(self.batch_size);
-        while let Some(batch) = batches.next().await {
+        let mut batches = self.batches().await?;
+        while let Some(batch) = batches.recv().await {
             let events = self.decode(batch)?;
             let tx = client.transaction().await?;
             store::begin_write(
@@ -159,6 +155,29 @@ impl<P: Projection> Shadow<'_, P> {
             tx.commit().await?;
         }
         Ok(())
+    }
+
+    /// Reads the log past the checkpoint on a task of its own, in full batches, so that
+    /// reading and decoding overlap with writing to PostgreSQL.
+    async fn batches(
+        &self,
+    ) -> Result<tokio::sync::mpsc::Receiver<Vec<Result<Recorded, ReadError>>>, ProjectionError>
+    {
+        let replay = self
+            .log
+            .replay_filtered(self.checkpoint + 1, self.filters())
+            .await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
+        let batch_size = self.batch_size;
+        tokio::spawn(async move {
+            let mut chunks = std::pin::pin!(replay.chunks(batch_size));
+            while let Some(chunk) = chunks.next().await {
+                if sender.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(receiver)
     }
 
     fn decode(
@@ -273,12 +292,8 @@ impl<P: Projection> Shadow<'_, P> {
         let live = live_schema(name);
         let tx = client.transaction().await?;
         store::begin_write(&tx, &self.schema, &store::write_lock_key(name)).await?;
-        let mut batches = self
-            .log
-            .replay_filtered(self.checkpoint + 1, self.filters())
-            .await?
-            .ready_chunks(self.batch_size);
-        while let Some(batch) = batches.next().await {
+        let mut batches = self.batches().await?;
+        while let Some(batch) = batches.recv().await {
             let events = self.decode(batch)?;
             self.apply(&tx, &events).await?;
         }

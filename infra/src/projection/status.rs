@@ -39,20 +39,38 @@ pub struct ProjectionStatus {
 }
 
 /// Every projection's status in this process.
-#[derive(Debug, Clone, Default)]
-pub struct StatusBoard(Arc<Mutex<BTreeMap<String, ProjectionStatus>>>);
+#[derive(Debug, Clone)]
+pub struct StatusBoard {
+    statuses: Arc<Mutex<BTreeMap<String, ProjectionStatus>>>,
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for StatusBoard {
+    fn default() -> Self {
+        Self {
+            statuses: Arc::default(),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
+}
 
 impl StatusBoard {
+    /// Wakes up on every status change (a checkpoint moved, a state changed).
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     /// Records a projection's status.
     pub fn set(&self, status: ProjectionStatus) {
-        if let Ok(mut board) = self.0.lock() {
+        if let Ok(mut board) = self.statuses.lock() {
             board.insert(status.name.clone(), status);
         }
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Changes one projection's status in place.
     pub fn update(&self, name: &str, change: impl FnOnce(&mut ProjectionStatus)) {
-        if let Ok(mut board) = self.0.lock() {
+        if let Ok(mut board) = self.statuses.lock() {
             let status = board
                 .entry(name.to_owned())
                 .or_insert_with(|| ProjectionStatus {
@@ -63,11 +81,12 @@ impl StatusBoard {
                 });
             change(status);
         }
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// A snapshot of every projection's status.
     pub fn snapshot(&self) -> Vec<ProjectionStatus> {
-        self.0
+        self.statuses
             .lock()
             .map(|b| b.values().cloned().collect())
             .unwrap_or_default()
@@ -75,6 +94,6 @@ impl StatusBoard {
 
     /// One projection's status.
     pub fn get(&self, name: &str) -> Option<ProjectionStatus> {
-        self.0.lock().ok().and_then(|b| b.get(name).cloned())
+        self.statuses.lock().ok().and_then(|b| b.get(name).cloned())
     }
 }

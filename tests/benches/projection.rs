@@ -95,7 +95,18 @@ async fn populated_log(url: &str, total: u64) -> anyhow::Result<EventLog> {
 async fn rebuild_rate(stack: &TestStack, url: &str) -> anyhow::Result<()> {
     let total = env_or("BENCH_REBUILD_EVENTS", 1_000_000);
     let log = populated_log(url, total).await?;
-    for batch in [5_000, 20_000] {
+    let started = Instant::now();
+    let mut replay = log.replay(1).await?;
+    let mut replayed = 0u64;
+    while let Some(event) = replay.next().await {
+        event?;
+        replayed += 1;
+    }
+    println!(
+        "replay and decode alone: {replayed} events at {:.0} events/s",
+        replayed as f64 / started.elapsed().as_secs_f64()
+    );
+    for batch in [5_000, 20_000, 50_000] {
         let report = rebuild::rebuild(&LogIndex, &log, &stack.pool, batch).await?;
         let pool = stack.pool.get().await?;
         let aggregates: i64 = pool

@@ -183,6 +183,11 @@ async fn a_rebuild_produces_exactly_the_live_tables_and_swaps_in_under_traffic()
         tokio::spawn(async move { append_history(&log, std::slice::from_ref(&more), 40).await })
     };
     let report = shadow.swap().await.expect("swap");
+    assert_eq!(
+        count(&stack, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'proj_log_index' AND c.relkind = 'r' AND c.relpersistence <> 'p'").await,
+        0,
+        "the live tables are crash-safe (logged) after the swap"
+    );
     let written = writer.await.expect("writer");
     assert!(report.events >= events as u64);
     assert!(

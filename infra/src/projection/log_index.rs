@@ -30,7 +30,7 @@ CREATE TABLE aggregates (
     last_event_type text NOT NULL,
     last_occurred_at timestamptz NOT NULL,
     PRIMARY KEY (aggregate_type, aggregate_id)
-);
+) WITH (fillfactor = 70); -- room for in-page (HOT) updates: every event updates its row
 CREATE TABLE correlations (
     correlation_id uuid NOT NULL,
     aggregate_type text NOT NULL,
@@ -38,7 +38,6 @@ CREATE TABLE correlations (
     first_sequence bigint NOT NULL,
     PRIMARY KEY (correlation_id, aggregate_type, aggregate_id)
 );
-CREATE INDEX aggregates_by_last_occurred_at ON aggregates (last_occurred_at);
 ";
 
 /// One aggregate's events within a batch, folded.

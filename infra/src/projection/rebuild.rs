@@ -100,6 +100,7 @@ pub async fn build_shadow<'a, P: Projection>(
     let schema = format!("{}__next", live_schema(projection.name()));
     let mut client = pool.get().await?;
     store::create_schema(&mut client, &schema, projection).await?;
+    store::set_logged(&**client, &schema, false).await?;
     drop(client);
     let mut shadow = Shadow {
         projection,
@@ -145,6 +146,10 @@ impl<P: Projection> Shadow<'_, P> {
         while let Some(batch) = batches.recv().await {
             let events = self.decode(batch)?;
             let tx = client.transaction().await?;
+            // A crash mid-rebuild restarts it from scratch: no need to wait for each
+            // batch to reach the disk (the swap itself is synchronous).
+            tx.batch_execute("SET LOCAL synchronous_commit = off")
+                .await?;
             store::begin_write(
                 &tx,
                 &self.schema,
@@ -287,6 +292,7 @@ impl<P: Projection> Shadow<'_, P> {
         let mut client = self.pool.get().await?;
         // Most of the way without blocking the live runner...
         self.catch_up_in_batches(&mut client).await?;
+        store::set_logged(&**client, &self.schema, true).await?;
         // ...the rest under the projection's write lock, in the transaction that swaps.
         let name = self.projection.name();
         let live = live_schema(name);

@@ -177,3 +177,24 @@ pub(super) async fn projection_tables(
 fn to_sequence(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
+
+/// Switches every projection table of `schema` between unlogged and logged. A rebuild
+/// writes unlogged (no WAL: a crash restarts the rebuild anyway) and turns logged before
+/// it becomes live. A table that cannot switch (say, one referenced by a foreign key)
+/// simply stays as it is.
+pub(super) async fn set_logged(
+    client: &impl GenericClient,
+    schema: &str,
+    logged: bool,
+) -> Result<(), tokio_postgres::Error> {
+    let mode = if logged { "LOGGED" } else { "UNLOGGED" };
+    for table in projection_tables(client, schema).await? {
+        if let Err(e) = client
+            .batch_execute(&format!("ALTER TABLE {schema}.{table} SET {mode}"))
+            .await
+        {
+            tracing::debug!(schema, table, error = %e, "table keeps its logging mode");
+        }
+    }
+    Ok(())
+}

@@ -9,7 +9,7 @@
 //! A changed event shape gets a new schema version and an upcaster: move the current
 //! fixture to `old/` as `<EventType>.v<N>.json`, then write the new one. A new event
 //! type gets its sample in `support/mod.rs`, then its fixture with
-//! `cargo test -p ferry-events --test golden -- --ignored write_missing_fixtures`
+//! `cargo run -p ferry-events --example write_fixtures`
 //! (it never overwrites a fixture).
 
 mod support;
@@ -167,25 +167,5 @@ fn loan_opened_v1_upcasts_with_a_one_week_free_period() -> TestResult {
     let v2: Value = serde_json::from_slice(&encode(&envelope)?)?;
     assert_eq!(v2["schema_version"], Value::from(2));
     assert_eq!(v2["data"]["free_period_days"], Value::from(7));
-    Ok(())
-}
-
-/// Writes the fixture of every catalogue type that has none yet, from its sample.
-/// Never overwrites: an existing fixture is the record of what was once written.
-#[test]
-#[ignore = "writes files: run on purpose after adding an event type"]
-fn write_missing_fixtures() -> TestResult {
-    let dir = fixtures("current");
-    fs::create_dir_all(&dir)?;
-    for sample in support::sample_envelopes() {
-        let path = dir.join(format!("{}.json", sample.event_type()));
-        if path.exists() {
-            continue;
-        }
-        let mut bytes = encode_pretty(&sample)?;
-        bytes.push(b'\n');
-        fs::write(&path, bytes)?;
-        println!("wrote {}", path.display());
-    }
     Ok(())
 }

@@ -106,7 +106,8 @@ async fn rebuild_rate(stack: &TestStack, url: &str) -> anyhow::Result<()> {
         "replay and decode alone: {replayed} events at {:.0} events/s",
         replayed as f64 / started.elapsed().as_secs_f64()
     );
-    for batch in [5_000, 20_000, 50_000] {
+    let default = RunnerSettings::default().rebuild_batch_size;
+    for batch in [5_000, 20_000, default] {
         let report = rebuild::rebuild(&LogIndex, &log, &stack.pool, batch).await?;
         let pool = stack.pool.get().await?;
         let aggregates: i64 = pool

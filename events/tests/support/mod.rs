@@ -1,5 +1,5 @@
 //! One realistic sample of every event type, used only to write the golden fixtures
-//! of new event types (see `write_missing_fixtures` in `golden.rs`). The fixtures on
+//! of new event types (see `examples/write_fixtures.rs`). The fixtures on
 //! disk, not these samples, are the compatibility guard.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};

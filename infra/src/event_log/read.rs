@@ -90,8 +90,11 @@ impl EventLog {
         filters: Vec<String>,
     ) -> Result<impl Stream<Item = Result<Recorded, ReadError>> + use<>, ReadError> {
         let stream = self.stream_handle().await.map_err(ReadError::Unavailable)?;
+        // An ordered push consumer: the server streams the messages with flow control,
+        // about twice the rate of pulling them in batches.
         let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
+            .create_consumer(consumer::push::OrderedConfig {
+                deliver_subject: self.client.new_inbox(),
                 filter_subjects: filters,
                 deliver_policy: deliver_from(start_sequence),
                 ..Default::default()

@@ -7,7 +7,7 @@ use crate::event_log::ReadError;
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// PostgreSQL refused a statement or the connection failed.
-    #[error("database: {0}")]
+    #[error("database: {}", describe(.0))]
     Database(#[from] tokio_postgres::Error),
     /// The database cannot be reached right now.
     #[error("database unavailable: {0}")]
@@ -54,7 +54,7 @@ pub enum ProjectionError {
     #[error("database unavailable: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     /// PostgreSQL refused a statement of the runner itself.
-    #[error("database: {0}")]
+    #[error("database: {}", describe(.0))]
     Database(#[from] tokio_postgres::Error),
     /// The log could not be read.
     #[error(transparent)]
@@ -69,4 +69,19 @@ pub enum ProjectionError {
         /// Why.
         reason: String,
     },
+}
+
+/// A PostgreSQL error with the server's own message and detail, not just "db error".
+pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} ({})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(": ");
+                text.push_str(detail);
+            }
+            text
+        }
+        None => error.to_string(),
+    }
 }

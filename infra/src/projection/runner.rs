@@ -20,8 +20,11 @@ use tokio_util::sync::CancellationToken;
 /// How a runner batches and retries.
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
-    /// Most events applied in one transaction.
+    /// Most events applied in one transaction while running live.
     pub batch_size: usize,
+    /// Events per transaction when rebuilding from the log: large, so that each row is
+    /// written once for many events.
+    pub rebuild_batch_size: usize,
     /// How long the server waits for an acknowledgement before redelivering.
     pub ack_wait: Duration,
     /// Attempts at an event that fails for a reason other than the connection, before
@@ -39,6 +42,7 @@ impl Default for RunnerSettings {
     fn default() -> Self {
         Self {
             batch_size: 1000,
+            rebuild_batch_size: 50_000,
             ack_wait: Duration::from_secs(30),
             apply_attempts: 5,
             retry_backoff: Duration::from_millis(100),
@@ -272,7 +276,7 @@ impl<P: Projection> ProjectionRunner<P> {
                     self.projection.as_ref(),
                     &self.log,
                     &self.pool,
-                    self.settings.batch_size,
+                    self.settings.rebuild_batch_size,
                 )
                 .await?;
                 Ok(report.checkpoint)

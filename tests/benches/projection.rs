@@ -5,19 +5,20 @@
 //! - live latency: from the moment an event is appended to the moment the projection
 //!   has committed it, at 500 events/s, p50/p90/p99/max.
 //!
-//! The 1M-event stream is written once and kept (`FERRY_BENCH_1M`) so later runs only
+//! The 1M-event stream is written once and kept (`FERRY_BENCH_1M_V2`) so later runs only
 //! rebuild; it is written through `BENCH_SCRATCH_NATS_URL` when set (a server without
 //! fsync: writing 1M events with fsync per write takes minutes and says nothing about
 //! rebuilds, which only read). Latency uses the durable server `FERRY_NATS_URL`.
 //! `BENCH_REBUILD_EVENTS` and `BENCH_LATENCY_SECS` scale the cases.
 //! Run: `scripts/bench projection`.
 
-use ferry_events::{AccountMarkedReady, Actor, AggregateType, Envelope};
+use ferry_events::AggregateType;
 use ferry_infra::event_log::{AggregateRef, EventLog, LogSettings};
 use ferry_infra::projection::log_index::LogIndex;
 use ferry_infra::projection::rebuild;
 use ferry_infra::projection::{ProjectionRunner, RunnerSettings, StatusBoard};
 use ferry_infra::testkit::TestStack;
+use ferry_tests::bench_event;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use std::collections::VecDeque;
@@ -35,22 +36,10 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn event(aggregate: &AggregateRef, i: u64) -> Envelope {
-    Envelope::new(
-        aggregate.id.clone(),
-        AccountMarkedReady {
-            account_id: format!("account-{i:06}"),
-        },
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Actor::customer("customer-0042"),
-    )
-}
-
 /// The kept benchmark stream, filled up to `total` events if it has fewer.
 async fn populated_log(url: &str, total: u64) -> anyhow::Result<EventLog> {
     let settings = LogSettings {
-        stream: "FERRY_BENCH_1M".into(),
+        stream: "FERRY_BENCH_1M_V2".into(),
         subject_prefix: "ferrybench".into(),
         duplicate_window: Duration::from_secs(120),
     };
@@ -74,7 +63,7 @@ async fn populated_log(url: &str, total: u64) -> anyhow::Result<EventLog> {
             acks.next().await.transpose()?;
         }
         let aggregate = &aggregates[(i as usize * 7919) % AGGREGATES];
-        let body = ferry_events::encode(&event(aggregate, i))?;
+        let body = ferry_events::encode(&bench_event(aggregate, i))?;
         acks.push(
             log.jetstream()
                 .publish(log.subject(aggregate), body.into())
@@ -190,7 +179,7 @@ async fn live_latency(stack: &TestStack) -> anyhow::Result<()> {
             .append(
                 &aggregates[k],
                 versions[k],
-                &[event(&aggregates[k], i)],
+                &[bench_event(&aggregates[k], i)],
                 &Uuid::now_v7().to_string(),
             )
             .await?;

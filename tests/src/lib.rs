@@ -34,6 +34,22 @@ pub fn ready_events(aggregate: &AggregateRef, count: usize, causation: Uuid) -> 
         .collect()
 }
 
+/// A benchmark event of `aggregate` (an account marked ready, ~350 bytes on the wire).
+/// Its correlation id is derived from the aggregate, as every event of one migration
+/// shares the migration's id.
+pub fn bench_event(aggregate: &AggregateRef, i: u64) -> Envelope {
+    let correlation = Uuid::new_v5(&Uuid::NAMESPACE_OID, aggregate.id.as_bytes());
+    Envelope::new(
+        aggregate.id.clone(),
+        AccountMarkedReady {
+            account_id: format!("account-{i:06}"),
+        },
+        correlation,
+        Uuid::now_v7(),
+        Actor::customer("customer-0042"),
+    )
+}
+
 /// Records every event it applies, one row each, with no uniqueness: applying an event
 /// twice shows as a duplicate row. Can be held inside a batch, and told to refuse one
 /// aggregate's events.

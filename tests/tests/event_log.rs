@@ -364,3 +364,94 @@ async fn bad_appends_are_refused_and_change_nothing() {
     );
     assert_eq!(last_sequence(&stack.log).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_consumer_resumes_where_it_acknowledged_and_redelivers_the_rest() {
+    let stack = TestStack::new().await;
+    let aggregate = new_migration();
+    let filters = stack
+        .log
+        .filters_for(&[ferry_events::AggregateType::Migration]);
+    stack
+        .log
+        .append(
+            &aggregate,
+            0,
+            &ready_events(&aggregate, 4, Uuid::now_v7()),
+            "first",
+        )
+        .await
+        .expect("append");
+
+    let consumer = stack
+        .log
+        .durable_consumer(
+            "reactor",
+            filters.clone(),
+            std::time::Duration::from_millis(300),
+        )
+        .await
+        .expect("consumer");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(4)
+        .messages()
+        .await
+        .expect("fetch");
+    let mut seen = Vec::new();
+    while let Some(message) = messages.next().await {
+        let message = message.expect("message");
+        let recorded = ferry_infra::event_log::Recorded::from_message(&message).expect("decodes");
+        // The first two are handled; the process dies before handling the others.
+        if seen.len() < 2 {
+            message.ack().await.expect("ack");
+        }
+        seen.push(recorded.sequence);
+    }
+    assert_eq!(seen.len(), 4);
+    drop(consumer);
+
+    // A restart (or another instance) finds the same consumer: the two unacknowledged
+    // events come again, then what was appended since; never the acknowledged ones.
+    let later = stack.log.load(&aggregate).await.expect("load").version;
+    stack
+        .log
+        .append(
+            &aggregate,
+            later,
+            &ready_events(&aggregate, 1, Uuid::now_v7()),
+            "second",
+        )
+        .await
+        .expect("append");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let consumer = stack
+        .log
+        .durable_consumer("reactor", filters, std::time::Duration::from_millis(300))
+        .await
+        .expect("consumer again");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(10)
+        .expires(std::time::Duration::from_secs(1))
+        .messages()
+        .await
+        .expect("fetch");
+    let mut again = Vec::new();
+    while let Some(message) = messages.next().await {
+        let message = message.expect("message");
+        message.ack().await.expect("ack");
+        again.push(message.info().expect("metadata").stream_sequence);
+    }
+    again.sort();
+    assert_eq!(
+        &again[..2],
+        &seen[2..],
+        "the unacknowledged ones are redelivered"
+    );
+    assert_eq!(
+        again.len(),
+        3,
+        "plus the new one, and nothing acknowledged: {again:?}"
+    );
+}

@@ -184,4 +184,14 @@ impl EventLog {
     pub fn all_filter(&self) -> String {
         format!("{}.events.>", self.settings.subject_prefix)
     }
+
+    /// Subject filters matching the events of these aggregate types (every event when
+    /// the list is empty).
+    pub fn filters_for(&self, types: &[AggregateType]) -> Vec<String> {
+        if types.is_empty() {
+            vec![self.all_filter()]
+        } else {
+            types.iter().map(|t| self.type_filter(*t)).collect()
+        }
+    }
 }

@@ -154,6 +154,36 @@ impl EventLog {
             .map_err(|e| ReadError::Unavailable(format!("cannot create consumer {name}: {e}")))
     }
 
+    /// A durable pull consumer named `name` over `filters`, for a service reacting to
+    /// events: created on first use to deliver from the start of the log, then found
+    /// again with its position on every later start (and by every instance of the
+    /// service, which then compete for its messages). Each message is acknowledged on
+    /// its own once handled; an unacknowledged one is redelivered after `ack_wait`.
+    pub async fn durable_consumer(
+        &self,
+        name: &str,
+        filters: Vec<String>,
+        ack_wait: Duration,
+    ) -> Result<PullConsumer, ReadError> {
+        let stream = self.stream_handle().await.map_err(ReadError::Unavailable)?;
+        stream
+            .get_or_create_consumer(
+                name,
+                consumer::pull::Config {
+                    durable_name: Some(name.to_owned()),
+                    description: Some(format!("ferry consumer {name}")),
+                    filter_subjects: filters,
+                    deliver_policy: DeliverPolicy::All,
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait,
+                    max_deliver: -1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| ReadError::Unavailable(format!("cannot open consumer {name}: {e}")))
+    }
+
     /// Events the consumer `name` has not yet had acknowledged: its lag behind the log.
     pub async fn consumer_lag(&self, name: &str) -> Result<u64, ReadError> {
         let stream = self.stream_handle().await.map_err(ReadError::Unavailable)?;

@@ -128,15 +128,6 @@ impl<P: Projection> Shadow<'_, P> {
         self.checkpoint
     }
 
-    fn filters(&self) -> Vec<String> {
-        let types = self.projection.aggregate_types();
-        if types.is_empty() {
-            vec![self.log.all_filter()]
-        } else {
-            types.iter().map(|t| self.log.type_filter(*t)).collect()
-        }
-    }
-
     /// Applies everything past the checkpoint, one transaction per batch.
     async fn catch_up_in_batches(
         &mut self,
@@ -170,7 +161,10 @@ impl<P: Projection> Shadow<'_, P> {
     {
         let replay = self
             .log
-            .replay_filtered(self.checkpoint + 1, self.filters())
+            .replay_filtered(
+                self.checkpoint + 1,
+                self.log.filters_for(self.projection.aggregate_types()),
+            )
             .await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let batch_size = self.batch_size;

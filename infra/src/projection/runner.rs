@@ -158,7 +158,7 @@ impl<P: Projection> ProjectionRunner<P> {
             .log
             .reset_durable_consumer(
                 &self.consumer_name(),
-                self.filters(),
+                self.log.filters_for(self.projection.aggregate_types()),
                 checkpoint + 1,
                 self.settings.ack_wait,
             )
@@ -214,15 +214,6 @@ impl<P: Projection> ProjectionRunner<P> {
                     }
                 }
             }
-        }
-    }
-
-    fn filters(&self) -> Vec<String> {
-        let types = self.projection.aggregate_types();
-        if types.is_empty() {
-            vec![self.log.all_filter()]
-        } else {
-            types.iter().map(|t| self.log.type_filter(*t)).collect()
         }
     }
 

@@ -40,7 +40,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 async fn populated_log(url: &str, total: u64) -> anyhow::Result<EventLog> {
     let settings = LogSettings {
         stream: "FERRY_BENCH_1M_V2".into(),
-        subject_prefix: "ferrybench".into(),
+        subject_prefix: "ferrybench2".into(),
         duplicate_window: Duration::from_secs(120),
     };
     let log = EventLog::connect(url, settings).await?;

@@ -455,3 +455,30 @@ async fn a_durable_consumer_resumes_where_it_acknowledged_and_redelivers_the_res
         "plus the new one, and nothing acknowledged: {again:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_may_drive_commands_to_several_aggregates() {
+    let stack = TestStack::new().await;
+    // A reactor keys its commands by the event it handles; one event may concern two
+    // aggregates. Each gets its event: deduplication is per aggregate, not per stream.
+    let key = Uuid::now_v7().to_string();
+    for count in [1, 2] {
+        let (a, b) = (new_migration(), new_migration());
+        let first = stack
+            .log
+            .append(&a, 0, &ready_events(&a, count, Uuid::now_v7()), &key)
+            .await
+            .expect("append to a");
+        let second = stack
+            .log
+            .append(&b, 0, &ready_events(&b, count, Uuid::now_v7()), &key)
+            .await
+            .expect("append to b");
+        assert!(!first.duplicate && !second.duplicate);
+        assert_eq!(
+            stack.log.load(&b).await.expect("load").events.len(),
+            count,
+            "b got its own events"
+        );
+    }
+}

@@ -131,7 +131,7 @@ impl EventLog {
         let message = PublishMessage::build()
             .headers(headers.clone())
             .payload(body.clone())
-            .message_id(format!("{idempotency_key}:0"))
+            .message_id(message_id(subject, idempotency_key, 0))
             .expected_last_subject_sequence(expected_version);
         let ack = self
             .js
@@ -249,7 +249,7 @@ impl EventLog {
                 Err(e) if e.kind() == DirectGetErrorKind::NotFound => break,
                 Err(e) => return Err(AppendError::Unavailable(e.to_string())),
             };
-            if !carries(&message.headers, idempotency_key, index) {
+            if !carries(&message.headers, subject, idempotency_key, index) {
                 break;
             }
             first_sequence.get_or_insert(message.sequence);
@@ -322,7 +322,7 @@ fn check_events(aggregate: &AggregateRef, events: &[Envelope]) -> Result<(), App
 }
 
 /// Headers of one event. A lone event's idempotency key travels in `Nats-Msg-Id`
-/// (`<key>:0`, set at publish); the events of a batch, where JetStream refuses message
+/// (`<subject>:<key>:0`, set at publish); the events of a batch, where JetStream refuses message
 /// ids, carry it in headers of ours.
 fn event_headers(
     event: &Envelope,
@@ -340,12 +340,20 @@ fn event_headers(
     headers
 }
 
+/// The JetStream message id of event `index` of a command. Ids are deduplicated across
+/// the whole stream, so the id names the aggregate's subject too: one key (say, the id
+/// of the event a reactor handles) may then drive commands to several aggregates.
+fn message_id(subject: &str, idempotency_key: &str, index: usize) -> String {
+    format!("{subject}:{idempotency_key}:{index}")
+}
+
 /// Whether a stored message is event `index` of the command with this idempotency key.
-fn carries(headers: &HeaderMap, idempotency_key: &str, index: usize) -> bool {
+fn carries(headers: &HeaderMap, subject: &str, idempotency_key: &str, index: usize) -> bool {
     let by_headers = header(headers, IDEMPOTENCY_KEY) == Some(idempotency_key)
         && header(headers, COMMAND_INDEX) == Some(index.to_string().as_str());
     by_headers
-        || header(headers, NATS_MSG_ID) == Some(format!("{idempotency_key}:{index}").as_str())
+        || header(headers, NATS_MSG_ID)
+            == Some(message_id(subject, idempotency_key, index).as_str())
 }
 
 pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -8,7 +8,7 @@ pub const EVENT_TYPE: &str = "Ferry-Event-Type";
 /// The idempotency key of the command that appended the event, on the events of a
 /// multi-event command: JetStream refuses `Nats-Msg-Id` inside atomic batches, so this
 /// header is what a retried append reads back to recognise its own events. (A lone
-/// event carries the key in `Nats-Msg-Id` as `<key>:0`.)
+/// event carries the key in `Nats-Msg-Id`, as `<subject>:<key>:0`.)
 pub const IDEMPOTENCY_KEY: &str = "Ferry-Idempotency-Key";
 /// Position of the event within its command (0-based).
 pub const COMMAND_INDEX: &str = "Ferry-Command-Index";

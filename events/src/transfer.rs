@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::server::AccountSpec;
-use crate::values::DatabaseEngine;
+use crate::values::{DatabaseEngine, ServerStorage};
 
 /// What a transfer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -32,19 +32,15 @@ pub enum TransferKind {
     ServiceMigration,
 }
 
-/// One end of a transfer: a server and where its data lives.
+/// One end of a transfer: a server and where its data lives. On the wire the storage
+/// fields sit beside `server_id`, as they always have.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     /// The server (client, transit or test server).
     pub server_id: String,
-    /// Directory holding one sub-directory of files per account (or `host:/path`).
-    pub files_root: String,
-    /// Directory holding one sub-directory of mailboxes per account.
-    pub mail_root: String,
-    /// Connection URL of the PostgreSQL instance, if any.
-    pub postgres_url: Option<String>,
-    /// Connection URL of the MySQL/MariaDB instance, if any.
-    pub mysql_url: Option<String>,
+    /// Where its accounts' files, mails and databases live.
+    #[serde(flatten)]
+    pub storage: ServerStorage,
 }
 
 /// What a transfer is doing.

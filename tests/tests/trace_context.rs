@@ -2,6 +2,7 @@
 //! trace context travels in the NATS headers, also under a restrictive log filter.
 
 use ferry_infra::config::LogFormat;
+use ferry_infra::event_log::Recorded;
 use ferry_infra::telemetry;
 use ferry_infra::testkit::TestStack;
 use ferry_tests::{new_migration, ready_events};
@@ -10,6 +11,16 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use uuid::Uuid;
+
+/// The W3C trace context header an event was stored with.
+fn traceparent(event: &Recorded) -> String {
+    event
+        .headers
+        .get("traceparent")
+        .expect("traceparent header")
+        .as_str()
+        .to_owned()
+}
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_publisher_trace_is_the_parent_seen_by_the_consumer() {
@@ -52,12 +63,7 @@ async fn the_publisher_trace_is_the_parent_seen_by_the_consumer() {
         let seen = consumer.context().span().span_context().clone();
         assert_eq!(seen.trace_id(), published.trace_id(), "same trace");
         assert_ne!(seen.span_id(), published.span_id(), "a span of its own");
-        let traceparent = event
-            .headers
-            .get("traceparent")
-            .expect("traceparent header")
-            .as_str()
-            .to_owned();
+        let traceparent = traceparent(event);
         assert!(
             traceparent.contains(&published.trace_id().to_string()),
             "{traceparent}"
@@ -76,12 +82,7 @@ async fn the_publisher_trace_is_the_parent_seen_by_the_consumer() {
         .await
         .expect("append");
     let loaded = stack.log.load(&untraced).await.expect("load");
-    let traceparent = loaded.events[0]
-        .headers
-        .get("traceparent")
-        .expect("traceparent header")
-        .as_str()
-        .to_owned();
+    let traceparent = traceparent(&loaded.events[0]);
     assert!(
         !traceparent.contains(&published.trace_id().to_string()),
         "{traceparent}"

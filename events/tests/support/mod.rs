@@ -46,13 +46,9 @@ fn storage(server: &str) -> ServerStorage {
 }
 
 fn endpoint(server: &str) -> Endpoint {
-    let storage = storage(server);
     Endpoint {
         server_id: server.into(),
-        files_root: storage.files_root,
-        mail_root: storage.mail_root,
-        postgres_url: storage.postgres_url,
-        mysql_url: storage.mysql_url,
+        storage: storage(server),
     }
 }
 

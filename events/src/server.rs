@@ -184,6 +184,38 @@ pub struct InfrastructureVersionChanged {
     pub to: String,
 }
 
+/// A required migration of the server was opened: the server takes part in no other
+/// until it is closed. Written before the migration's own [`MigrationOpened`], so that
+/// two racing requests cannot open two migrations of one server.
+///
+/// [`MigrationOpened`]: crate::MigrationOpened
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequiredMigrationOpened {
+    /// The migration.
+    pub migration_id: uuid::Uuid,
+    /// The infrastructure version it migrates to, e.g. `v2026`.
+    pub target_version: String,
+}
+
+/// How a required migration ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationOutcome {
+    /// Every account is back on the reinstalled server.
+    Completed,
+    /// Abandoned before any account moved.
+    Cancelled,
+}
+
+/// The server's required migration ended; another may be opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequiredMigrationClosed {
+    /// The migration.
+    pub migration_id: uuid::Uuid,
+    /// How it ended.
+    pub outcome: MigrationOutcome,
+}
+
 aggregate_events! {
     /// An event of a client server (aggregate `server`).
     pub enum ServerEvent for Server {
@@ -195,5 +227,7 @@ aggregate_events! {
         LanguageVersionsRemoved = 1,
         LanguageVersionsRestored = 1,
         InfrastructureVersionChanged = 1,
+        RequiredMigrationOpened = 1,
+        RequiredMigrationClosed = 1,
     }
 }

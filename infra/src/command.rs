@@ -246,3 +246,23 @@ fn already_handled<S>(
         already_handled: true,
     }
 }
+
+/// What kind of refusal a decider's rejection is, so that every edge (HTTP, CLI,
+/// reactors) reports it the same way without knowing the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// The command itself is malformed or names something impossible.
+    Invalid,
+    /// The actor may not do this (wrong role, another customer's server).
+    Forbidden,
+    /// The aggregate or a part of it does not exist.
+    NotFound,
+    /// Not possible in the aggregate's current state.
+    Conflict,
+}
+
+/// A decider's rejection that knows its [`RefusalKind`].
+pub trait Refusal: std::error::Error + Send + Sync + 'static {
+    /// Its kind.
+    fn kind(&self) -> RefusalKind;
+}

@@ -6,6 +6,9 @@
 //!   idempotent and atomic per command; loads, replays and durable consumers read it.
 //! - [`command`]: load → decide (pure) → append, retried on conflict: the one shape of
 //!   every command handler.
+//! - [`reactor`]: durable consumers turning events into a service's own commands,
+//!   in order, retried while dependencies are down, idempotent on redelivery.
+//! - [`api`]: the conventions of the HTTP JSON APIs (errors, actor, idempotency key).
 //! - [`projection`]: PostgreSQL read models fed by durable consumers, checkpointed in
 //!   the same transaction as their rows, rebuildable from sequence 1.
 //! - [`runtime`], [`config`], [`telemetry`], [`shutdown`], [`http`], [`metrics`]: a
@@ -16,6 +19,7 @@
 //! This crate emits and consumes no event of its own: it moves the events of the
 //! `ferry-events` catalogue.
 
+pub mod api;
 pub mod command;
 pub mod config;
 pub mod event_log;
@@ -23,6 +27,7 @@ pub mod http;
 pub mod metrics;
 pub mod postgres;
 pub mod projection;
+pub mod reactor;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;

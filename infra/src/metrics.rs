@@ -46,6 +46,30 @@ impl CommandMetrics {
     }
 }
 
+/// Labels of a reaction outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReactionLabels {
+    /// Reactor name.
+    pub reactor: &'static str,
+    /// handled, retried, failed.
+    pub outcome: &'static str,
+}
+
+/// Reaction outcomes.
+#[derive(Debug, Default)]
+pub struct ReactionMetrics {
+    outcomes: Family<ReactionLabels, Counter>,
+}
+
+impl ReactionMetrics {
+    /// Counts one outcome.
+    pub fn record(&self, reactor: &'static str, outcome: &'static str) {
+        self.outcomes
+            .get_or_create(&ReactionLabels { reactor, outcome })
+            .inc();
+    }
+}
+
 /// Projection progress.
 #[derive(Debug, Default)]
 pub struct ProjectionMetrics {
@@ -76,6 +100,8 @@ pub struct Metrics {
     pub commands: CommandMetrics,
     /// Projection progress.
     pub projections: ProjectionMetrics,
+    /// Reaction outcomes.
+    pub reactions: ReactionMetrics,
 }
 
 impl Metrics {
@@ -83,6 +109,12 @@ impl Metrics {
         let mut registry = Registry::with_prefix("ferry");
         let commands = CommandMetrics::default();
         let projections = ProjectionMetrics::default();
+        let reactions = ReactionMetrics::default();
+        registry.register(
+            "reactions",
+            "Events handled by reactors, by reactor and outcome",
+            reactions.outcomes.clone(),
+        );
         registry.register(
             "commands",
             "Commands handled, by aggregate type and outcome",
@@ -112,6 +144,7 @@ impl Metrics {
             registry,
             commands,
             projections,
+            reactions,
         }
     }
 

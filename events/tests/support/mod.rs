@@ -658,6 +658,24 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
             TransitServerReturnedToService {}.into(),
             support(),
         ),
+        (
+            server(),
+            RequiredMigrationOpened {
+                migration_id: uuid(MIGRATION),
+                target_version: "v2026".into(),
+            }
+            .into(),
+            accounts_service(),
+        ),
+        (
+            server(),
+            RequiredMigrationClosed {
+                migration_id: uuid(MIGRATION),
+                outcome: MigrationOutcome::Completed,
+            }
+            .into(),
+            accounts_service(),
+        ),
         // transit_queue
         (
             "vps-4c-8g".into(),
@@ -683,6 +701,32 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
             TransitRequestWithdrawn {
                 migration_id: uuid(MIGRATION),
                 reason: "obsolete languages restored: back to preparation".into(),
+            }
+            .into(),
+            system("transit-pool"),
+        ),
+        (
+            "vps-4c-8g".into(),
+            TransitServerAvailable {
+                transit_server_id: "tr-0007".into(),
+            }
+            .into(),
+            system("transit-pool"),
+        ),
+        (
+            "vps-4c-8g".into(),
+            TransitServerWithdrawn {
+                transit_server_id: "tr-0007".into(),
+                reason: "disk replacement".into(),
+            }
+            .into(),
+            support(),
+        ),
+        (
+            "vps-4c-8g".into(),
+            TransitAssignmentEnded {
+                migration_id: uuid(MIGRATION),
+                transit_server_id: "tr-0007".into(),
             }
             .into(),
             system("transit-pool"),
@@ -972,6 +1016,33 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
     ]
 }
 
+/// Event types added to the catalogue after its first release, in the order added.
+/// They rank after the first release's types, so that adding a type never changes the
+/// ids and instants of the fixtures already written.
+const ADDED_LATER: &[&str] = &[
+    "TransitServerAvailable",
+    "TransitServerWithdrawn",
+    "TransitAssignmentEnded",
+    "RequiredMigrationOpened",
+    "RequiredMigrationClosed",
+];
+
+/// A type's rank: its place in the catalogue's first release, then in [`ADDED_LATER`].
+fn stable_rank(event_type: &str) -> usize {
+    let first_release = Event::TYPES
+        .iter()
+        .map(|(name, _, _)| *name)
+        .filter(|name| !ADDED_LATER.contains(name));
+    if let Some(rank) = first_release.clone().position(|name| name == event_type) {
+        return rank;
+    }
+    let added = ADDED_LATER
+        .iter()
+        .position(|name| *name == event_type)
+        .expect("every sample is a catalogue type; list new ones in ADDED_LATER");
+    first_release.count() + added
+}
+
 /// The sample of every event type as a complete envelope, with fixed ids and
 /// instants derived from the event type's rank in [`Event::TYPES`].
 pub fn sample_envelopes() -> Vec<Envelope> {
@@ -979,10 +1050,7 @@ pub fn sample_envelopes() -> Vec<Envelope> {
     samples()
         .into_iter()
         .map(|(aggregate_id, event, actor)| {
-            let rank = Event::TYPES
-                .iter()
-                .position(|(name, _, _)| *name == event.event_type())
-                .expect("every sample is a catalogue type");
+            let rank = stable_rank(event.event_type());
             let rank_u32 = u32::try_from(rank).expect("fewer than 2^32 types");
             Envelope {
                 event_id: uuid(&format!("0193a5c2-8000-7000-8000-{:012x}", rank + 1)),

@@ -1,0 +1,238 @@
+//! The conventions of ferry's HTTP JSON APIs, shared by every service's routes:
+//! errors as JSON with a reason and a fitting status (409 on a conflict), the actor
+//! of a request, and the idempotency key that makes a retried request harmless.
+//!
+//! Authentication is the job of the gateway in front of ferry: it authenticates the
+//! user and sets the `x-ferry-actor` header (`customer:<customer id>`,
+//! `support:<login>` or `system:<service>`); ferry authorizes every command with it.
+//!
+//! This module emits and consumes no event.
+
+use crate::command::{HandleError, Refusal, RefusalKind};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use ferry_events::{Actor, ActorRole};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Header naming who makes a request.
+pub const ACTOR_HEADER: &str = "x-ferry-actor";
+/// Header carrying the client's key for a command: the same key is carried out once.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code: `invalid`, `unauthenticated`, `forbidden`, `not_found`,
+    /// `conflict`, `contention` or `unavailable`.
+    pub error: String,
+    /// What went wrong and, where it helps, what to do, for a human.
+    pub reason: String,
+}
+
+/// An error answered as JSON.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The status code.
+    pub status: StatusCode,
+    /// The body.
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    /// An error with a status, a code and a reason.
+    pub fn new(status: StatusCode, error: &str, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: ErrorBody {
+                error: error.to_owned(),
+                reason: reason.into(),
+            },
+        }
+    }
+
+    /// 400: the request is malformed.
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", reason)
+    }
+
+    /// 403: the actor may not do this.
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", reason)
+    }
+
+    /// 404: nothing by that name.
+    pub fn not_found(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", reason)
+    }
+
+    /// 409: not possible in the current state.
+    pub fn conflict(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", reason)
+    }
+
+    /// 503: a dependency (NATS, PostgreSQL) did not answer; nothing changed.
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
+    }
+
+    /// The error of a refused command.
+    pub fn refused(refusal: &dyn Refusal) -> Self {
+        let reason = refusal.to_string();
+        match refusal.kind() {
+            RefusalKind::Invalid => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", reason),
+            RefusalKind::Forbidden => Self::forbidden(reason),
+            RefusalKind::NotFound => Self::not_found(reason),
+            RefusalKind::Conflict => Self::conflict(reason),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): {}",
+            self.status, self.body.error, self.body.reason
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::warn!(status = %self.status, reason = %self.body.reason, "request failed");
+        }
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}
+
+impl<R: Refusal> From<HandleError<R>> for ApiError {
+    fn from(e: HandleError<R>) -> Self {
+        match e {
+            HandleError::Rejected(refusal) => Self::refused(&refusal),
+            HandleError::Contention { .. } => {
+                Self::new(StatusCode::CONFLICT, "contention", e.to_string())
+            }
+            HandleError::InvalidAggregate(e) => Self::invalid(e.to_string()),
+            HandleError::Read(e) => Self::unavailable(e.to_string()),
+            HandleError::Append(e) => Self::unavailable(e.to_string()),
+        }
+    }
+}
+
+/// Who makes the request, from the `x-ferry-actor` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestActor(pub Actor);
+
+/// Parses `customer:c-42`, `support:alice` or `system:billing`.
+pub fn parse_actor(text: &str) -> Result<Actor, String> {
+    let (role, id) = text
+        .split_once(':')
+        .ok_or_else(|| format!("actor {text:?} is not <role>:<id>"))?;
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(format!("actor {text:?} has no id"));
+    }
+    match role.trim() {
+        "customer" => Ok(Actor::customer(id)),
+        "support" => Ok(Actor::support(id)),
+        "system" => Ok(Actor::system(id)),
+        other => Err(format!(
+            "actor role {other:?} is not customer, support or system"
+        )),
+    }
+}
+
+/// The `role:id` text form of an actor.
+pub fn format_actor(actor: &Actor) -> String {
+    let role = match actor.role {
+        ActorRole::Customer => "customer",
+        ActorRole::Support => "support",
+        ActorRole::System => "system",
+    };
+    format!("{role}:{}", actor.id)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let value = parts.headers.get(ACTOR_HEADER).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                format!(
+                    "no {ACTOR_HEADER} header: say who you are (customer:<id> or support:<login>)"
+                ),
+            )
+        })?;
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::invalid(format!("{ACTOR_HEADER} is not text")))?;
+        parse_actor(text)
+            .map(RequestActor)
+            .map_err(ApiError::invalid)
+    }
+}
+
+/// The command id of a request: its `idempotency-key` header (a UUID), or a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for CommandId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(IDEMPOTENCY_HEADER) {
+            None => Ok(CommandId(Uuid::now_v7())),
+            Some(value) => value
+                .to_str()
+                .ok()
+                .and_then(|text| Uuid::parse_str(text.trim()).ok())
+                .map(CommandId)
+                .ok_or_else(|| ApiError::invalid(format!("{IDEMPOTENCY_HEADER} must be a UUID"))),
+        }
+    }
+}
+
+/// A JSON body whose rejection is an [`ApiError`] with the parser's reason.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actors_parse_and_print_back() {
+        for text in ["customer:c-42", "support:alice", "system:billing"] {
+            let actor = parse_actor(text).expect("valid");
+            assert_eq!(format_actor(&actor), text);
+        }
+    }
+
+    #[test]
+    fn bad_actors_are_refused_with_a_reason() {
+        for text in ["c-42", "customer:", "boss:x"] {
+            assert!(parse_actor(text).is_err(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Working hours and days: support relocates accounts back (step 7) only inside them.
+//! Pure: the time is given, never read from a clock.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+/// When support works: days of the week, hours of the day in a time zone, and
+/// holidays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkingCalendar {
+    /// The time zone the hours are in.
+    pub time_zone: Tz,
+    /// The working days.
+    pub days: BTreeSet<u32>,
+    /// Start of the working day, local time.
+    pub opens: NaiveTime,
+    /// End of the working day, local time (exclusive).
+    pub closes: NaiveTime,
+    /// Days off, local dates.
+    pub holidays: BTreeSet<NaiveDate>,
+}
+
+/// A calendar setting that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CalendarError(String);
+
+impl WorkingCalendar {
+    /// Builds a calendar from its settings: `days` like `mon-fri` or `mon,tue,thu`,
+    /// `hours` like `09:00-18:00`, `time_zone` an IANA name like `Europe/Paris`,
+    /// `holidays` comma-separated `YYYY-MM-DD` dates (may be empty).
+    pub fn parse(
+        days: &str,
+        hours: &str,
+        time_zone: &str,
+        holidays: &str,
+    ) -> Result<Self, CalendarError> {
+        let time_zone = Tz::from_str(time_zone.trim()).map_err(|_| {
+            CalendarError(format!(
+                "{time_zone:?} is not an IANA time zone (e.g. Europe/Paris)"
+            ))
+        })?;
+        let (opens, closes) = hours
+            .split_once('-')
+            .ok_or_else(|| CalendarError(format!("hours {hours:?} are not HH:MM-HH:MM")))?;
+        let time = |t: &str| {
+            NaiveTime::parse_from_str(t.trim(), "%H:%M")
+                .map_err(|_| CalendarError(format!("{t:?} is not a HH:MM time")))
+        };
+        let (opens, closes) = (time(opens)?, time(closes)?);
+        if opens >= closes {
+            return Err(CalendarError(format!(
+                "working hours {hours:?} end before they start"
+            )));
+        }
+        let days = parse_days(days)?;
+        let holidays = holidays
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| CalendarError(format!("holiday {d:?} is not a YYYY-MM-DD date")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            time_zone,
+            days,
+            opens,
+            closes,
+            holidays,
+        })
+    }
+
+    /// Whether `at` is inside working hours.
+    pub fn is_open(&self, at: DateTime<Utc>) -> bool {
+        self.next_open(at) == Some(at)
+    }
+
+    /// `at` itself when it is inside working hours, else the next time they start;
+    /// `None` if no working day comes within a year (every day a holiday).
+    pub fn next_open(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = at.with_timezone(&self.time_zone);
+        let mut date = local.date_naive();
+        for _ in 0..=370 {
+            if self.is_working_day(date) {
+                let opens = self.instant(date, self.opens);
+                let closes = self.instant(date, self.closes);
+                if let (Some(opens), Some(closes)) = (opens, closes) {
+                    if at < opens {
+                        return Some(opens);
+                    }
+                    if at < closes {
+                        return Some(at);
+                    }
+                }
+            }
+            date = date.succ_opt()?;
+        }
+        None
+    }
+
+    fn is_working_day(&self, date: NaiveDate) -> bool {
+        self.days.contains(&date.weekday().num_days_from_monday()) && !self.holidays.contains(&date)
+    }
+
+    /// The instant of a local date and time; the first one if the clock went back,
+    /// the next valid one if it skipped forward.
+    fn instant(&self, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
+        let local = date.and_time(time);
+        (0..=2)
+            .filter_map(|h| {
+                self.time_zone
+                    .from_local_datetime(&(local + chrono::Duration::hours(h)))
+                    .earliest()
+            })
+            .next()
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
+fn parse_days(text: &str) -> Result<BTreeSet<u32>, CalendarError> {
+    let day = |name: &str| {
+        Weekday::from_str(name.trim())
+            .map(|d| d.num_days_from_monday())
+            .map_err(|_| {
+                CalendarError(format!("{name:?} is not a day of the week (mon, tue, ...)"))
+            })
+    };
+    let mut days = BTreeSet::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((from, to)) => {
+                let (from, to) = (day(from)?, day(to)?);
+                let mut d = from;
+                loop {
+                    days.insert(d);
+                    if d == to {
+                        break;
+                    }
+                    d = (d + 1) % 7;
+                }
+            }
+            None => {
+                days.insert(day(part)?);
+            }
+        }
+    }
+    if days.is_empty() {
+        return Err(CalendarError("no working day given".into()));
+    }
+    Ok(days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paris() -> WorkingCalendar {
+        WorkingCalendar::parse("mon-fri", "09:00-18:00", "Europe/Paris", "2026-12-25")
+            .expect("valid calendar")
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("valid instant")
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn inside_working_hours_is_open() {
+        // Monday 23 Nov 2026, 10:00 in Paris = 09:00 UTC.
+        assert!(paris().is_open(utc("2026-11-23T09:00:00Z")));
+    }
+
+    #[test]
+    fn before_opening_the_next_time_is_the_same_morning() {
+        let cal = paris();
+        let at = utc("2026-11-23T06:00:00Z");
+        assert!(!cal.is_open(at));
+        assert_eq!(cal.next_open(at), Some(utc("2026-11-23T08:00:00Z")));
+    }
+
+    #[test]
+    fn friday_evening_waits_for_monday() {
+        // Friday 27 Nov 2026, 19:00 in Paris.
+        let next = paris().next_open(utc("2026-11-27T18:00:00Z"));
+        assert_eq!(next, Some(utc("2026-11-30T08:00:00Z")));
+    }
+
+    #[test]
+    fn holidays_are_skipped() {
+        // Friday 25 Dec 2026 is a holiday: next is Monday 28 Dec.
+        let next = paris().next_open(utc("2026-12-25T10:00:00Z"));
+        assert_eq!(next, Some(utc("2026-12-28T08:00:00Z")));
+    }
+
+    #[test]
+    fn summer_time_shifts_the_utc_opening() {
+        // Monday 5 July 2027, 09:00 in Paris = 07:00 UTC.
+        let next = paris().next_open(utc("2027-07-05T05:00:00Z"));
+        assert_eq!(next, Some(utc("2027-07-05T07:00:00Z")));
+    }
+
+    #[test]
+    fn day_lists_and_wrapping_ranges_parse() {
+        let cal = WorkingCalendar::parse("sat-mon", "08:00-12:00", "UTC", "").expect("valid");
+        assert_eq!(cal.days, BTreeSet::from([0, 5, 6]));
+        let cal = WorkingCalendar::parse("mon,wed", "08:00-12:00", "UTC", "").expect("valid");
+        assert_eq!(cal.days, BTreeSet::from([0, 2]));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_a_reason() {
+        for (days, hours, tz, holidays, reason) in [
+            ("mon-fri", "09:00-18:00", "Mars/Olympus", "", "time zone"),
+            ("mon-fri", "18:00-09:00", "UTC", "", "end before"),
+            ("funday", "09:00-18:00", "UTC", "", "day of the week"),
+            ("mon-fri", "9h-18h", "UTC", "", "HH:MM"),
+            ("mon-fri", "09:00-18:00", "UTC", "25/12/2026", "YYYY-MM-DD"),
+        ] {
+            let error = WorkingCalendar::parse(days, hours, tz, holidays).expect_err("refused");
+            assert!(error.to_string().contains(reason), "{error}");
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! A migration's state, folded from its events.
+
+use chrono::{DateTime, Utc};
+use ferry_events::{AccountLanguages, Incompatibility, MigrationEvent};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Where the migration is in the process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Phase {
+    /// No `MigrationOpened` yet.
+    #[default]
+    NotOpened,
+    /// Step 1.
+    Preparing,
+    /// Step 2.
+    TransitRequested,
+    /// Step 3, in line for a transit server.
+    TransitWaiting,
+    /// Step 3, transit server reserved, installing and pre-copying.
+    TransitInstalling,
+    /// Steps 4 and 5: the transit server is lent; accounts move to it and are verified.
+    OnTransit,
+    /// Step 6.
+    Reinstalling,
+    /// Step 7.
+    Relocating,
+    /// Step 8.
+    Completed,
+    /// Abandoned.
+    Cancelled,
+}
+
+/// Where an account is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Place {
+    /// On the client server (not moved, rolled back, or a move failed).
+    #[default]
+    Client,
+    /// Moving to the transit server.
+    MovingToTransit {
+        /// The cutover's transfer.
+        transfer_id: Uuid,
+    },
+    /// On the transit server.
+    Transit,
+    /// Moving back to the client server before the reinstall.
+    RollingBack {
+        /// The rollback's transfer.
+        transfer_id: Uuid,
+    },
+    /// Moving back to the reinstalled client server.
+    Relocating {
+        /// The relocation's transfer.
+        transfer_id: Uuid,
+    },
+    /// Back on the reinstalled client server.
+    Relocated,
+}
+
+/// An account's test migration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TestCopy {
+    /// None asked for, or discarded.
+    #[default]
+    None,
+    /// Being prepared.
+    Requested {
+        /// Its transfer.
+        transfer_id: Uuid,
+    },
+    /// Ready to try.
+    Available {
+        /// Its transfer.
+        transfer_id: Uuid,
+        /// Where the customer reaches it.
+        address: String,
+    },
+    /// Could not be prepared.
+    Failed {
+        /// Its transfer.
+        transfer_id: Uuid,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl TestCopy {
+    /// The transfer of the current test copy, if any.
+    pub fn transfer_id(&self) -> Option<Uuid> {
+        match self {
+            TestCopy::None => None,
+            TestCopy::Requested { transfer_id }
+            | TestCopy::Available { transfer_id, .. }
+            | TestCopy::Failed { transfer_id, .. } => Some(*transfer_id),
+        }
+    }
+}
+
+/// One account's progress in the migration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountProgress {
+    /// Declared ready by the customer.
+    pub ready: bool,
+    /// Where it is.
+    pub place: Place,
+    /// Confirmed working on the transit server by the customer.
+    pub verified: bool,
+    /// Its test migration.
+    pub test: TestCopy,
+    /// What the last compatibility check found.
+    pub issues: Vec<Incompatibility>,
+    /// Downtime of its moves so far, in milliseconds.
+    pub downtime_ms: u64,
+}
+
+impl AccountProgress {
+    /// Whether a cutover of this account is under way.
+    pub fn in_motion(&self) -> bool {
+        matches!(
+            self.place,
+            Place::MovingToTransit { .. } | Place::RollingBack { .. } | Place::Relocating { .. }
+        )
+    }
+}
+
+/// A migration as its events tell it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationState {
+    /// Where it is.
+    pub phase: Phase,
+    /// Its id.
+    pub migration_id: Uuid,
+    /// The client server.
+    pub server_id: String,
+    /// Its owner.
+    pub customer_id: String,
+    /// The version the server ran when opened.
+    pub from_version: String,
+    /// The version it migrates to.
+    pub target_version: String,
+    /// The configuration a transit server must have, once requested.
+    pub configuration: Option<String>,
+    /// Every account of the server, by id.
+    pub accounts: BTreeMap<String, AccountProgress>,
+    /// What support removed in step 2 (the request then went to the transit pool).
+    pub obsolete_removed: Option<Vec<AccountLanguages>>,
+    /// Place in the transit queue while waiting.
+    pub queue_position: Option<u32>,
+    /// The transit server, once assigned.
+    pub transit_server_id: Option<String>,
+    /// When the transit server was lent.
+    pub transit_ready_at: Option<DateTime<Utc>>,
+    /// The customer asked for the reinstall (and no account has rolled back since).
+    pub reinstall_requested: bool,
+    /// Some account has moved at least once: cancelling is no longer possible.
+    pub any_account_moved: bool,
+    /// Sum of every measured downtime, in milliseconds.
+    pub total_downtime_ms: u64,
+}
+
+impl MigrationState {
+    /// The step (1 to 8), 0 before opening or once cancelled.
+    pub fn step(&self) -> u8 {
+        match self.phase {
+            Phase::NotOpened | Phase::Cancelled => 0,
+            Phase::Preparing => 1,
+            Phase::TransitRequested => 2,
+            Phase::TransitWaiting | Phase::TransitInstalling => 3,
+            Phase::OnTransit if self.all_on_transit() => 5,
+            Phase::OnTransit => 4,
+            Phase::Reinstalling => 6,
+            Phase::Relocating => 7,
+            Phase::Completed => 8,
+        }
+    }
+
+    /// The state's name, as in `docs/process.md`.
+    pub fn state_name(&self) -> &'static str {
+        match self.phase {
+            Phase::NotOpened => "not_opened",
+            Phase::Preparing => "preparing",
+            Phase::TransitRequested => "transit_requested",
+            Phase::TransitWaiting => "transit_waiting",
+            Phase::TransitInstalling => "transit_installing",
+            Phase::OnTransit if self.all_on_transit() => "verifying",
+            Phase::OnTransit => "migrating_accounts",
+            Phase::Reinstalling => "reinstalling",
+            Phase::Relocating => "relocating",
+            Phase::Completed => "completed",
+            Phase::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether every account is on the transit server.
+    pub fn all_on_transit(&self) -> bool {
+        self.accounts.values().all(|a| a.place == Place::Transit)
+    }
+
+    /// The account being moved, if any (accounts move one at a time).
+    pub fn account_in_motion(&self) -> Option<&str> {
+        self.accounts
+            .iter()
+            .find(|(_, a)| a.in_motion())
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// The state after `event`.
+    pub fn evolve(mut self, event: &MigrationEvent) -> Self {
+        use MigrationEvent as E;
+        match event {
+            E::MigrationOpened(e) => {
+                self.phase = Phase::Preparing;
+                self.migration_id = e.migration_id;
+                self.server_id = e.server_id.clone();
+                self.customer_id = e.customer_id.clone();
+                self.from_version = e.from_version.clone();
+                self.target_version = e.target_version.clone();
+                self.accounts = e
+                    .accounts
+                    .iter()
+                    .map(|id| (id.clone(), AccountProgress::default()))
+                    .collect();
+            }
+            E::AccountCompatibilityChecked(e) => {
+                self.account(&e.account_id, |a| a.issues = e.issues.clone())
+            }
+            E::TestMigrationRequested(e) => self.account(&e.account_id, |a| {
+                a.test = TestCopy::Requested {
+                    transfer_id: e.transfer_id,
+                }
+            }),
+            E::TestMigrationAvailable(e) => self.account(&e.account_id, |a| {
+                a.test = TestCopy::Available {
+                    transfer_id: e.transfer_id,
+                    address: e.test_address.clone(),
+                }
+            }),
+            E::TestMigrationFailed(e) => self.account(&e.account_id, |a| {
+                a.test = TestCopy::Failed {
+                    transfer_id: e.transfer_id,
+                    reason: e.reason.clone(),
+                }
+            }),
+            E::TestMigrationDiscarded(e) => {
+                self.account(&e.account_id, |a| a.test = TestCopy::None)
+            }
+            E::AccountMarkedReady(e) => self.account(&e.account_id, |a| a.ready = true),
+            E::AccountReadinessWithdrawn(e) => {
+                self.account(&e.account_id, |a| a.ready = false);
+                if self.phase == Phase::TransitRequested {
+                    self.phase = Phase::Preparing;
+                }
+            }
+            E::TransitServerRequested(e) => {
+                self.phase = Phase::TransitRequested;
+                self.configuration = Some(e.configuration.clone());
+            }
+            E::ObsoleteLanguagesRemoved(e) => self.obsolete_removed = Some(e.removals.clone()),
+            E::ObsoleteLanguagesRestored(_) => {
+                self.phase = Phase::Preparing;
+                self.obsolete_removed = None;
+                self.queue_position = None;
+                self.transit_server_id = None;
+                self.transit_ready_at = None;
+            }
+            E::TransitServerQueued(e) => {
+                self.phase = Phase::TransitWaiting;
+                self.queue_position = Some(e.position);
+            }
+            E::TransitServerAssigned(e) => {
+                self.phase = Phase::TransitInstalling;
+                self.queue_position = None;
+                self.transit_server_id = Some(e.transit_server_id.clone());
+            }
+            E::TransitServerReady(e) => {
+                self.phase = Phase::OnTransit;
+                self.transit_ready_at = Some(e.ready_at);
+            }
+            E::AccountMoveStarted(e) => self.account(&e.account_id, |a| {
+                a.place = Place::MovingToTransit {
+                    transfer_id: e.transfer_id,
+                }
+            }),
+            E::AccountMoved(e) => {
+                self.any_account_moved = true;
+                self.total_downtime_ms += e.downtime_ms;
+                self.account(&e.account_id, |a| {
+                    a.place = Place::Transit;
+                    a.downtime_ms += e.downtime_ms;
+                });
+            }
+            E::AccountMoveFailed(e) => self.account(&e.account_id, |a| a.place = Place::Client),
+            E::AccountVerified(e) => self.account(&e.account_id, |a| a.verified = true),
+            E::AccountRollbackStarted(e) => {
+                self.reinstall_requested = false;
+                self.account(&e.account_id, |a| {
+                    a.place = Place::RollingBack {
+                        transfer_id: e.transfer_id,
+                    }
+                });
+            }
+            E::AccountRolledBack(e) => {
+                self.total_downtime_ms += e.downtime_ms;
+                self.account(&e.account_id, |a| {
+                    a.place = Place::Client;
+                    a.verified = false;
+                    a.downtime_ms += e.downtime_ms;
+                });
+            }
+            E::AccountRollbackFailed(e) => {
+                self.account(&e.account_id, |a| a.place = Place::Transit)
+            }
+            E::ReinstallRequested(_) => self.reinstall_requested = true,
+            E::ReinstallStarted(_) => self.phase = Phase::Reinstalling,
+            E::ServerReinstalled(_) => self.phase = Phase::Relocating,
+            E::AccountRelocationStarted(e) => self.account(&e.account_id, |a| {
+                a.place = Place::Relocating {
+                    transfer_id: e.transfer_id,
+                }
+            }),
+            E::AccountRelocated(e) => {
+                self.total_downtime_ms += e.downtime_ms;
+                self.account(&e.account_id, |a| {
+                    a.place = Place::Relocated;
+                    a.downtime_ms += e.downtime_ms;
+                });
+            }
+            E::AccountRelocationFailed(e) => {
+                self.account(&e.account_id, |a| a.place = Place::Transit)
+            }
+            E::MigrationCompleted(_) => self.phase = Phase::Completed,
+            E::MigrationCancelled(_) => self.phase = Phase::Cancelled,
+        }
+        self
+    }
+
+    fn account(&mut self, id: &str, change: impl FnOnce(&mut AccountProgress)) {
+        if let Some(account) = self.accounts.get_mut(id) {
+            change(account);
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Given/when/then of the server aggregate.
+
+use super::*;
+use crate::domain::testing::given;
+use ferry_events::{DnsHosting, DomainSpec, MailHosting, Money, ServerKind, ServerStorage};
+use ferry_infra::command::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
+
+const M1: Uuid = Uuid::from_u128(1);
+const M2: Uuid = Uuid::from_u128(2);
+
+fn php(version: &str) -> LanguageVersion {
+    LanguageVersion {
+        language: "php".into(),
+        version: version.into(),
+    }
+}
+
+fn registered() -> ServerRegistered {
+    ServerRegistered {
+        server_id: "srv-42".into(),
+        name: "bakery.hosting.example".into(),
+        kind: ServerKind::Vps,
+        configuration: "vps-4c-8g".into(),
+        infrastructure_version: "v2020".into(),
+        ipv4: vec!["192.0.2.10".into()],
+        ipv6: vec!["2001:db8::10".into()],
+        monthly_price: Money::new(4_900, "EUR"),
+        customer_id: "c-42".into(),
+        contact_email: "owner@bakery.example".into(),
+        locale: "fr".into(),
+        storage: ServerStorage {
+            files_root: "/srv/srv-42/files".into(),
+            mail_root: "/srv/srv-42/mail".into(),
+            postgres_url: None,
+            mysql_url: None,
+        },
+    }
+}
+
+fn account(id: &str) -> AccountSpec {
+    AccountSpec {
+        account_id: id.into(),
+        name: id.replace("acc-", "site"),
+        files_bytes: 10,
+        mail_bytes: 10,
+        databases: vec![],
+        domains: vec![DomainSpec {
+            name: format!("{id}.example"),
+            dns: DnsHosting::Hosted,
+            mail: MailHosting::External,
+        }],
+        languages: vec![php("7.4"), php("8.3")],
+    }
+}
+
+fn register(accounts: Vec<AccountSpec>) -> ServerCommand {
+    ServerCommand::Register {
+        actor: Actor::support("jdoe"),
+        server: registered(),
+        accounts,
+    }
+}
+
+fn history() -> Vec<ServerEvent> {
+    vec![
+        registered().into(),
+        AccountAdded {
+            account: account("acc-1"),
+        }
+        .into(),
+    ]
+}
+
+#[test]
+fn a_new_server_is_registered_with_its_accounts() {
+    given::<ServerDecider>([])
+        .when(register(vec![account("acc-1")]))
+        .then(history());
+}
+
+#[test]
+fn registering_the_same_server_again_changes_nothing() {
+    given::<ServerDecider>(history())
+        .when(register(vec![account("acc-1")]))
+        .then_nothing();
+}
+
+#[test]
+fn a_re_import_adds_changes_and_removes_accounts_and_details() {
+    let mut changed = account("acc-1");
+    changed.files_bytes = 99;
+    let mut server = registered();
+    server.contact_email = "new@bakery.example".into();
+    let command = ServerCommand::Register {
+        actor: Actor::support("jdoe"),
+        server: server.clone(),
+        accounts: vec![changed.clone(), account("acc-2")],
+    };
+    let events = given::<ServerDecider>(with_account(history(), "acc-3"))
+        .when(command)
+        .events();
+    assert!(
+        matches!(&events[0], ServerEvent::ServerDetailsChanged(d) if d.contact_email == "new@bakery.example")
+    );
+    assert_eq!(events[1], AccountChanged { account: changed }.into());
+    assert_eq!(
+        events[2],
+        AccountAdded {
+            account: account("acc-2")
+        }
+        .into()
+    );
+    assert_eq!(
+        events[3],
+        AccountRemoved {
+            account_id: "acc-3".into()
+        }
+        .into()
+    );
+}
+
+fn with_account(mut events: Vec<ServerEvent>, id: &str) -> Vec<ServerEvent> {
+    events.push(
+        AccountAdded {
+            account: account(id),
+        }
+        .into(),
+    );
+    events
+}
+
+#[test]
+fn a_re_import_after_step_2_does_not_undo_the_language_removal() {
+    let removed = {
+        let mut h = history();
+        h.push(
+            LanguageVersionsRemoved {
+                account_id: "acc-1".into(),
+                versions: vec![php("7.4")],
+            }
+            .into(),
+        );
+        h
+    };
+    given::<ServerDecider>(removed)
+        .when(register(vec![account("acc-1")]))
+        .then_nothing();
+}
+
+#[test]
+fn the_infrastructure_version_changes_only_through_a_migration() {
+    let mut server = registered();
+    server.infrastructure_version = "v2026".into();
+    given::<ServerDecider>(history())
+        .when(ServerCommand::Register {
+            actor: Actor::support("jdoe"),
+            server,
+            accounts: vec![account("acc-1")],
+        })
+        .then_refused(Conflict, "only through a migration");
+    given::<ServerDecider>(history())
+        .when(ServerCommand::ChangeInfrastructureVersion { to: "v2026".into() })
+        .then(vec![
+            InfrastructureVersionChanged {
+                from: "v2020".into(),
+                to: "v2026".into(),
+            }
+            .into(),
+        ]);
+}
+
+#[test]
+fn customers_cannot_register_servers() {
+    given::<ServerDecider>([])
+        .when(ServerCommand::Register {
+            actor: Actor::customer("c-42"),
+            server: registered(),
+            accounts: vec![],
+        })
+        .then_refused(Forbidden, "only support");
+}
+
+#[test]
+fn bad_registrations_are_refused_naming_the_field() {
+    let cases: Vec<(
+        Box<dyn Fn(&mut ServerRegistered, &mut Vec<AccountSpec>)>,
+        &str,
+    )> = vec![
+        (Box::new(|s, _| s.ipv4 = vec!["300.1.1.1".into()]), "ipv4"),
+        (Box::new(|s, _| s.ipv6 = vec!["nope".into()]), "ipv6"),
+        (
+            Box::new(|s, _| {
+                s.ipv4.clear();
+                s.ipv6.clear();
+            }),
+            "at least one IP",
+        ),
+        (
+            Box::new(|s, _| s.contact_email = "owner".into()),
+            "contact_email",
+        ),
+        (
+            Box::new(|s, _| s.monthly_price = Money::new(-1, "EUR")),
+            "negative",
+        ),
+        (
+            Box::new(|s, _| s.monthly_price = Money::new(1, "euro")),
+            "ISO 4217",
+        ),
+        (
+            Box::new(|s, _| s.configuration = "vps 4c".into()),
+            "configuration",
+        ),
+        (Box::new(|_, a| a.push(account("acc-1"))), "listed twice"),
+        (
+            Box::new(|_, a| a[0].name = "../etc".into()),
+            "directory name",
+        ),
+        (
+            Box::new(|_, a| a[0].domains[0].name = "Bakery.Example".into()),
+            "lowercase domain",
+        ),
+        (
+            Box::new(|_, a| {
+                a[0].databases.push(ferry_events::DatabaseSpec {
+                    engine: ferry_events::DatabaseEngine::Postgres,
+                    name: "shop".into(),
+                    size_bytes: 1,
+                    version: "15".into(),
+                })
+            }),
+            "postgres_url",
+        ),
+    ];
+    for (spoil, reason) in cases {
+        let (mut server, mut accounts) = (registered(), vec![account("acc-1")]);
+        spoil(&mut server, &mut accounts);
+        given::<ServerDecider>([])
+            .when(ServerCommand::Register {
+                actor: Actor::support("jdoe"),
+                server,
+                accounts,
+            })
+            .then_refused(Invalid, reason);
+    }
+}
+
+#[test]
+fn one_required_migration_at_a_time() {
+    let open = |m| ServerCommand::OpenMigration {
+        migration_id: m,
+        target_version: "v2026".into(),
+    };
+    given::<ServerDecider>(history()).when(open(M1)).then(vec![
+        RequiredMigrationOpened {
+            migration_id: M1,
+            target_version: "v2026".into(),
+        }
+        .into(),
+    ]);
+    let mut held = history();
+    held.push(
+        RequiredMigrationOpened {
+            migration_id: M1,
+            target_version: "v2026".into(),
+        }
+        .into(),
+    );
+    given::<ServerDecider>(held.clone())
+        .when(open(M1))
+        .then_nothing();
+    given::<ServerDecider>(held.clone())
+        .when(open(M2))
+        .then_refused(Conflict, "already in progress");
+    given::<ServerDecider>(held.clone())
+        .when(ServerCommand::CloseMigration {
+            migration_id: M1,
+            outcome: MigrationOutcome::Cancelled,
+        })
+        .then(vec![
+            RequiredMigrationClosed {
+                migration_id: M1,
+                outcome: MigrationOutcome::Cancelled,
+            }
+            .into(),
+        ]);
+    held.push(
+        RequiredMigrationClosed {
+            migration_id: M1,
+            outcome: MigrationOutcome::Cancelled,
+        }
+        .into(),
+    );
+    given::<ServerDecider>(held).when(open(M2)).then(vec![
+        RequiredMigrationOpened {
+            migration_id: M2,
+            target_version: "v2026".into(),
+        }
+        .into(),
+    ]);
+}
+
+#[test]
+fn accounts_are_not_removed_during_a_migration() {
+    let mut held = with_account(history(), "acc-2");
+    held.push(
+        RequiredMigrationOpened {
+            migration_id: M1,
+            target_version: "v2026".into(),
+        }
+        .into(),
+    );
+    given::<ServerDecider>(held)
+        .when(register(vec![account("acc-1")]))
+        .then_refused(Conflict, "acc-2");
+}
+
+#[test]
+fn languages_are_removed_and_restored() {
+    given::<ServerDecider>(history())
+        .when(ServerCommand::RemoveLanguages {
+            account_id: "acc-1".into(),
+            versions: vec![php("7.4"), php("5.6")],
+        })
+        .then(vec![
+            LanguageVersionsRemoved {
+                account_id: "acc-1".into(),
+                versions: vec![php("7.4")],
+            }
+            .into(),
+        ]);
+    let mut removed = history();
+    removed.push(
+        LanguageVersionsRemoved {
+            account_id: "acc-1".into(),
+            versions: vec![php("7.4")],
+        }
+        .into(),
+    );
+    given::<ServerDecider>(removed.clone())
+        .when(ServerCommand::RestoreLanguages {
+            account_id: "acc-1".into(),
+            versions: vec![php("7.4")],
+        })
+        .then(vec![
+            LanguageVersionsRestored {
+                account_id: "acc-1".into(),
+                versions: vec![php("7.4")],
+            }
+            .into(),
+        ]);
+    given::<ServerDecider>(history())
+        .when(ServerCommand::RestoreLanguages {
+            account_id: "acc-1".into(),
+            versions: vec![php("7.4")],
+        })
+        .then_nothing();
+    given::<ServerDecider>(history())
+        .when(ServerCommand::RemoveLanguages {
+            account_id: "acc-9".into(),
+            versions: vec![],
+        })
+        .then_refused(NotFound, "acc-9");
+}
+
+#[test]
+fn an_unregistered_server_refuses_everything_but_registration() {
+    given::<ServerDecider>([])
+        .when(ServerCommand::OpenMigration {
+            migration_id: M1,
+            target_version: "v2026".into(),
+        })
+        .then_refused(NotFound, "not registered");
+}

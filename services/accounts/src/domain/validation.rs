@@ -1,0 +1,138 @@
+//! Checks of what people type into the inventory (a fleet file, the API): a bad
+//! registration is refused with a reason naming the field, and changes nothing.
+
+use ferry_events::{AccountSpec, DatabaseEngine, ServerRegistered, validate_aggregate_id};
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Checks a server registration and its accounts.
+pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(), String> {
+    validate_aggregate_id(&server.server_id).map_err(|e| format!("server_id: {e}"))?;
+    validate_aggregate_id(&server.configuration).map_err(|e| format!("configuration: {e}"))?;
+    non_empty("name", &server.name)?;
+    non_empty("infrastructure_version", &server.infrastructure_version)?;
+    non_empty("customer_id", &server.customer_id)?;
+    non_empty("locale", &server.locale)?;
+    email(&server.contact_email)?;
+    addresses(&server.ipv4, &server.ipv6)?;
+    if server.monthly_price.amount_cents < 0 {
+        return Err("monthly_price: a price cannot be negative".into());
+    }
+    let currency = &server.monthly_price.currency;
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(format!(
+            "monthly_price.currency: {currency:?} is not an ISO 4217 code like EUR"
+        ));
+    }
+    non_empty("storage.files_root", &server.storage.files_root)?;
+    non_empty("storage.mail_root", &server.storage.mail_root)?;
+    let (mut ids, mut names, mut databases) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for account in accounts {
+        let id = &account.account_id;
+        validate_aggregate_id(id).map_err(|e| format!("account_id: {e}"))?;
+        if !ids.insert(id) {
+            return Err(format!("account {id} is listed twice"));
+        }
+        directory_name(id, &account.name)?;
+        if !names.insert(&account.name) {
+            return Err(format!("account name {:?} is used twice", account.name));
+        }
+        for database in &account.databases {
+            non_empty(&format!("account {id}: database name"), &database.name)?;
+            if !databases.insert((database.engine as u8, &database.name)) {
+                return Err(format!(
+                    "database {:?} is listed twice on the server",
+                    database.name
+                ));
+            }
+            let served = match database.engine {
+                DatabaseEngine::Postgres => server.storage.postgres_url.is_some(),
+                DatabaseEngine::Mysql => server.storage.mysql_url.is_some(),
+            };
+            if !served {
+                return Err(format!(
+                    "account {id}: database {:?} needs the server's {} URL in storage",
+                    database.name,
+                    match database.engine {
+                        DatabaseEngine::Postgres => "postgres_url",
+                        DatabaseEngine::Mysql => "mysql_url",
+                    }
+                ));
+            }
+        }
+        for domain in &account.domains {
+            domain_name(id, &domain.name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks a transit server's or a server's addresses.
+pub fn addresses(ipv4: &[String], ipv6: &[String]) -> Result<(), String> {
+    if ipv4.is_empty() && ipv6.is_empty() {
+        return Err("a server needs at least one IP address".into());
+    }
+    for ip in ipv4 {
+        ip.parse::<Ipv4Addr>()
+            .map_err(|_| format!("ipv4: {ip:?} is not an IPv4 address"))?;
+    }
+    for ip in ipv6 {
+        ip.parse::<Ipv6Addr>()
+            .map_err(|_| format!("ipv6: {ip:?} is not an IPv6 address"))?;
+    }
+    Ok(())
+}
+
+fn non_empty(field: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("{field} is empty"));
+    }
+    Ok(())
+}
+
+fn email(address: &str) -> Result<(), String> {
+    let valid = address
+        .split_once('@')
+        .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.ends_with('.'));
+    if !valid || address.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "contact_email: {address:?} is not an e-mail address"
+        ));
+    }
+    Ok(())
+}
+
+/// An account name is a directory name under the server's roots.
+fn directory_name(id: &str, name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if !valid {
+        return Err(format!(
+            "account {id}: name {name:?} must be a directory name (letters, digits, '-', '_', '.')"
+        ));
+    }
+    Ok(())
+}
+
+fn domain_name(id: &str, name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && !name.ends_with('.')
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        });
+    if !valid {
+        return Err(format!(
+            "account {id}: {name:?} is not a lowercase domain name without trailing dot"
+        ));
+    }
+    Ok(())
+}

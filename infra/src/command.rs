@@ -228,6 +228,19 @@ impl CommandHandler {
     }
 }
 
+impl CommandHandler {
+    /// The current state of one aggregate, folded from its events, and its version.
+    pub async fn state<D: Decider>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<(D::State, u64), HandleError<D::Rejection>> {
+        let aggregate = AggregateRef::new(D::AGGREGATE, aggregate_id)?;
+        let loaded = self.log.load(&aggregate).await?;
+        let state = D::fold(loaded.events.iter().map(|r| &r.envelope.event));
+        Ok((state, loaded.version))
+    }
+}
+
 /// The outcome of a command found in the history: its events, and the state now.
 fn already_handled<S>(
     history: Vec<Envelope>,

@@ -153,7 +153,7 @@ pub async fn run<R: Reactor>(
             },
         };
         while let Some(message) = tokio::select! {
-            _ = shutdown.cancelled() => None,
+            _ = shutdown.cancelled() => { give_back(&mut messages).await; None }
             next = messages.next() => next,
         } {
             let message = match message {
@@ -164,7 +164,9 @@ pub async fn run<R: Reactor>(
                 }
             };
             if !handle(reactor.as_ref(), &message, &settings, &shutdown).await {
-                return Ok(());
+                message.ack_with(AckKind::Nak(None)).await.ok();
+                give_back(&mut messages).await;
+                break;
             }
             if let Err(e) = message.ack().await {
                 // Redelivered later; reactions are idempotent.
@@ -174,6 +176,16 @@ pub async fn run<R: Reactor>(
     }
     tracing::info!(reactor = name, "stopped");
     Ok(())
+}
+
+/// Gives back, unhandled, the messages of a batch still in hand when stopping, so that
+/// the next instance gets them at once rather than after `ack_wait`.
+async fn give_back(messages: &mut async_nats::jetstream::consumer::pull::Batch) {
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_millis(50), messages.next()).await
+    {
+        message.ack_with(AckKind::Nak(None)).await.ok();
+    }
 }
 
 /// Handles one message, retrying transient failures. False when stopped meanwhile.

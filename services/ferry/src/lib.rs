@@ -1,53 +1,40 @@
 //! The `ferry` command.
 //!
 //! `ferry up` runs every ferry service in one process against NATS JetStream and
-//! PostgreSQL (the single-machine default), with the read models they feed and the HTTP
-//! endpoint (health, readiness, Prometheus metrics). It emits no event of its own: the
-//! services it starts do.
+//! PostgreSQL (the single-machine default): the accounts service, the transit pool,
+//! the read side with its query API, and the log index, behind one HTTP endpoint
+//! that also serves health, readiness, Prometheus metrics and the OpenAPI
+//! description (`/openapi.json`). It emits no event of its own: the services do.
 //!
-//! Services run so far: the log index read model (every aggregate and correlation in
-//! the log). Later services join here as they are built.
+//! Every other subcommand is a client of that API (see [`cli`]).
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-use ferry_infra::config::RuntimeArgs;
-use ferry_infra::projection::RunnerSettings;
-use ferry_infra::projection::log_index::LogIndex;
-use ferry_infra::runtime::Runtime;
+pub mod cli;
+pub mod client;
+pub mod commands;
+pub mod fleet;
+pub mod render;
+mod up;
+
+use clap::Parser;
+pub use cli::Command;
 
 /// ferry: moves a web host's customer servers onto new infrastructure, account by
 /// account, through a lent transit server.
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, about)]
 pub struct Cli {
+    /// Where the API is, who is asking, and how to print.
+    #[command(flatten)]
+    pub client: cli::ClientArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run every service in one process until SIGTERM/SIGINT.
-    Up(RuntimeArgs),
-}
-
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Up(args) => up(args).await,
+        Command::Up(args) => up::up(*args).await,
+        command => commands::run(&cli.client, command).await,
     }
-}
-
-async fn up(args: RuntimeArgs) -> anyhow::Result<()> {
-    let runtime = Runtime::start(args, "ferry")
-        .await
-        .context("starting ferry")?;
-    runtime.spawn_projection(LogIndex, RunnerSettings::default());
-    runtime
-        .serve(axum::Router::new())
-        .await
-        .context("serving")?;
-    tracing::info!("ferry stopped");
-    Ok(())
 }

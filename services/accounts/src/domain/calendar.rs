@@ -29,7 +29,7 @@ pub struct CalendarError(String);
 
 impl WorkingCalendar {
     /// Builds a calendar from its settings: `days` like `mon-fri` or `mon,tue,thu`,
-    /// `hours` like `09:00-18:00`, `time_zone` an IANA name like `Europe/Paris`,
+    /// `hours` like `09:00-18:00` (`24:00` for the end of the day), `time_zone` an IANA name like `Europe/Paris`,
     /// `holidays` comma-separated `YYYY-MM-DD` dates (may be empty).
     pub fn parse(
         days: &str,
@@ -45,9 +45,12 @@ impl WorkingCalendar {
         let (opens, closes) = hours
             .split_once('-')
             .ok_or_else(|| CalendarError(format!("hours {hours:?} are not HH:MM-HH:MM")))?;
-        let time = |t: &str| {
-            NaiveTime::parse_from_str(t.trim(), "%H:%M")
-                .map_err(|_| CalendarError(format!("{t:?} is not a HH:MM time")))
+        let time = |t: &str| match t.trim() {
+            // The end of the day, for round-the-clock calendars.
+            "24:00" => NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999)
+                .ok_or_else(|| CalendarError("24:00".into())),
+            t => NaiveTime::parse_from_str(t, "%H:%M")
+                .map_err(|_| CalendarError(format!("{t:?} is not a HH:MM time"))),
         };
         let (opens, closes) = (time(opens)?, time(closes)?);
         if opens >= closes {
@@ -202,6 +205,13 @@ mod tests {
         // Monday 5 July 2027, 09:00 in Paris = 07:00 UTC.
         let next = paris().next_open(utc("2027-07-05T05:00:00Z"));
         assert_eq!(next, Some(utc("2027-07-05T07:00:00Z")));
+    }
+
+    #[test]
+    fn a_round_the_clock_calendar_is_always_open() {
+        let cal = WorkingCalendar::parse("mon-sun", "00:00-24:00", "UTC", "").expect("valid");
+        assert!(cal.is_open(utc("2026-11-28T23:59:59Z")));
+        assert!(cal.is_open(utc("2026-11-29T00:00:00Z")));
     }
 
     #[test]

@@ -1,0 +1,489 @@
+//! The accounts service's HTTP JSON API: the inventory (servers, target versions),
+//! every customer and support command of a migration, and optional migrations.
+//! Reads (lists, a server's state, audits) are served by the read side.
+//!
+//! Every route takes the actor from `x-ferry-actor` and the command id from the
+//! `idempotency-key` header; a refused command answers a JSON error with its reason
+//! (403 another customer's server, 404 unknown, 409 not possible now, 422 invalid).
+
+use crate::domain::optional_migration::OptionalAction;
+use crate::domain::target_infrastructure::Publish;
+use crate::service::{AccountCompatibility, Accounts, MigrationRequest};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use ferry_events::{
+    AccountSpec, DatabaseVersion, Envelope, LanguageVersion, Money, OptionalMigrationScheduled,
+    ServerKind, ServerRegistered, ServerStorage, ServiceKind,
+};
+use ferry_infra::api::{ApiError, ApiJson, CommandId, ErrorBody, RequestActor};
+use ferry_infra::command::Handled;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+const TAG: &str = "accounts";
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CommandReply {
+    /// The aggregate the command went to (a server id, a migration id, ...).
+    pub aggregate_id: String,
+    /// The aggregate's version after it.
+    pub version: u64,
+    /// The types of the events it caused, empty when nothing had to change.
+    pub events: Vec<String>,
+    /// True when the same command (idempotency key) had been carried out before.
+    pub already_handled: bool,
+}
+
+impl CommandReply {
+    fn of<S>(aggregate_id: impl Into<String>, handled: &Handled<S>) -> Self {
+        Self {
+            aggregate_id: aggregate_id.into(),
+            version: handled.version,
+            events: handled
+                .events
+                .iter()
+                .map(|e: &Envelope| e.event_type().to_owned())
+                .collect(),
+            already_handled: handled.already_handled,
+        }
+    }
+}
+
+/// A client server as registered: everything but its id, which is in the path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ServerRegistration {
+    /// Host name, e.g. `bakery.hosting.example`.
+    pub name: String,
+    /// `dedicated` or `vps`.
+    #[schema(value_type = String, example = "vps")]
+    pub kind: ServerKind,
+    /// Hardware configuration; a transit server must have the same, e.g. `vps-4c-8g`.
+    pub configuration: String,
+    /// Infrastructure version it runs, e.g. `v2020`.
+    pub infrastructure_version: String,
+    /// IPv4 addresses.
+    #[serde(default)]
+    pub ipv4: Vec<String>,
+    /// IPv6 addresses.
+    #[serde(default)]
+    pub ipv6: Vec<String>,
+    /// Monthly price: `{amount_cents, currency}`.
+    #[schema(value_type = Object)]
+    pub monthly_price: Money,
+    /// The owning customer.
+    pub customer_id: String,
+    /// Where the customer is notified.
+    pub contact_email: String,
+    /// The customer's language, e.g. `fr`.
+    pub locale: String,
+    /// Where its accounts' data lives: `{files_root, mail_root, postgres_url, mysql_url}`.
+    #[schema(value_type = Object)]
+    pub storage: ServerStorage,
+    /// Its accounts (files, mails, databases with sizes, domains, languages).
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub accounts: Vec<AccountSpec>,
+}
+
+impl ServerRegistration {
+    /// The registration event's payload for `server_id`, and the accounts.
+    pub fn into_parts(self, server_id: &str) -> (ServerRegistered, Vec<AccountSpec>) {
+        (
+            ServerRegistered {
+                server_id: server_id.to_owned(),
+                name: self.name,
+                kind: self.kind,
+                configuration: self.configuration,
+                infrastructure_version: self.infrastructure_version,
+                ipv4: self.ipv4,
+                ipv6: self.ipv6,
+                monthly_price: self.monthly_price,
+                customer_id: self.customer_id,
+                contact_email: self.contact_email,
+                locale: self.locale,
+                storage: self.storage,
+            },
+            self.accounts,
+        )
+    }
+}
+
+/// What an infrastructure version supports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TargetRegistration {
+    /// Language versions, e.g. `[{"language": "php", "version": "8.3"}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub languages: Vec<LanguageVersion>,
+    /// Database versions, e.g. `[{"engine": "postgres", "version": "16"}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub databases: Vec<DatabaseVersion>,
+}
+
+/// The target version of a new migration.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OpenMigration {
+    /// e.g. `v2026`.
+    pub target_version: String,
+}
+
+/// A migration just opened.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MigrationOpenedReply {
+    /// The new migration.
+    pub migration_id: Uuid,
+    /// What the command did.
+    pub command: CommandReply,
+}
+
+/// Why something is abandoned.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Reason {
+    /// For the customer and support.
+    pub reason: String,
+}
+
+/// The target version to check against.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+pub struct TargetQuery {
+    /// e.g. `v2026`.
+    pub target: String,
+}
+
+/// An optional migration to schedule.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleOptional {
+    /// `postgresql`, `mysql`, `redis`, `memcached`, `elasticsearch` or `rabbitmq`.
+    #[schema(value_type = String, example = "postgresql")]
+    pub service: ServiceKind,
+    /// Version it runs, e.g. `15`.
+    pub from_version: String,
+    /// Version it will run, e.g. `16`.
+    pub to_version: String,
+    /// Not before this time; absent for as soon as possible.
+    #[serde(default)]
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// An optional migration just scheduled.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OptionalScheduledReply {
+    /// The new optional migration.
+    pub optional_migration_id: Uuid,
+    /// What the command did.
+    pub command: CommandReply,
+}
+
+/// The accounts service's routes.
+pub fn router(accounts: Accounts) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(register_server))
+        .routes(routes!(publish_target))
+        .routes(routes!(compatibility))
+        .routes(routes!(open_migration))
+        .routes(routes!(check_compatibility))
+        .routes(routes!(request_test, discard_test))
+        .routes(routes!(mark_ready, withdraw_readiness))
+        .routes(routes!(request_transit))
+        .routes(routes!(remove_obsolete_languages, restore_obsolete_languages))
+        .routes(routes!(move_account))
+        .routes(routes!(verify_account))
+        .routes(routes!(roll_back_account))
+        .routes(routes!(request_reinstall))
+        .routes(routes!(start_reinstall))
+        .routes(routes!(record_reinstalled))
+        .routes(routes!(relocate_account))
+        .routes(routes!(cancel_migration))
+        .routes(routes!(schedule_optional))
+        .routes(routes!(apply_optional))
+        .routes(routes!(cancel_optional))
+        .with_state(accounts)
+}
+
+/// Registers a client server with its accounts, or brings it in line (support).
+/// Registering the same details again changes nothing.
+#[utoipa::path(put, path = "/servers/{server_id}", tag = TAG,
+    params(("server_id" = String, Path, description = "e.g. srv-0042")),
+    request_body = ServerRegistration,
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+async fn register_server(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    CommandId(id): CommandId,
+    Path(server_id): Path<String>,
+    ApiJson(registration): ApiJson<ServerRegistration>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let (server, account_specs) = registration.into_parts(&server_id);
+    let handled = accounts.register_server(actor, id, server, account_specs).await?;
+    Ok(Json(CommandReply::of(server_id, &handled)))
+}
+
+/// Publishes an infrastructure version and what it supports, or updates it (support).
+#[utoipa::path(put, path = "/target-infrastructures/{version}", tag = TAG,
+    params(("version" = String, Path, description = "e.g. v2026")),
+    request_body = TargetRegistration,
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+async fn publish_target(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    CommandId(id): CommandId,
+    Path(version): Path<String>,
+    ApiJson(target): ApiJson<TargetRegistration>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let publish = Publish {
+        actor: actor.clone(),
+        version: version.clone(),
+        languages: target.languages,
+        databases: target.databases,
+    };
+    let handled = accounts.publish_target(actor, id, publish).await?;
+    Ok(Json(CommandReply::of(version, &handled)))
+}
+
+/// Per account, what will not work on a target version (owner or support).
+#[utoipa::path(get, path = "/servers/{server_id}/compatibility", tag = TAG,
+    params(("server_id" = String, Path), TargetQuery),
+    responses((status = 200, body = Vec<AccountCompatibility>), (status = "4XX", body = ErrorBody)))]
+async fn compatibility(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    Path(server_id): Path<String>,
+    Query(query): Query<TargetQuery>,
+) -> Result<Json<Vec<AccountCompatibility>>, ApiError> {
+    Ok(Json(
+        accounts
+            .compatibility(&actor, &server_id, &query.target)
+            .await?,
+    ))
+}
+
+/// Step 1: opens the migration of a server to a target version (owner or support).
+#[utoipa::path(post, path = "/servers/{server_id}/migrations", tag = TAG,
+    params(("server_id" = String, Path)),
+    request_body = OpenMigration,
+    responses((status = 201, body = MigrationOpenedReply), (status = "4XX", body = ErrorBody)))]
+async fn open_migration(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    CommandId(id): CommandId,
+    Path(server_id): Path<String>,
+    ApiJson(open): ApiJson<OpenMigration>,
+) -> Result<(StatusCode, Json<MigrationOpenedReply>), ApiError> {
+    let (migration_id, handled) = accounts
+        .open_migration(actor, id, &server_id, &open.target_version)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MigrationOpenedReply {
+            migration_id,
+            command: CommandReply::of(migration_id.to_string(), &handled),
+        }),
+    ))
+}
+
+async fn run(
+    accounts: &Accounts,
+    actor: ferry_events::Actor,
+    id: Uuid,
+    migration_id: Uuid,
+    request: MigrationRequest,
+) -> Result<Json<CommandReply>, ApiError> {
+    let handled = accounts
+        .request(actor, id, migration_id, request, Utc::now())
+        .await?;
+    Ok(Json(CommandReply::of(migration_id.to_string(), &handled)))
+}
+
+macro_rules! migration_route {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal, |$account:ident| $request:expr) => {
+        $(#[$doc])*
+        #[utoipa::path($method, path = $path, tag = TAG,
+            params(("migration_id" = Uuid, Path), ("account_id" = String, Path)),
+            responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+        async fn $name(
+            State(accounts): State<Accounts>,
+            RequestActor(actor): RequestActor,
+            CommandId(id): CommandId,
+            Path((migration_id, $account)): Path<(Uuid, String)>,
+        ) -> Result<Json<CommandReply>, ApiError> {
+            run(&accounts, actor, id, migration_id, $request).await
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal, $request:expr) => {
+        $(#[$doc])*
+        #[utoipa::path($method, path = $path, tag = TAG,
+            params(("migration_id" = Uuid, Path)),
+            responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+        async fn $name(
+            State(accounts): State<Accounts>,
+            RequestActor(actor): RequestActor,
+            CommandId(id): CommandId,
+            Path(migration_id): Path<Uuid>,
+        ) -> Result<Json<CommandReply>, ApiError> {
+            run(&accounts, actor, id, migration_id, $request).await
+        }
+    };
+}
+
+migration_route!(
+    /// Step 1: checks every account against the target again (owner or support).
+    check_compatibility, post, "/migrations/{migration_id}/compatibility-check",
+    MigrationRequest::CheckCompatibility);
+migration_route!(
+    /// Step 1: copies an account's databases to a test server; the original stays in
+    /// use. Again on an available copy: refreshes it (owner or support).
+    request_test, post, "/migrations/{migration_id}/accounts/{account_id}/test",
+    |account_id| MigrationRequest::RequestTest(account_id));
+migration_route!(
+    /// Step 1: throws an account's test copy away (owner or support).
+    discard_test, delete, "/migrations/{migration_id}/accounts/{account_id}/test",
+    |account_id| MigrationRequest::DiscardTest(account_id));
+migration_route!(
+    /// Step 1: declares an account ready to move (owner or support).
+    mark_ready, post, "/migrations/{migration_id}/accounts/{account_id}/ready",
+    |account_id| MigrationRequest::MarkReady(account_id));
+migration_route!(
+    /// Steps 1-2: takes an account's readiness back (owner or support).
+    withdraw_readiness, delete, "/migrations/{migration_id}/accounts/{account_id}/ready",
+    |account_id| MigrationRequest::WithdrawReadiness(account_id));
+migration_route!(
+    /// Step 2: asks for a transit server; every account must be ready (owner or support).
+    request_transit, post, "/migrations/{migration_id}/transit-request",
+    MigrationRequest::RequestTransit);
+migration_route!(
+    /// Step 2: removes the language versions the target lacks and hands the request to
+    /// the transit pool (support).
+    remove_obsolete_languages, post, "/migrations/{migration_id}/obsolete-languages/removal",
+    MigrationRequest::RemoveObsoleteLanguages);
+migration_route!(
+    /// Gives the removed language versions back; the migration returns to step 1 and
+    /// any transit request or server is given up (support).
+    restore_obsolete_languages, delete, "/migrations/{migration_id}/obsolete-languages/removal",
+    MigrationRequest::RestoreObsoleteLanguages);
+migration_route!(
+    /// Step 4: moves one account to the transit server (owner or support).
+    move_account, post, "/migrations/{migration_id}/accounts/{account_id}/move",
+    |account_id| MigrationRequest::Move(account_id));
+migration_route!(
+    /// Step 5: confirms a moved account works (owner or support).
+    verify_account, post, "/migrations/{migration_id}/accounts/{account_id}/verification",
+    |account_id| MigrationRequest::Verify(account_id));
+migration_route!(
+    /// Step 5: moves an account back to the client server, until the reinstall starts
+    /// (owner or support).
+    roll_back_account, post, "/migrations/{migration_id}/accounts/{account_id}/rollback",
+    |account_id| MigrationRequest::Rollback(account_id));
+migration_route!(
+    /// End of step 5: asks for the reinstall; every account must be on the transit
+    /// server (owner or support).
+    request_reinstall, post, "/migrations/{migration_id}/reinstall-request",
+    MigrationRequest::RequestReinstall);
+migration_route!(
+    /// Step 6: starts the reinstall; the IPs are rerouted to the transit server (support).
+    start_reinstall, post, "/migrations/{migration_id}/reinstall",
+    MigrationRequest::StartReinstall);
+migration_route!(
+    /// End of step 6: the server runs the target version (support).
+    record_reinstalled, post, "/migrations/{migration_id}/reinstall/done",
+    MigrationRequest::RecordReinstalled);
+migration_route!(
+    /// Step 7: moves an account back to the reinstalled server, in working hours
+    /// (support); outside them the refusal names the next opening.
+    relocate_account, post, "/migrations/{migration_id}/accounts/{account_id}/relocation",
+    |account_id| MigrationRequest::Relocate(account_id));
+
+/// Abandons a migration before any account has moved (owner or support).
+#[utoipa::path(post, path = "/migrations/{migration_id}/cancellation", tag = TAG,
+    params(("migration_id" = Uuid, Path)),
+    request_body = Reason,
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+async fn cancel_migration(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    CommandId(id): CommandId,
+    Path(migration_id): Path<Uuid>,
+    ApiJson(reason): ApiJson<Reason>,
+) -> Result<Json<CommandReply>, ApiError> {
+    run(&accounts, actor, id, migration_id, MigrationRequest::Cancel(reason.reason)).await
+}
+
+/// Schedules an optional migration of one service of a server, applied in place with
+/// no test phase (support).
+#[utoipa::path(post, path = "/servers/{server_id}/optional-migrations", tag = TAG,
+    params(("server_id" = String, Path)),
+    request_body = ScheduleOptional,
+    responses((status = 201, body = OptionalScheduledReply), (status = "4XX", body = ErrorBody)))]
+async fn schedule_optional(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    CommandId(id): CommandId,
+    Path(server_id): Path<String>,
+    ApiJson(schedule): ApiJson<ScheduleOptional>,
+) -> Result<(StatusCode, Json<OptionalScheduledReply>), ApiError> {
+    let scheduled = OptionalMigrationScheduled {
+        optional_migration_id: Uuid::nil(),
+        server_id: server_id.clone(),
+        customer_id: String::new(),
+        service: schedule.service,
+        from_version: schedule.from_version,
+        to_version: schedule.to_version,
+        scheduled_for: schedule.scheduled_for,
+    };
+    let handled = accounts
+        .schedule_optional(actor, id, &server_id, scheduled)
+        .await?;
+    let optional_migration_id = handled
+        .state
+        .scheduled
+        .as_ref()
+        .map_or(Uuid::nil(), |s| s.optional_migration_id);
+    Ok((
+        StatusCode::CREATED,
+        Json(OptionalScheduledReply {
+            optional_migration_id,
+            command: CommandReply::of(optional_migration_id.to_string(), &handled),
+        }),
+    ))
+}
+
+/// Applies an optional migration now, no earlier than scheduled (owner or support).
+#[utoipa::path(post, path = "/optional-migrations/{optional_migration_id}/application", tag = TAG,
+    params(("optional_migration_id" = Uuid, Path)),
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+async fn apply_optional(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    CommandId(id): CommandId,
+    Path(optional_id): Path<Uuid>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let action = OptionalAction::Apply {
+        transfer_id: Uuid::new_v5(&id, b"transfer"),
+        now: Utc::now(),
+    };
+    let handled = accounts.optional_command(actor, id, optional_id, action).await?;
+    Ok(Json(CommandReply::of(optional_id.to_string(), &handled)))
+}
+
+/// Calls an optional migration off before it is applied (owner or support).
+#[utoipa::path(post, path = "/optional-migrations/{optional_migration_id}/cancellation", tag = TAG,
+    params(("optional_migration_id" = Uuid, Path)),
+    request_body = Reason,
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+async fn cancel_optional(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    CommandId(id): CommandId,
+    Path(optional_id): Path<Uuid>,
+    ApiJson(reason): ApiJson<Reason>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let action = OptionalAction::Cancel {
+        reason: reason.reason,
+    };
+    let handled = accounts.optional_command(actor, id, optional_id, action).await?;
+    Ok(Json(CommandReply::of(optional_id.to_string(), &handled)))
+}

@@ -1,0 +1,399 @@
+//! The accounts service's command side: loads what a decision needs from the log
+//! (the server, the target version, the migration), builds the command and hands it
+//! to the command handler. Every entry point takes the actor and the command id (the
+//! client's idempotency key), so a retried request is carried out once.
+
+use crate::domain::calendar::WorkingCalendar;
+use crate::domain::compatibility::{self, TargetSupport};
+use crate::domain::migration::{Action, MigrationCommand, MigrationDecider, MigrationRefusal};
+use crate::domain::optional_migration::{
+    OptionalAction, OptionalCommand, OptionalMigrationDecider, OptionalRefusal,
+};
+use crate::domain::server::{ServerCommand, ServerDecider, ServerRefusal, ServerState};
+use crate::domain::target_infrastructure::{Publish, TargetInfrastructureDecider, TargetRefusal};
+use chrono::{DateTime, Utc};
+use ferry_events::{
+    AccountLanguages, AccountSpec, Actor, Incompatibility, OptionalMigrationScheduled,
+    ServerRegistered,
+};
+use ferry_infra::api::ApiError;
+use ferry_infra::command::{Command, CommandHandler, Decider, Handled};
+use ferry_infra::event_log::EventLog;
+use uuid::Uuid;
+
+/// The accounts service's commands.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    handler: CommandHandler,
+    calendar: WorkingCalendar,
+}
+
+/// What a customer or support asks of a migration, before the service adds what the
+/// decision needs from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MigrationRequest {
+    /// Checks the accounts against the target again.
+    CheckCompatibility,
+    /// Test migration of an account.
+    RequestTest(String),
+    /// Throws a test copy away.
+    DiscardTest(String),
+    /// Marks an account ready.
+    MarkReady(String),
+    /// Takes an account's readiness back.
+    WithdrawReadiness(String),
+    /// Asks for the transit server.
+    RequestTransit,
+    /// Support removes the obsolete language versions and hands the request to the pool.
+    RemoveObsoleteLanguages,
+    /// Support gives them back (back to step 1).
+    RestoreObsoleteLanguages,
+    /// Moves an account to the transit server.
+    Move(String),
+    /// Confirms a moved account works.
+    Verify(String),
+    /// Moves an account back before the reinstall.
+    Rollback(String),
+    /// Asks for the reinstall.
+    RequestReinstall,
+    /// Support starts the reinstall.
+    StartReinstall,
+    /// Support records the reinstall done.
+    RecordReinstalled,
+    /// Support moves an account back to the reinstalled server.
+    Relocate(String),
+    /// Abandons the migration.
+    Cancel(String),
+}
+
+/// Per account, what will not work on a target version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct AccountCompatibility {
+    /// The account.
+    pub account_id: String,
+    /// Its name.
+    pub name: String,
+    /// What will not work, empty when compatible.
+    #[schema(value_type = Vec<Object>)]
+    pub issues: Vec<Incompatibility>,
+}
+
+impl Accounts {
+    /// The service over `log`, relocating in `calendar`'s working hours.
+    pub fn new(log: EventLog, calendar: WorkingCalendar) -> Self {
+        Self {
+            // Generous: fleet imports and reactors may race on one aggregate.
+            handler: CommandHandler::new(log, 20),
+            calendar,
+        }
+    }
+
+    /// The command handler (and through it the log).
+    pub fn handler(&self) -> &CommandHandler {
+        &self.handler
+    }
+
+    /// Registers a server and its accounts, or brings them in line (support).
+    pub async fn register_server(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        server: ServerRegistered,
+        accounts: Vec<AccountSpec>,
+    ) -> Result<Handled<ServerState>, ApiError> {
+        let command = Command {
+            id,
+            aggregate_id: server.server_id.clone(),
+            correlation_id: id,
+            actor: actor.clone(),
+            payload: ServerCommand::Register {
+                actor,
+                server,
+                accounts,
+            },
+        };
+        Ok(self.handler.handle::<ServerDecider>(&command).await?)
+    }
+
+    /// Publishes an infrastructure version, or brings what it supports in line.
+    pub async fn publish_target(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        publish: Publish,
+    ) -> Result<Handled<crate::domain::target_infrastructure::TargetState>, ApiError> {
+        let command = Command {
+            id,
+            aggregate_id: publish.version.clone(),
+            correlation_id: id,
+            actor: actor.clone(),
+            payload: Publish { actor, ..publish },
+        };
+        Ok(self
+            .handler
+            .handle::<TargetInfrastructureDecider>(&command)
+            .await?)
+    }
+
+    /// The compatibility of every account of a server with a target version.
+    pub async fn compatibility(
+        &self,
+        actor: &Actor,
+        server_id: &str,
+        target_version: &str,
+    ) -> Result<Vec<AccountCompatibility>, ApiError> {
+        let server = self.server(server_id).await?;
+        crate::domain::access::check(
+            actor,
+            crate::domain::access::Allowed::OwnerOrSupport,
+            server.customer_id(),
+        )
+        .map_err(ApiError::forbidden)?;
+        let target = self.target(target_version).await?;
+        Ok(server
+            .accounts
+            .values()
+            .map(|account| AccountCompatibility {
+                account_id: account.account_id.clone(),
+                name: account.name.clone(),
+                issues: compatibility::check(account, &target),
+            })
+            .collect())
+    }
+
+    /// Opens a migration of a server (owner or support). The migration id derives
+    /// from the command id, so a retried request opens the same migration.
+    pub async fn open_migration(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        server_id: &str,
+        target_version: &str,
+    ) -> Result<(Uuid, Handled<crate::domain::migration::MigrationState>), ApiError> {
+        let server = self.server(server_id).await?;
+        let target = self.target(target_version).await?;
+        let migration_id = Uuid::new_v5(&id, b"migration");
+        let open = Action::Open {
+            migration_id,
+            server_id: server_id.to_owned(),
+            customer_id: server.customer_id().to_owned(),
+            from_version: server.infrastructure_version.clone(),
+            accounts: server.accounts.values().cloned().collect(),
+            target,
+        };
+        // Decide first without writing, so that a refused opening claims nothing.
+        MigrationDecider::decide(
+            &Default::default(),
+            &MigrationCommand {
+                actor: actor.clone(),
+                action: open.clone(),
+            },
+        )
+        .map_err(|refusal| ApiError::refused(&refusal))?;
+        let claim = Command {
+            id: Uuid::new_v5(&id, b"claim"),
+            aggregate_id: server_id.to_owned(),
+            correlation_id: migration_id,
+            actor: actor.clone(),
+            payload: ServerCommand::OpenMigration {
+                migration_id,
+                target_version: target_version.to_owned(),
+            },
+        };
+        self.handler.handle::<ServerDecider>(&claim).await?;
+        match self
+            .migration_command(actor.clone(), id, migration_id, open)
+            .await
+        {
+            Ok(handled) => Ok((migration_id, handled)),
+            Err(error) => {
+                // Free the server again rather than leave it held by a migration that
+                // does not exist; a retry with the same key claims it anew.
+                let release = Command {
+                    id: Uuid::now_v7(),
+                    aggregate_id: server_id.to_owned(),
+                    correlation_id: migration_id,
+                    actor,
+                    payload: ServerCommand::CloseMigration {
+                        migration_id,
+                        outcome: ferry_events::MigrationOutcome::Cancelled,
+                    },
+                };
+                if let Err(e) = self.handler.handle::<ServerDecider>(&release).await {
+                    tracing::warn!(%server_id, %migration_id, error = %e, "cannot free the server after a failed opening");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Carries out a request on a migration, adding what it needs from the log.
+    pub async fn request(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        migration_id: Uuid,
+        request: MigrationRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Handled<crate::domain::migration::MigrationState>, ApiError> {
+        let (migration, _) = self
+            .handler
+            .state::<MigrationDecider>(&migration_id.to_string())
+            .await?;
+        if migration.server_id.is_empty() {
+            return Err(ApiError::not_found(format!("no migration {migration_id}")));
+        }
+        let transfer_id = Uuid::new_v5(&id, b"transfer");
+        let server = || self.server(&migration.server_id);
+        let database_bytes = |server: &ServerState, account_id: &str| {
+            server.accounts.get(account_id).map_or(0, |a| {
+                a.databases.iter().map(|d| d.size_bytes).sum::<u64>()
+            })
+        };
+        let action = match request {
+            MigrationRequest::CheckCompatibility => Action::CheckCompatibility {
+                accounts: server().await?.accounts.values().cloned().collect(),
+                target: self.target(&migration.target_version).await?,
+            },
+            MigrationRequest::RequestTest(account_id) => Action::RequestTest {
+                account_id,
+                transfer_id,
+            },
+            MigrationRequest::DiscardTest(account_id) => Action::DiscardTest { account_id },
+            MigrationRequest::MarkReady(account_id) => Action::MarkReady { account_id },
+            MigrationRequest::WithdrawReadiness(account_id) => {
+                Action::WithdrawReadiness { account_id }
+            }
+            MigrationRequest::RequestTransit => {
+                let server = server().await?;
+                let configuration = server
+                    .details
+                    .as_ref()
+                    .map(|d| d.configuration.clone())
+                    .unwrap_or_default();
+                Action::RequestTransit { configuration }
+            }
+            MigrationRequest::RemoveObsoleteLanguages => {
+                let server = server().await?;
+                let target = self.target(&migration.target_version).await?;
+                let removals = server
+                    .accounts
+                    .values()
+                    .filter(|a| migration.accounts.contains_key(&a.account_id))
+                    .map(|a| AccountLanguages {
+                        account_id: a.account_id.clone(),
+                        versions: compatibility::obsolete_languages(a, &target),
+                    })
+                    .filter(|r| !r.versions.is_empty())
+                    .collect();
+                Action::RemoveObsoleteLanguages { removals }
+            }
+            MigrationRequest::RestoreObsoleteLanguages => Action::RestoreObsoleteLanguages,
+            MigrationRequest::Move(account_id) => Action::StartMove {
+                database_bytes: database_bytes(&server().await?, &account_id),
+                account_id,
+                transfer_id,
+            },
+            MigrationRequest::Verify(account_id) => Action::Verify { account_id },
+            MigrationRequest::Rollback(account_id) => Action::StartRollback {
+                database_bytes: database_bytes(&server().await?, &account_id),
+                account_id,
+                transfer_id,
+            },
+            MigrationRequest::RequestReinstall => Action::RequestReinstall,
+            MigrationRequest::StartReinstall => Action::StartReinstall,
+            MigrationRequest::RecordReinstalled => Action::RecordReinstalled {
+                infrastructure_version: migration.target_version.clone(),
+            },
+            MigrationRequest::Relocate(account_id) => Action::Relocate {
+                database_bytes: database_bytes(&server().await?, &account_id),
+                account_id,
+                transfer_id,
+                now,
+                calendar: self.calendar.clone(),
+            },
+            MigrationRequest::Cancel(reason) => Action::Cancel { reason },
+        };
+        self.migration_command(actor, id, migration_id, action).await
+    }
+
+    /// Hands one migration command to the handler.
+    pub async fn migration_command(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        migration_id: Uuid,
+        action: Action,
+    ) -> Result<Handled<crate::domain::migration::MigrationState>, ApiError> {
+        let command = Command {
+            id,
+            aggregate_id: migration_id.to_string(),
+            correlation_id: migration_id,
+            actor: actor.clone(),
+            payload: MigrationCommand { actor, action },
+        };
+        let handled: Result<_, ferry_infra::command::HandleError<MigrationRefusal>> =
+            self.handler.handle::<MigrationDecider>(&command).await;
+        Ok(handled?)
+    }
+
+    /// Schedules an optional migration of one service of a server (support).
+    pub async fn schedule_optional(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        server_id: &str,
+        mut scheduled: OptionalMigrationScheduled,
+    ) -> Result<Handled<crate::domain::optional_migration::OptionalState>, ApiError> {
+        let server = self.server(server_id).await?;
+        scheduled.optional_migration_id = Uuid::new_v5(&id, b"optional-migration");
+        scheduled.server_id = server_id.to_owned();
+        scheduled.customer_id = server.customer_id().to_owned();
+        let optional_id = scheduled.optional_migration_id;
+        self.optional_command(actor, id, optional_id, OptionalAction::Schedule(scheduled))
+            .await
+    }
+
+    /// Hands one optional migration command to the handler.
+    pub async fn optional_command(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        optional_id: Uuid,
+        action: OptionalAction,
+    ) -> Result<Handled<crate::domain::optional_migration::OptionalState>, ApiError> {
+        let command = Command {
+            id,
+            aggregate_id: optional_id.to_string(),
+            correlation_id: optional_id,
+            actor: actor.clone(),
+            payload: OptionalCommand { actor, action },
+        };
+        let handled: Result<_, ferry_infra::command::HandleError<OptionalRefusal>> =
+            self.handler.handle::<OptionalMigrationDecider>(&command).await;
+        Ok(handled?)
+    }
+
+    /// A registered server's state.
+    pub async fn server(&self, server_id: &str) -> Result<ServerState, ApiError> {
+        let loaded: Result<_, ferry_infra::command::HandleError<ServerRefusal>> =
+            self.handler.state::<ServerDecider>(server_id).await;
+        let (server, _) = loaded?;
+        if server.details.is_none() {
+            return Err(ApiError::not_found(format!("no server {server_id}")));
+        }
+        Ok(server)
+    }
+
+    /// A published target version.
+    pub async fn target(&self, version: &str) -> Result<TargetSupport, ApiError> {
+        let loaded: Result<_, ferry_infra::command::HandleError<TargetRefusal>> = self
+            .handler
+            .state::<TargetInfrastructureDecider>(version)
+            .await;
+        let (target, _) = loaded?;
+        target.support.ok_or_else(|| {
+            ApiError::not_found(format!("no infrastructure version {version} is published"))
+        })
+    }
+}

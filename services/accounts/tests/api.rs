@@ -1,0 +1,216 @@
+//! The accounts API against real NATS JetStream: authorization (another customer's
+//! server is refused with a reason), clear errors that change nothing, and one
+//! migration per server whatever the concurrency.
+
+use ferry_accounts::domain::calendar::WorkingCalendar;
+use ferry_accounts::routes::{ServerRegistration, TargetRegistration};
+use ferry_accounts::service::Accounts;
+use ferry_events::{
+    AccountSpec, Actor, DatabaseEngine, DatabaseSpec, DatabaseVersion, LanguageVersion, Money,
+    ServerKind, ServerStorage,
+};
+use ferry_infra::testkit::TestStack;
+use serde_json::{Value, json};
+
+fn calendar() -> WorkingCalendar {
+    WorkingCalendar::parse("mon-sun", "00:00-24:00", "UTC", "").expect("valid calendar")
+}
+
+fn registration(customer: &str) -> ServerRegistration {
+    ServerRegistration {
+        name: "bakery.hosting.example".into(),
+        kind: ServerKind::Vps,
+        configuration: "vps-4c-8g".into(),
+        infrastructure_version: "v2020".into(),
+        ipv4: vec!["192.0.2.42".into()],
+        ipv6: vec![],
+        monthly_price: Money::new(4_900, "EUR"),
+        customer_id: customer.into(),
+        contact_email: "owner@bakery.example".into(),
+        locale: "fr".into(),
+        storage: ServerStorage {
+            files_root: "/srv/a/files".into(),
+            mail_root: "/srv/a/mail".into(),
+            postgres_url: Some("postgres://db/postgres".into()),
+            mysql_url: None,
+        },
+        accounts: vec![AccountSpec {
+            account_id: "acc-1".into(),
+            name: "bakery".into(),
+            files_bytes: 1,
+            mail_bytes: 1,
+            databases: vec![DatabaseSpec {
+                engine: DatabaseEngine::Postgres,
+                name: "shop".into(),
+                size_bytes: 1_000_000_000,
+                version: "13".into(),
+            }],
+            domains: vec![],
+            languages: vec![LanguageVersion {
+                language: "php".into(),
+                version: "7.4".into(),
+            }],
+        }],
+    }
+}
+
+fn target() -> TargetRegistration {
+    TargetRegistration {
+        languages: vec![LanguageVersion {
+            language: "php".into(),
+            version: "8.3".into(),
+        }],
+        databases: vec![DatabaseVersion {
+            engine: DatabaseEngine::Postgres,
+            version: "16".into(),
+        }],
+    }
+}
+
+/// Serves the accounts routes on a free port; returns the base URL.
+async fn serve(accounts: Accounts) -> String {
+    let (router, _) = ferry_accounts::routes::router(accounts).split_for_parts();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+async fn call(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    actor: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new().request(method, format!("{base}{path}"));
+    if let Some(actor) = actor {
+        request = request.header("x-ferry-actor", actor);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the API answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn setup(stack: &TestStack) -> (Accounts, String) {
+    let accounts = Accounts::new(stack.log.clone(), calendar());
+    let base = serve(accounts.clone()).await;
+    let (status, _) = call(
+        &base,
+        reqwest::Method::PUT,
+        "/target-infrastructures/v2026",
+        Some("support:jdoe"),
+        Some(serde_json::to_value(target()).expect("json")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &base,
+        reqwest::Method::PUT,
+        "/servers/srv-42",
+        Some("support:jdoe"),
+        Some(serde_json::to_value(registration("c-42")).expect("json")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    (accounts, base)
+}
+
+#[tokio::test]
+async fn another_customers_server_is_refused_with_a_reason_and_nothing_changes() {
+    let stack = TestStack::new().await;
+    let (accounts, base) = setup(&stack).await;
+    let open = json!({ "target_version": "v2026" });
+    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-99"), Some(open.clone())).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "forbidden");
+    assert!(body["reason"].as_str().is_some_and(|r| r.contains("c-99 does not own")), "{body}");
+    let (status, _) = call(&base, reqwest::Method::GET, "/servers/srv-42/compatibility?target=v2026", Some("customer:c-99"), None).await;
+    assert_eq!(status, 403);
+    let server = accounts.server("srv-42").await.expect("registered");
+    assert_eq!(server.open_migration, None, "a refused opening claims nothing");
+
+    // The owner opens it; the other customer cannot act on the migration either.
+    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-42"), Some(open)).await;
+    assert_eq!(status, 201, "{body}");
+    let migration = body["migration_id"].as_str().expect("an id").to_owned();
+    let (status, body) = call(&base, reqwest::Method::POST, &format!("/migrations/{migration}/accounts/acc-1/ready"), Some("customer:c-99"), None).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = call(&base, reqwest::Method::POST, &format!("/migrations/{migration}/accounts/acc-1/ready"), Some("customer:c-42"), None).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let stack = TestStack::new().await;
+    let (_, base) = setup(&stack).await;
+    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", None, Some(json!({ "target_version": "v2026" }))).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("unauthenticated")));
+    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-42"), Some(json!({ "target": "v2026" }))).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["reason"].as_str().is_some_and(|r| r.contains("target_version")), "{body}");
+    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-42"), Some(json!({ "target_version": "v2099" }))).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = call(&base, reqwest::Method::POST, &format!("/migrations/{}/transit-request", uuid::Uuid::now_v7()), Some("customer:c-42"), None).await;
+    assert_eq!(status, 404);
+    let mut bad = registration("c-42");
+    bad.ipv4 = vec!["999.1.1.1".into()];
+    let (status, body) = call(&base, reqwest::Method::PUT, "/servers/srv-43", Some("support:jdoe"), Some(serde_json::to_value(bad).expect("json"))).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["reason"].as_str().is_some_and(|r| r.contains("ipv4")), "{body}");
+    let (status, _) = call(&base, reqwest::Method::GET, "/servers/srv-43/compatibility?target=v2026", Some("support:jdoe"), None).await;
+    assert_eq!(status, 404, "a refused registration leaves nothing behind");
+    // Opening, then asking for the transit server before every account is ready: 409.
+    let (_, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-42"), Some(json!({ "target_version": "v2026" }))).await;
+    let migration = body["migration_id"].as_str().expect("an id").to_owned();
+    let (status, body) = call(&base, reqwest::Method::POST, &format!("/migrations/{migration}/transit-request"), Some("customer:c-42"), None).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["reason"].as_str().is_some_and(|r| r.contains("acc-1")), "{body}");
+}
+
+#[tokio::test]
+async fn re_registering_the_same_server_changes_nothing() {
+    let stack = TestStack::new().await;
+    let (_, base) = setup(&stack).await;
+    let (status, body) = call(&base, reqwest::Method::PUT, "/servers/srv-42", Some("support:jdoe"), Some(serde_json::to_value(registration("c-42")).expect("json"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["events"], json!([]), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_openings_open_one_migration_per_server() {
+    let stack = TestStack::new().await;
+    let (accounts, _) = setup(&stack).await;
+    let attempts: Vec<_> = (0..12)
+        .map(|_| {
+            let accounts = accounts.clone();
+            tokio::spawn(async move {
+                accounts
+                    .open_migration(Actor::customer("c-42"), uuid::Uuid::now_v7(), "srv-42", "v2026")
+                    .await
+                    .map(|(id, _)| id)
+            })
+        })
+        .collect();
+    let mut opened = Vec::new();
+    let mut refused = 0;
+    for attempt in attempts {
+        match attempt.await.expect("joined") {
+            Ok(id) => opened.push(id),
+            Err(e) => {
+                assert_eq!(e.status.as_u16(), 409, "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(opened.len(), 1, "exactly one opening wins: {opened:?}");
+    assert_eq!(refused, 11);
+    let server = accounts.server("srv-42").await.expect("registered");
+    assert_eq!(server.open_migration, Some(opened[0]));
+}

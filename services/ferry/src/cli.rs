@@ -1,0 +1,261 @@
+//! The `ferry` command line: `ferry up` runs the services; every other subcommand is a
+//! client of their HTTP API, human-readable by default and JSON with `--json`.
+
+use clap::{Args, Subcommand};
+use ferry_infra::config::RuntimeArgs;
+use std::path::PathBuf;
+
+/// Where the API is and who is asking.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Base URL of a running `ferry up`.
+    #[arg(long = "api", env = "FERRY_API_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub api: String,
+    /// Who you are: `customer:<customer id>` or `support:<login>`.
+    #[arg(long = "as", env = "FERRY_ACTOR", default_value = "support:cli", global = true)]
+    pub actor: String,
+    /// Print the API's JSON instead of text, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every service in one process until SIGTERM/SIGINT.
+    Up(Box<UpArgs>),
+    /// Import a fleet file (YAML or JSON): target versions, transit servers, client
+    /// servers with their accounts. Importing it again changes nothing.
+    Import {
+        /// The fleet file, e.g. `examples/fleet.yaml`.
+        file: PathBuf,
+    },
+    /// List servers with their migration step.
+    Servers {
+        /// Only servers at this step (1-8).
+        #[arg(long)]
+        step: Option<u8>,
+    },
+    /// Show a server: its accounts and its current migration.
+    Server {
+        /// The server id, e.g. `srv-0042`.
+        server: String,
+    },
+    /// What of a server's accounts will not work on a target version.
+    Compatibility {
+        /// The server id.
+        server: String,
+        /// The target version, e.g. `v2026`.
+        #[arg(long)]
+        target: String,
+    },
+    /// Required migrations: the customer's and support's commands, step by step.
+    #[command(subcommand)]
+    Migration(MigrationCommand),
+    /// Optional single-service migrations, applied in place.
+    #[command(subcommand)]
+    Optional(OptionalCommand),
+    /// The transit server pool (support).
+    #[command(subcommand)]
+    Transit(TransitCommand),
+    /// The whole timeline of a server's migrations, replayed from the event log.
+    Audit {
+        /// The server id.
+        server: String,
+    },
+}
+
+/// `ferry up`'s settings.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Process settings.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// Accounts service settings.
+    #[command(flatten)]
+    pub accounts: ferry_accounts::AccountsArgs,
+    /// Transit pool settings.
+    #[command(flatten)]
+    pub transit: ferry_transit_pool::TransitPoolArgs,
+    /// Read side settings.
+    #[command(flatten)]
+    pub read: ferry_migration_state::MigrationStateArgs,
+}
+
+/// A migration is named by its id, or by its server (the server's current migration).
+pub type MigrationRef = String;
+
+/// Migration commands, in the order of the steps.
+#[derive(Debug, Subcommand)]
+pub enum MigrationCommand {
+    /// Show a migration (by id, or the current one of a server).
+    Show {
+        /// Migration id or server id.
+        migration: MigrationRef,
+    },
+    /// Step 1: open the migration of a server to a target version.
+    Open {
+        /// The server id.
+        server: String,
+        /// The target version, e.g. `v2026`.
+        #[arg(long)]
+        target: String,
+    },
+    /// Step 1: check the accounts against the target again.
+    Recheck {
+        /// Migration id or server id.
+        migration: MigrationRef,
+    },
+    /// Step 1: copy an account's databases to a test server (again: refresh it).
+    Test {
+        /// Migration id or server id.
+        migration: MigrationRef,
+        /// The account id.
+        account: String,
+        /// Throw the test copy away instead.
+        #[arg(long)]
+        discard: bool,
+    },
+    /// Step 1: declare an account ready.
+    Ready {
+        /// Migration id or server id.
+        migration: MigrationRef,
+        /// The account id.
+        account: String,
+        /// Take the readiness back instead.
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// Step 2: ask for the transit server (every account ready).
+    RequestTransit {
+        /// Migration id or server id.
+        migration: MigrationRef,
+    },
+    /// Step 2 (support): remove the language versions the target lacks and hand the
+    /// request to the transit pool.
+    RemoveLanguages {
+        /// Migration id or server id.
+        migration: MigrationRef,
+        /// Give them back instead (the migration returns to step 1).
+        #[arg(long)]
+        restore: bool,
+    },
+    /// Step 4: move an account to the transit server.
+    Move {
+        /// Migration id or server id.
+        migration: MigrationRef,
+        /// The account id.
+        account: String,
+    },
+    /// Step 5: confirm a moved account works.
+    Verify {
+        /// Migration id or server id.
+        migration: MigrationRef,
+        /// The account id.
+        account: String,
+    },
+    /// Step 5: move an account back to the client server (before the reinstall).
+    Rollback {
+        /// Migration id or server id.
+        migration: MigrationRef,
+        /// The account id.
+        account: String,
+    },
+    /// End of step 5: ask for the reinstall (every account on the transit server).
+    RequestReinstall {
+        /// Migration id or server id.
+        migration: MigrationRef,
+    },
+    /// Step 6 (support): start the reinstall; the IPs are rerouted.
+    StartReinstall {
+        /// Migration id or server id.
+        migration: MigrationRef,
+    },
+    /// End of step 6 (support): the server runs the target version.
+    Reinstalled {
+        /// Migration id or server id.
+        migration: MigrationRef,
+    },
+    /// Step 7 (support, working hours): move an account back to the server.
+    Relocate {
+        /// Migration id or server id.
+        migration: MigrationRef,
+        /// The account id.
+        account: String,
+    },
+    /// Abandon a migration before any account has moved.
+    Cancel {
+        /// Migration id or server id.
+        migration: MigrationRef,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// Optional migration commands.
+#[derive(Debug, Subcommand)]
+pub enum OptionalCommand {
+    /// List a server's optional migrations.
+    List {
+        /// The server id.
+        server: String,
+    },
+    /// Schedule the migration of one service of a server (support).
+    Schedule {
+        /// The server id.
+        server: String,
+        /// postgresql, mysql, redis, memcached, elasticsearch or rabbitmq.
+        #[arg(long)]
+        service: String,
+        /// The version it runs.
+        #[arg(long)]
+        from: String,
+        /// The version it will run.
+        #[arg(long)]
+        to: String,
+        /// Not before this time (RFC 3339).
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Apply it now.
+    Apply {
+        /// The optional migration id.
+        id: uuid::Uuid,
+    },
+    /// Call it off.
+    Cancel {
+        /// The optional migration id.
+        id: uuid::Uuid,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// Transit pool commands (support).
+#[derive(Debug, Subcommand)]
+pub enum TransitCommand {
+    /// List the transit servers and their state.
+    List,
+    /// The waiting lines, per configuration.
+    Queues,
+    /// Take a free transit server out of service.
+    OutOfService {
+        /// The transit server id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Put a transit server back in service.
+    InService {
+        /// The transit server id.
+        id: String,
+    },
+    /// Retry a failed installation.
+    RetryInstall {
+        /// The transit server id.
+        id: String,
+    },
+}

@@ -1,0 +1,97 @@
+//! The HTTP client of the `ferry` CLI: every command is a call to the API of a running
+//! `ferry up`, with the actor header and an idempotency key, so that a retried call is
+//! carried out once. Errors come back with the server's reason.
+
+use anyhow::{Context, anyhow};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A connection to ferry's API as one actor.
+#[derive(Debug, Clone)]
+pub struct Api {
+    base: String,
+    actor: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// The API at `base` (e.g. `http://127.0.0.1:8080`), acting as `actor`
+    /// (`customer:<id>` or `support:<login>`).
+    pub fn new(base: &str, actor: &str) -> anyhow::Result<Self> {
+        ferry_infra::api::parse_actor(actor).map_err(|e| anyhow!("--as: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            actor: actor.to_owned(),
+            http,
+        })
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// Sends a command: `method` on `path` with an optional JSON body. A connection
+    /// failure is retried with the same idempotency key.
+    pub async fn command(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        self.call(method, path, body).await
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let key = Uuid::now_v7().to_string();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .header(ferry_infra::api::ACTOR_HEADER, &self.actor)
+                .header(ferry_infra::api::IDEMPOTENCY_HEADER, &key);
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) if attempt < 3 && (e.is_connect() || e.is_timeout()) => {
+                    tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(anyhow!(
+                        "cannot reach ferry at {}: {e} (is `ferry up` running? set --api or FERRY_API_URL)",
+                        self.base
+                    ));
+                }
+            };
+            let status = response.status();
+            let text = response.text().await.context("reading the answer")?;
+            if status.is_success() {
+                if text.is_empty() {
+                    return Ok(Value::Null);
+                }
+                return serde_json::from_str(&text)
+                    .with_context(|| format!("{method} {path} answered something that is not JSON"));
+            }
+            return Err(error_of(status, &text));
+        }
+    }
+}
+
+fn error_of(status: StatusCode, text: &str) -> anyhow::Error {
+    match serde_json::from_str::<ferry_infra::api::ErrorBody>(text) {
+        Ok(body) => anyhow!("{} ({}, {})", body.reason, body.error, status.as_u16()),
+        Err(_) => anyhow!("HTTP {status}: {text}"),
+    }
+}

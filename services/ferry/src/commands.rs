@@ -1,0 +1,212 @@
+//! The client subcommands: each is one or a few API calls, printed by [`crate::render`].
+
+use crate::cli::{ClientArgs, Command, MigrationCommand, OptionalCommand, TransitCommand};
+use crate::client::Api;
+use crate::fleet::{self, Fleet};
+use crate::render;
+use anyhow::{Context, anyhow};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Runs a client subcommand against the API.
+pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
+    let api = Api::new(&args.api, &args.actor)?;
+    let json = args.json;
+    match command {
+        Command::Up(_) => Err(anyhow!("`ferry up` is not a client command")),
+        Command::Import { file } => {
+            let fleet = Fleet::read(&file)?;
+            let imported = fleet::import(&api, &fleet).await?;
+            render::imported(&imported, json)
+        }
+        Command::Servers { step } => {
+            let path = match step {
+                Some(step) => format!("/servers?step={step}"),
+                None => "/servers".to_owned(),
+            };
+            render::servers(&api.get(&path).await?, json)
+        }
+        Command::Server { server } => {
+            render::server(&api.get(&format!("/servers/{server}")).await?, json)
+        }
+        Command::Compatibility { server, target } => render::compatibility(
+            &api.get(&format!("/servers/{server}/compatibility?target={target}"))
+                .await?,
+            json,
+        ),
+        Command::Audit { server } => {
+            render::audit(&api.get(&format!("/servers/{server}/audit")).await?, json)
+        }
+        Command::Migration(command) => migration(&api, command, json).await,
+        Command::Optional(command) => optional(&api, command, json).await,
+        Command::Transit(command) => transit(&api, command, json).await,
+    }
+}
+
+async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::Result<()> {
+    use MigrationCommand as M;
+    let post = |path: String| (Method::POST, path, None);
+    let (method, path, body) = match command {
+        M::Show { migration } => {
+            let id = resolve(api, &migration).await?;
+            return render::migration(&api.get(&format!("/migrations/{id}")).await?, json);
+        }
+        M::Open { server, target } => {
+            let reply = api
+                .command(
+                    Method::POST,
+                    &format!("/servers/{server}/migrations"),
+                    Some(json!({ "target_version": target })),
+                )
+                .await?;
+            return render::opened(&reply, json);
+        }
+        M::Recheck { migration } => post(format!(
+            "/migrations/{}/compatibility-check",
+            resolve(api, &migration).await?
+        )),
+        M::Test {
+            migration,
+            account,
+            discard,
+        } => {
+            let path = format!("/migrations/{}/accounts/{account}/test", resolve(api, &migration).await?);
+            (if discard { Method::DELETE } else { Method::POST }, path, None)
+        }
+        M::Ready {
+            migration,
+            account,
+            withdraw,
+        } => {
+            let path = format!("/migrations/{}/accounts/{account}/ready", resolve(api, &migration).await?);
+            (if withdraw { Method::DELETE } else { Method::POST }, path, None)
+        }
+        M::RequestTransit { migration } => post(format!(
+            "/migrations/{}/transit-request",
+            resolve(api, &migration).await?
+        )),
+        M::RemoveLanguages { migration, restore } => {
+            let path = format!(
+                "/migrations/{}/obsolete-languages/removal",
+                resolve(api, &migration).await?
+            );
+            (if restore { Method::DELETE } else { Method::POST }, path, None)
+        }
+        M::Move { migration, account } => post(format!(
+            "/migrations/{}/accounts/{account}/move",
+            resolve(api, &migration).await?
+        )),
+        M::Verify { migration, account } => post(format!(
+            "/migrations/{}/accounts/{account}/verification",
+            resolve(api, &migration).await?
+        )),
+        M::Rollback { migration, account } => post(format!(
+            "/migrations/{}/accounts/{account}/rollback",
+            resolve(api, &migration).await?
+        )),
+        M::RequestReinstall { migration } => post(format!(
+            "/migrations/{}/reinstall-request",
+            resolve(api, &migration).await?
+        )),
+        M::StartReinstall { migration } => post(format!(
+            "/migrations/{}/reinstall",
+            resolve(api, &migration).await?
+        )),
+        M::Reinstalled { migration } => post(format!(
+            "/migrations/{}/reinstall/done",
+            resolve(api, &migration).await?
+        )),
+        M::Relocate { migration, account } => post(format!(
+            "/migrations/{}/accounts/{account}/relocation",
+            resolve(api, &migration).await?
+        )),
+        M::Cancel { migration, reason } => (
+            Method::POST,
+            format!("/migrations/{}/cancellation", resolve(api, &migration).await?),
+            Some(json!({ "reason": reason })),
+        ),
+    };
+    render::command(&api.command(method, &path, body).await?, json)
+}
+
+async fn optional(api: &Api, command: OptionalCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        OptionalCommand::List { server } => {
+            render::optional_list(&api.get(&format!("/optional-migrations?server={server}")).await?, json)
+        }
+        OptionalCommand::Schedule {
+            server,
+            service,
+            from,
+            to,
+            at,
+        } => {
+            let body = json!({
+                "service": service, "from_version": from, "to_version": to, "scheduled_for": at,
+            });
+            let reply = api
+                .command(Method::POST, &format!("/servers/{server}/optional-migrations"), Some(body))
+                .await?;
+            render::scheduled(&reply, json)
+        }
+        OptionalCommand::Apply { id } => render::command(
+            &api.command(Method::POST, &format!("/optional-migrations/{id}/application"), None)
+                .await?,
+            json,
+        ),
+        OptionalCommand::Cancel { id, reason } => render::command(
+            &api.command(
+                Method::POST,
+                &format!("/optional-migrations/{id}/cancellation"),
+                Some(json!({ "reason": reason })),
+            )
+            .await?,
+            json,
+        ),
+    }
+}
+
+async fn transit(api: &Api, command: TransitCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        TransitCommand::List => render::transit_servers(&api.get("/transit-servers").await?, json),
+        TransitCommand::Queues => render::queues(&api.get("/transit-queues").await?, json),
+        TransitCommand::OutOfService { id, reason } => render::command(
+            &api.command(
+                Method::POST,
+                &format!("/transit-servers/{id}/out-of-service"),
+                Some(json!({ "reason": reason })),
+            )
+            .await?,
+            json,
+        ),
+        TransitCommand::InService { id } => render::command(
+            &api.command(Method::POST, &format!("/transit-servers/{id}/in-service"), None)
+                .await?,
+            json,
+        ),
+        TransitCommand::RetryInstall { id } => render::command(
+            &api.command(Method::POST, &format!("/transit-servers/{id}/installation/retry"), None)
+                .await?,
+            json,
+        ),
+    }
+}
+
+/// A migration id as given, or the current migration of the server given.
+async fn resolve(api: &Api, reference: &str) -> anyhow::Result<Uuid> {
+    if let Ok(id) = Uuid::parse_str(reference) {
+        return Ok(id);
+    }
+    let server = api
+        .get(&format!("/servers/{reference}"))
+        .await
+        .with_context(|| format!("{reference} is neither a migration id nor a known server"))?;
+    render::current_migration_id(&server)
+        .ok_or_else(|| anyhow!("server {reference} has no migration in progress; open one with `ferry migration open {reference} --target <version>`"))
+}
+
+/// Used by the render module's tests and by scripts: the value as pretty JSON.
+pub fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}

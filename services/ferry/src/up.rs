@@ -1,0 +1,46 @@
+//! `ferry up`: every service in one process.
+
+use crate::cli::UpArgs;
+use anyhow::Context;
+use ferry_infra::projection::RunnerSettings;
+use ferry_infra::projection::log_index::LogIndex;
+use ferry_infra::runtime::Runtime;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The OpenAPI description's header; the services add their paths.
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "ferry",
+    description = "Moves a web host's customer servers onto new infrastructure through a lent transit server. Every request names its actor in `x-ferry-actor` (`customer:<id>` or `support:<login>`); commands take an optional `idempotency-key` (UUID).",
+))]
+struct ApiDoc;
+
+pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
+    // Refuse bad service settings before connecting to anything.
+    args.accounts.calendar().context("working calendar settings")?;
+    let runtime = Runtime::start(args.runtime, "ferry")
+        .await
+        .context("starting ferry")?;
+    runtime.spawn_projection(LogIndex, RunnerSettings::default());
+    let accounts = ferry_accounts::service(&runtime, &args.accounts)
+        .context("starting the accounts service")?;
+    let transit = ferry_transit_pool::service(&runtime, args.transit);
+    let read = ferry_migration_state::service(&runtime, args.read);
+    let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(accounts)
+        .merge(transit)
+        .merge(read)
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    let routes = routes.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let openapi = openapi.clone();
+            async move { axum::Json(openapi.as_ref().clone()) }
+        }),
+    );
+    runtime.serve(routes).await.context("serving")?;
+    tracing::info!("ferry stopped");
+    Ok(())
+}

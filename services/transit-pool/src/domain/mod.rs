@@ -1,0 +1,12 @@
+//! The pure deciders of the transit pool: no I/O, no clock, no randomness.
+//!
+//! - [`transit_queue`]: the queue of one configuration, which is also the allocator
+//!   of that configuration's transit servers (who is free, who waits, who holds which).
+//! - [`transit_server`]: the life cycle of one transit server (reserved, installing,
+//!   installed, lent, wiping, out of service), following the queue's decisions.
+
+pub mod transit_queue;
+pub mod transit_server;
+
+#[cfg(test)]
+pub(crate) mod testing;

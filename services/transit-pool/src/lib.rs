@@ -1,0 +1,111 @@
+//! ferry transit-pool service: owns the transit servers (aggregate `transit_server`)
+//! and, per configuration, the FIFO waiting queue that allocates them (aggregate
+//! `transit_queue`). Step 3 of a migration: a free transit server of the client
+//! server's configuration is reserved and installed, or the request waits its turn.
+//!
+//! - Emits: `TransitRequestQueued`, `TransitRequestServed`, `TransitRequestWithdrawn`,
+//!   `TransitServerAvailable`, `TransitServerWithdrawn`, `TransitAssignmentEnded`
+//!   (transit_queue); `TransitServerAdded`, `TransitServerReserved`,
+//!   `TransitInstallationStarted`, `TransitInstallationCompleted`,
+//!   `TransitInstallationFailed`, `TransitServerLent`, `TransitServerReleased`,
+//!   `TransitServerWipeStarted`, `TransitServerWiped`, `TransitServerTakenOutOfService`,
+//!   `TransitServerReturnedToService` (transit_server).
+//! - Consumes (reactor `transit_pool`): `ObsoleteLanguagesRemoved`,
+//!   `ObsoleteLanguagesRestored`, `MigrationCancelled`, `MigrationCompleted` (migration,
+//!   reading the migration's `MigrationOpened` and `TransitServerRequested`);
+//!   `TransferCompleted` (transfer, reading its `TransferScheduled`); its own queue and
+//!   transit server events, which drive the chain reserve → install → lend → release →
+//!   wipe → available.
+//!
+//! Modules: [`domain`] (the pure deciders), [`mod@service`] (commands), [`reactor`] (the
+//! allocation chain), [`timers`] (installations and wipes that survive restarts),
+//! [`routes`] (support's HTTP API).
+
+pub mod domain;
+pub mod reactor;
+pub mod routes;
+pub mod service;
+pub mod timers;
+
+pub use reactor::{PoolReactor, PoolTasks, REACTOR_NAME, RunError, run, tasks};
+pub use service::{Changes, CommandMeta, NewTransitServer, PoolError, PoolSettings, TransitPool};
+
+use ferry_infra::runtime::Runtime;
+use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Settings of the transit pool, from flags or environment variables.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TransitPoolArgs {
+    /// Seconds a transit server's installation takes (it installs the target
+    /// infrastructure and pre-copies files and mails: hours); after it, the installation
+    /// is complete.
+    #[arg(
+        long = "transit-install-secs",
+        env = "FERRY_TRANSIT_INSTALL_SECS",
+        default_value_t = 10_800,
+        value_parser = clap::value_parser!(u64).range(0..=2_592_000)
+    )]
+    pub install_secs: u64,
+    /// Seconds wiping a transit server takes after a loan, before it can be lent again.
+    #[arg(
+        long = "transit-wipe-secs",
+        env = "FERRY_TRANSIT_WIPE_SECS",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(0..=2_592_000)
+    )]
+    pub wipe_secs: u64,
+}
+
+impl TransitPoolArgs {
+    /// The pool settings these arguments describe.
+    pub fn settings(&self) -> PoolSettings {
+        PoolSettings {
+            install_duration: Duration::from_secs(self.install_secs),
+            wipe_duration: Duration::from_secs(self.wipe_secs),
+            ..PoolSettings::default()
+        }
+    }
+}
+
+/// Starts the transit pool in `runtime`: its reactor and its timers run until
+/// `runtime.shutdown`; returns its HTTP routes.
+pub fn service(runtime: &Runtime, args: TransitPoolArgs) -> OpenApiRouter {
+    let pool = TransitPool::new(runtime.log.clone(), args.settings());
+    let PoolTasks { reactor, timers } = tasks(&pool, runtime.shutdown.clone());
+    runtime.spawn("transit_pool.reactor", reactor);
+    runtime.spawn("transit_pool.timers", timers);
+    routes::router(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        pool: TransitPoolArgs,
+    }
+
+    #[test]
+    fn durations_default_to_hours_of_installation_and_minutes_of_wipe() {
+        let cli = Cli::try_parse_from(["ferry"]).expect("defaults");
+        let settings = cli.pool.settings();
+        assert_eq!(settings.install_duration, Duration::from_secs(3 * 3600));
+        assert_eq!(settings.wipe_duration, Duration::from_secs(600));
+        assert_eq!(settings.max_attempts, 100);
+        let cli = Cli::try_parse_from([
+            "ferry",
+            "--transit-install-secs",
+            "60",
+            "--transit-wipe-secs",
+            "5",
+        ])
+        .expect("flags");
+        assert_eq!(cli.pool.install_secs, 60);
+        assert_eq!(cli.pool.wipe_secs, 5);
+        assert!(Cli::try_parse_from(["ferry", "--transit-wipe-secs", "-1"]).is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! The transit pool's HTTP API, for support only (customers get 403): add a transit
+//! server to the pool, take it out of service and back, retry a failed installation.
+//!
+//! Every route answers [`Changes`]: whether the command changed anything and the
+//! types of the events it caused. The `x-ferry-actor` header says who asks; an
+//! `idempotency-key` header (a UUID) makes a retried request harmless.
+//!
+//! Emits, through [`TransitPool`], `TransitServerAdded`, `TransitServerWithdrawn`
+//! (then `TransitServerTakenOutOfService` by the reactor),
+//! `TransitServerReturnedToService` and `TransitInstallationStarted`.
+
+use crate::service::{Changes, CommandMeta, NewTransitServer, TransitPool};
+use axum::Json;
+use axum::extract::{Path, State};
+use ferry_events::ServerStorage;
+use ferry_infra::api::{ApiError, ApiJson, CommandId, ErrorBody, RequestActor};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The OpenAPI tag of every route here.
+pub const TAG: &str = "transit-pool";
+
+/// The routes, serving `pool`.
+pub fn router(pool: TransitPool) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(put_transit_server))
+        .routes(routes!(take_out_of_service))
+        .routes(routes!(return_to_service))
+        .routes(routes!(retry_installation))
+        .with_state(pool)
+}
+
+/// Where accounts' data lives on a transit server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StorageBody {
+    /// Directory holding one sub-directory of files per account.
+    pub files_root: String,
+    /// Directory holding one sub-directory of mailboxes per account.
+    pub mail_root: String,
+    /// Connection URL of its PostgreSQL instance, if it runs one.
+    #[serde(default)]
+    pub postgres_url: Option<String>,
+    /// Connection URL of its MySQL/MariaDB instance, if it runs one.
+    #[serde(default)]
+    pub mysql_url: Option<String>,
+}
+
+/// A transit server joining the pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TransitServerBody {
+    /// Its host name, e.g. `transit-07.hosting.example`.
+    pub name: String,
+    /// Its hardware configuration, e.g. `vps-4c-8g`: it is lent only to client servers
+    /// with the same one.
+    pub configuration: String,
+    /// The infrastructure version it runs now, e.g. `v2026`.
+    pub infrastructure_version: String,
+    /// Its IPv4 addresses.
+    #[serde(default)]
+    pub ipv4: Vec<String>,
+    /// Its IPv6 addresses.
+    #[serde(default)]
+    pub ipv6: Vec<String>,
+    /// Where accounts' data lives on it.
+    pub storage: StorageBody,
+}
+
+/// Why a transit server is taken out of service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OutOfServiceBody {
+    /// Why, for support, e.g. `disk fault`.
+    pub reason: String,
+}
+
+/// Adds a transit server to the pool, free to be lent in its configuration's queue. An
+/// identical re-add (a fleet re-import) changes nothing; other details are a conflict.
+#[utoipa::path(
+    put,
+    path = "/transit-servers/{id}",
+    tag = TAG,
+    params(
+        ("id" = String, Path, description = "The transit server id, e.g. `tr-0007`"),
+        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
+        ("idempotency-key" = Option<String>, Header, description = "A UUID: the same key is carried out once"),
+    ),
+    request_body = TransitServerBody,
+    responses(
+        (status = 200, description = "Added, or already there with these details", body = Changes),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 403, description = "Not support", body = ErrorBody),
+        (status = 409, description = "Already there with other details", body = ErrorBody),
+        (status = 422, description = "Impossible details", body = ErrorBody),
+        (status = 503, description = "The event log is unavailable", body = ErrorBody),
+    )
+)]
+async fn put_transit_server(
+    State(pool): State<TransitPool>,
+    Path(id): Path<String>,
+    RequestActor(actor): RequestActor,
+    CommandId(command_id): CommandId,
+    ApiJson(body): ApiJson<TransitServerBody>,
+) -> Result<Json<Changes>, ApiError> {
+    let details = NewTransitServer {
+        name: body.name,
+        configuration: body.configuration,
+        infrastructure_version: body.infrastructure_version,
+        ipv4: body.ipv4,
+        ipv6: body.ipv6,
+        storage: ServerStorage {
+            files_root: body.storage.files_root,
+            mail_root: body.storage.mail_root,
+            postgres_url: body.storage.postgres_url,
+            mysql_url: body.storage.mysql_url,
+        },
+    };
+    let handled = pool
+        .add_server(&CommandMeta::new(command_id, actor), &id, details)
+        .await?;
+    Ok(Json(Changes::of(&handled.events)))
+}
+
+/// Takes a free transit server out of service: its queue withdraws it at once (only a
+/// free server can be), and the server follows. Already out of service: no change.
+#[utoipa::path(
+    post,
+    path = "/transit-servers/{id}/out-of-service",
+    tag = TAG,
+    params(
+        ("id" = String, Path, description = "The transit server id"),
+        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
+        ("idempotency-key" = Option<String>, Header, description = "A UUID: the same key is carried out once"),
+    ),
+    request_body = OutOfServiceBody,
+    responses(
+        (status = 200, description = "Withdrawn from its queue, or already out of service", body = Changes),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 403, description = "Not support", body = ErrorBody),
+        (status = 404, description = "Not in the pool", body = ErrorBody),
+        (status = 409, description = "Not free (reserved, installing, lent or being wiped)", body = ErrorBody),
+        (status = 422, description = "No reason given", body = ErrorBody),
+        (status = 503, description = "The event log is unavailable", body = ErrorBody),
+    )
+)]
+async fn take_out_of_service(
+    State(pool): State<TransitPool>,
+    Path(id): Path<String>,
+    RequestActor(actor): RequestActor,
+    CommandId(command_id): CommandId,
+    ApiJson(body): ApiJson<OutOfServiceBody>,
+) -> Result<Json<Changes>, ApiError> {
+    let events = pool
+        .request_out_of_service(&CommandMeta::new(command_id, actor), &id, &body.reason)
+        .await?;
+    Ok(Json(Changes::of(&events)))
+}
+
+/// Puts a transit server out of service back into service; its queue lends it again.
+#[utoipa::path(
+    post,
+    path = "/transit-servers/{id}/in-service",
+    tag = TAG,
+    params(
+        ("id" = String, Path, description = "The transit server id"),
+        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
+        ("idempotency-key" = Option<String>, Header, description = "A UUID: the same key is carried out once"),
+    ),
+    responses(
+        (status = 200, description = "Back in service, or already in service", body = Changes),
+        (status = 403, description = "Not support", body = ErrorBody),
+        (status = 404, description = "Not in the pool", body = ErrorBody),
+        (status = 503, description = "The event log is unavailable", body = ErrorBody),
+    )
+)]
+async fn return_to_service(
+    State(pool): State<TransitPool>,
+    Path(id): Path<String>,
+    RequestActor(actor): RequestActor,
+    CommandId(command_id): CommandId,
+) -> Result<Json<Changes>, ApiError> {
+    let handled = pool
+        .return_to_service(&CommandMeta::new(command_id, actor), &id)
+        .await?;
+    Ok(Json(Changes::of(&handled.events)))
+}
+
+/// Starts a failed installation again, for the same migration and version.
+#[utoipa::path(
+    post,
+    path = "/transit-servers/{id}/installation/retry",
+    tag = TAG,
+    params(
+        ("id" = String, Path, description = "The transit server id"),
+        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
+        ("idempotency-key" = Option<String>, Header, description = "A UUID: the same key is carried out once"),
+    ),
+    responses(
+        (status = 200, description = "Installation started again", body = Changes),
+        (status = 403, description = "Not support", body = ErrorBody),
+        (status = 404, description = "Not in the pool", body = ErrorBody),
+        (status = 409, description = "No failed installation to retry", body = ErrorBody),
+        (status = 503, description = "The event log is unavailable", body = ErrorBody),
+    )
+)]
+async fn retry_installation(
+    State(pool): State<TransitPool>,
+    Path(id): Path<String>,
+    RequestActor(actor): RequestActor,
+    CommandId(command_id): CommandId,
+) -> Result<Json<Changes>, ApiError> {
+    let handled = pool
+        .retry_installation(&CommandMeta::new(command_id, actor), &id)
+        .await?;
+    Ok(Json(Changes::of(&handled.events)))
+}

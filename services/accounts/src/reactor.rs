@@ -9,7 +9,9 @@
 //! server events through the deciders.
 
 use crate::domain::migration::{Action, MigrationCommand, MigrationDecider, MigrationState, Place};
-use crate::domain::optional_migration::{OptionalAction, OptionalCommand, OptionalMigrationDecider};
+use crate::domain::optional_migration::{
+    OptionalAction, OptionalCommand, OptionalMigrationDecider,
+};
 use crate::domain::server::{ServerCommand, ServerDecider};
 use ferry_events::{
     AccountTrafficEvent, AccountTrafficSwitched, Actor, AggregateType, Envelope, Event,
@@ -48,7 +50,8 @@ impl AccountsReactor {
     }
 
     async fn history(&self, kind: AggregateType, id: &str) -> Result<Vec<Envelope>, ReactionError> {
-        let aggregate = AggregateRef::new(kind, id).map_err(|e| ReactionError::Failed(e.to_string()))?;
+        let aggregate =
+            AggregateRef::new(kind, id).map_err(|e| ReactionError::Failed(e.to_string()))?;
         let loaded = self.log().load(&aggregate).await?;
         Ok(loaded.events.into_iter().map(|r| r.envelope).collect())
     }
@@ -89,30 +92,39 @@ impl AccountsReactor {
     }
 
     /// Own migration events that change the server.
-    async fn on_migration(&self, cause: &Envelope, event: &MigrationEvent) -> Result<(), ReactionError> {
-        let migration_id: Uuid = cause
-            .aggregate_id
-            .parse()
-            .map_err(|_| ReactionError::Failed(format!("migration id {} is not a uuid", cause.aggregate_id)))?;
+    async fn on_migration(
+        &self,
+        cause: &Envelope,
+        event: &MigrationEvent,
+    ) -> Result<(), ReactionError> {
+        let migration_id: Uuid = cause.aggregate_id.parse().map_err(|_| {
+            ReactionError::Failed(format!("migration id {} is not a uuid", cause.aggregate_id))
+        })?;
         let commands: Vec<(String, ServerCommand)> = match event {
             MigrationEvent::ObsoleteLanguagesRemoved(e) => e
                 .removals
                 .iter()
                 .map(|r| {
-                    (format!("remove/{}", r.account_id), ServerCommand::RemoveLanguages {
-                        account_id: r.account_id.clone(),
-                        versions: r.versions.clone(),
-                    })
+                    (
+                        format!("remove/{}", r.account_id),
+                        ServerCommand::RemoveLanguages {
+                            account_id: r.account_id.clone(),
+                            versions: r.versions.clone(),
+                        },
+                    )
                 })
                 .collect(),
             MigrationEvent::ObsoleteLanguagesRestored(e) => e
                 .restorations
                 .iter()
                 .map(|r| {
-                    (format!("restore/{}", r.account_id), ServerCommand::RestoreLanguages {
-                        account_id: r.account_id.clone(),
-                        versions: r.versions.clone(),
-                    })
+                    (
+                        format!("restore/{}", r.account_id),
+                        ServerCommand::RestoreLanguages {
+                            account_id: r.account_id.clone(),
+                            versions: r.versions.clone(),
+                        },
+                    )
                 })
                 .collect(),
             MigrationEvent::ServerReinstalled(e) => vec![(
@@ -139,24 +151,35 @@ impl AccountsReactor {
         };
         let migration = self.migration(migration_id).await?;
         for (purpose, command) in commands {
-            self.to_server(cause, &purpose, &migration.server_id, command).await?;
+            self.to_server(cause, &purpose, &migration.server_id, command)
+                .await?;
         }
         Ok(())
     }
 
-    async fn on_queue(&self, cause: &Envelope, event: &TransitQueueEvent) -> Result<(), ReactionError> {
+    async fn on_queue(
+        &self,
+        cause: &Envelope,
+        event: &TransitQueueEvent,
+    ) -> Result<(), ReactionError> {
         let TransitQueueEvent::TransitRequestQueued(queued) = event else {
             return Ok(());
         };
         // The position when queued: the requests still waiting ahead of it, plus one.
-        let history = self.history(AggregateType::TransitQueue, &cause.aggregate_id).await?;
+        let history = self
+            .history(AggregateType::TransitQueue, &cause.aggregate_id)
+            .await?;
         let mut waiting: Vec<Uuid> = Vec::new();
         for envelope in history.iter().take_while(|e| e.event_id != cause.event_id) {
             if let Event::TransitQueue(e) = &envelope.event {
                 match e {
                     TransitQueueEvent::TransitRequestQueued(q) => waiting.push(q.migration_id),
-                    TransitQueueEvent::TransitRequestServed(s) => waiting.retain(|m| *m != s.migration_id),
-                    TransitQueueEvent::TransitRequestWithdrawn(w) => waiting.retain(|m| *m != w.migration_id),
+                    TransitQueueEvent::TransitRequestServed(s) => {
+                        waiting.retain(|m| *m != s.migration_id)
+                    }
+                    TransitQueueEvent::TransitRequestWithdrawn(w) => {
+                        waiting.retain(|m| *m != w.migration_id)
+                    }
                     _ => {}
                 }
             }
@@ -166,22 +189,29 @@ impl AccountsReactor {
             configuration: cause.aggregate_id.clone(),
             position,
         };
-        self.to_migration(cause, "queued", queued.migration_id, action).await
+        self.to_migration(cause, "queued", queued.migration_id, action)
+            .await
     }
 
-    async fn on_transit_server(&self, cause: &Envelope, event: &TransitServerEvent) -> Result<(), ReactionError> {
+    async fn on_transit_server(
+        &self,
+        cause: &Envelope,
+        event: &TransitServerEvent,
+    ) -> Result<(), ReactionError> {
         let transit_server_id = cause.aggregate_id.clone();
         match event {
             TransitServerEvent::TransitServerReserved(e) => {
                 let action = Action::RecordTransitAssigned { transit_server_id };
-                self.to_migration(cause, "assigned", e.migration_id, action).await
+                self.to_migration(cause, "assigned", e.migration_id, action)
+                    .await
             }
             TransitServerEvent::TransitServerLent(e) => {
                 let action = Action::RecordTransitReady {
                     transit_server_id,
                     ready_at: e.lent_at,
                 };
-                self.to_migration(cause, "ready", e.migration_id, action).await
+                self.to_migration(cause, "ready", e.migration_id, action)
+                    .await
             }
             _ => Ok(()),
         }
@@ -189,24 +219,39 @@ impl AccountsReactor {
 
     /// A transfer ended: a test copy, a cutover (once the traffic is also switched),
     /// or an optional migration's service move.
-    async fn on_transfer(&self, cause: &Envelope, event: &TransferEvent) -> Result<(), ReactionError> {
+    async fn on_transfer(
+        &self,
+        cause: &Envelope,
+        event: &TransferEvent,
+    ) -> Result<(), ReactionError> {
         let outcome: Result<&TransferCompleted, String> = match event {
             TransferEvent::TransferCompleted(done) => Ok(done),
             TransferEvent::TransferFailed(failed) => Err(failed.reason.clone()),
             _ => return Ok(()),
         };
-        let history = self.history(AggregateType::Transfer, &cause.aggregate_id).await?;
+        let history = self
+            .history(AggregateType::Transfer, &cause.aggregate_id)
+            .await?;
         let Some(scheduled) = scheduled_of(&history) else {
-            return Err(ReactionError::Failed(format!("transfer {} was never scheduled", cause.aggregate_id)));
+            return Err(ReactionError::Failed(format!(
+                "transfer {} was never scheduled",
+                cause.aggregate_id
+            )));
         };
         let transfer_id = scheduled.transfer_id;
         match scheduled.kind {
             TransferKind::PreCopy => Ok(()),
             TransferKind::TestCopy => {
-                let Some(migration_id) = scheduled.migration_id else { return Ok(()) };
+                let Some(migration_id) = scheduled.migration_id else {
+                    return Ok(());
+                };
                 let outcome = outcome.map(|done| done.test_address.clone().unwrap_or_default());
-                let action = Action::RecordTestCopy { transfer_id, outcome };
-                self.to_migration(cause, "test-copy", migration_id, action).await
+                let action = Action::RecordTestCopy {
+                    transfer_id,
+                    outcome,
+                };
+                self.to_migration(cause, "test-copy", migration_id, action)
+                    .await
             }
             TransferKind::ServiceMigration => {
                 let optional_id = scheduled.migration_id.unwrap_or(cause.correlation_id);
@@ -224,14 +269,24 @@ impl AccountsReactor {
                         },
                     },
                 };
-                command_outcome(self.handler.handle::<OptionalMigrationDecider>(&command).await)
+                command_outcome(
+                    self.handler
+                        .handle::<OptionalMigrationDecider>(&command)
+                        .await,
+                )
             }
             TransferKind::Cutover | TransferKind::Rollback | TransferKind::Relocation => {
-                let Some(migration_id) = scheduled.migration_id else { return Ok(()) };
+                let Some(migration_id) = scheduled.migration_id else {
+                    return Ok(());
+                };
                 match outcome {
                     Err(reason) => {
-                        let action = Action::RecordCutover { transfer_id, outcome: Err(reason) };
-                        self.to_migration(cause, "cutover-failed", migration_id, action).await
+                        let action = Action::RecordCutover {
+                            transfer_id,
+                            outcome: Err(reason),
+                        };
+                        self.to_migration(cause, "cutover-failed", migration_id, action)
+                            .await
                     }
                     Ok(done) => {
                         let switched = self.traffic_switched(scheduled).await?;
@@ -243,7 +298,8 @@ impl AccountsReactor {
                             transfer_id,
                             outcome: Ok(done.downtime_ms.unwrap_or(0)),
                         };
-                        self.to_migration(cause, "cutover", migration_id, action).await
+                        self.to_migration(cause, "cutover", migration_id, action)
+                            .await
                     }
                 }
             }
@@ -255,7 +311,9 @@ impl AccountsReactor {
         let Some(account) = scheduled.accounts.first() else {
             return Ok(true);
         };
-        let history = self.history(AggregateType::AccountTraffic, &account.account_id).await?;
+        let history = self
+            .history(AggregateType::AccountTraffic, &account.account_id)
+            .await?;
         let last_switch = history.iter().rev().find_map(|e| match &e.event {
             Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(s)) => Some(s),
             _ => None,
@@ -265,7 +323,11 @@ impl AccountsReactor {
 
     /// The network switched an account's traffic: if its cutover is copied and
     /// verified, the move is over.
-    async fn on_traffic(&self, cause: &Envelope, switched: &AccountTrafficSwitched) -> Result<(), ReactionError> {
+    async fn on_traffic(
+        &self,
+        cause: &Envelope,
+        switched: &AccountTrafficSwitched,
+    ) -> Result<(), ReactionError> {
         let migration = self.migration(cause.correlation_id).await?;
         let Some(progress) = migration.accounts.get(&cause.aggregate_id) else {
             return Ok(());
@@ -276,7 +338,9 @@ impl AccountsReactor {
             | Place::Relocating { transfer_id } => transfer_id,
             _ => return Ok(()),
         };
-        let history = self.history(AggregateType::Transfer, &transfer_id.to_string()).await?;
+        let history = self
+            .history(AggregateType::Transfer, &transfer_id.to_string())
+            .await?;
         let destination_matches = scheduled_of(&history)
             .is_some_and(|s| s.destination.server_id == switched.to_server_id);
         let completed = history.iter().find_map(|e| match &e.event {
@@ -290,7 +354,8 @@ impl AccountsReactor {
             transfer_id,
             outcome: Ok(done.downtime_ms.unwrap_or(0)),
         };
-        self.to_migration(cause, "cutover", migration.migration_id, action).await
+        self.to_migration(cause, "cutover", migration.migration_id, action)
+            .await
     }
 }
 

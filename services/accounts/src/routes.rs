@@ -190,7 +190,10 @@ pub fn router(accounts: Accounts) -> OpenApiRouter {
         .routes(routes!(request_test, discard_test))
         .routes(routes!(mark_ready, withdraw_readiness))
         .routes(routes!(request_transit))
-        .routes(routes!(remove_obsolete_languages, restore_obsolete_languages))
+        .routes(routes!(
+            remove_obsolete_languages,
+            restore_obsolete_languages
+        ))
         .routes(routes!(move_account))
         .routes(routes!(verify_account))
         .routes(routes!(roll_back_account))
@@ -219,7 +222,9 @@ async fn register_server(
     ApiJson(registration): ApiJson<ServerRegistration>,
 ) -> Result<Json<CommandReply>, ApiError> {
     let (server, account_specs) = registration.into_parts(&server_id);
-    let handled = accounts.register_server(actor, id, server, account_specs).await?;
+    let handled = accounts
+        .register_server(actor, id, server, account_specs)
+        .await?;
     Ok(Json(CommandReply::of(server_id, &handled)))
 }
 
@@ -409,7 +414,14 @@ async fn cancel_migration(
     Path(migration_id): Path<Uuid>,
     ApiJson(reason): ApiJson<Reason>,
 ) -> Result<Json<CommandReply>, ApiError> {
-    run(&accounts, actor, id, migration_id, MigrationRequest::Cancel(reason.reason)).await
+    run(
+        &accounts,
+        actor,
+        id,
+        migration_id,
+        MigrationRequest::Cancel(reason.reason),
+    )
+    .await
 }
 
 /// Schedules an optional migration of one service of a server, applied in place with
@@ -465,7 +477,9 @@ async fn apply_optional(
         transfer_id: Uuid::new_v5(&id, b"transfer"),
         now: Utc::now(),
     };
-    let handled = accounts.optional_command(actor, id, optional_id, action).await?;
+    let handled = accounts
+        .optional_command(actor, id, optional_id, action)
+        .await?;
     Ok(Json(CommandReply::of(optional_id.to_string(), &handled)))
 }
 
@@ -484,6 +498,8 @@ async fn cancel_optional(
     let action = OptionalAction::Cancel {
         reason: reason.reason,
     };
-    let handled = accounts.optional_command(actor, id, optional_id, action).await?;
+    let handled = accounts
+        .optional_command(actor, id, optional_id, action)
+        .await?;
     Ok(Json(CommandReply::of(optional_id.to_string(), &handled)))
 }

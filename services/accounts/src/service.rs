@@ -246,9 +246,10 @@ impl Accounts {
         let transfer_id = Uuid::new_v5(&id, b"transfer");
         let server = || self.server(&migration.server_id);
         let database_bytes = |server: &ServerState, account_id: &str| {
-            server.accounts.get(account_id).map_or(0, |a| {
-                a.databases.iter().map(|d| d.size_bytes).sum::<u64>()
-            })
+            server
+                .accounts
+                .get(account_id)
+                .map_or(0, |a| a.databases.iter().map(|d| d.size_bytes).sum::<u64>())
         };
         let action = match request {
             MigrationRequest::CheckCompatibility => Action::CheckCompatibility {
@@ -314,7 +315,8 @@ impl Accounts {
             },
             MigrationRequest::Cancel(reason) => Action::Cancel { reason },
         };
-        self.migration_command(actor, id, migration_id, action).await
+        self.migration_command(actor, id, migration_id, action)
+            .await
     }
 
     /// Hands one migration command to the handler.
@@ -369,8 +371,10 @@ impl Accounts {
             actor: actor.clone(),
             payload: OptionalCommand { actor, action },
         };
-        let handled: Result<_, ferry_infra::command::HandleError<OptionalRefusal>> =
-            self.handler.handle::<OptionalMigrationDecider>(&command).await;
+        let handled: Result<_, ferry_infra::command::HandleError<OptionalRefusal>> = self
+            .handler
+            .handle::<OptionalMigrationDecider>(&command)
+            .await;
         Ok(handled?)
     }
 

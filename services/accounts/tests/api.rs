@@ -95,7 +95,10 @@ async fn call(
     let response = request.send().await.expect("the API answers");
     let status = response.status().as_u16();
     let text = response.text().await.expect("a body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn setup(stack: &TestStack) -> (Accounts, String) {
@@ -127,22 +130,65 @@ async fn another_customers_server_is_refused_with_a_reason_and_nothing_changes()
     let stack = TestStack::new().await;
     let (accounts, base) = setup(&stack).await;
     let open = json!({ "target_version": "v2026" });
-    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-99"), Some(open.clone())).await;
+    let (status, body) = call(
+        &base,
+        reqwest::Method::POST,
+        "/servers/srv-42/migrations",
+        Some("customer:c-99"),
+        Some(open.clone()),
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"], "forbidden");
-    assert!(body["reason"].as_str().is_some_and(|r| r.contains("c-99 does not own")), "{body}");
-    let (status, _) = call(&base, reqwest::Method::GET, "/servers/srv-42/compatibility?target=v2026", Some("customer:c-99"), None).await;
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("c-99 does not own")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &base,
+        reqwest::Method::GET,
+        "/servers/srv-42/compatibility?target=v2026",
+        Some("customer:c-99"),
+        None,
+    )
+    .await;
     assert_eq!(status, 403);
     let server = accounts.server("srv-42").await.expect("registered");
-    assert_eq!(server.open_migration, None, "a refused opening claims nothing");
+    assert_eq!(
+        server.open_migration, None,
+        "a refused opening claims nothing"
+    );
 
     // The owner opens it; the other customer cannot act on the migration either.
-    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-42"), Some(open)).await;
+    let (status, body) = call(
+        &base,
+        reqwest::Method::POST,
+        "/servers/srv-42/migrations",
+        Some("customer:c-42"),
+        Some(open),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     let migration = body["migration_id"].as_str().expect("an id").to_owned();
-    let (status, body) = call(&base, reqwest::Method::POST, &format!("/migrations/{migration}/accounts/acc-1/ready"), Some("customer:c-99"), None).await;
+    let (status, body) = call(
+        &base,
+        reqwest::Method::POST,
+        &format!("/migrations/{migration}/accounts/acc-1/ready"),
+        Some("customer:c-99"),
+        None,
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
-    let (status, _) = call(&base, reqwest::Method::POST, &format!("/migrations/{migration}/accounts/acc-1/ready"), Some("customer:c-42"), None).await;
+    let (status, _) = call(
+        &base,
+        reqwest::Method::POST,
+        &format!("/migrations/{migration}/accounts/acc-1/ready"),
+        Some("customer:c-42"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
@@ -150,35 +196,112 @@ async fn another_customers_server_is_refused_with_a_reason_and_nothing_changes()
 async fn bad_requests_get_clear_errors() {
     let stack = TestStack::new().await;
     let (_, base) = setup(&stack).await;
-    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", None, Some(json!({ "target_version": "v2026" }))).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("unauthenticated")));
-    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-42"), Some(json!({ "target": "v2026" }))).await;
+    let (status, body) = call(
+        &base,
+        reqwest::Method::POST,
+        "/servers/srv-42/migrations",
+        None,
+        Some(json!({ "target_version": "v2026" })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let (status, body) = call(
+        &base,
+        reqwest::Method::POST,
+        "/servers/srv-42/migrations",
+        Some("customer:c-42"),
+        Some(json!({ "target": "v2026" })),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["reason"].as_str().is_some_and(|r| r.contains("target_version")), "{body}");
-    let (status, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-42"), Some(json!({ "target_version": "v2099" }))).await;
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("target_version")),
+        "{body}"
+    );
+    let (status, body) = call(
+        &base,
+        reqwest::Method::POST,
+        "/servers/srv-42/migrations",
+        Some("customer:c-42"),
+        Some(json!({ "target_version": "v2099" })),
+    )
+    .await;
     assert_eq!(status, 404, "{body}");
-    let (status, _) = call(&base, reqwest::Method::POST, &format!("/migrations/{}/transit-request", uuid::Uuid::now_v7()), Some("customer:c-42"), None).await;
+    let (status, _) = call(
+        &base,
+        reqwest::Method::POST,
+        &format!("/migrations/{}/transit-request", uuid::Uuid::now_v7()),
+        Some("customer:c-42"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
     let mut bad = registration("c-42");
     bad.ipv4 = vec!["999.1.1.1".into()];
-    let (status, body) = call(&base, reqwest::Method::PUT, "/servers/srv-43", Some("support:jdoe"), Some(serde_json::to_value(bad).expect("json"))).await;
+    let (status, body) = call(
+        &base,
+        reqwest::Method::PUT,
+        "/servers/srv-43",
+        Some("support:jdoe"),
+        Some(serde_json::to_value(bad).expect("json")),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["reason"].as_str().is_some_and(|r| r.contains("ipv4")), "{body}");
-    let (status, _) = call(&base, reqwest::Method::GET, "/servers/srv-43/compatibility?target=v2026", Some("support:jdoe"), None).await;
+    assert!(
+        body["reason"].as_str().is_some_and(|r| r.contains("ipv4")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &base,
+        reqwest::Method::GET,
+        "/servers/srv-43/compatibility?target=v2026",
+        Some("support:jdoe"),
+        None,
+    )
+    .await;
     assert_eq!(status, 404, "a refused registration leaves nothing behind");
     // Opening, then asking for the transit server before every account is ready: 409.
-    let (_, body) = call(&base, reqwest::Method::POST, "/servers/srv-42/migrations", Some("customer:c-42"), Some(json!({ "target_version": "v2026" }))).await;
+    let (_, body) = call(
+        &base,
+        reqwest::Method::POST,
+        "/servers/srv-42/migrations",
+        Some("customer:c-42"),
+        Some(json!({ "target_version": "v2026" })),
+    )
+    .await;
     let migration = body["migration_id"].as_str().expect("an id").to_owned();
-    let (status, body) = call(&base, reqwest::Method::POST, &format!("/migrations/{migration}/transit-request"), Some("customer:c-42"), None).await;
+    let (status, body) = call(
+        &base,
+        reqwest::Method::POST,
+        &format!("/migrations/{migration}/transit-request"),
+        Some("customer:c-42"),
+        None,
+    )
+    .await;
     assert_eq!(status, 409, "{body}");
-    assert!(body["reason"].as_str().is_some_and(|r| r.contains("acc-1")), "{body}");
+    assert!(
+        body["reason"].as_str().is_some_and(|r| r.contains("acc-1")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn re_registering_the_same_server_changes_nothing() {
     let stack = TestStack::new().await;
     let (_, base) = setup(&stack).await;
-    let (status, body) = call(&base, reqwest::Method::PUT, "/servers/srv-42", Some("support:jdoe"), Some(serde_json::to_value(registration("c-42")).expect("json"))).await;
+    let (status, body) = call(
+        &base,
+        reqwest::Method::PUT,
+        "/servers/srv-42",
+        Some("support:jdoe"),
+        Some(serde_json::to_value(registration("c-42")).expect("json")),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["events"], json!([]), "{body}");
 }
@@ -192,7 +315,12 @@ async fn racing_openings_open_one_migration_per_server() {
             let accounts = accounts.clone();
             tokio::spawn(async move {
                 accounts
-                    .open_migration(Actor::customer("c-42"), uuid::Uuid::now_v7(), "srv-42", "v2026")
+                    .open_migration(
+                        Actor::customer("c-42"),
+                        uuid::Uuid::now_v7(),
+                        "srv-42",
+                        "v2026",
+                    )
                     .await
                     .map(|(id, _)| id)
             })

@@ -9,10 +9,20 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// Base URL of a running `ferry up`.
-    #[arg(long = "api", env = "FERRY_API_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long = "api",
+        env = "FERRY_API_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub api: String,
     /// Who you are: `customer:<customer id>` or `support:<login>`.
-    #[arg(long = "as", env = "FERRY_ACTOR", default_value = "support:cli", global = true)]
+    #[arg(
+        long = "as",
+        env = "FERRY_ACTOR",
+        default_value = "support:cli",
+        global = true
+    )]
     pub actor: String,
     /// Print the API's JSON instead of text, for scripts.
     #[arg(long, global = true)]

@@ -81,8 +81,9 @@ impl Api {
                 if text.is_empty() {
                     return Ok(Value::Null);
                 }
-                return serde_json::from_str(&text)
-                    .with_context(|| format!("{method} {path} answered something that is not JSON"));
+                return serde_json::from_str(&text).with_context(|| {
+                    format!("{method} {path} answered something that is not JSON")
+                });
             }
             return Err(error_of(status, &text));
         }

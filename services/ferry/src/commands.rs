@@ -71,16 +71,38 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
             account,
             discard,
         } => {
-            let path = format!("/migrations/{}/accounts/{account}/test", resolve(api, &migration).await?);
-            (if discard { Method::DELETE } else { Method::POST }, path, None)
+            let path = format!(
+                "/migrations/{}/accounts/{account}/test",
+                resolve(api, &migration).await?
+            );
+            (
+                if discard {
+                    Method::DELETE
+                } else {
+                    Method::POST
+                },
+                path,
+                None,
+            )
         }
         M::Ready {
             migration,
             account,
             withdraw,
         } => {
-            let path = format!("/migrations/{}/accounts/{account}/ready", resolve(api, &migration).await?);
-            (if withdraw { Method::DELETE } else { Method::POST }, path, None)
+            let path = format!(
+                "/migrations/{}/accounts/{account}/ready",
+                resolve(api, &migration).await?
+            );
+            (
+                if withdraw {
+                    Method::DELETE
+                } else {
+                    Method::POST
+                },
+                path,
+                None,
+            )
         }
         M::RequestTransit { migration } => post(format!(
             "/migrations/{}/transit-request",
@@ -91,7 +113,15 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
                 "/migrations/{}/obsolete-languages/removal",
                 resolve(api, &migration).await?
             );
-            (if restore { Method::DELETE } else { Method::POST }, path, None)
+            (
+                if restore {
+                    Method::DELETE
+                } else {
+                    Method::POST
+                },
+                path,
+                None,
+            )
         }
         M::Move { migration, account } => post(format!(
             "/migrations/{}/accounts/{account}/move",
@@ -123,7 +153,10 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
         )),
         M::Cancel { migration, reason } => (
             Method::POST,
-            format!("/migrations/{}/cancellation", resolve(api, &migration).await?),
+            format!(
+                "/migrations/{}/cancellation",
+                resolve(api, &migration).await?
+            ),
             Some(json!({ "reason": reason })),
         ),
     };
@@ -132,9 +165,11 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
 
 async fn optional(api: &Api, command: OptionalCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        OptionalCommand::List { server } => {
-            render::optional_list(&api.get(&format!("/optional-migrations?server={server}")).await?, json)
-        }
+        OptionalCommand::List { server } => render::optional_list(
+            &api.get(&format!("/optional-migrations?server={server}"))
+                .await?,
+            json,
+        ),
         OptionalCommand::Schedule {
             server,
             service,
@@ -146,13 +181,21 @@ async fn optional(api: &Api, command: OptionalCommand, json: bool) -> anyhow::Re
                 "service": service, "from_version": from, "to_version": to, "scheduled_for": at,
             });
             let reply = api
-                .command(Method::POST, &format!("/servers/{server}/optional-migrations"), Some(body))
+                .command(
+                    Method::POST,
+                    &format!("/servers/{server}/optional-migrations"),
+                    Some(body),
+                )
                 .await?;
             render::scheduled(&reply, json)
         }
         OptionalCommand::Apply { id } => render::command(
-            &api.command(Method::POST, &format!("/optional-migrations/{id}/application"), None)
-                .await?,
+            &api.command(
+                Method::POST,
+                &format!("/optional-migrations/{id}/application"),
+                None,
+            )
+            .await?,
             json,
         ),
         OptionalCommand::Cancel { id, reason } => render::command(
@@ -181,13 +224,21 @@ async fn transit(api: &Api, command: TransitCommand, json: bool) -> anyhow::Resu
             json,
         ),
         TransitCommand::InService { id } => render::command(
-            &api.command(Method::POST, &format!("/transit-servers/{id}/in-service"), None)
-                .await?,
+            &api.command(
+                Method::POST,
+                &format!("/transit-servers/{id}/in-service"),
+                None,
+            )
+            .await?,
             json,
         ),
         TransitCommand::RetryInstall { id } => render::command(
-            &api.command(Method::POST, &format!("/transit-servers/{id}/installation/retry"), None)
-                .await?,
+            &api.command(
+                Method::POST,
+                &format!("/transit-servers/{id}/installation/retry"),
+                None,
+            )
+            .await?,
             json,
         ),
     }

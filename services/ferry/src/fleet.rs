@@ -60,7 +60,9 @@ impl Fleet {
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         let fleet = if is_json {
             serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
         } else {
@@ -106,7 +108,11 @@ pub async fn import(api: &Api, fleet: &Fleet) -> anyhow::Result<Vec<Imported>> {
             )
             .await
             .with_context(|| format!("transit server {}", transit.transit_server_id))?;
-        done.push(imported("transit_server", &transit.transit_server_id, &reply));
+        done.push(imported(
+            "transit_server",
+            &transit.transit_server_id,
+            &reply,
+        ));
     }
     for server in &fleet.servers {
         let reply = api

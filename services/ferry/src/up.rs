@@ -18,7 +18,9 @@ struct ApiDoc;
 
 pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     // Refuse bad service settings before connecting to anything.
-    args.accounts.calendar().context("working calendar settings")?;
+    args.accounts
+        .calendar()
+        .context("working calendar settings")?;
     let runtime = Runtime::start(args.runtime, "ferry")
         .await
         .context("starting ferry")?;

@@ -41,6 +41,8 @@ impl ServerState {
 
 /// What can be asked of a server.
 #[derive(Debug, Clone, PartialEq)]
+// Commands are short-lived values; boxing the registration would only burden callers.
+#[allow(clippy::large_enum_variant)]
 pub enum ServerCommand {
     /// Registers the server, or brings it in line with these details and accounts.
     Register {

@@ -180,12 +180,12 @@ fn customers_cannot_register_servers() {
         .then_refused(Forbidden, "only support");
 }
 
+/// Spoils one field of a registration.
+type Spoil = Box<dyn Fn(&mut ServerRegistered, &mut Vec<AccountSpec>)>;
+
 #[test]
 fn bad_registrations_are_refused_naming_the_field() {
-    let cases: Vec<(
-        Box<dyn Fn(&mut ServerRegistered, &mut Vec<AccountSpec>)>,
-        &str,
-    )> = vec![
+    let cases: Vec<(Spoil, &str)> = vec![
         (Box::new(|s, _| s.ipv4 = vec!["300.1.1.1".into()]), "ipv4"),
         (Box::new(|s, _| s.ipv6 = vec!["nope".into()]), "ipv6"),
         (

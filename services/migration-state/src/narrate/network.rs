@@ -1,0 +1,120 @@
+//! Lines of the network, billing and notification services' events.
+
+use ferry_events::{
+    AccountTrafficEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, Money, NotificationEvent,
+    TrafficSwitchMethod,
+};
+
+use super::{Narration, count, duration};
+
+fn money(amount: &Money) -> String {
+    let sign = if amount.amount_cents < 0 { "-" } else { "" };
+    let cents = amount.amount_cents.unsigned_abs();
+    format!(
+        "{sign}{}.{:02} {}",
+        cents / 100,
+        cents % 100,
+        amount.currency
+    )
+}
+
+pub(super) fn dns(event: &DnsZoneEvent) -> Narration {
+    Narration::says(match event {
+        DnsZoneEvent::DnsRecordsSwitched(e) => format!(
+            "DNS of {} ({}) switched from {} to {}",
+            e.domain, e.account_id, e.from_server_id, e.to_server_id
+        ),
+        DnsZoneEvent::DnsRecordsReverted(e) => format!(
+            "DNS of {} ({}) reverted from {} to {}",
+            e.domain, e.account_id, e.from_server_id, e.to_server_id
+        ),
+        DnsZoneEvent::MxRecordRemovalAdvised(e) => format!(
+            "advised removing the MX record {} of {} ({})",
+            e.record.value, e.domain, e.account_id
+        ),
+    })
+}
+
+pub(super) fn traffic(account: &str, event: &AccountTrafficEvent) -> Narration {
+    Narration::says(match event {
+        AccountTrafficEvent::RedirectEnabled(e) => format!(
+            "traffic of {account} redirected from {} to {}",
+            e.from_server_id, e.to_server_id
+        ),
+        AccountTrafficEvent::RedirectRemoved(e) => {
+            format!("redirect of {account} from {} removed", e.from_server_id)
+        }
+        AccountTrafficEvent::AccountTrafficSwitched(e) => format!(
+            "traffic of {account} switched to {} ({})",
+            e.to_server_id,
+            match e.method {
+                TrafficSwitchMethod::ProviderDns => "provider DNS",
+                TrafficSwitchMethod::TransparentRedirect => "transparent redirect",
+            }
+        ),
+    })
+}
+
+pub(super) fn ip_route(server: &str, event: &IpRouteEvent) -> Narration {
+    match event {
+        IpRouteEvent::IpRerouteStarted(e) => Narration::says(format!(
+            "rerouting {} of {server} to {}",
+            count(e.ips.len(), "IP"),
+            e.to_server_id
+        )),
+        IpRouteEvent::IpsRerouted(e) => Narration::with_downtime(
+            format!(
+                "{} of {server} rerouted to {} ({} unavailable)",
+                count(e.ips.len(), "IP"),
+                e.to_server_id,
+                duration(e.unavailability_ms)
+            ),
+            Some(e.unavailability_ms),
+        ),
+        IpRouteEvent::IpRoutesRestored(e) => Narration::with_downtime(
+            format!(
+                "{} of {server} routed home again ({} unavailable)",
+                count(e.ips.len(), "IP"),
+                duration(e.unavailability_ms)
+            ),
+            Some(e.unavailability_ms),
+        ),
+    }
+}
+
+pub(super) fn loan(event: &LoanEvent) -> Narration {
+    Narration::says(match event {
+        LoanEvent::LoanOpened(e) => format!(
+            "loan of {} opened: {} free, then {} per day",
+            e.transit_server_id,
+            count(e.free_period_days as usize, "day"),
+            money(&e.daily_price)
+        ),
+        LoanEvent::LoanDayCharged(e) => {
+            format!("loan day {} charged {}", e.day, money(&e.amount))
+        }
+        LoanEvent::LoanClosed(e) => format!(
+            "loan closed after {}, {} billable, {} charged",
+            count(e.days_used as usize, "day"),
+            e.billable_days,
+            money(&e.total)
+        ),
+    })
+}
+
+pub(super) fn notification(event: &NotificationEvent) -> Narration {
+    Narration::says(match event {
+        NotificationEvent::NotificationQueued(e) => {
+            format!("notification to {} queued: {}", e.recipient, e.subject)
+        }
+        NotificationEvent::NotificationSent(e) => {
+            format!("notification sent (attempt {})", e.attempt)
+        }
+        NotificationEvent::NotificationFailed(e) => format!(
+            "notification failed (attempt {}): {}{}",
+            e.attempt,
+            e.reason,
+            if e.will_retry { "; will retry" } else { "" }
+        ),
+    })
+}

@@ -1,0 +1,362 @@
+//! The query routes of the read side (tag `read`). Every route needs the
+//! `x-ferry-actor` header (401 without it); a customer sees only their own servers,
+//! migrations and audits (403 otherwise) and not the transit pool; unknown ids are
+//! 404. Errors are [`ApiError`] JSON bodies.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use chrono::Utc;
+use deadpool_postgres::Pool;
+use ferry_infra::api::{ApiError, ErrorBody, RequestActor};
+use ferry_infra::event_log::EventLog;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::MigrationStateArgs;
+use crate::access::Viewer;
+use crate::audit::{self, AuditTimeline};
+use crate::error::QueryError;
+use crate::query;
+use crate::response::{MigrationDetail, ServerDetail, ServerListItem, TransitQueueView};
+use crate::view::{
+    MigrationView, OptionalMigrationView, ServerView, TargetInfrastructureView, TransitServerView,
+    TransitState,
+};
+
+/// What the routes work with.
+#[derive(Clone)]
+pub struct ReadState {
+    /// The read-model database.
+    pub pool: Pool,
+    /// The event log, for audits.
+    pub log: EventLog,
+    /// The service's settings (the free period).
+    pub args: MigrationStateArgs,
+}
+
+/// The query routes, with their OpenAPI description.
+pub fn router(state: ReadState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(list_servers))
+        .routes(routes!(get_server))
+        .routes(routes!(server_audit))
+        .routes(routes!(get_migration))
+        .routes(routes!(list_transit_servers))
+        .routes(routes!(list_transit_queues))
+        .routes(routes!(list_target_infrastructures))
+        .routes(routes!(list_optional_migrations))
+        .with_state(state)
+}
+
+/// Filters of `GET /servers`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ServersQuery {
+    /// Only servers whose current migration is at this step (1 to 8).
+    pub step: Option<u8>,
+}
+
+/// Filters of `GET /optional-migrations`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OptionalMigrationsQuery {
+    /// Only the optional migrations of this server.
+    pub server: Option<String>,
+}
+
+fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::invalid(e.body_text()))
+}
+
+/// A server the viewer may see.
+async fn visible_server(pool: &Pool, viewer: &Viewer, id: &str) -> Result<ServerView, QueryError> {
+    let server = query::server(pool, id)
+        .await?
+        .ok_or_else(|| QueryError::NotFound {
+            what: "server",
+            id: id.to_owned(),
+        })?;
+    viewer.may_see(&format!("server {id}"), &server.customer_id)?;
+    Ok(server)
+}
+
+/// The detail of a migration, as of now.
+async fn detail(
+    state: &ReadState,
+    view: MigrationView,
+    server: Option<&ServerView>,
+) -> Result<MigrationDetail, QueryError> {
+    let position = match view.queue.as_ref().filter(|q| q.is_waiting()) {
+        Some(queue) => query::queue(&state.pool, Some(&queue.configuration))
+            .await?
+            .into_iter()
+            .find(|row| row.migration_id == view.migration_id)
+            .map(|row| row.position),
+        None => None,
+    };
+    Ok(MigrationDetail::of(
+        view,
+        server,
+        position,
+        Utc::now(),
+        state.args.free_period_days,
+    ))
+}
+
+/// Lists servers with their current migration's state and step.
+#[utoipa::path(
+    get,
+    path = "/servers",
+    tag = "read",
+    params(
+        ServersQuery,
+        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+    ),
+    responses(
+        (status = 200, description = "Support: every server; a customer: their own", body = [ServerListItem]),
+        (status = 400, description = "Bad filter", body = ErrorBody),
+        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 503, description = "Read model unavailable", body = ErrorBody),
+    )
+)]
+async fn list_servers(
+    State(state): State<ReadState>,
+    RequestActor(actor): RequestActor,
+    filters: Result<Query<ServersQuery>, QueryRejection>,
+) -> Result<Json<Vec<ServerListItem>>, ApiError> {
+    let filters = query_params(filters)?;
+    if let Some(step) = filters.step.filter(|s| !(1..=8).contains(s)) {
+        return Err(ApiError::invalid(format!(
+            "step {step} is not between 1 and 8"
+        )));
+    }
+    let viewer = Viewer::of(&actor);
+    let rows = query::servers(&state.pool, viewer.customer(), filters.step).await?;
+    Ok(Json(rows.into_iter().map(ServerListItem::from).collect()))
+}
+
+/// A server, its accounts, and its current migration: every account's state,
+/// downtimes, the transit server and since when, queue position and loan.
+#[utoipa::path(
+    get,
+    path = "/servers/{server_id}",
+    tag = "read",
+    params(
+        ("server_id" = String, Path, description = "The server id, e.g. srv-0042"),
+        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+    ),
+    responses(
+        (status = 200, body = ServerDetail),
+        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 403, description = "Another customer's server", body = ErrorBody),
+        (status = 404, description = "Unknown server", body = ErrorBody),
+        (status = 503, description = "Read model unavailable", body = ErrorBody),
+    )
+)]
+async fn get_server(
+    State(state): State<ReadState>,
+    RequestActor(actor): RequestActor,
+    Path(id): Path<String>,
+) -> Result<Json<ServerDetail>, ApiError> {
+    let server = visible_server(&state.pool, &Viewer::of(&actor), &id).await?;
+    let migration = match &server.migration {
+        Some(summary) => query::migration(&state.pool, summary.migration_id).await?,
+        None => None,
+    };
+    let migration = match migration {
+        Some(view) => Some(detail(&state, view, Some(&server)).await?),
+        None => None,
+    };
+    Ok(Json(ServerDetail { server, migration }))
+}
+
+/// The whole timeline of a server's migrations, replayed from the event log.
+#[utoipa::path(
+    get,
+    path = "/servers/{server_id}/audit",
+    tag = "read",
+    params(
+        ("server_id" = String, Path, description = "The server id"),
+        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+    ),
+    responses(
+        (status = 200, body = AuditTimeline),
+        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 403, description = "Another customer's server", body = ErrorBody),
+        (status = 404, description = "Unknown server", body = ErrorBody),
+        (status = 503, description = "Read model or log unavailable", body = ErrorBody),
+    )
+)]
+async fn server_audit(
+    State(state): State<ReadState>,
+    RequestActor(actor): RequestActor,
+    Path(id): Path<String>,
+) -> Result<Json<AuditTimeline>, ApiError> {
+    let server = visible_server(&state.pool, &Viewer::of(&actor), &id).await?;
+    Ok(Json(
+        audit::timeline(&state.log, &state.pool, &server).await?,
+    ))
+}
+
+/// A migration: state, every account, downtimes, transit server, queue position, loan.
+#[utoipa::path(
+    get,
+    path = "/migrations/{migration_id}",
+    tag = "read",
+    params(
+        ("migration_id" = String, Path, description = "The migration id (a UUID)"),
+        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+    ),
+    responses(
+        (status = 200, body = MigrationDetail),
+        (status = 400, description = "Not a UUID", body = ErrorBody),
+        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 403, description = "Another customer's migration", body = ErrorBody),
+        (status = 404, description = "Unknown migration", body = ErrorBody),
+        (status = 503, description = "Read model unavailable", body = ErrorBody),
+    )
+)]
+async fn get_migration(
+    State(state): State<ReadState>,
+    RequestActor(actor): RequestActor,
+    Path(id): Path<String>,
+) -> Result<Json<MigrationDetail>, ApiError> {
+    let migration_id = Uuid::parse_str(&id)
+        .map_err(|_| ApiError::invalid(format!("migration id {id:?} is not a UUID")))?;
+    let view = query::migration(&state.pool, migration_id)
+        .await?
+        .ok_or_else(|| QueryError::NotFound {
+            what: "migration",
+            id: id.clone(),
+        })?;
+    Viewer::of(&actor).may_see(&format!("migration {id}"), &view.customer_id)?;
+    let server = query::server(&state.pool, &view.server_id).await?;
+    Ok(Json(detail(&state, view, server.as_ref()).await?))
+}
+
+/// Every transit server of the pool (support only).
+#[utoipa::path(
+    get,
+    path = "/transit-servers",
+    tag = "read",
+    params(("x-ferry-actor" = String, Header, description = "support:<login> or system:<service>")),
+    responses(
+        (status = 200, body = [TransitServerView]),
+        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 403, description = "Customers may not see the pool", body = ErrorBody),
+        (status = 503, description = "Read model unavailable", body = ErrorBody),
+    )
+)]
+async fn list_transit_servers(
+    State(state): State<ReadState>,
+    RequestActor(actor): RequestActor,
+) -> Result<Json<Vec<TransitServerView>>, ApiError> {
+    Viewer::of(&actor).staff_only("the transit servers")?;
+    Ok(Json(query::transit_servers(&state.pool).await?))
+}
+
+/// Every configuration's waiting list with positions, and its free transit servers
+/// (support only).
+#[utoipa::path(
+    get,
+    path = "/transit-queues",
+    tag = "read",
+    params(("x-ferry-actor" = String, Header, description = "support:<login> or system:<service>")),
+    responses(
+        (status = 200, body = [TransitQueueView]),
+        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 403, description = "Customers may not see the queues", body = ErrorBody),
+        (status = 503, description = "Read model unavailable", body = ErrorBody),
+    )
+)]
+async fn list_transit_queues(
+    State(state): State<ReadState>,
+    RequestActor(actor): RequestActor,
+) -> Result<Json<Vec<TransitQueueView>>, ApiError> {
+    Viewer::of(&actor).staff_only("the transit queues")?;
+    let mut queues: BTreeMap<String, TransitQueueView> = BTreeMap::new();
+    for transit in query::transit_servers(&state.pool).await? {
+        let queue = queues
+            .entry(transit.configuration.clone())
+            .or_insert_with(|| empty_queue(&transit.configuration));
+        if transit.state == TransitState::Free {
+            queue.free_transit_servers.push(transit.transit_server_id);
+        }
+    }
+    for row in query::queue(&state.pool, None).await? {
+        queues
+            .entry(row.configuration.clone())
+            .or_insert_with(|| empty_queue(&row.configuration))
+            .waiting
+            .push(row.into());
+    }
+    Ok(Json(queues.into_values().collect()))
+}
+
+fn empty_queue(configuration: &str) -> TransitQueueView {
+    TransitQueueView {
+        configuration: configuration.to_owned(),
+        waiting: Vec::new(),
+        free_transit_servers: Vec::new(),
+    }
+}
+
+/// Every target infrastructure version and what it supports.
+#[utoipa::path(
+    get,
+    path = "/target-infrastructures",
+    tag = "read",
+    params(("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>")),
+    responses(
+        (status = 200, body = [TargetInfrastructureView]),
+        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 503, description = "Read model unavailable", body = ErrorBody),
+    )
+)]
+async fn list_target_infrastructures(
+    State(state): State<ReadState>,
+    RequestActor(_actor): RequestActor,
+) -> Result<Json<Vec<TargetInfrastructureView>>, ApiError> {
+    Ok(Json(query::targets(&state.pool).await?))
+}
+
+/// Optional migrations: of one server (`?server=`), or every one the actor may see.
+#[utoipa::path(
+    get,
+    path = "/optional-migrations",
+    tag = "read",
+    params(
+        OptionalMigrationsQuery,
+        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+    ),
+    responses(
+        (status = 200, body = [OptionalMigrationView]),
+        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 403, description = "Another customer's server", body = ErrorBody),
+        (status = 404, description = "Unknown server", body = ErrorBody),
+        (status = 503, description = "Read model unavailable", body = ErrorBody),
+    )
+)]
+async fn list_optional_migrations(
+    State(state): State<ReadState>,
+    RequestActor(actor): RequestActor,
+    filters: Result<Query<OptionalMigrationsQuery>, QueryRejection>,
+) -> Result<Json<Vec<OptionalMigrationView>>, ApiError> {
+    let filters = query_params(filters)?;
+    let viewer = Viewer::of(&actor);
+    if let Some(server) = &filters.server {
+        visible_server(&state.pool, &viewer, server).await?;
+    }
+    let optionals =
+        query::optional_migrations(&state.pool, filters.server.as_deref(), viewer.customer())
+            .await?;
+    Ok(Json(optionals))
+}

@@ -18,6 +18,4 @@ pub mod migration;
 pub mod optional_migration;
 pub mod server;
 pub mod target_infrastructure;
-#[cfg(test)]
-pub(crate) mod testing;
 pub mod validation;

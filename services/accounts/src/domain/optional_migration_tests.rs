@@ -1,8 +1,8 @@
 //! Given/when/then of optional single-service migrations.
 
 use super::*;
-use crate::domain::testing::given;
 use ferry_infra::command::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
+use ferry_infra::testkit::scenario::given;
 
 const ID: Uuid = Uuid::from_u128(7);
 const T1: Uuid = Uuid::from_u128(0xa1);
@@ -62,7 +62,7 @@ fn support_schedules_once() {
     other.to_version = "17".into();
     given::<OptionalMigrationDecider>([scheduled().into()])
         .when(by(Actor::support("jdoe"), OptionalAction::Schedule(other)))
-        .then_refused(Conflict, "already scheduled");
+        .then_refused_because(Conflict, "already scheduled");
 }
 
 #[test]
@@ -72,18 +72,18 @@ fn scheduling_refusals() {
             Actor::customer("c-42"),
             OptionalAction::Schedule(scheduled()),
         ))
-        .then_refused(Forbidden, "only support");
+        .then_refused_because(Forbidden, "only support");
     let mut same = scheduled();
     same.to_version = "15".into();
     given::<OptionalMigrationDecider>([])
         .when(by(Actor::support("jdoe"), OptionalAction::Schedule(same)))
-        .then_refused(Invalid, "PostgreSQL");
+        .then_refused_because(Invalid, "PostgreSQL");
     given::<OptionalMigrationDecider>([])
         .when(by(
             Actor::customer("c-42"),
             apply(T1, "2026-12-01T03:00:00Z"),
         ))
-        .then_refused(NotFound, "no such optional migration");
+        .then_refused_because(NotFound, "no such optional migration");
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn it_is_applied_directly_no_earlier_than_scheduled() {
             Actor::customer("c-42"),
             apply(T1, "2026-11-30T03:00:00Z"),
         ))
-        .then_refused(Conflict, "scheduled for");
+        .then_refused_because(Conflict, "scheduled for");
     given::<OptionalMigrationDecider>([scheduled().into()])
         .when(by(
             Actor::customer("c-42"),
@@ -105,13 +105,13 @@ fn it_is_applied_directly_no_earlier_than_scheduled() {
             Actor::customer("c-99"),
             apply(T1, "2026-12-01T02:00:00Z"),
         ))
-        .then_refused(Forbidden, "does not own");
+        .then_refused_because(Forbidden, "does not own");
     given::<OptionalMigrationDecider>(started())
         .when(by(
             Actor::customer("c-42"),
             apply(T2, "2026-12-01T02:00:00Z"),
         ))
-        .then_refused(Conflict, "being applied");
+        .then_refused_because(Conflict, "being applied");
 }
 
 #[test]
@@ -143,7 +143,7 @@ fn its_downtime_is_recorded_or_its_failure_allows_a_retry() {
                 outcome: Ok(1),
             },
         ))
-        .then_refused(Forbidden, "only ferry itself");
+        .then_refused_because(Forbidden, "only ferry itself");
     let mut failed = started();
     failed.push(
         OptionalMigrationFailed {
@@ -181,5 +181,5 @@ fn it_is_cancelled_only_before_being_applied() {
                 reason: "later".into(),
             },
         ))
-        .then_refused(Conflict, "being applied");
+        .then_refused_because(Conflict, "being applied");
 }

@@ -1,9 +1,9 @@
 //! Given/when/then of the server aggregate.
 
 use super::*;
-use crate::domain::testing::given;
 use ferry_events::{DnsHosting, DomainSpec, MailHosting, Money, ServerKind, ServerStorage};
 use ferry_infra::command::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
+use ferry_infra::testkit::scenario::given;
 
 const M1: Uuid = Uuid::from_u128(1);
 const M2: Uuid = Uuid::from_u128(2);
@@ -157,7 +157,7 @@ fn the_infrastructure_version_changes_only_through_a_migration() {
             server,
             accounts: vec![account("acc-1")],
         })
-        .then_refused(Conflict, "only through a migration");
+        .then_refused_because(Conflict, "only through a migration");
     given::<ServerDecider>(history())
         .when(ServerCommand::ChangeInfrastructureVersion { to: "v2026".into() })
         .then(vec![
@@ -177,7 +177,7 @@ fn customers_cannot_register_servers() {
             server: registered(),
             accounts: vec![],
         })
-        .then_refused(Forbidden, "only support");
+        .then_refused_because(Forbidden, "only support");
 }
 
 /// Spoils one field of a registration.
@@ -241,7 +241,7 @@ fn bad_registrations_are_refused_naming_the_field() {
                 server,
                 accounts,
             })
-            .then_refused(Invalid, reason);
+            .then_refused_because(Invalid, reason);
     }
 }
 
@@ -271,7 +271,7 @@ fn one_required_migration_at_a_time() {
         .then_nothing();
     given::<ServerDecider>(held.clone())
         .when(open(M2))
-        .then_refused(Conflict, "already in progress");
+        .then_refused_because(Conflict, "already in progress");
     given::<ServerDecider>(held.clone())
         .when(ServerCommand::CloseMigration {
             migration_id: M1,
@@ -312,7 +312,7 @@ fn accounts_are_not_removed_during_a_migration() {
     );
     given::<ServerDecider>(held)
         .when(register(vec![account("acc-1")]))
-        .then_refused(Conflict, "acc-2");
+        .then_refused_because(Conflict, "acc-2");
 }
 
 #[test]
@@ -360,7 +360,7 @@ fn languages_are_removed_and_restored() {
             account_id: "acc-9".into(),
             versions: vec![],
         })
-        .then_refused(NotFound, "acc-9");
+        .then_refused_because(NotFound, "acc-9");
 }
 
 #[test]
@@ -370,5 +370,5 @@ fn an_unregistered_server_refuses_everything_but_registration() {
             migration_id: M1,
             target_version: "v2026".into(),
         })
-        .then_refused(NotFound, "not registered");
+        .then_refused_because(NotFound, "not registered");
 }

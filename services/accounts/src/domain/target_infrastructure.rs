@@ -140,8 +140,8 @@ fn normalized(languages: &[LanguageVersion]) -> Vec<LanguageVersion> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::given;
     use ferry_events::DatabaseEngine;
+    use ferry_infra::testkit::scenario::given;
 
     fn php(version: &str) -> LanguageVersion {
         LanguageVersion {
@@ -208,13 +208,13 @@ mod tests {
         command.actor = Actor::customer("c-1");
         given::<TargetInfrastructureDecider>([])
             .when(command)
-            .then_refused(RefusalKind::Forbidden, "only support");
+            .then_refused_because(RefusalKind::Forbidden, "only support");
     }
 
     #[test]
     fn a_language_without_version_is_invalid() {
         given::<TargetInfrastructureDecider>([])
             .when(publish(vec![php("")]))
-            .then_refused(RefusalKind::Invalid, "needs a name and a version");
+            .then_refused_because(RefusalKind::Invalid, "needs a name and a version");
     }
 }

@@ -7,6 +7,3 @@
 
 pub mod transit_queue;
 pub mod transit_server;
-
-#[cfg(test)]
-pub(crate) mod testing;

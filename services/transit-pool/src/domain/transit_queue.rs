@@ -343,8 +343,8 @@ impl Decider for TransitQueueDecider {
 mod tests {
     use super::TransitQueueCommand as C;
     use super::*;
-    use crate::domain::testing::given;
     use chrono::TimeZone;
+    use ferry_infra::testkit::scenario::given;
 
     type Q = TransitQueueDecider;
 
@@ -650,7 +650,7 @@ mod tests {
 
     #[test]
     fn waiting_requests_are_served_first_come_first_served() {
-        let mut state = given::<Q>([queued(1), queued(2), queued(3)]).state();
+        let mut state = given::<Q>([queued(1), queued(2), queued(3)]).into_state();
         let mut served_order = Vec::new();
         for server in ["tr-1", "tr-2", "tr-3"] {
             let events = Q::decide(&state, &server_available(server)).unwrap_or_default();

@@ -735,8 +735,8 @@ fn decide_in_pool(status: &Status, action: &TransitServerAction) -> Decided {
 mod tests {
     use super::TransitServerAction as A;
     use super::*;
-    use crate::domain::testing::given;
     use chrono::TimeZone;
+    use ferry_infra::testkit::scenario::given;
 
     type S = TransitServerDecider;
 

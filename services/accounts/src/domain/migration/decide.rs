@@ -328,13 +328,7 @@ pub(super) fn decide(state: &MigrationState, command: &MigrationCommand) -> Deci
                 &[Phase::OnTransit, Phase::Reinstalling, Phase::Relocating],
                 "accounts are verified once on the transit server",
             )?;
-            let progress = account(state, account_id)?;
-            if progress.place != Place::Transit {
-                return Err(Refused::WrongStep(format!(
-                    "{account_id} is not on the transit server ({})",
-                    place_name(&progress.place)
-                )));
-            }
+            let progress = on_transit(state, account_id)?;
             if progress.verified {
                 return Ok(vec![]);
             }
@@ -356,13 +350,7 @@ pub(super) fn decide(state: &MigrationState, command: &MigrationCommand) -> Deci
                 &[Phase::OnTransit],
                 "a moved account can go back to the client server only until its reinstall starts",
             )?;
-            let progress = account(state, account_id)?;
-            if progress.place != Place::Transit {
-                return Err(Refused::WrongStep(format!(
-                    "{account_id} is not on the transit server ({})",
-                    place_name(&progress.place)
-                )));
-            }
+            on_transit(state, account_id)?;
             one_at_a_time(state)?;
             Ok(vec![
                 AccountRollbackStarted {
@@ -451,13 +439,7 @@ pub(super) fn decide(state: &MigrationState, command: &MigrationCommand) -> Deci
                 &[Phase::Relocating],
                 "accounts move back in step 7, once the server is reinstalled",
             )?;
-            let progress = account(state, account_id)?;
-            if progress.place != Place::Transit {
-                return Err(Refused::WrongStep(format!(
-                    "{account_id} is not on the transit server ({})",
-                    place_name(&progress.place)
-                )));
-            }
+            on_transit(state, account_id)?;
             one_at_a_time(state)?;
             match calendar.next_open(*now) {
                 Some(next) if next == *now => {}
@@ -626,6 +608,18 @@ fn account<'a>(state: &'a MigrationState, id: &str) -> Result<&'a AccountProgres
         .accounts
         .get(id)
         .ok_or_else(|| Refused::UnknownAccount(id.to_owned()))
+}
+
+/// The account, which must be on the transit server.
+fn on_transit<'a>(state: &'a MigrationState, id: &str) -> Result<&'a AccountProgress, Refused> {
+    let progress = account(state, id)?;
+    if progress.place != Place::Transit {
+        return Err(Refused::WrongStep(format!(
+            "{id} is not on the transit server ({})",
+            place_name(&progress.place)
+        )));
+    }
+    Ok(progress)
 }
 
 fn one_at_a_time(state: &MigrationState) -> Result<(), Refused> {

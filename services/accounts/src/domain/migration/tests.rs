@@ -3,10 +3,10 @@
 use super::*;
 use crate::domain::calendar::WorkingCalendar;
 use crate::domain::compatibility::TargetSupport;
-use crate::domain::testing::given;
 use chrono::{DateTime, Utc};
 use ferry_events::*;
 use ferry_infra::command::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
+use ferry_infra::testkit::scenario::given;
 use uuid::Uuid;
 
 const MIGRATION: Uuid = Uuid::from_u128(0x0193_a5c2_0000_7000_8000_0000_0000_0001);
@@ -270,14 +270,14 @@ fn opening_checks_every_account_against_the_target() {
 fn another_customer_cannot_open_a_migration_of_my_server() {
     given::<MigrationDecider>([])
         .when(by(other_customer(), open_action()))
-        .then_refused(Forbidden, "c-99 does not own");
+        .then_refused_because(Forbidden, "c-99 does not own");
 }
 
 #[test]
 fn a_migration_opens_once() {
     given::<MigrationDecider>(opened())
         .when(by(customer(), open_action()))
-        .then_refused(Conflict, "already open");
+        .then_refused_because(Conflict, "already open");
 }
 
 #[test]
@@ -303,7 +303,7 @@ fn a_server_without_accounts_or_already_on_the_target_has_nothing_to_migrate() {
     };
     given::<MigrationDecider>([])
         .when(by(customer(), empty))
-        .then_refused(Invalid, "no account");
+        .then_refused_because(Invalid, "no account");
     let same = Action::Open {
         migration_id,
         server_id,
@@ -314,7 +314,7 @@ fn a_server_without_accounts_or_already_on_the_target_has_nothing_to_migrate() {
     };
     given::<MigrationDecider>([])
         .when(by(customer(), same))
-        .then_refused(Invalid, "already runs v2026");
+        .then_refused_because(Invalid, "already runs v2026");
 }
 
 #[test]
@@ -326,7 +326,7 @@ fn commands_to_a_migration_never_opened_are_refused() {
                 account_id: "acc-1".into(),
             },
         ))
-        .then_refused(NotFound, "no such migration");
+        .then_refused_because(NotFound, "no such migration");
 }
 
 #[test]
@@ -518,7 +518,7 @@ fn test_migration_refusals() {
                 transfer_id: T2,
             },
         ))
-        .then_refused(Conflict, "being prepared");
+        .then_refused_because(Conflict, "being prepared");
     given::<MigrationDecider>(opened())
         .when(by(
             customer(),
@@ -527,7 +527,7 @@ fn test_migration_refusals() {
                 transfer_id: T2,
             },
         ))
-        .then_refused(NotFound, "acc-9");
+        .then_refused_because(NotFound, "acc-9");
     given::<MigrationDecider>(opened())
         .when(by(
             customer(),
@@ -535,7 +535,7 @@ fn test_migration_refusals() {
                 account_id: "acc-1".into(),
             },
         ))
-        .then_refused(Conflict, "no test migration");
+        .then_refused_because(Conflict, "no test migration");
     given::<MigrationDecider>(on_transit())
         .when(by(
             customer(),
@@ -544,7 +544,7 @@ fn test_migration_refusals() {
                 transfer_id: T2,
             },
         ))
-        .then_refused(Conflict, "step 1");
+        .then_refused_because(Conflict, "step 1");
     given::<MigrationDecider>(requested.clone())
         .when(by(
             customer(),
@@ -553,7 +553,7 @@ fn test_migration_refusals() {
                 outcome: Ok("x".into()),
             },
         ))
-        .then_refused(Forbidden, "only ferry itself");
+        .then_refused_because(Forbidden, "only ferry itself");
     // A result for a copy discarded meanwhile changes nothing.
     given::<MigrationDecider>(requested)
         .when(by(
@@ -616,7 +616,7 @@ fn another_customer_cannot_mark_my_accounts_ready() {
                 account_id: "acc-1".into(),
             },
         ))
-        .then_refused(Forbidden, "does not own");
+        .then_refused_because(Forbidden, "does not own");
 }
 
 // Step 2.
@@ -628,7 +628,7 @@ fn the_transit_server_is_requested_only_when_every_account_is_ready() {
     };
     given::<MigrationDecider>(with(opened(), [ready("acc-1")]))
         .when(by(customer(), request()))
-        .then_refused(Conflict, "acc-2 still in preparation");
+        .then_refused_because(Conflict, "acc-2 still in preparation");
     given::<MigrationDecider>(all_ready())
         .when(by(customer(), request()))
         .then(vec![
@@ -664,7 +664,7 @@ fn once_support_prepared_the_request_readiness_is_withdrawn_through_a_restore() 
                 account_id: "acc-1".into(),
             },
         ))
-        .then_refused(Conflict, "restore the removed language versions");
+        .then_refused_because(Conflict, "restore the removed language versions");
 }
 
 #[test]
@@ -710,7 +710,7 @@ fn language_removal_refusals() {
                 removals: removals(),
             },
         ))
-        .then_refused(Forbidden, "only support");
+        .then_refused_because(Forbidden, "only support");
     given::<MigrationDecider>(all_ready())
         .when(by(
             support(),
@@ -718,13 +718,13 @@ fn language_removal_refusals() {
                 removals: removals(),
             },
         ))
-        .then_refused(Conflict, "step 2");
+        .then_refused_because(Conflict, "step 2");
     given::<MigrationDecider>(transit_requested())
         .when(by(support(), Action::RestoreObsoleteLanguages))
-        .then_refused(Conflict, "nothing to restore");
+        .then_refused_because(Conflict, "nothing to restore");
     given::<MigrationDecider>(one_moved())
         .when(by(support(), Action::RestoreObsoleteLanguages))
-        .then_refused(Conflict, "already moved");
+        .then_refused_because(Conflict, "already moved");
     let unknown = vec![AccountLanguages {
         account_id: "acc-9".into(),
         versions: vec![],
@@ -734,7 +734,7 @@ fn language_removal_refusals() {
             support(),
             Action::RemoveObsoleteLanguages { removals: unknown },
         ))
-        .then_refused(NotFound, "acc-9");
+        .then_refused_because(NotFound, "acc-9");
 }
 
 // Step 3.
@@ -821,7 +821,7 @@ fn transit_reports_that_no_longer_apply_change_nothing_or_are_refused() {
                 transit_server_id: "tr-7".into(),
             },
         ))
-        .then_refused(Conflict, "waits for no transit server");
+        .then_refused_because(Conflict, "waits for no transit server");
     given::<MigrationDecider>(installing())
         .when(by(
             system(),
@@ -830,7 +830,7 @@ fn transit_reports_that_no_longer_apply_change_nothing_or_are_refused() {
                 ready_at: at("2026-11-23T10:00:00Z"),
             },
         ))
-        .then_refused(Conflict, "not the one assigned");
+        .then_refused_because(Conflict, "not the one assigned");
     given::<MigrationDecider>(installing())
         .when(by(
             support(),
@@ -838,7 +838,7 @@ fn transit_reports_that_no_longer_apply_change_nothing_or_are_refused() {
                 transit_server_id: "tr-7".into(),
             },
         ))
-        .then_refused(Forbidden, "only ferry itself");
+        .then_refused_because(Forbidden, "only ferry itself");
 }
 
 // Step 4.
@@ -906,7 +906,7 @@ fn accounts_move_one_at_a_time() {
                 database_bytes: 0,
             },
         ))
-        .then_refused(Conflict, "acc-1 is being moved");
+        .then_refused_because(Conflict, "acc-1 is being moved");
 }
 
 #[test]
@@ -920,7 +920,7 @@ fn move_refusals() {
                 database_bytes: 0,
             },
         ))
-        .then_refused(Conflict, "step 4");
+        .then_refused_because(Conflict, "step 4");
     given::<MigrationDecider>(one_moved())
         .when(by(
             customer(),
@@ -930,7 +930,7 @@ fn move_refusals() {
                 database_bytes: 0,
             },
         ))
-        .then_refused(Conflict, "not on the client server");
+        .then_refused_because(Conflict, "not on the client server");
     given::<MigrationDecider>(on_transit())
         .when(by(
             other_customer(),
@@ -940,7 +940,7 @@ fn move_refusals() {
                 database_bytes: 0,
             },
         ))
-        .then_refused(Forbidden, "does not own");
+        .then_refused_because(Forbidden, "does not own");
 }
 
 // Step 5.
@@ -975,7 +975,7 @@ fn a_moved_account_is_verified() {
                 account_id: "acc-2".into(),
             },
         ))
-        .then_refused(Conflict, "not on the transit server");
+        .then_refused_because(Conflict, "not on the transit server");
 }
 
 #[test]
@@ -1053,14 +1053,14 @@ fn a_moved_account_rolls_back_until_the_reinstall_starts() {
                 database_bytes: 0,
             },
         ))
-        .then_refused(Conflict, "until its reinstall starts");
+        .then_refused_because(Conflict, "until its reinstall starts");
 }
 
 #[test]
 fn the_reinstall_is_requested_only_when_every_account_is_on_the_transit_server() {
     given::<MigrationDecider>(one_moved())
         .when(by(customer(), Action::RequestReinstall))
-        .then_refused(Conflict, "acc-2 (on the client server)");
+        .then_refused_because(Conflict, "acc-2 (on the client server)");
     given::<MigrationDecider>(all_moved())
         .when(by(customer(), Action::RequestReinstall))
         .then(vec![ReinstallRequested {}.into()]);
@@ -1072,11 +1072,11 @@ fn the_reinstall_is_requested_only_when_every_account_is_on_the_transit_server()
 fn support_starts_the_reinstall_once_requested_rerouting_to_the_transit_server() {
     given::<MigrationDecider>(all_moved())
         .when(by(support(), Action::StartReinstall))
-        .then_refused(Conflict, "not requested the reinstall");
+        .then_refused_because(Conflict, "not requested the reinstall");
     let requested = with(all_moved(), [ReinstallRequested {}.into()]);
     given::<MigrationDecider>(requested.clone())
         .when(by(customer(), Action::StartReinstall))
-        .then_refused(Forbidden, "only support");
+        .then_refused_because(Forbidden, "only support");
     given::<MigrationDecider>(requested)
         .when(by(support(), Action::StartReinstall))
         .then(vec![
@@ -1096,7 +1096,7 @@ fn the_reinstall_is_recorded_done_on_the_target_version() {
                 infrastructure_version: "v2025".into(),
             },
         ))
-        .then_refused(Invalid, "targets v2026");
+        .then_refused_because(Invalid, "targets v2026");
     given::<MigrationDecider>(all_moved())
         .when(by(
             support(),
@@ -1104,7 +1104,7 @@ fn the_reinstall_is_recorded_done_on_the_target_version() {
                 infrastructure_version: "v2026".into(),
             },
         ))
-        .then_refused(Conflict, "step 6");
+        .then_refused_because(Conflict, "step 6");
     given::<MigrationDecider>(reinstalling())
         .when(by(
             support(),
@@ -1147,17 +1147,17 @@ fn outside_working_hours_the_refusal_names_the_next_opening() {
     };
     given::<MigrationDecider>(relocating())
         .when(by(support(), saturday))
-        .then_refused(Conflict, "2026-11-30 08:00:00 UTC");
+        .then_refused_because(Conflict, "2026-11-30 08:00:00 UTC");
 }
 
 #[test]
 fn relocation_refusals() {
     given::<MigrationDecider>(reinstalling())
         .when(by(support(), relocation("acc-1", T3)))
-        .then_refused(Conflict, "step 7");
+        .then_refused_because(Conflict, "step 7");
     given::<MigrationDecider>(relocating())
         .when(by(customer(), relocation("acc-1", T3)))
-        .then_refused(Forbidden, "only support");
+        .then_refused_because(Forbidden, "only support");
     let one_relocating = with(
         relocating(),
         [AccountRelocationStarted {
@@ -1169,7 +1169,7 @@ fn relocation_refusals() {
     );
     given::<MigrationDecider>(one_relocating.clone())
         .when(by(support(), relocation("acc-2", T1)))
-        .then_refused(Conflict, "one at a time");
+        .then_refused_because(Conflict, "one at a time");
     given::<MigrationDecider>(one_relocating)
         .when(cutover(T3, Err("pg_restore failed".into())))
         .then(vec![
@@ -1242,10 +1242,10 @@ fn a_migration_is_cancelled_before_any_account_moves() {
     }
     given::<MigrationDecider>(with(on_transit(), [moving("acc-1", T1)]))
         .when(by(customer(), cancel()))
-        .then_refused(Conflict, "being moved");
+        .then_refused_because(Conflict, "being moved");
     given::<MigrationDecider>(one_moved())
         .when(by(customer(), cancel()))
-        .then_refused(Conflict, "no longer be cancelled");
+        .then_refused_because(Conflict, "no longer be cancelled");
     // Even rolled back, an account has moved once: never after.
     let rolled_back = with(
         one_moved(),
@@ -1266,13 +1266,13 @@ fn a_migration_is_cancelled_before_any_account_moves() {
     );
     given::<MigrationDecider>(rolled_back)
         .when(by(customer(), cancel()))
-        .then_refused(Conflict, "no longer be cancelled");
+        .then_refused_because(Conflict, "no longer be cancelled");
     given::<MigrationDecider>(opened())
         .when(by(customer(), Action::Cancel { reason: " ".into() }))
-        .then_refused(Invalid, "say why");
+        .then_refused_because(Invalid, "say why");
     given::<MigrationDecider>(opened())
         .when(by(other_customer(), cancel()))
-        .then_refused(Forbidden, "does not own");
+        .then_refused_because(Forbidden, "does not own");
 }
 
 #[test]
@@ -1285,7 +1285,7 @@ fn nothing_happens_to_a_cancelled_migration() {
                 account_id: "acc-1".into(),
             },
         ))
-        .then_refused(Conflict, "cancelled");
+        .then_refused_because(Conflict, "cancelled");
     given::<MigrationDecider>(cancelled)
         .when(by(
             customer(),
@@ -1293,7 +1293,7 @@ fn nothing_happens_to_a_cancelled_migration() {
                 reason: "again".into(),
             },
         ))
-        .then_refused(Conflict, "cancelled");
+        .then_refused_because(Conflict, "cancelled");
 }
 
 #[test]

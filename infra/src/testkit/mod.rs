@@ -1,7 +1,9 @@
 //! Test helpers: each test gets its own PostgreSQL database and its own JetStream
 //! stream and subject prefix on the local stack (`scripts/stack up`), so tests run in
 //! parallel and leave nothing behind (both are removed when the [`TestStack`] drops,
-//! also when the test panics).
+//! also when the test panics). [`scenario`] is given/when/then for the pure deciders.
+
+pub mod scenario;
 
 use crate::event_log::{EventLog, LogSettings};
 use deadpool_postgres::Pool;

@@ -3,8 +3,9 @@
 //! of a request, and the idempotency key that makes a retried request harmless.
 //!
 //! Authentication is the job of the gateway in front of ferry: it authenticates the
-//! user and sets the `x-ferry-actor` header (`customer:<customer id>`,
-//! `support:<login>` or `system:<service>`); ferry authorizes every command with it.
+//! user and sets the `x-ferry-actor` header (`customer:<customer id>` or
+//! `support:<login>`); ferry authorizes every command with it. `system:<service>` is
+//! refused here: ferry's services act through events only.
 //!
 //! This module emits and consumes no event.
 
@@ -172,9 +173,15 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestActor {
         let text = value
             .to_str()
             .map_err(|_| ApiError::invalid(format!("{ACTOR_HEADER} is not text")))?;
-        parse_actor(text)
-            .map(RequestActor)
-            .map_err(ApiError::invalid)
+        let actor = parse_actor(text).map_err(ApiError::invalid)?;
+        if actor.role == ActorRole::System {
+            // ferry's services act through events, never through the API: a request
+            // claiming to be one could record work nobody did.
+            return Err(ApiError::forbidden(
+                "system actors act through events, not through the API",
+            ));
+        }
+        Ok(RequestActor(actor))
     }
 }
 

@@ -208,6 +208,20 @@ async fn bad_requests_get_clear_errors() {
         (status, body["error"].as_str()),
         (401, Some("unauthenticated"))
     );
+    // Only ferry's reactors act as the system, through events: the API refuses it.
+    let (status, body) = call(
+        &base,
+        reqwest::Method::POST,
+        "/servers/srv-42/migrations",
+        Some("system:accounts"),
+        Some(json!({ "target_version": "v2026" })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
     let (status, body) = call(
         &base,
         reqwest::Method::POST,

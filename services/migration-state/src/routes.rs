@@ -118,7 +118,7 @@ async fn detail(
     tag = "read",
     params(
         ServersQuery,
-        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
     ),
     responses(
         (status = 200, description = "Support: every server; a customer: their own", body = [ServerListItem]),
@@ -151,7 +151,7 @@ async fn list_servers(
     tag = "read",
     params(
         ("server_id" = String, Path, description = "The server id, e.g. srv-0042"),
-        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
     ),
     responses(
         (status = 200, body = ServerDetail),
@@ -185,7 +185,7 @@ async fn get_server(
     tag = "read",
     params(
         ("server_id" = String, Path, description = "The server id"),
-        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
     ),
     responses(
         (status = 200, body = AuditTimeline),
@@ -213,7 +213,7 @@ async fn server_audit(
     tag = "read",
     params(
         ("migration_id" = String, Path, description = "The migration id (a UUID)"),
-        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
     ),
     responses(
         (status = 200, body = MigrationDetail),
@@ -247,7 +247,7 @@ async fn get_migration(
     get,
     path = "/transit-servers",
     tag = "read",
-    params(("x-ferry-actor" = String, Header, description = "support:<login> or system:<service>")),
+    params(("x-ferry-actor" = String, Header, description = "support:<login>")),
     responses(
         (status = 200, body = [TransitServerView]),
         (status = 401, description = "No actor", body = ErrorBody),
@@ -269,7 +269,7 @@ async fn list_transit_servers(
     get,
     path = "/transit-queues",
     tag = "read",
-    params(("x-ferry-actor" = String, Header, description = "support:<login> or system:<service>")),
+    params(("x-ferry-actor" = String, Header, description = "support:<login>")),
     responses(
         (status = 200, body = [TransitQueueView]),
         (status = 401, description = "No actor", body = ErrorBody),
@@ -314,7 +314,7 @@ fn empty_queue(configuration: &str) -> TransitQueueView {
     get,
     path = "/target-infrastructures",
     tag = "read",
-    params(("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>")),
+    params(("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>")),
     responses(
         (status = 200, body = [TargetInfrastructureView]),
         (status = 401, description = "No actor", body = ErrorBody),
@@ -335,7 +335,7 @@ async fn list_target_infrastructures(
     tag = "read",
     params(
         OptionalMigrationsQuery,
-        ("x-ferry-actor" = String, Header, description = "customer:<id>, support:<login> or system:<service>"),
+        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
     ),
     responses(
         (status = 200, body = [OptionalMigrationView]),

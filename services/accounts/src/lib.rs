@@ -8,6 +8,7 @@
 //! - [`reactor`]: what the transit pool, the data mover and the network report,
 //!   turned into migration commands (see `docs/process.md`).
 //! - [`routes`]: the HTTP JSON API of every command.
+//! - [`scheduler`]: optional migrations scheduled for a time, applied when it comes.
 //!
 //! Emits the events of `server`, `target_infrastructure`, `migration` and
 //! `optional_migration`; consumes transit queue, transit server, transfer and
@@ -16,6 +17,7 @@
 pub mod domain;
 pub mod reactor;
 pub mod routes;
+pub mod scheduler;
 pub mod service;
 
 use domain::calendar::{CalendarError, WorkingCalendar};
@@ -39,6 +41,14 @@ pub struct AccountsArgs {
     /// Days off, comma-separated `YYYY-MM-DD` dates.
     #[arg(long, env = "FERRY_HOLIDAYS", default_value = "")]
     pub holidays: String,
+    /// Seconds between two looks for optional migrations whose time has come.
+    #[arg(
+        long,
+        env = "FERRY_OPTIONAL_MIGRATION_POLL_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub optional_migration_poll_secs: u64,
 }
 
 impl AccountsArgs {
@@ -65,6 +75,14 @@ pub fn service(runtime: &Runtime, args: &AccountsArgs) -> Result<OpenApiRouter, 
             ReactorSettings::default(),
             runtime.shutdown.clone(),
         ),
+    );
+    let scheduler = scheduler::OptionalScheduler::new(
+        accounts.clone(),
+        std::time::Duration::from_secs(args.optional_migration_poll_secs),
+    );
+    runtime.spawn(
+        "optional migration scheduler",
+        scheduler.run(runtime.shutdown.clone()),
     );
     Ok(routes::router(accounts))
 }

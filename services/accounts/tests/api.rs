@@ -356,3 +356,86 @@ async fn racing_openings_open_one_migration_per_server() {
     let server = accounts.server("srv-42").await.expect("registered");
     assert_eq!(server.open_migration, Some(opened[0]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
+    use ferry_accounts::scheduler::OptionalScheduler;
+    use ferry_events::{OptionalMigrationEvent, OptionalMigrationScheduled, ServiceKind};
+
+    let stack = TestStack::new().await;
+    let (accounts, _) = setup(&stack).await;
+    let schedule = |to: &str, at| OptionalMigrationScheduled {
+        optional_migration_id: uuid::Uuid::nil(),
+        server_id: String::new(),
+        customer_id: String::new(),
+        service: ServiceKind::Postgresql,
+        from_version: "13".into(),
+        to_version: to.into(),
+        scheduled_for: Some(at),
+    };
+    let now = chrono::Utc::now();
+    let due = accounts
+        .schedule_optional(
+            Actor::support("jdoe"),
+            uuid::Uuid::now_v7(),
+            "srv-42",
+            schedule("16", now - chrono::Duration::seconds(1)),
+        )
+        .await
+        .expect("scheduled");
+    let later = accounts
+        .schedule_optional(
+            Actor::support("jdoe"),
+            uuid::Uuid::now_v7(),
+            "srv-42",
+            schedule("17", now + chrono::Duration::hours(1)),
+        )
+        .await
+        .expect("scheduled");
+    let id_of = |handled: &ferry_infra::command::Handled<_>| -> String {
+        let state: &ferry_accounts::domain::optional_migration::OptionalState = &handled.state;
+        state
+            .scheduled
+            .as_ref()
+            .expect("scheduled")
+            .optional_migration_id
+            .to_string()
+    };
+    let (due, later) = (id_of(&due), id_of(&later));
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let scheduler = OptionalScheduler::new(accounts.clone(), std::time::Duration::from_millis(100));
+    let running = tokio::spawn(scheduler.run(shutdown.clone()));
+    let started = |id: String| {
+        let log = stack.log.clone();
+        async move {
+            let aggregate = ferry_infra::event_log::AggregateRef::new(
+                ferry_events::AggregateType::OptionalMigration,
+                id,
+            )
+            .expect("id");
+            let loaded = log.load(&aggregate).await.expect("loads");
+            loaded.events.iter().any(|r| {
+                matches!(
+                    r.envelope.event,
+                    ferry_events::Event::OptionalMigration(
+                        OptionalMigrationEvent::OptionalMigrationStarted(_)
+                    )
+                ) && r.envelope.actor.role == ferry_events::ActorRole::System
+            })
+        }
+    };
+    let mut applied = false;
+    for _ in 0..150 {
+        if started(due.clone()).await {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(applied, "the due migration is started by ferry");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!started(later).await, "the later one waits for its time");
+    shutdown.cancel();
+    running.await.expect("joined").expect("stops cleanly");
+}

@@ -57,7 +57,8 @@ pub struct OptionalCommand {
 pub enum OptionalAction {
     /// Support offers and schedules it for a server.
     Schedule(OptionalMigrationScheduled),
-    /// Applies it now (owner or support), no earlier than scheduled.
+    /// Applies it now, no earlier than scheduled: the owner or support, or ferry itself
+    /// once a migration scheduled for a time is due.
     Apply {
         /// The transfer moving the service's data.
         transfer_id: Uuid,
@@ -155,7 +156,13 @@ impl Decider for OptionalMigrationDecider {
         match &command.action {
             OptionalAction::Schedule(_) => Err(OptionalRefusal::NotScheduled),
             OptionalAction::Apply { transfer_id, now } => {
-                check(actor, Allowed::OwnerOrSupport, owner).map_err(OptionalRefusal::Forbidden)?;
+                // ferry itself applies a migration scheduled for a time, once due.
+                let scheduled_by_time = actor.role == ferry_events::ActorRole::System
+                    && scheduled.scheduled_for.is_some();
+                if !scheduled_by_time {
+                    check(actor, Allowed::OwnerOrSupport, owner)
+                        .map_err(OptionalRefusal::Forbidden)?;
+                }
                 match state.phase {
                     OptionalPhase::Scheduled | OptionalPhase::Failed => {}
                     OptionalPhase::Applying => {

@@ -183,3 +183,19 @@ fn it_is_cancelled_only_before_being_applied() {
         ))
         .then_refused_because(Conflict, "being applied");
 }
+
+#[test]
+fn ferry_applies_a_migration_scheduled_for_a_time_once_due() {
+    let system = || Actor::system("accounts");
+    given::<OptionalMigrationDecider>([scheduled().into()])
+        .when(by(system(), apply(T1, "2026-12-01T02:00:00Z")))
+        .then(vec![OptionalMigrationStarted { transfer_id: T1 }.into()]);
+    given::<OptionalMigrationDecider>([scheduled().into()])
+        .when(by(system(), apply(T1, "2026-12-01T01:59:59Z")))
+        .then_refused_because(Conflict, "scheduled for");
+    let mut unscheduled = scheduled();
+    unscheduled.scheduled_for = None;
+    given::<OptionalMigrationDecider>([unscheduled.into()])
+        .when(by(system(), apply(T1, "2026-12-01T02:00:00Z")))
+        .then_refused_because(Forbidden, "only the server's owner or support");
+}

@@ -37,9 +37,8 @@ use utoipa_axum::router::OpenApiRouter;
 /// Settings of the transit pool, from flags or environment variables.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TransitPoolArgs {
-    /// Seconds a transit server's installation takes (it installs the target
-    /// infrastructure and pre-copies files and mails: hours); after it, the installation
-    /// is complete.
+    /// Seconds a transit server's installation on the target infrastructure takes
+    /// (hours in reality); the data mover's pre-copy of files and mails follows it.
     #[arg(
         long = "transit-install-secs",
         env = "FERRY_TRANSIT_INSTALL_SECS",

@@ -1,0 +1,415 @@
+//! The `transfer` aggregate: one copy of accounts' data from one server to another.
+//!
+//! The rules that keep data safe are here, where no engine can skip them: a transfer
+//! completes only once its destination is verified; a cutover completes only once the
+//! account was frozen and unfrozen again, and its downtime is measured from those two
+//! events, not reported by anyone; a transfer that fails or is cancelled while its
+//! account is frozen unfreezes it on its source first, so no failure leaves an account
+//! unreachable.
+
+use chrono::{DateTime, Utc};
+use ferry_events::{
+    AccountFrozen, AccountUnfrozen, AggregateType, DatabaseMethodUsed, TransferCancelled,
+    TransferCompleted, TransferEvent, TransferFailed, TransferKind, TransferPhase,
+    TransferProgressed, TransferScheduled, TransferStarted, TransferVerified,
+};
+use ferry_infra::command::{Decider, Refusal, RefusalKind};
+
+/// Where a transfer is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stage {
+    /// Not scheduled.
+    #[default]
+    NotScheduled,
+    /// Scheduled, not started.
+    Scheduled,
+    /// Copying.
+    Running,
+    /// The destination is verified.
+    Verified,
+    /// Done.
+    Completed,
+    /// Failed; the account is where it was.
+    Failed,
+    /// Called off.
+    Cancelled,
+}
+
+/// A transfer as its events tell it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferState {
+    /// Where it is.
+    pub stage: Stage,
+    /// What it was scheduled to do.
+    pub scheduled: Option<TransferScheduled>,
+    /// When the account was frozen, while it is.
+    pub frozen_at: Option<DateTime<Utc>>,
+    /// Measured downtime, once frozen and unfrozen.
+    pub downtime_ms: Option<u64>,
+    /// The last phase reported.
+    pub phase: Option<TransferPhase>,
+}
+
+impl TransferState {
+    /// Whether this transfer moves an account for good (its account is frozen).
+    pub fn is_cutover(&self) -> bool {
+        self.scheduled.as_ref().is_some_and(|s| {
+            matches!(
+                s.kind,
+                TransferKind::Cutover | TransferKind::Rollback | TransferKind::Relocation
+            )
+        })
+    }
+
+    fn is_over(&self) -> bool {
+        matches!(
+            self.stage,
+            Stage::Completed | Stage::Failed | Stage::Cancelled
+        )
+    }
+}
+
+/// What can be asked of a transfer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransferCommand {
+    /// Schedules it (boxed: it carries every account's description).
+    Schedule(Box<TransferScheduled>),
+    /// Starts copying.
+    Start,
+    /// Reports progress.
+    Progress(TransferProgressed),
+    /// Freezes the account (writes stopped) for the final sync of a cutover.
+    Freeze {
+        /// The account.
+        account_id: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Unfreezes the account at its destination, the cutover being verified.
+    Unfreeze {
+        /// The account.
+        account_id: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Records the destination verified.
+    RecordVerified(TransferVerified),
+    /// Completes it.
+    Complete {
+        /// Bytes copied in all.
+        bytes_copied: u64,
+        /// Time from start to completion, in milliseconds.
+        duration_ms: u64,
+        /// How each database was moved.
+        database_methods: Vec<DatabaseMethodUsed>,
+        /// Where a test copy is reached.
+        test_address: Option<String>,
+    },
+    /// Records a failure; the account stays (or is unfrozen) on its source.
+    Fail {
+        /// Where it failed.
+        phase: TransferPhase,
+        /// Why.
+        reason: String,
+        /// Whether starting it again may succeed.
+        retryable: bool,
+        /// When (to unfreeze the account if frozen).
+        at: DateTime<Utc>,
+    },
+    /// Calls it off; a frozen account is unfrozen on its source.
+    Cancel {
+        /// Why.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Why a transfer command is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransferRefusal {
+    /// Not scheduled.
+    #[error("no such transfer")]
+    NotScheduled,
+    /// Scheduled twice with other details.
+    #[error("this transfer is already scheduled with other details")]
+    AlreadyScheduled,
+    /// Malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not possible now.
+    #[error("{0}")]
+    WrongStage(String),
+    /// The safety rule.
+    #[error("the destination is not verified: a transfer completes only once it is")]
+    NotVerified,
+}
+
+impl Refusal for TransferRefusal {
+    fn kind(&self) -> RefusalKind {
+        match self {
+            Self::NotScheduled => RefusalKind::NotFound,
+            Self::Invalid(_) => RefusalKind::Invalid,
+            Self::AlreadyScheduled | Self::WrongStage(_) | Self::NotVerified => {
+                RefusalKind::Conflict
+            }
+        }
+    }
+}
+
+/// The transfer decider.
+#[derive(Debug)]
+pub struct TransferDecider;
+
+type Decision = Result<Vec<TransferEvent>, TransferRefusal>;
+
+impl Decider for TransferDecider {
+    type State = TransferState;
+    type Command = TransferCommand;
+    type Event = TransferEvent;
+    type Rejection = TransferRefusal;
+    const AGGREGATE: AggregateType = AggregateType::Transfer;
+
+    fn decide(state: &TransferState, command: &TransferCommand) -> Decision {
+        if let TransferCommand::Schedule(scheduled) = command {
+            return schedule(state, scheduled);
+        }
+        if state.stage == Stage::NotScheduled {
+            return Err(TransferRefusal::NotScheduled);
+        }
+        match command {
+            TransferCommand::Schedule(_) => Err(TransferRefusal::AlreadyScheduled),
+            TransferCommand::Start => match state.stage {
+                Stage::Scheduled => Ok(vec![TransferStarted {}.into()]),
+                Stage::Running => Ok(vec![]),
+                _ => Err(over(state)),
+            },
+            TransferCommand::Progress(progress) => match state.stage {
+                Stage::Running => Ok(vec![progress.clone().into()]),
+                // A late report changes nothing.
+                _ => Ok(vec![]),
+            },
+            TransferCommand::Freeze { account_id, at } => {
+                running(state)?;
+                if !state.is_cutover() {
+                    return Err(TransferRefusal::WrongStage(
+                        "only a cutover freezes its account".into(),
+                    ));
+                }
+                if state.frozen_at.is_some() || state.downtime_ms.is_some() {
+                    return Ok(vec![]);
+                }
+                of_transfer(state, account_id)?;
+                Ok(vec![
+                    AccountFrozen {
+                        account_id: account_id.clone(),
+                        frozen_at: *at,
+                    }
+                    .into(),
+                ])
+            }
+            TransferCommand::Unfreeze { account_id, at } => {
+                if state.stage != Stage::Verified {
+                    return Err(TransferRefusal::NotVerified);
+                }
+                if state.frozen_at.is_none() {
+                    return Ok(vec![]);
+                }
+                of_transfer(state, account_id)?;
+                Ok(vec![
+                    AccountUnfrozen {
+                        account_id: account_id.clone(),
+                        unfrozen_at: *at,
+                    }
+                    .into(),
+                ])
+            }
+            TransferCommand::RecordVerified(verified) => match state.stage {
+                Stage::Running => {
+                    if state.is_cutover() && state.frozen_at.is_none() {
+                        return Err(TransferRefusal::WrongStage(
+                            "a cutover is verified after the final sync, with its account frozen"
+                                .into(),
+                        ));
+                    }
+                    Ok(vec![verified.clone().into()])
+                }
+                Stage::Verified => Ok(vec![]),
+                _ => Err(over(state)),
+            },
+            TransferCommand::Complete {
+                bytes_copied,
+                duration_ms,
+                database_methods,
+                test_address,
+            } => {
+                match state.stage {
+                    Stage::Verified => {}
+                    Stage::Completed => return Ok(vec![]),
+                    Stage::Scheduled | Stage::Running => return Err(TransferRefusal::NotVerified),
+                    _ => return Err(over(state)),
+                }
+                if state.is_cutover() && state.downtime_ms.is_none() {
+                    return Err(TransferRefusal::WrongStage(
+                        "a cutover completes once its account is unfrozen at the destination"
+                            .into(),
+                    ));
+                }
+                Ok(vec![
+                    TransferCompleted {
+                        bytes_copied: *bytes_copied,
+                        duration_ms: *duration_ms,
+                        downtime_ms: state.downtime_ms,
+                        database_methods: database_methods.clone(),
+                        test_address: test_address.clone(),
+                    }
+                    .into(),
+                ])
+            }
+            TransferCommand::Fail {
+                phase,
+                reason,
+                retryable,
+                at,
+            } => {
+                if state.is_over() {
+                    return Ok(vec![]);
+                }
+                let mut events = unfreeze_on_source(state, *at);
+                events.push(
+                    TransferFailed {
+                        phase: *phase,
+                        reason: reason.clone(),
+                        retryable: *retryable,
+                    }
+                    .into(),
+                );
+                Ok(events)
+            }
+            TransferCommand::Cancel { reason, at } => {
+                if state.is_over() {
+                    return Err(over(state));
+                }
+                let mut events = unfreeze_on_source(state, *at);
+                events.push(
+                    TransferCancelled {
+                        reason: reason.clone(),
+                    }
+                    .into(),
+                );
+                Ok(events)
+            }
+        }
+    }
+
+    fn evolve(mut state: TransferState, event: &TransferEvent) -> TransferState {
+        match event {
+            TransferEvent::TransferScheduled(e) => {
+                state.stage = Stage::Scheduled;
+                state.scheduled = Some(e.clone());
+            }
+            TransferEvent::TransferStarted(_) => state.stage = Stage::Running,
+            TransferEvent::TransferProgressed(e) => state.phase = Some(e.phase),
+            TransferEvent::AccountFrozen(e) => state.frozen_at = Some(e.frozen_at),
+            TransferEvent::AccountUnfrozen(e) => {
+                if let Some(frozen_at) = state.frozen_at.take() {
+                    let ms = (e.unfrozen_at - frozen_at).num_milliseconds().max(0);
+                    state.downtime_ms = Some(u64::try_from(ms).unwrap_or(0));
+                }
+            }
+            TransferEvent::TransferVerified(_) => state.stage = Stage::Verified,
+            TransferEvent::TransferCompleted(_) => state.stage = Stage::Completed,
+            TransferEvent::TransferFailed(_) => state.stage = Stage::Failed,
+            TransferEvent::TransferCancelled(_) => state.stage = Stage::Cancelled,
+        }
+        state
+    }
+
+    fn select(event: &ferry_events::Event) -> Option<&TransferEvent> {
+        match event {
+            ferry_events::Event::Transfer(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn schedule(state: &TransferState, scheduled: &TransferScheduled) -> Decision {
+    if let Some(existing) = &state.scheduled {
+        return if existing == scheduled {
+            Ok(vec![])
+        } else {
+            Err(TransferRefusal::AlreadyScheduled)
+        };
+    }
+    if scheduled.accounts.is_empty() {
+        return Err(TransferRefusal::Invalid(
+            "a transfer moves at least one account".into(),
+        ));
+    }
+    if scheduled.source.server_id == scheduled.destination.server_id
+        && scheduled.source.storage == scheduled.destination.storage
+    {
+        return Err(TransferRefusal::Invalid(
+            "source and destination are the same place".into(),
+        ));
+    }
+    let cutover = matches!(
+        scheduled.kind,
+        TransferKind::Cutover | TransferKind::Rollback | TransferKind::Relocation
+    );
+    if cutover && scheduled.accounts.len() != 1 {
+        return Err(TransferRefusal::Invalid(
+            "a cutover moves exactly one account: accounts move one at a time".into(),
+        ));
+    }
+    Ok(vec![scheduled.clone().into()])
+}
+
+fn running(state: &TransferState) -> Result<(), TransferRefusal> {
+    match state.stage {
+        Stage::Running => Ok(()),
+        Stage::Scheduled => Err(TransferRefusal::WrongStage(
+            "the transfer has not started".into(),
+        )),
+        _ => Err(over(state)),
+    }
+}
+
+fn over(state: &TransferState) -> TransferRefusal {
+    TransferRefusal::WrongStage(format!("the transfer is {:?}", state.stage).to_lowercase())
+}
+
+fn of_transfer(state: &TransferState, account_id: &str) -> Result<(), TransferRefusal> {
+    let moved = state
+        .scheduled
+        .as_ref()
+        .is_some_and(|s| s.accounts.iter().any(|a| a.account_id == account_id));
+    if moved {
+        return Ok(());
+    }
+    Err(TransferRefusal::Invalid(format!(
+        "account {account_id} is not moved by this transfer"
+    )))
+}
+
+/// A frozen account is unfrozen where it was: on its source.
+fn unfreeze_on_source(state: &TransferState, at: DateTime<Utc>) -> Vec<TransferEvent> {
+    match (&state.frozen_at, &state.scheduled) {
+        (Some(_), Some(scheduled)) => scheduled
+            .accounts
+            .iter()
+            .map(|a| {
+                AccountUnfrozen {
+                    account_id: a.account_id.clone(),
+                    unfrozen_at: at,
+                }
+                .into()
+            })
+            .collect(),
+        _ => vec![],
+    }
+}
+
+#[cfg(test)]
+#[path = "transfer_tests.rs"]
+mod tests;

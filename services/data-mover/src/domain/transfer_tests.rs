@@ -1,0 +1,298 @@
+//! Given/when/then of the transfer aggregate: the safety rules first.
+
+use super::*;
+use ferry_events::{AccountSpec, ServerStorage, transfer::Endpoint};
+use ferry_infra::command::RefusalKind::{Conflict, Invalid, NotFound};
+use ferry_infra::testkit::scenario::given;
+use uuid::Uuid;
+
+const ID: Uuid = Uuid::from_u128(0x7);
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("valid instant")
+        .with_timezone(&Utc)
+}
+
+fn endpoint(server: &str) -> Endpoint {
+    Endpoint {
+        server_id: server.into(),
+        storage: ServerStorage {
+            files_root: format!("/srv/{server}/files"),
+            mail_root: format!("/srv/{server}/mail"),
+            postgres_url: None,
+            mysql_url: None,
+        },
+    }
+}
+
+fn account(id: &str) -> AccountSpec {
+    AccountSpec {
+        account_id: id.into(),
+        name: id.into(),
+        files_bytes: 1,
+        mail_bytes: 1,
+        databases: vec![],
+        domains: vec![],
+        languages: vec![],
+    }
+}
+
+fn scheduled(kind: TransferKind, accounts: &[&str]) -> TransferScheduled {
+    TransferScheduled {
+        transfer_id: ID,
+        kind,
+        migration_id: Some(Uuid::from_u128(1)),
+        server_id: "srv-1".into(),
+        accounts: accounts.iter().map(|a| account(a)).collect(),
+        source: endpoint("srv-1"),
+        destination: endpoint("tr-1"),
+    }
+}
+
+fn cutover_running() -> Vec<TransferEvent> {
+    vec![
+        scheduled(TransferKind::Cutover, &["acc-1"]).into(),
+        TransferStarted {}.into(),
+    ]
+}
+
+fn frozen() -> Vec<TransferEvent> {
+    let mut h = cutover_running();
+    h.push(
+        AccountFrozen {
+            account_id: "acc-1".into(),
+            frozen_at: at("2026-11-23T10:00:00Z"),
+        }
+        .into(),
+    );
+    h
+}
+
+fn verified_event() -> TransferVerified {
+    TransferVerified {
+        files_checked: 10,
+        databases: vec![],
+    }
+}
+
+fn verified() -> Vec<TransferEvent> {
+    let mut h = frozen();
+    h.push(verified_event().into());
+    h
+}
+
+fn complete() -> TransferCommand {
+    TransferCommand::Complete {
+        bytes_copied: 100,
+        duration_ms: 5_000,
+        database_methods: vec![],
+        test_address: None,
+    }
+}
+
+#[test]
+fn a_transfer_is_scheduled_once() {
+    let s = scheduled(TransferKind::PreCopy, &["acc-1", "acc-2"]);
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(s.clone())))
+        .then(vec![s.clone().into()]);
+    given::<TransferDecider>([s.clone().into()])
+        .when(TransferCommand::Schedule(Box::new(s)))
+        .then_nothing();
+    given::<TransferDecider>([scheduled(TransferKind::PreCopy, &["acc-1"]).into()])
+        .when(TransferCommand::Schedule(Box::new(scheduled(
+            TransferKind::TestCopy,
+            &["acc-1"],
+        ))))
+        .then_refused_because(Conflict, "other details");
+}
+
+#[test]
+fn bad_schedules_are_refused() {
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(scheduled(
+            TransferKind::PreCopy,
+            &[],
+        ))))
+        .then_refused_because(Invalid, "at least one account");
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(scheduled(
+            TransferKind::Cutover,
+            &["acc-1", "acc-2"],
+        ))))
+        .then_refused_because(Invalid, "one at a time");
+    let mut same = scheduled(TransferKind::PreCopy, &["acc-1"]);
+    same.destination = same.source.clone();
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(same)))
+        .then_refused_because(Invalid, "same place");
+    given::<TransferDecider>([])
+        .when(TransferCommand::Start)
+        .then_refused_because(NotFound, "no such transfer");
+}
+
+#[test]
+fn a_pre_copy_runs_is_verified_and_completes_without_downtime() {
+    let history = vec![
+        scheduled(TransferKind::PreCopy, &["acc-1"]).into(),
+        TransferStarted {}.into(),
+    ];
+    given::<TransferDecider>(history.clone())
+        .when(TransferCommand::Progress(TransferProgressed {
+            phase: TransferPhase::Files,
+            account_id: Some("acc-1".into()),
+            bytes_done: 5,
+            bytes_total: 10,
+        }))
+        .then(vec![
+            TransferProgressed {
+                phase: TransferPhase::Files,
+                account_id: Some("acc-1".into()),
+                bytes_done: 5,
+                bytes_total: 10,
+            }
+            .into(),
+        ]);
+    given::<TransferDecider>(history.clone())
+        .when(complete())
+        .then_refused_because(Conflict, "not verified");
+    let mut done = history;
+    done.push(verified_event().into());
+    given::<TransferDecider>(done).when(complete()).then(vec![
+        TransferCompleted {
+            bytes_copied: 100,
+            duration_ms: 5_000,
+            downtime_ms: None,
+            database_methods: vec![],
+            test_address: None,
+        }
+        .into(),
+    ]);
+}
+
+#[test]
+fn only_a_cutover_freezes_its_account() {
+    let history = vec![
+        scheduled(TransferKind::PreCopy, &["acc-1"]).into(),
+        TransferStarted {}.into(),
+    ];
+    given::<TransferDecider>(history)
+        .when(TransferCommand::Freeze {
+            account_id: "acc-1".into(),
+            at: at("2026-11-23T10:00:00Z"),
+        })
+        .then_refused_because(Conflict, "only a cutover");
+    given::<TransferDecider>(cutover_running())
+        .when(TransferCommand::Freeze {
+            account_id: "acc-9".into(),
+            at: at("2026-11-23T10:00:00Z"),
+        })
+        .then_refused_because(Invalid, "acc-9");
+}
+
+#[test]
+fn a_cutover_is_verified_frozen_then_unfrozen_and_its_downtime_measured_from_both() {
+    given::<TransferDecider>(cutover_running())
+        .when(TransferCommand::RecordVerified(verified_event()))
+        .then_refused_because(Conflict, "account frozen");
+    given::<TransferDecider>(frozen())
+        .when(TransferCommand::Unfreeze {
+            account_id: "acc-1".into(),
+            at: at("2026-11-23T10:00:03Z"),
+        })
+        .then_refused_because(Conflict, "not verified");
+    given::<TransferDecider>(verified())
+        .when(complete())
+        .then_refused_because(Conflict, "unfrozen");
+    let mut unfrozen = verified();
+    unfrozen.push(
+        AccountUnfrozen {
+            account_id: "acc-1".into(),
+            unfrozen_at: at("2026-11-23T10:00:02.500Z"),
+        }
+        .into(),
+    );
+    given::<TransferDecider>(unfrozen)
+        .when(complete())
+        .then(vec![
+            TransferCompleted {
+                bytes_copied: 100,
+                duration_ms: 5_000,
+                downtime_ms: Some(2_500),
+                database_methods: vec![],
+                test_address: None,
+            }
+            .into(),
+        ]);
+}
+
+#[test]
+fn a_failure_while_frozen_unfreezes_the_account_on_its_source() {
+    given::<TransferDecider>(frozen())
+        .when(TransferCommand::Fail {
+            phase: TransferPhase::Databases,
+            reason: "pg_restore killed".into(),
+            retryable: true,
+            at: at("2026-11-23T10:00:04Z"),
+        })
+        .then(vec![
+            AccountUnfrozen {
+                account_id: "acc-1".into(),
+                unfrozen_at: at("2026-11-23T10:00:04Z"),
+            }
+            .into(),
+            TransferFailed {
+                phase: TransferPhase::Databases,
+                reason: "pg_restore killed".into(),
+                retryable: true,
+            }
+            .into(),
+        ]);
+    given::<TransferDecider>(frozen())
+        .when(TransferCommand::Cancel {
+            reason: "support".into(),
+            at: at("2026-11-23T10:00:04Z"),
+        })
+        .then(vec![
+            AccountUnfrozen {
+                account_id: "acc-1".into(),
+                unfrozen_at: at("2026-11-23T10:00:04Z"),
+            }
+            .into(),
+            TransferCancelled {
+                reason: "support".into(),
+            }
+            .into(),
+        ]);
+}
+
+#[test]
+fn an_ended_transfer_stays_ended() {
+    let mut failed = cutover_running();
+    failed.push(
+        TransferFailed {
+            phase: TransferPhase::Files,
+            reason: "x".into(),
+            retryable: false,
+        }
+        .into(),
+    );
+    given::<TransferDecider>(failed.clone())
+        .when(TransferCommand::Start)
+        .then_refused_because(Conflict, "failed");
+    given::<TransferDecider>(failed.clone())
+        .when(TransferCommand::Fail {
+            phase: TransferPhase::Files,
+            reason: "again".into(),
+            retryable: false,
+            at: at("2026-11-23T10:00:04Z"),
+        })
+        .then_nothing();
+    given::<TransferDecider>(failed)
+        .when(TransferCommand::Cancel {
+            reason: "x".into(),
+            at: at("2026-11-23T10:00:04Z"),
+        })
+        .then_refused_because(Conflict, "failed");
+}

@@ -1,0 +1,179 @@
+//! [`verify()`]: a destination tree compared with its source by content checksums.
+
+use tokio_util::sync::CancellationToken;
+
+use super::FileError;
+use super::process::{self, Context};
+use super::rsync::{as_directory, check_source, is_remote};
+use super::stats::parse_stats;
+
+/// Marks rsync's itemized lines in its output, apart from the `--stats` block.
+const ITEM_PREFIX: &str = "ferry-item ";
+/// Differences listed at most; more are summarised in one line.
+const MAX_DIFFERENCES: usize = 1000;
+
+/// A tree found equal at both ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeCheck {
+    /// Regular files compared.
+    pub files: u64,
+    /// Their total size in bytes (a hard-linked file counts per name).
+    pub bytes: u64,
+}
+
+/// How [`verify()`] runs rsync.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The rsync program (default `rsync`).
+    pub rsync_program: String,
+    /// Remote shell for `host:/path` ends (rsync's `-e`); `None`: rsync's default.
+    pub remote_shell: Option<String>,
+    /// Cancelling it stops the check with [`FileError::Interrupted`].
+    pub cancel: CancellationToken,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            rsync_program: "rsync".to_owned(),
+            remote_shell: None,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// Checks that `destination` holds exactly the tree `source` holds: same entries, same
+/// contents by **checksum** (not size and time, which a corruption may keep), same
+/// links, permissions, owners and times. Nothing is written at either end.
+///
+/// It asks rsync what a checksum-based sync would change (`--checksum --dry-run
+/// --itemize-changes --delete`): nothing means equal. A partial-copy directory left by
+/// an interrupted sync counts as a difference.
+///
+/// # Errors
+/// [`FileError::Mismatch`] listing the differences (e.g. `content differs: a/b.txt`),
+/// [`FileError::SourceMissing`], or rsync's errors as for [`sync()`](super::sync()).
+pub async fn verify(
+    source: &str,
+    destination: &str,
+    options: &VerifyOptions,
+) -> Result<TreeCheck, FileError> {
+    check_source(source).await?;
+    if !is_remote(destination) && !tokio::fs::try_exists(destination).await.unwrap_or(false) {
+        return Err(FileError::Mismatch {
+            differences: vec![format!("destination missing: {destination}")],
+        });
+    }
+    let mut args: Vec<String> = [
+        // The same tree semantics as sync: see `sync_args`.
+        "-a",
+        "-H",
+        "--numeric-ids",
+        "--delete",
+        // Compare whole-file checksums, whatever the sizes and times say.
+        "--checksum",
+        // Only say what would change.
+        "--dry-run",
+        "--stats",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    // Itemize every difference (%i), with the name and link target.
+    args.push(format!("--out-format={ITEM_PREFIX}%i %n%L"));
+    if let Some(shell) = &options.remote_shell {
+        args.push("-e".to_owned());
+        args.push(shell.clone());
+    }
+    args.push("--".to_owned());
+    args.push(as_directory(source));
+    args.push(as_directory(destination));
+
+    let mut differences = Vec::new();
+    let mut more = 0_usize;
+    let mut lines = Vec::new();
+    let mut on_output = |line: &str| match line.strip_prefix(ITEM_PREFIX) {
+        Some(item) => match describe(item) {
+            Some(_) if differences.len() >= MAX_DIFFERENCES => more += 1,
+            Some(difference) => differences.push(difference),
+            None => {}
+        },
+        None => lines.push(line.to_owned()),
+    };
+    let finished = process::run(
+        &options.rsync_program,
+        &args,
+        &options.cancel,
+        &mut on_output,
+    )
+    .await?;
+    process::classify(
+        &finished,
+        &Context {
+            source,
+            destination,
+        },
+        false,
+    )?;
+    if more > 0 {
+        differences.push(format!("... and {more} more differences"));
+    }
+    if !differences.is_empty() {
+        return Err(FileError::Mismatch { differences });
+    }
+    let stats = parse_stats(lines.iter().map(String::as_str));
+    Ok(TreeCheck {
+        files: stats.regular_files,
+        bytes: stats.total_file_size,
+    })
+}
+
+/// One itemized line (`YXcstpoguax name`) as a difference; `None` for a line that
+/// reports no change.
+fn describe(item: &str) -> Option<String> {
+    let (code, name) = item.split_once(' ').unwrap_or((item, ""));
+    let name = name.trim_start();
+    if code == "*deleting" {
+        return Some(format!("only at destination: {name}"));
+    }
+    let mut chars = code.chars();
+    let update = chars.next()?;
+    let _kind = chars.next()?;
+    let attributes: Vec<char> = chars.collect();
+    if attributes.iter().all(|c| *c == '+') && !attributes.is_empty() {
+        return Some(format!("missing at destination: {name}"));
+    }
+    if attributes.iter().all(|c| *c == '.' || *c == ' ') && update == '.' {
+        return None;
+    }
+    if matches!(update, '<' | '>') && attributes.first() == Some(&'c') {
+        return Some(format!("content differs: {name}"));
+    }
+    Some(format!("differs ({code}): {name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn itemized_lines_become_differences() {
+        assert_eq!(
+            describe(">fc........ www/index.php").as_deref(),
+            Some("content differs: www/index.php")
+        );
+        assert_eq!(
+            describe(">f+++++++++ new.txt").as_deref(),
+            Some("missing at destination: new.txt")
+        );
+        assert_eq!(
+            describe("*deleting   old.txt").as_deref(),
+            Some("only at destination: old.txt")
+        );
+        assert_eq!(
+            describe(".d..t...... www/").as_deref(),
+            Some("differs (.d..t......): www/")
+        );
+        assert_eq!(describe(".f          same.txt"), None);
+    }
+}

@@ -2,7 +2,8 @@
 //!
 //! `ferry up` runs every ferry service in one process against NATS JetStream and
 //! PostgreSQL (the single-machine default): the accounts service, the transit pool,
-//! the read side with its query API, and the log index, behind one HTTP endpoint
+//! the data mover (so far its pre-copies), the read side with its query API, and the
+//! log index, behind one HTTP endpoint
 //! that also serves health, readiness, Prometheus metrics and the OpenAPI
 //! description (`/openapi.json`). It emits no event of its own: the services do.
 //!

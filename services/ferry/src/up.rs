@@ -28,6 +28,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let accounts = ferry_accounts::service(&runtime, &args.accounts)
         .context("starting the accounts service")?;
     let transit = ferry_transit_pool::service(&runtime, args.transit);
+    ferry_data_mover::service(&runtime);
     let read = ferry_migration_state::service(&runtime, args.read);
     let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)

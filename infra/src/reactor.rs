@@ -215,7 +215,10 @@ async fn handle<R: Reactor>(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        match reactor.react(&recorded).instrument(span.clone()).await {
+        match react_keeping_message(reactor, &recorded, message, settings)
+            .instrument(span.clone())
+            .await
+        {
             Ok(()) => {
                 crate::metrics::global().reactions.record(name, "handled");
                 return true;
@@ -233,6 +236,29 @@ async fn handle<R: Reactor>(
                 if !sleep_or_stop(backoff(settings, attempt), shutdown).await {
                     return false;
                 }
+            }
+        }
+    }
+}
+
+/// Reacts, telling the server every half `ack_wait` that the message is still being
+/// worked on: a reaction may copy data for hours, and must not be redelivered meanwhile.
+async fn react_keeping_message<R: Reactor>(
+    reactor: &R,
+    recorded: &Recorded,
+    message: &async_nats::jetstream::Message,
+    settings: &ReactorSettings,
+) -> Result<(), ReactionError> {
+    let reaction = reactor.react(recorded);
+    tokio::pin!(reaction);
+    let mut heartbeat =
+        tokio::time::interval((settings.ack_wait / 2).max(Duration::from_millis(100)));
+    heartbeat.tick().await;
+    loop {
+        tokio::select! {
+            outcome = &mut reaction => return outcome,
+            _ = heartbeat.tick() => {
+                message.ack_with(AckKind::Progress).await.ok();
             }
         }
     }

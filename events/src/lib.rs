@@ -65,7 +65,9 @@ pub use aggregate::{
 pub use catalogue::Event;
 pub use codec::{CodecError, decode, encode, encode_pretty};
 pub use envelope::{Actor, ActorRole, Envelope};
-pub use values::{DatabaseEngine, DatabaseVersion, LanguageVersion, Money, ServerStorage};
+pub use values::{
+    DatabaseEngine, DatabaseVersion, LanguageVersion, Money, ServerStorage, validate_addresses,
+};
 
 pub use account_traffic::*;
 pub use dns_zone::*;

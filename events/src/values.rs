@@ -65,3 +65,38 @@ pub struct DatabaseVersion {
     /// The version, e.g. `"16"` or `"10.11"`.
     pub version: String,
 }
+
+/// Checks a server's addresses: at least one, each a valid IPv4 or IPv6 address in
+/// its list. The error names the list and the address.
+pub fn validate_addresses(ipv4: &[String], ipv6: &[String]) -> Result<(), String> {
+    if ipv4.is_empty() && ipv6.is_empty() {
+        return Err("a server needs at least one IP address".into());
+    }
+    if let Some(bad) = ipv4
+        .iter()
+        .find(|ip| ip.parse::<std::net::Ipv4Addr>().is_err())
+    {
+        return Err(format!("ipv4: {bad:?} is not an IPv4 address"));
+    }
+    if let Some(bad) = ipv6
+        .iter()
+        .find(|ip| ip.parse::<std::net::Ipv6Addr>().is_err())
+    {
+        return Err(format!("ipv6: {bad:?} is not an IPv6 address"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_checked_and_named() {
+        let v4 = |s: &str| vec![s.to_owned()];
+        assert!(validate_addresses(&v4("192.0.2.1"), &v4("2001:db8::1")).is_ok());
+        assert!(validate_addresses(&[], &[]).is_err_and(|e| e.contains("at least one")));
+        assert!(validate_addresses(&v4("300.1.1.1"), &[]).is_err_and(|e| e.contains("ipv4")));
+        assert!(validate_addresses(&[], &v4("nope")).is_err_and(|e| e.contains("ipv6")));
+    }
+}

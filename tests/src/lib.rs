@@ -10,6 +10,8 @@ use ferry_infra::projection::{ApplyError, Projection};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
+pub use ferry_infra::testkit::eventually;
+
 /// A migration aggregate with a fresh id.
 pub fn new_migration() -> AggregateRef {
     AggregateRef::new(AggregateType::Migration, Uuid::now_v7().to_string())
@@ -128,20 +130,4 @@ impl Projection for Recorder {
         }
         Ok(())
     }
-}
-
-/// Polls `check` every 20 ms until it returns true, at most `seconds`.
-pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    false
 }

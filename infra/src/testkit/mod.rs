@@ -1,9 +1,13 @@
 //! Test helpers: each test gets its own PostgreSQL database and its own JetStream
 //! stream and subject prefix on the local stack (`scripts/stack up`), so tests run in
 //! parallel and leave nothing behind (both are removed when the [`TestStack`] drops,
-//! also when the test panics). [`scenario`] is given/when/then for the pure deciders.
+//! also when the test panics). [`scenario`] is given/when/then for the pure deciders;
+//! [`append_inputs`] and [`eventually`] publish test inputs and wait for their effects.
 
+mod inputs;
 pub mod scenario;
+
+pub use inputs::{append_inputs, eventually};
 
 use crate::event_log::{EventLog, LogSettings};
 use deadpool_postgres::Pool;

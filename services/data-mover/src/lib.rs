@@ -14,6 +14,7 @@
 //! `server`, `transit_server` and `migration` events for where data lives.
 
 pub mod databases;
+mod disk;
 pub mod domain;
 pub mod engine;
 pub mod files;

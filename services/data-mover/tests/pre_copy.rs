@@ -7,9 +7,9 @@ use ferry_data_mover::inventory::Inventory;
 use ferry_data_mover::reactor::DataMoverReactor;
 use ferry_events::*;
 use ferry_infra::command::CommandHandler;
-use ferry_infra::event_log::{AggregateRef, EventLog};
+use ferry_infra::event_log::EventLog;
 use ferry_infra::reactor::{ReactorSettings, run};
-use ferry_infra::testkit::TestStack;
+use ferry_infra::testkit::{TestStack, append_inputs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,23 +31,7 @@ async fn append(
     correlation: Uuid,
     events: Vec<Event>,
 ) {
-    let aggregate = AggregateRef::new(kind, id).expect("id");
-    let version = log.load(&aggregate).await.expect("loads").version;
-    let envelopes: Vec<Envelope> = events
-        .into_iter()
-        .map(|e| {
-            Envelope::new(
-                id.to_owned(),
-                e,
-                correlation,
-                Uuid::now_v7(),
-                Actor::system("test"),
-            )
-        })
-        .collect();
-    log.append(&aggregate, version, &envelopes, &Uuid::now_v7().to_string())
-        .await
-        .expect("test input appended");
+    append_inputs(log, kind, id, correlation, events, Actor::system("test")).await;
 }
 
 fn account(id: &str, name: &str) -> AccountSpec {

@@ -1,6 +1,8 @@
 //! Printing API answers: JSON with `--json`, text for people otherwise.
 
 use crate::fleet::Imported;
+// The read side words durations in its audits; the CLI words them the same way.
+use ferry_migration_state::narrate::duration;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -92,15 +94,6 @@ fn array(value: &Value) -> &[Value] {
 
 fn number(value: &Value, pointer: &str) -> Option<u64> {
     value.pointer(pointer).and_then(Value::as_u64)
-}
-
-/// Milliseconds as people read them: `850 ms`, `2.4 s`, `3 min 05 s`.
-pub fn duration(ms: u64) -> String {
-    match ms {
-        0..=999 => format!("{ms} ms"),
-        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1000.0),
-        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
-    }
 }
 
 /// A table with a header, columns padded to their widest cell.
@@ -432,13 +425,6 @@ pub fn queues(value: &Value, json: bool) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(850), "850 ms");
-        assert_eq!(duration(2_400), "2.4 s");
-        assert_eq!(duration(185_000), "3 min 05 s");
-    }
 
     #[test]
     fn the_current_migration_is_found_in_a_server_answer() {

@@ -10,12 +10,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+mod support;
+use support::free_port;
 
 /// A plain HTTP/1.0 GET: status code and body.
 async fn get(port: u16, path: &str) -> Option<(u16, String)> {

@@ -13,7 +13,7 @@ use ferry_accounts::domain::migration::{MigrationState, Place, TestCopy};
 use ferry_events::{AggregateType, Event, IncompatibilityKind, TransferKind, TransitQueueEvent};
 use ferry_infra::event_log::AggregateRef;
 use ferry_infra::projection::rebuild::build_shadow;
-use ferry_infra::testkit::TestStack;
+use ferry_infra::testkit::{TestStack, eventually};
 use ferry_migration_state::projection::MigrationState as MigrationStateProjection;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,9 +1,10 @@
 //! Checks of what people type into the inventory (a fleet file, the API): a bad
 //! registration is refused with a reason naming the field, and changes nothing.
 
-use ferry_events::{AccountSpec, DatabaseEngine, ServerRegistered, validate_aggregate_id};
+use ferry_events::{
+    AccountSpec, DatabaseEngine, ServerRegistered, validate_addresses, validate_aggregate_id,
+};
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Checks a server registration and its accounts.
 pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(), String> {
@@ -14,7 +15,7 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
     non_empty("customer_id", &server.customer_id)?;
     non_empty("locale", &server.locale)?;
     email(&server.contact_email)?;
-    addresses(&server.ipv4, &server.ipv6)?;
+    validate_addresses(&server.ipv4, &server.ipv6)?;
     if server.monthly_price.amount_cents < 0 {
         return Err("monthly_price: a price cannot be negative".into());
     }
@@ -63,22 +64,6 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
         for domain in &account.domains {
             domain_name(id, &domain.name)?;
         }
-    }
-    Ok(())
-}
-
-/// Checks a transit server's or a server's addresses.
-pub fn addresses(ipv4: &[String], ipv6: &[String]) -> Result<(), String> {
-    if ipv4.is_empty() && ipv6.is_empty() {
-        return Err("a server needs at least one IP address".into());
-    }
-    for ip in ipv4 {
-        ip.parse::<Ipv4Addr>()
-            .map_err(|_| format!("ipv4: {ip:?} is not an IPv4 address"))?;
-    }
-    for ip in ipv6 {
-        ip.parse::<Ipv6Addr>()
-            .map_err(|_| format!("ipv6: {ip:?} is not an IPv6 address"))?;
     }
     Ok(())
 }

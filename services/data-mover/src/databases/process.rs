@@ -3,6 +3,7 @@
 //! kills the tool *and* its parallel workers, `kill_on_drop` as a last resort,
 //! passwords only through the environment, and stderr kept (its tail) for errors.
 
+use crate::disk::says_disk_full;
 use std::process::{ExitStatus, Stdio};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -28,17 +29,6 @@ pub(crate) fn command(program: &str) -> Command {
 struct Stderr {
     tail: String,
     disk_full: bool,
-}
-
-/// Whether a tool's message says the disk (or the server's table space) is full.
-pub(crate) fn says_disk_full(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    lower.contains("no space left on device")
-        || lower.contains("could not extend file")
-        || lower.contains("errcode: 28")
-        || lower.contains("errno: 28")
-        || lower.contains("disk full")
-        || (lower.contains("the table") && lower.contains("is full"))
 }
 
 fn read_stderr(pipe: Option<impl AsyncRead + Unpin + Send + 'static>) -> JoinHandle<Stderr> {

@@ -183,7 +183,7 @@ pub(crate) fn classify(
     if code == Some(0) || (tolerate_vanished && code == Some(24)) {
         return Ok(());
     }
-    if stderr.contains("No space left on device") || stderr.contains("Disk quota exceeded") {
+    if crate::disk::says_disk_full(stderr) {
         return Err(FileError::DiskFull {
             destination: ctx.destination.to_owned(),
             detail: stderr.clone(),

@@ -8,7 +8,7 @@ use ferry_accounts::domain::migration::{MigrationDecider, MigrationState};
 use ferry_events::*;
 use ferry_infra::command::Decider;
 use ferry_infra::event_log::{AggregateRef, EventLog};
-use ferry_infra::testkit::TestStack;
+use ferry_infra::testkit::{TestStack, append_inputs};
 use std::process::Stdio;
 use std::time::Duration;
 use uuid::Uuid;
@@ -87,22 +87,6 @@ impl Ferry {
     }
 }
 
-/// Polls `check` every 20 ms for up to `seconds`.
-pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
-}
-
 /// A migration's state, folded from the log.
 pub async fn migration(log: &EventLog, id: Uuid) -> MigrationState {
     let aggregate = AggregateRef::new(AggregateType::Migration, id.to_string()).expect("id");
@@ -136,33 +120,6 @@ fn endpoint(server_id: &str) -> transfer::Endpoint {
     }
 }
 
-async fn append(
-    log: &EventLog,
-    kind: AggregateType,
-    id: &str,
-    correlation: Uuid,
-    events: Vec<Event>,
-    actor: &str,
-) {
-    let aggregate = AggregateRef::new(kind, id).expect("id");
-    let version = log.load(&aggregate).await.expect("loads").version;
-    let envelopes: Vec<Envelope> = events
-        .into_iter()
-        .map(|e| {
-            Envelope::new(
-                id.to_owned(),
-                e,
-                correlation,
-                Uuid::now_v7(),
-                Actor::system(actor),
-            )
-        })
-        .collect();
-    log.append(&aggregate, version, &envelopes, &Uuid::now_v7().to_string())
-        .await
-        .expect("test input appended");
-}
-
 /// As the data mover would: a transfer scheduled and completed.
 // The arguments mirror the two events' fields one for one.
 #[allow(clippy::too_many_arguments)]
@@ -192,13 +149,13 @@ pub async fn transfer_done(
         database_methods: vec![],
         test_address: test_address.map(str::to_owned),
     };
-    append(
+    append_inputs(
         log,
         AggregateType::Transfer,
         &transfer_id.to_string(),
         migration_id,
         vec![scheduled.into(), completed.into()],
-        "data-mover",
+        Actor::system("data-mover"),
     )
     .await;
 }
@@ -210,13 +167,13 @@ pub async fn traffic_switched(log: &EventLog, migration_id: Uuid, account_id: &s
         method: TrafficSwitchMethod::ProviderDns,
         switched_at: chrono::Utc::now(),
     };
-    append(
+    append_inputs(
         log,
         AggregateType::AccountTraffic,
         account_id,
         migration_id,
         vec![switched.into()],
-        "network",
+        Actor::system("network"),
     )
     .await;
 }

@@ -24,7 +24,6 @@ use ferry_events::{
 };
 use ferry_infra::command::{Decider, Refusal, RefusalKind};
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use uuid::Uuid;
 
 /// The decider of the `transit_server` aggregate.
@@ -426,14 +425,8 @@ fn check_details(details: &TransitServerAdded) -> Result<(), TransitServerReject
     if details.infrastructure_version.trim().is_empty() {
         return invalid("the infrastructure version is empty".into());
     }
-    if details.ipv4.is_empty() && details.ipv6.is_empty() {
-        return invalid("it has no IP address".into());
-    }
-    if let Some(bad) = details.ipv4.iter().find(|a| a.parse::<Ipv4Addr>().is_err()) {
-        return invalid(format!("{bad:?} is not an IPv4 address"));
-    }
-    if let Some(bad) = details.ipv6.iter().find(|a| a.parse::<Ipv6Addr>().is_err()) {
-        return invalid(format!("{bad:?} is not an IPv6 address"));
+    if let Err(reason) = ferry_events::validate_addresses(&details.ipv4, &details.ipv6) {
+        return invalid(reason);
     }
     if details.storage.files_root.trim().is_empty() || details.storage.mail_root.trim().is_empty() {
         return invalid("the files root and the mail root are required".into());

@@ -7,6 +7,7 @@ use ferry_events::{
     TransitServerRequested,
 };
 use ferry_infra::event_log::{AggregateRef, EventLog};
+use ferry_infra::testkit::append_inputs;
 use ferry_transit_pool::service::ServerResult;
 use ferry_transit_pool::{CommandMeta, NewTransitServer, PoolSettings, TransitPool};
 use std::future::Future;
@@ -49,17 +50,7 @@ pub async fn append(
     correlation_id: Uuid,
     events: Vec<Event>,
 ) -> Vec<Envelope> {
-    let aggregate = AggregateRef::new(kind, id).expect("aggregate id");
-    let version = log.load(&aggregate).await.expect("load").version;
-    let causation = Uuid::now_v7();
-    let envelopes: Vec<Envelope> = events
-        .into_iter()
-        .map(|e| Envelope::new(id, e, correlation_id, causation, Actor::system("test")))
-        .collect();
-    log.append(&aggregate, version, &envelopes, &causation.to_string())
-        .await
-        .expect("append test input");
-    envelopes
+    append_inputs(log, kind, id, correlation_id, events, Actor::system("test")).await
 }
 
 /// A migration opened for `client_server` that asked for a transit server of

@@ -178,6 +178,84 @@ pub async fn run<R: Reactor>(
     Ok(())
 }
 
+/// Runs `reactor` until `shutdown` like [`run`], but handles up to `max_in_flight`
+/// events at once, in no particular order: for reactions that are long and
+/// independent of each other (a data copy per event), where one must not wait for
+/// another. Each event is acknowledged once its own reaction is done; on `shutdown` no
+/// new event is taken, and the reactions in progress are awaited (they see the same
+/// token and give their event back unhandled for redelivery).
+pub async fn run_concurrently<R: Reactor>(
+    reactor: Arc<R>,
+    log: EventLog,
+    settings: ReactorSettings,
+    max_in_flight: usize,
+    shutdown: CancellationToken,
+) -> Result<(), ReactorError> {
+    let name = reactor.name();
+    let fail = |reason: String| ReactorError { name, reason };
+    let consumer = log
+        .durable_consumer(name, reactor.filters(&log), settings.ack_wait)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
+    let mut in_flight = tokio::task::JoinSet::new();
+    tracing::info!(reactor = name, max_in_flight, "reacting concurrently");
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        while in_flight.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let fetched = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(1))
+            .messages();
+        let mut messages = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            fetched = fetched => match fetched {
+                Ok(messages) => { failures = 0; messages }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(reactor = name, error = %e, "cannot fetch; retrying");
+                    sleep_or_stop(backoff(&settings, failures), &shutdown).await;
+                    continue;
+                }
+            },
+        };
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => { give_back(&mut messages).await; break }
+            next = messages.next() => next,
+        };
+        let message = match message {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                tracing::warn!(reactor = name, error = %e, "delivery interrupted");
+                continue;
+            }
+            None => continue,
+        };
+        let (reactor, settings, shutdown) = (reactor.clone(), settings.clone(), shutdown.clone());
+        in_flight.spawn(async move {
+            let _slot = slot;
+            if handle(reactor.as_ref(), &message, &settings, &shutdown).await {
+                if let Err(e) = message.ack().await {
+                    tracing::warn!(reactor = reactor.name(), error = %e, "cannot acknowledge");
+                }
+            } else {
+                message.ack_with(AckKind::Nak(None)).await.ok();
+            }
+        });
+    }
+    while in_flight.join_next().await.is_some() {}
+    tracing::info!(reactor = name, "stopped");
+    Ok(())
+}
+
 /// Gives back, unhandled, the messages of a batch still in hand when stopping, so that
 /// the next instance gets them at once rather than after `ack_wait`.
 async fn give_back(messages: &mut async_nats::jetstream::consumer::pull::Batch) {

@@ -1,10 +1,13 @@
 //! What the data mover reads from the log to know where data lives: a client server's
 //! storage and accounts (from `server` events), a transit server's storage (from its
-//! `TransitServerAdded`), and the server a migration moves (`MigrationOpened`). Folded
+//! `TransitServerAdded`), the server a migration moves and its transit server
+//! (`MigrationOpened`, `TransitServerAssigned`), an optional migration's service
+//! (`OptionalMigrationScheduled`) and a transfer's plan (`TransferScheduled`). Folded
 //! here from the events themselves: the data mover depends on no other service.
 
 use ferry_events::{
-    AccountSpec, AggregateType, Event, MigrationEvent, ServerEvent, ServerStorage,
+    AccountSpec, AggregateType, Event, MigrationEvent, OptionalMigrationEvent,
+    OptionalMigrationScheduled, ServerEvent, ServerStorage, TransferEvent, TransferScheduled,
     TransitServerEvent,
 };
 use ferry_infra::event_log::{AggregateRef, EventLog, ReadError};
@@ -95,12 +98,68 @@ impl Inventory {
 
     /// The client server a migration moves.
     pub async fn migrated_server(&self, migration_id: Uuid) -> Result<Option<String>, ReadError> {
+        Ok(self.migration(migration_id).await?.server_id)
+    }
+
+    /// What a migration's events say about where its accounts are.
+    pub async fn migration(&self, migration_id: Uuid) -> Result<MigrationFacts, ReadError> {
         let events = self
             .events(AggregateType::Migration, &migration_id.to_string())
             .await?;
+        let mut facts = MigrationFacts::default();
+        for event in events {
+            match event {
+                Event::Migration(MigrationEvent::MigrationOpened(opened)) => {
+                    facts.server_id = Some(opened.server_id);
+                }
+                Event::Migration(MigrationEvent::TransitServerAssigned(assigned)) => {
+                    facts.transit_server_id = Some(assigned.transit_server_id);
+                }
+                _ => {}
+            }
+        }
+        Ok(facts)
+    }
+
+    /// An optional migration as scheduled.
+    pub async fn optional_migration(
+        &self,
+        optional_migration_id: Uuid,
+    ) -> Result<Option<OptionalMigrationScheduled>, ReadError> {
+        let events = self
+            .events(
+                AggregateType::OptionalMigration,
+                &optional_migration_id.to_string(),
+            )
+            .await?;
         Ok(events.into_iter().find_map(|e| match e {
-            Event::Migration(MigrationEvent::MigrationOpened(opened)) => Some(opened.server_id),
+            Event::OptionalMigration(OptionalMigrationEvent::OptionalMigrationScheduled(s)) => {
+                Some(s)
+            }
             _ => None,
         }))
     }
+
+    /// A transfer as scheduled.
+    pub async fn transfer(
+        &self,
+        transfer_id: Uuid,
+    ) -> Result<Option<TransferScheduled>, ReadError> {
+        let events = self
+            .events(AggregateType::Transfer, &transfer_id.to_string())
+            .await?;
+        Ok(events.into_iter().find_map(|e| match e {
+            Event::Transfer(TransferEvent::TransferScheduled(s)) => Some(s),
+            _ => None,
+        }))
+    }
+}
+
+/// A migration's server and transit server, as far as its events tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationFacts {
+    /// The client server migrated.
+    pub server_id: Option<String>,
+    /// The transit server lent to it, once assigned.
+    pub transit_server_id: Option<String>,
 }

@@ -1,17 +1,22 @@
 //! ferry data-mover service: owns transfers (aggregate `transfer`), the real copies of
 //! accounts' files, mails and databases between servers, verified at the destination
-//! before any switch; the source is never deleted or modified before that.
+//! before any switch; the source is never deleted or modified (beyond the freeze)
+//! before that.
 //!
 //! - [`domain`]: the pure transfer decider.
 //! - [`files`]: files and mails with rsync, and their verification.
-//! - [`databases`]: PostgreSQL and MySQL/MariaDB databases, and their verification.
+//! - [`databases`]: PostgreSQL and MySQL/MariaDB copies (dump and restore, logical
+//!   replication, binary-log catch-up), freezes, and their verification.
 //! - [`engine`]: carries out a transfer with those tools, recording each step.
 //! - [`inventory`]: where data lives, read from the log.
-//! - [`reactor`]: what the data mover does on which event (so far: the pre-copy of
-//!   files and mails to an installed transit server).
+//! - [`reactor`]: which event schedules which transfer, and the worker running them.
+//! - [`limits`], [`settings`]: how many at once, and the rest of the configuration.
 //!
-//! Emits the `transfer` events; consumes `TransitInstallationCompleted`, and reads
-//! `server`, `transit_server` and `migration` events for where data lives.
+//! Emits the `transfer` events; consumes `TransitInstallationCompleted`,
+//! `ServerReinstalled`, `AccountMoveStarted`, `AccountRollbackStarted`,
+//! `AccountRelocationStarted`, `TestMigrationRequested`, `TestMigrationDiscarded`,
+//! `OptionalMigrationStarted` and its own `TransferScheduled`, and reads `server`,
+//! `transit_server`, `migration` and `optional_migration` events for where data lives.
 
 pub mod databases;
 mod disk;
@@ -19,17 +24,27 @@ pub mod domain;
 pub mod engine;
 pub mod files;
 pub mod inventory;
+pub mod limits;
 pub mod reactor;
+pub mod settings;
+
+pub use settings::{DataMoverArgs, MoverSettings};
 
 use ferry_infra::reactor::ReactorSettings;
 use ferry_infra::runtime::Runtime;
 use std::sync::Arc;
 
-/// Starts the data mover's reactor in `runtime`.
-pub fn service(runtime: &Runtime) {
+/// Transfers held at once by the worker (running or waiting for a slot): more than
+/// the limits, so that a transfer waiting for a busy server never holds up another.
+const WORKER_IN_FLIGHT: usize = 256;
+
+/// Starts the data mover in `runtime`: the reactor scheduling transfers and the
+/// worker running them, until `runtime.shutdown`.
+pub fn service(runtime: &Runtime, settings: MoverSettings) {
     let handler = ferry_infra::command::CommandHandler::new(runtime.log.clone(), 20);
+    let mover = engine::Mover::new(handler, settings);
     let reactor = reactor::DataMoverReactor::new(
-        engine::Mover::new(handler),
+        mover.clone(),
         inventory::Inventory::new(runtime.log.clone()),
     );
     runtime.spawn(
@@ -38,6 +53,17 @@ pub fn service(runtime: &Runtime) {
             Arc::new(reactor),
             runtime.log.clone(),
             ReactorSettings::default(),
+            runtime.shutdown.clone(),
+        ),
+    );
+    let worker = reactor::TransferWorker::new(mover, runtime.shutdown.clone());
+    runtime.spawn(
+        "data mover worker",
+        ferry_infra::reactor::run_concurrently(
+            Arc::new(worker),
+            runtime.log.clone(),
+            ReactorSettings::default(),
+            WORKER_IN_FLIGHT,
             runtime.shutdown.clone(),
         ),
     );

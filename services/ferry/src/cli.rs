@@ -90,6 +90,9 @@ pub struct UpArgs {
     /// Read side settings.
     #[command(flatten)]
     pub read: ferry_migration_state::MigrationStateArgs,
+    /// Data mover settings.
+    #[command(flatten)]
+    pub data_mover: ferry_data_mover::DataMoverArgs,
 }
 
 /// A migration is named by its id, or by its server (the server's current migration).

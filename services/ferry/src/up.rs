@@ -21,6 +21,11 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     args.accounts
         .calendar()
         .context("working calendar settings")?;
+    let data_mover = args
+        .data_mover
+        .settings()
+        .map_err(anyhow::Error::msg)
+        .context("data mover settings")?;
     let runtime = Runtime::start(args.runtime, "ferry")
         .await
         .context("starting ferry")?;
@@ -28,7 +33,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let accounts = ferry_accounts::service(&runtime, &args.accounts)
         .context("starting the accounts service")?;
     let transit = ferry_transit_pool::service(&runtime, args.transit);
-    ferry_data_mover::service(&runtime);
+    ferry_data_mover::service(&runtime, data_mover);
     let read = ferry_migration_state::service(&runtime, args.read);
     let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)

@@ -1,25 +1,39 @@
 //! One server through the eight steps with `ferry up` running as a process, driven
-//! through the CLI's client exactly as a customer and support would. The data mover's
-//! pre-copy is real; its cutovers and the network's traffic switches are not built
-//! yet, so the test publishes those events **as test inputs**.
-//! Then the audit, the read side, and the migration-state read model rebuilt from the
-//! log and compared with the live one.
+//! through the CLI's client exactly as a customer and support would, with real data:
+//! the example fleet under a temp dir and a name tag of this run, srv-0042's accounts
+//! with files, mail, a PostgreSQL and a MariaDB database. The data mover is real: the
+//! test copy, the pre-copies, every cutover, the rollback and the relocations copy
+//! those files and databases, and the test checks them where they land. Only the
+//! network (traffic switches) is not built yet: the test publishes its events **as
+//! test inputs**.
+//! Then the downtime added up, the audit, the read side, and the migration-state read
+//! model rebuilt from the log and compared with the live one.
 
 mod support;
 
 use ferry::client::Api;
 use ferry::fleet::{self, Fleet};
 use ferry_accounts::domain::migration::{MigrationState, Place, TestCopy};
-use ferry_events::{AggregateType, Event, IncompatibilityKind, TransferKind, TransitQueueEvent};
+use ferry_events::{AggregateType, DatabaseEngine, Event, IncompatibilityKind, TransitQueueEvent};
 use ferry_infra::event_log::AggregateRef;
 use ferry_infra::projection::rebuild::build_shadow;
 use ferry_infra::testkit::{TestStack, eventually};
 use ferry_migration_state::projection::MigrationState as MigrationStateProjection;
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use support::*;
+use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
+
+/// The local database servers the example fleet's servers share, under name prefixes.
+const PG_HOST: &str = "host=127.0.0.1 port=5432 user=postgres password=postgres";
+/// Where customers reach the test copies.
+const TEST_ADDRESS: &str = "test-0042.hosting.example";
+/// Seconds a real transfer may take here.
+const TRANSFER_SECS: u64 = 60;
+const BAKERY_ROWS: i64 = 50;
+const BLOG_ROWS: u64 = 20;
 
 async fn post(api: &Api, path: String) -> anyhow::Result<Value> {
     api.command(Method::POST, &path, None).await
@@ -34,18 +48,323 @@ fn moving_transfer(state: &MigrationState, account: &str) -> Uuid {
     }
 }
 
+/// This run's world: the example fleet with its directories under a temp dir and its
+/// database names behind a tag of this run, so runs never meet. Dropping it drops
+/// every database and directory it made (ferry must be stopped by then).
+struct Demo {
+    /// Starts every database name of this run.
+    tag: String,
+    /// Replaces `/var/tmp/ferry-demo`.
+    root: PathBuf,
+}
+
+impl Demo {
+    fn new() -> Self {
+        let id = Uuid::now_v7().simple().to_string();
+        // The end of a v7 id is random; short, so that the longest derived names
+        // (`<tag>srv0042_bakery_shop__ferry_replaced`) stay within PostgreSQL's limit.
+        let tag = format!("wk{}", &id[id.len() - 6..]);
+        let root = std::env::temp_dir().join(format!("ferry-walkthrough-{tag}"));
+        std::fs::create_dir_all(&root).expect("temp dir");
+        Demo { tag, root }
+    }
+
+    /// examples/fleet.yaml, moved into this run's directory and name tag.
+    fn fleet(&self) -> anyhow::Result<Fleet> {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet.yaml");
+        let text = std::fs::read_to_string(example)?
+            .replace("/var/tmp/ferry-demo", &self.root.display().to_string())
+            .replace("?prefix=", &format!("?prefix={}", self.tag));
+        let path = self.root.join("fleet.yaml");
+        std::fs::write(&path, text)?;
+        Fleet::read(&path)
+    }
+
+    /// A database's real name on a server of the fleet (`srv-0042` → `<tag>srv0042_`).
+    fn db(&self, server: &str, name: &str) -> String {
+        format!("{}{}_{name}", self.tag, server.replace('-', ""))
+    }
+
+    fn path(&self, server: &str, rest: &str) -> PathBuf {
+        self.root.join(server).join(rest)
+    }
+
+    /// srv-0042's accounts as the customer left them: files, a mail, the bakery's
+    /// PostgreSQL shop and the blog's MariaDB WordPress.
+    async fn client_data(&self) -> anyhow::Result<()> {
+        for (rest, text) in [
+            ("files/bakery/index.php", "<?php echo 'Bonjour';"),
+            ("files/bakery/images/croissant.svg", "<svg>croissant</svg>"),
+            (
+                "files/blog/wp-config.php",
+                "<?php define('DB_NAME', 'blog_wp');",
+            ),
+            (
+                "mail/bakery/Maildir/cur/1.eml",
+                "Subject: order\n\n12 croissants",
+            ),
+        ] {
+            write(&self.path("srv-0042", rest), text);
+        }
+        let admin = pg("postgres").await?;
+        let shop = self.db("srv-0042", "bakery_shop");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{shop}\""))
+            .await?;
+        pg(&shop)
+            .await?
+            .batch_execute(&format!(
+                "CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL);
+                 INSERT INTO orders (item)
+                 SELECT 'croissant ' || g FROM generate_series(1, {BAKERY_ROWS}) g;"
+            ))
+            .await?;
+        let blog = self.db("srv-0042", "blog_wp");
+        my(&format!(
+            "CREATE DATABASE `{blog}`; USE `{blog}`;
+             CREATE TABLE posts (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(200) NOT NULL)
+               ENGINE=InnoDB;
+             INSERT INTO posts (title) SELECT CONCAT('post ', seq) FROM seq_1_to_{BLOG_ROWS};"
+        ))
+        .map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+
+    /// The environment of `ferry up` for this run: test copies behind this run's tag.
+    fn ferry_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "FERRY_TEST_POSTGRES_URL",
+                format!(
+                    "postgres://postgres:postgres@127.0.0.1:5432/postgres?prefix={}test_",
+                    self.tag
+                ),
+            ),
+            (
+                "FERRY_TEST_MYSQL_URL",
+                format!("mysql://root@127.0.0.1:3306?prefix={}test_", self.tag),
+            ),
+            ("FERRY_TEST_ADDRESS", TEST_ADDRESS.into()),
+        ]
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let tag = self.tag.clone();
+        // Its own runtime on its own thread: drop runs inside the test's runtime.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(drop_tagged(&tag));
+        })
+        .join();
+        if dropped.is_err() {
+            eprintln!("could not drop the databases of {}", self.tag);
+        }
+        std::fs::remove_dir_all(&self.root).ok();
+    }
+}
+
+/// Drops every PostgreSQL database and MariaDB schema whose name starts with `tag`
+/// (copies kept aside and staging ones included), with any logical replication left
+/// on them (a database with a subscription or a slot cannot be dropped).
+async fn drop_tagged(tag: &str) {
+    let pattern = format!("{tag}%");
+    if let Ok(admin) = pg("postgres").await {
+        let with_subscriptions = admin
+            .query(
+                "SELECT DISTINCT d.datname FROM pg_subscription s
+                 JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname LIKE $1",
+                &[&pattern],
+            )
+            .await
+            .unwrap_or_default();
+        for row in with_subscriptions {
+            let database: String = row.get(0);
+            let Ok(db) = pg(&database).await else {
+                continue;
+            };
+            let _ = db
+                .batch_execute("SET default_transaction_read_only = off")
+                .await;
+            let names = db
+                .query(
+                    "SELECT subname FROM pg_subscription
+                     WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    &[],
+                )
+                .await
+                .unwrap_or_default();
+            for name in names {
+                let name: String = name.get(0);
+                let _ = db
+                    .batch_execute(&format!(
+                        "ALTER SUBSCRIPTION \"{name}\" DISABLE;
+                         ALTER SUBSCRIPTION \"{name}\" SET (slot_name = NONE);
+                         DROP SUBSCRIPTION \"{name}\";"
+                    ))
+                    .await;
+            }
+        }
+        let _ = admin
+            .execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                 WHERE database LIKE $1 AND NOT active",
+                &[&pattern],
+            )
+            .await;
+        let databases = admin
+            .query(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1",
+                &[&pattern],
+            )
+            .await
+            .unwrap_or_default();
+        for row in databases {
+            let name: String = row.get(0);
+            if let Err(e) = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await
+            {
+                eprintln!("cannot drop {name}: {e}");
+            }
+        }
+    }
+    if let Ok(names) = my(&format!(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '{pattern}'"
+    )) {
+        for name in names.lines().filter(|n| !n.is_empty()) {
+            if let Err(e) = my(&format!("DROP DATABASE IF EXISTS `{name}`")) {
+                eprintln!("cannot drop {name}: {e}");
+            }
+        }
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("directories");
+    std::fs::write(path, text).expect("written");
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A session on a database of the local PostgreSQL.
+async fn pg(database: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) =
+        tokio_postgres::connect(&format!("{PG_HOST} dbname={database}"), NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+async fn pg_rows(database: &str) -> i64 {
+    let db = pg(database)
+        .await
+        .unwrap_or_else(|e| panic!("{database}: {e}"));
+    db.query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .expect("counts")
+        .get(0)
+}
+
+async fn pg_insert(database: &str, item: &str) -> Result<(), tokio_postgres::Error> {
+    pg(database)
+        .await?
+        .execute("INSERT INTO orders (item) VALUES ($1)", &[&item])
+        .await
+        .map(drop)
+}
+
+async fn pg_has(database: &str, item: &str) -> bool {
+    let db = pg(database)
+        .await
+        .unwrap_or_else(|e| panic!("{database}: {e}"));
+    db.query_one("SELECT count(*) FROM orders WHERE item = $1", &[&item])
+        .await
+        .expect("counts")
+        .get::<_, i64>(0)
+        == 1
+}
+
+async fn pg_databases(like: &str) -> Vec<String> {
+    let admin = pg("postgres").await.expect("connects");
+    admin
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1",
+            &[&like],
+        )
+        .await
+        .expect("lists")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// A statement run by the `mariadb` client on the local MariaDB: its output.
+fn my(sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new("mariadb")
+        .args([
+            "--protocol=TCP",
+            "-h127.0.0.1",
+            "-P3306",
+            "-uroot",
+            "-N",
+            "-B",
+            "-e",
+            sql,
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn my_rows(schema: &str) -> u64 {
+    my(&format!("SELECT COUNT(*) FROM `{schema}`.posts"))
+        .unwrap_or_else(|e| panic!("{schema}: {e}"))
+        .parse()
+        .expect("a number")
+}
+
+fn my_insert(schema: &str, title: &str) {
+    my(&format!(
+        "INSERT INTO `{schema}`.posts (title) VALUES ('{title}')"
+    ))
+    .unwrap_or_else(|e| panic!("{schema}: {e}"));
+}
+
+fn my_has(schema: &str, title: &str) -> bool {
+    my(&format!(
+        "SELECT COUNT(*) FROM `{schema}`.posts WHERE title = '{title}'"
+    ))
+    .unwrap_or_else(|e| panic!("{schema}: {e}"))
+        == "1"
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     let stack = TestStack::new().await;
     let log = stack.log.clone();
-    let ferry = start(&stack).await;
+    // Declared before ferry: dropped (its databases with it) after ferry is killed.
+    let demo = Demo::new();
+    demo.client_data().await?;
+    let env = demo.ferry_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ferry = start_with(&stack, &env).await;
     let support = ferry.api("support:jdoe");
     let customer = ferry.api("customer:c-42");
     let stranger = ferry.api("customer:c-77");
+    let shop = |server: &str| demo.db(server, "bakery_shop");
+    let blog = |server: &str| demo.db(server, "blog_wp");
 
     // The example fleet imports, and importing it again changes nothing.
-    let fleet =
-        Fleet::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet.yaml"))?;
+    let fleet = demo.fleet()?;
     let first = fleet::import(&support, &fleet).await?;
     assert!(
         first.iter().all(|item| !item.events.is_empty()),
@@ -53,12 +372,6 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     );
     let again = fleet::import(&support, &fleet).await?;
     assert!(again.iter().all(|item| item.events.is_empty()), "{again:?}");
-    let server = fleet
-        .servers
-        .iter()
-        .find(|s| s.server_id == "srv-0042")
-        .expect("in the fleet");
-    let specs = server.registration.accounts.clone();
 
     // Step 1: only the owner (or support) opens the migration.
     let open = json!({ "target_version": "v2026" });
@@ -96,30 +409,44 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         "MariaDB 10.6 becomes 10.11"
     );
 
-    // A test migration: the data mover copies the databases and reports the address.
+    // A test migration: the data mover copies the databases to the test servers and
+    // reports where to reach them; the original is untouched.
     post(&customer, format!("/migrations/{m}/accounts/acc-1207/test")).await?;
     let TestCopy::Requested { transfer_id } = migration(&log, m).await.accounts["acc-1207"].test
     else {
         panic!("test migration requested");
     };
-    transfer_done(
-        &log,
-        m,
-        transfer_id,
-        TransferKind::TestCopy,
-        vec![specs[0].clone()],
-        ("srv-0042", "test-01"),
-        None,
-        Some("test-0042.hosting.example"),
-    )
-    .await;
+    wait_for_transfer(&log, transfer_id, TRANSFER_SECS).await;
     assert!(
         eventually(15, || async {
             matches!(&migration(&log, m).await.accounts["acc-1207"].test,
-                TestCopy::Available { address, .. } if address == "test-0042.hosting.example")
+                TestCopy::Available { address, .. } if address.starts_with(TEST_ADDRESS))
         })
         .await,
-        "the test address is recorded"
+        "the test address is recorded: {:?}",
+        migration(&log, m).await.accounts["acc-1207"].test
+    );
+    let TestCopy::Available { address, .. } =
+        migration(&log, m).await.accounts["acc-1207"].test.clone()
+    else {
+        unreachable!("checked above")
+    };
+    let copies = pg_databases(&format!("{}test\\_%", demo.tag)).await;
+    let [copy] = copies.as_slice() else {
+        panic!("one test copy: {copies:?}");
+    };
+    assert!(copy.ends_with("_bakery_shop"), "{copy}");
+    assert!(address.contains(copy.as_str()), "{address} names {copy}");
+    assert_eq!(pg_rows(copy).await, BAKERY_ROWS);
+    assert_eq!(pg_rows(&shop("srv-0042")).await, BAKERY_ROWS);
+    assert_eq!(
+        pg(&shop("srv-0042"))
+            .await?
+            .query_one("SHOW default_transaction_read_only", &[])
+            .await?
+            .get::<_, String>(0),
+        "off",
+        "the original still takes writes"
     );
 
     // Readiness, reversible; step 2 only when every account is ready.
@@ -162,53 +489,79 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     .await?;
 
     // Step 3: the pool reserves the free transit server of the same configuration and
-    // installs it; the data mover pre-copies files and mails; then it is lent.
+    // installs it; the data mover pre-copies files and mails once the installation
+    // completes, which lends the transit server.
     let state = wait_for_state(&log, m, "transit_installing").await;
     assert_eq!(state.transit_server_id.as_deref(), Some("tr-0001"));
-    // The data mover pre-copies files and mails once the installation completes (the
-    // example fleet's directories do not exist here: there is nothing to copy), which
-    // lends the transit server.
     wait_for_state(&log, m, "migrating_accounts").await;
+    assert_eq!(
+        read(&demo.path("tr-0001", "files/bakery/index.php")),
+        read(&demo.path("srv-0042", "files/bakery/index.php")),
+        "pre-copied"
+    );
 
     // Step 4: one account at a time; moved once copied and its traffic switched.
     post(&customer, format!("/migrations/{m}/accounts/acc-1207/move")).await?;
     let t1 = moving_transfer(&migration(&log, m).await, "acc-1207");
     let second = post(&customer, format!("/migrations/{m}/accounts/acc-1208/move")).await;
     assert!(second.is_err_and(|e| e.to_string().contains("one at a time")));
-    transfer_done(
-        &log,
-        m,
-        t1,
-        TransferKind::Cutover,
-        vec![specs[0].clone()],
-        ("srv-0042", "tr-0001"),
-        Some(1_800),
-        None,
-    )
-    .await;
-    traffic_switched(&log, m, "acc-1207", "tr-0001").await;
-    assert!(
-        eventually(15, || async {
-            migration(&log, m).await.accounts["acc-1207"].place == Place::Transit
-        })
-        .await
+    let moved = wait_for_transfer(&log, t1, TRANSFER_SECS).await;
+    assert!(moved.downtime_ms.is_some(), "{moved:?}");
+    assert_eq!(
+        moved
+            .database_methods
+            .iter()
+            .map(|d| (d.database.clone(), d.engine))
+            .collect::<Vec<_>>(),
+        [(shop("tr-0001"), DatabaseEngine::Postgres)],
+        "{moved:?}"
     );
+    // Everything is on the transit server; the old database refuses writes.
+    assert_eq!(pg_rows(&shop("tr-0001")).await, BAKERY_ROWS);
+    let late = pg_insert(&shop("srv-0042"), "late order").await;
+    assert!(
+        late.as_ref()
+            .is_err_and(|e| format!("{e:?}").contains("read-only")),
+        "the source is read-only: {late:?}"
+    );
+    for rest in [
+        "files/bakery/index.php",
+        "files/bakery/images/croissant.svg",
+        "mail/bakery/Maildir/cur/1.eml",
+    ] {
+        assert_eq!(
+            read(&demo.path("tr-0001", rest)),
+            read(&demo.path("srv-0042", rest)),
+            "{rest}"
+        );
+    }
+    // The bakery lives on the transit server for a while.
+    pg_insert(&shop("tr-0001"), "ordered on transit").await?;
+    write(
+        &demo.path("tr-0001", "files/bakery/uploads/menu.txt"),
+        "uploaded on transit",
+    );
+    traffic_switched(&log, m, "acc-1207", "tr-0001").await;
+    wait_for_place(&log, m, "acc-1207", &Place::Transit, TRANSFER_SECS).await;
+
     post(&customer, format!("/migrations/{m}/accounts/acc-1208/move")).await?;
     let t2 = moving_transfer(&migration(&log, m).await, "acc-1208");
     // The network may switch first: the move completes when both are done.
     traffic_switched(&log, m, "acc-1208", "tr-0001").await;
-    transfer_done(
-        &log,
-        m,
-        t2,
-        TransferKind::Cutover,
-        vec![specs[1].clone()],
-        ("srv-0042", "tr-0001"),
-        Some(900),
-        None,
-    )
-    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let place = migration(&log, m).await.accounts["acc-1208"].place.clone();
+    if outcome(&transfer_events(&log, t2).await).is_none() {
+        // Read before the transfer ended: the switch alone moves nothing.
+        assert_eq!(place, Place::MovingToTransit { transfer_id: t2 });
+    }
+    wait_for_place(&log, m, "acc-1208", &Place::Transit, TRANSFER_SECS).await;
     wait_for_state(&log, m, "verifying").await;
+    assert_eq!(my_rows(&blog("tr-0001")), BLOG_ROWS);
+    assert_eq!(
+        read(&demo.path("tr-0001", "files/blog/wp-config.php")),
+        read(&demo.path("srv-0042", "files/blog/wp-config.php"))
+    );
+    my_insert(&blog("tr-0001"), "written on transit");
 
     // Step 5: verification; a rollback to the client server, and the move again.
     post(
@@ -222,36 +575,22 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     )
     .await?;
     let t3 = moving_transfer(&migration(&log, m).await, "acc-1208");
-    transfer_done(
-        &log,
-        m,
-        t3,
-        TransferKind::Rollback,
-        vec![specs[1].clone()],
-        ("tr-0001", "srv-0042"),
-        Some(700),
-        None,
-    )
-    .await;
     traffic_switched(&log, m, "acc-1208", "srv-0042").await;
+    wait_for_place(&log, m, "acc-1208", &Place::Client, TRANSFER_SECS).await;
     wait_for_state(&log, m, "migrating_accounts").await;
+    assert_eq!(my_rows(&blog("srv-0042")), BLOG_ROWS + 1);
+    assert!(my_has(&blog("srv-0042"), "written on transit"));
+    my_insert(&blog("srv-0042"), "written after the rollback");
     let reinstall = post(&customer, format!("/migrations/{m}/reinstall-request")).await;
     assert!(reinstall.is_err_and(|e| e.to_string().contains("acc-1208")));
     post(&customer, format!("/migrations/{m}/accounts/acc-1208/move")).await?;
     let t4 = moving_transfer(&migration(&log, m).await, "acc-1208");
-    transfer_done(
-        &log,
-        m,
-        t4,
-        TransferKind::Cutover,
-        vec![specs[1].clone()],
-        ("srv-0042", "tr-0001"),
-        Some(500),
-        None,
-    )
-    .await;
     traffic_switched(&log, m, "acc-1208", "tr-0001").await;
+    wait_for_place(&log, m, "acc-1208", &Place::Transit, TRANSFER_SECS).await;
     wait_for_state(&log, m, "verifying").await;
+    assert_eq!(my_rows(&blog("tr-0001")), BLOG_ROWS + 2);
+    assert!(my_has(&blog("tr-0001"), "written after the rollback"));
+    my_insert(&blog("tr-0001"), "written before the relocation");
     post(&customer, format!("/migrations/{m}/reinstall-request")).await?;
 
     // Step 6: support reinstalls.
@@ -263,42 +602,45 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     wait_for_state(&log, m, "relocating").await;
 
     // Step 7: support moves the accounts back, one by one.
-    for (account, spec, downtime) in [
-        ("acc-1207", &specs[0], 1_000),
-        ("acc-1208", &specs[1], 1_100),
-    ] {
+    let mut relocations = vec![];
+    for account in ["acc-1207", "acc-1208"] {
         post(
             &support,
             format!("/migrations/{m}/accounts/{account}/relocation"),
         )
         .await?;
-        let t = moving_transfer(&migration(&log, m).await, account);
-        transfer_done(
-            &log,
-            m,
-            t,
-            TransferKind::Relocation,
-            vec![spec.clone()],
-            ("tr-0001", "srv-0042"),
-            Some(downtime),
-            None,
-        )
-        .await;
+        relocations.push(moving_transfer(&migration(&log, m).await, account));
         traffic_switched(&log, m, account, "srv-0042").await;
-        assert!(
-            eventually(15, || async {
-                migration(&log, m).await.accounts[account].place == Place::Relocated
-            })
-            .await
-        );
+        wait_for_place(&log, m, account, &Place::Relocated, TRANSFER_SECS).await;
     }
+    // What the accounts did on the transit server is home, and the home copies take
+    // writes again.
+    assert_eq!(pg_rows(&shop("srv-0042")).await, BAKERY_ROWS + 1);
+    assert!(pg_has(&shop("srv-0042"), "ordered on transit").await);
+    pg_insert(&shop("srv-0042"), "ordered at home").await?;
+    assert_eq!(
+        read(&demo.path("srv-0042", "files/bakery/uploads/menu.txt")),
+        "uploaded on transit"
+    );
+    assert_eq!(my_rows(&blog("srv-0042")), BLOG_ROWS + 3);
+    assert!(my_has(&blog("srv-0042"), "written before the relocation"));
+    my_insert(&blog("srv-0042"), "written at home");
 
-    // Step 8: completed with every downtime added up; the server runs v2026 and is
-    // free for another migration; the transit server is wiped and free again.
+    // Step 8: completed with every measured downtime added up; the server runs v2026
+    // and is free for another migration; the transit server is wiped and free again.
     let done = wait_for_state(&log, m, "completed").await;
+    let mut measured = 0;
+    for t in [t1, t2, t3, t4].into_iter().chain(relocations) {
+        let completed = wait_for_transfer(&log, t, 1).await;
+        measured += completed
+            .downtime_ms
+            .expect("a cutover measures its downtime");
+    }
+    assert!(done.total_downtime_ms > 0, "{done:?}");
+    assert_eq!(done.total_downtime_ms, measured);
     assert_eq!(
         done.total_downtime_ms,
-        1_800 + 900 + 700 + 500 + 1_000 + 1_100
+        done.accounts.values().map(|a| a.downtime_ms).sum::<u64>()
     );
     let server_ref = AggregateRef::new(AggregateType::Server, "srv-0042")?;
     assert!(
@@ -324,7 +666,7 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         "the transit server is available again"
     );
 
-    read_side_and_audit(&customer, &stranger, m).await?;
+    read_side_and_audit(&customer, &stranger, m, &done).await?;
     let openapi: Value = reqwest::get(format!("{}/openapi.json", ferry.base))
         .await?
         .json()
@@ -342,10 +684,16 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     }
     ferry.stop().await;
     rebuild_equals_live(&stack).await;
+    drop(demo);
     Ok(())
 }
 
-async fn read_side_and_audit(customer: &Api, stranger: &Api, m: Uuid) -> anyhow::Result<()> {
+async fn read_side_and_audit(
+    customer: &Api,
+    stranger: &Api,
+    m: Uuid,
+    done: &MigrationState,
+) -> anyhow::Result<()> {
     let refused = stranger.get("/servers/srv-0042").await;
     assert!(refused.is_err_and(|e| e.to_string().contains("403")));
     let refused = stranger.get("/servers/srv-0042/audit").await;
@@ -366,8 +714,17 @@ async fn read_side_and_audit(customer: &Api, stranger: &Api, m: Uuid) -> anyhow:
     assert_eq!(server.pointer("/migration/step"), Some(&json!(8)));
     assert_eq!(
         server.pointer("/migration/downtime_ms"),
-        Some(&json!(6_000))
+        Some(&json!(done.total_downtime_ms)),
+        "the read side adds up the same downtime"
     );
+    let per_account: u64 = server
+        .pointer("/migration/accounts")
+        .and_then(Value::as_array)
+        .expect("accounts")
+        .iter()
+        .map(|a| a["downtime_ms"].as_u64().expect("a downtime"))
+        .sum();
+    assert_eq!(per_account, done.total_downtime_ms, "{server}");
     assert_eq!(
         server.pointer("/migration/transit/transit_server_id"),
         Some(&json!("tr-0001"))

@@ -12,9 +12,16 @@
 //! Cancelling the [`CancellationToken`] kills the tools (with their parallel workers)
 //! and the copy returns [`DbError::Interrupted`].
 //!
-//! - [`postgres`]: `pg_dump -Fd -j` / `pg_restore -j`, then `ALTER DATABASE … RENAME`.
-//! - [`mysql`]: `mariadb-dump | mariadb`, then an atomic `RENAME TABLE` of every table.
+//! - [`postgres`]: `pg_dump -Fd -j` / `pg_restore -j`, then `ALTER DATABASE … RENAME`;
+//!   and the freeze of a source database (read-only, sessions ended).
+//! - [`pg_logical`]: the low-downtime PostgreSQL copy by logical replication, set up
+//!   live, finished frozen ([`DatabaseMethod::LogicalReplication`]).
+//! - [`mysql`]: `mariadb-dump | mariadb`, then an atomic `RENAME TABLE` of every table;
+//!   and the freeze of a source schema (tables locked, other sessions ended).
+//! - [`mysql_binlog`]: the low-downtime MariaDB copy, a dump caught up from the binary
+//!   log ([`DatabaseMethod::BinlogReplication`]).
 //! - [`verify`]: row counts and content checksums per table, compared.
+//! - [`discard`]: dropping a copy ferry made (a discarded test copy).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,8 +31,11 @@ use ferry_events::values::DatabaseEngine;
 use tokio::sync::watch;
 pub use tokio_util::sync::CancellationToken;
 
+pub mod discard;
 mod endpoint;
 pub mod mysql;
+pub mod mysql_binlog;
+pub mod pg_logical;
 pub mod postgres;
 mod process;
 pub mod verify;
@@ -38,6 +48,14 @@ pub const STAGING_SUFFIX: &str = "__ferry_incoming";
 /// The staging database (or schema) a copy to `destination_name` restores into.
 pub fn staging_name(destination_name: &str) -> String {
     format!("{destination_name}{STAGING_SUFFIX}")
+}
+
+/// Suffix under which a replaced destination database is kept aside.
+pub const REPLACED_SUFFIX: &str = "__ferry_replaced";
+
+/// The name an existing destination database is kept under when a copy replaces it.
+pub fn replaced_name(destination_name: &str) -> String {
+    format!("{destination_name}{REPLACED_SUFFIX}")
 }
 
 /// Why a database copy or check failed. The source is intact in every case.
@@ -86,6 +104,25 @@ pub enum DbError {
     AlreadyExists {
         /// The database name.
         name: String,
+    },
+    /// The database cannot be copied by replication (it can still be dumped and
+    /// restored); the reason says why, in words.
+    #[error("database {name:?} cannot be copied by replication: {reason}")]
+    NotEligible {
+        /// The database at the source.
+        name: String,
+        /// What prevents it (e.g. a table without a primary key).
+        reason: String,
+    },
+    /// The source changed in a way the binary-log catch-up cannot follow (DDL, a
+    /// statement-logged write, its binary log purged, a failed or cancelled catch-up):
+    /// the staging copy is discarded and the copy must start again from a new dump.
+    #[error("database {name:?}: replication cannot catch up ({reason}); the copy must start again")]
+    CatchUpImpossible {
+        /// The database at the source.
+        name: String,
+        /// What happened, in words.
+        reason: String,
     },
     /// A tool could not be started.
     #[error("cannot run {tool}: {reason}")]
@@ -147,6 +184,7 @@ impl DbError {
                 | Self::Interrupted
                 | Self::Io { .. }
                 | Self::Mismatch { .. }
+                | Self::CatchUpImpossible { .. }
         )
     }
 }
@@ -187,6 +225,12 @@ pub struct CopySpec {
     pub work_dir: PathBuf,
     /// Receives the phase as the copy advances, if set.
     pub phases: Option<watch::Sender<CopyPhase>>,
+    /// What to do with a database already at the destination under the final name:
+    /// refuse ([`DbError::AlreadyExists`], the default) or, for a rollback onto a
+    /// server still holding the account's older copy, keep that copy aside under
+    /// [`replaced_name`] (dropping an older one kept there) once the new one is
+    /// verified, and switch the new one in. Nothing is ever dropped unverified.
+    pub replace_existing: bool,
 }
 
 impl CopySpec {
@@ -205,6 +249,7 @@ impl CopySpec {
             jobs: 2,
             work_dir: std::env::temp_dir(),
             phases: None,
+            replace_existing: false,
         }
     }
 
@@ -217,6 +262,13 @@ impl CopySpec {
     /// The same copy with `jobs` parallel jobs.
     pub fn jobs(mut self, jobs: u16) -> Self {
         self.jobs = jobs.max(1);
+        self
+    }
+
+    /// The same copy, keeping an existing destination database aside instead of
+    /// refusing it (see [`CopySpec::replace_existing`]).
+    pub fn replacing_existing(mut self) -> Self {
+        self.replace_existing = true;
         self
     }
 

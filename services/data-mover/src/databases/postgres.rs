@@ -2,7 +2,12 @@
 //! --no-owner --exit-on-error` into the staging database `<name>__ferry_incoming`
 //! (created like the source: encoding and locale), verification against the source,
 //! then `ALTER DATABASE … RENAME` — atomic, so a kill leaves at most the staging
-//! database, dropped (`WITH (FORCE)`) by the next attempt.
+//! database, dropped (`WITH (FORCE)`) by the next attempt. With
+//! [`CopySpec::replace_existing`] an existing database under the final name is kept
+//! aside under [`replaced_name`] once the staging one is verified.
+//!
+//! Also the freeze of an account's database at its source ([`freeze`], [`thaw`]):
+//! every new transaction read-only, its sessions ended.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,23 +22,25 @@ use uuid::Uuid;
 
 use super::endpoint::Endpoint;
 use super::verify::{self, TableCheck};
-use super::{CopyPhase, CopyReport, CopySpec, DbError, check_name, process, staging_name};
+use super::{
+    CopyPhase, CopyReport, CopySpec, DbError, check_name, process, replaced_name, staging_name,
+};
 
 /// Longest PostgreSQL identifier, in bytes.
-const MAX_NAME: usize = 63;
+pub(crate) const MAX_NAME: usize = 63;
 
 /// `"name"` with inner quotes doubled.
-fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// `'text'` with inner quotes doubled.
-fn literal(text: &str) -> String {
+pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A session on `database` (or the URL's own database), and its connection task.
-async fn connect(
+pub(crate) async fn connect(
     endpoint: &Endpoint,
     config: &Config,
     database: Option<&str>,
@@ -60,12 +67,17 @@ async fn connect(
 }
 
 /// Closes a session and waits until its connection is gone.
-async fn close(client: Client, task: JoinHandle<()>) {
+pub(crate) async fn close(client: Client, task: JoinHandle<()>) {
     drop(client);
     let _ = task.await;
 }
 
-fn query_error(endpoint: &Endpoint, context: &str, e: &tokio_postgres::Error) -> DbError {
+/// A failed statement as a [`DbError::Query`], with the server's message.
+pub(crate) fn query_error(
+    endpoint: &Endpoint,
+    context: &str,
+    e: &tokio_postgres::Error,
+) -> DbError {
     DbError::Query {
         endpoint: endpoint.display(),
         context: context.to_owned(),
@@ -77,15 +89,57 @@ fn query_error(endpoint: &Endpoint, context: &str, e: &tokio_postgres::Error) ->
 
 /// Row counts and content checksums of every table of `database` (schema-qualified
 /// names). Only reads; rows are rendered with fixed session settings.
+///
+/// Rows are hashed from their binary values when the server runs PostgreSQL 14 or
+/// later (see [`checksum_in`]), from their text form otherwise: compare checksums of
+/// servers of either kind only, as [`verify::staging_against_source`] does.
 pub async fn checksum(url: &str, database: &str) -> Result<Vec<TableCheck>, DbError> {
+    let binary = row_hashes_at_both(url, url).await?;
+    checksum_in(url, database, binary).await
+}
+
+/// As [`checksum`]; with `binary`, each table's rows are hashed from their binary
+/// values (`hash_record_extended`, PostgreSQL 14+), several times faster than through
+/// their text form, which stays the fallback for a table with a column type that has
+/// no hash function. Both ends of a comparison must use the same `binary`.
+pub async fn checksum_in(
+    url: &str,
+    database: &str,
+    binary: bool,
+) -> Result<Vec<TableCheck>, DbError> {
     let (endpoint, config) = Endpoint::postgres(url)?;
     let (client, task) = connect(&endpoint, &config, Some(database)).await?;
-    let result = table_checks(&endpoint, &client).await;
+    let result = table_checks(&endpoint, &client, binary).await;
     close(client, task).await;
     result
 }
 
-async fn table_checks(endpoint: &Endpoint, client: &Client) -> Result<Vec<TableCheck>, DbError> {
+/// Whether both servers can hash rows from their binary values (version 14 or later).
+pub(crate) async fn row_hashes_at_both(
+    source_url: &str,
+    destination_url: &str,
+) -> Result<bool, DbError> {
+    for url in [source_url, destination_url] {
+        let (endpoint, config) = Endpoint::postgres(url)?;
+        let (client, task) = connect(&endpoint, &config, None).await?;
+        let version = client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .map_err(|e| query_error(&endpoint, "reading the server version", &e));
+        close(client, task).await;
+        let version: i32 = version?.get(0);
+        if version < 140_000 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+async fn table_checks(
+    endpoint: &Endpoint,
+    client: &Client,
+    binary: bool,
+) -> Result<Vec<TableCheck>, DbError> {
     let err = |context: &str, e: tokio_postgres::Error| query_error(endpoint, context, &e);
     client
         .batch_execute(
@@ -112,20 +166,29 @@ async fn table_checks(endpoint: &Endpoint, client: &Client) -> Result<Vec<TableC
     for row in tables {
         let schema: String = row.get(0);
         let table: String = row.get(1);
-        let sql = format!(
-            "SELECT count(*)::bigint,
-                    coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text
-                    || ':' ||
-                    coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text
-               FROM (SELECT md5(t::text) AS h FROM ONLY {}.{} t) q",
-            ident(&schema),
-            ident(&table)
-        );
+        let relation = format!("{}.{}", ident(&schema), ident(&table));
         let name = format!("{schema}.{table}");
-        let row = client
-            .query_one(&sql, &[])
-            .await
-            .map_err(|e| err(&format!("checksum of {name}"), e))?;
+        let hashed = if binary {
+            binary_check(client, &relation).await
+        } else {
+            None
+        };
+        let row = match hashed {
+            Some(row) => row,
+            None => {
+                let sql = format!(
+                    "SELECT count(*)::bigint, 't:' ||
+                            coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text
+                            || ':' ||
+                            coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text
+                       FROM (SELECT md5(t::text) AS h FROM ONLY {relation} t) q"
+                );
+                client
+                    .query_one(&sql, &[])
+                    .await
+                    .map_err(|e| err(&format!("checksum of {name}"), e))?
+            }
+        };
         let rows: i64 = row.get(0);
         checks.push(TableCheck {
             table: name,
@@ -140,8 +203,37 @@ async fn table_checks(endpoint: &Endpoint, client: &Client) -> Result<Vec<TableC
     Ok(checks)
 }
 
+/// A table's row count and the sum of its rows' binary hashes, or `None` if a column
+/// type has no hash function (the transaction is then as it was, thanks to the
+/// savepoint).
+async fn binary_check(client: &Client, relation: &str) -> Option<tokio_postgres::Row> {
+    client.batch_execute("SAVEPOINT ferry_check").await.ok()?;
+    let sql = format!(
+        "SELECT count(*)::bigint,
+                'b:' || coalesce(sum(hash_record_extended(t, 0)::numeric), 0)::text
+           FROM ONLY {relation} t"
+    );
+    match client.query_one(&sql, &[]).await {
+        Ok(row) => {
+            client
+                .batch_execute("RELEASE SAVEPOINT ferry_check")
+                .await
+                .ok()?;
+            Some(row)
+        }
+        Err(e) => {
+            tracing::debug!(%relation, error = %e, "no binary row hash: text checksum");
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT ferry_check")
+                .await
+                .ok()?;
+            None
+        }
+    }
+}
+
 /// The `CREATE DATABASE` options reproducing the source's encoding and locale.
-async fn source_options(
+pub(crate) async fn source_options(
     endpoint: &Endpoint,
     config: &Config,
     database: &str,
@@ -180,7 +272,8 @@ async fn source_options(
     Ok(options)
 }
 
-async fn database_exists(
+/// Whether the server of `client` has a database `name`.
+pub(crate) async fn database_exists(
     endpoint: &Endpoint,
     client: &Client,
     name: &str,
@@ -192,7 +285,12 @@ async fn database_exists(
         .map_err(|e| query_error(endpoint, "looking for a database", &e))
 }
 
-async fn drop_database(endpoint: &Endpoint, client: &Client, name: &str) -> Result<(), DbError> {
+/// Drops `name` if it exists, ending its sessions.
+pub(crate) async fn drop_database(
+    endpoint: &Endpoint,
+    client: &Client,
+    name: &str,
+) -> Result<(), DbError> {
     client
         .batch_execute(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -241,8 +339,10 @@ async fn remove_dir(dir: &Path) -> Result<(), DbError> {
 /// Copies `spec.database` from the source server to `spec.destination_name` on the
 /// destination server with `pg_dump`/`pg_restore`, verified before the switch.
 ///
-/// Refuses ([`DbError::AlreadyExists`]) if the final name exists at the destination;
-/// drops the staging database an earlier attempt left. On any failure the staging
+/// Refuses ([`DbError::AlreadyExists`]) if the final name exists at the destination,
+/// unless [`CopySpec::replace_existing`] is set: the existing database is then kept
+/// under [`replaced_name`] once the copy is verified. Drops the staging database an
+/// earlier attempt left. On any failure the staging
 /// database is dropped (best effort) and the final name never appears.
 pub async fn copy(spec: &CopySpec, cancel: &CancellationToken) -> Result<CopyReport, DbError> {
     let started = Instant::now();
@@ -256,7 +356,7 @@ pub async fn copy(spec: &CopySpec, cancel: &CancellationToken) -> Result<CopyRep
     let options = source_options(&src, &src_config, &spec.database).await?;
     let (admin, admin_task) = connect(&dst, &dst_config, None).await?;
     let prepared = async {
-        if database_exists(&dst, &admin, &spec.destination_name).await? {
+        if !spec.replace_existing && database_exists(&dst, &admin, &spec.destination_name).await? {
             return Err(DbError::AlreadyExists {
                 name: spec.destination_name.clone(),
             });
@@ -338,42 +438,17 @@ async fn transfer(
     restore.arg("-d").arg(staging).arg(dir);
     process::run("pg_restore", restore, None, cancel).await?;
 
-    spec.phase(CopyPhase::Verifying);
-    let verify_started = Instant::now();
-    let (source, destination) = tokio::select! {
-        pair = async {
-            tokio::join!(
-                verify::checksum(&spec.source_url, &spec.database),
-                verify::checksum(&spec.destination_url, staging),
-            )
-        } => pair,
-        () = cancel.cancelled() => return Err(DbError::Interrupted),
-    };
-    let mut destination = destination?;
-    destination.name = spec.destination_name.clone();
-    let check = verify::compare(&source?, &destination)?;
-    let verify_duration = verify_started.elapsed();
-    if cancel.is_cancelled() {
-        return Err(DbError::Interrupted);
-    }
+    let (verify_duration, check) = verify::staging_against_source(spec, staging, cancel).await?;
 
     spec.phase(CopyPhase::Switching);
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            ident(staging),
-            ident(&spec.destination_name)
-        ))
-        .await
-        .map_err(|e| {
-            if e.code() == Some(&SqlState::DUPLICATE_DATABASE) {
-                DbError::AlreadyExists {
-                    name: spec.destination_name.clone(),
-                }
-            } else {
-                query_error(dst, "renaming the staging database", &e)
-            }
-        })?;
+    switch_in(
+        dst,
+        admin,
+        staging,
+        &spec.destination_name,
+        spec.replace_existing,
+    )
+    .await?;
     tracing::info!(
         database = %spec.database,
         destination = %spec.destination_name,
@@ -381,4 +456,211 @@ async fn transfer(
         "postgres database copied and verified"
     );
     Ok((dump_bytes, verify_duration, check))
+}
+
+/// Gives the verified `staging` database its `final_name`. An existing database under
+/// that name is refused ([`DbError::AlreadyExists`]) or, with `replace_existing`, kept
+/// aside under [`replaced_name`] (an older one kept there is dropped first).
+///
+/// The staging database loses any `default_transaction_read_only` first: the setting
+/// belongs to the database, not its name, and a database switched in must be writable.
+pub(crate) async fn switch_in(
+    dst: &Endpoint,
+    admin: &Client,
+    staging: &str,
+    final_name: &str,
+    replace_existing: bool,
+) -> Result<(), DbError> {
+    reset_read_only(dst, admin, staging).await?;
+    if replace_existing && database_exists(dst, admin, final_name).await? {
+        let kept = replaced_name(final_name);
+        drop_database(dst, admin, &kept).await?;
+        rename_database(dst, admin, final_name, &kept).await?;
+        tracing::info!(database = %final_name, kept = %kept, "existing database kept aside");
+    }
+    rename_database(dst, admin, staging, final_name).await
+}
+
+/// How many times a rename is tried while sessions keep (re)connecting to the database.
+const RENAME_ATTEMPTS: u32 = 5;
+
+/// `ALTER DATABASE from RENAME TO to`, ending `from`'s sessions first (a database in
+/// use cannot be renamed). A taken name is [`DbError::AlreadyExists`].
+async fn rename_database(
+    endpoint: &Endpoint,
+    admin: &Client,
+    from: &str,
+    to: &str,
+) -> Result<(), DbError> {
+    let sql = format!("ALTER DATABASE {} RENAME TO {}", ident(from), ident(to));
+    let mut attempt = 1;
+    loop {
+        terminate_sessions(endpoint, admin, from, false).await?;
+        match admin.batch_execute(&sql).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => {
+                return Err(DbError::AlreadyExists {
+                    name: to.to_owned(),
+                });
+            }
+            // A client reconnected between the termination and the rename: again.
+            Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) && attempt < RENAME_ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(query_error(
+                    endpoint,
+                    &format!("renaming {from} to {to}"),
+                    &e,
+                ));
+            }
+        }
+    }
+}
+
+/// How long ended sessions are waited for, so that none still commits afterwards.
+const TERMINATION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Ends the sessions on `database` other than this one (only client backends if
+/// `clients_only`: replication senders and workers are left alone) and waits until
+/// they are gone: a session being ended may still be committing.
+async fn terminate_sessions(
+    endpoint: &Endpoint,
+    admin: &Client,
+    database: &str,
+    clients_only: bool,
+) -> Result<(), DbError> {
+    let rows = admin
+        .query(
+            // `OFFSET 0` keeps the filter apart: the planner may not reorder it after
+            // the termination.
+            "SELECT pid FROM (SELECT pid FROM pg_stat_activity
+                               WHERE datname = $1 AND pid <> pg_backend_pid()
+                                 AND (NOT $2 OR backend_type = 'client backend')
+                              OFFSET 0) v
+              WHERE pg_terminate_backend(pid)",
+            &[&database, &clients_only],
+        )
+        .await
+        .map_err(|e| query_error(endpoint, &format!("ending the sessions on {database}"), &e))?;
+    let pids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    let deadline = Instant::now() + TERMINATION_WAIT;
+    while !pids.is_empty() && Instant::now() < deadline {
+        let left: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                &[&pids],
+            )
+            .await
+            .map_err(|e| query_error(endpoint, "waiting for ended sessions", &e))?
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// `ALTER DATABASE … RESET default_transaction_read_only`, an unknown database being
+/// [`DbError::NotFound`].
+async fn reset_read_only(
+    endpoint: &Endpoint,
+    admin: &Client,
+    database: &str,
+) -> Result<(), DbError> {
+    alter_database(
+        endpoint,
+        admin,
+        database,
+        "RESET default_transaction_read_only",
+    )
+    .await
+}
+
+async fn alter_database(
+    endpoint: &Endpoint,
+    admin: &Client,
+    database: &str,
+    change: &str,
+) -> Result<(), DbError> {
+    admin
+        .batch_execute(&format!("ALTER DATABASE {} {change}", ident(database)))
+        .await
+        .map_err(|e| {
+            if e.code() == Some(&SqlState::UNDEFINED_DATABASE) {
+                DbError::NotFound {
+                    name: database.to_owned(),
+                }
+            } else {
+                query_error(endpoint, &format!("altering {database}"), &e)
+            }
+        })
+}
+
+/// Stops the writes to `database` on the server at `url` (an account's source, at
+/// cutover): every new transaction is read-only (`ALTER DATABASE … SET
+/// default_transaction_read_only = on`), and its open client sessions are ended and
+/// waited for, so that none still writes. Replication senders and workers keep
+/// running (a logical copy still has to catch up). Idempotent.
+///
+/// A client can still open a read-write transaction explicitly (`BEGIN READ WRITE`);
+/// the web applications of an account do not.
+pub async fn freeze(url: &str, database: &str) -> Result<(), DbError> {
+    check_name(database, MAX_NAME)?;
+    let (endpoint, config) = Endpoint::postgres(url)?;
+    let (admin, task) = connect(&endpoint, &config, None).await?;
+    let result = async {
+        alter_database(
+            &endpoint,
+            &admin,
+            database,
+            "SET default_transaction_read_only = on",
+        )
+        .await?;
+        terminate_sessions(&endpoint, &admin, database, true).await
+    }
+    .await;
+    close(admin, task).await;
+    if result.is_ok() {
+        tracing::info!(%database, endpoint = %endpoint.display(), "postgres database frozen");
+    }
+    result
+}
+
+/// Lets `database` on the server at `url` be written again after a [`freeze`] (a
+/// cutover that failed: the account stays on its source). If it was frozen, the
+/// client sessions opened meanwhile are ended too: they began read-only and would
+/// stay so. Idempotent; a database that was not frozen is left alone.
+pub async fn thaw(url: &str, database: &str) -> Result<(), DbError> {
+    check_name(database, MAX_NAME)?;
+    let (endpoint, config) = Endpoint::postgres(url)?;
+    let (admin, task) = connect(&endpoint, &config, None).await?;
+    let result = async {
+        let frozen = is_frozen(&endpoint, &admin, database).await?;
+        reset_read_only(&endpoint, &admin, database).await?;
+        if frozen {
+            terminate_sessions(&endpoint, &admin, database, true).await?;
+            tracing::info!(%database, endpoint = %endpoint.display(), "postgres database thawed");
+        }
+        Ok(())
+    }
+    .await;
+    close(admin, task).await;
+    result
+}
+
+/// Whether `database` has `default_transaction_read_only = on` as its own setting.
+async fn is_frozen(endpoint: &Endpoint, admin: &Client, database: &str) -> Result<bool, DbError> {
+    admin
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_db_role_setting s
+                              JOIN pg_database d ON d.oid = s.setdatabase
+                             WHERE d.datname = $1 AND s.setrole = 0
+                               AND 'default_transaction_read_only=on' = ANY (s.setconfig))",
+            &[&database],
+        )
+        .await
+        .map(|row| row.get(0))
+        .map_err(|e| query_error(endpoint, &format!("reading the settings of {database}"), &e))
 }

@@ -11,7 +11,9 @@ use ferry_events::transfer::DatabaseCheck;
 use ferry_events::values::DatabaseEngine;
 use uuid::Uuid;
 
-use super::{DbError, mysql, postgres};
+use super::{CopyPhase, CopySpec, DbError, mysql, postgres};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// One table's row count and content checksum.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,6 +67,64 @@ pub fn engine_of(url: &str) -> Result<DatabaseEngine, DbError> {
             reason: format!("unknown scheme {scheme:?} (postgres:// or mysql://)"),
         }),
     }
+}
+
+/// Compares the staging copy `staging` at the destination with the source database,
+/// both ends at once, in a form both servers compute alike (PostgreSQL: binary row
+/// hashes when both run 14 or later, text otherwise). Returns the time it took and
+/// the destination's check under its final name.
+///
+/// # Errors
+/// [`DbError::Mismatch`] naming the tables that differ; [`DbError::Interrupted`].
+pub async fn staging_against_source(
+    spec: &CopySpec,
+    staging: &str,
+    cancel: &CancellationToken,
+) -> Result<(Duration, DatabaseCheck), DbError> {
+    spec.phase(CopyPhase::Verifying);
+    let started = Instant::now();
+    let engine = engine_of(&spec.source_url)?;
+    let pair = async {
+        let binary = match engine {
+            DatabaseEngine::Postgres => {
+                postgres::row_hashes_at_both(&spec.source_url, &spec.destination_url).await?
+            }
+            DatabaseEngine::Mysql => false,
+        };
+        let (source, destination) = tokio::join!(
+            checksum_with(&spec.source_url, &spec.database, binary),
+            checksum_with(&spec.destination_url, staging, binary),
+        );
+        Ok::<_, DbError>((source?, destination?))
+    };
+    let (source, mut destination) = tokio::select! {
+        pair = pair => pair?,
+        () = cancel.cancelled() => return Err(DbError::Interrupted),
+    };
+    destination.name = spec.destination_name.clone();
+    let check = compare(&source, &destination)?;
+    if cancel.is_cancelled() {
+        return Err(DbError::Interrupted);
+    }
+    Ok((started.elapsed(), check))
+}
+
+async fn checksum_with(
+    url: &str,
+    database: &str,
+    binary: bool,
+) -> Result<DatabaseChecksums, DbError> {
+    let engine = engine_of(url)?;
+    let mut tables = match engine {
+        DatabaseEngine::Postgres => postgres::checksum_in(url, database, binary).await?,
+        DatabaseEngine::Mysql => mysql::checksum(url, database).await?,
+    };
+    tables.sort();
+    Ok(DatabaseChecksums {
+        engine,
+        name: database.to_owned(),
+        tables,
+    })
 }
 
 /// Row counts and checksums of every table of `database` on the server at `url`

@@ -3,7 +3,8 @@
 //! The rules that keep data safe are here, where no engine can skip them: a transfer
 //! completes only once its destination is verified; a cutover completes only once the
 //! account was frozen and unfrozen again, and its downtime is measured from those two
-//! events, not reported by anyone; a transfer that fails or is cancelled while its
+//! events, not reported by anyone (from the first freeze to the last unfreeze when a
+//! service migration freezes several accounts at once); a transfer that fails or is cancelled while its
 //! account is frozen unfreezes it on its source first, so no failure leaves an account
 //! unreachable.
 
@@ -14,6 +15,7 @@ use ferry_events::{
     TransferProgressed, TransferScheduled, TransferStarted, TransferVerified,
 };
 use ferry_infra::command::{Decider, Refusal, RefusalKind};
+use std::collections::BTreeSet;
 
 /// Where a transfer is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,8 +44,10 @@ pub struct TransferState {
     pub stage: Stage,
     /// What it was scheduled to do.
     pub scheduled: Option<TransferScheduled>,
-    /// When the account was frozen, while it is.
+    /// When the first account was frozen, while any is.
     pub frozen_at: Option<DateTime<Utc>>,
+    /// The accounts frozen now.
+    pub frozen: BTreeSet<String>,
     /// Measured downtime, once frozen and unfrozen.
     pub downtime_ms: Option<u64>,
     /// The last phase reported.
@@ -59,6 +63,16 @@ impl TransferState {
                 TransferKind::Cutover | TransferKind::Rollback | TransferKind::Relocation
             )
         })
+    }
+
+    /// Whether this transfer freezes its accounts while it switches them: a cutover,
+    /// or a service migration (every account using the service, at once).
+    pub fn freezes(&self) -> bool {
+        self.is_cutover()
+            || self
+                .scheduled
+                .as_ref()
+                .is_some_and(|s| s.kind == TransferKind::ServiceMigration)
     }
 
     fn is_over(&self) -> bool {
@@ -191,15 +205,15 @@ impl Decider for TransferDecider {
             },
             TransferCommand::Freeze { account_id, at } => {
                 running(state)?;
-                if !state.is_cutover() {
+                if !state.freezes() {
                     return Err(TransferRefusal::WrongStage(
-                        "only a cutover freezes its account".into(),
+                        "only a cutover or a service migration freezes accounts".into(),
                     ));
                 }
-                if state.frozen_at.is_some() || state.downtime_ms.is_some() {
+                of_transfer(state, account_id)?;
+                if state.frozen.contains(account_id) || state.downtime_ms.is_some() {
                     return Ok(vec![]);
                 }
-                of_transfer(state, account_id)?;
                 Ok(vec![
                     AccountFrozen {
                         account_id: account_id.clone(),
@@ -212,10 +226,10 @@ impl Decider for TransferDecider {
                 if state.stage != Stage::Verified {
                     return Err(TransferRefusal::NotVerified);
                 }
-                if state.frozen_at.is_none() {
+                of_transfer(state, account_id)?;
+                if !state.frozen.contains(account_id) {
                     return Ok(vec![]);
                 }
-                of_transfer(state, account_id)?;
                 Ok(vec![
                     AccountUnfrozen {
                         account_id: account_id.clone(),
@@ -226,7 +240,7 @@ impl Decider for TransferDecider {
             }
             TransferCommand::RecordVerified(verified) => match state.stage {
                 Stage::Running => {
-                    if state.is_cutover() && state.frozen_at.is_none() {
+                    if state.freezes() && state.frozen_at.is_none() {
                         return Err(TransferRefusal::WrongStage(
                             "a cutover is verified after the final sync, with its account frozen"
                                 .into(),
@@ -249,7 +263,7 @@ impl Decider for TransferDecider {
                     Stage::Scheduled | Stage::Running => return Err(TransferRefusal::NotVerified),
                     _ => return Err(over(state)),
                 }
-                if state.is_cutover() && state.downtime_ms.is_none() {
+                if state.freezes() && (state.downtime_ms.is_none() || !state.frozen.is_empty()) {
                     return Err(TransferRefusal::WrongStage(
                         "a cutover completes once its account is unfrozen at the destination"
                             .into(),
@@ -310,9 +324,16 @@ impl Decider for TransferDecider {
             }
             TransferEvent::TransferStarted(_) => state.stage = Stage::Running,
             TransferEvent::TransferProgressed(e) => state.phase = Some(e.phase),
-            TransferEvent::AccountFrozen(e) => state.frozen_at = Some(e.frozen_at),
+            TransferEvent::AccountFrozen(e) => {
+                state.frozen_at.get_or_insert(e.frozen_at);
+                state.frozen.insert(e.account_id.clone());
+            }
             TransferEvent::AccountUnfrozen(e) => {
-                if let Some(frozen_at) = state.frozen_at.take() {
+                state.frozen.remove(&e.account_id);
+                // The downtime runs from the first freeze to the last unfreeze.
+                if state.frozen.is_empty()
+                    && let Some(frozen_at) = state.frozen_at.take()
+                {
                     let ms = (e.unfrozen_at - frozen_at).num_milliseconds().max(0);
                     state.downtime_ms = Some(u64::try_from(ms).unwrap_or(0));
                 }
@@ -394,20 +415,17 @@ fn of_transfer(state: &TransferState, account_id: &str) -> Result<(), TransferRe
 
 /// A frozen account is unfrozen where it was: on its source.
 fn unfreeze_on_source(state: &TransferState, at: DateTime<Utc>) -> Vec<TransferEvent> {
-    match (&state.frozen_at, &state.scheduled) {
-        (Some(_), Some(scheduled)) => scheduled
-            .accounts
-            .iter()
-            .map(|a| {
-                AccountUnfrozen {
-                    account_id: a.account_id.clone(),
-                    unfrozen_at: at,
-                }
-                .into()
-            })
-            .collect(),
-        _ => vec![],
-    }
+    state
+        .frozen
+        .iter()
+        .map(|account_id| {
+            AccountUnfrozen {
+                account_id: account_id.clone(),
+                unfrozen_at: at,
+            }
+            .into()
+        })
+        .collect()
 }
 
 #[cfg(test)]

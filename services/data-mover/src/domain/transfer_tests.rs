@@ -182,7 +182,7 @@ fn only_a_cutover_freezes_its_account() {
             account_id: "acc-1".into(),
             at: at("2026-11-23T10:00:00Z"),
         })
-        .then_refused_because(Conflict, "only a cutover");
+        .then_refused_because(Conflict, "only a cutover or a service migration");
     given::<TransferDecider>(cutover_running())
         .when(TransferCommand::Freeze {
             account_id: "acc-9".into(),
@@ -295,4 +295,99 @@ fn an_ended_transfer_stays_ended() {
             at: at("2026-11-23T10:00:04Z"),
         })
         .then_refused_because(Conflict, "failed");
+}
+
+#[test]
+fn a_service_migration_freezes_every_account_and_its_downtime_runs_to_the_last_unfreeze() {
+    let mut history: Vec<TransferEvent> = vec![
+        scheduled(TransferKind::ServiceMigration, &["acc-1", "acc-2"]).into(),
+        TransferStarted {}.into(),
+    ];
+    let freeze = |id: &str, t: &str| TransferCommand::Freeze {
+        account_id: id.into(),
+        at: at(t),
+    };
+    let unfreeze = |id: &str, t: &str| TransferCommand::Unfreeze {
+        account_id: id.into(),
+        at: at(t),
+    };
+    history.extend(
+        given::<TransferDecider>(history.clone())
+            .when(freeze("acc-1", "2026-11-23T10:00:00Z"))
+            .events(),
+    );
+    history.extend(
+        given::<TransferDecider>(history.clone())
+            .when(freeze("acc-2", "2026-11-23T10:00:01Z"))
+            .events(),
+    );
+    given::<TransferDecider>(history.clone())
+        .when(freeze("acc-2", "2026-11-23T10:00:02Z"))
+        .then_nothing();
+    history.push(verified_event().into());
+    history.extend(
+        given::<TransferDecider>(history.clone())
+            .when(unfreeze("acc-1", "2026-11-23T10:00:03Z"))
+            .events(),
+    );
+    let complete = TransferCommand::Complete {
+        bytes_copied: 1,
+        duration_ms: 1,
+        database_methods: vec![],
+        test_address: None,
+    };
+    given::<TransferDecider>(history.clone())
+        .when(complete.clone())
+        .then_refused_because(Conflict, "unfrozen");
+    history.extend(
+        given::<TransferDecider>(history.clone())
+            .when(unfreeze("acc-2", "2026-11-23T10:00:05Z"))
+            .events(),
+    );
+    let state = given::<TransferDecider>(history).into_state();
+    assert_eq!(state.downtime_ms, Some(5_000));
+    assert!(state.frozen.is_empty());
+}
+
+#[test]
+fn a_failed_service_migration_unfreezes_each_frozen_account_on_its_source() {
+    let history: Vec<TransferEvent> = vec![
+        scheduled(TransferKind::ServiceMigration, &["acc-1", "acc-2"]).into(),
+        TransferStarted {}.into(),
+        AccountFrozen {
+            account_id: "acc-1".into(),
+            frozen_at: at("2026-11-23T10:00:00Z"),
+        }
+        .into(),
+        AccountFrozen {
+            account_id: "acc-2".into(),
+            frozen_at: at("2026-11-23T10:00:00Z"),
+        }
+        .into(),
+    ];
+    given::<TransferDecider>(history)
+        .when(TransferCommand::Fail {
+            phase: TransferPhase::Databases,
+            reason: "pg_restore failed".into(),
+            retryable: true,
+            at: at("2026-11-23T10:00:04Z"),
+        })
+        .then(vec![
+            AccountUnfrozen {
+                account_id: "acc-1".into(),
+                unfrozen_at: at("2026-11-23T10:00:04Z"),
+            }
+            .into(),
+            AccountUnfrozen {
+                account_id: "acc-2".into(),
+                unfrozen_at: at("2026-11-23T10:00:04Z"),
+            }
+            .into(),
+            TransferFailed {
+                phase: TransferPhase::Databases,
+                reason: "pg_restore failed".into(),
+                retryable: true,
+            }
+            .into(),
+        ]);
 }

@@ -50,6 +50,9 @@ pub struct SyncOptions {
     /// Cancelling it stops rsync: [`sync()`] then fails with
     /// [`FileError::Interrupted`] once rsync has exited.
     pub cancel: CancellationToken,
+    /// List the regular files sent ([`SyncReport::changed`]), so that a final sync's
+    /// changes can be verified by content without reading the whole tree again.
+    pub list_changed: bool,
 }
 
 impl Default for SyncOptions {
@@ -66,6 +69,7 @@ impl Default for SyncOptions {
             progress_interval: Duration::from_millis(500),
             bytes_total_hint: None,
             cancel: CancellationToken::new(),
+            list_changed: false,
         }
     }
 }
@@ -84,12 +88,13 @@ impl fmt::Debug for SyncOptions {
             .field("progress_interval", &self.progress_interval)
             .field("bytes_total_hint", &self.bytes_total_hint)
             .field("cancelled", &self.cancel.is_cancelled())
+            .field("list_changed", &self.list_changed)
             .finish()
     }
 }
 
 /// What one successful [`sync()`] did, from rsync's `--stats`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncReport {
     /// Bytes sent over the connection (rsync's "Total bytes sent"): file data,
     /// delta matching and protocol; what a repeated sync saves on.
@@ -111,7 +116,15 @@ pub struct SyncReport {
     pub bytes_total: u64,
     /// How long rsync ran.
     pub duration: Duration,
+    /// The regular files sent (relative paths), when [`SyncOptions::list_changed`]
+    /// was set; `None` otherwise or when more than [`MAX_LISTED`] were sent.
+    pub changed: Option<Vec<String>>,
 }
+
+/// Most files [`SyncReport::changed`] lists; beyond, a whole-tree check is cheaper.
+pub const MAX_LISTED: usize = 100_000;
+/// Marks rsync's lines naming a file it sent.
+const SENT_PREFIX: &str = "ferry-sent ";
 
 /// Makes `destination` an exact copy of the directory `source` (local paths or
 /// `host:/path`), creating the destination and its parents as needed.
@@ -143,13 +156,30 @@ pub async fn sync(
         )
     });
     let mut lines = Vec::new();
-    let mut on_output = |line: &str| match parse_progress2(line) {
-        Some(progress) => {
-            if let Some(reporter) = reporter.as_mut() {
-                reporter.observe(progress);
+    let mut changed = options.list_changed.then(Vec::new);
+    let mut on_output = |line: &str| {
+        if let Some(name) = line.strip_prefix(SENT_PREFIX) {
+            // `%i %n`: only regular files whose content was sent.
+            if let Some((code, name)) = name.split_once(' ')
+                && code.starts_with(">f")
+                && let Some(list) = changed.as_mut()
+            {
+                if list.len() < MAX_LISTED {
+                    list.push(name.to_owned());
+                } else {
+                    changed = None;
+                }
             }
+            return;
         }
-        None => lines.push(line.to_owned()),
+        match parse_progress2(line) {
+            Some(progress) => {
+                if let Some(reporter) = reporter.as_mut() {
+                    reporter.observe(progress);
+                }
+            }
+            None => lines.push(line.to_owned()),
+        }
     };
     let started = Instant::now();
     tracing::debug!(source, destination, ?args, "rsync starting");
@@ -180,6 +210,7 @@ pub async fn sync(
         files_total: stats.regular_files,
         bytes_total: stats.total_file_size,
         duration,
+        changed,
     };
     tracing::info!(source, destination, ?report, "rsync done");
     Ok(report)
@@ -223,6 +254,9 @@ fn sync_args(source: &str, destination: &str, options: &SyncOptions) -> Vec<Stri
     }
     if options.checksum {
         args.push("--checksum".to_owned());
+    }
+    if options.list_changed {
+        args.push(format!("--out-format={SENT_PREFIX}%i %n"));
     }
     if options.force_delta {
         args.push("--no-whole-file".to_owned());

@@ -30,6 +30,13 @@ pub struct VerifyOptions {
     pub remote_shell: Option<String>,
     /// Cancelling it stops the check with [`FileError::Interrupted`].
     pub cancel: CancellationToken,
+    /// Compare by size and modification time only, not by content: the check of a
+    /// whole tree during a freeze, once its content was checked live and the files
+    /// changed since are checked by content ([`VerifyOptions::only`]).
+    pub quick: bool,
+    /// Check only these files (paths relative to the tree), by content: the files a
+    /// final sync sent. `None`: the whole tree.
+    pub only: Option<Vec<String>>,
 }
 
 impl Default for VerifyOptions {
@@ -38,6 +45,8 @@ impl Default for VerifyOptions {
             rsync_program: "rsync".to_owned(),
             remote_shell: None,
             cancel: CancellationToken::new(),
+            quick: false,
+            only: None,
         }
     }
 }
@@ -64,14 +73,14 @@ pub async fn verify(
             differences: vec![format!("destination missing: {destination}")],
         });
     }
+    if options.only.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(TreeCheck { files: 0, bytes: 0 });
+    }
     let mut args: Vec<String> = [
         // The same tree semantics as sync: see `sync_args`.
         "-a",
         "-H",
         "--numeric-ids",
-        "--delete",
-        // Compare whole-file checksums, whatever the sizes and times say.
-        "--checksum",
         // Only say what would change.
         "--dry-run",
         "--stats",
@@ -79,6 +88,22 @@ pub async fn verify(
     .into_iter()
     .map(str::to_owned)
     .collect();
+    if !options.quick {
+        // Compare whole-file checksums, whatever the sizes and times say.
+        args.push("--checksum".to_owned());
+    }
+    let list = match &options.only {
+        // Extra files at the destination are the whole-tree check's business.
+        None => {
+            args.push("--delete".to_owned());
+            None
+        }
+        Some(files) => {
+            let list = FileList::write(files).await?;
+            args.push(format!("--files-from={}", list.path.display()));
+            Some(list)
+        }
+    };
     // Itemize every difference (%i), with the name and link target.
     args.push(format!("--out-format={ITEM_PREFIX}%i %n%L"));
     if let Some(shell) = &options.remote_shell {
@@ -115,6 +140,7 @@ pub async fn verify(
         },
         false,
     )?;
+    drop(list);
     if more > 0 {
         differences.push(format!("... and {more} more differences"));
     }
@@ -126,6 +152,29 @@ pub async fn verify(
         files: stats.regular_files,
         bytes: stats.total_file_size,
     })
+}
+
+/// A list of files for rsync's `--files-from`, removed when dropped.
+struct FileList {
+    path: std::path::PathBuf,
+}
+
+impl FileList {
+    async fn write(files: &[String]) -> Result<Self, FileError> {
+        let path = std::env::temp_dir().join(format!("ferry-files-{}", uuid::Uuid::now_v7()));
+        let mut text = files.join("\n");
+        text.push('\n');
+        tokio::fs::write(&path, text)
+            .await
+            .map_err(|e| FileError::io(format!("writing {}", path.display()), e))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for FileList {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// One itemized line (`YXcstpoguax name`) as a difference; `None` for a line that

@@ -1,10 +1,13 @@
 //! Shared by the `ferry` process tests: starting `ferry up` on a test's own stream and
-//! database, and playing the data mover and the network **as test inputs** (those
-//! services are not built yet; the running system never fakes their events).
+//! database, following a migration and its transfers through the log, and playing the
+//! network **as test inputs**. The data mover runs for real inside `ferry up` (its
+//! transfers copy real files and databases); only the network service (IP rerouting,
+//! DNS: `AccountTrafficSwitched`) is not built yet, and the running system never fakes
+//! its events.
 
 #![allow(dead_code)]
 
-use ferry_accounts::domain::migration::{MigrationDecider, MigrationState};
+use ferry_accounts::domain::migration::{MigrationDecider, MigrationState, Place};
 use ferry_events::*;
 use ferry_infra::command::Decider;
 use ferry_infra::event_log::{AggregateRef, EventLog};
@@ -31,9 +34,16 @@ pub fn free_port() -> u16 {
 /// Starts `ferry up` with instant transit installations and wipes and a calendar
 /// open round the clock, and waits until it is ready.
 pub async fn start(stack: &TestStack) -> Ferry {
+    start_with(stack, &[]).await
+}
+
+/// As [`start`], with more environment (e.g. the data mover's
+/// `FERRY_TEST_POSTGRES_URL`); a variable given here wins over the defaults.
+pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
     let port = free_port();
     let settings = stack.log.settings().clone();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
         .arg("up")
         .env("FERRY_NATS_URL", &stack.nats_url)
         .env("FERRY_STREAM", &settings.stream)
@@ -47,11 +57,11 @@ pub async fn start(stack: &TestStack) -> Ferry {
         .env("FERRY_WORKING_HOURS", "00:00-24:00")
         .env("FERRY_TIME_ZONE", "UTC")
         .env("FERRY_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ferry starts");
+        .kill_on_drop(true);
+    let child = command.spawn().expect("ferry starts");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..600 {
@@ -94,10 +104,11 @@ pub async fn migration(log: &EventLog, id: Uuid) -> MigrationState {
     MigrationDecider::fold(loaded.events.iter().map(|r| &r.envelope.event))
 }
 
-/// Waits until the migration is in `state` (its name in docs/process.md).
+/// Waits (up to a minute: real transfers may be under way) until the migration is in
+/// `state` (its name in docs/process.md).
 pub async fn wait_for_state(log: &EventLog, id: Uuid, state: &str) -> MigrationState {
     let mut last = String::new();
-    for _ in 0..750 {
+    for _ in 0..3_000 {
         let current = migration(log, id).await;
         if current.state_name() == state {
             return current;
@@ -108,56 +119,80 @@ pub async fn wait_for_state(log: &EventLog, id: Uuid, state: &str) -> MigrationS
     panic!("migration {id} never became {state}; it is {last}");
 }
 
-fn endpoint(server_id: &str) -> transfer::Endpoint {
-    transfer::Endpoint {
-        server_id: server_id.into(),
-        storage: ServerStorage {
-            files_root: format!("/srv/{server_id}/files"),
-            mail_root: format!("/srv/{server_id}/mail"),
-            postgres_url: None,
-            mysql_url: None,
-        },
+/// The events of a transfer so far (none before it is scheduled).
+pub async fn transfer_events(log: &EventLog, transfer_id: Uuid) -> Vec<Event> {
+    let aggregate =
+        AggregateRef::new(AggregateType::Transfer, transfer_id.to_string()).expect("id");
+    match log.load(&aggregate).await {
+        Ok(loaded) => loaded
+            .events
+            .into_iter()
+            .map(|r| r.envelope.event)
+            .collect(),
+        Err(_) => vec![],
     }
 }
 
-/// As the data mover would: a transfer scheduled and completed.
-// The arguments mirror the two events' fields one for one.
-#[allow(clippy::too_many_arguments)]
-pub async fn transfer_done(
+/// How a transfer ended, if it did: completed, or failed with its reason.
+pub fn outcome(events: &[Event]) -> Option<Result<TransferCompleted, String>> {
+    events.iter().find_map(|e| match e {
+        Event::Transfer(TransferEvent::TransferCompleted(c)) => Some(Ok(c.clone())),
+        Event::Transfer(TransferEvent::TransferFailed(f)) => Some(Err(format!(
+            "{:?} failed ({}retryable): {}",
+            f.phase,
+            if f.retryable { "" } else { "not " },
+            f.reason
+        ))),
+        Event::Transfer(TransferEvent::TransferCancelled(c)) => {
+            Some(Err(format!("cancelled: {}", c.reason)))
+        }
+        _ => None,
+    })
+}
+
+/// Waits until the data mover completed the transfer; panics with the reason if it
+/// failed, or with the events so far if it did not end within `seconds`.
+pub async fn wait_for_transfer(
     log: &EventLog,
-    migration_id: Uuid,
     transfer_id: Uuid,
-    kind: TransferKind,
-    accounts: Vec<AccountSpec>,
-    (from, to): (&str, &str),
-    downtime_ms: Option<u64>,
-    test_address: Option<&str>,
-) {
-    let scheduled = TransferScheduled {
-        transfer_id,
-        kind,
-        migration_id: Some(migration_id),
-        server_id: from.into(),
-        accounts,
-        source: endpoint(from),
-        destination: endpoint(to),
-    };
-    let completed = TransferCompleted {
-        bytes_copied: 1_000,
-        duration_ms: 2_000,
-        downtime_ms,
-        database_methods: vec![],
-        test_address: test_address.map(str::to_owned),
-    };
-    append_inputs(
-        log,
-        AggregateType::Transfer,
-        &transfer_id.to_string(),
-        migration_id,
-        vec![scheduled.into(), completed.into()],
-        Actor::system("data-mover"),
-    )
-    .await;
+    seconds: u64,
+) -> TransferCompleted {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let events = transfer_events(log, transfer_id).await;
+        match outcome(&events) {
+            Some(Ok(completed)) => return completed,
+            Some(Err(reason)) => panic!("transfer {transfer_id}: {reason}"),
+            None if tokio::time::Instant::now() > deadline => panic!(
+                "transfer {transfer_id} did not end in {seconds} s: {:?}",
+                events.iter().map(Event::event_type).collect::<Vec<_>>()
+            ),
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Waits until `account` is at `place`; panics early with the reason if the transfer
+/// moving it fails, or after `seconds`.
+pub async fn wait_for_place(log: &EventLog, id: Uuid, account: &str, place: &Place, seconds: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let current = migration(log, id).await.accounts[account].place.clone();
+        if current == *place {
+            return;
+        }
+        if let Place::MovingToTransit { transfer_id }
+        | Place::RollingBack { transfer_id }
+        | Place::Relocating { transfer_id } = current
+            && let Some(Err(reason)) = outcome(&transfer_events(log, transfer_id).await)
+        {
+            panic!("{account} never reached {place:?}: transfer {transfer_id}: {reason}");
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("{account} never reached {place:?} in {seconds} s; it is {current:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// As the network would: an account's traffic switched to a server.

@@ -1,0 +1,362 @@
+//! Cutover and pre-copy benchmark (`scripts/bench cutover`): one account with
+//! `BENCH_PG_MB` (1024) of PostgreSQL, `BENCH_MY_MB` (1024) of MariaDB and
+//! `BENCH_FILES_MB` (2048) of files and mails, generated, with writers running on
+//! both databases until the freeze. Prints, from the same run:
+//!
+//! - the pre-copy of the tree by ferry beside a raw `rsync -a` of it;
+//! - the cutover downtime with plain dump and restore while frozen (ferry with its
+//!   low-downtime methods off: `FERRY_LOW_DOWNTIME=false`) beside ferry's best
+//!   (logical replication and binary-log catch-up), each measured by ferry itself
+//!   from `AccountFrozen` to `AccountUnfrozen`.
+//!
+//! Every transfer runs through the engine with its events in a scratch stream, as in
+//! production; the generated data is dropped at the end.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use ferry_data_mover::MoverSettings;
+use ferry_data_mover::engine::Mover;
+use ferry_events::transfer::Endpoint;
+use ferry_events::*;
+use ferry_infra::command::CommandHandler;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use support::*;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+fn mb(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Fills `items` in PostgreSQL database `name` up to `target` bytes.
+async fn generate_pg(name: &str, target: u64) {
+    let admin = pg("postgres").await.expect("connects");
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("created");
+    let db = pg(name).await.expect("connects");
+    db.batch_execute(
+        "SET synchronous_commit = off;
+         CREATE TABLE items (id bigserial PRIMARY KEY, payload text NOT NULL, n int NOT NULL);",
+    )
+    .await
+    .expect("table");
+    let mut from = 1i64;
+    loop {
+        let size: i64 = db
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await
+            .expect("size")
+            .get(0);
+        if size as u64 >= target {
+            break;
+        }
+        db.batch_execute(&format!(
+            "INSERT INTO items (payload, n) SELECT repeat(md5(g::text), 6), g
+               FROM generate_series({from}, {}) g",
+            from + 249_999
+        ))
+        .await
+        .expect("rows");
+        from += 250_000;
+    }
+    db.batch_execute("VACUUM ANALYZE items")
+        .await
+        .expect("vacuum");
+}
+
+/// Fills `orders` in MariaDB schema `name` up to `target` bytes.
+fn generate_my(name: &str, target: u64) {
+    my(&format!(
+        "CREATE DATABASE `{name}`;
+         CREATE TABLE `{name}`.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY,
+           payload VARCHAR(255) NOT NULL, n INT NOT NULL) ENGINE=InnoDB;"
+    ))
+    .expect("created");
+    // InnoDB's sizes in information_schema lag behind inserts: count rows instead
+    // (~270 bytes each with the primary key, as measured after ANALYZE TABLE).
+    let rows = target / 270;
+    let mut done = 0;
+    while done < rows {
+        let batch = (rows - done).min(250_000);
+        my(&format!(
+            "SET SESSION sql_log_bin = 0; USE `{name}`;
+             INSERT INTO orders (payload, n)
+               SELECT REPEAT(MD5(seq), 6), seq FROM seq_1_to_{batch};"
+        ))
+        .expect("rows");
+        done += batch;
+    }
+    my(&format!("ANALYZE TABLE `{name}`.orders")).expect("analyzed");
+}
+
+/// Writes `bytes` of incompressible files: 1 MiB site files and 16 KiB mails.
+fn generate_files(root: &std::path::Path, bytes: u64) -> u64 {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut fill = |len: usize| -> Vec<u8> {
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            out.extend_from_slice(&next().to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    };
+    let (site, mail) = (bytes * 3 / 4, bytes / 4);
+    let mut written = 0u64;
+    for i in 0..site / (1 << 20) {
+        write(
+            &root.join(format!("files/shop/www/d{}/f{i}.bin", i % 64)),
+            &fill(1 << 20),
+        );
+        written += 1 << 20;
+    }
+    for i in 0..mail / (16 << 10) {
+        write(
+            &root.join(format!("mail/shop/Maildir/cur/{}/m{i}", i % 256)),
+            &fill(16 << 10),
+        );
+        written += 16 << 10;
+    }
+    written
+}
+
+/// Keeps writing to both databases until each refuses (the freeze).
+struct Writers {
+    done: Arc<AtomicBool>,
+    pg: tokio::task::JoinHandle<u64>,
+    my: std::thread::JoinHandle<u64>,
+}
+
+fn writers(pg_name: String, my_name: String) -> Writers {
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = done.clone();
+    let pg = tokio::spawn(async move {
+        let Ok(db) = pg(&pg_name).await else { return 0 };
+        let mut written = 0;
+        while db
+            .execute(
+                "INSERT INTO items (payload, n) VALUES (md5(random()::text), 0)",
+                &[],
+            )
+            .await
+            .is_ok()
+        {
+            written += 1;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        written
+    });
+    let stop_my = done.clone();
+    let my = std::thread::spawn(move || {
+        let mut written = 0;
+        while !stop_my.load(Ordering::Relaxed)
+            && my(&format!(
+                "INSERT INTO `{my_name}`.orders (payload, n) VALUES (MD5(RAND()), 0)"
+            ))
+            .is_ok()
+        {
+            written += 1;
+        }
+        written
+    });
+    let _ = stop;
+    Writers { done, pg, my }
+}
+
+impl Writers {
+    async fn stop(self) -> (u64, u64) {
+        self.done.store(true, Ordering::Relaxed);
+        let pg = tokio::time::timeout(Duration::from_secs(30), self.pg)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or(0);
+        let my = self.my.join().unwrap_or(0);
+        (pg, my)
+    }
+}
+
+fn endpoint(world: &World, server: &str) -> Endpoint {
+    Endpoint {
+        server_id: server.into(),
+        storage: world.storage(server),
+    }
+}
+
+async fn run(mover: &Mover, world: &World, scheduled: &TransferScheduled) -> Vec<Event> {
+    mover
+        .run(scheduled, &CancellationToken::new())
+        .await
+        .expect("the transfer runs");
+    world.ended(scheduled.transfer_id, 5).await
+}
+
+fn downtime(events: &[Event]) -> (f64, String) {
+    let done = completed(events).unwrap_or_else(|| panic!("completed: {:?}", failed(events)));
+    let methods: Vec<String> = done
+        .database_methods
+        .iter()
+        .map(|m| format!("{:?}", m.method))
+        .collect();
+    (
+        done.downtime_ms.unwrap_or(0) as f64 / 1000.0,
+        methods.join(" + "),
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BENCH_LOG")
+                .unwrap_or_else(|_| "ferry_data_mover=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let (pg_mb, my_mb, files_mb) = (
+        mb("BENCH_PG_MB", 1024),
+        mb("BENCH_MY_MB", 1024),
+        mb("BENCH_FILES_MB", 2048),
+    );
+    let world = World::new().await;
+    let shop = AccountSpec {
+        account_id: "acc-1".into(),
+        name: "shop".into(),
+        files_bytes: files_mb << 20,
+        mail_bytes: 0,
+        databases: vec![
+            DatabaseSpec {
+                engine: DatabaseEngine::Postgres,
+                name: "shop_pg".into(),
+                size_bytes: pg_mb << 20,
+                version: "15".into(),
+            },
+            DatabaseSpec {
+                engine: DatabaseEngine::Mysql,
+                name: "shop_my".into(),
+                size_bytes: my_mb << 20,
+                version: "10.11".into(),
+            },
+        ],
+        domains: vec![],
+        languages: vec![],
+    };
+    let (pg_name, my_name) = (world.db("srv-1", "shop_pg"), world.db("srv-1", "shop_my"));
+    println!(
+        "cutover benchmark: {pg_mb} MB PostgreSQL + {my_mb} MB MariaDB + {files_mb} MB files and mails"
+    );
+    let started = Instant::now();
+    generate_pg(&pg_name, pg_mb << 20).await;
+    let my_name_gen = my_name.clone();
+    tokio::task::spawn_blocking(move || generate_my(&my_name_gen, my_mb << 20))
+        .await
+        .expect("generated");
+    let root = world.root.join("srv-1");
+    let files = tokio::task::spawn_blocking(move || generate_files(&root, files_mb << 20))
+        .await
+        .expect("generated");
+    println!(
+        "  generated in {:.0} s ({} MB of files)",
+        started.elapsed().as_secs_f64(),
+        files >> 20
+    );
+
+    let handler = || CommandHandler::new(world.log.clone(), 20);
+    let plain = Mover::new(
+        handler(),
+        MoverSettings {
+            low_downtime: false,
+            ..MoverSettings::default()
+        },
+    );
+    let best = Mover::new(handler(), MoverSettings::default());
+    let scheduled = |kind, to: &str| TransferScheduled {
+        transfer_id: Uuid::now_v7(),
+        kind,
+        migration_id: Some(world.migration),
+        server_id: "srv-1".into(),
+        accounts: vec![shop.clone()],
+        source: endpoint(&world, "srv-1"),
+        destination: endpoint(&world, to),
+    };
+
+    // Pre-copy: raw rsync, then ferry, of the same tree.
+    let raw = world.root.join("raw");
+    let t = Instant::now();
+    let status = std::process::Command::new("rsync")
+        .args(["-aH", "--numeric-ids", "--delete"])
+        .arg(format!("{}/", world.root.join("srv-1/files").display()))
+        .arg(format!("{}/", raw.display()))
+        .status()
+        .expect("rsync runs");
+    assert!(status.success());
+    let raw_secs = t.elapsed().as_secs_f64();
+    std::fs::remove_dir_all(&raw).ok();
+    let t = Instant::now();
+    let pre = run(&best, &world, &scheduled(TransferKind::PreCopy, "tr-1")).await;
+    assert!(completed(&pre).is_some(), "{:?}", failed(&pre));
+    let ferry_secs = t.elapsed().as_secs_f64();
+    println!(
+        "pre-copy of {} MB: raw rsync {raw_secs:.1} s, ferry {ferry_secs:.1} s ({:.2}x; target <= 1.10x)",
+        files >> 20,
+        ferry_secs / raw_secs
+    );
+    // The plain cutover's destination gets the same head start.
+    let pre2 = run(&best, &world, &scheduled(TransferKind::PreCopy, "tr-2")).await;
+    assert!(completed(&pre2).is_some());
+
+    // Plain dump and restore while frozen, with writes until the freeze.
+    let w = writers(pg_name.clone(), my_name.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t = Instant::now();
+    let plain_events = run(&plain, &world, &scheduled(TransferKind::Cutover, "tr-2")).await;
+    let plain_total = t.elapsed().as_secs_f64();
+    let writes = w.stop().await;
+    let (plain_down, plain_methods) = downtime(&plain_events);
+    println!(
+        "cutover, plain dump and restore: downtime {plain_down:.2} s ({plain_methods}), \
+         {plain_total:.1} s in all; {} + {} writes before the freeze",
+        writes.0, writes.1
+    );
+
+    // The account serves from its source again for the second run.
+    let admin = pg("postgres").await.expect("connects");
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{pg_name}\" RESET default_transaction_read_only"
+        ))
+        .await
+        .expect("thawed");
+
+    // ferry's best methods.
+    let w = writers(pg_name.clone(), my_name.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t = Instant::now();
+    let best_events = run(&best, &world, &scheduled(TransferKind::Cutover, "tr-1")).await;
+    let best_total = t.elapsed().as_secs_f64();
+    let writes = w.stop().await;
+    let (best_down, best_methods) = downtime(&best_events);
+    println!(
+        "cutover, ferry: downtime {best_down:.2} s ({best_methods}), {best_total:.1} s in all \
+         (replication set up live); {} + {} writes before the freeze",
+        writes.0, writes.1
+    );
+    println!(
+        "downtime: ferry {best_down:.2} s vs plain {plain_down:.2} s = {:.1}x less (targets: <= 5 s, >= 10x)",
+        plain_down / best_down.max(0.001)
+    );
+    world.cleanup().await;
+}

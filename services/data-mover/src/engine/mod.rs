@@ -1,0 +1,200 @@
+//! The transfer engine: carries out a scheduled transfer with the real tools and
+//! records every step as an event of its `transfer` aggregate, through the decider.
+//!
+//! Every step's command id derives from the transfer and the step, so running a
+//! transfer again after a crash neither repeats recorded steps nor records them
+//! twice; rsync only sends what is still missing, database copies restart from a
+//! clean staging database, and replication is picked up where it is.
+//!
+//! - [`pre_copy`]: files and mails while the accounts stay live.
+//! - [`cutover`]: one account frozen, final sync, databases, verification, unfrozen
+//!   at the destination (move, rollback, relocation); and a service migration, every
+//!   account using the service frozen at once.
+//! - [`test_copy`]: an account's databases copied to the test servers.
+//! - [`trees`], [`databases`], [`freeze`], [`progress`]: the parts they share.
+
+pub mod cutover;
+pub mod databases;
+pub mod freeze;
+pub mod pre_copy;
+pub mod progress;
+pub mod test_copy;
+pub mod trees;
+
+use crate::domain::transfer::{
+    Stage, TransferCommand, TransferDecider, TransferRefusal, TransferState,
+};
+use crate::limits::Limits;
+use crate::settings::MoverSettings;
+use chrono::Utc;
+use ferry_events::{Actor, TransferKind, TransferPhase, TransferScheduled};
+use ferry_infra::command::{Command, CommandHandler, HandleError};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// A transfer could not be carried on (the log was unavailable, a step was refused,
+/// or the process is stopping); it is safe to run it again.
+#[derive(Debug, thiserror::Error)]
+#[error("transfer {transfer_id}: {reason}")]
+pub struct EngineError {
+    /// The transfer.
+    pub transfer_id: Uuid,
+    /// Why.
+    pub reason: String,
+}
+
+/// Why a copy step failed: recorded as the transfer's failure.
+#[derive(Debug, Clone)]
+pub(crate) struct StepFailure {
+    pub phase: TransferPhase,
+    pub reason: String,
+    pub retryable: bool,
+}
+
+impl StepFailure {
+    pub(crate) fn new(phase: TransferPhase, reason: impl Into<String>, retryable: bool) -> Self {
+        Self {
+            phase,
+            reason: reason.into(),
+            retryable,
+        }
+    }
+}
+
+/// What a step gives: the log failed (`Err`), or the copy succeeded or failed.
+pub(crate) type Step<T> = Result<Result<T, StepFailure>, EngineError>;
+
+/// Carries out transfers.
+#[derive(Debug, Clone)]
+pub struct Mover {
+    handler: CommandHandler,
+    settings: Arc<MoverSettings>,
+    limits: Limits,
+}
+
+impl Mover {
+    /// A mover recording through `handler`, with `settings`.
+    pub fn new(handler: CommandHandler, settings: MoverSettings) -> Self {
+        let limits = Limits::new(settings.transfers_total, settings.transfers_per_server);
+        Self {
+            handler,
+            settings: Arc::new(settings),
+            limits,
+        }
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &MoverSettings {
+        &self.settings
+    }
+
+    /// Records one step of `scheduled`'s transfer; `step` names it uniquely.
+    pub(crate) async fn record(
+        &self,
+        scheduled: &TransferScheduled,
+        step: &str,
+        command: TransferCommand,
+    ) -> Result<(), EngineError> {
+        let transfer_id = scheduled.transfer_id;
+        let command = Command {
+            id: Uuid::new_v5(&transfer_id, step.as_bytes()),
+            aggregate_id: transfer_id.to_string(),
+            correlation_id: scheduled.migration_id.unwrap_or(transfer_id),
+            actor: Actor::system("data-mover"),
+            payload: command,
+        };
+        let handled: Result<_, HandleError<TransferRefusal>> =
+            self.handler.handle::<TransferDecider>(&command).await;
+        handled.map(|_| ()).map_err(|e| EngineError {
+            transfer_id,
+            reason: format!("cannot record {step}: {e}"),
+        })
+    }
+
+    /// The transfer's state as recorded.
+    pub(crate) async fn state(&self, transfer_id: Uuid) -> Result<TransferState, EngineError> {
+        self.handler
+            .state::<TransferDecider>(&transfer_id.to_string())
+            .await
+            .map(|(state, _)| state)
+            .map_err(|e: HandleError<TransferRefusal>| EngineError {
+                transfer_id,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Schedules the transfer (a no-op if it is), unless it already ended.
+    pub async fn schedule(&self, scheduled: &TransferScheduled) -> Result<(), EngineError> {
+        self.record(
+            scheduled,
+            "schedule",
+            TransferCommand::Schedule(Box::new(scheduled.clone())),
+        )
+        .await
+    }
+
+    /// Runs a scheduled transfer to its end (completed or failed), within the
+    /// concurrency limits; resumes one that a crash interrupted. `stop` interrupts it
+    /// (the process is stopping): it is then left as it is, to be resumed.
+    pub async fn run(
+        &self,
+        scheduled: &TransferScheduled,
+        stop: &CancellationToken,
+    ) -> Result<(), EngineError> {
+        let state = self.state(scheduled.transfer_id).await?;
+        if matches!(
+            state.stage,
+            Stage::Completed | Stage::Failed | Stage::Cancelled
+        ) {
+            return Ok(());
+        }
+        let _slot = tokio::select! {
+            slot = self.limits.acquire(&scheduled.source.server_id, &scheduled.destination.server_id) => slot,
+            _ = stop.cancelled() => return Err(self.stopped(scheduled)),
+        };
+        self.schedule(scheduled).await?;
+        self.record(scheduled, "start", TransferCommand::Start)
+            .await?;
+        let outcome = match scheduled.kind {
+            TransferKind::PreCopy => pre_copy::run(self, scheduled, stop).await,
+            TransferKind::Cutover
+            | TransferKind::Rollback
+            | TransferKind::Relocation
+            | TransferKind::ServiceMigration => cutover::run(self, scheduled, &state, stop).await,
+            TransferKind::TestCopy => test_copy::run(self, scheduled, stop).await,
+        }?;
+        if let Err(failure) = outcome {
+            if stop.is_cancelled() {
+                return Err(self.stopped(scheduled));
+            }
+            tracing::warn!(transfer_id = %scheduled.transfer_id, kind = ?scheduled.kind,
+                phase = ?failure.phase, reason = %failure.reason, "transfer failed");
+            self.record(
+                scheduled,
+                "fail",
+                TransferCommand::Fail {
+                    phase: failure.phase,
+                    reason: failure.reason,
+                    retryable: failure.retryable,
+                    at: Utc::now(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn stopped(&self, scheduled: &TransferScheduled) -> EngineError {
+        EngineError {
+            transfer_id: scheduled.transfer_id,
+            reason: "interrupted: the data mover is stopping; the transfer resumes at its restart"
+                .into(),
+        }
+    }
+}
+
+/// Milliseconds since `started`.
+pub(crate) fn millis(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,223 @@
+//! Files and mails of a transfer: each account's files and mail directories, named
+//! after the account under the roots of both ends, synced with rsync and verified.
+
+use super::StepFailure;
+use super::progress::Reporter;
+use crate::files::{self, FileError, SyncOptions, VerifyOptions};
+use ferry_events::{TransferPhase, TransferScheduled};
+use tokio_util::sync::CancellationToken;
+
+/// One directory tree to copy: an account's files or mails.
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    pub account_id: String,
+    pub phase: TransferPhase,
+    pub source: String,
+    pub destination: String,
+    /// Its expected size (from the inventory), for progress totals.
+    pub bytes: u64,
+}
+
+/// The trees of a transfer's accounts.
+pub(crate) fn trees(scheduled: &TransferScheduled) -> Vec<Tree> {
+    let join = |root: &str, name: &str| format!("{}/{name}", root.trim_end_matches('/'));
+    let (from, to) = (&scheduled.source.storage, &scheduled.destination.storage);
+    scheduled
+        .accounts
+        .iter()
+        .flat_map(|account| {
+            [
+                Tree {
+                    account_id: account.account_id.clone(),
+                    phase: TransferPhase::Files,
+                    source: join(&from.files_root, &account.name),
+                    destination: join(&to.files_root, &account.name),
+                    bytes: account.files_bytes,
+                },
+                Tree {
+                    account_id: account.account_id.clone(),
+                    phase: TransferPhase::Mails,
+                    source: join(&from.mail_root, &account.name),
+                    destination: join(&to.mail_root, &account.name),
+                    bytes: account.mail_bytes,
+                },
+            ]
+        })
+        .collect()
+}
+
+/// How a sync runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyncMode {
+    /// The accounts are live: files may vanish meanwhile (the final sync catches up).
+    Live,
+    /// The accounts are frozen: everything must copy.
+    Final,
+}
+
+/// What syncing the trees did.
+#[derive(Debug, Default)]
+pub(crate) struct Synced {
+    /// Bytes sent over the wire.
+    pub bytes_sent: u64,
+    /// Per tree (same order, copied trees only): the tree and the files sent, if listed.
+    pub copied: Vec<(Tree, Option<Vec<String>>)>,
+}
+
+impl Synced {
+    /// The two syncs of a cutover as one: bytes added, and per tree the files sent by
+    /// either (unknown if either did not list them), all to be verified by content.
+    pub(crate) fn then(self, later: Synced) -> Synced {
+        let mut copied = Vec::with_capacity(later.copied.len());
+        for (tree, sent_later) in later.copied {
+            let sent_before = self
+                .copied
+                .iter()
+                .find(|(t, _)| t.destination == tree.destination)
+                .map(|(_, sent)| sent.clone());
+            let sent = match (sent_before, sent_later) {
+                (Some(Some(mut before)), Some(after)) => {
+                    before.extend(after);
+                    before.sort_unstable();
+                    before.dedup();
+                    Some(before)
+                }
+                (None, Some(after)) => Some(after),
+                _ => None,
+            };
+            copied.push((tree, sent));
+        }
+        Synced {
+            bytes_sent: self.bytes_sent + later.bytes_sent,
+            copied,
+        }
+    }
+}
+
+/// Syncs every tree in turn (each listing the files it sent), reporting progress.
+pub(crate) async fn sync(
+    trees: &[Tree],
+    mode: SyncMode,
+    reporter: &Reporter,
+    stop: &CancellationToken,
+) -> Result<Synced, StepFailure> {
+    let total: u64 = trees.iter().map(|t| t.bytes).sum();
+    let mut done = 0u64;
+    let mut synced = Synced::default();
+    for tree in trees {
+        let phase = match mode {
+            SyncMode::Live => tree.phase,
+            SyncMode::Final => TransferPhase::FinalSync,
+        };
+        let options = SyncOptions {
+            tolerate_vanished: mode == SyncMode::Live,
+            list_changed: true,
+            on_progress: Some(reporter.rsync_callback(phase, &tree.account_id, done, total)),
+            bytes_total_hint: Some(tree.bytes),
+            cancel: stop.clone(),
+            ..SyncOptions::default()
+        };
+        match files::sync(&tree.source, &tree.destination, &options).await {
+            Ok(report) => {
+                synced.bytes_sent += report.bytes_sent;
+                done += report.bytes_total;
+                synced.copied.push((tree.clone(), report.changed));
+            }
+            // An account without mail (or files) has no directory: nothing to copy.
+            Err(FileError::SourceMissing { .. }) => {}
+            Err(error) => return Err(failure(phase, &error)),
+        }
+        reporter.report(phase, Some(&tree.account_id), done, total);
+    }
+    Ok(synced)
+}
+
+/// How deeply [`verify`] compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// Every tree by its listing, sizes and times (a pre-copy: no switch follows; rsync
+    /// already checked each file it sent against a whole-file checksum).
+    Listing,
+    /// Frozen, before a switch: every tree by listing, sizes and times, and by content
+    /// every file sent since the live content check ([`verify_live`]); a tree whose
+    /// sends were not listed is compared by content whole.
+    Switch,
+}
+
+/// Verifies the copied trees. Returns the number of files compared.
+pub(crate) async fn verify(
+    synced: &Synced,
+    depth: Depth,
+    stop: &CancellationToken,
+) -> Result<u64, StepFailure> {
+    let mut files_checked = 0u64;
+    for (tree, sent) in &synced.copied {
+        let whole = VerifyOptions {
+            quick: depth == Depth::Listing || sent.is_some(),
+            cancel: stop.clone(),
+            ..VerifyOptions::default()
+        };
+        let check = files::verify(&tree.source, &tree.destination, &whole)
+            .await
+            .map_err(|e| failure(TransferPhase::Verifying, &e))?;
+        files_checked += check.files;
+        if depth == Depth::Switch && whole.quick {
+            let sent = VerifyOptions {
+                only: sent.clone(),
+                cancel: stop.clone(),
+                ..VerifyOptions::default()
+            };
+            files::verify(&tree.source, &tree.destination, &sent)
+                .await
+                .map_err(|e| failure(TransferPhase::Verifying, &e))?;
+        }
+    }
+    Ok(files_checked)
+}
+
+/// Live, before a cutover's freeze: every copied tree compared by content. A tree
+/// that differs (a file changing meanwhile, or a destination file damaged under the
+/// same size and time) is synced again by checksums, which repairs it; the files that
+/// sync sent are listed for the frozen check. Returns the trees with only those
+/// files listed: everything else was just found equal by content.
+pub(crate) async fn verify_live(
+    synced: Synced,
+    stop: &CancellationToken,
+) -> Result<Synced, StepFailure> {
+    let mut checked = Synced {
+        bytes_sent: synced.bytes_sent,
+        copied: Vec::with_capacity(synced.copied.len()),
+    };
+    for (tree, _) in synced.copied {
+        let content = VerifyOptions {
+            cancel: stop.clone(),
+            ..VerifyOptions::default()
+        };
+        let repaired = match files::verify(&tree.source, &tree.destination, &content).await {
+            Ok(_) => Some(Vec::new()),
+            Err(FileError::Mismatch { differences }) => {
+                tracing::info!(tree = %tree.destination, differences = differences.len(),
+                    "live content check found differences; syncing by checksums");
+                let options = SyncOptions {
+                    checksum: true,
+                    tolerate_vanished: true,
+                    list_changed: true,
+                    cancel: stop.clone(),
+                    ..SyncOptions::default()
+                };
+                let report = files::sync(&tree.source, &tree.destination, &options)
+                    .await
+                    .map_err(|e| failure(tree.phase, &e))?;
+                checked.bytes_sent += report.bytes_sent;
+                report.changed
+            }
+            Err(e) => return Err(failure(TransferPhase::Verifying, &e)),
+        };
+        checked.copied.push((tree, repaired));
+    }
+    Ok(checked)
+}
+
+fn failure(phase: TransferPhase, error: &FileError) -> StepFailure {
+    StepFailure::new(phase, error.to_string(), error.is_retryable())
+}

@@ -1,0 +1,405 @@
+//! Cutovers for real, through the log: an account with files, mails, a PostgreSQL and
+//! a MariaDB database moves to the transit server while a writer keeps writing until
+//! the freeze; it rolls back, then moves back after the reinstall. Every step checks
+//! the data at both ends, the downtime recorded, and the method used per database.
+
+mod support;
+
+use ferry_data_mover::MoverSettings;
+use ferry_events::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use support::*;
+use uuid::Uuid;
+
+/// Inserts into the source database until writes are refused; how many succeeded.
+fn pg_writer(name: String) -> tokio::task::JoinHandle<(u64, String)> {
+    tokio::spawn(async move {
+        let db = pg(&name).await.expect("connects");
+        let mut written = 0u64;
+        loop {
+            match db
+                .execute("INSERT INTO items (label) VALUES ('live write')", &[])
+                .await
+            {
+                Ok(_) => written += 1,
+                Err(e) => return (written, e.to_string()),
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+}
+
+/// Inserts into the MariaDB source (one client per statement, like a PHP request)
+/// until a statement fails or `done` is set.
+fn my_writer(name: String, done: Arc<AtomicBool>) -> std::thread::JoinHandle<(u64, String)> {
+    std::thread::spawn(move || {
+        let mut written = 0u64;
+        while !done.load(Ordering::Relaxed) {
+            match my(&format!(
+                "INSERT INTO `{name}`.orders (note) VALUES ('live write')"
+            )) {
+                Ok(_) => written += 1,
+                Err(e) => return (written, e),
+            }
+        }
+        (written, "stopped".into())
+    })
+}
+
+fn methods(done: &TransferCompleted) -> Vec<(String, DatabaseMethod)> {
+    let mut m: Vec<_> = done
+        .database_methods
+        .iter()
+        .map(|m| (m.database.clone(), m.method))
+        .collect();
+    m.sort_by(|a, b| a.0.cmp(&b.0));
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
+    let mut world = World::new().await;
+    let shop = account(
+        "acc-1",
+        "shop",
+        vec![
+            database(DatabaseEngine::Postgres, "shop_pg"),
+            database(DatabaseEngine::Mysql, "shop_my"),
+        ],
+    );
+    write(
+        &world.path("srv-1", "files/shop/www/index.php"),
+        b"<?php echo 'shop';",
+    );
+    write(
+        &world.path("srv-1", "files/shop/www/big.bin"),
+        &vec![3u8; 200_000],
+    );
+    write(
+        &world.path("srv-1", "mail/shop/Maildir/cur/1"),
+        b"Subject: order",
+    );
+    pg_shop(&world.db("srv-1", "shop_pg"), 2_000).await;
+    my_shop(&world.db("srv-1", "shop_my"), 1_000);
+    world.client_and_transit(vec![shop]).await;
+    world.start(MoverSettings::default());
+
+    // Step 4: the move, with writes going on at the source until the freeze.
+    let pg_writes = pg_writer(world.db("srv-1", "shop_pg"));
+    let my_done = Arc::new(AtomicBool::new(false));
+    let my_writes = my_writer(world.db("srv-1", "shop_my"), my_done.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    write(
+        &world.path("srv-1", "files/shop/www/late.txt"),
+        b"written just before the move",
+    );
+    let moving = Uuid::now_v7();
+    world
+        .migration_events(vec![
+            AccountMoveStarted {
+                account_id: "acc-1".into(),
+                transfer_id: moving,
+                estimated_downtime_ms: 60_000,
+            }
+            .into(),
+        ])
+        .await;
+    let events = world.ended(moving, 120).await;
+    let done = completed(&events)
+        .unwrap_or_else(|| panic!("completed: {:?} {:?}", types(&events), failed(&events)));
+    let (pg_written, pg_stop) = tokio::time::timeout(Duration::from_secs(10), pg_writes)
+        .await
+        .expect("the writer was stopped by the freeze")
+        .expect("joined");
+    my_done.store(true, Ordering::Relaxed);
+    let (my_written, _) = my_writes.join().expect("joined");
+    assert!(
+        pg_written > 0 && my_written > 0,
+        "writes went on until the freeze"
+    );
+    assert!(
+        pg_stop.contains("read-only") || pg_stop.contains("terminat") || pg_stop.contains("closed"),
+        "{pg_stop}"
+    );
+    let downtime = done.downtime_ms.expect("a cutover's downtime is measured");
+    assert!(downtime < 30_000, "{downtime} ms");
+    assert_eq!(
+        methods(done),
+        vec![
+            (
+                world.db("tr-1", "shop_my"),
+                DatabaseMethod::BinlogReplication
+            ),
+            (
+                world.db("tr-1", "shop_pg"),
+                DatabaseMethod::LogicalReplication
+            ),
+        ]
+    );
+    let order: Vec<_> = types(&events);
+    let position = |t: &str| order.iter().position(|x| *x == t).unwrap_or(usize::MAX);
+    assert!(position("AccountFrozen") < position("TransferVerified"));
+    assert!(position("TransferVerified") < position("AccountUnfrozen"));
+    assert!(position("AccountUnfrozen") < position("TransferCompleted"));
+    // Every committed write is at the destination; the source is left read-only.
+    assert_eq!(
+        pg_count(&world.db("tr-1", "shop_pg")).await,
+        pg_count(&world.db("srv-1", "shop_pg")).await
+    );
+    assert_eq!(
+        pg_count(&world.db("tr-1", "shop_pg")).await,
+        2_000 + pg_written as i64
+    );
+    assert_eq!(my_count(&world.db("tr-1", "shop_my")), 1_000 + my_written);
+    let source = pg(&world.db("srv-1", "shop_pg")).await.expect("connects");
+    assert!(
+        source
+            .execute("INSERT INTO items (label) VALUES ('x')", &[])
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        std::fs::read(world.path("tr-1", "files/shop/www/late.txt")).expect("copied"),
+        b"written just before the move"
+    );
+    assert_eq!(
+        std::fs::read(world.path("tr-1", "mail/shop/Maildir/cur/1")).expect("copied"),
+        b"Subject: order"
+    );
+
+    // The account lives on the transit server for a while.
+    let transit = pg(&world.db("tr-1", "shop_pg")).await.expect("connects");
+    transit
+        .execute("INSERT INTO items (label) VALUES ('on transit')", &[])
+        .await
+        .expect("the moved database takes writes");
+    my(&format!(
+        "INSERT INTO `{}`.orders (note) VALUES ('on transit')",
+        world.db("tr-1", "shop_my")
+    ))
+    .expect("the moved schema takes writes");
+    write(
+        &world.path("tr-1", "files/shop/www/new.php"),
+        b"<?php // new on transit",
+    );
+
+    // Step 5: a rollback onto the client server; its older copy is kept aside.
+    let rolling_back = Uuid::now_v7();
+    world
+        .migration_events(vec![
+            AccountRollbackStarted {
+                account_id: "acc-1".into(),
+                transfer_id: rolling_back,
+                estimated_downtime_ms: 60_000,
+            }
+            .into(),
+        ])
+        .await;
+    let events = world.ended(rolling_back, 120).await;
+    let done = completed(&events).unwrap_or_else(|| panic!("rolled back: {events:?}"));
+    assert!(done.downtime_ms.is_some());
+    let client_count = pg_count(&world.db("srv-1", "shop_pg")).await;
+    assert_eq!(
+        client_count,
+        2_000 + pg_written as i64 + 1,
+        "the transit write came back"
+    );
+    assert_eq!(
+        pg_count(&format!("{}__ferry_replaced", world.db("srv-1", "shop_pg"))).await,
+        2_000 + pg_written as i64,
+        "the older copy is kept aside, not lost"
+    );
+    assert_eq!(
+        my_count(&world.db("srv-1", "shop_my")),
+        1_000 + my_written + 1
+    );
+    let client = pg(&world.db("srv-1", "shop_pg")).await.expect("connects");
+    client
+        .execute("INSERT INTO items (label) VALUES ('back home')", &[])
+        .await
+        .expect("the rolled-back database takes writes");
+    assert!(world.path("srv-1", "files/shop/www/new.php").exists());
+
+    // Steps 4 again, 6 and 7: moved again, the reinstall pre-copies back, relocation.
+    let moving_again = Uuid::now_v7();
+    world
+        .migration_events(vec![
+            AccountMoveStarted {
+                account_id: "acc-1".into(),
+                transfer_id: moving_again,
+                estimated_downtime_ms: 60_000,
+            }
+            .into(),
+        ])
+        .await;
+    assert!(completed(&world.ended(moving_again, 120).await).is_some());
+    world
+        .migration_events(vec![
+            ServerReinstalled {
+                infrastructure_version: "v2026".into(),
+            }
+            .into(),
+        ])
+        .await;
+    let pre_copy_back = loop {
+        let back: Vec<_> = world
+            .scheduled()
+            .await
+            .into_iter()
+            .filter(|s| s.kind == TransferKind::PreCopy && s.destination.server_id == "srv-1")
+            .collect();
+        if let Some(s) = back.first() {
+            break s.transfer_id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(completed(&world.ended(pre_copy_back, 60).await).is_some());
+    let relocating = Uuid::now_v7();
+    world
+        .migration_events(vec![
+            AccountRelocationStarted {
+                account_id: "acc-1".into(),
+                transfer_id: relocating,
+                estimated_downtime_ms: 60_000,
+            }
+            .into(),
+        ])
+        .await;
+    let events = world.ended(relocating, 120).await;
+    assert!(completed(&events).is_some(), "{:?}", types(&events));
+    assert_eq!(
+        pg_count(&world.db("srv-1", "shop_pg")).await,
+        2_000 + pg_written as i64 + 2
+    );
+
+    world.stop().await;
+    world.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_freeze_leaves_the_account_serving_from_its_source() {
+    let mut world = World::new().await;
+    let shop = account(
+        "acc-1",
+        "shop",
+        vec![database(DatabaseEngine::Postgres, "shop_pg")],
+    );
+    write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
+    pg_shop(&world.db("srv-1", "shop_pg"), 100).await;
+    world.client_and_transit(vec![shop]).await;
+    let marker = world.root.join("freeze-calls");
+    world.start(MoverSettings {
+        // The operator's command cannot stop the account: the move must not go on.
+        freeze_command: Some(format!(
+            "echo \"$FERRY_FREEZE_ACTION $FERRY_ACCOUNT\" >> {}; [ \"$FERRY_FREEZE_ACTION\" != freeze ]",
+            marker.display()
+        )),
+        ..MoverSettings::default()
+    });
+    let moving = Uuid::now_v7();
+    world
+        .migration_events(vec![
+            AccountMoveStarted {
+                account_id: "acc-1".into(),
+                transfer_id: moving,
+                estimated_downtime_ms: 1_000,
+            }
+            .into(),
+        ])
+        .await;
+    let events = world.ended(moving, 120).await;
+    let failure = failed(&events).unwrap_or_else(|| panic!("failed: {:?}", types(&events)));
+    assert!(
+        failure.reason.contains("freeze command"),
+        "{}",
+        failure.reason
+    );
+    assert!(
+        types(&events).contains(&"AccountUnfrozen"),
+        "unfrozen on its source"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&marker).expect("the command ran"),
+        "freeze acc-1\nthaw acc-1\n"
+    );
+    // The source takes writes; the replication set up for the move is gone.
+    let source = pg(&world.db("srv-1", "shop_pg")).await.expect("connects");
+    source
+        .execute("INSERT INTO items (label) VALUES ('still here')", &[])
+        .await
+        .expect("the source serves");
+    let admin = pg("postgres").await.expect("connects");
+    let slots: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE database = $1",
+            &[&world.db("srv-1", "shop_pg")],
+        )
+        .await
+        .expect("counts")
+        .get(0);
+    assert_eq!(slots, 0, "no slot left to hold the source's WAL");
+    world.stop().await;
+    world.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cutover_interrupted_by_a_stop_resumes_at_the_restart() {
+    let mut world = World::new().await;
+    let shop = account(
+        "acc-1",
+        "shop",
+        vec![database(DatabaseEngine::Mysql, "shop_my")],
+    );
+    write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
+    my_shop(&world.db("srv-1", "shop_my"), 50_000);
+    world.client_and_transit(vec![shop]).await;
+    world.start(MoverSettings {
+        // Dump and restore while frozen: the longest window to stop in.
+        low_downtime: false,
+        ..MoverSettings::default()
+    });
+    let moving = Uuid::now_v7();
+    world
+        .migration_events(vec![
+            AccountMoveStarted {
+                account_id: "acc-1".into(),
+                transfer_id: moving,
+                estimated_downtime_ms: 1_000,
+            }
+            .into(),
+        ])
+        .await;
+    // Stop as soon as the account is frozen.
+    let frozen = AtomicU64::new(0);
+    for _ in 0..2_000 {
+        if types(&world.transfer(moving).await).contains(&"AccountFrozen") {
+            frozen.store(1, Ordering::Relaxed);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(frozen.load(Ordering::Relaxed), 1, "frozen");
+    world.stop().await;
+    let after_stop = types(&world.transfer(moving).await);
+    assert!(!after_stop.contains(&"TransferCompleted") || after_stop.contains(&"TransferVerified"));
+    // The restart picks the transfer up where it was and completes it.
+    world.start(MoverSettings {
+        low_downtime: false,
+        ..MoverSettings::default()
+    });
+    let events = world.ended(moving, 120).await;
+    let done = completed(&events).unwrap_or_else(|| panic!("resumed: {:?}", types(&events)));
+    assert!(done.downtime_ms.is_some());
+    assert_eq!(
+        types(&events)
+            .iter()
+            .filter(|t| **t == "AccountFrozen")
+            .count(),
+        1
+    );
+    assert_eq!(my_count(&world.db("tr-1", "shop_my")), 50_000);
+    world.stop().await;
+    world.cleanup().await;
+}

@@ -1,0 +1,402 @@
+//! A little world for the data mover's end-to-end tests: a client server and a
+//! transit server as directories under a temp dir and as name prefixes on the local
+//! PostgreSQL and MariaDB, their events in a fresh JetStream stream, and the data
+//! mover's reactor and worker running on it. Every world has its own prefix, so
+//! tests run in parallel; `cleanup` drops what it made.
+
+#![allow(dead_code)] // each test file uses its part
+
+use ferry_data_mover::MoverSettings;
+use ferry_data_mover::engine::Mover;
+use ferry_data_mover::inventory::Inventory;
+use ferry_data_mover::reactor::{DataMoverReactor, TransferWorker};
+use ferry_events::*;
+use ferry_infra::command::CommandHandler;
+use ferry_infra::event_log::EventLog;
+use ferry_infra::reactor::{ReactorSettings, run, run_concurrently};
+use ferry_infra::testkit::{TestStack, append_inputs};
+use futures::StreamExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_postgres::{Client, NoTls};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const PG_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
+pub const MY_URL: &str = "mysql://root@127.0.0.1:3306";
+
+pub struct World {
+    pub stack: TestStack,
+    pub log: EventLog,
+    pub root: PathBuf,
+    /// Unique to this world: starts every database name it makes.
+    pub tag: String,
+    pub migration: Uuid,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl World {
+    pub async fn new() -> World {
+        let stack = TestStack::new().await;
+        let log = stack.log.clone();
+        let id = Uuid::now_v7().simple().to_string();
+        let tag = format!("w{}", &id[id.len() - 8..]);
+        let root = std::env::temp_dir().join(format!("ferry-dm-{tag}"));
+        World {
+            stack,
+            log,
+            root,
+            tag,
+            migration: Uuid::now_v7(),
+            stop: CancellationToken::new(),
+            tasks: vec![],
+        }
+    }
+
+    /// A server's storage: directories under the world's root, and its own name
+    /// prefix on the local database servers.
+    pub fn storage(&self, server: &str) -> ServerStorage {
+        let dir = self.root.join(server);
+        let prefix = self.prefix(server);
+        ServerStorage {
+            files_root: dir.join("files").display().to_string(),
+            mail_root: dir.join("mail").display().to_string(),
+            postgres_url: Some(format!("{PG_URL}?prefix={prefix}")),
+            mysql_url: Some(format!("{MY_URL}?prefix={prefix}")),
+        }
+    }
+
+    pub fn prefix(&self, server: &str) -> String {
+        format!("{}{}_", self.tag, server.replace('-', ""))
+    }
+
+    /// A database's real name on `server`.
+    pub fn db(&self, server: &str, name: &str) -> String {
+        format!("{}{name}", self.prefix(server))
+    }
+
+    pub fn path(&self, server: &str, rest: &str) -> PathBuf {
+        self.root.join(server).join(rest)
+    }
+
+    pub async fn append(&self, kind: AggregateType, id: &str, events: Vec<Event>) {
+        append_inputs(
+            &self.log,
+            kind,
+            id,
+            self.migration,
+            events,
+            Actor::system("test"),
+        )
+        .await;
+    }
+
+    /// Registers the client server with `accounts`, a transit server, and a
+    /// migration of the one to the other.
+    pub async fn client_and_transit(&self, accounts: Vec<AccountSpec>) {
+        let mut events: Vec<Event> = vec![
+            ServerRegistered {
+                server_id: "srv-1".into(),
+                name: "bakery.example".into(),
+                kind: ServerKind::Vps,
+                configuration: "vps-4c-8g".into(),
+                infrastructure_version: "v2020".into(),
+                ipv4: vec!["192.0.2.1".into()],
+                ipv6: vec![],
+                monthly_price: Money::new(4_900, "EUR"),
+                customer_id: "c-1".into(),
+                contact_email: "a@b.example".into(),
+                locale: "fr".into(),
+                storage: self.storage("srv-1"),
+            }
+            .into(),
+        ];
+        let ids: Vec<String> = accounts.iter().map(|a| a.account_id.clone()).collect();
+        events.extend(
+            accounts
+                .into_iter()
+                .map(|account| AccountAdded { account }.into()),
+        );
+        self.append(AggregateType::Server, "srv-1", events).await;
+        self.append(
+            AggregateType::TransitServer,
+            "tr-1",
+            vec![
+                TransitServerAdded {
+                    name: "transit-1".into(),
+                    configuration: "vps-4c-8g".into(),
+                    infrastructure_version: "v2026".into(),
+                    ipv4: vec!["198.51.100.1".into()],
+                    ipv6: vec![],
+                    storage: self.storage("tr-1"),
+                }
+                .into(),
+            ],
+        )
+        .await;
+        self.migration_events(vec![
+            MigrationOpened {
+                migration_id: self.migration,
+                server_id: "srv-1".into(),
+                customer_id: "c-1".into(),
+                from_version: "v2020".into(),
+                target_version: "v2026".into(),
+                accounts: ids,
+            }
+            .into(),
+            TransitServerAssigned {
+                transit_server_id: "tr-1".into(),
+            }
+            .into(),
+        ])
+        .await;
+    }
+
+    pub async fn migration_events(&self, events: Vec<Event>) {
+        self.append(
+            AggregateType::Migration,
+            &self.migration.to_string(),
+            events,
+        )
+        .await;
+    }
+
+    /// Starts the data mover's reactor and worker.
+    pub fn start(&mut self, settings: MoverSettings) {
+        self.stop = CancellationToken::new();
+        let mover = Mover::new(CommandHandler::new(self.log.clone(), 20), settings);
+        let reactor = DataMoverReactor::new(mover.clone(), Inventory::new(self.log.clone()));
+        let worker = TransferWorker::new(mover, self.stop.clone());
+        let (log, stop) = (self.log.clone(), self.stop.clone());
+        self.tasks.push(tokio::spawn(async move {
+            run(Arc::new(reactor), log, ReactorSettings::default(), stop)
+                .await
+                .expect("reactor runs");
+        }));
+        let (log, stop) = (self.log.clone(), self.stop.clone());
+        self.tasks.push(tokio::spawn(async move {
+            run_concurrently(Arc::new(worker), log, ReactorSettings::default(), 16, stop)
+                .await
+                .expect("worker runs");
+        }));
+    }
+
+    /// Stops them, as a SIGTERM would.
+    pub async fn stop(&mut self) {
+        self.stop.cancel();
+        for task in self.tasks.drain(..) {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .expect("stops in time")
+                .expect("joined");
+        }
+    }
+
+    /// The events of a transfer so far.
+    pub async fn transfer(&self, transfer_id: Uuid) -> Vec<Event> {
+        let aggregate = ferry_infra::event_log::AggregateRef::new(
+            AggregateType::Transfer,
+            transfer_id.to_string(),
+        )
+        .expect("id");
+        match self.log.load(&aggregate).await {
+            Ok(loaded) => loaded
+                .events
+                .into_iter()
+                .map(|r| r.envelope.event)
+                .collect(),
+            Err(_) => vec![],
+        }
+    }
+
+    /// Waits until the transfer completed or failed; its events.
+    pub async fn ended(&self, transfer_id: Uuid, seconds: u64) -> Vec<Event> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let events = self.transfer(transfer_id).await;
+            if events.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::Transfer(
+                        TransferEvent::TransferCompleted(_) | TransferEvent::TransferFailed(_)
+                    )
+                )
+            }) {
+                return events;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("transfer {transfer_id} did not end: {:?}", types(&events));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Transfers scheduled so far.
+    pub async fn scheduled(&self) -> Vec<TransferScheduled> {
+        let replay = self
+            .log
+            .replay_filtered(1, vec![self.log.type_filter(AggregateType::Transfer)])
+            .await
+            .expect("replay");
+        replay
+            .filter_map(|r| async move {
+                match r.ok()?.envelope.event {
+                    Event::Transfer(TransferEvent::TransferScheduled(s)) => Some(s),
+                    _ => None,
+                }
+            })
+            .collect()
+            .await
+    }
+
+    /// Drops the world's databases and directories.
+    pub async fn cleanup(&self) {
+        if let Ok(admin) = pg("postgres").await
+            && let Ok(rows) = admin
+                .query(
+                    "SELECT datname FROM pg_database WHERE datname LIKE $1",
+                    &[&format!("{}%", self.tag)],
+                )
+                .await
+        {
+            for row in rows {
+                let name: String = row.get(0);
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+            }
+        }
+        if let Ok(names) = my(&format!(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '{}%'",
+            self.tag
+        )) {
+            for name in names.lines().filter(|n| !n.is_empty()) {
+                let _ = my(&format!("DROP DATABASE IF EXISTS `{name}`"));
+            }
+        }
+        std::fs::remove_dir_all(&self.root).ok();
+    }
+}
+
+pub fn types(events: &[Event]) -> Vec<&'static str> {
+    events.iter().map(Event::event_type).collect()
+}
+
+pub fn completed(events: &[Event]) -> Option<&TransferCompleted> {
+    events.iter().find_map(|e| match e {
+        Event::Transfer(TransferEvent::TransferCompleted(c)) => Some(c),
+        _ => None,
+    })
+}
+
+pub fn failed(events: &[Event]) -> Option<&TransferFailed> {
+    events.iter().find_map(|e| match e {
+        Event::Transfer(TransferEvent::TransferFailed(f)) => Some(f),
+        _ => None,
+    })
+}
+
+pub fn account(id: &str, name: &str, databases: Vec<DatabaseSpec>) -> AccountSpec {
+    AccountSpec {
+        account_id: id.into(),
+        name: name.into(),
+        files_bytes: 300_000,
+        mail_bytes: 1_000,
+        databases,
+        domains: vec![],
+        languages: vec![],
+    }
+}
+
+pub fn database(engine: DatabaseEngine, name: &str) -> DatabaseSpec {
+    DatabaseSpec {
+        engine,
+        name: name.into(),
+        size_bytes: 1_000_000,
+        version: if engine == DatabaseEngine::Postgres {
+            "15"
+        } else {
+            "10.11"
+        }
+        .into(),
+    }
+}
+
+pub fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+    std::fs::write(path, bytes).expect("written");
+}
+
+pub async fn pg(database: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port=5432 user=postgres password=postgres dbname={database}"),
+        NoTls,
+    )
+    .await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Creates a PostgreSQL database with a table of `rows` rows (serial key).
+pub async fn pg_shop(name: &str, rows: i64) {
+    let admin = pg("postgres").await.expect("connects");
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("created");
+    let db = pg(name).await.expect("connects");
+    db.batch_execute(&format!(
+        "CREATE TABLE items (id serial PRIMARY KEY, label text NOT NULL, at timestamptz DEFAULT now());
+         INSERT INTO items (label) SELECT 'item ' || g FROM generate_series(1, {rows}) g;"
+    ))
+    .await
+    .expect("filled");
+}
+
+pub async fn pg_count(name: &str) -> i64 {
+    let db = pg(name).await.expect("connects");
+    db.query_one("SELECT count(*) FROM items", &[])
+        .await
+        .expect("counts")
+        .get(0)
+}
+
+pub fn my(sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new("mariadb")
+        .args([
+            "--protocol=TCP",
+            "-h127.0.0.1",
+            "-P3306",
+            "-uroot",
+            "-N",
+            "-B",
+            "-e",
+            sql,
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Creates a MariaDB schema with a table of `rows` rows (auto-increment key).
+pub fn my_shop(name: &str, rows: u32) {
+    my(&format!(
+        "CREATE DATABASE `{name}`; USE `{name}`;
+         CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(200) NOT NULL) ENGINE=InnoDB;
+         INSERT INTO orders (note) SELECT CONCAT('order ', seq) FROM seq_1_to_{rows};"
+    ))
+    .expect("created");
+}
+
+pub fn my_count(name: &str) -> u64 {
+    my(&format!("SELECT COUNT(*) FROM `{name}`.orders"))
+        .expect("counts")
+        .parse()
+        .expect("a number")
+}

@@ -21,6 +21,8 @@ pub struct ServerData {
     pub storage: Option<ServerStorage>,
     /// Its accounts by id.
     pub accounts: BTreeMap<String, AccountSpec>,
+    /// The customer owning it.
+    pub customer_id: Option<String>,
 }
 
 /// Folds a client server's events.
@@ -31,8 +33,14 @@ pub fn fold_server<'a>(events: impl IntoIterator<Item = &'a Event>) -> ServerDat
             continue;
         };
         match event {
-            ServerEvent::ServerRegistered(e) => data.storage = Some(e.storage.clone()),
-            ServerEvent::ServerDetailsChanged(e) => data.storage = Some(e.storage.clone()),
+            ServerEvent::ServerRegistered(e) => {
+                data.storage = Some(e.storage.clone());
+                data.customer_id = Some(e.customer_id.clone());
+            }
+            ServerEvent::ServerDetailsChanged(e) => {
+                data.storage = Some(e.storage.clone());
+                data.customer_id = Some(e.customer_id.clone());
+            }
             ServerEvent::AccountAdded(e) => {
                 data.accounts
                     .insert(e.account.account_id.clone(), e.account.clone());

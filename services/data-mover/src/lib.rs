@@ -10,22 +10,28 @@
 //! - [`engine`]: carries out a transfer with those tools, recording each step.
 //! - [`inventory`]: where data lives, read from the log.
 //! - [`reactor`]: which event schedules which transfer, and the worker running them.
+//! - [`estimate`], [`estimates`], [`routes`]: downtime estimates from the downtimes
+//!   measured, and the route serving them.
 //! - [`limits`], [`settings`]: how many at once, and the rest of the configuration.
 //!
 //! Emits the `transfer` events; consumes `TransitInstallationCompleted`,
 //! `ServerReinstalled`, `AccountMoveStarted`, `AccountRollbackStarted`,
 //! `AccountRelocationStarted`, `TestMigrationRequested`, `TestMigrationDiscarded`,
-//! `OptionalMigrationStarted` and its own `TransferScheduled`, and reads `server`,
+//! `OptionalMigrationStarted`, `MigrationCancelled` and its own `TransferScheduled`,
+//! and reads `server`,
 //! `transit_server`, `migration` and `optional_migration` events for where data lives.
 
 pub mod databases;
 mod disk;
 pub mod domain;
 pub mod engine;
+pub mod estimate;
+pub mod estimates;
 pub mod files;
 pub mod inventory;
 pub mod limits;
 pub mod reactor;
+pub mod routes;
 pub mod settings;
 
 pub use settings::{DataMoverArgs, MoverSettings};
@@ -39,8 +45,9 @@ use std::sync::Arc;
 const WORKER_IN_FLIGHT: usize = 256;
 
 /// Starts the data mover in `runtime`: the reactor scheduling transfers and the
-/// worker running them, until `runtime.shutdown`.
-pub fn service(runtime: &Runtime, settings: MoverSettings) {
+/// worker running them, until `runtime.shutdown`; returns its HTTP routes.
+pub fn service(runtime: &Runtime, settings: MoverSettings) -> utoipa_axum::router::OpenApiRouter {
+    let estimates = estimates::Estimates::new(runtime.log.clone(), Arc::new(settings.clone()));
     let handler = ferry_infra::command::CommandHandler::new(runtime.log.clone(), 20);
     let mover = engine::Mover::new(handler, settings);
     let reactor = reactor::DataMoverReactor::new(
@@ -67,4 +74,5 @@ pub fn service(runtime: &Runtime, settings: MoverSettings) {
             runtime.shutdown.clone(),
         ),
     );
+    routes::router(estimates)
 }

@@ -5,7 +5,7 @@
 //!
 //! | event (aggregate) | transfer scheduled |
 //! |---|---|
-//! | `TransitInstallationCompleted` (transit_server) | pre-copy, client server → transit server, every account |
+//! | `TransitInstallationCompleted` (transit_server) | pre-copy, client server → transit server, every account (files, mails, and database replication set up where possible) |
 //! | `ServerReinstalled` (migration) | pre-copy, transit server → reinstalled client server |
 //! | `AccountMoveStarted` (migration) | cutover of the account, client → transit |
 //! | `AccountRollbackStarted` (migration) | rollback, transit → client (its older copy kept aside) |
@@ -13,7 +13,9 @@
 //! | `TestMigrationRequested` (migration) | test copy of the account's databases to the test servers |
 //! | `OptionalMigrationStarted` (optional_migration) | service migration: the service's databases to its new version's server |
 //!
-//!   and on `TestMigrationDiscarded` (migration) it drops the test copy's databases.
+//!   on `TestMigrationDiscarded` (migration) it drops the test copy's databases, and on
+//!   `MigrationCancelled` (migration) it tears down the replications its pre-copies
+//!   set up.
 //! - `data_mover_worker` runs each `TransferScheduled` (transfer) through the engine,
 //!   many at once within the limits (`run_concurrently`), acknowledging each when it
 //!   ended: a transfer interrupted by a crash or a stop is redelivered and resumed.
@@ -183,6 +185,30 @@ impl DataMoverReactor {
         .await
     }
 
+    /// A cancelled migration keeps no replication running for its pre-copies, in
+    /// either direction.
+    async fn cancelled(&self, migration_id: Uuid) -> Result<(), ReactionError> {
+        let facts = self.inventory.migration(migration_id).await?;
+        if facts.transit_server_id.is_none() {
+            return Ok(());
+        }
+        for way in [Way::ToTransit, Way::ToClient] {
+            let (server_id, accounts, source, destination) =
+                self.migration_ends(migration_id, way).await?;
+            let scheduled = TransferScheduled {
+                transfer_id: migration_id,
+                kind: TransferKind::PreCopy,
+                migration_id: Some(migration_id),
+                server_id,
+                accounts,
+                source,
+                destination,
+            };
+            self.mover.tear_down_replications(&scheduled).await;
+        }
+        Ok(())
+    }
+
     async fn service_migration(
         &self,
         optional_id: Uuid,
@@ -306,6 +332,7 @@ impl Reactor for DataMoverReactor {
                     self.test_copy(own_id()?, &e.account_id, e.transfer_id)
                         .await
                 }
+                MigrationEvent::MigrationCancelled(_) => self.cancelled(own_id()?).await,
                 MigrationEvent::TestMigrationDiscarded(e) => {
                     let Some(scheduled) = self.inventory.transfer(e.transfer_id).await? else {
                         return Ok(());

@@ -403,3 +403,81 @@ async fn a_cutover_interrupted_by_a_stop_resumes_at_the_restart() {
     world.stop().await;
     world.cleanup().await;
 }
+
+/// A cutover's events up to its verification, as a process killed right after it
+/// would have left them.
+async fn verified_then_killed(world: &World, engine: DatabaseEngine) -> Uuid {
+    let shop = account("acc-1", "shop", vec![database(engine, "shop_db")]);
+    world.client_and_transit(vec![shop.clone()]).await;
+    let transfer = Uuid::now_v7();
+    let at = chrono::Utc::now();
+    world
+        .append(
+            AggregateType::Transfer,
+            &transfer.to_string(),
+            vec![
+                TransferScheduled {
+                    transfer_id: transfer,
+                    kind: TransferKind::Cutover,
+                    migration_id: Some(world.migration),
+                    server_id: "srv-1".into(),
+                    accounts: vec![shop],
+                    source: transfer::Endpoint {
+                        server_id: "srv-1".into(),
+                        storage: world.storage("srv-1"),
+                    },
+                    destination: transfer::Endpoint {
+                        server_id: "tr-1".into(),
+                        storage: world.storage("tr-1"),
+                    },
+                }
+                .into(),
+                TransferStarted {}.into(),
+                AccountFrozen {
+                    account_id: "acc-1".into(),
+                    frozen_at: at,
+                }
+                .into(),
+                TransferVerified {
+                    files_checked: 1,
+                    databases: vec![],
+                }
+                .into(),
+            ],
+        )
+        .await;
+    transfer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cutover_killed_after_its_verification_completes_at_the_restart() {
+    let mut world = World::new().await;
+    let transfer = verified_then_killed(&world, DatabaseEngine::Postgres).await;
+    world.start(MoverSettings::default());
+    let events = world.ended(transfer, 60).await;
+    assert!(completed(&events).is_some(), "{:?}", types(&events));
+    assert!(completed(&events).and_then(|c| c.downtime_ms).is_some());
+    world.stop().await;
+    world.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cutover_killed_after_verification_with_a_mariadb_source_stays_on_its_source() {
+    let mut world = World::new().await;
+    let transfer = verified_then_killed(&world, DatabaseEngine::Mysql).await;
+    world.start(MoverSettings::default());
+    let events = world.ended(transfer, 60).await;
+    let failure = failed(&events).unwrap_or_else(|| panic!("{:?}", types(&events)));
+    assert!(
+        failure.reason.contains("MariaDB source's lock"),
+        "{}",
+        failure.reason
+    );
+    assert!(failure.retryable);
+    assert!(
+        types(&events).contains(&"AccountUnfrozen"),
+        "unfrozen on its source"
+    );
+    world.stop().await;
+    world.cleanup().await;
+}

@@ -97,3 +97,94 @@ async fn an_installed_transit_server_gets_every_accounts_files_and_mails() {
     world.stop().await;
     world.cleanup().await;
 }
+
+async fn slots_for(database: &str) -> i64 {
+    let admin = pg("postgres").await.expect("connects");
+    admin
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE database = $1",
+            &[&database],
+        )
+        .await
+        .expect("counts")
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_copy_sets_up_replication_and_a_cancelled_migration_tears_it_down() {
+    let mut world = World::new().await;
+    write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
+    pg_shop(&world.db("srv-1", "shop_pg"), 1_000).await;
+    my_shop(&world.db("srv-1", "shop_my"), 100);
+    world
+        .client_and_transit(vec![account(
+            "acc-1",
+            "shop",
+            vec![
+                database(DatabaseEngine::Postgres, "shop_pg"),
+                database(DatabaseEngine::Mysql, "shop_my"),
+            ],
+        )])
+        .await;
+    world
+        .append(
+            AggregateType::TransitServer,
+            "tr-1",
+            vec![
+                TransitInstallationCompleted {
+                    migration_id: world.migration,
+                }
+                .into(),
+            ],
+        )
+        .await;
+    world.start(MoverSettings::default());
+    let scheduled = loop {
+        if let Some(s) = world.scheduled().await.into_iter().next() {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let events = world.ended(scheduled.transfer_id, 60).await;
+    let done = completed(&events).unwrap_or_else(|| panic!("{:?}", failed(&events)));
+    let mut methods: Vec<_> = done.database_methods.iter().map(|m| m.method).collect();
+    methods.sort_by_key(|m| format!("{m:?}"));
+    assert_eq!(
+        methods,
+        vec![
+            DatabaseMethod::BinlogReplication,
+            DatabaseMethod::LogicalReplication
+        ],
+        "both databases follow their source from the pre-copy on"
+    );
+    assert_eq!(slots_for(&world.db("srv-1", "shop_pg")).await, 1);
+    let staging = format!("{}__ferry_incoming", world.db("tr-1", "shop_pg"));
+    assert_eq!(
+        pg_count(&staging).await,
+        1_000,
+        "the staging copy follows the source"
+    );
+
+    world
+        .migration_events(vec![
+            MigrationCancelled {
+                reason: "the customer changed their mind".into(),
+            }
+            .into(),
+        ])
+        .await;
+    let mut torn_down = false;
+    for _ in 0..300 {
+        if slots_for(&world.db("srv-1", "shop_pg")).await == 0 {
+            torn_down = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        torn_down,
+        "no slot keeps the source's WAL after a cancellation"
+    );
+    world.stop().await;
+    world.cleanup().await;
+}

@@ -73,6 +73,12 @@ pub enum Command {
         /// The server id.
         server: String,
     },
+    /// How long each account of a server would be down while it moves, and how its
+    /// databases would be copied, from the downtimes measured so far.
+    Estimate {
+        /// The server id.
+        server: String,
+    },
 }
 
 /// `ferry up`'s settings.

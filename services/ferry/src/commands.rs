@@ -38,6 +38,11 @@ pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
         Command::Audit { server } => {
             render::audit(&api.get(&format!("/servers/{server}/audit")).await?, json)
         }
+        Command::Estimate { server } => render::estimates(
+            &api.get(&format!("/servers/{server}/downtime-estimates"))
+                .await?,
+            json,
+        ),
         Command::Migration(command) => migration(&api, command, json).await,
         Command::Optional(command) => optional(&api, command, json).await,
         Command::Transit(command) => transit(&api, command, json).await,

@@ -327,6 +327,47 @@ pub fn audit(value: &Value, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A server's downtime estimates.
+pub fn estimates(value: &Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(value);
+    }
+    let mib = |bytes: u64| format!("{} MiB", bytes / (1 << 20));
+    let rows = array(&value["accounts"])
+        .iter()
+        .map(|a| {
+            let databases: Vec<String> = array(&a["databases"])
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} ({}, {}, {})",
+                        text(d, "name"),
+                        text(d, "engine"),
+                        mib(number(d, "/size_bytes").unwrap_or(0)),
+                        text(d, "method").replace('_', " ")
+                    )
+                })
+                .collect();
+            vec![
+                text(a, "account_id").into(),
+                mib(number(a, "/tree_bytes").unwrap_or(0)),
+                if databases.is_empty() {
+                    "-".into()
+                } else {
+                    databases.join(", ")
+                },
+                duration(number(a, "/estimated_downtime_ms").unwrap_or(0)),
+            ]
+        })
+        .collect();
+    table(&["ACCOUNT", "FILES+MAILS", "DATABASES", "DOWNTIME"], rows);
+    println!(
+        "based on {} measured cutover(s)",
+        number(value, "/measured_cutovers").unwrap_or(0)
+    );
+    Ok(())
+}
+
 /// Optional migrations.
 pub fn optional_list(value: &Value, json: bool) -> anyhow::Result<()> {
     if json {

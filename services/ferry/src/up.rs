@@ -33,11 +33,12 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let accounts = ferry_accounts::service(&runtime, &args.accounts)
         .context("starting the accounts service")?;
     let transit = ferry_transit_pool::service(&runtime, args.transit);
-    ferry_data_mover::service(&runtime, data_mover);
+    let data_mover = ferry_data_mover::service(&runtime, data_mover);
     let read = ferry_migration_state::service(&runtime, args.read);
     let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)
         .merge(transit)
+        .merge(data_mover)
         .merge(read)
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);

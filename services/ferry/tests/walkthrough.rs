@@ -667,6 +667,34 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     );
 
     read_side_and_audit(&customer, &stranger, m, &done).await?;
+
+    // Downtime estimates for the next migration, fitted to the cutovers measured.
+    let estimates = customer.get("/servers/srv-0042/downtime-estimates").await?;
+    assert!(
+        estimates["measured_cutovers"].as_u64() >= Some(6),
+        "{estimates}"
+    );
+    let accounts = estimates["accounts"].as_array().expect("accounts");
+    assert_eq!(accounts.len(), 2, "{estimates}");
+    for account in accounts {
+        assert!(
+            account["estimated_downtime_ms"].as_u64() > Some(0),
+            "{account}"
+        );
+        let methods: Vec<&str> = account["databases"]
+            .as_array()
+            .expect("databases")
+            .iter()
+            .filter_map(|d| d["method"].as_str())
+            .collect();
+        assert!(
+            methods == ["logical_replication"] || methods == ["binlog_replication"],
+            "{account}"
+        );
+    }
+    let refused = stranger.get("/servers/srv-0042/downtime-estimates").await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("403")));
+
     let openapi: Value = reqwest::get(format!("{}/openapi.json", ferry.base))
         .await?
         .json()
@@ -676,6 +704,7 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         "/transit-servers/{id}",
         "/servers/{server_id}/audit",
         "/migrations/{migration_id}/accounts/{account_id}/move",
+        "/servers/{server_id}/downtime-estimates",
     ] {
         assert!(
             openapi["paths"].get(path).is_some(),

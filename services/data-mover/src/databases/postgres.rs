@@ -135,6 +135,8 @@ pub(crate) async fn row_hashes_at_both(
     Ok(true)
 }
 
+// No parallel workers: both ends (and other databases) are checked at once, often on
+// the same cores; workers would only add their own overhead to the freeze.
 async fn table_checks(
     endpoint: &Endpoint,
     client: &Client,
@@ -146,6 +148,7 @@ async fn table_checks(
             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
              SET extra_float_digits = 1; SET bytea_output = 'hex';
              SET default_transaction_read_only = on;
+             SET max_parallel_workers_per_gather = 0;
              BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         )
         .await

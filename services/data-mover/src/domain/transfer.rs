@@ -195,7 +195,8 @@ impl Decider for TransferDecider {
             TransferCommand::Schedule(_) => Err(TransferRefusal::AlreadyScheduled),
             TransferCommand::Start => match state.stage {
                 Stage::Scheduled => Ok(vec![TransferStarted {}.into()]),
-                Stage::Running => Ok(vec![]),
+                // Resumed after a restart: it goes on where it was.
+                Stage::Running | Stage::Verified => Ok(vec![]),
                 _ => Err(over(state)),
             },
             TransferCommand::Progress(progress) => match state.stage {

@@ -7,10 +7,10 @@
 //!    prepared (replication started and caught up where the database allows it).
 //! 2. `AccountFrozen` recorded, then the sources frozen (databases read-only or locked,
 //!    the freeze command run): the downtime starts.
-//! 3. The final sync of what changed; files verified: every tree by listing, size and
-//!    time, and by content every file sent since the live content check.
-//! 4. Each database finished (replication drained and detached, or dumped and
-//!    restored), verified table by table, then switched to its final name.
+//! 3. At once: the final sync of what changed, then the files verified (every tree by
+//!    listing, size and time, and by content every file sent since the live content
+//!    check); and each database finished (replication drained and detached, or dumped
+//!    and restored), verified table by table, then switched to its final name.
 //! 5. `TransferVerified`, the sources retired (writers still waiting there are cut off,
 //!    so nothing lands on the old copy), `AccountUnfrozen`: the downtime ends, measured
 //!    between the two recorded instants. Then `TransferCompleted`.
@@ -27,7 +27,8 @@ use super::{Mover, Step, StepFailure, millis};
 use crate::domain::transfer::{TransferCommand, TransferState};
 use chrono::Utc;
 use ferry_events::{
-    DatabaseCheck, DatabaseMethodUsed, TransferPhase, TransferScheduled, TransferVerified,
+    DatabaseCheck, DatabaseMethodUsed, TransferKind, TransferPhase, TransferScheduled,
+    TransferVerified,
 };
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -45,7 +46,12 @@ pub(crate) async fn run(
         Ok(planned) => planned,
         Err(failure) => return Ok(Err(failure)),
     };
-    let trees = trees::trees(scheduled);
+    // A service migration moves databases only: its files stay where they are.
+    let trees = if scheduled.kind == TransferKind::ServiceMigration {
+        Vec::new()
+    } else {
+        trees::trees(scheduled)
+    };
     // 1. Live. A cutover resumed after a crash while frozen goes straight on.
     let live = if state.frozen_at.is_none() {
         let synced = match trees::sync(&trees, SyncMode::Live, &reporter, stop).await {
@@ -158,34 +164,94 @@ async fn switch(
     stop: &CancellationToken,
 ) -> Result<Switched, StepFailure> {
     let since = Instant::now();
-    let final_sync = match trees::sync(trees, SyncMode::Final, reporter, stop).await {
-        Ok(synced) => synced,
-        Err(failure) => {
-            databases::abort_all(&moves).await;
-            return Err(failure);
+    // Files and databases at once: they are independent, and the freeze lasts as long
+    // as the longer of the two, not their sum. A database switched at its destination
+    // before the files failed is replaced by the next attempt (the destination is the
+    // account's own server, or its lent transit server).
+    let files = async {
+        let final_sync = trees::sync(trees, SyncMode::Final, reporter, stop).await?;
+        tracing::info!(ms = millis(since), "final sync done");
+        let mut synced = live.then(final_sync);
+        if resumed {
+            // The live content check ran before the interruption, and what was sent
+            // since is not known: compare every tree by content.
+            for (_, sent) in &mut synced.copied {
+                *sent = None;
+            }
         }
+        reporter.report(TransferPhase::Verifying, None, 0, 0);
+        let files_checked = trees::verify(&synced, Depth::Switch, stop).await?;
+        tracing::info!(ms = millis(since), "files verified");
+        Ok::<_, StepFailure>((synced, files_checked))
     };
-    tracing::info!(ms = millis(since), "final sync done");
-    let mut synced = live.then(final_sync);
-    if resumed {
-        // The live content check ran before the interruption, and what was sent
-        // since is not known: compare every tree by content.
-        for (_, sent) in &mut synced.copied {
-            *sent = None;
+    let databases = async {
+        let finished = databases::finish_all(moves, reporter, stop).await;
+        tracing::info!(ms = millis(since), "databases finished");
+        finished
+    };
+    let (files, databases) = tokio::join!(files, databases);
+    let (checks, methods, db_bytes) = databases?;
+    Ok((files?, checks, methods, db_bytes))
+}
+
+/// A cutover interrupted after its switch was verified. PostgreSQL sources stay
+/// read-only across a restart: the accounts are unfrozen at the destination and the
+/// transfer completed (what it copied was not kept across the restart: the completion
+/// says 0 bytes and no methods). A MariaDB source's lock died with the process, so
+/// writes may have reached the old copy since: the cutover fails instead, the
+/// PostgreSQL sources are thawed, and the account serves from its source, to be moved
+/// again (the destination's copies are replaced then). Nothing written is lost.
+pub(crate) async fn complete_after_restart(
+    mover: &Mover,
+    scheduled: &TransferScheduled,
+    state: &TransferState,
+) -> Result<(), super::EngineError> {
+    let at = Utc::now();
+    let mysql = scheduled
+        .accounts
+        .iter()
+        .flat_map(|a| &a.databases)
+        .any(|d| d.engine == ferry_events::DatabaseEngine::Mysql);
+    if mysql {
+        if let Ok(planned) = databases::plan(mover.settings(), scheduled, databases::Purpose::Move)
+        {
+            for p in planned
+                .iter()
+                .filter(|p| p.engine == ferry_events::DatabaseEngine::Postgres)
+            {
+                if let Err(e) =
+                    crate::databases::postgres::thaw(&p.spec.source_url, &p.spec.database).await
+                {
+                    tracing::error!(database = %p.spec.database, error = %e, "cannot thaw a PostgreSQL source");
+                }
+            }
         }
+        freeze::thaw_command(mover.settings(), scheduled).await;
+        let fail = TransferCommand::Fail {
+            phase: TransferPhase::Verifying,
+            reason: "interrupted after verification: a MariaDB source's lock does not survive \
+                     a restart, so writes may have reached it since; the account stays on \
+                     its source, move it again"
+                .into(),
+            retryable: true,
+            at,
+        };
+        return mover.record(scheduled, "fail", fail).await;
     }
-    // Files first: a database finished is switched to its final name at the
-    // destination, the last thing to do.
-    reporter.report(TransferPhase::Verifying, None, 0, 0);
-    let files_checked = match trees::verify(&synced, Depth::Switch, stop).await {
-        Ok(files) => files,
-        Err(failure) => {
-            databases::abort_all(&moves).await;
-            return Err(failure);
-        }
+    for account_id in &state.frozen {
+        let unfreeze = TransferCommand::Unfreeze {
+            account_id: account_id.clone(),
+            at,
+        };
+        mover
+            .record(scheduled, &format!("unfreeze-{account_id}"), unfreeze)
+            .await?;
+    }
+    let complete = TransferCommand::Complete {
+        bytes_copied: 0,
+        duration_ms: 0,
+        database_methods: vec![],
+        test_address: None,
     };
-    tracing::info!(ms = millis(since), "files verified");
-    let (checks, methods, db_bytes) = databases::finish_all(moves, reporter, stop).await?;
-    tracing::info!(ms = millis(since), "databases finished");
-    Ok(((synced, files_checked), checks, methods, db_bytes))
+    mover.record(scheduled, "complete", complete).await
 }

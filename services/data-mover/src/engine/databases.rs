@@ -15,8 +15,8 @@ use crate::databases::{
 };
 use crate::settings::MoverSettings;
 use ferry_events::{
-    DatabaseCheck, DatabaseEngine, DatabaseMethodUsed, DatabaseSpec, TransferKind, TransferPhase,
-    TransferScheduled,
+    DatabaseCheck, DatabaseEngine, DatabaseMethod, DatabaseMethodUsed, DatabaseSpec, TransferKind,
+    TransferPhase, TransferScheduled,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -215,6 +215,15 @@ impl Move {
         }
     }
 
+    /// The replication method, if it is one.
+    pub(crate) fn method(&self) -> Option<DatabaseMethod> {
+        match self {
+            Self::Dump(_) => None,
+            Self::Logical(..) => Some(DatabaseMethod::LogicalReplication),
+            Self::Binlog(..) => Some(DatabaseMethod::BinlogReplication),
+        }
+    }
+
     /// Live: picks the method and, for replication, sets it up and catches up.
     pub(crate) async fn prepare(
         planned: Planned,
@@ -288,6 +297,23 @@ impl Move {
         if let Err(e) = outcome {
             tracing::warn!(database = %self.planned().spec.database, error = %e,
                 "replication not torn down; the next attempt will");
+        }
+    }
+}
+
+/// Tears down the replication of every database `plan` gives for `scheduled`, if
+/// any runs (a cancelled migration's pre-copies). Idempotent; best effort, logged.
+pub(crate) async fn abort_planned(settings: &MoverSettings, scheduled: &TransferScheduled) {
+    let Ok(planned) = plan(settings, scheduled, Purpose::Move) else {
+        return;
+    };
+    for p in planned {
+        let outcome = match p.engine {
+            DatabaseEngine::Postgres => pg_logical::abort(&p.spec).await,
+            DatabaseEngine::Mysql => mysql_binlog::abort(&p.spec).await,
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(database = %p.spec.database, error = %e, "replication not torn down");
         }
     }
 }

@@ -108,6 +108,25 @@ pub(crate) async fn freeze(
     Ok(frozen)
 }
 
+/// After a restart, with nothing of the freeze in hand: runs the freeze command's
+/// `thaw` for the transfer's accounts (best effort, logged).
+pub(crate) async fn thaw_command(settings: &MoverSettings, scheduled: &TransferScheduled) {
+    if let Some(command) = &settings.freeze_command {
+        let hook = Hook {
+            command: command.clone(),
+            server_id: scheduled.source.server_id.clone(),
+            accounts: scheduled
+                .accounts
+                .iter()
+                .map(|a| (a.account_id.clone(), a.name.clone()))
+                .collect(),
+        };
+        if let Err(reason) = hook.run("thaw").await {
+            tracing::error!(%reason, "the freeze command could not thaw the accounts");
+        }
+    }
+}
+
 impl SourceFreeze {
     /// The switch failed: the sources take writes again (best effort, each logged).
     pub(crate) async fn thaw(self) {

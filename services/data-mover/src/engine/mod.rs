@@ -149,13 +149,26 @@ impl Mover {
         ) {
             return Ok(());
         }
+        let accounts: Vec<&str> = scheduled
+            .accounts
+            .iter()
+            .map(|a| a.account_id.as_str())
+            .collect();
         let _slot = tokio::select! {
-            slot = self.limits.acquire(&scheduled.source.server_id, &scheduled.destination.server_id) => slot,
+            slot = self.limits.acquire(
+                &accounts,
+                &scheduled.source.server_id,
+                &scheduled.destination.server_id,
+            ) => slot,
             _ = stop.cancelled() => return Err(self.stopped(scheduled)),
         };
         self.schedule(scheduled).await?;
         self.record(scheduled, "start", TransferCommand::Start)
             .await?;
+        if state.stage == Stage::Verified && state.freezes() {
+            // Interrupted after the switch was verified: only its end is left.
+            return cutover::complete_after_restart(self, scheduled, &state).await;
+        }
         let outcome = match scheduled.kind {
             TransferKind::PreCopy => pre_copy::run(self, scheduled, stop).await,
             TransferKind::Cutover
@@ -183,6 +196,12 @@ impl Mover {
             .await?;
         }
         Ok(())
+    }
+
+    /// Tears down the database replications a pre-copy like `scheduled` set up (its
+    /// migration was cancelled): no slot or staging copy is left behind.
+    pub async fn tear_down_replications(&self, scheduled: &TransferScheduled) {
+        databases::abort_planned(&self.settings, scheduled).await;
     }
 
     fn stopped(&self, scheduled: &TransferScheduled) -> EngineError {

@@ -5,11 +5,12 @@
 //! before the switch, by the cutover). Repeated pre-copies only send what changed. A
 //! pre-copy never freezes anything: a fault fails it, nothing else.
 
+use super::databases::{self, Move, Purpose};
 use super::progress::Reporter;
 use super::trees::{self, Depth, SyncMode};
 use super::{Mover, Step, millis};
 use crate::domain::transfer::TransferCommand;
-use ferry_events::{TransferScheduled, TransferVerified};
+use ferry_events::{DatabaseMethodUsed, TransferPhase, TransferScheduled, TransferVerified};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +31,7 @@ pub(crate) async fn run(
         Ok(files) => files,
         Err(failure) => return Ok(Err(failure)),
     };
+    let prepared = prepare_databases(mover, scheduled, &reporter, stop).await;
     drop(reporter);
     let verified = TransferVerified {
         files_checked,
@@ -45,9 +47,57 @@ pub(crate) async fn run(
     let complete = TransferCommand::Complete {
         bytes_copied: synced.bytes_sent,
         duration_ms: millis(started),
-        database_methods: vec![],
+        database_methods: prepared,
         test_address: None,
     };
     mover.record(scheduled, "complete", complete).await?;
     Ok(Ok(()))
+}
+
+/// With low-downtime methods on, sets up each database's replication to the
+/// destination and lets it run: the accounts' cutovers, days later maybe, then only
+/// wait for the last changes. Returns the methods set up. A database that cannot be
+/// replicated, or fails to, is left for a dump at its cutover (logged): the pre-copy
+/// of files does not depend on it.
+async fn prepare_databases(
+    mover: &Mover,
+    scheduled: &TransferScheduled,
+    reporter: &Reporter,
+    stop: &CancellationToken,
+) -> Vec<DatabaseMethodUsed> {
+    if !mover.settings().low_downtime {
+        return vec![];
+    }
+    let planned = match databases::plan(mover.settings(), scheduled, Purpose::Move) {
+        Ok(planned) => planned,
+        Err(failure) => {
+            tracing::info!(reason = %failure.reason, "databases left for the cutovers");
+            return vec![];
+        }
+    };
+    let total: u64 = planned.iter().map(|p| p.size_bytes).sum();
+    let mut done = 0;
+    let mut prepared = Vec::new();
+    for p in planned {
+        reporter.report(TransferPhase::Databases, None, done, total);
+        done += p.size_bytes;
+        let (engine, database) = (p.engine, p.spec.destination_name.clone());
+        match Move::prepare(p, mover.settings(), stop).await {
+            Ok(m) => {
+                if let Some(method) = m.method() {
+                    prepared.push(DatabaseMethodUsed {
+                        database,
+                        engine,
+                        method,
+                    });
+                }
+                // Dropped, not finished: the replication keeps running.
+            }
+            Err(failure) => {
+                tracing::warn!(%database, reason = %failure.reason,
+                    "replication not set up; the cutover will set it up or dump");
+            }
+        }
+    }
+    prepared
 }

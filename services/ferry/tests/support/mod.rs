@@ -58,7 +58,11 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
         .env("FERRY_TIME_ZONE", "UTC")
         .env("FERRY_LOG", "warn")
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
+        .stdout(if std::env::var_os("FERRY_TEST_LOGS").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
     let child = command.spawn().expect("ferry starts");

@@ -135,22 +135,17 @@ pub async fn run<R: Reactor>(
     tracing::info!(reactor = name, "reacting");
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
-        let fetched = consumer
-            .fetch()
-            .max_messages(settings.batch)
-            .expires(Duration::from_secs(1))
-            .messages();
-        let mut messages = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            fetched = fetched => match fetched {
-                Ok(messages) => { failures = 0; messages }
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(reactor = name, error = %e, "cannot fetch; retrying");
-                    sleep_or_stop(backoff(&settings, failures), &shutdown).await;
-                    continue;
-                }
-            },
+        let Some(mut messages) = fetch(
+            name,
+            &consumer,
+            settings.batch,
+            &settings,
+            &mut failures,
+            &shutdown,
+        )
+        .await
+        else {
+            continue;
         };
         while let Some(message) = tokio::select! {
             _ = shutdown.cancelled() => { give_back(&mut messages).await; None }
@@ -210,22 +205,10 @@ pub async fn run_concurrently<R: Reactor>(
                 Err(_) => break,
             },
         };
-        let fetched = consumer
-            .fetch()
-            .max_messages(1)
-            .expires(Duration::from_secs(1))
-            .messages();
-        let mut messages = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            fetched = fetched => match fetched {
-                Ok(messages) => { failures = 0; messages }
-                Err(e) => {
-                    failures += 1;
-                    tracing::warn!(reactor = name, error = %e, "cannot fetch; retrying");
-                    sleep_or_stop(backoff(&settings, failures), &shutdown).await;
-                    continue;
-                }
-            },
+        let Some(mut messages) =
+            fetch(name, &consumer, 1, &settings, &mut failures, &shutdown).await
+        else {
+            continue;
         };
         let message = tokio::select! {
             _ = shutdown.cancelled() => { give_back(&mut messages).await; break }
@@ -254,6 +237,38 @@ pub async fn run_concurrently<R: Reactor>(
     while in_flight.join_next().await.is_some() {}
     tracing::info!(reactor = name, "stopped");
     Ok(())
+}
+
+/// Fetches up to `batch` messages (waiting a second at most). `None` when stopped, or
+/// when the fetch failed: then after a backoff that grows with consecutive `failures`.
+async fn fetch(
+    name: &str,
+    consumer: &async_nats::jetstream::consumer::PullConsumer,
+    batch: usize,
+    settings: &ReactorSettings,
+    failures: &mut u32,
+    shutdown: &CancellationToken,
+) -> Option<async_nats::jetstream::consumer::pull::Batch> {
+    let fetched = consumer
+        .fetch()
+        .max_messages(batch)
+        .expires(Duration::from_secs(1))
+        .messages();
+    tokio::select! {
+        _ = shutdown.cancelled() => None,
+        fetched = fetched => match fetched {
+            Ok(messages) => {
+                *failures = 0;
+                Some(messages)
+            }
+            Err(e) => {
+                *failures += 1;
+                tracing::warn!(reactor = name, error = %e, "cannot fetch; retrying");
+                sleep_or_stop(backoff(settings, *failures), shutdown).await;
+                None
+            }
+        },
+    }
 }
 
 /// Gives back, unhandled, the messages of a batch still in hand when stopping, so that

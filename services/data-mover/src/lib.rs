@@ -7,6 +7,8 @@
 //! - [`files`]: files and mails with rsync, and their verification.
 //! - [`databases`]: PostgreSQL and MySQL/MariaDB copies (dump and restore, logical
 //!   replication, binary-log catch-up), freezes, and their verification.
+//! - `process` (private): the copy tools as child processes in their own process
+//!   groups, stopped with all their helpers; `disk`: a full disk in what they say.
 //! - [`engine`]: carries out a transfer with those tools, recording each step.
 //! - [`inventory`]: where data lives, read from the log.
 //! - [`reactor`]: which event schedules which transfer, and the worker running them.
@@ -30,6 +32,7 @@ pub mod estimates;
 pub mod files;
 pub mod inventory;
 pub mod limits;
+mod process;
 pub mod reactor;
 pub mod routes;
 pub mod settings;

@@ -12,15 +12,6 @@ use std::time::Duration;
 use support::*;
 use uuid::Uuid;
 
-async fn pg_exists(name: &str) -> bool {
-    let admin = pg("postgres").await.expect("connects");
-    admin
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await
-        .expect("queries")
-        .is_some()
-}
-
 fn my_exists(name: &str) -> bool {
     !my(&format!(
         "SELECT schema_name FROM information_schema.schemata WHERE schema_name = '{name}'"
@@ -132,7 +123,10 @@ async fn a_test_copy_leaves_the_original_serving_and_can_be_refreshed_and_discar
     }
     assert!(gone, "{:?} {}", pg_test_copies(&world).await, my_copies());
     assert!(
-        pg_exists(&world.db("srv-1", "shop_pg")).await && my_exists(&world.db("srv-1", "shop_my"))
+        pg_exists(&world.db("srv-1", "shop_pg"))
+            .await
+            .expect("queries")
+            && my_exists(&world.db("srv-1", "shop_my"))
     );
     world.stop().await;
     world.cleanup().await;

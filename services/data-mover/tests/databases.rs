@@ -3,6 +3,8 @@
 //! destination are the same server; the copy goes to another name. Every test uses
 //! fresh names and drops what it created.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use ferry_data_mover::databases::{
@@ -11,70 +13,10 @@ use ferry_data_mover::databases::{
 };
 use ferry_events::transfer::DatabaseMethod;
 use tokio::sync::watch;
-use tokio_postgres::{Client, NoTls};
+
+use support::{MY_URL, PG_URL, my, my_drop, pg, pg_drop, pg_exists, unique};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-const PG_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
-const MY_URL: &str = "mysql://root@127.0.0.1:3306";
-
-fn unique(prefix: &str) -> String {
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    format!("ferry_dm_{prefix}_{}", &id[id.len() - 12..])
-}
-
-async fn pg(database: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port=5432 user=postgres password=postgres dbname={database}"),
-        NoTls,
-    )
-    .await?;
-    tokio::spawn(connection);
-    Ok(client)
-}
-
-async fn pg_exists(name: &str) -> Result<bool, tokio_postgres::Error> {
-    let admin = pg("postgres").await?;
-    let row = admin
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?;
-    Ok(row.is_some())
-}
-
-async fn pg_drop(names: &[&str]) {
-    if let Ok(admin) = pg("postgres").await {
-        for name in names {
-            let _ = admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        }
-    }
-}
-
-fn my(sql: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-    let out = std::process::Command::new("mariadb")
-        .args([
-            "--protocol=TCP",
-            "-h127.0.0.1",
-            "-P3306",
-            "-uroot",
-            "-N",
-            "-B",
-            "-e",
-            sql,
-        ])
-        .output()?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn my_drop(names: &[&str]) {
-    for name in names {
-        let _ = my(&format!("DROP DATABASE IF EXISTS `{name}`"));
-    }
-}
 
 /// A small shop: two tables with thousands of rows, a foreign key, an index, a view,
 /// a sequence advanced to 1041.
@@ -109,7 +51,7 @@ async fn pg_shop(name: &str) -> TestResult {
 
 #[tokio::test]
 async fn postgres_copy_is_verified_keeps_sequences_and_detects_corruption() -> TestResult {
-    let (src, dst) = (unique("pgsrc"), unique("pgdst"));
+    let (src, dst) = (unique("dm_pgsrc"), unique("dm_pgdst"));
     let result = async {
         pg_shop(&src).await?;
         let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst).jobs(2);
@@ -182,7 +124,7 @@ async fn postgres_copy_is_verified_keeps_sequences_and_detects_corruption() -> T
 
 #[tokio::test]
 async fn postgres_refuses_an_existing_destination_and_leaves_it_untouched() -> TestResult {
-    let (src, dst) = (unique("pgsrc"), unique("pgdst"));
+    let (src, dst) = (unique("dm_pgsrc"), unique("dm_pgdst"));
     let result = async {
         pg_shop(&src).await?;
         pg("postgres")
@@ -230,7 +172,7 @@ async fn postgres_refuses_an_existing_destination_and_leaves_it_untouched() -> T
 
 #[tokio::test]
 async fn killing_pg_restore_leaves_no_database_and_a_retry_succeeds() -> TestResult {
-    let (src, dst) = (unique("pgsrc"), unique("pgdst"));
+    let (src, dst) = (unique("dm_pgsrc"), unique("dm_pgdst"));
     let result = async {
         pg("postgres").await?.batch_execute(&format!("CREATE DATABASE \"{src}\"")).await?;
         let started = Instant::now();
@@ -326,7 +268,7 @@ fn my_shop(name: &str) -> TestResult {
 
 #[tokio::test]
 async fn mysql_copy_is_verified_keeps_objects_and_detects_corruption() -> TestResult {
-    let (src, dst) = (unique("mysrc"), unique("mydst"));
+    let (src, dst) = (unique("dm_mysrc"), unique("dm_mydst"));
     let result = async {
         my_shop(&src)?;
         let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(&dst);
@@ -373,7 +315,7 @@ async fn mysql_copy_is_verified_keeps_objects_and_detects_corruption() -> TestRe
 
 #[tokio::test]
 async fn mysql_refuses_an_existing_destination_and_retries_after_a_crash() -> TestResult {
-    let (src, dst) = (unique("mysrc"), unique("mydst"));
+    let (src, dst) = (unique("dm_mysrc"), unique("dm_mydst"));
     let result = async {
         my_shop(&src)?;
         my(&format!("CREATE DATABASE `{dst}`; CREATE TABLE `{dst}`.precious (v TEXT); INSERT INTO `{dst}`.precious VALUES ('keep me')"))?;

@@ -3,6 +3,8 @@
 //! the same server (other schema names); every test uses fresh names, drops what it
 //! created, and tolerates the binlog events other tests write meanwhile.
 
+mod support;
+
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,37 +16,10 @@ use ferry_data_mover::databases::{
 };
 use ferry_events::transfer::DatabaseMethod;
 
+use support::{MY_ARGS, MY_URL, my, unique};
+
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
-const MY_URL: &str = "mysql://root@127.0.0.1:3306";
-
-fn unique(prefix: &str) -> String {
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    format!("ferry_bl_{prefix}_{}", &id[id.len() - 12..])
-}
-
-fn mariadb() -> std::process::Command {
-    let mut cmd = std::process::Command::new("mariadb");
-    cmd.args([
-        "--protocol=TCP",
-        "-h127.0.0.1",
-        "-P3306",
-        "-uroot",
-        "-N",
-        "-B",
-        "--default-character-set=utf8mb4",
-    ]);
-    cmd
-}
-
-fn my(sql: &str) -> AnyResult<String> {
-    let out = mariadb().args(["-e", sql]).output()?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
 
 /// Drops the schemas and any bookkeeping row naming them when the test ends, even by
 /// a failed assertion.
@@ -70,15 +45,7 @@ impl Drop for Cleanup {
 /// A writer as a separate `mariadb` process (its own connection), running `sql`.
 fn writer(database: Option<&str>, sql: &str) -> AnyResult<tokio::process::Child> {
     let mut cmd = tokio::process::Command::new("mariadb");
-    cmd.args([
-        "--protocol=TCP",
-        "-h127.0.0.1",
-        "-P3306",
-        "-uroot",
-        "-N",
-        "-B",
-        "--default-character-set=utf8mb4",
-    ]);
+    cmd.args(MY_ARGS);
     if let Some(database) = database {
         cmd.arg(format!("--database={database}"));
     }
@@ -167,14 +134,14 @@ fn busy_writer(
     })
 }
 
-fn auto_increment(db: &str, table: &str) -> AnyResult<String> {
+fn auto_increment(db: &str, table: &str) -> Result<String, String> {
     my(&format!(
         "SELECT AUTO_INCREMENT FROM information_schema.TABLES \
          WHERE TABLE_SCHEMA = '{db}' AND TABLE_NAME = '{table}'"
     ))
 }
 
-fn bookkeeping(staging: &str) -> AnyResult<String> {
+fn bookkeeping(staging: &str) -> Result<String, String> {
     my(&format!(
         "SELECT COUNT(*) FROM ferry_mover.binlog_copies WHERE staging = '{staging}'"
     ))
@@ -182,7 +149,7 @@ fn bookkeeping(staging: &str) -> AnyResult<String> {
 
 #[tokio::test]
 async fn binlog_copy_follows_a_live_source_and_switches_after_the_freeze() -> TestResult {
-    let (src, dst, other) = (unique("src"), unique("dst"), unique("other"));
+    let (src, dst, other) = (unique("bl_src"), unique("bl_dst"), unique("bl_other"));
     let _cleanup = Cleanup::new(&[&src, &dst, &other, &staging_name(&dst)]);
     async {
         shop(&src)?;
@@ -269,14 +236,14 @@ async fn binlog_copy_follows_a_live_source_and_switches_after_the_freeze() -> Te
 
 #[tokio::test]
 async fn myisam_tables_are_not_eligible() -> TestResult {
-    let src = unique("myisam");
+    let src = unique("bl_myisam");
     let _cleanup = Cleanup::new(&[&src]);
     async {
         my(&format!(
             "CREATE DATABASE `{src}`; CREATE TABLE `{src}`.fine (id INT PRIMARY KEY) ENGINE=InnoDB;
              CREATE TABLE `{src}`.legacy (id INT PRIMARY KEY) ENGINE=MyISAM"
         ))?;
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(unique("dst"));
+        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(unique("bl_dst"));
         match mysql_binlog::eligibility(&spec).await? {
             Eligibility::NotEligible(reason) => {
                 println!("not eligible: {reason}");
@@ -294,7 +261,7 @@ async fn myisam_tables_are_not_eligible() -> TestResult {
 
 #[tokio::test]
 async fn start_reuses_a_ready_copy_redoes_a_broken_one_and_abort_leaves_nothing() -> TestResult {
-    let (src, dst) = (unique("src"), unique("dst"));
+    let (src, dst) = (unique("bl_src"), unique("bl_dst"));
     let staging = staging_name(&dst);
     let _cleanup = Cleanup::new(&[&src, &dst, &staging]);
     async {
@@ -361,7 +328,7 @@ async fn start_reuses_a_ready_copy_redoes_a_broken_one_and_abort_leaves_nothing(
 
 #[tokio::test]
 async fn ddl_and_statement_logged_writes_are_refused_and_never_reach_the_source() -> TestResult {
-    let (src, dst) = (unique("src"), unique("dst"));
+    let (src, dst) = (unique("bl_src"), unique("bl_dst"));
     let staging = staging_name(&dst);
     let _cleanup = Cleanup::new(&[&src, &dst, &staging]);
     async {
@@ -411,7 +378,7 @@ async fn ddl_and_statement_logged_writes_are_refused_and_never_reach_the_source(
 
 #[tokio::test]
 async fn cancelling_a_catch_up_interrupts_it_promptly_and_a_new_start_recovers() -> TestResult {
-    let (src, dst) = (unique("src"), unique("dst"));
+    let (src, dst) = (unique("bl_src"), unique("bl_dst"));
     let staging = staging_name(&dst);
     let _cleanup = Cleanup::new(&[&src, &dst, &staging]);
     async {
@@ -454,7 +421,7 @@ async fn cancelling_a_catch_up_interrupts_it_promptly_and_a_new_start_recovers()
 
 #[tokio::test]
 async fn replace_existing_keeps_the_old_copy_aside() -> TestResult {
-    let (src, dst) = (unique("src"), unique("dst"));
+    let (src, dst) = (unique("bl_src"), unique("bl_dst"));
     let (staging, kept) = (staging_name(&dst), replaced_name(&dst));
     let _cleanup = Cleanup::new(&[&src, &dst, &staging, &kept]);
     async {
@@ -512,7 +479,7 @@ async fn replace_existing_keeps_the_old_copy_aside() -> TestResult {
 
 #[tokio::test]
 async fn thaw_lets_a_blocked_writer_proceed() -> TestResult {
-    let src = unique("thaw");
+    let src = unique("bl_thaw");
     let _cleanup = Cleanup::new(&[&src]);
     async {
         my(&format!(

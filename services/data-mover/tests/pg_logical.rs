@@ -3,6 +3,8 @@
 //! (127.0.0.1:5432, postgres/postgres, `wal_level = logical`). Source and destination
 //! are the same server; every test uses fresh names and removes what it created.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,26 +15,10 @@ use ferry_data_mover::databases::{
 };
 use ferry_events::transfer::DatabaseMethod;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
+
+use support::{PG_URL, pg, pg_drop, pg_exists, unique};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
-
-const PG_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
-
-fn unique(prefix: &str) -> String {
-    let id = uuid::Uuid::now_v7().simple().to_string();
-    format!("ferry_pl_{prefix}_{}", &id[id.len() - 12..])
-}
-
-async fn pg(database: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port=5432 user=postgres password=postgres dbname={database}"),
-        NoTls,
-    )
-    .await?;
-    tokio::spawn(connection);
-    Ok(client)
-}
 
 async fn create_db(name: &str, schema: &str) -> TestResult {
     pg("postgres")
@@ -41,14 +27,6 @@ async fn create_db(name: &str, schema: &str) -> TestResult {
         .await?;
     pg(name).await?.batch_execute(schema).await?;
     Ok(())
-}
-
-async fn exists(name: &str) -> Result<bool, tokio_postgres::Error> {
-    let row = pg("postgres")
-        .await?
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await?;
-    Ok(row.is_some())
 }
 
 /// Slots of `source`, publications in it, subscriptions in any of `destinations`.
@@ -86,13 +64,7 @@ async fn clean_up(spec: &CopySpec, databases: &[&str]) {
         eprintln!("abort during clean-up: {e}");
     }
     let _ = postgres::thaw(PG_URL, &spec.database).await;
-    if let Ok(admin) = pg("postgres").await {
-        for name in databases {
-            let _ = admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        }
-    }
+    pg_drop(databases).await;
 }
 
 fn is_read_only(e: &tokio_postgres::Error) -> bool {
@@ -169,7 +141,7 @@ async fn wait_rounds(rounds: &AtomicU64, at_least: u64) -> TestResult {
 
 #[tokio::test]
 async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResult {
-    let (src, dst) = (unique("src"), unique("dst"));
+    let (src, dst) = (unique("pl_src"), unique("pl_dst"));
     let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
     let staging = staging_name(&dst);
     let result = async {
@@ -211,7 +183,7 @@ async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResul
             &checksum(PG_URL, &dst).await?,
         )?;
         assert_eq!(check, report.check);
-        assert!(!exists(&staging).await?);
+        assert!(!pg_exists(&staging).await?);
         assert_eq!(
             replication_objects(&src, &[&dst, &staging]).await?,
             (0, 0, 0)
@@ -269,7 +241,7 @@ async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResul
 
 #[tokio::test]
 async fn a_replication_is_reused_rebuilt_when_broken_and_aborted_without_leftovers() -> TestResult {
-    let (src, dst) = (unique("src"), unique("dst"));
+    let (src, dst) = (unique("pl_src"), unique("pl_dst"));
     let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
     let staging = staging_name(&dst);
     let result = async {
@@ -287,7 +259,7 @@ async fn a_replication_is_reused_rebuilt_when_broken_and_aborted_without_leftove
         pg_logical::abort(&spec).await?;
         drop(aborted);
         assert_eq!(replication_objects(&src, &[&staging]).await?, (0, 0, 0));
-        assert!(!exists(&staging).await?);
+        assert!(!pg_exists(&staging).await?);
 
         let subscription_id = || async {
             let row = pg(&staging)
@@ -362,7 +334,7 @@ async fn a_replication_is_reused_rebuilt_when_broken_and_aborted_without_leftove
 
         pg_logical::abort(&spec).await?;
         assert_eq!(replication_objects(&src, &[&staging]).await?, (0, 0, 0));
-        assert!(!exists(&staging).await?);
+        assert!(!pg_exists(&staging).await?);
         pg_logical::abort(&spec).await?;
         Ok(())
     }
@@ -373,7 +345,7 @@ async fn a_replication_is_reused_rebuilt_when_broken_and_aborted_without_leftove
 
 #[tokio::test]
 async fn a_table_without_replica_identity_is_not_eligible() -> TestResult {
-    let (src, dst) = (unique("src"), unique("dst"));
+    let (src, dst) = (unique("pl_src"), unique("pl_dst"));
     let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
     let result = async {
         create_db(
@@ -400,7 +372,7 @@ async fn a_table_without_replica_identity_is_not_eligible() -> TestResult {
             replication_objects(&src, &[&staging_name(&dst)]).await?,
             (0, 0, 0)
         );
-        assert!(!exists(&staging_name(&dst)).await?);
+        assert!(!pg_exists(&staging_name(&dst)).await?);
         Ok(())
     }
     .await;
@@ -410,7 +382,7 @@ async fn a_table_without_replica_identity_is_not_eligible() -> TestResult {
 
 #[tokio::test]
 async fn a_dump_restore_copy_replaces_an_existing_database_only_when_asked() -> TestResult {
-    let (src, dst) = (unique("src"), unique("dst"));
+    let (src, dst) = (unique("pl_src"), unique("pl_dst"));
     let kept = replaced_name(&dst);
     let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
     let result = async {
@@ -446,7 +418,7 @@ async fn a_dump_restore_copy_replaces_an_existing_database_only_when_asked() -> 
             .await?
             .get(0);
         assert_eq!(precious, "keep me");
-        assert!(!exists(&staging_name(&dst)).await?);
+        assert!(!pg_exists(&staging_name(&dst)).await?);
         pg(&dst)
             .await?
             .batch_execute("INSERT INTO journal VALUES ('writable', now())")
@@ -460,7 +432,7 @@ async fn a_dump_restore_copy_replaces_an_existing_database_only_when_asked() -> 
 
 #[tokio::test]
 async fn freeze_ends_open_writes_and_thaw_undoes_it_both_idempotent() -> TestResult {
-    let db = unique("frz");
+    let db = unique("pl_frz");
     let spec = CopySpec::new(PG_URL, PG_URL, &db);
     let result = async {
         create_db(&db, "CREATE TABLE t (v int)").await?;
@@ -495,7 +467,7 @@ async fn freeze_ends_open_writes_and_thaw_undoes_it_both_idempotent() -> TestRes
             .batch_execute("INSERT INTO t VALUES (3)")
             .await?;
 
-        let missing = postgres::freeze(PG_URL, &unique("none")).await;
+        let missing = postgres::freeze(PG_URL, &unique("pl_none")).await;
         assert!(
             matches!(missing, Err(DbError::NotFound { .. })),
             "{missing:?}"

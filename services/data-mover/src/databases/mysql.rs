@@ -96,6 +96,15 @@ pub(crate) async fn sql(
         .collect())
 }
 
+/// Runs SQL through `mariadb` for its effect (see [`sql`]); its output is ignored.
+pub(crate) async fn execute(
+    endpoint: &Endpoint,
+    statements: String,
+    cancel: &CancellationToken,
+) -> Result<(), DbError> {
+    sql(endpoint, statements, cancel).await.map(|_| ())
+}
+
 /// The names of `database`'s objects of these types (`BASE TABLE`, `VIEW`, `SEQUENCE`).
 pub(crate) async fn tables_of(
     endpoint: &Endpoint,
@@ -215,13 +224,12 @@ pub(crate) async fn drop_schema(
         // A session may end by itself meanwhile: its KILL failing is harmless.
         let _ = sql(endpoint, statements, cancel).await;
     }
-    sql(
+    execute(
         endpoint,
         format!("DROP DATABASE IF EXISTS {};", ident(database)),
         cancel,
     )
     .await
-    .map(|_| ())
 }
 
 /// Dumps `database`'s triggers, routines and events, then its views (no data).
@@ -231,33 +239,35 @@ pub(crate) async fn dump_objects(
     views: &[String],
     cancel: &CancellationToken,
 ) -> Result<Vec<u8>, DbError> {
-    let mut cmd = process::command("mariadb-dump");
-    src.mysql_args(&mut cmd);
-    // No LOCK TABLES: it would wait behind writers queued on a frozen schema (and
-    // briefly block a live one); definitions need no lock.
-    cmd.args([
-        "--skip-lock-tables",
-        "--no-data",
-        "--no-create-info",
-        "--skip-comments",
-        "--routines",
-        "--events",
-        "--triggers",
-    ])
-    .arg(database);
-    let mut objects = process::run("mariadb-dump", cmd, None, cancel).await?;
-    if !views.is_empty() {
+    let dump = |args: &[&str], views: &[String]| {
         let mut cmd = process::command("mariadb-dump");
         src.mysql_args(&mut cmd);
-        cmd.args([
+        cmd.args(args).arg(database).args(views);
+        process::run("mariadb-dump", cmd, None, cancel)
+    };
+    // No LOCK TABLES: it would wait behind writers queued on a frozen schema (and
+    // briefly block a live one); definitions need no lock.
+    let mut objects = dump(
+        &[
+            "--skip-lock-tables",
+            "--no-data",
+            "--no-create-info",
+            "--skip-comments",
+            "--routines",
+            "--events",
+            "--triggers",
+        ],
+        &[],
+    )
+    .await?;
+    if !views.is_empty() {
+        let args = [
             "--skip-lock-tables",
             "--no-data",
             "--skip-comments",
             "--skip-triggers",
-        ])
-        .arg(database)
-        .args(views);
-        objects.extend(process::run("mariadb-dump", cmd, None, cancel).await?);
+        ];
+        objects.extend(dump(&args, views).await?);
     }
     Ok(objects)
 }
@@ -318,7 +328,7 @@ pub(crate) async fn create_schema(
     (charset, collation): (&str, &str),
     cancel: &CancellationToken,
 ) -> Result<(), DbError> {
-    sql(
+    execute(
         endpoint,
         format!(
             "CREATE DATABASE {} CHARACTER SET {} COLLATE {};",
@@ -329,7 +339,6 @@ pub(crate) async fn create_schema(
         cancel,
     )
     .await
-    .map(|_| ())
 }
 
 /// Checks the final schema before a copy into `staging` begins: absent is fine; the
@@ -606,7 +615,7 @@ async fn switch_replacing(
     load_objects(dst, fin, objects, &finish).await?;
     // Staging first, marker last: a crash in between leaves the marker, and the retry
     // redoes the copy rather than replacing this one (and losing the kept schema).
-    sql(
+    execute(
         dst,
         format!(
             "DROP DATABASE {}; DROP TABLE {}.{};",
@@ -617,7 +626,6 @@ async fn switch_replacing(
         &finish,
     )
     .await
-    .map(|_| ())
 }
 
 /// Lower-case hex of `bytes`.
@@ -657,7 +665,7 @@ async fn drop_objects(
     if drops.is_empty() {
         return Ok(());
     }
-    sql(dst, drops.join("\n"), cancel).await.map(|_| ())
+    execute(dst, drops.join("\n"), cancel).await
 }
 
 /// How long the freeze waits for the schema's tables (open transactions of sessions it
@@ -835,10 +843,7 @@ impl Session {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| DbError::Spawn {
-            tool: "mariadb",
-            reason: e.to_string(),
-        })?;
+        let mut child = process::spawn("mariadb", &mut cmd)?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(DbError::Spawn {
                 tool: "mariadb",
@@ -920,7 +925,7 @@ impl Session {
         }
         let wait = tokio::time::timeout(std::time::Duration::from_secs(10), self.child.wait());
         if wait.await.is_err() {
-            let _ = self.child.kill().await;
+            process::kill(&mut self.child).await;
         }
     }
 }

@@ -48,14 +48,15 @@ use std::time::Instant;
 
 use ferry_events::transfer::DatabaseMethod;
 use ferry_events::values::DatabaseEngine;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Endpoint;
 use super::mysql::{
-    self, MARKER, MAX_NAME, REPLACING_MARKER, drop_schema, ident, literal, schema, sql, tables_of,
+    self, MARKER, MAX_NAME, REPLACING_MARKER, drop_schema, execute, ident, literal, schema, sql,
+    tables_of,
 };
 use super::{CopyPhase, CopyReport, CopySpec, DbError, check_name, process, staging_name};
 
@@ -63,8 +64,6 @@ use super::{CopyPhase, CopyReport, CopySpec, DbError, check_name, process, stagi
 const BOOKKEEPING: &str = "ferry_mover";
 /// Its table of binlog copies.
 const COPIES: &str = "binlog_copies";
-/// How much of a tool's stderr is kept for the error message.
-const STDERR_TAIL: usize = 2_000;
 /// How many leading dump lines may hold the `CHANGE MASTER` comment.
 const POSITION_LINES: usize = 500;
 
@@ -636,7 +635,7 @@ impl BinlogCopy {
         if statements.is_empty() {
             return Ok(());
         }
-        sql(&self.dst, statements, cancel).await.map(|_| ())
+        execute(&self.dst, statements, cancel).await
     }
 
     /// Records the copy's position and state at the destination.
@@ -650,7 +649,7 @@ impl BinlogCopy {
             Some(p) => (literal(&p.file), p.position.to_string()),
             None => ("NULL".to_owned(), "NULL".to_owned()),
         };
-        sql(
+        execute(
             &self.dst,
             format!(
                 "REPLACE INTO {}.{} (staging, source, source_database, binlog_file, binlog_pos, state)
@@ -663,13 +662,11 @@ impl BinlogCopy {
                 literal(state)
             ),
             cancel,
-        )
-        .await
-        .map(|_| ())
+        ).await
     }
 
     async fn set_state(&self, state: &str, cancel: &CancellationToken) -> Result<(), DbError> {
-        sql(
+        execute(
             &self.dst,
             format!(
                 "UPDATE {}.{} SET state = {} WHERE staging = {};",
@@ -681,7 +678,6 @@ impl BinlogCopy {
             cancel,
         )
         .await
-        .map(|_| ())
     }
 
     async fn forget_quietly(&self) {
@@ -693,7 +689,7 @@ impl BinlogCopy {
 
 /// Creates the bookkeeping schema and table at the destination if needed.
 async fn ensure_bookkeeping(dst: &Endpoint, cancel: &CancellationToken) -> Result<(), DbError> {
-    sql(
+    execute(
         dst,
         format!(
             "CREATE DATABASE IF NOT EXISTS {db};
@@ -712,7 +708,6 @@ async fn ensure_bookkeeping(dst: &Endpoint, cancel: &CancellationToken) -> Resul
         cancel,
     )
     .await
-    .map(|_| ())
 }
 
 /// Removes `staging`'s bookkeeping row, if the table exists.
@@ -721,7 +716,7 @@ async fn forget(dst: &Endpoint, staging: &str, cancel: &CancellationToken) -> Re
     if !tables.iter().any(|t| t == COPIES) {
         return Ok(());
     }
-    sql(
+    execute(
         dst,
         format!(
             "DELETE FROM {}.{} WHERE staging = {};",
@@ -732,7 +727,6 @@ async fn forget(dst: &Endpoint, staging: &str, cancel: &CancellationToken) -> Re
         cancel,
     )
     .await
-    .map(|_| ())
 }
 
 /// A server's identity, to tell whether two URLs reach the same server and whether a
@@ -1158,15 +1152,15 @@ async fn relay(
     }
     let (ptool, mut pcmd) = producer;
     pcmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut pchild = spawn(ptool, &mut pcmd)?;
+    let mut pchild = process::spawn(ptool, &mut pcmd)?;
     let mut consumer = match consumer.map(start_consumer).transpose() {
         Ok(consumer) => consumer,
         Err(e) => {
-            let _ = pchild.kill().await;
+            process::kill(&mut pchild).await;
             return Err(e);
         }
     };
-    let pstderr = tail(pchild.stderr.take());
+    let pstderr = process::read_stderr(pchild.stderr.take());
     let to: Option<Box<dyn tokio::io::AsyncWrite + Unpin + Send>> = match consumer.as_mut() {
         Some((_, child, _)) => child.stdin.take().map(|stdin| Box::new(stdin) as _),
         None => Some(Box::new(tokio::io::sink())),
@@ -1191,29 +1185,29 @@ async fn relay(
     let (bytes, (pstatus, cstatus)) = match waited {
         Ok(waited) => waited,
         Err(e) => {
-            let _ = pchild.kill().await;
+            process::kill(&mut pchild).await;
             if let Some((_, child, _)) = consumer.as_mut() {
-                let _ = child.kill().await;
+                process::kill(child).await;
             }
             return Err(e);
         }
     };
     if let (Some((ctool, _, cstderr)), Some(cstatus)) = (consumer, cstatus) {
-        check(ctool, cstatus, cstderr.await.unwrap_or_default())?;
+        process::check(ctool, cstatus, cstderr.await.unwrap_or_default())?;
     }
-    check(ptool, pstatus, pstderr.await.unwrap_or_default())?;
+    process::check(ptool, pstatus, pstderr.await.unwrap_or_default())?;
     Ok(bytes)
 }
 
 /// A started consumer: its tool, process, and stderr tail.
-type Consumer = (&'static str, Child, JoinHandle<String>);
+type Consumer = (&'static str, Child, JoinHandle<process::Stderr>);
 
 fn start_consumer((tool, mut cmd): (&'static str, Command)) -> Result<Consumer, DbError> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = spawn(tool, &mut cmd)?;
-    let stderr = tail(child.stderr.take());
+    let mut child = process::spawn(tool, &mut cmd)?;
+    let stderr = process::read_stderr(child.stderr.take());
     Ok((tool, child, stderr))
 }
 
@@ -1269,53 +1263,6 @@ async fn pump(
     }
     let _ = to.shutdown().await;
     Ok(bytes)
-}
-
-fn spawn(tool: &'static str, cmd: &mut Command) -> Result<Child, DbError> {
-    cmd.spawn().map_err(|e| DbError::Spawn {
-        tool,
-        reason: e.to_string(),
-    })
-}
-
-/// The tail of what a tool writes on stderr.
-fn tail(pipe: Option<impl AsyncRead + Unpin + Send + 'static>) -> JoinHandle<String> {
-    tokio::spawn(async move {
-        let mut kept = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let mut buf = vec![0_u8; 8192];
-            while let Ok(n) = pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                kept.extend_from_slice(&buf[..n]);
-                if kept.len() > 4 * STDERR_TAIL {
-                    kept.drain(..kept.len() - STDERR_TAIL);
-                }
-            }
-        }
-        let start = kept.len().saturating_sub(STDERR_TAIL);
-        String::from_utf8_lossy(&kept[start..]).trim().to_owned()
-    })
-}
-
-/// The error for a tool that ended with `status`, if it failed.
-fn check(
-    tool: &'static str,
-    status: std::process::ExitStatus,
-    stderr: String,
-) -> Result<(), DbError> {
-    if status.success() {
-        Ok(())
-    } else if crate::disk::says_disk_full(&stderr) {
-        Err(DbError::DiskFull { tool, stderr })
-    } else {
-        Err(DbError::Tool {
-            tool,
-            status: status.to_string(),
-            stderr,
-        })
-    }
 }
 
 #[cfg(test)]

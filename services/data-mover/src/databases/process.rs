@@ -1,9 +1,11 @@
-//! Running the engines' command-line tools (`pg_dump`, `pg_restore`, `mariadb-dump`,
-//! `mariadb`) as child processes: each in its own process group so that cancelling
-//! kills the tool *and* its parallel workers, `kill_on_drop` as a last resort,
-//! passwords only through the environment, and stderr kept (its tail) for errors.
+//! The engines' command-line tools (`pg_dump`, `pg_restore`, `mariadb-dump`, `mariadb`,
+//! `mariadb-binlog`) as child processes, on the shared mechanics of
+//! [`crate::process`] (own process group, the whole group killed on cancellation,
+//! `kill_on_drop` as a last resort, stderr's tail kept): this module owns what is
+//! particular to databases: running one tool or a pipe of two to its end, passwords
+//! only through the environment (see `endpoint`), and a tool's failure turned into a
+//! [`DbError`] (a full disk recognised by [`crate::disk`]).
 
-use crate::disk::says_disk_full;
 use std::process::{ExitStatus, Stdio};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -11,50 +13,35 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::process::{TailSize, read_tail};
+pub(crate) use crate::process::{command, kill};
+
 use super::DbError;
 
 /// How much of a tool's stderr is kept for the error message.
-const STDERR_TAIL: usize = 2_000;
-
-/// A command for `program`, ready to be configured: killed when dropped, in its own
-/// process group, no stdin.
-pub(crate) fn command(program: &str) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.kill_on_drop(true).process_group(0).stdin(Stdio::null());
-    cmd
-}
+const STDERR_TAIL: TailSize = TailSize {
+    lines: usize::MAX,
+    bytes: 2_000,
+};
 
 /// What a tool wrote on stderr: its tail, and whether it ran out of disk space.
 #[derive(Debug, Default)]
-struct Stderr {
+pub(crate) struct Stderr {
     tail: String,
     disk_full: bool,
 }
 
-fn read_stderr(pipe: Option<impl AsyncRead + Unpin + Send + 'static>) -> JoinHandle<Stderr> {
+/// Reads a tool's stderr (if piped) in a task of its own.
+pub(crate) fn read_stderr(
+    pipe: Option<impl AsyncRead + Unpin + Send + 'static>,
+) -> JoinHandle<Stderr> {
     tokio::spawn(async move {
         let mut out = Stderr::default();
-        let Some(mut pipe) = pipe else { return out };
-        let mut kept: Vec<u8> = Vec::new();
-        let mut buf = vec![0_u8; 8192];
-        loop {
-            match pipe.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let chunk = &buf[..n];
-                    if says_disk_full(&String::from_utf8_lossy(chunk)) {
-                        out.disk_full = true;
-                    }
-                    kept.extend_from_slice(chunk);
-                    if kept.len() > 4 * STDERR_TAIL {
-                        kept.drain(..kept.len() - STDERR_TAIL);
-                    }
-                }
-            }
-        }
-        let start = kept.len().saturating_sub(STDERR_TAIL);
-        out.tail = String::from_utf8_lossy(&kept[start..]).trim().to_owned();
-        out.disk_full |= says_disk_full(&out.tail);
+        let Some(pipe) = pipe else { return out };
+        let mut disk_full = false;
+        let notice = |line: &str| disk_full |= crate::disk::says_disk_full(line);
+        out.tail = read_tail(pipe, STDERR_TAIL, notice).await;
+        out.disk_full = disk_full;
         out
     })
 }
@@ -69,20 +56,8 @@ fn read_stdout(pipe: Option<impl AsyncRead + Unpin + Send + 'static>) -> JoinHan
     })
 }
 
-/// Kills a child and every process of its group (parallel workers), then reaps it.
-async fn kill(child: &mut Child) {
-    if let Some(pid) = child.id() {
-        // The child leads its own group (`process_group(0)`): `kill -KILL -- -<pgid>`.
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-    let _ = child.kill().await;
-}
-
-fn spawn(tool: &'static str, cmd: &mut Command) -> Result<Child, DbError> {
+/// Starts `cmd`; [`DbError::Spawn`] if it cannot.
+pub(crate) fn spawn(tool: &'static str, cmd: &mut Command) -> Result<Child, DbError> {
     cmd.spawn().map_err(|e| DbError::Spawn {
         tool,
         reason: e.to_string(),
@@ -90,7 +65,7 @@ fn spawn(tool: &'static str, cmd: &mut Command) -> Result<Child, DbError> {
 }
 
 /// The error for a tool that ended with `status`, if it failed.
-fn check(tool: &'static str, status: ExitStatus, stderr: Stderr) -> Result<(), DbError> {
+pub(crate) fn check(tool: &'static str, status: ExitStatus, stderr: Stderr) -> Result<(), DbError> {
     if status.success() {
         return Ok(());
     }
@@ -132,12 +107,8 @@ pub(crate) async fn run(
     };
     let stdout = read_stdout(child.stdout.take());
     let stderr = read_stderr(child.stderr.take());
-    let status = tokio::select! {
-        status = child.wait() => status,
-        () = cancel.cancelled() => {
-            kill(&mut child).await;
-            return Err(DbError::Interrupted);
-        }
+    let Some(status) = crate::process::wait(&mut child, cancel).await else {
+        return Err(DbError::Interrupted);
     };
     let status = status.map_err(|e| DbError::Spawn {
         tool,
@@ -212,6 +183,8 @@ pub(crate) async fn pipe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::disk::says_disk_full;
 
     #[test]
     fn recognises_disk_full_messages() {

@@ -29,6 +29,19 @@ struct Hook {
 }
 
 impl Hook {
+    /// The command, for a transfer's accounts on its source server.
+    fn for_transfer(command: &str, scheduled: &TransferScheduled) -> Self {
+        Self {
+            command: command.to_owned(),
+            server_id: scheduled.source.server_id.clone(),
+            accounts: scheduled
+                .accounts
+                .iter()
+                .map(|a| (a.account_id.clone(), a.name.clone()))
+                .collect(),
+        }
+    }
+
     /// Runs the command for every account with `action`.
     async fn run(&self, action: &str) -> Result<(), String> {
         for (account_id, name) in &self.accounts {
@@ -69,15 +82,7 @@ pub(crate) async fn freeze(
         hook: None,
     };
     if let Some(command) = &settings.freeze_command {
-        let hook = Hook {
-            command: command.clone(),
-            server_id: scheduled.source.server_id.clone(),
-            accounts: scheduled
-                .accounts
-                .iter()
-                .map(|a| (a.account_id.clone(), a.name.clone()))
-                .collect(),
-        };
+        let hook = Hook::for_transfer(command, scheduled);
         if let Err(reason) = hook.run("freeze").await {
             // Some accounts may be stopped: the thaw restarts them.
             frozen.hook = Some(hook);
@@ -112,15 +117,7 @@ pub(crate) async fn freeze(
 /// `thaw` for the transfer's accounts (best effort, logged).
 pub(crate) async fn thaw_command(settings: &MoverSettings, scheduled: &TransferScheduled) {
     if let Some(command) = &settings.freeze_command {
-        let hook = Hook {
-            command: command.clone(),
-            server_id: scheduled.source.server_id.clone(),
-            accounts: scheduled
-                .accounts
-                .iter()
-                .map(|a| (a.account_id.clone(), a.name.clone()))
-                .collect(),
-        };
+        let hook = Hook::for_transfer(command, scheduled);
         if let Err(reason) = hook.run("thaw").await {
             tracing::error!(%reason, "the freeze command could not thaw the accounts");
         }

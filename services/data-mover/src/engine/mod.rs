@@ -27,7 +27,7 @@ use crate::domain::transfer::{
 use crate::limits::Limits;
 use crate::settings::MoverSettings;
 use chrono::Utc;
-use ferry_events::{Actor, TransferKind, TransferPhase, TransferScheduled};
+use ferry_events::{Actor, TransferKind, TransferPhase, TransferScheduled, TransferVerified};
 use ferry_infra::command::{Command, CommandHandler, HandleError};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -122,6 +122,23 @@ impl Mover {
                 transfer_id,
                 reason: e.to_string(),
             })
+    }
+
+    /// Records the destination verified, then the transfer completed: the end of
+    /// every transfer that freezes nothing.
+    pub(crate) async fn verified_and_completed(
+        &self,
+        scheduled: &TransferScheduled,
+        verified: TransferVerified,
+        complete: TransferCommand,
+    ) -> Result<(), EngineError> {
+        self.record(
+            scheduled,
+            "verified",
+            TransferCommand::RecordVerified(verified),
+        )
+        .await?;
+        self.record(scheduled, "complete", complete).await
     }
 
     /// Schedules the transfer (a no-op if it is), unless it already ended.

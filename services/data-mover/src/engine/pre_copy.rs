@@ -37,20 +37,15 @@ pub(crate) async fn run(
         files_checked,
         databases: vec![],
     };
-    mover
-        .record(
-            scheduled,
-            "verified",
-            TransferCommand::RecordVerified(verified),
-        )
-        .await?;
     let complete = TransferCommand::Complete {
         bytes_copied: synced.bytes_sent,
         duration_ms: millis(started),
         database_methods: prepared,
         test_address: None,
     };
-    mover.record(scheduled, "complete", complete).await?;
+    mover
+        .verified_and_completed(scheduled, verified, complete)
+        .await?;
     Ok(Ok(()))
 }
 

@@ -81,20 +81,15 @@ pub(crate) async fn run(
         files_checked: 0,
         databases: checks,
     };
-    mover
-        .record(
-            scheduled,
-            "verified",
-            TransferCommand::RecordVerified(verified),
-        )
-        .await?;
     let complete = TransferCommand::Complete {
         bytes_copied: bytes,
         duration_ms: millis(started),
         database_methods: methods,
         test_address: Some(address),
     };
-    mover.record(scheduled, "complete", complete).await?;
+    mover
+        .verified_and_completed(scheduled, verified, complete)
+        .await?;
     Ok(Ok(()))
 }
 

@@ -1,23 +1,26 @@
-//! Running rsync as a child process: output read as it comes, cancellation, and the
-//! exit status turned into a [`FileError`].
+//! Running rsync: its output read as it comes, cancellation (a clean stop first, so
+//! that the partial file is kept for a resume), and its exit status turned into a
+//! [`FileError`]. The process mechanics (process group, signals, reading lines and
+//! stderr's tail) are [`crate::process`]'s.
 
-use std::collections::VecDeque;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use super::FileError;
+use crate::process::{TailSize, command, drive_or_stop, read_lines, read_tail};
 
 /// How long rsync may take to stop cleanly (saving the partial file) once asked.
 const STOP_GRACE: Duration = Duration::from_secs(5);
-/// Lines of standard error kept for error messages.
-const STDERR_LINES: usize = 20;
+/// How much of standard error is kept for error messages.
+const STDERR_TAIL: TailSize = TailSize {
+    lines: 20,
+    bytes: usize::MAX,
+};
 
 /// How one rsync run ended.
-pub(crate) struct Finished {
+struct Finished {
     /// Its exit status.
     pub status: ExitStatus,
     /// The last lines of its standard error.
@@ -26,7 +29,8 @@ pub(crate) struct Finished {
     pub cancelled: bool,
 }
 
-/// Runs `program args`, handing every line of standard output (split on `\n` and on
+/// Runs `program args` and turns its end into success or the matching error (see
+/// [`Context`]), handing every line of standard output (split on `\n` and on
 /// the `\r` of progress lines) to `on_output`.
 ///
 /// rsync runs in its own process group, so that cancellation reaches all its
@@ -38,21 +42,28 @@ pub(crate) struct Finished {
 pub(crate) async fn run(
     program: &str,
     args: &[String],
+    ctx: &Context<'_>,
+    cancel: &CancellationToken,
+    on_output: &mut (dyn FnMut(&str) + Send),
+) -> Result<(), FileError> {
+    let finished = run_to_end(program, args, cancel, on_output).await?;
+    classify(&finished, ctx)
+}
+
+async fn run_to_end(
+    program: &str,
+    args: &[String],
     cancel: &CancellationToken,
     on_output: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Finished, FileError> {
-    let mut child = Command::new(program)
+    let mut child = command(program)
         .args(args)
         // rsync's messages are parsed (e.g. "No space left on device"): no translation.
         .env("LC_ALL", "C")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
         .spawn()
         .map_err(|e| FileError::io(format!("starting {program}"), e))?;
-    let pid = child.id();
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(FileError::io(
             "reading rsync's output",
@@ -60,29 +71,13 @@ pub(crate) async fn run(
         ));
     };
 
-    let reads = async { tokio::join!(read_lines(stdout, on_output), read_tail(stderr)) };
-    tokio::pin!(reads);
-    let mut cancelled = false;
-    let (out, err) = tokio::select! {
-        biased;
-        () = cancel.cancelled() => {
-            cancelled = true;
-            if let Some(pid) = pid {
-                signal_group(pid, "TERM").await;
-            }
-            match tokio::time::timeout(STOP_GRACE, &mut reads).await {
-                Ok(done) => done,
-                Err(_) => {
-                    if let Some(pid) = pid {
-                        signal_group(pid, "KILL").await;
-                    }
-                    let _ = child.start_kill();
-                    reads.await
-                }
-            }
-        }
-        done = &mut reads => done,
+    let reads = async {
+        tokio::join!(
+            read_lines(stdout, on_output),
+            read_tail(stderr, STDERR_TAIL, |_| {})
+        )
     };
+    let ((out, err), cancelled) = drive_or_stop(&mut child, reads, cancel, STOP_GRACE).await;
     let status = child
         .wait()
         .await
@@ -95,82 +90,19 @@ pub(crate) async fn run(
     })
 }
 
-/// Sends a signal to rsync's process group, through `kill(1)` (this crate has no
-/// unsafe code to call `kill(2)` itself). Errors are ignored: the group may be gone.
-async fn signal_group(pgid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg("--")
-        .arg(format!("-{pgid}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
-}
-
-/// Reads `stream` to its end, handing each non-empty line to `on_line`.
-async fn read_lines(
-    mut stream: impl AsyncRead + Unpin,
-    on_line: &mut (dyn FnMut(&str) + Send),
-) -> std::io::Result<()> {
-    let mut pending: Vec<u8> = Vec::new();
-    let mut chunk = vec![0_u8; 64 * 1024];
-    loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            break;
-        }
-        pending.extend_from_slice(&chunk[..n]);
-        let mut start = 0;
-        while let Some(offset) = pending[start..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-        {
-            emit(&pending[start..start + offset], on_line);
-            start += offset + 1;
-        }
-        pending.drain(..start);
-    }
-    emit(&pending, on_line);
-    Ok(())
-}
-
-fn emit(line: &[u8], on_line: &mut (dyn FnMut(&str) + Send)) {
-    let line = String::from_utf8_lossy(line);
-    if !line.trim().is_empty() {
-        on_line(&line);
-    }
-}
-
-/// Reads `stream` to its end, keeping its last [`STDERR_LINES`] lines.
-async fn read_tail(stream: impl AsyncRead + Unpin) -> String {
-    let mut tail: VecDeque<String> = VecDeque::new();
-    let mut keep = |line: &str| {
-        if tail.len() == STDERR_LINES {
-            tail.pop_front();
-        }
-        tail.push_back(line.trim_end().to_owned());
-    };
-    // A read error only shortens the tail.
-    let _ = read_lines(stream, &mut keep).await;
-    tail.into_iter().collect::<Vec<_>>().join("\n")
-}
-
 /// What rsync was doing, to name errors.
 pub(crate) struct Context<'a> {
     /// The source tree as given.
     pub source: &'a str,
     /// The destination tree as given.
     pub destination: &'a str,
+    /// Whether exit code 24 (source files vanished while copying a live tree) is a
+    /// success.
+    pub tolerate_vanished: bool,
 }
 
-/// Turns a finished run into success or the matching error. Exit code 24 (source files
-/// vanished while copying a live tree) is a success only if `tolerate_vanished`.
-pub(crate) fn classify(
-    finished: &Finished,
-    ctx: &Context<'_>,
-    tolerate_vanished: bool,
-) -> Result<(), FileError> {
+/// Turns a finished run into success or the matching error.
+fn classify(finished: &Finished, ctx: &Context<'_>) -> Result<(), FileError> {
     use std::os::unix::process::ExitStatusExt;
 
     let stderr = &finished.stderr_tail;
@@ -180,7 +112,7 @@ pub(crate) fn classify(
         });
     }
     let code = finished.status.code();
-    if code == Some(0) || (tolerate_vanished && code == Some(24)) {
+    if code == Some(0) || (ctx.tolerate_vanished && code == Some(24)) {
         return Ok(());
     }
     if crate::disk::says_disk_full(stderr) {

@@ -183,22 +183,21 @@ pub async fn sync(
     };
     let started = Instant::now();
     tracing::debug!(source, destination, ?args, "rsync starting");
-    let finished = process::run(
+    let context = Context {
+        source,
+        destination,
+        tolerate_vanished: options.tolerate_vanished,
+    };
+    let ran = process::run(
         &options.rsync_program,
         &args,
+        &context,
         &options.cancel,
         &mut on_output,
     )
-    .await?;
+    .await;
     let duration = started.elapsed();
-    process::classify(
-        &finished,
-        &Context {
-            source,
-            destination,
-        },
-        options.tolerate_vanished,
-    )?;
+    ran?;
     let stats = parse_stats(lines.iter().map(String::as_str));
     let report = SyncReport {
         bytes_sent: stats.bytes_sent,

@@ -125,21 +125,19 @@ pub async fn verify(
         },
         None => lines.push(line.to_owned()),
     };
-    let finished = process::run(
+    let context = Context {
+        source,
+        destination,
+        tolerate_vanished: false,
+    };
+    process::run(
         &options.rsync_program,
         &args,
+        &context,
         &options.cancel,
         &mut on_output,
     )
     .await?;
-    process::classify(
-        &finished,
-        &Context {
-            source,
-            destination,
-        },
-        false,
-    )?;
     drop(list);
     if more > 0 {
         differences.push(format!("... and {more} more differences"));

@@ -262,20 +262,14 @@ impl World {
                 )
                 .await
         {
-            for row in rows {
-                let name: String = row.get(0);
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await;
-            }
+            let names: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+            pg_drop(&names.iter().map(String::as_str).collect::<Vec<_>>()).await;
         }
         if let Ok(names) = my(&format!(
             "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '{}%'",
             self.tag
         )) {
-            for name in names.lines().filter(|n| !n.is_empty()) {
-                let _ = my(&format!("DROP DATABASE IF EXISTS `{name}`"));
-            }
+            my_drop(&names.lines().filter(|n| !n.is_empty()).collect::<Vec<_>>());
         }
         std::fs::remove_dir_all(&self.root).ok();
     }
@@ -325,6 +319,13 @@ pub fn database(engine: DatabaseEngine, name: &str) -> DatabaseSpec {
     }
 }
 
+/// A fresh database name, `ferry_<prefix>_` and 12 hex digits: tests running at once
+/// never share one.
+pub fn unique(prefix: &str) -> String {
+    let id = Uuid::now_v7().simple().to_string();
+    format!("ferry_{prefix}_{}", &id[id.len() - 12..])
+}
+
 pub fn write(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
     std::fs::write(path, bytes).expect("written");
@@ -338,6 +339,26 @@ pub async fn pg(database: &str) -> Result<Client, tokio_postgres::Error> {
     .await?;
     tokio::spawn(connection);
     Ok(client)
+}
+
+/// Whether the PostgreSQL database `name` exists.
+pub async fn pg_exists(name: &str) -> Result<bool, tokio_postgres::Error> {
+    let row = pg("postgres")
+        .await?
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Drops these PostgreSQL databases if they exist, sessions and all (errors ignored).
+pub async fn pg_drop(names: &[&str]) {
+    if let Ok(admin) = pg("postgres").await {
+        for name in names {
+            let _ = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+    }
 }
 
 /// Creates a PostgreSQL database with a table of `rows` rows (serial key).
@@ -364,24 +385,36 @@ pub async fn pg_count(name: &str) -> i64 {
         .get(0)
 }
 
+/// The `mariadb` client's arguments for the local server: root over TCP, batch output
+/// without column names, utf8mb4.
+pub const MY_ARGS: [&str; 7] = [
+    "--protocol=TCP",
+    "-h127.0.0.1",
+    "-P3306",
+    "-uroot",
+    "-N",
+    "-B",
+    "--default-character-set=utf8mb4",
+];
+
+/// Runs `sql` on the local MariaDB; its output, trimmed, or its stderr.
 pub fn my(sql: &str) -> Result<String, String> {
     let out = std::process::Command::new("mariadb")
-        .args([
-            "--protocol=TCP",
-            "-h127.0.0.1",
-            "-P3306",
-            "-uroot",
-            "-N",
-            "-B",
-            "-e",
-            sql,
-        ])
+        .args(MY_ARGS)
+        .args(["-e", sql])
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Drops these MariaDB schemas if they exist (errors ignored).
+pub fn my_drop(names: &[&str]) {
+    for name in names {
+        let _ = my(&format!("DROP DATABASE IF EXISTS `{name}`"));
+    }
 }
 
 /// Creates a MariaDB schema with a table of `rows` rows (auto-increment key).

@@ -97,14 +97,7 @@ async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
     );
     let moving = Uuid::now_v7();
     world
-        .migration_events(vec![
-            AccountMoveStarted {
-                account_id: "acc-1".into(),
-                transfer_id: moving,
-                estimated_downtime_ms: 60_000,
-            }
-            .into(),
-        ])
+        .account_transfer(TransferKind::Cutover, "acc-1", moving)
         .await;
     let events = world.ended(moving, 120).await;
     let done = completed(&events)
@@ -188,14 +181,7 @@ async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
     // Step 5: a rollback onto the client server; its older copy is kept aside.
     let rolling_back = Uuid::now_v7();
     world
-        .migration_events(vec![
-            AccountRollbackStarted {
-                account_id: "acc-1".into(),
-                transfer_id: rolling_back,
-                estimated_downtime_ms: 60_000,
-            }
-            .into(),
-        ])
+        .account_transfer(TransferKind::Rollback, "acc-1", rolling_back)
         .await;
     let events = world.ended(rolling_back, 120).await;
     let done = completed(&events).unwrap_or_else(|| panic!("rolled back: {events:?}"));
@@ -225,14 +211,7 @@ async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
     // Steps 4 again, 6 and 7: moved again, the reinstall pre-copies back, relocation.
     let moving_again = Uuid::now_v7();
     world
-        .migration_events(vec![
-            AccountMoveStarted {
-                account_id: "acc-1".into(),
-                transfer_id: moving_again,
-                estimated_downtime_ms: 60_000,
-            }
-            .into(),
-        ])
+        .account_transfer(TransferKind::Cutover, "acc-1", moving_again)
         .await;
     assert!(completed(&world.ended(moving_again, 120).await).is_some());
     world
@@ -258,14 +237,7 @@ async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
     assert!(completed(&world.ended(pre_copy_back, 60).await).is_some());
     let relocating = Uuid::now_v7();
     world
-        .migration_events(vec![
-            AccountRelocationStarted {
-                account_id: "acc-1".into(),
-                transfer_id: relocating,
-                estimated_downtime_ms: 60_000,
-            }
-            .into(),
-        ])
+        .account_transfer(TransferKind::Relocation, "acc-1", relocating)
         .await;
     let events = world.ended(relocating, 120).await;
     assert!(completed(&events).is_some(), "{:?}", types(&events));
@@ -300,14 +272,7 @@ async fn a_failed_freeze_leaves_the_account_serving_from_its_source() {
     });
     let moving = Uuid::now_v7();
     world
-        .migration_events(vec![
-            AccountMoveStarted {
-                account_id: "acc-1".into(),
-                transfer_id: moving,
-                estimated_downtime_ms: 1_000,
-            }
-            .into(),
-        ])
+        .account_transfer(TransferKind::Cutover, "acc-1", moving)
         .await;
     let events = world.ended(moving, 120).await;
     let failure = failed(&events).unwrap_or_else(|| panic!("failed: {:?}", types(&events)));
@@ -362,14 +327,7 @@ async fn a_cutover_interrupted_by_a_stop_resumes_at_the_restart() {
     });
     let moving = Uuid::now_v7();
     world
-        .migration_events(vec![
-            AccountMoveStarted {
-                account_id: "acc-1".into(),
-                transfer_id: moving,
-                estimated_downtime_ms: 1_000,
-            }
-            .into(),
-        ])
+        .account_transfer(TransferKind::Cutover, "acc-1", moving)
         .await;
     // Stop as soon as the account is frozen.
     let frozen = AtomicU64::new(0);

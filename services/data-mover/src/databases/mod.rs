@@ -206,8 +206,8 @@ pub enum CopyPhase {
     Done,
 }
 
-/// What to copy, from where to where.
-#[derive(Debug)]
+/// What to copy, from where to where. A clone shares the phases' receiver.
+#[derive(Debug, Clone)]
 pub struct CopySpec {
     /// Source server, e.g. `postgres://postgres:postgres@127.0.0.1:5432/postgres` or
     /// `mysql://root@127.0.0.1:3306`. Only read.

@@ -232,7 +232,7 @@ pub async fn start(spec: &CopySpec, cancel: &CancellationToken) -> Result<Binlog
     let source = identity(&src, cancel).await?;
     let same_server = identity(&dst, cancel).await? == source;
     let mut copy = BinlogCopy {
-        spec: clone_spec(spec),
+        spec: spec.clone(),
         src,
         dst,
         staging,
@@ -267,20 +267,6 @@ pub async fn abort(spec: &CopySpec) -> Result<(), DbError> {
     let cancel = CancellationToken::new();
     drop_schema(&dst, &staging, &cancel).await?;
     forget(&dst, &staging, &cancel).await
-}
-
-/// A copy of `spec` (its phases sender shared).
-fn clone_spec(spec: &CopySpec) -> CopySpec {
-    CopySpec {
-        source_url: spec.source_url.clone(),
-        destination_url: spec.destination_url.clone(),
-        database: spec.database.clone(),
-        destination_name: spec.destination_name.clone(),
-        jobs: spec.jobs,
-        work_dir: spec.work_dir.clone(),
-        phases: spec.phases.clone(),
-        replace_existing: spec.replace_existing,
-    }
 }
 
 impl BinlogCopy {

@@ -465,24 +465,10 @@ pub async fn start(spec: &CopySpec, cancel: &CancellationToken) -> Result<Logica
         }
     }
     Ok(LogicalCopy {
-        spec: own(spec),
+        spec: spec.clone(),
         names,
         started,
     })
-}
-
-/// A copy of `spec` the [`LogicalCopy`] keeps (it may outlive the caller's).
-fn own(spec: &CopySpec) -> CopySpec {
-    CopySpec {
-        source_url: spec.source_url.clone(),
-        destination_url: spec.destination_url.clone(),
-        database: spec.database.clone(),
-        destination_name: spec.destination_name.clone(),
-        jobs: spec.jobs,
-        work_dir: spec.work_dir.clone(),
-        phases: spec.phases.clone(),
-        replace_existing: spec.replace_existing,
-    }
 }
 
 async fn refuse_existing(spec: &CopySpec) -> Result<(), DbError> {

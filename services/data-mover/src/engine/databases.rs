@@ -180,23 +180,6 @@ fn plan_one(
     })
 }
 
-impl Planned {
-    /// The same copy's description (ends and names), to tear it down once the copy
-    /// itself was consumed.
-    fn same_copy(&self) -> CopySpec {
-        let mut spec = CopySpec::new(
-            self.spec.source_url.clone(),
-            self.spec.destination_url.clone(),
-            self.spec.database.clone(),
-        )
-        .renamed(self.spec.destination_name.clone())
-        .jobs(self.spec.jobs);
-        spec.replace_existing = self.spec.replace_existing;
-        spec.work_dir = self.spec.work_dir.clone();
-        spec
-    }
-}
-
 /// One database being moved.
 pub(crate) enum Move {
     /// Dump and restore, while frozen.
@@ -341,7 +324,7 @@ pub(crate) async fn finish_all(
     for (index, m) in moves.into_iter().enumerate() {
         let stop = stop.clone();
         running.spawn(async move {
-            let (engine, spec) = (m.planned().engine, m.planned().same_copy());
+            let (engine, spec) = (m.planned().engine, m.planned().spec.clone());
             let replicated = !matches!(m, Move::Dump(_));
             let finished = m.finish(&stop).await;
             if finished.is_err() && replicated {

@@ -155,6 +155,33 @@ impl World {
         .await;
     }
 
+    /// The accounts service asking for an account's move (`Cutover`), rollback or
+    /// relocation with `transfer_id`.
+    pub async fn account_transfer(&self, kind: TransferKind, account_id: &str, transfer_id: Uuid) {
+        let (account_id, estimated_downtime_ms) = (account_id.to_owned(), 60_000);
+        let event: Event = match kind {
+            TransferKind::Rollback => AccountRollbackStarted {
+                account_id,
+                transfer_id,
+                estimated_downtime_ms,
+            }
+            .into(),
+            TransferKind::Relocation => AccountRelocationStarted {
+                account_id,
+                transfer_id,
+                estimated_downtime_ms,
+            }
+            .into(),
+            _ => AccountMoveStarted {
+                account_id,
+                transfer_id,
+                estimated_downtime_ms,
+            }
+            .into(),
+        };
+        self.migration_events(vec![event]).await;
+    }
+
     pub async fn migration_events(&self, events: Vec<Event>) {
         self.append(
             AggregateType::Migration,

@@ -179,6 +179,14 @@ impl Mover {
             ) => slot,
             _ = stop.cancelled() => return Err(self.stopped(scheduled)),
         };
+        // As it is now that it has its slot (and its accounts).
+        let state = self.state(scheduled.transfer_id).await?;
+        if matches!(
+            state.stage,
+            Stage::Completed | Stage::Failed | Stage::Cancelled
+        ) {
+            return Ok(());
+        }
         self.schedule(scheduled).await?;
         self.record(scheduled, "start", TransferCommand::Start)
             .await?;

@@ -1,0 +1,228 @@
+//! Progress and finish: the initial copy's and the catch-up's waits, the sequences'
+//! values, the verification and the switch to the final name.
+
+use std::time::Duration;
+
+use ferry_events::transfer::DatabaseMethod;
+use ferry_events::values::DatabaseEngine;
+use tokio_util::sync::CancellationToken;
+
+use super::LogicalCopy;
+use super::names::Names;
+use super::session::{Session, with_session};
+use super::teardown::remove_replication;
+use super::watchdog::{Watchdog, missing_slot, poll};
+use crate::databases::postgres::{self, ident};
+use crate::databases::{CopyPhase, CopyReport, CopySpec, DbError, verify};
+
+impl LogicalCopy {
+    /// Waits until every table has finished its initial copy (and follows the
+    /// source's changes). Fails if the subscription's workers keep failing (see the
+    /// destination server's log); [`DbError::Interrupted`] when cancelled.
+    pub async fn wait_synced(&self, cancel: &CancellationToken) -> Result<(), DbError> {
+        self.wait_tables(&["r", "s"], cancel).await
+    }
+
+    /// Bytes of WAL the destination still has to apply: the source's current WAL
+    /// position minus what the slot's subscriber confirmed. Meaningful once
+    /// [`LogicalCopy::wait_synced`] returned.
+    pub async fn lag_bytes(&self) -> Result<u64, DbError> {
+        let object = &self.names.object;
+        with_session(Session::source(&self.spec).await?, async |s| {
+            let row = s
+                .rows(
+                    "reading the replication lag",
+                    "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint
+                       FROM pg_replication_slots WHERE slot_name = $1",
+                    &[object],
+                )
+                .await?;
+            let Some(row) = row.first() else {
+                return Err(missing_slot(&s.endpoint, object));
+            };
+            Ok(u64::try_from(row.get::<_, Option<i64>>(0).unwrap_or(0)).unwrap_or(0))
+        })
+        .await
+    }
+
+    /// Ends the copy, the source being frozen ([`super::postgres::freeze`]): waits
+    /// until the destination applied everything up to the source's current WAL
+    /// position, sets every sequence to the source's value, removes the subscription,
+    /// the slots and the publication, verifies the staging database table by table
+    /// against the source, and switches it to its final name (an existing one kept
+    /// aside with [`CopySpec::replace_existing`]).
+    ///
+    /// If it fails or is cancelled while waiting, the replication is left running
+    /// ([`start`] finds it again, [`abort`] removes it); once the replication is
+    /// removed, a failure drops the staging database.
+    ///
+    /// [`super::postgres::freeze`]: crate::databases::postgres::freeze
+    /// [`start`]: super::start
+    /// [`abort`]: super::abort
+    pub async fn finish(self, cancel: &CancellationToken) -> Result<CopyReport, DbError> {
+        let spec = &self.spec;
+        spec.phase(CopyPhase::Restoring);
+        self.wait_tables(&["r"], cancel).await?;
+        self.wait_caught_up(cancel).await?;
+        copy_sequences(spec, &self.names).await?;
+        remove_replication(spec, &self.names).await?;
+        let result = verify_and_switch(spec, &self.names, cancel).await;
+        if result.is_err() {
+            let dropped = with_session(
+                Session::open(&spec.destination_url, None).await?,
+                async |a| {
+                    postgres::drop_database(&a.endpoint, &a.client, &self.names.staging).await
+                },
+            )
+            .await;
+            if let Err(e) = dropped {
+                tracing::warn!(error = %e, "could not drop the staging database; abort will");
+            }
+        }
+        let (verify_duration, check) = result?;
+        spec.phase(CopyPhase::Done);
+        tracing::info!(database = %spec.database, destination = %spec.destination_name,
+            "postgres database copied by logical replication and verified");
+        Ok(CopyReport {
+            engine: DatabaseEngine::Postgres,
+            source_database: spec.database.clone(),
+            database: spec.destination_name.clone(),
+            method: DatabaseMethod::LogicalReplication,
+            dump_bytes: 0,
+            duration: self.started.elapsed(),
+            verify_duration,
+            check,
+        })
+    }
+
+    /// Waits until every table of the subscription is in one of `states`.
+    async fn wait_tables(
+        &self,
+        states: &[&str],
+        cancel: &CancellationToken,
+    ) -> Result<(), DbError> {
+        let staging = Session::open(&self.spec.destination_url, Some(&self.names.staging)).await?;
+        let object = &self.names.object;
+        with_session(staging, async |s| {
+            let watchdog = Watchdog::new(s, object).await?;
+            poll(cancel, || async {
+                watchdog.check(s).await?;
+                let row = s
+                    .row(
+                        "reading the tables' copy states",
+                        "SELECT count(*) FROM pg_subscription_rel r
+                           JOIN pg_subscription s ON s.oid = r.srsubid
+                          WHERE s.subname = $1 AND NOT r.srsubstate::text = ANY ($2)
+                            AND s.subdbid = (SELECT oid FROM pg_database
+                                              WHERE datname = current_database())",
+                        &[object, &states],
+                    )
+                    .await?;
+                Ok(row.get::<_, i64>(0) == 0)
+            })
+            .await
+        })
+        .await
+    }
+
+    /// Waits until the slot's subscriber confirmed the source's current WAL position.
+    async fn wait_caught_up(&self, cancel: &CancellationToken) -> Result<(), DbError> {
+        let staging = Session::open(&self.spec.destination_url, Some(&self.names.staging)).await?;
+        let source = Session::source(&self.spec).await?;
+        let object = &self.names.object;
+        let result = async {
+            let target: String = source
+                .row(
+                    "reading the source's WAL position",
+                    "SELECT pg_current_wal_lsn()::text",
+                    &[],
+                )
+                .await?
+                .get(0);
+            let watchdog = Watchdog::new(&staging, object).await?;
+            poll(cancel, || async {
+                watchdog.check(&staging).await?;
+                let rows = source
+                    .rows(
+                        "reading the slot's position",
+                        "SELECT coalesce(confirmed_flush_lsn >= $2::text::pg_lsn, false)
+                           FROM pg_replication_slots WHERE slot_name = $1",
+                        &[object, &target],
+                    )
+                    .await?;
+                match rows.first() {
+                    Some(row) => Ok(row.get::<_, bool>(0)),
+                    None => Err(missing_slot(&source.endpoint, object)),
+                }
+            })
+            .await
+        }
+        .await;
+        source.close().await;
+        staging.close().await;
+        result
+    }
+}
+
+/// Sets every sequence of the staging database to its value at the source (sequences
+/// are not replicated).
+async fn copy_sequences(spec: &CopySpec, names: &Names) -> Result<(), DbError> {
+    let source = Session::source(spec).await?;
+    let values = async {
+        let mut values = Vec::new();
+        for (schema, name) in source.relations("S").await? {
+            let qualified = format!("{}.{}", ident(&schema), ident(&name));
+            let row = source
+                .row(
+                    &format!("reading sequence {schema}.{name}"),
+                    &format!("SELECT last_value, is_called FROM {qualified}"),
+                    &[],
+                )
+                .await?;
+            values.push((qualified, row.get::<_, i64>(0), row.get::<_, bool>(1)));
+        }
+        Ok::<_, DbError>(values)
+    }
+    .await;
+    source.close().await;
+    let values = values?;
+    let staging = Session::open(&spec.destination_url, Some(&names.staging)).await?;
+    with_session(staging, async |s| {
+        for (qualified, value, called) in &values {
+            s.row(
+                &format!("setting sequence {qualified}"),
+                "SELECT pg_catalog.setval($1::text::regclass, $2, $3)",
+                &[qualified, value, called],
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Verification against the (frozen) source, then the switch to the final name.
+async fn verify_and_switch(
+    spec: &CopySpec,
+    names: &Names,
+    cancel: &CancellationToken,
+) -> Result<(Duration, ferry_events::transfer::DatabaseCheck), DbError> {
+    let (verify_duration, check) =
+        verify::staging_against_source(spec, &names.staging, cancel).await?;
+    spec.phase(CopyPhase::Switching);
+    with_session(
+        Session::open(&spec.destination_url, None).await?,
+        async |a| {
+            postgres::switch_in(
+                &a.endpoint,
+                &a.client,
+                &names.staging,
+                &spec.destination_name,
+                spec.replace_existing,
+            )
+            .await
+        },
+    )
+    .await?;
+    Ok((verify_duration, check))
+}

@@ -10,15 +10,15 @@
 
 use crate::domain::migration::{Action, MigrationCommand, MigrationDecider, MigrationState, Place};
 use crate::domain::optional_migration::{
-    OptionalAction, OptionalCommand, OptionalMigrationDecider,
+    OptionalAction, OptionalCommand, OptionalMigrationDecider, OptionalRefusal,
 };
 use crate::domain::server::{ServerCommand, ServerDecider};
 use ferry_events::{
-    AccountTrafficEvent, AccountTrafficSwitched, Actor, AggregateType, Envelope, Event,
-    MigrationEvent, MigrationOutcome, TransferCompleted, TransferEvent, TransferKind,
+    AccountTrafficEvent, AccountTrafficSwitched, Actor, AggregateType, DatabaseEngine, Envelope,
+    Event, MigrationEvent, MigrationOutcome, TransferCompleted, TransferEvent, TransferKind,
     TransferScheduled, TransitQueueEvent, TransitServerEvent,
 };
-use ferry_infra::command::{Command, CommandHandler};
+use ferry_infra::command::{Command, CommandHandler, HandleError};
 use ferry_infra::event_log::{AggregateRef, EventLog, Recorded};
 use ferry_infra::reactor::{ReactionError, Reactor, command_outcome, reaction_id};
 use uuid::Uuid;
@@ -255,6 +255,9 @@ impl AccountsReactor {
             }
             TransferKind::ServiceMigration => {
                 let optional_id = scheduled.migration_id.unwrap_or(cause.correlation_id);
+                if outcome.is_ok() {
+                    self.service_moved(cause, optional_id, scheduled).await?;
+                }
                 let actor = Actor::system(NAME);
                 let command = Command {
                     id: reaction_id(NAME, cause.event_id, "service-migrated"),
@@ -304,6 +307,45 @@ impl AccountsReactor {
                 }
             }
         }
+    }
+
+    /// A service's databases moved to its new version's server: the server says so
+    /// (where they live, the version they run) before the optional migration is
+    /// recorded applied, so that no later transfer copies from the old server.
+    async fn service_moved(
+        &self,
+        cause: &Envelope,
+        optional_id: Uuid,
+        scheduled: &TransferScheduled,
+    ) -> Result<(), ReactionError> {
+        let (from, to) = (&scheduled.source.storage, &scheduled.destination.storage);
+        let moved = if from.postgres_url != to.postgres_url {
+            to.postgres_url
+                .clone()
+                .map(|url| (DatabaseEngine::Postgres, url))
+        } else if from.mysql_url != to.mysql_url {
+            to.mysql_url.clone().map(|url| (DatabaseEngine::Mysql, url))
+        } else {
+            None
+        };
+        let Some((engine, url)) = moved else {
+            return Ok(());
+        };
+        let (optional, _) = self
+            .handler
+            .state::<OptionalMigrationDecider>(&optional_id.to_string())
+            .await
+            .map_err(|e: HandleError<OptionalRefusal>| ReactionError::Transient(e.to_string()))?;
+        let Some(version) = optional.scheduled.map(|s| s.to_version) else {
+            return Ok(());
+        };
+        let command = ServerCommand::MoveDatabaseService {
+            engine,
+            url,
+            version,
+        };
+        self.to_server(cause, "service-moved", &scheduled.server_id, command)
+            .await
     }
 
     /// Whether the account of a cutover now has its traffic on the destination.

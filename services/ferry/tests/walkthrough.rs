@@ -145,6 +145,13 @@ impl Demo {
                 format!("mysql://root@127.0.0.1:3306?prefix={}test_", self.tag),
             ),
             ("FERRY_TEST_ADDRESS", TEST_ADDRESS.into()),
+            (
+                "FERRY_SERVICE_SERVERS",
+                format!(
+                    "postgresql:16=postgres://postgres:postgres@127.0.0.1:5432/postgres?prefix={}pg16_",
+                    self.tag
+                ),
+            ),
         ]
     }
 }
@@ -694,6 +701,57 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     }
     let refused = stranger.get("/servers/srv-0042/downtime-estimates").await;
     assert!(refused.is_err_and(|e| e.to_string().contains("403")));
+
+    // An optional migration of srv-0042's PostgreSQL to 16: the data mover moves its
+    // databases to the new version's server, and the server then says where they
+    // live, so that no later transfer copies from the old one.
+    let rows_before = pg_rows(&shop("srv-0042")).await;
+    let scheduled = support
+        .command(
+            Method::POST,
+            "/servers/srv-0042/optional-migrations",
+            Some(json!({ "service": "postgresql", "from_version": "13", "to_version": "16" })),
+        )
+        .await?;
+    let optional = scheduled["optional_migration_id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    post(
+        &customer,
+        format!("/optional-migrations/{optional}/application"),
+    )
+    .await?;
+    // Polled gently: each read of an aggregate opens a consumer on the stream.
+    let mut moved = false;
+    let mut applied = false;
+    for _ in 0..240 {
+        let server = AggregateRef::new(AggregateType::Server, "srv-0042").expect("id");
+        let optional_ref =
+            AggregateRef::new(AggregateType::OptionalMigration, optional.clone()).expect("id");
+        if let (Ok(server), Ok(optional_log)) =
+            (log.load(&server).await, log.load(&optional_ref).await)
+        {
+            moved = server.events.iter().any(|r| {
+                matches!(
+                    &r.envelope.event,
+                    Event::Server(ferry_events::ServerEvent::ServerDetailsChanged(d))
+                        if d.storage.postgres_url.as_deref().is_some_and(|u| u.ends_with("pg16_"))
+                )
+            });
+            applied = optional_log
+                .events
+                .iter()
+                .any(|r| r.envelope.event.event_type() == "OptionalMigrationApplied");
+        }
+        if moved && applied {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(moved, "the server's PostgreSQL is the new version's");
+    assert!(applied, "the optional migration is applied");
+    assert_eq!(pg_rows(&shop("pg16")).await, rows_before, "every row moved");
 
     let openapi: Value = reqwest::get(format!("{}/openapi.json", ferry.base))
         .await?

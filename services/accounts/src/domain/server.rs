@@ -1,6 +1,7 @@
 //! The `server` aggregate: a client server, its accounts, and which required migration
 //! holds it. Registration is a sync: registering a server again with the same details
-//! changes nothing, so a fleet file can be imported any number of times.
+//! changes nothing, so a fleet file can be imported any number of times. A database
+//! service moved by an optional migration updates where its databases live.
 //!
 //! Emits `ServerRegistered`, `ServerDetailsChanged`, `AccountAdded`, `AccountChanged`,
 //! `AccountRemoved`, `LanguageVersionsRemoved`, `LanguageVersionsRestored`,
@@ -9,7 +10,7 @@
 use super::access::{Allowed, check};
 use ferry_events::{
     AccountAdded, AccountChanged, AccountRemoved, AccountSpec, Actor, AggregateType,
-    InfrastructureVersionChanged, LanguageVersion, LanguageVersionsRemoved,
+    DatabaseEngine, InfrastructureVersionChanged, LanguageVersion, LanguageVersionsRemoved,
     LanguageVersionsRestored, MigrationOutcome, RequiredMigrationClosed, RequiredMigrationOpened,
     ServerDetailsChanged, ServerEvent, ServerRegistered,
 };
@@ -85,6 +86,17 @@ pub enum ServerCommand {
     ChangeInfrastructureVersion {
         /// The version it runs now.
         to: String,
+    },
+    /// Records that one of its database services moved to a server running a new
+    /// version (an optional migration applied): where its databases live now, and
+    /// the version they run.
+    MoveDatabaseService {
+        /// The engine moved.
+        engine: DatabaseEngine,
+        /// The connection URL of the new version's server.
+        url: String,
+        /// The version it runs, e.g. `"16"`.
+        version: String,
     },
 }
 
@@ -231,6 +243,11 @@ impl Decider for ServerDecider {
                     .into(),
                 ])
             }
+            ServerCommand::MoveDatabaseService {
+                engine,
+                url,
+                version,
+            } => move_database_service(state, *engine, url, version),
             ServerCommand::ChangeInfrastructureVersion { to } => {
                 registered(state)?;
                 if state.infrastructure_version == *to {
@@ -304,6 +321,43 @@ impl Decider for ServerDecider {
             _ => None,
         }
     }
+}
+
+/// The server's storage pointing at the new server, and its accounts' databases of
+/// that engine at the new version; nothing for what already is.
+fn move_database_service(
+    state: &ServerState,
+    engine: DatabaseEngine,
+    url: &str,
+    version: &str,
+) -> Result<Vec<ServerEvent>, ServerRefusal> {
+    let details = registered(state)?;
+    let mut events = Vec::new();
+    let mut storage = details.storage.clone();
+    let current = match engine {
+        DatabaseEngine::Postgres => &mut storage.postgres_url,
+        DatabaseEngine::Mysql => &mut storage.mysql_url,
+    };
+    if current.as_deref() != Some(url) {
+        *current = Some(url.to_owned());
+        events.push(
+            ServerDetailsChanged {
+                storage,
+                ..details.clone()
+            }
+            .into(),
+        );
+    }
+    for account in state.accounts.values() {
+        let mut moved = account.clone();
+        for database in moved.databases.iter_mut().filter(|d| d.engine == engine) {
+            database.version = version.to_owned();
+        }
+        if moved != *account {
+            events.push(AccountChanged { account: moved }.into());
+        }
+    }
+    Ok(events)
 }
 
 fn registered(state: &ServerState) -> Result<&ServerDetailsChanged, ServerRefusal> {

@@ -372,3 +372,62 @@ fn an_unregistered_server_refuses_everything_but_registration() {
         })
         .then_refused_because(NotFound, "not registered");
 }
+
+#[test]
+fn a_moved_database_service_changes_where_the_databases_live_and_their_version() {
+    let mut server = registered();
+    server.storage.postgres_url = Some("postgres://ferry@pg13.example/postgres".into());
+    let mut shop = account("acc-1");
+    shop.databases = vec![
+        ferry_events::DatabaseSpec {
+            engine: DatabaseEngine::Postgres,
+            name: "shop".into(),
+            size_bytes: 1,
+            version: "13".into(),
+        },
+        ferry_events::DatabaseSpec {
+            engine: DatabaseEngine::Mysql,
+            name: "blog".into(),
+            size_bytes: 1,
+            version: "10.6".into(),
+        },
+    ];
+    let history: Vec<ServerEvent> = vec![
+        server.clone().into(),
+        AccountAdded {
+            account: shop.clone(),
+        }
+        .into(),
+        AccountAdded {
+            account: account("acc-2"),
+        }
+        .into(),
+    ];
+    let moved = ServerCommand::MoveDatabaseService {
+        engine: DatabaseEngine::Postgres,
+        url: "postgres://ferry@pg16.example/postgres".into(),
+        version: "16".into(),
+    };
+    let mut storage = server.storage.clone();
+    storage.postgres_url = Some("postgres://ferry@pg16.example/postgres".into());
+    let mut upgraded = shop.clone();
+    upgraded.databases[0].version = "16".into();
+    let expected: Vec<ServerEvent> = vec![
+        ServerDetailsChanged {
+            storage,
+            ..details_of(&server)
+        }
+        .into(),
+        AccountChanged { account: upgraded }.into(),
+    ];
+    let events = given::<ServerDecider>(history.clone())
+        .when(moved.clone())
+        .events();
+    assert_eq!(
+        events, expected,
+        "the MariaDB database and acc-2 are untouched"
+    );
+    let mut after = history;
+    after.extend(events);
+    given::<ServerDecider>(after).when(moved).then_nothing();
+}

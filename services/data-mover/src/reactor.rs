@@ -301,32 +301,14 @@ impl Reactor for DataMoverReactor {
                 MigrationEvent::ServerReinstalled(_) => {
                     self.pre_copy(recorded, own_id()?, Way::ToClient).await
                 }
-                MigrationEvent::AccountMoveStarted(e) => {
-                    self.account_transfer(
-                        own_id()?,
-                        &e.account_id,
-                        e.transfer_id,
-                        TransferKind::Cutover,
-                    )
-                    .await
-                }
-                MigrationEvent::AccountRollbackStarted(e) => {
-                    self.account_transfer(
-                        own_id()?,
-                        &e.account_id,
-                        e.transfer_id,
-                        TransferKind::Rollback,
-                    )
-                    .await
-                }
-                MigrationEvent::AccountRelocationStarted(e) => {
-                    self.account_transfer(
-                        own_id()?,
-                        &e.account_id,
-                        e.transfer_id,
-                        TransferKind::Relocation,
-                    )
-                    .await
+                MigrationEvent::AccountMoveStarted(_)
+                | MigrationEvent::AccountRollbackStarted(_)
+                | MigrationEvent::AccountRelocationStarted(_) => {
+                    let Some((account_id, transfer_id, kind)) = account_transfer_of(event) else {
+                        return Ok(());
+                    };
+                    self.account_transfer(own_id()?, account_id, transfer_id, kind)
+                        .await
                 }
                 MigrationEvent::TestMigrationRequested(e) => {
                     self.test_copy(own_id()?, &e.account_id, e.transfer_id)
@@ -348,6 +330,22 @@ impl Reactor for DataMoverReactor {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// The account, transfer and kind of an account's move, rollback or relocation.
+fn account_transfer_of(event: &MigrationEvent) -> Option<(&str, Uuid, TransferKind)> {
+    match event {
+        MigrationEvent::AccountMoveStarted(e) => {
+            Some((&e.account_id, e.transfer_id, TransferKind::Cutover))
+        }
+        MigrationEvent::AccountRollbackStarted(e) => {
+            Some((&e.account_id, e.transfer_id, TransferKind::Rollback))
+        }
+        MigrationEvent::AccountRelocationStarted(e) => {
+            Some((&e.account_id, e.transfer_id, TransferKind::Relocation))
+        }
+        _ => None,
     }
 }
 

@@ -272,6 +272,17 @@ pub(crate) async fn dump_objects(
     Ok(objects)
 }
 
+/// A copy's two servers and its staging schema, its names checked first.
+pub(crate) fn ends(spec: &CopySpec) -> Result<(Endpoint, Endpoint, String), DbError> {
+    check_name(&spec.database, MAX_NAME)?;
+    check_name(&spec.destination_name, MAX_NAME)?;
+    Ok((
+        Endpoint::mysql(&spec.source_url)?,
+        Endpoint::mysql(&spec.destination_url)?,
+        staging_name(&spec.destination_name),
+    ))
+}
+
 /// Copies `spec.database` from the source server to `spec.destination_name` on the
 /// destination server with `mariadb-dump | mariadb`, verified before the switch.
 ///
@@ -282,11 +293,7 @@ pub(crate) async fn dump_objects(
 /// attempt left. On any failure the staging schema is dropped (best effort).
 pub async fn copy(spec: &CopySpec, cancel: &CancellationToken) -> Result<CopyReport, DbError> {
     let started = Instant::now();
-    check_name(&spec.database, MAX_NAME)?;
-    check_name(&spec.destination_name, MAX_NAME)?;
-    let src = Endpoint::mysql(&spec.source_url)?;
-    let dst = Endpoint::mysql(&spec.destination_url)?;
-    let staging = staging_name(&spec.destination_name);
+    let (src, dst, staging) = ends(spec)?;
     spec.phase(CopyPhase::Preparing);
 
     let (charset, collation) =

@@ -88,17 +88,8 @@ pub(crate) fn query_error(
 }
 
 /// Row counts and content checksums of every table of `database` (schema-qualified
-/// names). Only reads; rows are rendered with fixed session settings.
-///
-/// Rows are hashed from their binary values when the server runs PostgreSQL 14 or
-/// later (see [`checksum_in`]), from their text form otherwise: compare checksums of
-/// servers of either kind only, as [`verify::staging_against_source`] does.
-pub async fn checksum(url: &str, database: &str) -> Result<Vec<TableCheck>, DbError> {
-    let binary = row_hashes_at_both(url, url).await?;
-    checksum_in(url, database, binary).await
-}
-
-/// As [`checksum`]; with `binary`, each table's rows are hashed from their binary
+/// names). Only reads; rows are rendered with fixed session settings. With `binary`,
+/// each table's rows are hashed from their binary
 /// values (`hash_record_extended`, PostgreSQL 14+), several times faster than through
 /// their text form, which stays the fallback for a table with a column type that has
 /// no hash function. Both ends of a comparison must use the same `binary`.

@@ -266,14 +266,30 @@ fn sync_args(source: &str, destination: &str, options: &SyncOptions) -> Vec<Stri
     if let Some(timeout) = options.io_timeout {
         args.push(format!("--timeout={}", timeout.as_secs().max(1)));
     }
-    if let Some(shell) = &options.remote_shell {
+    push_ends(
+        &mut args,
+        options.remote_shell.as_deref(),
+        source,
+        destination,
+    );
+    args
+}
+
+/// rsync's last arguments, the same for every run: the remote shell if any, then the
+/// two ends as directories.
+pub(crate) fn push_ends(
+    args: &mut Vec<String>,
+    remote_shell: Option<&str>,
+    source: &str,
+    destination: &str,
+) {
+    if let Some(shell) = remote_shell {
         args.push("-e".to_owned());
-        args.push(shell.clone());
+        args.push(shell.to_owned());
     }
     args.push("--".to_owned());
     args.push(as_directory(source));
     args.push(as_directory(destination));
-    args
 }
 
 /// `path` with a trailing `/`: rsync then copies the directory's contents into the

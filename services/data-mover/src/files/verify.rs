@@ -4,7 +4,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::FileError;
 use super::process::{self, Context};
-use super::rsync::{as_directory, check_source, is_remote};
+use super::rsync::{check_source, is_remote, push_ends};
 use super::stats::parse_stats;
 
 /// Marks rsync's itemized lines in its output, apart from the `--stats` block.
@@ -106,13 +106,12 @@ pub async fn verify(
     };
     // Itemize every difference (%i), with the name and link target.
     args.push(format!("--out-format={ITEM_PREFIX}%i %n%L"));
-    if let Some(shell) = &options.remote_shell {
-        args.push("-e".to_owned());
-        args.push(shell.clone());
-    }
-    args.push("--".to_owned());
-    args.push(as_directory(source));
-    args.push(as_directory(destination));
+    push_ends(
+        &mut args,
+        options.remote_shell.as_deref(),
+        source,
+        destination,
+    );
 
     let mut differences = Vec::new();
     let mut more = 0_usize;

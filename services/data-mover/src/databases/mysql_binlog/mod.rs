@@ -114,11 +114,7 @@ pub struct BinlogCopy {
 ///
 /// [`eligibility`]: fn@eligibility
 pub async fn start(spec: &CopySpec, cancel: &CancellationToken) -> Result<BinlogCopy, DbError> {
-    check_name(&spec.database, MAX_NAME)?;
-    check_name(&spec.destination_name, MAX_NAME)?;
-    let src = Endpoint::mysql(&spec.source_url)?;
-    let dst = Endpoint::mysql(&spec.destination_url)?;
-    let staging = staging_name(&spec.destination_name);
+    let (src, dst, staging) = mysql::ends(spec)?;
     spec.phase(CopyPhase::Preparing);
     let charset = schema(&src, &spec.database, cancel)
         .await?

@@ -9,7 +9,7 @@ use crate::databases::endpoint::Endpoint;
 use crate::databases::postgres::{self, query_error};
 use crate::databases::{CopySpec, DbError};
 
-/// Tables and sequences of a database's own schemas (as [`postgres::checksum`] sees
+/// Tables and sequences of a database's own schemas (as [`postgres::checksum_in`] sees
 /// them), as `(schema, name)` of relations of the given `relkind`.
 const RELATIONS: &str = "SELECT n.nspname::text, c.relname::text FROM pg_class c
                            JOIN pg_namespace n ON n.oid = c.relnamespace

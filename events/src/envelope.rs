@@ -55,6 +55,18 @@ impl Actor {
     }
 }
 
+/// `role:id`, as the API and the CLI write an actor (`support:jdoe`, `customer:c-42`).
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let role = match self.role {
+            ActorRole::Customer => "customer",
+            ActorRole::Support => "support",
+            ActorRole::System => "system",
+        };
+        write!(f, "{role}:{}", self.id)
+    }
+}
+
 /// One event with its metadata, as stored in the log.
 ///
 /// The wire form (see [`encode`](crate::encode)) adds the event type and schema version,

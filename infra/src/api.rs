@@ -149,12 +149,7 @@ pub fn parse_actor(text: &str) -> Result<Actor, String> {
 
 /// The `role:id` text form of an actor.
 pub fn format_actor(actor: &Actor) -> String {
-    let role = match actor.role {
-        ActorRole::Customer => "customer",
-        ActorRole::Support => "support",
-        ActorRole::System => "system",
-    };
-    format!("{role}:{}", actor.id)
+    actor.to_string()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestActor {

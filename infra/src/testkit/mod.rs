@@ -5,7 +5,7 @@
 //! [`append_inputs`] and [`eventually`] publish test inputs and wait for their effects.
 
 mod inputs;
-pub mod scenario;
+pub use ferry_core::scenario;
 
 pub use inputs::{append_inputs, eventually};
 

@@ -14,7 +14,7 @@
 //! `optional_migration`; consumes transit queue, transit server, transfer and
 //! account traffic events, and its own migration events that change a server.
 
-pub mod domain;
+pub use ferry_accounts_domain as domain;
 pub mod reactor;
 pub mod routes;
 pub mod scheduler;

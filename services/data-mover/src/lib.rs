@@ -25,7 +25,7 @@
 
 pub mod databases;
 mod disk;
-pub mod domain;
+pub use ferry_data_mover_domain as domain;
 pub mod engine;
 pub mod estimate;
 pub mod estimates;

@@ -21,7 +21,7 @@
 //! allocation chain), [`timers`] (installations and wipes that survive restarts),
 //! [`routes`] (support's HTTP API).
 
-pub mod domain;
+pub use ferry_transit_pool_domain as domain;
 pub mod reactor;
 pub mod routes;
 pub mod service;

@@ -6,12 +6,12 @@
 
 use super::access::{Allowed, check};
 use chrono::{DateTime, Utc};
+use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
     Actor, AggregateType, OptionalMigrationApplied, OptionalMigrationCancelled,
     OptionalMigrationEvent, OptionalMigrationFailed, OptionalMigrationScheduled,
     OptionalMigrationStarted, ServiceKind,
 };
-use ferry_infra::command::{Decider, Refusal, RefusalKind};
 use uuid::Uuid;
 
 /// Where an optional migration is.

@@ -1,7 +1,7 @@
 //! What can be asked of a migration, and by whom (the actor travels with the command).
 
-use crate::domain::calendar::WorkingCalendar;
-use crate::domain::compatibility::TargetSupport;
+use crate::calendar::WorkingCalendar;
+use crate::compatibility::TargetSupport;
 use chrono::{DateTime, Utc};
 use ferry_events::{AccountLanguages, AccountSpec, Actor};
 use uuid::Uuid;

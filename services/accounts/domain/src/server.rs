@@ -8,13 +8,13 @@
 //! `InfrastructureVersionChanged`, `RequiredMigrationOpened`, `RequiredMigrationClosed`.
 
 use super::access::{Allowed, check};
+use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
     AccountAdded, AccountChanged, AccountRemoved, AccountSpec, Actor, AggregateType,
     DatabaseEngine, InfrastructureVersionChanged, LanguageVersion, LanguageVersionsRemoved,
     LanguageVersionsRestored, MigrationOutcome, RequiredMigrationClosed, RequiredMigrationOpened,
     ServerDetailsChanged, ServerEvent, ServerRegistered,
 };
-use ferry_infra::command::{Decider, Refusal, RefusalKind};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 

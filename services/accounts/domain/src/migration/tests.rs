@@ -1,12 +1,12 @@
 //! Given/when/then: every rule and every refusal of the eight steps.
 
 use super::*;
-use crate::domain::calendar::WorkingCalendar;
-use crate::domain::compatibility::TargetSupport;
+use crate::calendar::WorkingCalendar;
+use crate::compatibility::TargetSupport;
 use chrono::{DateTime, Utc};
+use ferry_core::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
+use ferry_core::scenario::given;
 use ferry_events::*;
-use ferry_infra::command::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
-use ferry_infra::testkit::scenario::given;
 use uuid::Uuid;
 
 const MIGRATION: Uuid = Uuid::from_u128(0x0193_a5c2_0000_7000_8000_0000_0000_0001);

@@ -5,12 +5,12 @@
 
 use super::access::{Allowed, check};
 use super::compatibility::TargetSupport;
+use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
     Actor, AggregateType, DatabaseVersion, InfrastructureVersionPublished,
     InfrastructureVersionSupportChanged, LanguageVersion, TargetInfrastructureEvent,
     validate_aggregate_id,
 };
-use ferry_infra::command::{Decider, Refusal, RefusalKind};
 
 /// An infrastructure version, once published.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -140,8 +140,8 @@ fn normalized(languages: &[LanguageVersion]) -> Vec<LanguageVersion> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferry_core::scenario::given;
     use ferry_events::DatabaseEngine;
-    use ferry_infra::testkit::scenario::given;
 
     fn php(version: &str) -> LanguageVersion {
         LanguageVersion {

@@ -9,12 +9,12 @@
 //! unreachable.
 
 use chrono::{DateTime, Utc};
+use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
     AccountFrozen, AccountUnfrozen, AggregateType, DatabaseMethodUsed, TransferCancelled,
     TransferCompleted, TransferEvent, TransferFailed, TransferKind, TransferPhase,
     TransferProgressed, TransferScheduled, TransferStarted, TransferVerified,
 };
-use ferry_infra::command::{Decider, Refusal, RefusalKind};
 use std::collections::BTreeSet;
 
 /// Where a transfer is.

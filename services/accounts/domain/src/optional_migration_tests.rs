@@ -1,8 +1,8 @@
 //! Given/when/then of optional single-service migrations.
 
 use super::*;
-use ferry_infra::command::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
-use ferry_infra::testkit::scenario::given;
+use ferry_core::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
+use ferry_core::scenario::given;
 
 const ID: Uuid = Uuid::from_u128(7);
 const T1: Uuid = Uuid::from_u128(0xa1);

@@ -2,7 +2,7 @@
 //! helps, what to do instead.
 
 use chrono::{DateTime, Utc};
-use ferry_infra::command::{Refusal, RefusalKind};
+use ferry_core::{Refusal, RefusalKind};
 
 /// A refused migration command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -17,8 +17,8 @@ pub use command::{Action, MigrationCommand};
 pub use refusal::MigrationRefusal;
 pub use state::{AccountProgress, MigrationState, Phase, Place, TestCopy};
 
+use ferry_core::Decider;
 use ferry_events::{AggregateType, MigrationEvent};
-use ferry_infra::command::Decider;
 
 /// Expected downtime of an account's move: the seeds' one minute per gigabyte of
 /// databases, until the data mover measures better.

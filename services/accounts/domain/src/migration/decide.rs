@@ -4,8 +4,8 @@ use super::command::{Action, MigrationCommand};
 use super::estimated_downtime_ms;
 use super::refusal::MigrationRefusal as Refused;
 use super::state::{AccountProgress, MigrationState, Phase, Place, TestCopy};
-use crate::domain::access::{Allowed, check};
-use crate::domain::compatibility;
+use crate::access::{Allowed, check};
+use crate::compatibility;
 use ferry_events::*;
 
 type Decision = Result<Vec<MigrationEvent>, Refused>;

@@ -15,6 +15,7 @@
 //! Emits every event of [`ferry_events::transit_server`].
 
 use chrono::{DateTime, Utc};
+use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
     Actor, ActorRole, AggregateType, Event, ServerStorage, TransitInstallationCompleted,
     TransitInstallationFailed, TransitInstallationStarted, TransitServerAdded, TransitServerEvent,
@@ -22,7 +23,6 @@ use ferry_events::{
     TransitServerReturnedToService, TransitServerTakenOutOfService, TransitServerWipeStarted,
     TransitServerWiped, validate_aggregate_id,
 };
-use ferry_infra::command::{Decider, Refusal, RefusalKind};
 use std::fmt;
 use uuid::Uuid;
 
@@ -407,7 +407,7 @@ fn authorize(command: &TransitServerCommand) -> Result<(), TransitServerRejectio
     }
     if !command.action.allowed().contains(&actor.role) {
         return Err(TransitServerRejection::SupportOnly {
-            actor: ferry_infra::api::format_actor(actor),
+            actor: actor.to_string(),
             action,
         });
     }
@@ -729,7 +729,7 @@ mod tests {
     use super::TransitServerAction as A;
     use super::*;
     use chrono::TimeZone;
-    use ferry_infra::testkit::scenario::given;
+    use ferry_core::scenario::given;
 
     type S = TransitServerDecider;
 

@@ -13,12 +13,12 @@
 //! [`TransitServerAvailable`], [`TransitServerWithdrawn`] and [`TransitAssignmentEnded`].
 
 use chrono::{DateTime, Utc};
+use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
     AggregateType, Event, TransitAssignmentEnded, TransitQueueEvent, TransitRequestQueued,
     TransitRequestServed, TransitRequestWithdrawn, TransitServerAvailable, TransitServerWithdrawn,
     validate_aggregate_id,
 };
-use ferry_infra::command::{Decider, Refusal, RefusalKind};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
@@ -344,7 +344,7 @@ mod tests {
     use super::TransitQueueCommand as C;
     use super::*;
     use chrono::TimeZone;
-    use ferry_infra::testkit::scenario::given;
+    use ferry_core::scenario::given;
 
     type Q = TransitQueueDecider;
 

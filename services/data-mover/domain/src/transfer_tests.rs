@@ -1,9 +1,9 @@
 //! Given/when/then of the transfer aggregate: the safety rules first.
 
 use super::*;
+use ferry_core::RefusalKind::{Conflict, Invalid, NotFound};
+use ferry_core::scenario::given;
 use ferry_events::{AccountSpec, ServerStorage, transfer::Endpoint};
-use ferry_infra::command::RefusalKind::{Conflict, Invalid, NotFound};
-use ferry_infra::testkit::scenario::given;
 use uuid::Uuid;
 
 const ID: Uuid = Uuid::from_u128(0x7);

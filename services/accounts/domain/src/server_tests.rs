@@ -1,9 +1,9 @@
 //! Given/when/then of the server aggregate.
 
 use super::*;
+use ferry_core::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
+use ferry_core::scenario::given;
 use ferry_events::{DnsHosting, DomainSpec, MailHosting, Money, ServerKind, ServerStorage};
-use ferry_infra::command::RefusalKind::{Conflict, Forbidden, Invalid, NotFound};
-use ferry_infra::testkit::scenario::given;
 
 const M1: Uuid = Uuid::from_u128(1);
 const M2: Uuid = Uuid::from_u128(2);

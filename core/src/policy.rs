@@ -1,0 +1,104 @@
+//! Policies over local views: how a service reacts to events, its own or other
+//! services', without loading anybody's aggregate.
+//!
+//! A [`View`] folds the facts a service needs from the log into keyed entries (a
+//! transfer's kind and destination, a queue's waiting requests, a due time...): a
+//! pure function of the events, so `ferry-infra` keeps it as a checkpointed,
+//! rebuildable projection. A [`Policy`] is a pure function from an event and the
+//! entries of its view it reads to the commands to issue; a command's id derives
+//! from the event (or from the fact it records), so a redelivered event, or two
+//! events leading to the same fact, issue it once. The edge waits until the view has
+//! folded at least the event reacted to, reads the entries, asks the policy and runs
+//! the commands.
+//!
+//! Entries with a due time make a view a set of durable timers: the edge fires
+//! [`Policy::on_due`] for each entry once due, until an event removes it or moves
+//! its due time.
+//!
+//! Emits and consumes no event type of its own.
+
+use chrono::{DateTime, Utc};
+use ferry_events::{AggregateType, Envelope};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use uuid::Uuid;
+
+/// Entries of a view by key, as read for one reaction.
+pub type Entries<E> = BTreeMap<String, E>;
+
+/// A service's local view: the outside facts its policies need, folded from events
+/// into entries addressed by key (`"transfer/<id>"`, `"queue/<configuration>"`...).
+pub trait View: Send + Sync + 'static {
+    /// Unique name: lower-case letters, digits and `_` (its schema is `proj_<name>`).
+    const NAME: &'static str;
+    /// The aggregate types whose events it folds. A policy over this view reacts to
+    /// events of these types only, so the view always folds the event reacted to.
+    const AGGREGATES: &'static [AggregateType];
+
+    /// One entry.
+    type Entry: Clone + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// The keys of the entries `event` changes.
+    fn keys(event: &Envelope) -> Vec<String>;
+
+    /// Entry `key` after `event` (`None`: the entry is removed).
+    fn evolve(key: &str, entry: Option<Self::Entry>, event: &Envelope) -> Option<Self::Entry>;
+
+    /// When the entry is due, if it is a timer.
+    fn due(_entry: &Self::Entry) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    /// Folds events into entries, in order: what the edge keeps in PostgreSQL, here
+    /// in memory (for tests and for a policy's given/when/then).
+    fn fold<'a>(
+        entries: &mut Entries<Self::Entry>,
+        events: impl IntoIterator<Item = &'a Envelope>,
+    ) {
+        for event in events {
+            for key in Self::keys(event) {
+                let before = entries.remove(&key);
+                if let Some(after) = Self::evolve(&key, before, event) {
+                    entries.insert(key, after);
+                }
+            }
+        }
+    }
+}
+
+/// A service's reaction to events: what to do, from the event and its view.
+pub trait Policy: Send + Sync + 'static {
+    /// The view it reads.
+    type View: View;
+    /// The commands it issues (run by the service's edge).
+    type Command: Clone + Debug + PartialEq + Send + Sync + 'static;
+
+    /// The reactor's name: its durable consumer, and the namespace of its command ids.
+    const NAME: &'static str;
+
+    /// The keys of the entries this reaction reads, knowing the entries read so far
+    /// (`known`, empty at first): the edge asks again with what it read until no new
+    /// key comes, so an entry can lead to another (a transfer to its account).
+    fn reads(event: &Envelope, known: &Entries<<Self::View as View>::Entry>) -> Vec<String>;
+
+    /// The commands to issue for `event`, given the entries read. The view has folded
+    /// at least `event`, maybe later events too: a policy decides on the facts, not on
+    /// which event brought them, and derives its command ids so that two events
+    /// leading to the same fact issue the same command.
+    fn react(event: &Envelope, view: &Entries<<Self::View as View>::Entry>) -> Vec<Self::Command>;
+
+    /// The commands to issue when entry `key` of the view is due (see [`View::due`]).
+    /// Fired again (same ids) until an event moves or removes the entry.
+    fn on_due(_key: &str, _entry: &<Self::View as View>::Entry) -> Vec<Self::Command> {
+        Vec::new()
+    }
+}
+
+/// The id of a command a reactor issues in response to an event (or to a fact, when
+/// `cause` is the id of that fact): the same cause always gives the same command id,
+/// so a redelivered event is not acted on twice.
+pub fn reaction_id(reactor: &str, cause: Uuid, purpose: &str) -> Uuid {
+    Uuid::new_v5(&cause, format!("{reactor}/{purpose}").as_bytes())
+}

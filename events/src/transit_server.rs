@@ -84,9 +84,36 @@ pub struct TransitServerReleased {
     pub migration_id: Uuid,
 }
 
+/// The wipe duration read for [`TransitServerWipeStarted`] events of schema version
+/// 1, which did not record it: the pool's default of the time, ten minutes.
+pub const WIPE_STARTED_V1_EXPECTED_DURATION_MS: u64 = 600_000;
+
 /// Erasing the previous customer's data from the transit server began.
+///
+/// Schema version 2 added [`expected_duration_ms`](Self::expected_duration_ms), so
+/// that when the wipe is due follows from the log alone; version 1 events are read
+/// with [`WIPE_STARTED_V1_EXPECTED_DURATION_MS`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransitServerWipeStarted {}
+pub struct TransitServerWipeStarted {
+    /// How long the wipe is expected to take, in milliseconds.
+    pub expected_duration_ms: u64,
+}
+
+/// `TransitServerWipeStarted` v1 → v2: v1 had no expected duration.
+pub(crate) fn wipe_started_v1_to_v2(
+    mut payload: serde_json::Value,
+) -> Result<serde_json::Value, crate::upcast::UpcastError> {
+    let object = payload.as_object_mut().ok_or_else(|| {
+        crate::upcast::UpcastError::new(
+            "the TransitServerWipeStarted v1 payload is not a JSON object",
+        )
+    })?;
+    object.insert(
+        "expected_duration_ms".to_owned(),
+        serde_json::Value::from(WIPE_STARTED_V1_EXPECTED_DURATION_MS),
+    );
+    Ok(payload)
+}
 
 /// The transit server is erased and free again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +140,7 @@ aggregate_events! {
         TransitInstallationFailed = 1,
         TransitServerLent = 1,
         TransitServerReleased = 1,
-        TransitServerWipeStarted = 1,
+        TransitServerWipeStarted = 2,
         TransitServerWiped = 1,
         TransitServerTakenOutOfService = 1,
         TransitServerReturnedToService = 1,

@@ -42,11 +42,18 @@ pub struct UpcastStep {
 }
 
 /// Every registered upcaster, keyed by (event type, from version).
-pub const UPCASTERS: &[UpcastStep] = &[UpcastStep {
-    event_type: "LoanOpened",
-    from_version: 1,
-    upcaster: crate::loan::loan_opened_v1_to_v2,
-}];
+pub const UPCASTERS: &[UpcastStep] = &[
+    UpcastStep {
+        event_type: "LoanOpened",
+        from_version: 1,
+        upcaster: crate::loan::loan_opened_v1_to_v2,
+    },
+    UpcastStep {
+        event_type: "TransitServerWipeStarted",
+        from_version: 1,
+        upcaster: crate::transit_server::wipe_started_v1_to_v2,
+    },
+];
 
 /// The upcaster reading `event_type` at `from_version`, if one is registered.
 pub fn find_upcaster(event_type: &str, from_version: u16) -> Option<Upcaster> {

@@ -1,7 +1,8 @@
 //! The HTTP endpoints every ferry process serves: `/health` (alive), `/ready` (can do
-//! its work: NATS connected, PostgreSQL answering, no projection stalled) and
-//! `/metrics` (Prometheus). Services merge their own routes beside these.
+//! its work: NATS connected, PostgreSQL answering, no projection stalled; it also
+//! lists the parked reactions waiting for support) and `/metrics` (Prometheus). Services merge their own routes beside these.
 
+use crate::policy::parked::ParkedReactions;
 use crate::projection::{ProjectionState, ProjectionStatus, StatusBoard};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -20,6 +21,9 @@ pub struct HealthState {
     pub pool: Pool,
     /// The projections of this process.
     pub board: StatusBoard,
+    /// The reactions parked by this process's reactors (and others sharing its
+    /// database).
+    pub parked: ParkedReactions,
 }
 
 #[derive(serde::Serialize)]
@@ -28,6 +32,10 @@ struct Readiness {
     nats: String,
     postgres: String,
     projections: Vec<ProjectionStatus>,
+    /// Parked reactions by reactor: recorded, retried, waiting for a fix or for
+    /// support (`ferry reactions`). They do not make the process unready: it goes on
+    /// with every other aggregate.
+    parked_reactions: std::collections::BTreeMap<String, u64>,
 }
 
 /// The health, readiness and metrics routes.
@@ -65,6 +73,12 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
     let stalled = projections
         .iter()
         .any(|p| matches!(p.state, ProjectionState::Stalled { .. }));
+    let parked_reactions = state
+        .parked
+        .counts()
+        .await
+        .map(|counts| counts.into_iter().collect())
+        .unwrap_or_default();
     let ready = nats == "ok" && postgres == "ok" && !stalled;
     let status = if ready {
         StatusCode::OK
@@ -78,6 +92,7 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
             nats,
             postgres,
             projections,
+            parked_reactions,
         }),
     )
 }

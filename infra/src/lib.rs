@@ -20,11 +20,13 @@
 //! `ferry-events` catalogue.
 
 pub mod api;
+pub mod backoff;
 pub mod command;
 pub mod config;
 pub mod event_log;
 pub mod http;
 pub mod metrics;
+pub mod policy;
 pub mod postgres;
 pub mod projection;
 pub mod reactor;

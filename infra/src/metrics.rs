@@ -50,7 +50,7 @@ impl CommandMetrics {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReactionLabels {
     /// Reactor name.
-    pub reactor: &'static str,
+    pub reactor: String,
     /// handled, retried, failed.
     pub outcome: &'static str,
 }
@@ -59,14 +59,45 @@ pub struct ReactionLabels {
 #[derive(Debug, Default)]
 pub struct ReactionMetrics {
     outcomes: Family<ReactionLabels, Counter>,
+    parked: Family<ParkedLabels, Gauge>,
+}
+
+/// Labels of the parked reactions gauge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ParkedLabels {
+    /// Reactor name.
+    pub reactor: String,
 }
 
 impl ReactionMetrics {
     /// Counts one outcome.
-    pub fn record(&self, reactor: &'static str, outcome: &'static str) {
+    pub fn record(&self, reactor: &str, outcome: &'static str) {
         self.outcomes
-            .get_or_create(&ReactionLabels { reactor, outcome })
+            .get_or_create(&ReactionLabels {
+                reactor: reactor.to_owned(),
+                outcome,
+            })
             .inc();
+    }
+
+    /// Counts one parked reaction (the parked gauge is set by the store).
+    pub fn record_parked(&self, reactor: &str) {
+        self.outcomes
+            .get_or_create(&ReactionLabels {
+                reactor: reactor.to_owned(),
+                outcome: "parked",
+            })
+            .inc();
+    }
+
+    /// Sets how many reactions of `reactor` are parked (see
+    /// [`crate::policy::parked`]).
+    pub fn set_parked(&self, reactor: &str, count: i64) {
+        self.parked
+            .get_or_create(&ParkedLabels {
+                reactor: reactor.to_owned(),
+            })
+            .set(count);
     }
 }
 
@@ -114,6 +145,11 @@ impl Metrics {
             "reactions",
             "Events handled by reactors, by reactor and outcome",
             reactions.outcomes.clone(),
+        );
+        registry.register(
+            "reactions_parked",
+            "Reactions parked (recorded, retried, never passed over), by reactor",
+            reactions.parked.clone(),
         );
         registry.register(
             "commands",

@@ -6,14 +6,21 @@
 //! are handled one at a time, in log order; each is acknowledged once handled. A
 //! transient failure (the log unavailable, contention) is retried, with backoff, until
 //! it succeeds or the process stops: an event is never skipped because a dependency
-//! was down. An unacknowledged event is redelivered, so reactions must be idempotent:
-//! derive command ids with [`reaction_id`] and let the deciders turn stale commands
-//! into no-ops or refusals.
+//! was down. A failure that retrying at once cannot fix is **parked**
+//! ([`crate::policy::parked`]): recorded with its sequence, event and error, visible,
+//! retried later or when support asks, and the later events of the same aggregate
+//! wait behind it; it is never passed over. An unacknowledged event is redelivered,
+//! so reactions must be idempotent: derive command ids with [`reaction_id`] and let
+//! the deciders turn stale commands into no-ops or refusals.
+//!
+//! Most reactors are a policy over a local view ([`crate::policy::PolicyReactor`]).
 //!
 //! This module emits and consumes no event type of its own.
 
+use crate::backoff::{Backoff, sleep_or_stop};
 use crate::command::{HandleError, Handled};
 use crate::event_log::{EventLog, ReadError, Recorded};
+use crate::policy::parked::ParkedReactions;
 use async_nats::jetstream::AckKind;
 use futures::StreamExt;
 use std::future::Future;
@@ -21,7 +28,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use uuid::Uuid;
+
+pub use ferry_core::reaction_id;
 
 /// A service's reaction to events of the log.
 pub trait Reactor: Send + Sync + 'static {
@@ -44,7 +52,8 @@ pub enum ReactionError {
     /// Worth retrying: the log or a database was unavailable, or writers kept racing.
     #[error("{0}")]
     Transient(String),
-    /// Retrying cannot help (a bug or a malformed event): logged, counted, and passed.
+    /// Retrying at once cannot help (a bug, a fact missing, a malformed event): the
+    /// event is parked, recorded and retried later; never passed over.
     #[error("{0}")]
     Failed(String),
 }
@@ -56,12 +65,6 @@ impl From<ReadError> for ReactionError {
             other => ReactionError::Transient(other.to_string()),
         }
     }
-}
-
-/// The id of the command a reactor issues in response to an event: the same event
-/// always gives the same command id, so a redelivered event is not acted on twice.
-pub fn reaction_id(reactor: &str, event_id: Uuid, purpose: &str) -> Uuid {
-    Uuid::new_v5(&event_id, format!("{reactor}/{purpose}").as_bytes())
 }
 
 /// Turns the outcome of a command issued by a reactor into the reactor's outcome: a
@@ -91,10 +94,10 @@ pub struct ReactorSettings {
     pub batch: usize,
     /// How long an unacknowledged message waits before redelivery.
     pub ack_wait: Duration,
-    /// First delay before retrying a transient failure; doubles up to `max_backoff`.
-    pub backoff: Duration,
-    /// Longest delay between retries.
-    pub max_backoff: Duration,
+    /// Delays between retries of a transient failure.
+    pub backoff: Backoff,
+    /// How often parked reactions are retried without being asked.
+    pub parked_retry: Duration,
 }
 
 impl Default for ReactorSettings {
@@ -102,8 +105,8 @@ impl Default for ReactorSettings {
         Self {
             batch: 100,
             ack_wait: Duration::from_secs(60),
-            backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(10),
+            backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(10)),
+            parked_retry: Duration::from_secs(300),
         }
     }
 }
@@ -118,11 +121,50 @@ pub struct ReactorError {
     pub reason: String,
 }
 
+/// Where a reactor parks what it cannot handle, and the lock that keeps its retries
+/// of parked events from running beside its handling of new ones.
+#[derive(Debug, Clone)]
+pub struct Parking {
+    parked: ParkedReactions,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Parking {
+    /// Parking in `parked`.
+    pub fn new(parked: ParkedReactions) -> Self {
+        Self {
+            parked,
+            turn: Arc::default(),
+        }
+    }
+}
+
 /// Runs `reactor` until `shutdown`; an event in progress is finished or, if it is
-/// being retried, left unacknowledged for redelivery.
+/// being retried, left unacknowledged for redelivery. Parked events are retried
+/// beside it, never at the same time as a new event is handled.
 pub async fn run<R: Reactor>(
     reactor: Arc<R>,
     log: EventLog,
+    parked: ParkedReactions,
+    settings: ReactorSettings,
+    shutdown: CancellationToken,
+) -> Result<(), ReactorError> {
+    let parking = Parking::new(parked);
+    let retries = retry_parked(
+        reactor.clone(),
+        log.clone(),
+        parking.clone(),
+        settings.clone(),
+        shutdown.clone(),
+    );
+    let (consumed, ()) = tokio::join!(consume(reactor, log, parking, settings, shutdown), retries);
+    consumed
+}
+
+async fn consume<R: Reactor>(
+    reactor: Arc<R>,
+    log: EventLog,
+    parking: Parking,
     settings: ReactorSettings,
     shutdown: CancellationToken,
 ) -> Result<(), ReactorError> {
@@ -158,7 +200,11 @@ pub async fn run<R: Reactor>(
                     break;
                 }
             };
-            if !handle(reactor.as_ref(), &message, &settings, &shutdown).await {
+            let handled = {
+                let _turn = parking.turn.lock().await;
+                handle(reactor.as_ref(), &message, &parking, &settings, &shutdown).await
+            };
+            if !handled {
                 message.ack_with(AckKind::Nak(None)).await.ok();
                 give_back(&mut messages).await;
                 break;
@@ -178,10 +224,36 @@ pub async fn run<R: Reactor>(
 /// independent of each other (a data copy per event), where one must not wait for
 /// another. Each event is acknowledged once its own reaction is done; on `shutdown` no
 /// new event is taken, and the reactions in progress are awaited (they see the same
-/// token and give their event back unhandled for redelivery).
+/// token and give their event back unhandled for redelivery). A failed reaction is
+/// parked as with [`run`]; its retries do not wait for the reactions in progress
+/// (they are independent of each other by nature).
 pub async fn run_concurrently<R: Reactor>(
     reactor: Arc<R>,
     log: EventLog,
+    parked: ParkedReactions,
+    settings: ReactorSettings,
+    max_in_flight: usize,
+    shutdown: CancellationToken,
+) -> Result<(), ReactorError> {
+    let parking = Parking::new(parked);
+    let retries = retry_parked(
+        reactor.clone(),
+        log.clone(),
+        parking.clone(),
+        settings.clone(),
+        shutdown.clone(),
+    );
+    let (consumed, ()) = tokio::join!(
+        consume_concurrently(reactor, log, parking, settings, max_in_flight, shutdown),
+        retries
+    );
+    consumed
+}
+
+async fn consume_concurrently<R: Reactor>(
+    reactor: Arc<R>,
+    log: EventLog,
+    parking: Parking,
     settings: ReactorSettings,
     max_in_flight: usize,
     shutdown: CancellationToken,
@@ -223,9 +295,10 @@ pub async fn run_concurrently<R: Reactor>(
             None => continue,
         };
         let (reactor, settings, shutdown) = (reactor.clone(), settings.clone(), shutdown.clone());
+        let parking = parking.clone();
         in_flight.spawn(async move {
             let _slot = slot;
-            if handle(reactor.as_ref(), &message, &settings, &shutdown).await {
+            if handle(reactor.as_ref(), &message, &parking, &settings, &shutdown).await {
                 if let Err(e) = message.ack().await {
                     tracing::warn!(reactor = reactor.name(), error = %e, "cannot acknowledge");
                 }
@@ -264,7 +337,7 @@ async fn fetch(
             Err(e) => {
                 *failures += 1;
                 tracing::warn!(reactor = name, error = %e, "cannot fetch; retrying");
-                sleep_or_stop(backoff(settings, *failures), shutdown).await;
+                settings.backoff.wait(*failures, shutdown).await;
                 None
             }
         },
@@ -281,20 +354,26 @@ async fn give_back(messages: &mut async_nats::jetstream::consumer::pull::Batch) 
     }
 }
 
-/// Handles one message, retrying transient failures. False when stopped meanwhile.
+/// Handles one message, retrying transient failures and parking the others. False
+/// when stopped meanwhile (the message is then given back).
 async fn handle<R: Reactor>(
     reactor: &R,
     message: &async_nats::jetstream::Message,
+    parking: &Parking,
     settings: &ReactorSettings,
     shutdown: &CancellationToken,
 ) -> bool {
     let name = reactor.name();
+    let subject = message.subject.to_string();
     let recorded = match Recorded::from_message(message) {
         Ok(recorded) => recorded,
         Err(e) => {
-            crate::metrics::global().reactions.record(name, "failed");
-            tracing::error!(reactor = name, error = %e, "undecodable event passed over");
-            return true;
+            let sequence = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+            let error = format!("cannot read the event: {e}");
+            return park(
+                name, sequence, &subject, None, &error, false, parking, settings, shutdown,
+            )
+            .await;
         }
     };
     let span = tracing::info_span!(
@@ -305,6 +384,36 @@ async fn handle<R: Reactor>(
         sequence = recorded.sequence,
     );
     recorded.link_span(&span);
+    // Keep the aggregate's order: behind an earlier parked event, this one waits too.
+    let mut attempt = 0u32;
+    let held = loop {
+        match parking.parked.holds(name, &subject).await {
+            Ok(held) => break held,
+            Err(e) => {
+                attempt += 1;
+                tracing::warn!(parent: &span, error = %e, "cannot read the parked reactions; retrying");
+                if !settings.backoff.wait(attempt, shutdown).await {
+                    return false;
+                }
+            }
+        }
+    };
+    if let Some(first) = held {
+        let error = format!("waits behind the parked event at sequence {first} of this aggregate");
+        return park(
+            name,
+            recorded.sequence,
+            &subject,
+            Some(&recorded),
+            &error,
+            true,
+            parking,
+            settings,
+            shutdown,
+        )
+        .instrument(span)
+        .await;
+    }
     let mut attempt = 0u32;
     loop {
         attempt += 1;
@@ -317,21 +426,171 @@ async fn handle<R: Reactor>(
                 return true;
             }
             Err(ReactionError::Failed(reason)) => {
-                crate::metrics::global().reactions.record(name, "failed");
-                tracing::error!(parent: &span, %reason, "reaction failed; event passed over");
-                return true;
+                return park(
+                    name,
+                    recorded.sequence,
+                    &subject,
+                    Some(&recorded),
+                    &reason,
+                    false,
+                    parking,
+                    settings,
+                    shutdown,
+                )
+                .instrument(span)
+                .await;
             }
             Err(ReactionError::Transient(reason)) => {
                 crate::metrics::global().reactions.record(name, "retried");
                 tracing::warn!(parent: &span, %reason, attempt, "reaction failed; retrying");
                 // Keep the message ours while retrying.
                 message.ack_with(AckKind::Progress).await.ok();
-                if !sleep_or_stop(backoff(settings, attempt), shutdown).await {
+                if !settings.backoff.wait(attempt, shutdown).await {
                     return false;
                 }
             }
         }
     }
+}
+
+/// Parks an event (retrying while the database is down). True once parked, so
+/// that the message can be acknowledged; false when stopped first.
+#[allow(clippy::too_many_arguments)]
+async fn park(
+    name: &str,
+    sequence: u64,
+    subject: &str,
+    recorded: Option<&Recorded>,
+    error: &str,
+    held: bool,
+    parking: &Parking,
+    settings: &ReactorSettings,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut attempt = 0u32;
+    loop {
+        match parking
+            .parked
+            .park(name, sequence, subject, recorded, error, held)
+            .await
+        {
+            Ok(()) => {
+                crate::metrics::global().reactions.record_parked(name);
+                if held {
+                    tracing::warn!(reactor = name, sequence, subject, %error, "reaction parked behind an earlier one");
+                } else {
+                    tracing::error!(reactor = name, sequence, subject, %error, "reaction failed; parked, to be retried");
+                }
+                return true;
+            }
+            Err(e) => {
+                attempt += 1;
+                tracing::warn!(reactor = name, sequence, error = %e, "cannot park the reaction; retrying");
+                if !settings.backoff.wait(attempt, shutdown).await {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// Retries `reactor`'s parked events every `parked_retry`, or at once when support
+/// asks: per aggregate in log order, stopping at the first that fails again.
+async fn retry_parked<R: Reactor>(
+    reactor: Arc<R>,
+    log: EventLog,
+    parking: Parking,
+    settings: ReactorSettings,
+    shutdown: CancellationToken,
+) {
+    let name = reactor.name();
+    let asked_every = Duration::from_secs(2).min(settings.parked_retry);
+    let mut since_last = Duration::ZERO;
+    loop {
+        if !sleep_or_stop(asked_every, &shutdown).await {
+            return;
+        }
+        since_last += asked_every;
+        let asked = parking
+            .parked
+            .take_retry_request(name)
+            .await
+            .unwrap_or(false);
+        if !asked && since_last < settings.parked_retry {
+            continue;
+        }
+        since_last = Duration::ZERO;
+        let parked = match parking.parked.list(Some(name)).await {
+            Ok(parked) => parked,
+            Err(e) => {
+                tracing::warn!(reactor = name, error = %e, "cannot list the parked reactions");
+                continue;
+            }
+        };
+        let _turn = parking.turn.lock().await;
+        let mut stuck: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for entry in parked {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            if stuck.contains(&entry.subject) {
+                continue;
+            }
+            match retry_one(reactor.as_ref(), &log, &entry.subject, entry.sequence).await {
+                Ok(()) => {
+                    tracing::info!(
+                        reactor = name,
+                        sequence = entry.sequence,
+                        "parked reaction handled on retry"
+                    );
+                    crate::metrics::global().reactions.record(name, "handled");
+                    if let Err(e) = parking.parked.resolved(name, entry.sequence).await {
+                        tracing::warn!(reactor = name, error = %e, "cannot unpark a handled reaction; it will be retried (idempotent)");
+                        stuck.insert(entry.subject);
+                    }
+                }
+                Err(error) => {
+                    let error = error.to_string();
+                    if let Err(e) = parking
+                        .parked
+                        .park(name, entry.sequence, &entry.subject, None, &error, false)
+                        .await
+                    {
+                        tracing::warn!(reactor = name, error = %e, "cannot record a failed retry");
+                    }
+                    stuck.insert(entry.subject);
+                }
+            }
+        }
+    }
+}
+
+/// Reads the event at `sequence` again and reacts to it.
+async fn retry_one<R: Reactor>(
+    reactor: &R,
+    log: &EventLog,
+    subject: &str,
+    sequence: u64,
+) -> Result<(), ReactionError> {
+    let mut events = log
+        .replay_filtered(sequence, vec![subject.to_owned()])
+        .await?;
+    let recorded = match events.next().await {
+        Some(Ok(recorded)) if recorded.sequence == sequence => recorded,
+        Some(Ok(other)) => {
+            return Err(ReactionError::Failed(format!(
+                "the event at sequence {sequence} is no longer in the log (found {})",
+                other.sequence
+            )));
+        }
+        Some(Err(e)) => return Err(e.into()),
+        None => {
+            return Err(ReactionError::Failed(format!(
+                "the event at sequence {sequence} is no longer in the log"
+            )));
+        }
+    };
+    reactor.react(&recorded).await
 }
 
 /// Reacts, telling the server every half `ack_wait` that the message is still being
@@ -354,21 +613,5 @@ async fn react_keeping_message<R: Reactor>(
                 message.ack_with(AckKind::Progress).await.ok();
             }
         }
-    }
-}
-
-fn backoff(settings: &ReactorSettings, attempt: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
-    settings
-        .backoff
-        .saturating_mul(factor)
-        .min(settings.max_backoff)
-}
-
-/// Sleeps, unless stopped first. False when stopped.
-async fn sleep_or_stop(delay: Duration, shutdown: &CancellationToken) -> bool {
-    tokio::select! {
-        _ = shutdown.cancelled() => false,
-        _ = tokio::time::sleep(delay) => true,
     }
 }

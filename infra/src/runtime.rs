@@ -5,6 +5,7 @@
 use crate::config::RuntimeArgs;
 use crate::event_log::{EventLog, SetupError};
 use crate::http::HealthState;
+use crate::policy::parked::{ParkedReactions, ParkingError};
 use crate::postgres::PostgresError;
 use crate::projection::{Projection, ProjectionRunner, RunnerSettings, StatusBoard};
 use crate::shutdown;
@@ -28,6 +29,9 @@ pub enum RuntimeError {
     /// PostgreSQL.
     #[error(transparent)]
     Postgres(#[from] PostgresError),
+    /// The parked reactions' tables.
+    #[error(transparent)]
+    Parking(#[from] ParkingError),
     /// The HTTP endpoint.
     #[error("cannot serve HTTP on {addr}: {reason}")]
     Http {
@@ -47,6 +51,8 @@ pub struct Runtime {
     pub pool: Pool,
     /// Projection statuses of this process.
     pub board: StatusBoard,
+    /// Where reactors park what they cannot handle.
+    pub parked: ParkedReactions,
     /// Cancelled when the process is asked to stop.
     pub shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -64,12 +70,14 @@ impl Runtime {
             usize::from(args.database.pool_size),
         )
         .await?;
+        let parked = ParkedReactions::open(pool.clone()).await?;
         tracing::info!(service, nats = %args.log.nats_url, stream = %args.log.stream, "connected");
         Ok(Self {
             args,
             log,
             pool,
             board: StatusBoard::default(),
+            parked,
             shutdown: shutdown::on_signal(),
             tracker: TaskTracker::new(),
             telemetry,
@@ -104,6 +112,27 @@ impl Runtime {
     }
 
     /// Serves the health, readiness and metrics routes plus `routes` until shutdown, then
+    /// Runs policy `P` with its commands carried out by `executor`: its view's
+    /// projection, its reactor (failures parked) and its timers (see
+    /// [`crate::policy`]).
+    pub fn spawn_policy<P, X>(&self, executor: X)
+    where
+        P: ferry_core::Policy,
+        X: crate::policy::Execute<P::Command> + Clone,
+    {
+        let context = crate::policy::PolicyContext {
+            log: self.log.clone(),
+            pool: self.pool.clone(),
+            board: self.board.clone(),
+            parked: self.parked.clone(),
+        };
+        self.spawn(
+            P::NAME,
+            crate::policy::run::<P, X>(context, executor, self.shutdown.clone()),
+        );
+    }
+
+    /// Serves the health, readiness and metrics routes plus `routes` until shutdown, then
     /// drains the tasks within the grace period.
     pub async fn serve(self, routes: axum::Router) -> Result<(), RuntimeError> {
         let addr = self.args.server.http_addr;
@@ -111,6 +140,7 @@ impl Runtime {
             nats: self.log.client().clone(),
             pool: self.pool.clone(),
             board: self.board.clone(),
+            parked: self.parked.clone(),
         };
         let app = crate::http::router(health).merge(routes);
         let listener =

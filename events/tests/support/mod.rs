@@ -637,7 +637,7 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
         ),
         (
             "tr-0007".into(),
-            TransitServerWipeStarted {}.into(),
+            TransitServerWipeStarted { expected_duration_ms: 600_000 }.into(),
             system("transit-pool"),
         ),
         (

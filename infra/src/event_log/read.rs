@@ -64,7 +64,7 @@ impl EventLog {
     #[tracing::instrument(name = "event_log.load", skip(self), fields(aggregate = %aggregate))]
     pub async fn load(&self, aggregate: &AggregateRef) -> Result<Loaded, ReadError> {
         let events: Vec<Recorded> = self
-            .replay_filtered(1, vec![self.subject(aggregate)])
+            .replay_aggregate(&self.subject(aggregate))
             .await?
             .collect::<Vec<_>>()
             .await
@@ -117,6 +117,44 @@ impl EventLog {
             Err(e) => Err(ReadError::Unavailable(e.to_string())),
         }))
     }
+    /// One aggregate's events, through a short-lived consumer. Ordered consumers
+    /// linger 30 s on the server after use, and a stream allows 1,000 consumers: at
+    /// a few dozen commands per second, loads alone would exhaust it. This consumer
+    /// is gone 2 s after the load. An aggregate's history is small, so it needs no
+    /// flow control.
+    async fn replay_aggregate(
+        &self,
+        subject: &str,
+    ) -> Result<impl Stream<Item = Result<Recorded, ReadError>> + use<>, ReadError> {
+        let stream = self.stream_handle().await.map_err(ReadError::Unavailable)?;
+        let consumer = stream
+            .create_consumer(consumer::push::Config {
+                deliver_subject: self.client.new_inbox(),
+                filter_subject: subject.to_owned(),
+                deliver_policy: DeliverPolicy::All,
+                ack_policy: AckPolicy::None,
+                inactive_threshold: Duration::from_secs(2),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| ReadError::Unavailable(e.to_string()))?;
+        let pending = usize::try_from(consumer.cached_info().num_pending).unwrap_or(usize::MAX);
+        let messages: futures::stream::BoxStream<'static, _> = if pending == 0 {
+            futures::stream::empty().boxed()
+        } else {
+            consumer
+                .messages()
+                .await
+                .map_err(|e| ReadError::Unavailable(e.to_string()))?
+                .map(|m| m.map_err(|e| ReadError::Unavailable(e.to_string())))
+                .boxed()
+        };
+        Ok(messages.take(pending).map(|message| match message {
+            Ok(message) => Recorded::from_message(&message),
+            Err(e) => Err(e),
+        }))
+    }
+
 
     /// A durable pull consumer named `name` over `filters`, created afresh so that it
     /// delivers from `start_sequence`. Acknowledging a message acknowledges every one

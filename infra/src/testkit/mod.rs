@@ -85,6 +85,24 @@ impl TestStack {
             .await
             .expect("second connection")
     }
+
+    /// What a policy runs on in this test: its log, database and parked reactions,
+    /// with a fresh status board (a process of its own).
+    pub async fn policy_context(&self) -> crate::policy::PolicyContext {
+        self.policy_context_on(self.log.clone()).await
+    }
+
+    /// The same on another connection to the log (a second or restarted process).
+    pub async fn policy_context_on(&self, log: EventLog) -> crate::policy::PolicyContext {
+        crate::policy::PolicyContext {
+            log,
+            pool: self.pool.clone(),
+            board: crate::projection::StatusBoard::default(),
+            parked: crate::policy::parked::ParkedReactions::open(self.pool.clone())
+                .await
+                .expect("parked reactions' tables"),
+        }
+    }
 }
 
 impl Drop for TestStack {

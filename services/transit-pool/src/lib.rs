@@ -10,24 +10,24 @@
 //!   `TransitInstallationFailed`, `TransitServerLent`, `TransitServerReleased`,
 //!   `TransitServerWipeStarted`, `TransitServerWiped`, `TransitServerTakenOutOfService`,
 //!   `TransitServerReturnedToService` (transit_server).
-//! - Consumes (reactor `transit_pool`): `ObsoleteLanguagesRemoved`,
-//!   `ObsoleteLanguagesRestored`, `MigrationCancelled`, `MigrationCompleted` (migration,
-//!   reading the migration's `MigrationOpened` and `TransitServerRequested`);
-//!   `TransferCompleted` (transfer, reading its `TransferScheduled`); its own queue and
-//!   transit server events, which drive the chain reserve → install → lend → release →
-//!   wipe → available.
+//! - Consumes (policy `transit_pool` over its view `transit_pool_view`):
+//!   `ObsoleteLanguagesRemoved`, `ObsoleteLanguagesRestored`, `MigrationCancelled`,
+//!   `MigrationCompleted` (migration, with the migration's `MigrationOpened` and
+//!   `TransitServerRequested` in the view); `TransferCompleted` (transfer, with its
+//!   `TransferScheduled` in the view); its own queue and transit server events, which
+//!   drive the chain reserve → install → lend → release → wipe → available.
+//!   Installations and wipes complete when due: their due times are entries of the
+//!   view, so they survive restarts.
 //!
-//! Modules: [`domain`] (the pure deciders), [`mod@service`] (commands), [`reactor`] (the
-//! allocation chain), [`timers`] (installations and wipes that survive restarts),
-//! [`routes`] (support's HTTP API).
+//! Modules: [`domain`] (the pure deciders and the policy), [`mod@service`]
+//! (commands), [`reactions`] (the policy's edge), [`routes`] (support's HTTP API).
 
 pub use ferry_transit_pool_domain as domain;
-pub mod reactor;
+pub mod reactions;
 pub mod routes;
 pub mod service;
-pub mod timers;
 
-pub use reactor::{PoolReactor, PoolTasks, REACTOR_NAME, RunError, run, tasks};
+pub use reactions::{PoolExecutor, REACTOR_NAME, run};
 pub use service::{Changes, CommandMeta, NewTransitServer, PoolError, PoolSettings, TransitPool};
 
 use ferry_infra::runtime::Runtime;
@@ -67,13 +67,11 @@ impl TransitPoolArgs {
     }
 }
 
-/// Starts the transit pool in `runtime`: its reactor and its timers run until
-/// `runtime.shutdown`; returns its HTTP routes.
+/// Starts the transit pool in `runtime`: its policy (view, reactor, timers) runs
+/// until `runtime.shutdown`; returns its HTTP routes.
 pub fn service(runtime: &Runtime, args: TransitPoolArgs) -> OpenApiRouter {
     let pool = TransitPool::new(runtime.log.clone(), args.settings());
-    let PoolTasks { reactor, timers } = tasks(&pool, runtime.shutdown.clone());
-    runtime.spawn("transit_pool.reactor", reactor);
-    runtime.spawn("transit_pool.timers", timers);
+    runtime.spawn_policy::<domain::policy::PoolPolicy, _>(PoolExecutor::new(pool.clone()));
     routes::router(pool)
 }
 

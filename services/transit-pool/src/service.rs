@@ -345,7 +345,10 @@ impl TransitPool {
         transit_server_id: &str,
         migration_id: Uuid,
     ) -> ServerResult {
-        let action = TransitServerAction::Release { migration_id };
+        let action = TransitServerAction::Release {
+            migration_id,
+            wipe_duration_ms: duration_ms(self.settings.wipe_duration),
+        };
         self.server(transit_server_id, meta, action).await
     }
 

@@ -5,5 +5,6 @@
 //! - [`transit_server`]: the life cycle of one transit server (reserved, installing,
 //!   installed, lent, wiping, out of service), following the queue's decisions.
 
+pub mod policy;
 pub mod transit_queue;
 pub mod transit_server;

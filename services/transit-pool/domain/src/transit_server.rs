@@ -236,6 +236,8 @@ pub enum TransitServerAction {
     Release {
         /// The migration.
         migration_id: Uuid,
+        /// How long the wipe that starts is expected to take, in milliseconds.
+        wipe_duration_ms: u64,
     },
     /// The wipe finished: the server is free again.
     CompleteWipe,
@@ -676,14 +678,20 @@ fn decide_in_pool(status: &Status, action: &TransitServerAction) -> Decided {
                 status: described(),
             }),
         },
-        TransitServerAction::Release { migration_id } => {
+        TransitServerAction::Release {
+            migration_id,
+            wipe_duration_ms,
+        } => {
             if status.holder() == Some(*migration_id) {
                 Ok(vec![
                     TransitServerReleased {
                         migration_id: *migration_id,
                     }
                     .into(),
-                    TransitServerWipeStarted {}.into(),
+                    TransitServerWipeStarted {
+                        expected_duration_ms: *wipe_duration_ms,
+                    }
+                    .into(),
                 ])
             } else {
                 Err(TransitServerRejection::NotHeld {
@@ -846,8 +854,13 @@ mod tests {
         TransitServerReleased { migration_id: m(n) }.into()
     }
 
+    const WIPE_MS: u64 = 600_000;
+
     fn wipe_started() -> TransitServerEvent {
-        TransitServerWipeStarted {}.into()
+        TransitServerWipeStarted {
+            expected_duration_ms: WIPE_MS,
+        }
+        .into()
     }
 
     fn wiped() -> TransitServerEvent {
@@ -890,7 +903,10 @@ mod tests {
                 migration_id: m(1),
                 at: noon(),
             },
-            A::Release { migration_id: m(1) },
+            A::Release {
+                migration_id: m(1),
+                wipe_duration_ms: WIPE_MS,
+            },
             A::CompleteWipe,
             A::TakeOutOfService { reason: "x".into() },
             A::ReturnToService,
@@ -1194,7 +1210,10 @@ mod tests {
     fn the_holding_migration_releases_the_server_and_its_wipe_starts() {
         for history in [installing(1), installed(1), on_loan(1)] {
             let state = given::<S>(history)
-                .when(system(A::Release { migration_id: m(1) }))
+                .when(system(A::Release {
+                    migration_id: m(1),
+                    wipe_duration_ms: WIPE_MS,
+                }))
                 .then(vec![released(1), wipe_started()]);
             assert_eq!(state.status, Status::Wiping);
         }
@@ -1205,17 +1224,26 @@ mod tests {
         let mut failed_once = installing(1);
         failed_once.push(failed(1));
         given::<S>(failed_once)
-            .when(system(A::Release { migration_id: m(1) }))
+            .when(system(A::Release {
+                migration_id: m(1),
+                wipe_duration_ms: WIPE_MS,
+            }))
             .then(vec![released(1), wipe_started()]);
     }
 
     #[test]
     fn only_the_holding_migration_releases_the_server() {
         given::<S>(on_loan(1))
-            .when(system(A::Release { migration_id: m(2) }))
+            .when(system(A::Release {
+                migration_id: m(2),
+                wipe_duration_ms: WIPE_MS,
+            }))
             .then_refused(RefusalKind::Conflict);
         given::<S>([added()])
-            .when(system(A::Release { migration_id: m(1) }))
+            .when(system(A::Release {
+                migration_id: m(1),
+                wipe_duration_ms: WIPE_MS,
+            }))
             .then_refused(RefusalKind::Conflict);
     }
 

@@ -91,7 +91,11 @@ async fn concurrent_requests_never_share_a_server_and_waiting_ones_are_served_in
     let pool = TransitPool::new(stack.log.clone(), settings.clone());
     let other = TransitPool::new(stack.second_log().await, settings);
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(run(pool.clone(), shutdown.clone()));
+    let running = tokio::spawn(run(
+        pool.clone(),
+        stack.policy_context().await,
+        shutdown.clone(),
+    ));
 
     // Who asks for which configuration; the servers of each configuration.
     let mut of_configuration: BTreeMap<&str, Vec<Uuid>> = BTreeMap::new();

@@ -42,7 +42,11 @@ async fn a_migration_gets_a_transit_server_installed_and_lent_then_gives_it_back
     let stack = TestStack::new().await;
     let pool = TransitPool::new(stack.log.clone(), quick(100, 100));
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(run(pool.clone(), shutdown.clone()));
+    let running = tokio::spawn(run(
+        pool.clone(),
+        stack.policy_context().await,
+        shutdown.clone(),
+    ));
 
     add_server(&pool, "tr-1", CONFIGURATION)
         .await
@@ -201,7 +205,11 @@ async fn installations_and_wipes_complete_across_restarts() {
     let settings = quick(3_000, 1_000);
     let pool = TransitPool::new(stack.log.clone(), settings.clone());
     let first = CancellationToken::new();
-    let running = tokio::spawn(run(pool.clone(), first.clone()));
+    let running = tokio::spawn(run(
+        pool.clone(),
+        stack.policy_context().await,
+        first.clone(),
+    ));
 
     add_server(&pool, "tr-1", CONFIGURATION)
         .await
@@ -226,7 +234,11 @@ async fn installations_and_wipes_complete_across_restarts() {
     // ...and another one, started later, completes it when due.
     let restarted = TransitPool::new(stack.second_log().await, settings.clone());
     let second = CancellationToken::new();
-    let running = tokio::spawn(run(restarted.clone(), second.clone()));
+    let running = tokio::spawn(run(
+        restarted.clone(),
+        stack.policy_context_on(restarted.log().clone()).await,
+        second.clone(),
+    ));
     wait_status(
         &pool,
         "tr-1",
@@ -254,6 +266,7 @@ async fn installations_and_wipes_complete_across_restarts() {
     let third = CancellationToken::new();
     let running = tokio::spawn(run(
         TransitPool::new(stack.log.clone(), settings),
+        stack.policy_context().await,
         third.clone(),
     ));
     eventually("tr-1 free again", Duration::from_secs(5), || async {
@@ -286,7 +299,11 @@ async fn a_server_whose_reservation_never_happened_returns_to_its_queue() {
     let stack = TestStack::new().await;
     let pool = TransitPool::new(stack.log.clone(), quick(100, 100));
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(run(pool.clone(), shutdown.clone()));
+    let running = tokio::spawn(run(
+        pool.clone(),
+        stack.policy_context().await,
+        shutdown.clone(),
+    ));
     add_server(&pool, "tr-1", CONFIGURATION)
         .await
         .expect("added");

@@ -92,7 +92,11 @@ async fn support_manages_transit_servers_over_http_and_customers_are_refused() {
     // Installations take an hour here: the one below stays under way until failed.
     let pool = TransitPool::new(stack.log.clone(), quick(3_600_000, 100));
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(run(pool.clone(), shutdown.clone()));
+    let running = tokio::spawn(run(
+        pool.clone(),
+        stack.policy_context().await,
+        shutdown.clone(),
+    ));
 
     let (router, openapi) = routes::router(pool.clone()).split_for_parts();
     for path in [

@@ -10,6 +10,9 @@
 //! | [`optional_migration::OptionalMigrationDecider`] | `optional_migration` | `OptionalMigration{Scheduled,Started,Applied,Failed,Cancelled}` |
 //!
 //! [`compatibility`] and [`calendar`] are pure helpers the deciders use.
+//!
+//! Unit tests: a module with tests is a directory, `foo/mod.rs` for its code and
+//! `foo/tests.rs` for its tests, which `foo/mod.rs` declares `#[cfg(test)] mod tests;`.
 
 pub mod access;
 pub mod calendar;

@@ -476,5 +476,4 @@ fn same_as_imported(state: &ServerState, current: &AccountSpec, imported: &Accou
 }
 
 #[cfg(test)]
-#[path = "server_tests.rs"]
 mod tests;

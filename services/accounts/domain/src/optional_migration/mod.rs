@@ -274,5 +274,4 @@ fn service_name(service: ServiceKind) -> &'static str {
 }
 
 #[cfg(test)]
-#[path = "optional_migration_tests.rs"]
 mod tests;

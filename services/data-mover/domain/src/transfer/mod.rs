@@ -430,5 +430,4 @@ fn unfreeze_on_source(state: &TransferState, at: DateTime<Utc>) -> Vec<TransferE
 }
 
 #[cfg(test)]
-#[path = "transfer_tests.rs"]
 mod tests;

@@ -119,6 +119,7 @@ impl<P: Policy> GivenView<P> {
     /// it asks for, round after round, and decides on them alone.
     pub fn when(mut self, event: &Envelope) -> ThenCommands<P> {
         P::View::fold(&mut self.entries, [event]);
+        stored_and_read_back::<P::View>(&self.entries);
         let read = read_rounds::<P>(event, &self.entries);
         ThenCommands {
             commands: P::react(event, &read),
@@ -132,6 +133,7 @@ impl<P: Policy> GivenView<P> {
 
     /// The commands fired for every entry due at `now`, as the timer runner fires them.
     pub fn when_due(self, now: chrono::DateTime<chrono::Utc>) -> ThenCommands<P> {
+        stored_and_read_back::<P::View>(&self.entries);
         let commands = self
             .entries
             .iter()
@@ -139,6 +141,19 @@ impl<P: Policy> GivenView<P> {
             .flat_map(|(key, entry)| P::on_due(key, entry))
             .collect();
         ThenCommands { commands }
+    }
+}
+
+/// Asserts every entry reads back as written from its JSON form, as the edge
+/// stores it in PostgreSQL (a serde tag clashing with a field shows here).
+#[track_caller]
+fn stored_and_read_back<V: View>(entries: &Entries<V::Entry>) {
+    for (key, entry) in entries {
+        let stored = serde_json::to_value(entry)
+            .unwrap_or_else(|e| panic!("view {} entry {key} cannot be stored: {e}", V::NAME));
+        let read: V::Entry = serde_json::from_value(stored)
+            .unwrap_or_else(|e| panic!("view {} entry {key} cannot be read back: {e}", V::NAME));
+        assert_eq!(&read, entry, "view {} entry {key} read back", V::NAME);
     }
 }
 

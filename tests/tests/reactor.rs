@@ -1,12 +1,17 @@
-//! Reactors against real JetStream: a reaction that takes longer than the consumer's
-//! ack wait (a data copy may take hours) is not handed out again meanwhile.
+//! Reactors against real JetStream and PostgreSQL: a reaction that takes longer than
+//! the consumer's ack wait (a data copy may take hours) is not handed out again
+//! meanwhile; a reaction that fails is parked, never passed over: the later events
+//! of its aggregate wait behind it, the others go on, and a retry handles them in
+//! log order once the cause is fixed.
 
 use ferry_events::{AccountMarkedReady, Actor, AggregateType, Envelope};
 use ferry_infra::event_log::{AggregateRef, EventLog, Recorded};
+use ferry_infra::policy::parked::ParkedReactions;
 use ferry_infra::reactor::{ReactionError, Reactor, ReactorSettings, run};
 use ferry_infra::testkit::TestStack;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -57,9 +62,11 @@ async fn a_reaction_longer_than_the_ack_wait_is_not_redelivered_meanwhile() {
         ..ReactorSettings::default()
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
+    let parked = ParkedReactions::open(stack.pool.clone()).await.expect("parked");
     let running = tokio::spawn(run(
         reactor.clone(),
         stack.log.clone(),
+        parked,
         settings,
         shutdown.clone(),
     ));
@@ -73,6 +80,150 @@ async fn a_reaction_longer_than_the_ack_wait_is_not_redelivered_meanwhile() {
         stack.log.consumer_lag("slow").await.expect("lag"),
         0,
         "acknowledged at the end"
+    );
+    shutdown.cancel();
+    running.await.expect("joined").expect("stops");
+}
+
+/// Fails on the events of one account until fixed; records what it handled.
+struct Fussy {
+    broken_account: &'static str,
+    fixed: AtomicBool,
+    handled: Mutex<Vec<(String, String)>>,
+}
+
+impl Reactor for Fussy {
+    fn name(&self) -> &'static str {
+        "fussy"
+    }
+
+    fn filters(&self, log: &EventLog) -> Vec<String> {
+        vec![log.type_filter(AggregateType::Migration)]
+    }
+
+    async fn react(&self, event: &Recorded) -> Result<(), ReactionError> {
+        let ferry_events::Event::Migration(ferry_events::MigrationEvent::AccountMarkedReady(e)) =
+            &event.envelope.event
+        else {
+            return Ok(());
+        };
+        if e.account_id == self.broken_account && !self.fixed.load(Ordering::SeqCst) {
+            return Err(ReactionError::Failed(format!(
+                "no such account {}",
+                e.account_id
+            )));
+        }
+        self.handled
+            .lock()
+            .expect("lock")
+            .push((event.envelope.aggregate_id.clone(), e.account_id.clone()));
+        Ok(())
+    }
+}
+
+async fn mark_ready(stack: &TestStack, aggregate: &AggregateRef, version: u64, account: &str) {
+    let event = Envelope::new(
+        aggregate.id.clone(),
+        AccountMarkedReady {
+            account_id: account.into(),
+        },
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Actor::customer("c-1"),
+    );
+    stack
+        .log
+        .append(&aggregate.clone(), version, &[event], account)
+        .await
+        .expect("appended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reaction_is_parked_holds_its_aggregate_and_is_retried_in_order() {
+    let stack = TestStack::new().await;
+    let one = AggregateRef::new(AggregateType::Migration, Uuid::now_v7().to_string()).expect("id");
+    let other =
+        AggregateRef::new(AggregateType::Migration, Uuid::now_v7().to_string()).expect("id");
+    let reactor = Arc::new(Fussy {
+        broken_account: "acc-broken",
+        fixed: AtomicBool::new(false),
+        handled: Mutex::default(),
+    });
+    let parked = ParkedReactions::open(stack.pool.clone()).await.expect("parked");
+    let settings = ReactorSettings {
+        parked_retry: Duration::from_secs(3600),
+        ..ReactorSettings::default()
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(run(
+        reactor.clone(),
+        stack.log.clone(),
+        parked.clone(),
+        settings,
+        shutdown.clone(),
+    ));
+    // Aggregate one: a failing event, then a good one (which must wait behind it);
+    // aggregate other: a good one, handled meanwhile.
+    mark_ready(&stack, &one, 0, "acc-broken").await;
+    let first_sequence = stack.log.last_sequence().await.expect("sequence");
+    mark_ready(&stack, &one, first_sequence, "acc-after").await;
+    mark_ready(&stack, &other, 0, "acc-other").await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let list = loop {
+        let list = parked.list(Some("fussy")).await.expect("list");
+        let other_done = reactor.handled.lock().expect("lock").len() == 1;
+        if list.len() == 2 && other_done {
+            break list;
+        }
+        assert!(std::time::Instant::now() < deadline, "parked: {list:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        *reactor.handled.lock().expect("lock"),
+        [(other.id.clone(), "acc-other".to_owned())],
+        "the other aggregate goes on"
+    );
+    assert_eq!(list[0].sequence, first_sequence);
+    assert_eq!(list[0].event_type, "AccountMarkedReady");
+    assert!(!list[0].held);
+    assert!(list[0].error.contains("no such account acc-broken"), "{list:?}");
+    assert!(list[1].held, "the later event of the same aggregate waits");
+    assert!(
+        ferry_infra::metrics::global()
+            .render()
+            .contains("ferry_reactions_parked{reactor=\"fussy\"} 2"),
+        "counted in /metrics"
+    );
+
+    // Retrying before the fix changes nothing: still parked, one more attempt.
+    assert_eq!(parked.request_retry(Some("fussy")).await.expect("asked"), 2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = parked.list(Some("fussy")).await.expect("list");
+        if list[0].attempts >= 2 {
+            assert_eq!(list.len(), 2);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "retried: {list:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Fixed: support asks for a retry, and both are handled, in log order.
+    reactor.fixed.store(true, Ordering::SeqCst);
+    parked.request_retry(None).await.expect("asked");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !parked.list(Some("fussy")).await.expect("list").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never retried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        *reactor.handled.lock().expect("lock"),
+        [
+            (other.id.clone(), "acc-other".to_owned()),
+            (one.id.clone(), "acc-broken".to_owned()),
+            (one.id.clone(), "acc-after".to_owned()),
+        ]
     );
     shutdown.cancel();
     running.await.expect("joined").expect("stops");

@@ -5,25 +5,22 @@
 //!
 //! - [`domain`]: the pure deciders and their rules.
 //! - [`service`]: the command side, loading what decisions need from the log.
-//! - [`reactor`]: what the transit pool, the data mover and the network report,
-//!   turned into migration commands (see `docs/process.md`).
+//! - [`reactions`]: the edge of the domain's policy: what the transit pool, the data
+//!   mover and the network report, turned into migration commands, and optional
+//!   migrations scheduled for a time applied when it comes (see `docs/process.md`).
 //! - [`routes`]: the HTTP JSON API of every command.
-//! - [`scheduler`]: optional migrations scheduled for a time, applied when it comes.
 //!
 //! Emits the events of `server`, `target_infrastructure`, `migration` and
 //! `optional_migration`; consumes transit queue, transit server, transfer and
 //! account traffic events, and its own migration events that change a server.
 
 pub use ferry_accounts_domain as domain;
-pub mod reactor;
+pub mod reactions;
 pub mod routes;
-pub mod scheduler;
 pub mod service;
 
 use domain::calendar::{CalendarError, WorkingCalendar};
-use ferry_infra::reactor::ReactorSettings;
 use ferry_infra::runtime::Runtime;
-use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 
 /// Settings of the accounts service.
@@ -41,14 +38,6 @@ pub struct AccountsArgs {
     /// Days off, comma-separated `YYYY-MM-DD` dates.
     #[arg(long, env = "FERRY_HOLIDAYS", default_value = "")]
     pub holidays: String,
-    /// Seconds between two looks for optional migrations whose time has come.
-    #[arg(
-        long,
-        env = "FERRY_OPTIONAL_MIGRATION_POLL_SECS",
-        default_value_t = 30,
-        value_parser = clap::value_parser!(u64).range(1..=3600)
-    )]
-    pub optional_migration_poll_secs: u64,
 }
 
 impl AccountsArgs {
@@ -63,26 +52,12 @@ impl AccountsArgs {
     }
 }
 
-/// Starts the accounts service's reactor in `runtime` and returns its routes.
+/// Starts the accounts service's policy (view, reactor, timers) in `runtime` and
+/// returns its routes.
 pub fn service(runtime: &Runtime, args: &AccountsArgs) -> Result<OpenApiRouter, CalendarError> {
     let accounts = service::Accounts::new(runtime.log.clone(), args.calendar()?);
-    let reactor = reactor::AccountsReactor::new(accounts.handler().clone());
-    runtime.spawn(
-        "accounts reactor",
-        ferry_infra::reactor::run(
-            Arc::new(reactor),
-            runtime.log.clone(),
-            ReactorSettings::default(),
-            runtime.shutdown.clone(),
-        ),
-    );
-    let scheduler = scheduler::OptionalScheduler::new(
-        accounts.clone(),
-        std::time::Duration::from_secs(args.optional_migration_poll_secs),
-    );
-    runtime.spawn(
-        "optional migration scheduler",
-        scheduler.run(runtime.shutdown.clone()),
-    );
+    runtime.spawn_policy::<domain::policy::AccountsPolicy, _>(reactions::AccountsExecutor::new(
+        accounts.handler().clone(),
+    ));
     Ok(routes::router(accounts))
 }

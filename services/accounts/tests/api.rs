@@ -359,7 +359,6 @@ async fn racing_openings_open_one_migration_per_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
-    use ferry_accounts::scheduler::OptionalScheduler;
     use ferry_events::{OptionalMigrationEvent, OptionalMigrationScheduled, ServiceKind};
 
     let stack = TestStack::new().await;
@@ -404,8 +403,12 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
     let (due, later) = (id_of(&due), id_of(&later));
 
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let scheduler = OptionalScheduler::new(accounts.clone(), std::time::Duration::from_millis(100));
-    let running = tokio::spawn(scheduler.run(shutdown.clone()));
+    // The accounts policy's timers: the due times are entries of its view.
+    let running = tokio::spawn(ferry_accounts::reactions::run(
+        accounts.handler().clone(),
+        stack.policy_context().await,
+        shutdown.clone(),
+    ));
     let started = |id: String| {
         let log = stack.log.clone();
         async move {

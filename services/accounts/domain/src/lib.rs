@@ -19,6 +19,7 @@ pub mod calendar;
 pub mod compatibility;
 pub mod migration;
 pub mod optional_migration;
+pub mod policy;
 pub mod server;
 pub mod target_infrastructure;
 pub mod validation;

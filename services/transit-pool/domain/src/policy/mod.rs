@@ -38,7 +38,7 @@ pub const NAME: &str = "transit_pool";
 
 /// One entry of the pool's view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "fact")]
 pub enum PoolFact {
     /// A migration, as far as the pool is concerned.
     Migration {

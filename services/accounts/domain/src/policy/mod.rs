@@ -1,0 +1,427 @@
+//! The accounts service's reactions, as a pure policy over its local view.
+//!
+//! The view (`accounts_view`) folds what the service needs from other services'
+//! events (and a few of its own):
+//! - `migration/<id>`: the server a migration moves (`MigrationOpened`);
+//! - `queue/<configuration>`: the migrations waiting for a transit server, in order
+//!   (`TransitRequestQueued`, `…Served`, `…Withdrawn`);
+//! - `transfer/<id>`: a transfer's kind, migration, accounts and ends
+//!   (`TransferScheduled`) and its outcome (`TransferCompleted`, `TransferFailed`);
+//! - `account/<id>`: the account's latest cutover, rollback or relocation;
+//! - `traffic/<id>`: the server the network last switched the account's traffic to
+//!   (`AccountTrafficSwitched`);
+//! - `optional/<id>`: an optional migration's target version and, while it waits
+//!   for its time, when it is due: these entries are the scheduler's timers.
+//!
+//! | event | command |
+//! |---|---|
+//! | `ObsoleteLanguagesRemoved`, `…Restored`, `ServerReinstalled`, `MigrationCompleted`, `MigrationCancelled` (migration) | the matching change of the migration's server |
+//! | `TransitRequestQueued` | `RecordQueued` with the position in the queue |
+//! | `TransitServerReserved`, `TransitServerLent` | `RecordTransitAssigned`, `RecordTransitReady` |
+//! | `TransferCompleted` / `…Failed` of a test copy | `RecordTestCopy` |
+//! | `TransferCompleted` / `…Failed` of a service migration | the server's `MoveDatabaseService` (when done), then the optional migration's `RecordResult` |
+//! | `TransferCompleted` of a cutover once the traffic is on its destination, or `AccountTrafficSwitched` once the cutover is done | `RecordCutover` (one command id per transfer: whichever comes last records it) |
+//! | `TransferFailed` of a cutover | `RecordCutover` with the reason |
+//! | an optional migration due | `Apply` as the system actor |
+
+mod facts;
+#[cfg(test)]
+mod tests;
+
+pub use facts::{AccountsFact, AccountsView, TransferFacts, TransferOutcome};
+
+use crate::migration::{Action, MigrationCommand};
+use crate::optional_migration::{OptionalAction, OptionalCommand};
+use crate::server::ServerCommand;
+use facts::{
+    account_key, migration_key, optional_key, queue_key, traffic_key, transfer_key,
+};
+use ferry_core::policy::{Entries, Policy, reaction_id};
+use ferry_events::{
+    AccountTrafficEvent, Actor, DatabaseEngine, Envelope, Event, MigrationEvent,
+    MigrationOutcome, TransferEvent, TransferKind, TransitQueueEvent, TransitServerEvent,
+};
+use uuid::Uuid;
+
+/// The reactor's name: its durable consumer and the namespace of its command ids.
+pub const NAME: &str = "accounts";
+
+/// A command of the accounts policy, with its id and correlation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountsCommand {
+    /// The command id, derived from its cause.
+    pub id: Uuid,
+    /// The migration (or optional migration) it belongs to.
+    pub correlation_id: Uuid,
+    /// To which aggregate, what.
+    pub target: Target,
+}
+
+/// The aggregate a command goes to, and the command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A migration.
+    Migration(Uuid, MigrationCommand),
+    /// A server.
+    Server(String, ServerCommand),
+    /// An optional migration.
+    Optional(Uuid, OptionalCommand),
+}
+
+fn system() -> Actor {
+    Actor::system(NAME)
+}
+
+fn to_migration(id: Uuid, migration_id: Uuid, action: Action) -> AccountsCommand {
+    AccountsCommand {
+        id,
+        correlation_id: migration_id,
+        target: Target::Migration(
+            migration_id,
+            MigrationCommand {
+                actor: system(),
+                action,
+            },
+        ),
+    }
+}
+
+fn to_server(id: Uuid, correlation_id: Uuid, server_id: &str, command: ServerCommand) -> AccountsCommand {
+    AccountsCommand {
+        id,
+        correlation_id,
+        target: Target::Server(server_id.to_owned(), command),
+    }
+}
+
+fn to_optional(id: Uuid, optional_id: Uuid, action: OptionalAction) -> AccountsCommand {
+    AccountsCommand {
+        id,
+        correlation_id: optional_id,
+        target: Target::Optional(
+            optional_id,
+            OptionalCommand {
+                actor: system(),
+                action,
+            },
+        ),
+    }
+}
+
+/// The accounts service's policy.
+#[derive(Debug)]
+pub struct AccountsPolicy;
+
+impl Policy for AccountsPolicy {
+    type View = AccountsView;
+    type Command = AccountsCommand;
+    const NAME: &'static str = NAME;
+
+    fn reads(event: &Envelope, known: &Entries<AccountsFact>) -> Vec<String> {
+        match &event.event {
+            Event::Migration(_) => vec![migration_key(&event.aggregate_id)],
+            Event::TransitQueue(TransitQueueEvent::TransitRequestQueued(_)) => {
+                vec![queue_key(&event.aggregate_id)]
+            }
+            Event::Transfer(_) => {
+                let key = transfer_key(&event.aggregate_id);
+                let mut keys = vec![key.clone()];
+                if let Some(AccountsFact::Transfer(t)) = known.get(&key) {
+                    keys.extend(t.accounts.first().map(|a| traffic_key(a)));
+                    keys.extend(t.migration_id.map(optional_key));
+                }
+                keys
+            }
+            Event::AccountTraffic(_) => {
+                let key = account_key(&event.aggregate_id);
+                let mut keys = vec![key.clone(), traffic_key(&event.aggregate_id)];
+                if let Some(AccountsFact::AccountTransfer { transfer_id }) = known.get(&key) {
+                    keys.push(transfer_key(&transfer_id.to_string()));
+                }
+                keys
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn react(event: &Envelope, view: &Entries<AccountsFact>) -> Vec<AccountsCommand> {
+        match &event.event {
+            Event::Migration(e) => on_migration(event, e, view),
+            Event::TransitQueue(TransitQueueEvent::TransitRequestQueued(queued)) => {
+                let Some(AccountsFact::Queue { waiting }) = view.get(&queue_key(&event.aggregate_id))
+                else {
+                    return Vec::new();
+                };
+                // Already served (the view is newer than the event): nothing to record.
+                let Some(index) = waiting.iter().position(|m| *m == queued.migration_id) else {
+                    return Vec::new();
+                };
+                let position = u32::try_from(index + 1).unwrap_or(u32::MAX);
+                vec![to_migration(
+                    reaction_id(NAME, event.event_id, "queued"),
+                    queued.migration_id,
+                    Action::RecordQueued {
+                        configuration: event.aggregate_id.clone(),
+                        position,
+                    },
+                )]
+            }
+            Event::TransitServer(TransitServerEvent::TransitServerReserved(e)) => {
+                vec![to_migration(
+                    reaction_id(NAME, event.event_id, "assigned"),
+                    e.migration_id,
+                    Action::RecordTransitAssigned {
+                        transit_server_id: event.aggregate_id.clone(),
+                    },
+                )]
+            }
+            Event::TransitServer(TransitServerEvent::TransitServerLent(e)) => {
+                vec![to_migration(
+                    reaction_id(NAME, event.event_id, "ready"),
+                    e.migration_id,
+                    Action::RecordTransitReady {
+                        transit_server_id: event.aggregate_id.clone(),
+                        ready_at: e.lent_at,
+                    },
+                )]
+            }
+            Event::Transfer(
+                TransferEvent::TransferCompleted(_) | TransferEvent::TransferFailed(_),
+            ) => on_transfer_ended(event, view),
+            Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(_)) => {
+                let Some(AccountsFact::AccountTransfer { transfer_id }) =
+                    view.get(&account_key(&event.aggregate_id))
+                else {
+                    return Vec::new();
+                };
+                cutover_done(*transfer_id, view).into_iter().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_due(key: &str, entry: &AccountsFact) -> Vec<AccountsCommand> {
+        let (Some(id), AccountsFact::Optional { due: Some(at), .. }) =
+            (key.strip_prefix("optional/").and_then(|id| id.parse::<Uuid>().ok()), entry)
+        else {
+            return Vec::new();
+        };
+        // One command per optional migration: applying twice is recognised.
+        let command_id = Uuid::new_v5(&id, b"scheduled-application");
+        vec![to_optional(
+            command_id,
+            id,
+            OptionalAction::Apply {
+                transfer_id: Uuid::new_v5(&command_id, b"transfer"),
+                now: *at,
+            },
+        )]
+    }
+}
+
+/// Own migration events that change the server.
+fn on_migration(event: &Envelope, e: &MigrationEvent, view: &Entries<AccountsFact>) -> Vec<AccountsCommand> {
+    let Ok(migration_id) = event.aggregate_id.parse::<Uuid>() else {
+        return Vec::new();
+    };
+    let Some(AccountsFact::Migration { server_id }) = view.get(&migration_key(&event.aggregate_id))
+    else {
+        return Vec::new();
+    };
+    let commands: Vec<(String, ServerCommand)> = match e {
+        MigrationEvent::ObsoleteLanguagesRemoved(e) => e
+            .removals
+            .iter()
+            .map(|r| {
+                (
+                    format!("remove/{}", r.account_id),
+                    ServerCommand::RemoveLanguages {
+                        account_id: r.account_id.clone(),
+                        versions: r.versions.clone(),
+                    },
+                )
+            })
+            .collect(),
+        MigrationEvent::ObsoleteLanguagesRestored(e) => e
+            .restorations
+            .iter()
+            .map(|r| {
+                (
+                    format!("restore/{}", r.account_id),
+                    ServerCommand::RestoreLanguages {
+                        account_id: r.account_id.clone(),
+                        versions: r.versions.clone(),
+                    },
+                )
+            })
+            .collect(),
+        MigrationEvent::ServerReinstalled(e) => vec![(
+            "reinstalled".into(),
+            ServerCommand::ChangeInfrastructureVersion {
+                to: e.infrastructure_version.clone(),
+            },
+        )],
+        MigrationEvent::MigrationCompleted(_) => vec![(
+            "close".into(),
+            ServerCommand::CloseMigration {
+                migration_id,
+                outcome: MigrationOutcome::Completed,
+            },
+        )],
+        MigrationEvent::MigrationCancelled(_) => vec![(
+            "close".into(),
+            ServerCommand::CloseMigration {
+                migration_id,
+                outcome: MigrationOutcome::Cancelled,
+            },
+        )],
+        _ => Vec::new(),
+    };
+    commands
+        .into_iter()
+        .map(|(purpose, command)| {
+            to_server(
+                reaction_id(NAME, event.event_id, &purpose),
+                migration_id,
+                server_id,
+                command,
+            )
+        })
+        .collect()
+}
+
+/// A transfer ended: a test copy, a cutover (once the traffic is also switched), or
+/// an optional migration's service move. A pre-copy concerns the transit pool.
+fn on_transfer_ended(event: &Envelope, view: &Entries<AccountsFact>) -> Vec<AccountsCommand> {
+    let Some(AccountsFact::Transfer(transfer)) = view.get(&transfer_key(&event.aggregate_id)) else {
+        return Vec::new();
+    };
+    let Some(outcome) = &transfer.outcome else {
+        return Vec::new();
+    };
+    match transfer.kind {
+        TransferKind::PreCopy => Vec::new(),
+        TransferKind::TestCopy => {
+            let Some(migration_id) = transfer.migration_id else {
+                return Vec::new();
+            };
+            let outcome = match outcome {
+                TransferOutcome::Completed { test_address, .. } => {
+                    Ok(test_address.clone().unwrap_or_default())
+                }
+                TransferOutcome::Failed { reason } => Err(reason.clone()),
+            };
+            vec![to_migration(
+                reaction_id(NAME, event.event_id, "test-copy"),
+                migration_id,
+                Action::RecordTestCopy {
+                    transfer_id: transfer.transfer_id,
+                    outcome,
+                },
+            )]
+        }
+        TransferKind::ServiceMigration => {
+            let optional_id = transfer.migration_id.unwrap_or(event.correlation_id);
+            let mut commands = Vec::new();
+            let outcome = match outcome {
+                TransferOutcome::Completed { downtime_ms, .. } => {
+                    commands.extend(service_moved(event, optional_id, transfer, view));
+                    Ok(downtime_ms.unwrap_or(0))
+                }
+                TransferOutcome::Failed { reason } => Err(reason.clone()),
+            };
+            commands.push(to_optional(
+                reaction_id(NAME, event.event_id, "service-migrated"),
+                optional_id,
+                OptionalAction::RecordResult {
+                    transfer_id: transfer.transfer_id,
+                    outcome,
+                },
+            ));
+            commands
+        }
+        TransferKind::Cutover | TransferKind::Rollback | TransferKind::Relocation => {
+            let Some(migration_id) = transfer.migration_id else {
+                return Vec::new();
+            };
+            match outcome {
+                TransferOutcome::Failed { reason } => vec![to_migration(
+                    reaction_id(NAME, event.event_id, "cutover-failed"),
+                    migration_id,
+                    Action::RecordCutover {
+                        transfer_id: transfer.transfer_id,
+                        outcome: Err(reason.clone()),
+                    },
+                )],
+                // The network's switch completes it otherwise (`AccountTrafficSwitched`).
+                TransferOutcome::Completed { .. } => {
+                    cutover_done(transfer.transfer_id, view).into_iter().collect()
+                }
+            }
+        }
+    }
+}
+
+/// `RecordCutover` once the cutover `transfer_id` is copied and verified **and** its
+/// account's traffic is on its destination; its id derives from the transfer, so
+/// the completion and the switch, whichever is handled last, record it once.
+fn cutover_done(transfer_id: Uuid, view: &Entries<AccountsFact>) -> Option<AccountsCommand> {
+    let Some(AccountsFact::Transfer(transfer)) = view.get(&transfer_key(&transfer_id.to_string()))
+    else {
+        return None;
+    };
+    let (Some(migration_id), Some(TransferOutcome::Completed { downtime_ms, .. })) =
+        (transfer.migration_id, &transfer.outcome)
+    else {
+        return None;
+    };
+    let switched_there = match transfer.accounts.first() {
+        None => true,
+        Some(account) => matches!(
+            view.get(&traffic_key(account)),
+            Some(AccountsFact::Traffic { to_server_id }) if *to_server_id == transfer.destination
+        ),
+    };
+    switched_there.then(|| {
+        to_migration(
+            reaction_id(NAME, transfer_id, "cutover"),
+            migration_id,
+            Action::RecordCutover {
+                transfer_id,
+                outcome: Ok(downtime_ms.unwrap_or(0)),
+            },
+        )
+    })
+}
+
+/// A service's databases moved to its new version's server: the server says so
+/// (where they live, the version they run) before the optional migration is
+/// recorded applied, so that no later transfer copies from the old server.
+fn service_moved(
+    event: &Envelope,
+    optional_id: Uuid,
+    transfer: &facts::TransferFacts,
+    view: &Entries<AccountsFact>,
+) -> Option<AccountsCommand> {
+    let (from, to) = (&transfer.source_storage, &transfer.destination_storage);
+    let (engine, url) = if from.postgres_url != to.postgres_url {
+        (DatabaseEngine::Postgres, to.postgres_url.clone()?)
+    } else if from.mysql_url != to.mysql_url {
+        (DatabaseEngine::Mysql, to.mysql_url.clone()?)
+    } else {
+        return None;
+    };
+    let Some(AccountsFact::Optional { to_version, .. }) = view.get(&optional_key(optional_id)) else {
+        return None;
+    };
+    Some(to_server(
+        reaction_id(NAME, event.event_id, "service-moved"),
+        optional_id,
+        &transfer.server_id,
+        ServerCommand::MoveDatabaseService {
+            engine,
+            url,
+            version: to_version.clone(),
+        },
+    ))
+}

@@ -21,6 +21,11 @@ use ferry_infra::command::{Command, CommandHandler, Decider, Handled};
 use ferry_infra::event_log::EventLog;
 use uuid::Uuid;
 
+/// How long a request opening a migration waits for the policy to open it.
+const OPENING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// First pause between two looks while waiting (growing up to ten times).
+const OPENING_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The accounts service's commands.
 #[derive(Debug, Clone)]
 pub struct Accounts {
@@ -163,6 +168,13 @@ impl Accounts {
 
     /// Opens a migration of a server (owner or support). The migration id derives
     /// from the command id, so a retried request opens the same migration.
+    ///
+    /// One write here: the server is claimed for the migration (one aggregate's
+    /// decision: two racing openings, one claim). The accounts policy then opens the
+    /// migration from the claim (or, if the opening became impossible meanwhile,
+    /// gives the claim back); this waits for either, so that the request answers
+    /// with the opened migration. A crash anywhere leaves a claim the policy acts
+    /// on when it resumes, and a retried request (same key) finds it.
     pub async fn open_migration(
         &self,
         actor: Actor,
@@ -173,20 +185,19 @@ impl Accounts {
         let server = self.server(server_id).await?;
         let target = self.target(target_version).await?;
         let migration_id = Uuid::new_v5(&id, b"migration");
-        let open = Action::Open {
-            migration_id,
-            server_id: server_id.to_owned(),
-            customer_id: server.customer_id().to_owned(),
-            from_version: server.infrastructure_version.clone(),
-            accounts: server.accounts.values().cloned().collect(),
-            target,
-        };
         // Decide first without writing, so that a refused opening claims nothing.
         MigrationDecider::decide(
             &Default::default(),
             &MigrationCommand {
                 actor: actor.clone(),
-                action: open.clone(),
+                action: Action::Open {
+                    migration_id,
+                    server_id: server_id.to_owned(),
+                    customer_id: server.customer_id().to_owned(),
+                    from_version: server.infrastructure_version.clone(),
+                    accounts: server.accounts.values().cloned().collect(),
+                    target,
+                },
             },
         )
         .map_err(|refusal| ApiError::refused(&refusal))?;
@@ -194,36 +205,72 @@ impl Accounts {
             id: Uuid::new_v5(&id, b"claim"),
             aggregate_id: server_id.to_owned(),
             correlation_id: migration_id,
-            actor: actor.clone(),
+            actor,
             payload: ServerCommand::OpenMigration {
                 migration_id,
                 target_version: target_version.to_owned(),
             },
         };
-        self.handler.handle::<ServerDecider>(&claim).await?;
-        match self
-            .migration_command(actor.clone(), id, migration_id, open)
+        let claimed = self.handler.handle::<ServerDecider>(&claim).await?;
+        self.opened(server_id, migration_id, claimed.already_handled)
             .await
-        {
-            Ok(handled) => Ok((migration_id, handled)),
-            Err(error) => {
-                // Free the server again rather than leave it held by a migration that
-                // does not exist; a retry with the same key claims it anew.
-                let release = Command {
-                    id: Uuid::now_v7(),
-                    aggregate_id: server_id.to_owned(),
-                    correlation_id: migration_id,
-                    actor,
-                    payload: ServerCommand::CloseMigration {
-                        migration_id,
-                        outcome: ferry_events::MigrationOutcome::Cancelled,
-                    },
-                };
-                if let Err(e) = self.handler.handle::<ServerDecider>(&release).await {
-                    tracing::warn!(%server_id, %migration_id, error = %e, "cannot free the server after a failed opening");
-                }
-                Err(error)
+            .map(|handled| (migration_id, handled))
+    }
+
+    /// Waits until the policy has opened `migration_id` (its `Open` command's events
+    /// are in its history), or has given the server's claim back.
+    async fn opened(
+        &self,
+        server_id: &str,
+        migration_id: Uuid,
+        already_handled: bool,
+    ) -> Result<Handled<crate::domain::migration::MigrationState>, ApiError> {
+        let open_id = crate::domain::policy::open_command_id(migration_id);
+        let aggregate = ferry_infra::event_log::AggregateRef::new(
+            ferry_events::AggregateType::Migration,
+            migration_id.to_string(),
+        )
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+        let deadline = tokio::time::Instant::now() + OPENING_WAIT;
+        let mut attempt = 0;
+        loop {
+            let loaded = self
+                .handler
+                .log()
+                .load(&aggregate)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?;
+            if loaded
+                .events
+                .iter()
+                .any(|r| r.envelope.causation_id == open_id)
+            {
+                let state = MigrationDecider::fold(loaded.events.iter().map(|r| &r.envelope.event));
+                return Ok(Handled {
+                    events: loaded
+                        .events
+                        .into_iter()
+                        .map(|r| r.envelope)
+                        .filter(|e| e.causation_id == open_id)
+                        .collect(),
+                    version: loaded.version,
+                    state,
+                    already_handled,
+                });
             }
+            let server = self.server(server_id).await?;
+            if server.open_migration != Some(migration_id) {
+                return Err(ApiError::conflict(format!(
+                    "the migration of {server_id} could not be opened: the server or the target changed meanwhile; check and try again"
+                )));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::unavailable(format!(
+                    "{server_id} is claimed for migration {migration_id}, which is being opened; repeat the request with the same idempotency key"
+                )));
+            }
+            attempt += 1;
+            tokio::time::sleep(OPENING_POLL.saturating_mul(attempt.min(10))).await;
         }
     }
 

@@ -101,8 +101,15 @@ async fn call(
     )
 }
 
+/// The accounts service over HTTP, with its policy running (it opens the migrations
+/// whose server the API claimed) until the test ends.
 async fn setup(stack: &TestStack) -> (Accounts, String) {
     let accounts = Accounts::new(stack.log.clone(), calendar());
+    tokio::spawn(ferry_accounts::reactions::run(
+        accounts.handler().clone(),
+        stack.policy_context().await,
+        tokio_util::sync::CancellationToken::new(),
+    ));
     let base = serve(accounts.clone()).await;
     let (status, _) = call(
         &base,
@@ -402,13 +409,8 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
     };
     let (due, later) = (id_of(&due), id_of(&later));
 
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    // The accounts policy's timers: the due times are entries of its view.
-    let running = tokio::spawn(ferry_accounts::reactions::run(
-        accounts.handler().clone(),
-        stack.policy_context().await,
-        shutdown.clone(),
-    ));
+    // The accounts policy started by `setup` fires them: the due times are entries
+    // of its view.
     let started = |id: String| {
         let log = stack.log.clone();
         async move {
@@ -439,6 +441,4 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
     assert!(applied, "the due migration is started by ferry");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(!started(later).await, "the later one waits for its time");
-    shutdown.cancel();
-    running.await.expect("joined").expect("stops cleanly");
 }

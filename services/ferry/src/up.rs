@@ -35,11 +35,13 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let transit = ferry_transit_pool::service(&runtime, args.transit);
     let data_mover = ferry_data_mover::service(&runtime, data_mover);
     let read = ferry_migration_state::service(&runtime, args.read);
+    let reactions = ferry_infra::policy::routes::router(runtime.parked.clone());
     let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)
         .merge(transit)
         .merge(data_mover)
         .merge(read)
+        .merge(reactions)
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     let routes = routes.route(

@@ -117,6 +117,7 @@ impl View for AccountsView {
         AggregateType::Transfer,
         AggregateType::AccountTraffic,
         AggregateType::OptionalMigration,
+        AggregateType::Server,
     ];
     type Entry = AccountsFact;
 
@@ -136,7 +137,9 @@ impl View for AccountsView {
                 }
                 keys
             }
-            Event::Transfer(TransferEvent::TransferCompleted(_) | TransferEvent::TransferFailed(_)) => {
+            Event::Transfer(
+                TransferEvent::TransferCompleted(_) | TransferEvent::TransferFailed(_),
+            ) => {
                 vec![transfer_key(id)]
             }
             Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(_)) => {

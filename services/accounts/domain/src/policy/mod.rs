@@ -23,6 +23,7 @@
 //! | `TransferCompleted` of a cutover once the traffic is on its destination, or `AccountTrafficSwitched` once the cutover is done | `RecordCutover` (one command id per transfer: whichever comes last records it) |
 //! | `TransferFailed` of a cutover | `RecordCutover` with the reason |
 //! | an optional migration due | `Apply` as the system actor |
+//! | `RequiredMigrationOpened` (server: the server claimed for a migration) | the migration's `Open`, as the actor who claimed it (the edge adds the server's accounts and the target's support) |
 
 mod facts;
 #[cfg(test)]
@@ -33,13 +34,11 @@ pub use facts::{AccountsFact, AccountsView, TransferFacts, TransferOutcome};
 use crate::migration::{Action, MigrationCommand};
 use crate::optional_migration::{OptionalAction, OptionalCommand};
 use crate::server::ServerCommand;
-use facts::{
-    account_key, migration_key, optional_key, queue_key, traffic_key, transfer_key,
-};
+use facts::{account_key, migration_key, optional_key, queue_key, traffic_key, transfer_key};
 use ferry_core::policy::{Entries, Policy, reaction_id};
 use ferry_events::{
-    AccountTrafficEvent, Actor, DatabaseEngine, Envelope, Event, MigrationEvent,
-    MigrationOutcome, TransferEvent, TransferKind, TransitQueueEvent, TransitServerEvent,
+    AccountTrafficEvent, Actor, DatabaseEngine, Envelope, Event, MigrationEvent, MigrationOutcome,
+    ServerEvent, TransferEvent, TransferKind, TransitQueueEvent, TransitServerEvent,
 };
 use uuid::Uuid;
 
@@ -57,9 +56,30 @@ pub struct AccountsCommand {
     pub target: Target,
 }
 
+/// The id of the command opening migration `migration_id` once its server is
+/// claimed: the API waits for the events it caused.
+pub fn open_command_id(migration_id: Uuid) -> Uuid {
+    reaction_id(NAME, migration_id, "open")
+}
+
 /// The aggregate a command goes to, and the command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
+    /// Open a migration whose server was just claimed for it. The edge loads the
+    /// server's accounts and the target's support (the accounts service's own
+    /// aggregates) and decides `Action::Open`; if the opening is refused now, the
+    /// claim is given back, so that no server stays held by a migration that does
+    /// not exist.
+    OpenMigration {
+        /// The migration.
+        migration_id: Uuid,
+        /// The server claimed.
+        server_id: String,
+        /// The version it migrates to.
+        target_version: String,
+        /// Who opened it (the claim's actor).
+        actor: Actor,
+    },
     /// A migration.
     Migration(Uuid, MigrationCommand),
     /// A server.
@@ -86,7 +106,12 @@ fn to_migration(id: Uuid, migration_id: Uuid, action: Action) -> AccountsCommand
     }
 }
 
-fn to_server(id: Uuid, correlation_id: Uuid, server_id: &str, command: ServerCommand) -> AccountsCommand {
+fn to_server(
+    id: Uuid,
+    correlation_id: Uuid,
+    server_id: &str,
+    command: ServerCommand,
+) -> AccountsCommand {
     AccountsCommand {
         id,
         correlation_id,
@@ -148,7 +173,8 @@ impl Policy for AccountsPolicy {
         match &event.event {
             Event::Migration(e) => on_migration(event, e, view),
             Event::TransitQueue(TransitQueueEvent::TransitRequestQueued(queued)) => {
-                let Some(AccountsFact::Queue { waiting }) = view.get(&queue_key(&event.aggregate_id))
+                let Some(AccountsFact::Queue { waiting }) =
+                    view.get(&queue_key(&event.aggregate_id))
                 else {
                     return Vec::new();
                 };
@@ -188,6 +214,16 @@ impl Policy for AccountsPolicy {
             Event::Transfer(
                 TransferEvent::TransferCompleted(_) | TransferEvent::TransferFailed(_),
             ) => on_transfer_ended(event, view),
+            Event::Server(ServerEvent::RequiredMigrationOpened(claim)) => vec![AccountsCommand {
+                id: open_command_id(claim.migration_id),
+                correlation_id: claim.migration_id,
+                target: Target::OpenMigration {
+                    migration_id: claim.migration_id,
+                    server_id: event.aggregate_id.clone(),
+                    target_version: claim.target_version.clone(),
+                    actor: event.actor.clone(),
+                },
+            }],
             Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(_)) => {
                 let Some(AccountsFact::AccountTransfer { transfer_id }) =
                     view.get(&account_key(&event.aggregate_id))
@@ -201,9 +237,11 @@ impl Policy for AccountsPolicy {
     }
 
     fn on_due(key: &str, entry: &AccountsFact) -> Vec<AccountsCommand> {
-        let (Some(id), AccountsFact::Optional { due: Some(at), .. }) =
-            (key.strip_prefix("optional/").and_then(|id| id.parse::<Uuid>().ok()), entry)
-        else {
+        let (Some(id), AccountsFact::Optional { due: Some(at), .. }) = (
+            key.strip_prefix("optional/")
+                .and_then(|id| id.parse::<Uuid>().ok()),
+            entry,
+        ) else {
             return Vec::new();
         };
         // One command per optional migration: applying twice is recognised.
@@ -220,7 +258,11 @@ impl Policy for AccountsPolicy {
 }
 
 /// Own migration events that change the server.
-fn on_migration(event: &Envelope, e: &MigrationEvent, view: &Entries<AccountsFact>) -> Vec<AccountsCommand> {
+fn on_migration(
+    event: &Envelope,
+    e: &MigrationEvent,
+    view: &Entries<AccountsFact>,
+) -> Vec<AccountsCommand> {
     let Ok(migration_id) = event.aggregate_id.parse::<Uuid>() else {
         return Vec::new();
     };
@@ -293,7 +335,8 @@ fn on_migration(event: &Envelope, e: &MigrationEvent, view: &Entries<AccountsFac
 /// A transfer ended: a test copy, a cutover (once the traffic is also switched), or
 /// an optional migration's service move. A pre-copy concerns the transit pool.
 fn on_transfer_ended(event: &Envelope, view: &Entries<AccountsFact>) -> Vec<AccountsCommand> {
-    let Some(AccountsFact::Transfer(transfer)) = view.get(&transfer_key(&event.aggregate_id)) else {
+    let Some(AccountsFact::Transfer(transfer)) = view.get(&transfer_key(&event.aggregate_id))
+    else {
         return Vec::new();
     };
     let Some(outcome) = &transfer.outcome else {
@@ -354,9 +397,9 @@ fn on_transfer_ended(event: &Envelope, view: &Entries<AccountsFact>) -> Vec<Acco
                     },
                 )],
                 // The network's switch completes it otherwise (`AccountTrafficSwitched`).
-                TransferOutcome::Completed { .. } => {
-                    cutover_done(transfer.transfer_id, view).into_iter().collect()
-                }
+                TransferOutcome::Completed { .. } => cutover_done(transfer.transfer_id, view)
+                    .into_iter()
+                    .collect(),
             }
         }
     }
@@ -411,7 +454,8 @@ fn service_moved(
     } else {
         return None;
     };
-    let Some(AccountsFact::Optional { to_version, .. }) = view.get(&optional_key(optional_id)) else {
+    let Some(AccountsFact::Optional { to_version, .. }) = view.get(&optional_key(optional_id))
+    else {
         return None;
     };
     Some(to_server(

@@ -22,7 +22,13 @@ fn at(minute: u32) -> chrono::DateTime<chrono::Utc> {
 }
 
 fn envelope(aggregate_id: &str, event: impl Into<Event>) -> Envelope {
-    let mut envelope = Envelope::new(aggregate_id, event, m(1), Uuid::nil(), Actor::system("test"));
+    let mut envelope = Envelope::new(
+        aggregate_id,
+        event,
+        m(1),
+        Uuid::nil(),
+        Actor::system("test"),
+    );
     envelope.occurred_at = at(0);
     envelope
 }
@@ -192,7 +198,9 @@ fn a_queued_request_records_its_position_behind_those_still_waiting() {
         ),
     ];
     let third = queued(12);
-    let commands = given_view::<AccountsPolicy>(&history).when(&third).commands();
+    let commands = given_view::<AccountsPolicy>(&history)
+        .when(&third)
+        .commands();
     assert_eq!(
         commands,
         vec![to_migration(
@@ -260,7 +268,9 @@ fn an_optional_migration_is_applied_when_due_until_it_starts() {
     given_view::<AccountsPolicy>(&history)
         .when_due(at(29))
         .then_nothing();
-    let commands = given_view::<AccountsPolicy>(&history).when_due(at(31)).commands();
+    let commands = given_view::<AccountsPolicy>(&history)
+        .when_due(at(31))
+        .commands();
     let command_id = Uuid::new_v5(&id, b"scheduled-application");
     assert_eq!(
         commands,
@@ -276,11 +286,35 @@ fn an_optional_migration_is_applied_when_due_until_it_starts() {
     let mut started = history;
     started.push(envelope(
         &id.to_string(),
-        OptionalMigrationStarted {
-            transfer_id: m(31),
-        },
+        OptionalMigrationStarted { transfer_id: m(31) },
     ));
     given_view::<AccountsPolicy>(&started)
         .when_due(at(59))
         .then_nothing();
+}
+
+#[test]
+fn a_claimed_server_opens_its_migration_as_the_actor_who_claimed_it() {
+    let mut claim = envelope(
+        "srv-1",
+        ferry_events::RequiredMigrationOpened {
+            migration_id: m(1),
+            target_version: "v2026".into(),
+        },
+    );
+    claim.actor = Actor::customer("c-1");
+    let commands = given_view::<AccountsPolicy>(&[]).when(&claim).commands();
+    assert_eq!(
+        commands,
+        vec![AccountsCommand {
+            id: open_command_id(m(1)),
+            correlation_id: m(1),
+            target: Target::OpenMigration {
+                migration_id: m(1),
+                server_id: "srv-1".into(),
+                target_version: "v2026".into(),
+                actor: Actor::customer("c-1"),
+            },
+        }]
+    );
 }

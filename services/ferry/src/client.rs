@@ -1,12 +1,47 @@
 //! The HTTP client of the `ferry` CLI: every command is a call to the API of a running
 //! `ferry up`, with the actor header and an idempotency key, so that a retried call is
 //! carried out once. Errors come back with the server's reason.
+//!
+//! [`Api::fetch`] and [`Api::send`] give an [`Answer`]: the JSON exactly as answered
+//! (what `--json` prints) and, read on demand, the response type it is an instance of.
 
 use anyhow::{Context, anyhow};
 use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::marker::PhantomData;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// An answer of the API: its JSON as answered, and the response type `T` it reads as.
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    json: Value,
+    asked: String,
+    meaning: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Answer<T> {
+    /// `json`, answered to `asked` (e.g. `GET /servers`), as a `T`.
+    pub fn new(json: Value, asked: impl Into<String>) -> Self {
+        Self {
+            json,
+            asked: asked.into(),
+            meaning: PhantomData,
+        }
+    }
+
+    /// The JSON exactly as the API answered it.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
+    /// The answer as its response type; an error names the call if it is not one.
+    pub fn read(&self) -> anyhow::Result<T> {
+        T::deserialize(&self.json)
+            .with_context(|| format!("{} answered something ferry cannot read", self.asked))
+    }
+}
 
 /// A connection to ferry's API as one actor.
 #[derive(Debug, Clone)]
@@ -35,6 +70,24 @@ impl Api {
     /// GET `path`.
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.call(Method::GET, path, None).await
+    }
+
+    /// GET `path`, answered with a `T`.
+    pub async fn fetch<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Answer<T>> {
+        let json = self.get(path).await?;
+        Ok(Answer::new(json, format!("{} {path}", Method::GET)))
+    }
+
+    /// Sends a command (see [`Api::command`]) answered with a `T`.
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Answer<T>> {
+        let asked = format!("{method} {path}");
+        let json = self.command(method, path, body).await?;
+        Ok(Answer::new(json, asked))
     }
 
     /// Sends a command: `method` on `path` with an optional JSON body. A connection

@@ -25,21 +25,21 @@ pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
                 Some(step) => format!("/servers?step={step}"),
                 None => "/servers".to_owned(),
             };
-            render::servers(&api.get(&path).await?, json)
+            render::servers(&api.fetch(&path).await?, json)
         }
         Command::Server { server } => {
-            render::server(&api.get(&format!("/servers/{server}")).await?, json)
+            render::server(&api.fetch(&format!("/servers/{server}")).await?, json)
         }
         Command::Compatibility { server, target } => render::compatibility(
-            &api.get(&format!("/servers/{server}/compatibility?target={target}"))
+            &api.fetch(&format!("/servers/{server}/compatibility?target={target}"))
                 .await?,
             json,
         ),
         Command::Audit { server } => {
-            render::audit(&api.get(&format!("/servers/{server}/audit")).await?, json)
+            render::audit(&api.fetch(&format!("/servers/{server}/audit")).await?, json)
         }
         Command::Estimate { server } => render::estimates(
-            &api.get(&format!("/servers/{server}/downtime-estimates"))
+            &api.fetch(&format!("/servers/{server}/downtime-estimates"))
                 .await?,
             json,
         ),
@@ -55,11 +55,11 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
     let (method, path, body) = match command {
         M::Show { migration } => {
             let id = resolve(api, &migration).await?;
-            return render::migration(&api.get(&format!("/migrations/{id}")).await?, json);
+            return render::migration(&api.fetch(&format!("/migrations/{id}")).await?, json);
         }
         M::Open { server, target } => {
             let reply = api
-                .command(
+                .send(
                     Method::POST,
                     &format!("/servers/{server}/migrations"),
                     Some(json!({ "target_version": target })),
@@ -165,13 +165,13 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
             Some(json!({ "reason": reason })),
         ),
     };
-    render::command(&api.command(method, &path, body).await?, json)
+    render::command(&api.send(method, &path, body).await?, json)
 }
 
 async fn optional(api: &Api, command: OptionalCommand, json: bool) -> anyhow::Result<()> {
     match command {
         OptionalCommand::List { server } => render::optional_list(
-            &api.get(&format!("/optional-migrations?server={server}"))
+            &api.fetch(&format!("/optional-migrations?server={server}"))
                 .await?,
             json,
         ),
@@ -186,7 +186,7 @@ async fn optional(api: &Api, command: OptionalCommand, json: bool) -> anyhow::Re
                 "service": service, "from_version": from, "to_version": to, "scheduled_for": at,
             });
             let reply = api
-                .command(
+                .send(
                     Method::POST,
                     &format!("/servers/{server}/optional-migrations"),
                     Some(body),
@@ -195,7 +195,7 @@ async fn optional(api: &Api, command: OptionalCommand, json: bool) -> anyhow::Re
             render::scheduled(&reply, json)
         }
         OptionalCommand::Apply { id } => render::command(
-            &api.command(
+            &api.send(
                 Method::POST,
                 &format!("/optional-migrations/{id}/application"),
                 None,
@@ -204,7 +204,7 @@ async fn optional(api: &Api, command: OptionalCommand, json: bool) -> anyhow::Re
             json,
         ),
         OptionalCommand::Cancel { id, reason } => render::command(
-            &api.command(
+            &api.send(
                 Method::POST,
                 &format!("/optional-migrations/{id}/cancellation"),
                 Some(json!({ "reason": reason })),
@@ -217,10 +217,12 @@ async fn optional(api: &Api, command: OptionalCommand, json: bool) -> anyhow::Re
 
 async fn transit(api: &Api, command: TransitCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        TransitCommand::List => render::transit_servers(&api.get("/transit-servers").await?, json),
-        TransitCommand::Queues => render::queues(&api.get("/transit-queues").await?, json),
-        TransitCommand::OutOfService { id, reason } => render::command(
-            &api.command(
+        TransitCommand::List => {
+            render::transit_servers(&api.fetch("/transit-servers").await?, json)
+        }
+        TransitCommand::Queues => render::queues(&api.fetch("/transit-queues").await?, json),
+        TransitCommand::OutOfService { id, reason } => render::changes(
+            &api.send(
                 Method::POST,
                 &format!("/transit-servers/{id}/out-of-service"),
                 Some(json!({ "reason": reason })),
@@ -228,8 +230,8 @@ async fn transit(api: &Api, command: TransitCommand, json: bool) -> anyhow::Resu
             .await?,
             json,
         ),
-        TransitCommand::InService { id } => render::command(
-            &api.command(
+        TransitCommand::InService { id } => render::changes(
+            &api.send(
                 Method::POST,
                 &format!("/transit-servers/{id}/in-service"),
                 None,
@@ -237,8 +239,8 @@ async fn transit(api: &Api, command: TransitCommand, json: bool) -> anyhow::Resu
             .await?,
             json,
         ),
-        TransitCommand::RetryInstall { id } => render::command(
-            &api.command(
+        TransitCommand::RetryInstall { id } => render::changes(
+            &api.send(
                 Method::POST,
                 &format!("/transit-servers/{id}/installation/retry"),
                 None,
@@ -255,10 +257,10 @@ async fn resolve(api: &Api, reference: &str) -> anyhow::Result<Uuid> {
         return Ok(id);
     }
     let server = api
-        .get(&format!("/servers/{reference}"))
+        .fetch(&format!("/servers/{reference}"))
         .await
         .with_context(|| format!("{reference} is neither a migration id nor a known server"))?;
-    render::current_migration_id(&server)
+    render::current_migration_id(&server.read()?)
         .ok_or_else(|| anyhow!("server {reference} has no migration in progress; open one with `ferry migration open {reference} --target <version>`"))
 }
 

@@ -1,8 +1,26 @@
-//! Printing API answers: JSON with `--json`, text for people otherwise.
+//! Printing API answers: with `--json`, the JSON exactly as the API answered it;
+//! otherwise text for people, from the answer read as its response type.
+//!
+//! The read side's answers are `ferry_migration_state`'s response types, command
+//! replies those of the accounts service and the transit pool. Two answers are read
+//! through mirrors here, their types not being `Deserialize`:
+//! [`AccountCompatibility`] and [`ServerEstimates`] (a test checks that the mirrors
+//! read what the real types write).
 
+use crate::client::Answer;
 use crate::fleet::Imported;
+use ferry_accounts::routes::{CommandReply, MigrationOpenedReply, OptionalScheduledReply};
+use ferry_events::{DatabaseEngine, DatabaseMethod, Incompatibility};
 // The read side words durations in its audits; the CLI words them the same way.
+use ferry_migration_state::audit::AuditTimeline;
 use ferry_migration_state::narrate::duration;
+use ferry_migration_state::response::{
+    MigrationDetail, ServerDetail, ServerListItem, TransitQueueView,
+};
+use ferry_migration_state::view::{OptionalMigrationView, TransitServerView};
+use ferry_transit_pool::Changes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -11,59 +29,80 @@ fn print_json(value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn text<'a>(value: &'a Value, field: &str) -> &'a str {
-    value.get(field).and_then(Value::as_str).unwrap_or("-")
+/// Prints `answer`: as answered with `json`, else by `text` from its response type.
+fn show<T: DeserializeOwned>(
+    answer: &Answer<T>,
+    json: bool,
+    text: impl FnOnce(T),
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(answer.json());
+    }
+    text(answer.read()?);
+    Ok(())
+}
+
+/// What the API calls `value` (an enum's variant, an instant in RFC 3339), as its
+/// JSON answers write it.
+fn named<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(name)) => name,
+        _ => "-".into(),
+    }
+}
+
+/// `value`'s name, `-` when there is none.
+fn named_or_dash<T: Serialize>(value: Option<&T>) -> String {
+    value.map_or_else(|| "-".into(), named)
 }
 
 /// The current migration of a server as answered by `GET /servers/{id}`.
-pub fn current_migration_id(server: &Value) -> Option<Uuid> {
+pub fn current_migration_id(server: &ServerDetail) -> Option<Uuid> {
     server
-        .pointer("/migration/migration_id")
-        .or_else(|| server.pointer("/server/open_migration_id"))
-        .and_then(Value::as_str)
-        .and_then(|id| Uuid::parse_str(id).ok())
+        .migration
+        .as_ref()
+        .map(|m| m.migration_id)
+        .or(server.server.open_migration_id)
 }
 
-/// A command's reply.
-pub fn command(reply: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(reply);
-    }
-    let events: Vec<&str> = reply
-        .get("events")
-        .and_then(Value::as_array)
-        .map(|e| e.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let aggregate = text(reply, "aggregate_id");
+/// What a command did, as the aggregate it went to, `-` when the answer names none.
+fn done(aggregate: &str, events: &[String], already_handled: bool) {
     if events.is_empty() {
         println!("{aggregate}: nothing to change");
-    } else if reply.get("already_handled").and_then(Value::as_bool) == Some(true) {
+    } else if already_handled {
         println!("{aggregate}: already done ({})", events.join(", "));
     } else {
         println!("{aggregate}: {}", events.join(", "));
     }
-    Ok(())
+}
+
+/// A command's reply (accounts service).
+pub fn command(reply: &Answer<CommandReply>, json: bool) -> anyhow::Result<()> {
+    show(reply, json, |reply| {
+        done(&reply.aggregate_id, &reply.events, reply.already_handled)
+    })
+}
+
+/// A transit pool command's reply, which names no aggregate.
+pub fn changes(reply: &Answer<Changes>, json: bool) -> anyhow::Result<()> {
+    show(reply, json, |reply| done("-", &reply.events, false))
 }
 
 /// A migration just opened.
-pub fn opened(reply: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(reply);
-    }
-    println!("migration {} opened", text(reply, "migration_id"));
-    Ok(())
+pub fn opened(reply: &Answer<MigrationOpenedReply>, json: bool) -> anyhow::Result<()> {
+    show(reply, json, |reply| {
+        println!("migration {} opened", reply.migration_id)
+    })
 }
 
 /// An optional migration just scheduled.
-pub fn scheduled(reply: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(reply);
-    }
-    println!(
-        "optional migration {} scheduled",
-        text(reply, "optional_migration_id")
-    );
-    Ok(())
+pub fn scheduled(reply: &Answer<OptionalScheduledReply>, json: bool) -> anyhow::Result<()> {
+    show(reply, json, |reply| {
+        println!(
+            "optional migration {} scheduled",
+            reply.optional_migration_id
+        )
+    })
 }
 
 /// What a fleet import did.
@@ -88,14 +127,6 @@ pub fn imported(items: &[Imported], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn array(value: &Value) -> &[Value] {
-    value.as_array().map(Vec::as_slice).unwrap_or_default()
-}
-
-fn number(value: &Value, pointer: &str) -> Option<u64> {
-    value.pointer(pointer).and_then(Value::as_u64)
-}
-
 /// A table with a header, columns padded to their widest cell.
 fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -118,101 +149,93 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
     }
 }
 
-fn step_of(value: &Value) -> String {
-    value
-        .get("step")
-        .and_then(Value::as_u64)
-        .map_or("-".into(), |s| s.to_string())
+fn step_of(step: Option<u8>) -> String {
+    step.map_or("-".into(), |s| s.to_string())
 }
 
 /// Server list.
-pub fn servers(value: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(value);
-    }
-    let rows = array(value)
-        .iter()
-        .map(|s| {
-            vec![
-                text(s, "server_id").into(),
-                text(s, "name").into(),
-                text(s, "customer_id").into(),
-                text(s, "configuration").into(),
-                text(s, "infrastructure_version").into(),
-                step_of(s),
-                text(s, "state").into(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "SERVER",
-            "NAME",
-            "CUSTOMER",
-            "CONFIGURATION",
-            "VERSION",
-            "STEP",
-            "STATE",
-        ],
-        rows,
-    );
-    Ok(())
+pub fn servers(answer: &Answer<Vec<ServerListItem>>, json: bool) -> anyhow::Result<()> {
+    show(answer, json, |servers| {
+        let rows = servers
+            .into_iter()
+            .map(|s| {
+                vec![
+                    s.server_id,
+                    s.name,
+                    s.customer_id,
+                    s.configuration,
+                    s.infrastructure_version,
+                    step_of(s.step),
+                    named_or_dash(s.state.as_ref()),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "SERVER",
+                "NAME",
+                "CUSTOMER",
+                "CONFIGURATION",
+                "VERSION",
+                "STEP",
+                "STATE",
+            ],
+            rows,
+        );
+    })
 }
 
-fn migration_lines(migration: &Value) {
+fn migration_lines(migration: &MigrationDetail) {
     println!(
         "migration {}: {} (step {})",
-        text(migration, "migration_id"),
-        text(migration, "state"),
-        step_of(migration)
+        migration.migration_id,
+        named(&migration.state),
+        step_of(migration.step)
     );
-    if let Some(position) = number(migration, "/queue_position") {
+    if let Some(position) = migration.queue_position {
         println!("  waiting for a transit server: position {position} in line");
     }
-    if let Some(transit) = migration.get("transit").filter(|t| !t.is_null()) {
+    if let Some(transit) = &migration.transit {
         println!(
             "  transit server {} since {}",
-            text(transit, "transit_server_id"),
-            text(transit, "since")
+            transit.transit_server_id,
+            named_or_dash(transit.since.as_ref())
         );
     }
-    if let Some(loan) = migration.get("loan").filter(|l| !l.is_null()) {
+    if let Some(loan) = &migration.loan {
         println!(
             "  loan: {} day(s) used of {} free, {} billable",
-            number(loan, "/days_used").unwrap_or(0),
-            number(loan, "/free_period_days").unwrap_or(0),
-            number(loan, "/billable_days").unwrap_or(0)
+            loan.days_used, loan.free_period_days, loan.billable_days
         );
     }
-    println!(
-        "  downtime so far: {}",
-        duration(number(migration, "/downtime_ms").unwrap_or(0))
-    );
-    let rows = array(&migration["accounts"])
+    println!("  downtime so far: {}", duration(migration.downtime_ms));
+    let rows = migration
+        .accounts
         .iter()
         .map(|a| {
-            let test = match a.get("test_address").and_then(Value::as_str) {
-                Some(address) => format!("{} ({address})", text(a, "test")),
-                None => text(a, "test").into(),
+            let test = match &a.test_address {
+                Some(address) => format!("{} ({address})", named(&a.test)),
+                None => named(&a.test),
             };
             let transfer = a
-                .get("current_transfer")
-                .filter(|t| !t.is_null())
+                .current_transfer
+                .as_ref()
                 .map(|t| {
-                    let (done, total) = (
-                        number(t, "/bytes_done").unwrap_or(0),
-                        number(t, "/bytes_total").unwrap_or(0),
-                    );
+                    let (done, total) = (t.bytes_done, t.bytes_total);
                     let percent = (done * 100).checked_div(total).unwrap_or(0);
-                    format!("{} {} {percent}%", text(t, "kind"), text(t, "phase"))
+                    format!(
+                        "{} {} {percent}%",
+                        named(&t.kind),
+                        named_or_dash(t.phase.as_ref())
+                    )
                 })
                 .unwrap_or_default();
             vec![
-                text(a, "account_id").into(),
-                text(a, "name").into(),
-                text(a, "state").into(),
+                a.account_id.clone(),
+                a.name.clone().unwrap_or_else(|| "-".into()),
+                named(&a.state),
                 test,
-                duration(number(a, "/downtime_ms").unwrap_or(0)),
+                duration(a.downtime_ms),
                 transfer,
             ]
         })
@@ -224,257 +247,431 @@ fn migration_lines(migration: &Value) {
 }
 
 /// One server.
-pub fn server(value: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(value);
-    }
-    let server = &value["server"];
-    println!(
-        "{} {} ({}, {}, {}) customer {}",
-        text(server, "server_id"),
-        text(server, "name"),
-        text(server, "kind"),
-        text(server, "configuration"),
-        text(server, "infrastructure_version"),
-        text(server, "customer_id"),
-    );
-    let rows = array(&server["accounts"])
-        .iter()
-        .map(|entry| {
-            let a = &entry["account"];
-            let languages: Vec<String> = array(&a["languages"])
-                .iter()
-                .map(|l| format!("{} {}", text(l, "language"), text(l, "version")))
-                .collect();
-            vec![
-                text(a, "account_id").into(),
-                text(a, "name").into(),
-                array(&a["databases"]).len().to_string(),
-                array(&a["domains"]).len().to_string(),
-                languages.join(", "),
-            ]
-        })
-        .collect();
-    table(
-        &["ACCOUNT", "NAME", "DATABASES", "DOMAINS", "LANGUAGES"],
-        rows,
-    );
-    match value.get("migration").filter(|m| !m.is_null()) {
-        Some(migration) => migration_lines(migration),
-        None => println!("no migration in progress"),
-    }
-    Ok(())
+pub fn server(answer: &Answer<ServerDetail>, json: bool) -> anyhow::Result<()> {
+    show(answer, json, |detail| {
+        let server = &detail.server;
+        println!(
+            "{} {} ({}, {}, {}) customer {}",
+            server.server_id,
+            server.name,
+            named(&server.kind),
+            server.configuration,
+            server.infrastructure_version,
+            server.customer_id,
+        );
+        let rows = server
+            .accounts
+            .iter()
+            .map(|entry| {
+                let a = &entry.account;
+                let languages: Vec<String> = a
+                    .languages
+                    .iter()
+                    .map(|l| format!("{} {}", l.language, l.version))
+                    .collect();
+                vec![
+                    a.account_id.clone(),
+                    a.name.clone(),
+                    a.databases.len().to_string(),
+                    a.domains.len().to_string(),
+                    languages.join(", "),
+                ]
+            })
+            .collect();
+        table(
+            &["ACCOUNT", "NAME", "DATABASES", "DOMAINS", "LANGUAGES"],
+            rows,
+        );
+        match &detail.migration {
+            Some(migration) => migration_lines(migration),
+            None => println!("no migration in progress"),
+        }
+    })
 }
 
 /// One migration.
-pub fn migration(value: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(value);
-    }
-    migration_lines(value);
-    Ok(())
+pub fn migration(answer: &Answer<MigrationDetail>, json: bool) -> anyhow::Result<()> {
+    show(answer, json, |migration| migration_lines(&migration))
+}
+
+/// One account's compatibility with a target version, as `GET
+/// /servers/{id}/compatibility` answers it: a mirror of
+/// `ferry_accounts::service::AccountCompatibility`, which is not `Deserialize`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AccountCompatibility {
+    /// The account.
+    pub account_id: String,
+    /// Its name.
+    pub name: String,
+    /// What will not work, empty when compatible.
+    pub issues: Vec<Incompatibility>,
 }
 
 /// A compatibility report.
-pub fn compatibility(value: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(value);
-    }
-    for account in array(value) {
-        let issues = array(&account["issues"]);
-        if issues.is_empty() {
-            println!(
-                "{} ({}): compatible",
-                text(account, "account_id"),
-                text(account, "name")
-            );
-            continue;
+pub fn compatibility(answer: &Answer<Vec<AccountCompatibility>>, json: bool) -> anyhow::Result<()> {
+    show(answer, json, |accounts| {
+        for account in accounts {
+            if account.issues.is_empty() {
+                println!("{} ({}): compatible", account.account_id, account.name);
+                continue;
+            }
+            println!("{} ({}):", account.account_id, account.name);
+            for issue in &account.issues {
+                println!("  - [{}] {}", named(&issue.kind), issue.detail);
+            }
         }
-        println!(
-            "{} ({}):",
-            text(account, "account_id"),
-            text(account, "name")
-        );
-        for issue in issues {
-            println!("  - [{}] {}", text(issue, "kind"), text(issue, "detail"));
-        }
-    }
-    Ok(())
+    })
 }
 
 /// An audit timeline.
-pub fn audit(value: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(value);
-    }
-    for entry in array(&value["entries"]) {
-        let actor = format!(
-            "{}:{}",
-            text(&entry["actor"], "role"),
-            text(&entry["actor"], "id")
-        );
-        let downtime = number(entry, "/downtime_ms")
-            .map(|ms| format!(" [downtime {}]", duration(ms)))
-            .unwrap_or_default();
-        println!(
-            "{:>6}  {}  {:<22} {}{downtime}",
-            number(entry, "/sequence").unwrap_or(0),
-            text(entry, "occurred_at"),
-            actor,
-            text(entry, "summary"),
-        );
-    }
-    Ok(())
+pub fn audit(answer: &Answer<AuditTimeline>, json: bool) -> anyhow::Result<()> {
+    show(answer, json, |timeline| {
+        for entry in timeline.entries {
+            let actor = format!("{}:{}", named(&entry.actor.role), entry.actor.id);
+            let downtime = entry
+                .downtime_ms
+                .map(|ms| format!(" [downtime {}]", duration(ms)))
+                .unwrap_or_default();
+            println!(
+                "{:>6}  {}  {:<22} {}{downtime}",
+                entry.sequence,
+                named(&entry.occurred_at),
+                actor,
+                entry.summary,
+            );
+        }
+    })
+}
+
+/// A server's downtime estimates, as `GET /servers/{id}/downtime-estimates` answers
+/// them: a mirror of `ferry_data_mover::estimates::ServerEstimates` (without its
+/// rates), which is not `Deserialize`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ServerEstimates {
+    /// The server.
+    pub server_id: String,
+    /// Cutovers measured so far, across the fleet, that the rates are fitted to.
+    pub measured_cutovers: usize,
+    /// Its accounts.
+    pub accounts: Vec<AccountEstimate>,
+}
+
+/// One account's estimate (`ferry_data_mover::estimates::AccountEstimate`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AccountEstimate {
+    /// The account.
+    pub account_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its files and mails, in bytes.
+    pub tree_bytes: u64,
+    /// Its databases.
+    pub databases: Vec<DatabaseEstimate>,
+    /// The expected downtime of its move, in milliseconds.
+    pub estimated_downtime_ms: u64,
+}
+
+/// One database of an account (`ferry_data_mover::estimates::DatabaseEstimate`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DatabaseEstimate {
+    /// Its name.
+    pub name: String,
+    /// Its engine.
+    pub engine: DatabaseEngine,
+    /// Its size in bytes.
+    pub size_bytes: u64,
+    /// The method the data mover would use.
+    pub method: DatabaseMethod,
 }
 
 /// A server's downtime estimates.
-pub fn estimates(value: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(value);
-    }
-    let mib = |bytes: u64| format!("{} MiB", bytes / (1 << 20));
-    let rows = array(&value["accounts"])
-        .iter()
-        .map(|a| {
-            let databases: Vec<String> = array(&a["databases"])
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{} ({}, {}, {})",
-                        text(d, "name"),
-                        text(d, "engine"),
-                        mib(number(d, "/size_bytes").unwrap_or(0)),
-                        text(d, "method").replace('_', " ")
-                    )
-                })
-                .collect();
-            vec![
-                text(a, "account_id").into(),
-                mib(number(a, "/tree_bytes").unwrap_or(0)),
-                if databases.is_empty() {
-                    "-".into()
-                } else {
-                    databases.join(", ")
-                },
-                duration(number(a, "/estimated_downtime_ms").unwrap_or(0)),
-            ]
-        })
-        .collect();
-    table(&["ACCOUNT", "FILES+MAILS", "DATABASES", "DOWNTIME"], rows);
-    println!(
-        "based on {} measured cutover(s)",
-        number(value, "/measured_cutovers").unwrap_or(0)
-    );
-    Ok(())
+pub fn estimates(answer: &Answer<ServerEstimates>, json: bool) -> anyhow::Result<()> {
+    show(answer, json, |estimates| {
+        let mib = |bytes: u64| format!("{} MiB", bytes / (1 << 20));
+        let rows = estimates
+            .accounts
+            .iter()
+            .map(|a| {
+                let databases: Vec<String> = a
+                    .databases
+                    .iter()
+                    .map(|d| {
+                        format!(
+                            "{} ({}, {}, {})",
+                            d.name,
+                            named(&d.engine),
+                            mib(d.size_bytes),
+                            named(&d.method).replace('_', " ")
+                        )
+                    })
+                    .collect();
+                vec![
+                    a.account_id.clone(),
+                    mib(a.tree_bytes),
+                    if databases.is_empty() {
+                        "-".into()
+                    } else {
+                        databases.join(", ")
+                    },
+                    duration(a.estimated_downtime_ms),
+                ]
+            })
+            .collect();
+        table(&["ACCOUNT", "FILES+MAILS", "DATABASES", "DOWNTIME"], rows);
+        println!(
+            "based on {} measured cutover(s)",
+            estimates.measured_cutovers
+        );
+    })
 }
 
 /// Optional migrations.
-pub fn optional_list(value: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(value);
-    }
-    let rows = array(value)
-        .iter()
-        .map(|o| {
-            vec![
-                text(o, "optional_migration_id").into(),
-                text(o, "server_id").into(),
-                format!(
-                    "{} {} → {}",
-                    text(o, "service"),
-                    text(o, "from_version"),
-                    text(o, "to_version")
-                ),
-                text(o, "scheduled_for").into(),
-                text(o, "state").into(),
-                number(o, "/downtime_ms").map(duration).unwrap_or_default(),
-            ]
-        })
-        .collect();
-    table(
-        &["ID", "SERVER", "SERVICE", "NOT BEFORE", "STATE", "DOWNTIME"],
-        rows,
-    );
-    Ok(())
+pub fn optional_list(
+    answer: &Answer<Vec<OptionalMigrationView>>,
+    json: bool,
+) -> anyhow::Result<()> {
+    show(answer, json, |optionals| {
+        let rows = optionals
+            .into_iter()
+            .map(|o| {
+                vec![
+                    o.optional_migration_id.to_string(),
+                    o.server_id,
+                    format!(
+                        "{} {} → {}",
+                        named(&o.service),
+                        o.from_version,
+                        o.to_version
+                    ),
+                    named_or_dash(o.scheduled_for.as_ref()),
+                    named(&o.state),
+                    o.downtime_ms.map(duration).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(
+            &["ID", "SERVER", "SERVICE", "NOT BEFORE", "STATE", "DOWNTIME"],
+            rows,
+        );
+    })
 }
 
 /// Transit servers.
-pub fn transit_servers(value: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(value);
-    }
-    let rows = array(value)
-        .iter()
-        .map(|t| {
-            vec![
-                text(t, "transit_server_id").into(),
-                text(t, "name").into(),
-                text(t, "configuration").into(),
-                text(t, "state").into(),
-                text(t, "since").into(),
-                text(t, "client_server_id").into(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "TRANSIT",
-            "NAME",
-            "CONFIGURATION",
-            "STATE",
-            "SINCE",
-            "CLIENT",
-        ],
-        rows,
-    );
-    Ok(())
+pub fn transit_servers(answer: &Answer<Vec<TransitServerView>>, json: bool) -> anyhow::Result<()> {
+    show(answer, json, |transits| {
+        let rows = transits
+            .into_iter()
+            .map(|t| {
+                vec![
+                    t.transit_server_id,
+                    t.name,
+                    t.configuration,
+                    named(&t.state),
+                    named(&t.since),
+                    t.client_server_id.unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "TRANSIT",
+                "NAME",
+                "CONFIGURATION",
+                "STATE",
+                "SINCE",
+                "CLIENT",
+            ],
+            rows,
+        );
+    })
 }
 
 /// Transit queues.
-pub fn queues(value: &Value, json: bool) -> anyhow::Result<()> {
-    if json {
-        return print_json(value);
-    }
-    for queue in array(value) {
-        let free: Vec<&str> = array(&queue["free_transit_servers"])
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        println!(
-            "{}: {} waiting, free: {}",
-            text(queue, "configuration"),
-            array(&queue["waiting"]).len(),
-            if free.is_empty() {
-                "none".to_owned()
-            } else {
-                free.join(", ")
-            }
-        );
-        for waiting in array(&queue["waiting"]) {
+pub fn queues(answer: &Answer<Vec<TransitQueueView>>, json: bool) -> anyhow::Result<()> {
+    show(answer, json, |queues| {
+        for queue in queues {
             println!(
-                "  {}. {} (migration {}) since {}",
-                number(waiting, "/position").unwrap_or(0),
-                text(waiting, "client_server_id"),
-                text(waiting, "migration_id"),
-                text(waiting, "requested_at")
+                "{}: {} waiting, free: {}",
+                queue.configuration,
+                queue.waiting.len(),
+                if queue.free_transit_servers.is_empty() {
+                    "none".to_owned()
+                } else {
+                    queue.free_transit_servers.join(", ")
+                }
             );
+            for waiting in &queue.waiting {
+                println!(
+                    "  {}. {} (migration {}) since {}",
+                    waiting.position,
+                    waiting.client_server_id,
+                    waiting.migration_id,
+                    named(&waiting.requested_at)
+                );
+            }
         }
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
+    use ferry_events::{
+        IncompatibilityKind, MigrationOpened, Money, ServerKind, ServerRegistered, ServerStorage,
+    };
+    use ferry_migration_state::view::{At, MigrationView, ServerView};
+
+    fn at() -> At {
+        At {
+            sequence: 1,
+            occurred_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    fn server() -> ServerView {
+        let registered = ServerRegistered {
+            server_id: "srv-1".into(),
+            name: "srv-1.example".into(),
+            kind: ServerKind::Vps,
+            configuration: "vps-4c-8g".into(),
+            infrastructure_version: "v2020".into(),
+            ipv4: vec![],
+            ipv6: vec![],
+            monthly_price: Money::new(1000, "EUR"),
+            customer_id: "c-1".into(),
+            contact_email: "c-1@example.com".into(),
+            locale: "fr".into(),
+            storage: ServerStorage {
+                files_root: "/files".into(),
+                mail_root: "/mail".into(),
+                postgres_url: None,
+                mysql_url: None,
+            },
+        };
+        ServerView::registered(&registered, at())
+    }
 
     #[test]
     fn the_current_migration_is_found_in_a_server_answer() {
         let id = Uuid::now_v7();
-        let answer = serde_json::json!({ "server": {}, "migration": { "migration_id": id } });
-        assert_eq!(current_migration_id(&answer), Some(id));
-        assert_eq!(
-            current_migration_id(&serde_json::json!({ "migration": null })),
-            None
+        let opened = MigrationOpened {
+            migration_id: id,
+            server_id: "srv-1".into(),
+            customer_id: "c-1".into(),
+            from_version: "v2020".into(),
+            target_version: "v2026".into(),
+            accounts: vec![],
+        };
+        let migration = MigrationDetail::of(
+            MigrationView::open(&opened, at()),
+            None,
+            None,
+            DateTime::<Utc>::UNIX_EPOCH,
+            14,
         );
+        let answer = ServerDetail {
+            server: server(),
+            migration: Some(migration),
+        };
+        assert_eq!(current_migration_id(&answer), Some(id));
+        let opened_only = ServerDetail {
+            server: ServerView {
+                open_migration_id: Some(id),
+                ..server()
+            },
+            migration: None,
+        };
+        assert_eq!(current_migration_id(&opened_only), Some(id));
+        let none = ServerDetail {
+            server: server(),
+            migration: None,
+        };
+        assert_eq!(current_migration_id(&none), None);
+    }
+
+    #[test]
+    fn the_mirrors_read_what_the_services_answer() -> anyhow::Result<()> {
+        let issue = Incompatibility {
+            kind: IncompatibilityKind::LanguageVersionRemoved,
+            subject: "php 7.4".into(),
+            detail: "use 8.2".into(),
+        };
+        let compatibility = ferry_accounts::service::AccountCompatibility {
+            account_id: "acc-1".into(),
+            name: "bakery".into(),
+            issues: vec![issue.clone()],
+        };
+        let read: AccountCompatibility =
+            serde_json::from_value(serde_json::to_value(&compatibility)?)?;
+        assert_eq!(
+            read,
+            AccountCompatibility {
+                account_id: "acc-1".into(),
+                name: "bakery".into(),
+                issues: vec![issue],
+            }
+        );
+
+        use ferry_data_mover::estimates as real;
+        let estimates = real::ServerEstimates {
+            server_id: "srv-1".into(),
+            measured_cutovers: 3,
+            rates: real::RatesBody {
+                fixed_ms: 1.0,
+                tree_ms_per_gb: 2.0,
+                dumped_ms_per_gb: 3.0,
+                replicated_ms_per_gb: 4.0,
+            },
+            accounts: vec![real::AccountEstimate {
+                account_id: "acc-1".into(),
+                name: "bakery".into(),
+                tree_bytes: 5,
+                databases: vec![real::DatabaseEstimate {
+                    name: "shop".into(),
+                    engine: DatabaseEngine::Postgres,
+                    size_bytes: 6,
+                    method: DatabaseMethod::DumpRestore,
+                    why_dump: Some("no replication".into()),
+                }],
+                estimated_downtime_ms: 7,
+            }],
+        };
+        let read: ServerEstimates = serde_json::from_value(serde_json::to_value(&estimates)?)?;
+        assert_eq!(
+            read,
+            ServerEstimates {
+                server_id: "srv-1".into(),
+                measured_cutovers: 3,
+                accounts: vec![AccountEstimate {
+                    account_id: "acc-1".into(),
+                    name: "bakery".into(),
+                    tree_bytes: 5,
+                    databases: vec![DatabaseEstimate {
+                        name: "shop".into(),
+                        engine: DatabaseEngine::Postgres,
+                        size_bytes: 6,
+                        method: DatabaseMethod::DumpRestore,
+                    }],
+                    estimated_downtime_ms: 7,
+                }],
+            }
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn names_are_the_api_s() -> anyhow::Result<()> {
+        assert_eq!(named(&ServerKind::Vps), "vps");
+        assert_eq!(
+            named(&DatabaseMethod::LogicalReplication),
+            "logical_replication"
+        );
+        for instant in ["2026-12-03T02:46:42.123456789Z", "2026-12-03T02:46:42Z"] {
+            let read: DateTime<Utc> = serde_json::from_value(Value::String(instant.into()))?;
+            assert_eq!(named(&read), instant);
+        }
+        assert_eq!(named_or_dash::<ServerKind>(None), "-");
+        Ok(())
     }
 }

@@ -18,4 +18,4 @@ pub mod policy;
 pub mod scenario;
 
 pub use decider::{Decider, Refusal, RefusalKind};
-pub use policy::{Entries, Policy, View, reaction_id};
+pub use policy::{Entries, Missing, Policy, View, reaction_id};

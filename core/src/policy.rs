@@ -86,8 +86,13 @@ pub trait Policy: Send + Sync + 'static {
     /// The commands to issue for `event`, given the entries read. The view has folded
     /// at least `event`, maybe later events too: a policy decides on the facts, not on
     /// which event brought them, and derives its command ids so that two events
-    /// leading to the same fact issue the same command.
-    fn react(event: &Envelope, view: &Entries<<Self::View as View>::Entry>) -> Vec<Self::Command>;
+    /// leading to the same fact issue the same command. A fact it needs and does not
+    /// find is [`Missing`]: never a silent default (the edge parks the reaction,
+    /// visibly, and retries it).
+    fn react(
+        event: &Envelope,
+        view: &Entries<<Self::View as View>::Entry>,
+    ) -> Result<Vec<Self::Command>, Missing>;
 
     /// The commands to issue when entry `key` of the view is due (see [`View::due`]).
     /// Fired again (same ids) until an event moves or removes the entry.
@@ -95,6 +100,11 @@ pub trait Policy: Send + Sync + 'static {
         Vec::new()
     }
 }
+
+/// A fact a policy needs is not in its view (another service never reported it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Missing(pub String);
 
 /// The id of a command a reactor issues in response to an event (or to a fact, when
 /// `cause` is the id of that fact): the same cause always gives the same command id,

@@ -140,7 +140,9 @@ impl<P: Policy> GivenView<P> {
             .filter(|(_, entry)| P::View::due(entry).is_some_and(|due| due <= now))
             .flat_map(|(key, entry)| P::on_due(key, entry))
             .collect();
-        ThenCommands { commands }
+        ThenCommands {
+            commands: Ok(commands),
+        }
     }
 }
 
@@ -184,14 +186,27 @@ pub fn read_rounds<P: Policy>(
 
 /// What a policy decided.
 pub struct ThenCommands<P: Policy> {
-    commands: Vec<P::Command>,
+    commands: Result<Vec<P::Command>, crate::policy::Missing>,
 }
 
 impl<P: Policy> ThenCommands<P> {
     /// Asserts the policy issued exactly `expected`, in that order.
     #[track_caller]
     pub fn then(self, expected: Vec<P::Command>) {
-        assert_eq!(self.commands, expected, "commands issued");
+        assert_eq!(self.commands(), expected, "commands issued");
+    }
+
+    /// Asserts the policy found a fact missing, saying `reason`.
+    #[track_caller]
+    pub fn then_missing(self, reason: &str) {
+        match self.commands {
+            Ok(commands) => panic!("issued {commands:?}; expected a missing fact"),
+            Err(missing) => assert!(
+                missing.0.contains(reason),
+                "missing fact {:?} lacks {reason:?}",
+                missing.0
+            ),
+        }
     }
 
     /// Asserts the policy issued nothing.
@@ -201,7 +216,11 @@ impl<P: Policy> ThenCommands<P> {
     }
 
     /// The commands, for assertions on their content.
+    #[track_caller]
     pub fn commands(self) -> Vec<P::Command> {
-        self.commands
+        match self.commands {
+            Ok(commands) => commands,
+            Err(missing) => panic!("a fact is missing: {missing}"),
+        }
     }
 }

@@ -90,7 +90,9 @@ impl<P: Policy, X: Execute<P::Command>> Reactor for PolicyReactor<P, X> {
             .wait_for(recorded.sequence, &self.shutdown)
             .await?;
         let entries = read_entries::<P>(&self.view, &recorded.envelope).await?;
-        for command in P::react(&recorded.envelope, &entries) {
+        let commands = P::react(&recorded.envelope, &entries)
+            .map_err(|missing| ReactionError::Failed(format!("a fact is missing: {missing}")))?;
+        for command in commands {
             tracing::debug!(reactor = P::NAME, ?command, "issuing");
             self.executor.execute(&command).await?;
         }

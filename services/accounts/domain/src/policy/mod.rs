@@ -35,7 +35,7 @@ use crate::migration::{Action, MigrationCommand};
 use crate::optional_migration::{OptionalAction, OptionalCommand};
 use crate::server::ServerCommand;
 use facts::{account_key, migration_key, optional_key, queue_key, traffic_key, transfer_key};
-use ferry_core::policy::{Entries, Policy, reaction_id};
+use ferry_core::policy::{Entries, Missing, Policy, reaction_id};
 use ferry_events::{
     AccountTrafficEvent, Actor, DatabaseEngine, Envelope, Event, MigrationEvent, MigrationOutcome,
     ServerEvent, TransferEvent, TransferKind, TransitQueueEvent, TransitServerEvent,
@@ -169,18 +169,21 @@ impl Policy for AccountsPolicy {
         }
     }
 
-    fn react(event: &Envelope, view: &Entries<AccountsFact>) -> Vec<AccountsCommand> {
-        match &event.event {
-            Event::Migration(e) => on_migration(event, e, view),
+    fn react(
+        event: &Envelope,
+        view: &Entries<AccountsFact>,
+    ) -> Result<Vec<AccountsCommand>, Missing> {
+        Ok(match &event.event {
+            Event::Migration(e) => on_migration(event, e, view)?,
             Event::TransitQueue(TransitQueueEvent::TransitRequestQueued(queued)) => {
                 let Some(AccountsFact::Queue { waiting }) =
                     view.get(&queue_key(&event.aggregate_id))
                 else {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 };
                 // Already served (the view is newer than the event): nothing to record.
                 let Some(index) = waiting.iter().position(|m| *m == queued.migration_id) else {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 };
                 let position = u32::try_from(index + 1).unwrap_or(u32::MAX);
                 vec![to_migration(
@@ -213,7 +216,7 @@ impl Policy for AccountsPolicy {
             }
             Event::Transfer(
                 TransferEvent::TransferCompleted(_) | TransferEvent::TransferFailed(_),
-            ) => on_transfer_ended(event, view),
+            ) => on_transfer_ended(event, view)?,
             Event::Server(ServerEvent::RequiredMigrationOpened(claim)) => vec![AccountsCommand {
                 id: open_command_id(claim.migration_id),
                 correlation_id: claim.migration_id,
@@ -228,12 +231,12 @@ impl Policy for AccountsPolicy {
                 let Some(AccountsFact::AccountTransfer { transfer_id }) =
                     view.get(&account_key(&event.aggregate_id))
                 else {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 };
                 cutover_done(*transfer_id, view).into_iter().collect()
             }
             _ => Vec::new(),
-        }
+        })
     }
 
     fn on_due(key: &str, entry: &AccountsFact) -> Vec<AccountsCommand> {
@@ -262,13 +265,16 @@ fn on_migration(
     event: &Envelope,
     e: &MigrationEvent,
     view: &Entries<AccountsFact>,
-) -> Vec<AccountsCommand> {
+) -> Result<Vec<AccountsCommand>, Missing> {
     let Ok(migration_id) = event.aggregate_id.parse::<Uuid>() else {
-        return Vec::new();
+        return Err(Missing(format!(
+            "migration id {:?} is not a uuid",
+            event.aggregate_id
+        )));
     };
-    let Some(AccountsFact::Migration { server_id }) = view.get(&migration_key(&event.aggregate_id))
-    else {
-        return Vec::new();
+    let server_id = match view.get(&migration_key(&event.aggregate_id)) {
+        Some(AccountsFact::Migration { server_id }) => server_id.as_str(),
+        _ => "",
     };
     let commands: Vec<(String, ServerCommand)> = match e {
         MigrationEvent::ObsoleteLanguagesRemoved(e) => e
@@ -319,7 +325,12 @@ fn on_migration(
         )],
         _ => Vec::new(),
     };
-    commands
+    if !commands.is_empty() && server_id.is_empty() {
+        return Err(Missing(format!(
+            "migration {migration_id} was never opened on a server"
+        )));
+    }
+    Ok(commands
         .into_iter()
         .map(|(purpose, command)| {
             to_server(
@@ -329,24 +340,30 @@ fn on_migration(
                 command,
             )
         })
-        .collect()
+        .collect())
 }
 
 /// A transfer ended: a test copy, a cutover (once the traffic is also switched), or
 /// an optional migration's service move. A pre-copy concerns the transit pool.
-fn on_transfer_ended(event: &Envelope, view: &Entries<AccountsFact>) -> Vec<AccountsCommand> {
+fn on_transfer_ended(
+    event: &Envelope,
+    view: &Entries<AccountsFact>,
+) -> Result<Vec<AccountsCommand>, Missing> {
     let Some(AccountsFact::Transfer(transfer)) = view.get(&transfer_key(&event.aggregate_id))
     else {
-        return Vec::new();
+        return Err(Missing(format!(
+            "transfer {} ended without having been scheduled",
+            event.aggregate_id
+        )));
     };
     let Some(outcome) = &transfer.outcome else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    match transfer.kind {
+    Ok(match transfer.kind {
         TransferKind::PreCopy => Vec::new(),
         TransferKind::TestCopy => {
             let Some(migration_id) = transfer.migration_id else {
-                return Vec::new();
+                return Ok(Vec::new());
             };
             let outcome = match outcome {
                 TransferOutcome::Completed { test_address, .. } => {
@@ -385,7 +402,7 @@ fn on_transfer_ended(event: &Envelope, view: &Entries<AccountsFact>) -> Vec<Acco
         }
         TransferKind::Cutover | TransferKind::Rollback | TransferKind::Relocation => {
             let Some(migration_id) = transfer.migration_id else {
-                return Vec::new();
+                return Ok(Vec::new());
             };
             match outcome {
                 TransferOutcome::Failed { reason } => vec![to_migration(
@@ -402,7 +419,7 @@ fn on_transfer_ended(event: &Envelope, view: &Entries<AccountsFact>) -> Vec<Acco
                     .collect(),
             }
         }
-    }
+    })
 }
 
 /// `RecordCutover` once the cutover `transfer_id` is copied and verified **and** its

@@ -318,3 +318,10 @@ fn a_claimed_server_opens_its_migration_as_the_actor_who_claimed_it() {
         }]
     );
 }
+
+#[test]
+fn a_transfer_ending_unscheduled_is_a_missing_fact_not_a_silent_no() {
+    given_view::<AccountsPolicy>(&[])
+        .when(&completed(7, 100))
+        .then_missing("without having been scheduled");
+}

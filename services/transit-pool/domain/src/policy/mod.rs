@@ -25,7 +25,7 @@
 //! them), the correlation is the migration: a redelivered event changes nothing.
 
 use chrono::{DateTime, Utc};
-use ferry_core::policy::{Entries, Policy, View, reaction_id};
+use ferry_core::policy::{Entries, Missing, Policy, View, reaction_id};
 use ferry_events::{
     AggregateType, Envelope, Event, MigrationEvent, TransferEvent, TransferKind, TransitQueueEvent,
     TransitServerEvent,
@@ -381,15 +381,15 @@ impl Policy for PoolPolicy {
         }
     }
 
-    fn react(event: &Envelope, view: &Entries<PoolFact>) -> Vec<PoolCommand> {
+    fn react(event: &Envelope, view: &Entries<PoolFact>) -> Result<Vec<PoolCommand>, Missing> {
         match &event.event {
             Event::Migration(e) => on_migration(event, e, view),
             Event::TransitQueue(e) => on_queue(event, e, view),
             Event::TransitServer(e) => on_transit_server(event, e, view),
             Event::Transfer(TransferEvent::TransferCompleted(_)) => {
-                on_transfer_completed(event, view)
+                Ok(on_transfer_completed(event, view))
             }
-            _ => Vec::new(),
+            _ => Ok(Vec::new()),
         }
     }
 
@@ -437,47 +437,53 @@ fn on_migration(
     event: &Envelope,
     e: &MigrationEvent,
     view: &Entries<PoolFact>,
-) -> Vec<PoolCommand> {
+) -> Result<Vec<PoolCommand>, Missing> {
     let Some(migration_id) = migration_of(event) else {
-        return Vec::new();
+        return Err(Missing(format!(
+            "migration id {:?} is not a uuid",
+            event.aggregate_id
+        )));
     };
-    let Some(PoolFact::Migration {
-        server_id,
-        configuration,
-        ..
-    }) = view.get(&migration_key(migration_id))
-    else {
-        return Vec::new();
+    let (server_id, configuration) = match view.get(&migration_key(migration_id)) {
+        Some(PoolFact::Migration {
+            server_id,
+            configuration,
+            ..
+        }) => (server_id.as_str(), configuration.clone()),
+        _ => ("", None),
     };
     let reason = match e {
         MigrationEvent::ObsoleteLanguagesRemoved(_) => {
-            let Some(configuration) = configuration.clone() else {
-                return Vec::new();
+            let (Some(configuration), false) = (configuration, server_id.is_empty()) else {
+                return Err(Missing(format!(
+                    "migration {migration_id} removed its obsolete languages without having \
+                     been opened and requested a transit server"
+                )));
             };
-            return vec![PoolPolicy::command(
+            return Ok(vec![PoolPolicy::command(
                 event,
                 "request",
                 migration_id,
                 PoolAction::Request {
                     configuration,
                     migration_id,
-                    client_server_id: server_id.clone(),
+                    client_server_id: server_id.to_owned(),
                     requested_at: event.occurred_at,
                 },
-            )];
+            )]);
         }
         MigrationEvent::ObsoleteLanguagesRestored(_) => {
             "obsolete languages restored: the migration is back to step 1".to_owned()
         }
         MigrationEvent::MigrationCancelled(c) => format!("migration cancelled: {}", c.reason),
         MigrationEvent::MigrationCompleted(_) => "migration completed".to_owned(),
-        _ => return Vec::new(),
+        _ => return Ok(Vec::new()),
     };
     // Never asked for a transit server: nothing to give back.
-    let Some(configuration) = configuration.clone() else {
-        return Vec::new();
+    let Some(configuration) = configuration else {
+        return Ok(Vec::new());
     };
-    vec![PoolPolicy::command(
+    Ok(vec![PoolPolicy::command(
         event,
         "release",
         migration_id,
@@ -486,11 +492,15 @@ fn on_migration(
             migration_id,
             reason,
         },
-    )]
+    )])
 }
 
-fn on_queue(event: &Envelope, e: &TransitQueueEvent, view: &Entries<PoolFact>) -> Vec<PoolCommand> {
-    match e {
+fn on_queue(
+    event: &Envelope,
+    e: &TransitQueueEvent,
+    view: &Entries<PoolFact>,
+) -> Result<Vec<PoolCommand>, Missing> {
+    Ok(match e {
         TransitQueueEvent::TransitRequestServed(served) => {
             let Some(PoolFact::Migration {
                 server_id,
@@ -498,7 +508,10 @@ fn on_queue(event: &Envelope, e: &TransitQueueEvent, view: &Entries<PoolFact>) -
                 ..
             }) = view.get(&migration_key(served.migration_id))
             else {
-                return Vec::new();
+                return Err(Missing(format!(
+                    "migration {} was served a transit server but was never opened",
+                    served.migration_id
+                )));
             };
             vec![PoolPolicy::command(
                 event,
@@ -523,7 +536,7 @@ fn on_queue(event: &Envelope, e: &TransitQueueEvent, view: &Entries<PoolFact>) -
             if never_reserved {
                 // Its reservation never happened (refused): nothing to wipe, it is
                 // free in its queue (this event's aggregate) again at once.
-                return vec![PoolPolicy::command(
+                return Ok(vec![PoolPolicy::command(
                     event,
                     "available-unreserved",
                     ended.migration_id,
@@ -531,7 +544,7 @@ fn on_queue(event: &Envelope, e: &TransitQueueEvent, view: &Entries<PoolFact>) -
                         configuration: event.aggregate_id.clone(),
                         transit_server_id: ended.transit_server_id.clone(),
                     },
-                )];
+                )]);
             }
             vec![PoolPolicy::command(
                 event,
@@ -553,14 +566,14 @@ fn on_queue(event: &Envelope, e: &TransitQueueEvent, view: &Entries<PoolFact>) -
             },
         )],
         _ => Vec::new(),
-    }
+    })
 }
 
 fn on_transit_server(
     event: &Envelope,
     e: &TransitServerEvent,
     view: &Entries<PoolFact>,
-) -> Vec<PoolCommand> {
+) -> Result<Vec<PoolCommand>, Missing> {
     match e {
         TransitServerEvent::TransitServerAdded(_)
         | TransitServerEvent::TransitServerWiped(_)
@@ -568,9 +581,12 @@ fn on_transit_server(
             let Some(PoolFact::Transit { configuration, .. }) =
                 view.get(&transit_key(&event.aggregate_id))
             else {
-                return Vec::new();
+                return Err(Missing(format!(
+                    "transit server {} has no TransitServerAdded",
+                    event.aggregate_id
+                )));
             };
-            vec![PoolPolicy::command(
+            Ok(vec![PoolPolicy::command(
                 event,
                 "available",
                 event.correlation_id,
@@ -578,9 +594,9 @@ fn on_transit_server(
                     configuration: configuration.clone(),
                     transit_server_id: event.aggregate_id.clone(),
                 },
-            )]
+            )])
         }
-        _ => Vec::new(),
+        _ => Ok(Vec::new()),
     }
 }
 

@@ -336,3 +336,14 @@ fn a_wipe_fires_after_its_recorded_duration_and_its_completion_removes_the_timer
         .when_due(at(59))
         .then_nothing();
 }
+
+#[test]
+fn languages_removed_by_a_migration_the_view_never_saw_is_a_missing_fact() {
+    given_view::<PoolPolicy>(&[])
+        .when(&envelope(
+            &m().to_string(),
+            ObsoleteLanguagesRemoved { removals: vec![] },
+            3,
+        ))
+        .then_missing("without having been opened");
+}

@@ -505,7 +505,10 @@ async fn a_whole_migration_is_read_back_rebuilt_identically_and_audited() {
     .await;
     let release = vec![
         TransitServerReleased { migration_id: m0 }.into(),
-        TransitServerWipeStarted {}.into(),
+        TransitServerWipeStarted {
+            expected_duration_ms: 600_000,
+        }
+        .into(),
     ];
     s.command(TRANSIT, m0, &pool, release).await;
     s.one(TRANSIT, m0, &pool, TransitServerWiped {}).await;

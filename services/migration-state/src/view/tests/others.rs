@@ -115,7 +115,12 @@ fn a_transit_server_goes_round_its_life_cycle() {
     );
     let assignment = h.migration(m).transit.clone().expect("held");
     assert!(assignment.released_at.is_some() && assignment.assignment_ended_at.is_some());
-    h.push(TRANSIT, TransitServerWipeStarted {});
+    h.push(
+        TRANSIT,
+        TransitServerWipeStarted {
+            expected_duration_ms: 600_000,
+        },
+    );
     assert_eq!(h.model.transit_servers[TRANSIT].state, TransitState::Wiping);
     h.push(TRANSIT, TransitServerWiped {});
     let transit = &h.model.transit_servers[TRANSIT];

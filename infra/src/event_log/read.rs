@@ -155,7 +155,6 @@ impl EventLog {
         }))
     }
 
-
     /// A durable pull consumer named `name` over `filters`, created afresh so that it
     /// delivers from `start_sequence`. Acknowledging a message acknowledges every one
     /// before it, so a batch is acknowledged once, after it is committed.
@@ -204,20 +203,19 @@ impl EventLog {
         ack_wait: Duration,
     ) -> Result<PullConsumer, ReadError> {
         let stream = self.stream_handle().await.map_err(ReadError::Unavailable)?;
+        // Create or update: a reactor whose filters changed (a policy whose view reads
+        // one more aggregate type) gets them, keeping its position.
         stream
-            .get_or_create_consumer(
-                name,
-                consumer::pull::Config {
-                    durable_name: Some(name.to_owned()),
-                    description: Some(format!("ferry consumer {name}")),
-                    filter_subjects: filters,
-                    deliver_policy: DeliverPolicy::All,
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait,
-                    max_deliver: -1,
-                    ..Default::default()
-                },
-            )
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some(name.to_owned()),
+                description: Some(format!("ferry consumer {name}")),
+                filter_subjects: filters,
+                deliver_policy: DeliverPolicy::All,
+                ack_policy: AckPolicy::Explicit,
+                ack_wait,
+                max_deliver: -1,
+                ..Default::default()
+            })
             .await
             .map_err(|e| ReadError::Unavailable(format!("cannot open consumer {name}: {e}")))
     }

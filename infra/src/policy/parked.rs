@@ -14,7 +14,7 @@
 use crate::event_log::Recorded;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -37,7 +37,7 @@ impl From<deadpool_postgres::PoolError> for ParkingError {
 }
 
 /// One parked reaction, as support sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ParkedReaction {
     /// The reactor that could not handle the event.
     pub reactor: String,

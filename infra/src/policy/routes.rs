@@ -32,14 +32,14 @@ pub struct ReactorFilter {
 }
 
 /// The parked reactions.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ParkedList {
     /// In log order, per reactor.
     pub parked: Vec<ParkedReaction>,
 }
 
 /// What a retry request concerns.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RetryRequested {
     /// How many parked reactions will be retried within seconds.
     pub parked: u64,

@@ -79,6 +79,27 @@ pub enum Command {
         /// The server id.
         server: String,
     },
+    /// Reactions ferry's services could not carry out (support): parked with their
+    /// event and error, retried every few minutes, or now on demand.
+    #[command(subcommand)]
+    Reactions(ReactionsCommand),
+}
+
+/// Parked reactions (support).
+#[derive(Debug, Subcommand)]
+pub enum ReactionsCommand {
+    /// List the parked reactions, in log order per reactor.
+    List {
+        /// Only this reactor's (e.g. `accounts`, `transit_pool`, `data_mover`).
+        #[arg(long)]
+        reactor: Option<String>,
+    },
+    /// Retry the parked reactions now (after a fix, or once a missing fact arrived).
+    Retry {
+        /// Only this reactor's.
+        #[arg(long)]
+        reactor: Option<String>,
+    },
 }
 
 /// `ferry up`'s settings.

@@ -1,6 +1,8 @@
 //! The client subcommands: each is one or a few API calls, printed by [`crate::render`].
 
-use crate::cli::{ClientArgs, Command, MigrationCommand, OptionalCommand, TransitCommand};
+use crate::cli::{
+    ClientArgs, Command, MigrationCommand, OptionalCommand, ReactionsCommand, TransitCommand,
+};
 use crate::client::Api;
 use crate::fleet::{self, Fleet};
 use crate::render;
@@ -46,6 +48,30 @@ pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
         Command::Migration(command) => migration(&api, command, json).await,
         Command::Optional(command) => optional(&api, command, json).await,
         Command::Transit(command) => transit(&api, command, json).await,
+        Command::Reactions(command) => reactions(&api, command, json).await,
+    }
+}
+
+async fn reactions(api: &Api, command: ReactionsCommand, json: bool) -> anyhow::Result<()> {
+    let query = |reactor: Option<String>| match reactor {
+        Some(reactor) => format!("?reactor={reactor}"),
+        None => String::new(),
+    };
+    match command {
+        ReactionsCommand::List { reactor } => render::parked(
+            &api.fetch(&format!("/reactions/parked{}", query(reactor)))
+                .await?,
+            json,
+        ),
+        ReactionsCommand::Retry { reactor } => render::retry_requested(
+            &api.send(
+                Method::POST,
+                &format!("/reactions/parked/retry{}", query(reactor)),
+                None,
+            )
+            .await?,
+            json,
+        ),
     }
 }
 

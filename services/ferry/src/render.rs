@@ -675,3 +675,46 @@ mod tests {
         Ok(())
     }
 }
+
+/// The parked reactions.
+pub fn parked(
+    answer: &Answer<ferry_infra::policy::routes::ParkedList>,
+    json: bool,
+) -> anyhow::Result<()> {
+    show(answer, json, |list| {
+        if list.parked.is_empty() {
+            println!("no parked reaction");
+            return;
+        }
+        for parked in list.parked {
+            let held = if parked.held {
+                " (waits behind an earlier one)"
+            } else {
+                ""
+            };
+            println!(
+                "{} #{} {} on {}{held}: tried {} time(s), since {}",
+                parked.reactor,
+                parked.sequence,
+                parked.event_type,
+                parked.subject,
+                parked.attempts,
+                named(&parked.parked_at),
+            );
+            println!("    {}", parked.error);
+        }
+    })
+}
+
+/// A retry of parked reactions, requested.
+pub fn retry_requested(
+    answer: &Answer<ferry_infra::policy::routes::RetryRequested>,
+    json: bool,
+) -> anyhow::Result<()> {
+    show(answer, json, |retry| {
+        println!(
+            "retry requested: {} parked reaction(s) will be tried again within seconds",
+            retry.parked
+        );
+    })
+}

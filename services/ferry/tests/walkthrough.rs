@@ -763,12 +763,18 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         "/servers/{server_id}/audit",
         "/migrations/{migration_id}/accounts/{account_id}/move",
         "/servers/{server_id}/downtime-estimates",
+        "/reactions/parked",
     ] {
         assert!(
             openapi["paths"].get(path).is_some(),
             "OpenAPI describes {path}"
         );
     }
+    // Every reaction of the whole walk was carried out: none parked. Support only.
+    let parked = support.get("/reactions/parked").await?;
+    assert_eq!(parked["parked"], json!([]), "nothing parked: {parked}");
+    let refused = customer.get("/reactions/parked").await;
+    assert!(refused.is_err_and(|e| e.to_string().contains("403")));
     ferry.stop().await;
     rebuild_equals_live(&stack).await;
     drop(demo);

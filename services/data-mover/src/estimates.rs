@@ -1,14 +1,14 @@
-//! Downtime estimates of a server's accounts, before they move: each database's
-//! method as the data mover would pick it now (its eligibility for replication asked
-//! of the server), and the downtime from the rates fitted ([`crate::estimate`]) to
-//! every cutover measured so far, read from the log.
+//! Downtime estimates of a server's accounts, before they move (the I/O around the
+//! pure [`crate::downtime_model`]): each database's method as the data mover would
+//! pick it now (its eligibility for replication asked of the server), and the
+//! downtime from the rates fitted to every cutover measured so far, read from the log.
 //!
 //! Emits and consumes no event; reads `server` events (sizes, storage) and
 //! `transfer` events (`TransferScheduled`, `TransferCompleted` of cutovers).
 
 use crate::databases::{CopySpec, mysql_binlog, pg_logical};
+use crate::downtime_model::{Rates, Sample};
 use crate::engine::databases::located;
-use crate::estimate::{Rates, Sample};
 use crate::inventory::{Inventory, ServerData};
 use crate::settings::MoverSettings;
 use ferry_events::{

@@ -12,8 +12,9 @@
 //! - [`engine`]: carries out a transfer with those tools, recording each step.
 //! - [`inventory`]: where data lives, read from the log.
 //! - [`reactor`]: which event schedules which transfer, and the worker running them.
-//! - [`estimate`], [`estimates`], [`routes`]: downtime estimates from the downtimes
-//!   measured, and the route serving them.
+//! - [`downtime_model`], [`estimates`], [`routes`]: downtime estimates: the pure model
+//!   fitted to the downtimes measured, the estimates read from the log with it, and
+//!   the route serving them.
 //! - [`limits`], [`settings`]: how many at once, and the rest of the configuration.
 //!
 //! Emits the `transfer` events; consumes `TransitInstallationCompleted`,
@@ -26,8 +27,8 @@
 pub mod databases;
 mod disk;
 pub use ferry_data_mover_domain as domain;
+pub mod downtime_model;
 pub mod engine;
-pub mod estimate;
 pub mod estimates;
 pub mod files;
 pub mod inventory;

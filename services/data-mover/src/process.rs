@@ -36,27 +36,27 @@ pub(crate) enum Signal {
 }
 
 /// Sends `signal` to the process group `pgid` (a child started by [`command`] leads
-/// its own), through `kill(1)`: this crate has no unsafe code to call `kill(2)`
-/// itself. Errors are ignored: the group may be gone.
-pub(crate) async fn signal_group(pgid: u32, signal: Signal) {
+/// its own), with `kill(2)` through rustix's safe wrapper. Errors are ignored: the
+/// group may be gone.
+pub(crate) fn signal_group(pgid: u32, signal: Signal) {
     let signal = match signal {
-        Signal::Term => "-TERM",
-        Signal::Kill => "-KILL",
+        Signal::Term => rustix::process::Signal::TERM,
+        Signal::Kill => rustix::process::Signal::KILL,
     };
-    let _ = Command::new("kill")
-        .arg(signal)
-        .arg("--")
-        .arg(format!("-{pgid}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
+    // A pid that does not fit (or 0, which would mean our own group) is no child's.
+    let Some(pgid) = i32::try_from(pgid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    let _ = rustix::process::kill_process_group(pgid, signal);
 }
 
 /// Kills a child and every process of its group, then reaps it.
 pub(crate) async fn kill(child: &mut Child) {
     if let Some(pid) = child.id() {
-        signal_group(pid, Signal::Kill).await;
+        signal_group(pid, Signal::Kill);
     }
     let _ = child.kill().await;
 }
@@ -92,13 +92,13 @@ pub(crate) async fn drive_or_stop<T>(
         biased;
         () = cancel.cancelled() => {
             if let Some(pgid) = pgid {
-                signal_group(pgid, Signal::Term).await;
+                signal_group(pgid, Signal::Term);
             }
             let done = match tokio::time::timeout(grace, &mut work).await {
                 Ok(done) => done,
                 Err(_) => {
                     if let Some(pgid) = pgid {
-                        signal_group(pgid, Signal::Kill).await;
+                        signal_group(pgid, Signal::Kill);
                     }
                     let _ = child.start_kill();
                     work.await

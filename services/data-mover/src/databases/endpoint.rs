@@ -1,13 +1,17 @@
 //! Connection URLs turned into what the drivers and tools need: host, port, user, and a
-//! password passed only through the environment (`PGPASSWORD`, `MYSQL_PWD`).
+//! password passed to the tools only through the environment (`PGPASSWORD`,
+//! `MYSQL_PWD`). PostgreSQL URLs are read by tokio-postgres (which also takes libpq's
+//! `key=value` form), MySQL/MariaDB ones by the `url` crate.
 
 use std::str::FromStr;
 
+use percent_encoding::percent_decode_str;
 use tokio::process::Command;
+use url::{Host, Url};
 
 use super::DbError;
 
-/// One database server, as reached by the command-line tools.
+/// One database server, as reached by the drivers and the command-line tools.
 #[derive(Clone)]
 pub(crate) struct Endpoint {
     /// Host name, address, or (PostgreSQL) socket directory.
@@ -54,39 +58,32 @@ impl Endpoint {
         Ok((endpoint, config))
     }
 
-    /// A MySQL/MariaDB endpoint from `mysql://user[:password]@host[:port][/db]`.
+    /// A MySQL/MariaDB endpoint from `mysql://user[:password]@host[:port][/db]` (or
+    /// `mariadb://`); the path and query are not the server's business and are ignored.
     pub fn mysql(url: &str) -> Result<Self, DbError> {
         let invalid = |reason: &str| DbError::InvalidUrl {
             reason: format!("{reason} (expected mysql://user[:password]@host[:port])"),
         };
-        let rest = url
-            .strip_prefix("mysql://")
-            .or_else(|| url.strip_prefix("mariadb://"))
-            .ok_or_else(|| invalid("not a mysql:// URL"))?;
-        let authority = rest.split(['/', '?']).next().unwrap_or_default();
-        let (credentials, hostport) = match authority.rsplit_once('@') {
-            Some((c, h)) => (Some(c), h),
-            None => (None, authority),
-        };
-        let (user, password) = match credentials {
-            Some(c) => match c.split_once(':') {
-                Some((u, p)) => (Some(decode(u)), Some(decode(p))),
-                None => (Some(decode(c)), None),
-            },
-            None => (None, None),
-        };
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| invalid("invalid port"))?),
-            None => (hostport, 3306),
+        // The parser's message never quotes the URL, so no password reaches a log.
+        let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        if !matches!(parsed.scheme(), "mysql" | "mariadb") {
+            return Err(invalid("not a mysql:// URL"));
+        }
+        let host = match parsed.host() {
+            // The tools and the driver want an IPv6 address without its brackets.
+            Some(Host::Ipv6(address)) => address.to_string(),
+            Some(host) => host.to_string(),
+            None => String::new(),
         };
         if host.is_empty() {
             return Err(invalid("no host"));
         }
+        let user = Some(decode(parsed.username())).filter(|u| !u.is_empty());
         Ok(Self {
-            host: host.to_owned(),
-            port,
+            host,
+            port: parsed.port().unwrap_or(3306),
             user,
-            password,
+            password: parsed.password().map(decode),
         })
     }
 
@@ -121,28 +118,9 @@ impl Endpoint {
     }
 }
 
-/// Percent-decoding of a URL's user or password.
+/// A URL's user or password, percent-decoded (`p%40ss` → `p@ss`).
 fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -160,6 +138,11 @@ mod tests {
         assert_eq!(e.password.as_deref(), Some("p@ss"));
         assert!(Endpoint::mysql("postgres://x@y").is_err());
         assert!(Endpoint::mysql("mysql://x@y:port").is_err());
+        assert!(Endpoint::mysql("mysql:///shop").is_err());
+        let e = Endpoint::mysql("mariadb://[::1]:3307?prefix=t_")?;
+        assert_eq!((e.host.as_str(), e.port, e.user), ("::1", 3307, None));
+        let err = Endpoint::mysql("mysql://root:secret@db:99999").map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if !m.contains("secret")), "{err:?}");
         Ok(())
     }
 

@@ -17,7 +17,8 @@
 //! - [`pg_logical`]: the low-downtime PostgreSQL copy by logical replication, set up
 //!   live, finished frozen ([`DatabaseMethod::LogicalReplication`]).
 //! - [`mysql`]: `mariadb-dump | mariadb`, then an atomic `RENAME TABLE` of every table;
-//!   and the freeze of a source schema (tables locked, other sessions ended).
+//!   and the freeze of a source schema (tables locked, other sessions ended). Its
+//!   queries go through the `mysql_async` driver, its data through the tools.
 //! - [`mysql_binlog`]: the low-downtime MariaDB copy, a dump caught up from the binary
 //!   log ([`DatabaseMethod::BinlogReplication`]).
 //! - [`verify`]: row counts and content checksums per table, compared.

@@ -5,11 +5,15 @@
 //!   each row's text form, in a session with fixed output settings (UTC, ISO dates,
 //!   hex bytea) so that both servers render rows alike. The sum does not depend on row
 //!   order and, unlike `string_agg`, is not limited to 1 GB per table.
-//! - MySQL/MariaDB: `CHECKSUM TABLE` and `COUNT(*)`, through the `mariadb` CLI.
+//! - MySQL/MariaDB: `CHECKSUM TABLE` and `COUNT(*)` ([`mysql::checksum`]).
+//!
+//! The event records one checksum over the per-table ones: SHA-256, its first 128 bits
+//! in hex.
 
 use ferry_events::transfer::DatabaseCheck;
 use ferry_events::values::DatabaseEngine;
-use uuid::Uuid;
+use sha2::{Digest, Sha256};
+use url::Url;
 
 use super::{CopyPhase, CopySpec, DbError, mysql, postgres};
 use std::time::{Duration, Instant};
@@ -39,7 +43,8 @@ pub struct DatabaseChecksums {
 
 impl DatabaseChecksums {
     /// The summary of these checks as recorded in the event: number of tables, total
-    /// rows, and one checksum over the per-table ones (hex, SHA-1 based).
+    /// rows, and one checksum over the per-table ones (the first 128 bits of their
+    /// SHA-256, 32 hex digits: as long as the recorded checksums have always been).
     pub fn summary(&self) -> DatabaseCheck {
         let mut lines = String::new();
         for t in &self.tables {
@@ -50,20 +55,26 @@ impl DatabaseChecksums {
             name: self.name.clone(),
             tables: self.tables.len() as u64,
             rows: self.tables.iter().map(|t| t.rows).sum(),
-            checksum: Uuid::new_v5(&Uuid::NAMESPACE_OID, lines.as_bytes())
-                .simple()
-                .to_string(),
+            checksum: hex(&Sha256::digest(lines.as_bytes())[..16]),
         }
     }
 }
 
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The engine a connection URL points at, from its scheme.
 pub fn engine_of(url: &str) -> Result<DatabaseEngine, DbError> {
-    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or_default();
-    match scheme {
+    // The parser's message never quotes the URL, so no password reaches a log.
+    let parsed = Url::parse(url).map_err(|e| DbError::InvalidUrl {
+        reason: format!("{e} (postgres:// or mysql://)"),
+    })?;
+    match parsed.scheme() {
         "postgres" | "postgresql" => Ok(DatabaseEngine::Postgres),
         "mysql" | "mariadb" => Ok(DatabaseEngine::Mysql),
-        _ => Err(DbError::InvalidUrl {
+        scheme => Err(DbError::InvalidUrl {
             reason: format!("unknown scheme {scheme:?} (postgres:// or mysql://)"),
         }),
     }
@@ -201,7 +212,15 @@ mod tests {
         );
         assert_eq!(check.checksum, a.summary().checksum);
         assert_eq!(check.checksum.len(), 32);
+        assert!(check.checksum.chars().all(|c| c.is_ascii_hexdigit()));
         Ok(())
+    }
+
+    #[test]
+    fn the_summary_checksum_is_sha256_of_the_table_lines() {
+        let a = checks("src", &[("public.a", 3, "x"), ("public.b", 2, "y")]);
+        // sha256("public.a\t3\tx\npublic.b\t2\ty\n"), its first 16 bytes.
+        assert_eq!(a.summary().checksum, "912769046273e96a23788e57bc0b3982");
     }
 
     #[test]
@@ -227,5 +246,6 @@ mod tests {
             Ok(DatabaseEngine::Mysql)
         ));
         assert!(engine_of("redis://h").is_err());
+        assert!(engine_of("host=/run/postgresql dbname=shop").is_err());
     }
 }

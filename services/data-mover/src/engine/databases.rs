@@ -19,6 +19,7 @@ use ferry_events::{
     TransferPhase, TransferScheduled,
 };
 use tokio_util::sync::CancellationToken;
+use url::{Url, form_urlencoded};
 
 /// What the databases are copied for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,27 +39,31 @@ pub(crate) struct Planned {
     pub size_bytes: u64,
 }
 
-/// A server URL without its `prefix` parameter, and that prefix.
+/// A server URL without its `prefix` parameter, and that prefix (empty if none, or if
+/// the text is not a URL, e.g. libpq's `key=value` form).
 pub(crate) fn located(url: &str) -> (String, String) {
-    let Some((base, query)) = url.split_once('?') else {
+    let Ok(mut parsed) = Url::parse(url) else {
         return (url.to_owned(), String::new());
     };
-    let mut prefix = String::new();
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|pair| match pair.strip_prefix("prefix=") {
-            Some(value) => {
-                prefix = value.to_owned();
-                false
-            }
-            None => !pair.is_empty(),
-        })
-        .collect();
-    if rest.is_empty() {
-        (base.to_owned(), prefix)
-    } else {
-        (format!("{base}?{}", rest.join("&")), prefix)
+    let Some(query) = parsed.query().map(str::to_owned) else {
+        return (url.to_owned(), String::new());
+    };
+    let mut prefix = None;
+    let mut kept = Vec::new();
+    // The other parameters are the driver's: kept as written, not re-encoded (a
+    // re-encoded space becomes `+`, which tokio-postgres would not read back as one).
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        match form_urlencoded::parse(pair.as_bytes()).next() {
+            Some((key, value)) if key == "prefix" => prefix = Some(value.into_owned()),
+            _ => kept.push(pair),
+        }
     }
+    let Some(prefix) = prefix else {
+        return (url.to_owned(), String::new());
+    };
+    let rest = kept.join("&");
+    parsed.set_query((!rest.is_empty()).then_some(rest.as_str()));
+    (parsed.into(), prefix)
 }
 
 fn url_for(storage: &ferry_events::ServerStorage, engine: DatabaseEngine) -> Option<&String> {
@@ -422,6 +427,17 @@ mod tests {
         assert_eq!(
             located("mysql://root@h"),
             ("mysql://root@h".to_owned(), String::new())
+        );
+        assert_eq!(
+            located("postgres://u@h/postgres?options=-c%20x%3D1&prefix=t%5F1_"),
+            (
+                "postgres://u@h/postgres?options=-c%20x%3D1".to_owned(),
+                "t_1_".to_owned()
+            )
+        );
+        assert_eq!(
+            located("host=/run/postgresql dbname=x"),
+            ("host=/run/postgresql dbname=x".to_owned(), String::new())
         );
     }
 

@@ -15,6 +15,7 @@ use ferry_events::{
 };
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 /// The test servers, as a transfer's destination.
 pub fn test_endpoint(settings: &MoverSettings) -> Endpoint {
@@ -29,11 +30,17 @@ pub fn test_endpoint(settings: &MoverSettings) -> Endpoint {
     }
 }
 
-/// The host part of a connection URL (`scheme://user:pw@host:port/db` → `host:port`).
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    rest.split(['/', '?']).next().unwrap_or(rest)
+/// The host part of a connection URL (`scheme://user:pw@host:port/db` → `host:port`),
+/// never its credentials.
+fn host_of(url: &str) -> String {
+    let Ok(url) = Url::parse(url) else {
+        return "an unreadable address".to_owned();
+    };
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
 }
 
 /// Runs a started test copy to its completion.
@@ -133,5 +140,6 @@ mod tests {
         );
         assert_eq!(host_of("mysql://root@127.0.0.1:3306"), "127.0.0.1:3306");
         assert_eq!(host_of("mysql://h?prefix=t_"), "h");
+        assert_eq!(host_of("host=db password=secret"), "an unreadable address");
     }
 }

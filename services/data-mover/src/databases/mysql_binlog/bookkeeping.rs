@@ -7,14 +7,16 @@ use super::server::binary_logs;
 use super::{BinlogCopy, BinlogPosition};
 use crate::databases::DbError;
 use crate::databases::endpoint::Endpoint;
-use crate::databases::mysql::{
-    MARKER, REPLACING_MARKER, execute, ident, literal, schema, sql, tables_of,
-};
+use crate::databases::mysql::client::{self, ident};
+use crate::databases::mysql::{MARKER, REPLACING_MARKER, schema, tables_of};
 
 /// The destination's bookkeeping schema.
 const BOOKKEEPING: &str = "ferry_mover";
 /// Its table of binlog copies.
 const COPIES: &str = "binlog_copies";
+
+/// A row of it: source, source database, state, binlog file and position.
+type Recorded = (String, String, String, Option<String>, Option<u64>);
 
 impl BinlogCopy {
     /// The recorded position, if the staging copy can be reused.
@@ -22,29 +24,26 @@ impl BinlogCopy {
         &self,
         cancel: &CancellationToken,
     ) -> Result<Option<BinlogPosition>, DbError> {
-        let rows = sql(
+        let row: Option<Recorded> = client::first(
             &self.dst,
-            format!(
-                "SELECT source, source_database, state, IFNULL(binlog_file, ''), IFNULL(binlog_pos, 0)
-                 FROM {}.{} WHERE staging = {};",
+            &format!(
+                "SELECT source, source_database, state, binlog_file, binlog_pos
+                 FROM {}.{} WHERE staging = ?",
                 ident(BOOKKEEPING),
                 ident(COPIES),
-                literal(&self.staging)
             ),
+            (self.staging.as_str(),),
             cancel,
         )
         .await?;
-        let Some([source, database, state, file, pos]) = rows.first().map(Vec::as_slice) else {
+        let Some((source, database, state, file, pos)) = row else {
             return Ok(None);
         };
-        let position = match pos.parse::<u64>() {
-            Ok(position) if !file.is_empty() => BinlogPosition {
-                file: file.clone(),
-                position,
-            },
+        let position = match (file, pos) {
+            (Some(file), Some(position)) if !file.is_empty() => BinlogPosition { file, position },
             _ => return Ok(None),
         };
-        if *source != self.source || *database != self.spec.database || state != "ready" {
+        if source != self.source || database != self.spec.database || state != "ready" {
             tracing::info!(staging = %self.staging, %state, "recorded staging copy not reusable");
             return Ok(None);
         }
@@ -69,23 +68,24 @@ impl BinlogCopy {
         cancel: &CancellationToken,
     ) -> Result<(), DbError> {
         let (file, pos) = match position {
-            Some(p) => (literal(&p.file), p.position.to_string()),
-            None => ("NULL".to_owned(), "NULL".to_owned()),
+            Some(p) => (Some(p.file.as_str()), Some(p.position)),
+            None => (None, None),
         };
-        execute(
-            &self.dst,
-            format!(
-                "REPLACE INTO {}.{} (staging, source, source_database, binlog_file, binlog_pos, state)
-                 VALUES ({}, {}, {}, {file}, {pos}, {});",
-                ident(BOOKKEEPING),
-                ident(COPIES),
-                literal(&self.staging),
-                literal(&self.source),
-                literal(&self.spec.database),
-                literal(state)
-            ),
-            cancel,
-        ).await
+        let statement = format!(
+            "REPLACE INTO {}.{} (staging, source, source_database, binlog_file, binlog_pos, state)
+             VALUES (?, ?, ?, ?, ?, ?)",
+            ident(BOOKKEEPING),
+            ident(COPIES),
+        );
+        let params = (
+            self.staging.as_str(),
+            self.source.as_str(),
+            self.spec.database.as_str(),
+            file,
+            pos,
+            state,
+        );
+        client::execute(&self.dst, &statement, params, cancel).await
     }
 
     pub(super) async fn set_state(
@@ -93,18 +93,13 @@ impl BinlogCopy {
         state: &str,
         cancel: &CancellationToken,
     ) -> Result<(), DbError> {
-        execute(
-            &self.dst,
-            format!(
-                "UPDATE {}.{} SET state = {} WHERE staging = {};",
-                ident(BOOKKEEPING),
-                ident(COPIES),
-                literal(state),
-                literal(&self.staging)
-            ),
-            cancel,
-        )
-        .await
+        let statement = format!(
+            "UPDATE {}.{} SET state = ? WHERE staging = ?",
+            ident(BOOKKEEPING),
+            ident(COPIES),
+        );
+        let params = (state, self.staging.as_str());
+        client::execute(&self.dst, &statement, params, cancel).await
     }
 
     pub(super) async fn forget_quietly(&self) {
@@ -119,25 +114,21 @@ pub(super) async fn ensure_bookkeeping(
     dst: &Endpoint,
     cancel: &CancellationToken,
 ) -> Result<(), DbError> {
-    execute(
-        dst,
-        format!(
-            "CREATE DATABASE IF NOT EXISTS {db};
-             CREATE TABLE IF NOT EXISTS {db}.{t} (
-               staging VARCHAR(64) NOT NULL PRIMARY KEY,
-               source VARCHAR(512) NOT NULL,
-               source_database VARCHAR(64) NOT NULL,
-               binlog_file VARCHAR(255) NULL,
-               binlog_pos BIGINT UNSIGNED NULL,
-               state VARCHAR(16) NOT NULL,
-               updated TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
-             ) ENGINE=InnoDB;",
-            db = ident(BOOKKEEPING),
-            t = ident(COPIES)
-        ),
-        cancel,
-    )
-    .await
+    let schema = format!("CREATE DATABASE IF NOT EXISTS {}", ident(BOOKKEEPING));
+    let table = format!(
+        "CREATE TABLE IF NOT EXISTS {}.{} (
+           staging VARCHAR(64) NOT NULL PRIMARY KEY,
+           source VARCHAR(512) NOT NULL,
+           source_database VARCHAR(64) NOT NULL,
+           binlog_file VARCHAR(255) NULL,
+           binlog_pos BIGINT UNSIGNED NULL,
+           state VARCHAR(16) NOT NULL,
+           updated TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
+         ) ENGINE=InnoDB",
+        ident(BOOKKEEPING),
+        ident(COPIES)
+    );
+    client::execute_all(dst, &[&schema, &table], cancel).await
 }
 
 /// Removes `staging`'s bookkeeping row, if the table exists.
@@ -150,15 +141,10 @@ pub(super) async fn forget(
     if !tables.iter().any(|t| t == COPIES) {
         return Ok(());
     }
-    execute(
-        dst,
-        format!(
-            "DELETE FROM {}.{} WHERE staging = {};",
-            ident(BOOKKEEPING),
-            ident(COPIES),
-            literal(staging)
-        ),
-        cancel,
-    )
-    .await
+    let statement = format!(
+        "DELETE FROM {}.{} WHERE staging = ?",
+        ident(BOOKKEEPING),
+        ident(COPIES)
+    );
+    client::execute(dst, &statement, (staging,), cancel).await
 }

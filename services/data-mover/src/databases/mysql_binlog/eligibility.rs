@@ -5,7 +5,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::Eligibility;
 use crate::databases::endpoint::Endpoint;
-use crate::databases::mysql::{MAX_NAME, literal, schema, sql};
+use crate::databases::mysql::client::Client;
+use crate::databases::mysql::{MAX_NAME, schema};
 use crate::databases::{CopySpec, DbError, check_name};
 
 /// Whether `spec` can be copied by binlog catch-up: the binary log is on at the source
@@ -41,9 +42,12 @@ pub(super) async fn obstacles(
     cancel: &CancellationToken,
 ) -> Result<Vec<String>, DbError> {
     let mut reasons = Vec::new();
-    let vars = sql(src, "SELECT @@log_bin, @@binlog_format;".into(), cancel).await?;
-    match vars.first().map(Vec::as_slice) {
-        Some([log_bin, format]) => {
+    let mut source = Client::connect(src, cancel).await?;
+    let vars: Option<(String, String)> = source
+        .first("SELECT @@log_bin, @@binlog_format", (), cancel)
+        .await?;
+    match vars {
+        Some((log_bin, format)) => {
             if log_bin != "1" {
                 reasons.push("the binary log is off at the source (log_bin)".to_owned());
             }
@@ -53,35 +57,40 @@ pub(super) async fn obstacles(
                 ));
             }
         }
-        _ => reasons.push("cannot read log_bin and binlog_format at the source".to_owned()),
+        None => reasons.push("cannot read log_bin and binlog_format at the source".to_owned()),
     }
-    if let Err(e) = sql(src, "SHOW MASTER STATUS;".into(), cancel).await {
+    if let Err(e) = source.execute("SHOW MASTER STATUS", (), cancel).await {
         reasons.push(format!(
             "the source user cannot read binlog positions (BINLOG MONITOR): {e}"
         ));
     }
-    if !granted(src, &["REPLICATION SLAVE", "REPLICATION REPLICA"], cancel).await? {
-        reasons.push("the source user may not read the binary log (REPLICATION SLAVE)".into());
-    }
-    if !granted(dst, &["BINLOG REPLAY", "SUPER"], cancel).await? {
-        reasons.push("the destination user may not apply binlog events (BINLOG REPLAY)".into());
-    }
-    let others = sql(
-        src,
-        format!(
-            "SELECT CONCAT(TABLE_NAME, ' (', IFNULL(ENGINE, '?'), ')') FROM information_schema.TABLES
-             WHERE TABLE_SCHEMA = {} AND TABLE_TYPE = 'BASE TABLE' AND IFNULL(ENGINE, '') <> 'InnoDB'
-             ORDER BY TABLE_NAME;",
-            literal(database)
-        ),
+    if !granted(
+        &mut source,
+        &["REPLICATION SLAVE", "REPLICATION REPLICA"],
         cancel,
     )
-    .await?;
+    .await?
+    {
+        reasons.push("the source user may not read the binary log (REPLICATION SLAVE)".into());
+    }
+    let others: Vec<(String,)> = source
+        .rows(
+            "SELECT CONCAT(TABLE_NAME, ' (', IFNULL(ENGINE, '?'), ')') FROM information_schema.TABLES
+             WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' AND IFNULL(ENGINE, '') <> 'InnoDB'
+             ORDER BY TABLE_NAME",
+            (database,),
+            cancel,
+        )
+        .await?;
+    source.close().await;
+    let mut destination = Client::connect(dst, cancel).await?;
+    let may_apply = granted(&mut destination, &["BINLOG REPLAY", "SUPER"], cancel).await?;
+    destination.close().await;
+    if !may_apply {
+        reasons.push("the destination user may not apply binlog events (BINLOG REPLAY)".into());
+    }
     if !others.is_empty() {
-        let names: Vec<String> = others
-            .into_iter()
-            .filter_map(|r| r.into_iter().next())
-            .collect();
+        let names: Vec<String> = others.into_iter().map(|(name,)| name).collect();
         reasons.push(format!(
             "tables not in InnoDB cannot be dumped consistently while live: {}",
             names.join(", ")
@@ -90,14 +99,14 @@ pub(super) async fn obstacles(
     Ok(reasons)
 }
 
-/// Whether the current user holds one of `privileges` (or all privileges) globally.
+/// Whether the session's user holds one of `privileges` (or all privileges) globally.
 async fn granted(
-    endpoint: &Endpoint,
+    session: &mut Client,
     privileges: &[&str],
     cancel: &CancellationToken,
 ) -> Result<bool, DbError> {
-    let grants = sql(endpoint, "SHOW GRANTS;".into(), cancel).await?;
-    Ok(grants.iter().flatten().any(|grant| {
+    let grants: Vec<(String,)> = session.rows("SHOW GRANTS", (), cancel).await?;
+    Ok(grants.iter().any(|(grant,)| {
         let grant = grant.to_ascii_uppercase();
         grant.contains(" ON *.* ")
             && (grant.contains("ALL PRIVILEGES") || privileges.iter().any(|p| grant.contains(p)))

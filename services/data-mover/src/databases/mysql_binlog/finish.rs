@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::BinlogCopy;
 use crate::databases::endpoint::Endpoint;
-use crate::databases::mysql::{self, drop_schema, execute, ident, literal, sql, tables_of};
+use crate::databases::mysql::client::{self, ident};
+use crate::databases::mysql::{self, drop_schema, tables_of};
 use crate::databases::{CopyPhase, CopyReport, DbError};
 
 impl BinlogCopy {
@@ -75,12 +76,13 @@ impl BinlogCopy {
     async fn align_auto_increments(&self, cancel: &CancellationToken) -> Result<(), DbError> {
         let source = auto_increments(&self.src, &self.spec.database, cancel).await?;
         let staging = auto_increments(&self.dst, &self.staging, cancel).await?;
-        let mut statements = String::new();
+        let mut statements = Vec::new();
         for (table, value) in &source {
             let behind = staging.iter().any(|(t, v)| t == table && v < value);
             if behind {
-                statements.push_str(&format!(
-                    "ALTER TABLE {}.{} AUTO_INCREMENT = {value};\n",
+                // A table option, not a value: it cannot be bound; `value` is a number.
+                statements.push(format!(
+                    "ALTER TABLE {}.{} AUTO_INCREMENT = {value}",
                     ident(&self.staging),
                     ident(table)
                 ));
@@ -89,7 +91,8 @@ impl BinlogCopy {
         if statements.is_empty() {
             return Ok(());
         }
-        execute(&self.dst, statements, cancel).await
+        let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+        client::execute_all(&self.dst, &statements, cancel).await
     }
 }
 
@@ -99,21 +102,12 @@ async fn auto_increments(
     database: &str,
     cancel: &CancellationToken,
 ) -> Result<Vec<(String, u64)>, DbError> {
-    let rows = sql(
+    client::rows(
         endpoint,
-        format!(
-            "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES
-             WHERE TABLE_SCHEMA = {} AND TABLE_TYPE = 'BASE TABLE' AND AUTO_INCREMENT IS NOT NULL;",
-            literal(database)
-        ),
+        "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES
+         WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' AND AUTO_INCREMENT IS NOT NULL",
+        (database,),
         cancel,
     )
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| match r.as_slice() {
-            [table, value] => value.parse().ok().map(|v| (table.clone(), v)),
-            _ => None,
-        })
-        .collect())
+    .await
 }

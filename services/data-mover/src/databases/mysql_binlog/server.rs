@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use super::BinlogPosition;
 use crate::databases::DbError;
 use crate::databases::endpoint::Endpoint;
-use crate::databases::mysql::sql;
+use crate::databases::mysql::client;
 
 /// A server's identity, to tell whether two URLs reach the same server and whether a
 /// recorded position belongs to this source.
@@ -14,18 +14,14 @@ pub(super) async fn identity(
     endpoint: &Endpoint,
     cancel: &CancellationToken,
 ) -> Result<String, DbError> {
-    let rows = sql(
+    let row: Option<(Option<String>,)> = client::first(
         endpoint,
-        "SELECT CONCAT_WS(':', @@server_id, @@hostname, @@port, IFNULL(@@log_bin_basename, ''));"
-            .into(),
+        "SELECT CONCAT_WS(':', @@server_id, @@hostname, @@port, IFNULL(@@log_bin_basename, ''))",
+        (),
         cancel,
     )
     .await?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .and_then(|r| r.into_iter().next())
-        .unwrap_or_default())
+    Ok(row.and_then(|(identity,)| identity).unwrap_or_default())
 }
 
 /// The source's current binlog position (`SHOW MASTER STATUS`).
@@ -33,16 +29,16 @@ pub(super) async fn master_status(
     src: &Endpoint,
     cancel: &CancellationToken,
 ) -> Result<BinlogPosition, DbError> {
-    let rows = sql(src, "SHOW MASTER STATUS;".into(), cancel).await?;
-    match rows.first().map(Vec::as_slice) {
-        Some([file, position, ..]) => match position.parse() {
-            Ok(position) => Ok(BinlogPosition {
-                file: file.clone(),
-                position,
-            }),
-            Err(_) => Err(status_error(src, format!("position {position:?}"))),
-        },
-        _ => Err(status_error(src, "no binary log (log_bin off?)".to_owned())),
+    let rows: Vec<mysql_async::Row> = client::rows(src, "SHOW MASTER STATUS", (), cancel).await?;
+    let Some(row) = rows.first() else {
+        return Err(status_error(src, "no binary log (log_bin off?)".to_owned()));
+    };
+    match (row.get_opt::<String, _>(0), row.get_opt::<u64, _>(1)) {
+        (Some(Ok(file)), Some(Ok(position))) => Ok(BinlogPosition { file, position }),
+        (file, position) => Err(status_error(
+            src,
+            format!("unexpected file {file:?} and position {position:?}"),
+        )),
     }
 }
 
@@ -59,11 +55,11 @@ pub(super) async fn binary_logs(
     src: &Endpoint,
     cancel: &CancellationToken,
 ) -> Result<Vec<(String, u64)>, DbError> {
-    let rows = sql(src, "SHOW BINARY LOGS;".into(), cancel).await?;
+    let rows: Vec<mysql_async::Row> = client::rows(src, "SHOW BINARY LOGS", (), cancel).await?;
     Ok(rows
-        .into_iter()
-        .filter_map(|r| match r.as_slice() {
-            [name, size, ..] => size.parse().ok().map(|size| (name.clone(), size)),
+        .iter()
+        .filter_map(|row| match (row.get_opt(0), row.get_opt(1)) {
+            (Some(Ok(name)), Some(Ok(size))) => Some((name, size)),
             _ => None,
         })
         .collect())

@@ -1,5 +1,7 @@
-//! Downtime estimates: how long an account will be frozen when it moves, from its
-//! sizes and the downtimes measured on earlier cutovers.
+//! The downtime model: how long an account will be frozen when it moves, from its
+//! sizes and the downtimes measured on earlier cutovers. Pure (no I/O): the samples
+//! and the account are given: [`crate::estimates`] reads them from the log and the
+//! inventory, [`crate::routes`] serves the result.
 //!
 //! The model is linear in four terms: a fixed cost (freeze, final sync start,
 //! switch), the account's files and mails (the final sync and the listing check walk
@@ -8,8 +10,7 @@
 //! frozen). Each measured cutover is one equation; the rates are fitted by least
 //! squares, pulled towards prior rates (the host's own "one minute per gigabyte of
 //! databases" for dumps) weighing a tenth of one measurement, so that the first
-//! cutovers already count and a rate they cannot tell apart stays at its prior. Pure:
-//! the samples come from the log, the account from the inventory.
+//! cutovers already count and a rate they cannot tell apart stays at its prior.
 
 use ferry_events::{AccountSpec, DatabaseMethod, DatabaseSpec};
 

@@ -1,7 +1,7 @@
 //! A migration's state, folded from its events.
 
 use chrono::{DateTime, Utc};
-use ferry_events::{AccountLanguages, Incompatibility, MigrationEvent};
+use ferry_events::{AccountLanguages, Incompatibility, MigrationEvent, MigrationStatus};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -127,8 +127,8 @@ impl AccountProgress {
 /// A migration as its events tell it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationState {
-    /// Where it is.
-    pub phase: Phase,
+    /// Its state, by the one state machine of the contract (`None` before opening).
+    pub status: Option<MigrationStatus>,
     /// Its id.
     pub migration_id: Uuid,
     /// The client server.
@@ -160,36 +160,32 @@ pub struct MigrationState {
 }
 
 impl MigrationState {
+    /// Where it is, as the decisions group the states (steps 4 and 5 are one phase:
+    /// accounts move and are verified on the transit server).
+    pub fn phase(&self) -> Phase {
+        use MigrationStatus as S;
+        match self.status {
+            None => Phase::NotOpened,
+            Some(S::Preparing) => Phase::Preparing,
+            Some(S::TransitRequested) => Phase::TransitRequested,
+            Some(S::TransitWaiting) => Phase::TransitWaiting,
+            Some(S::TransitInstalling) => Phase::TransitInstalling,
+            Some(S::MigratingAccounts | S::Verifying) => Phase::OnTransit,
+            Some(S::Reinstalling) => Phase::Reinstalling,
+            Some(S::Relocating) => Phase::Relocating,
+            Some(S::Completed) => Phase::Completed,
+            Some(S::Cancelled) => Phase::Cancelled,
+        }
+    }
+
     /// The step (1 to 8), 0 before opening or once cancelled.
     pub fn step(&self) -> u8 {
-        match self.phase {
-            Phase::NotOpened | Phase::Cancelled => 0,
-            Phase::Preparing => 1,
-            Phase::TransitRequested => 2,
-            Phase::TransitWaiting | Phase::TransitInstalling => 3,
-            Phase::OnTransit if self.all_on_transit() => 5,
-            Phase::OnTransit => 4,
-            Phase::Reinstalling => 6,
-            Phase::Relocating => 7,
-            Phase::Completed => 8,
-        }
+        self.status.and_then(MigrationStatus::step).unwrap_or(0)
     }
 
     /// The state's name, as in `docs/process.md`.
     pub fn state_name(&self) -> &'static str {
-        match self.phase {
-            Phase::NotOpened => "not_opened",
-            Phase::Preparing => "preparing",
-            Phase::TransitRequested => "transit_requested",
-            Phase::TransitWaiting => "transit_waiting",
-            Phase::TransitInstalling => "transit_installing",
-            Phase::OnTransit if self.all_on_transit() => "verifying",
-            Phase::OnTransit => "migrating_accounts",
-            Phase::Reinstalling => "reinstalling",
-            Phase::Relocating => "relocating",
-            Phase::Completed => "completed",
-            Phase::Cancelled => "cancelled",
-        }
+        self.status.map_or("not_opened", MigrationStatus::as_str)
     }
 
     /// Whether every account is on the transit server.
@@ -210,7 +206,6 @@ impl MigrationState {
         use MigrationEvent as E;
         match event {
             E::MigrationOpened(e) => {
-                self.phase = Phase::Preparing;
                 self.migration_id = e.migration_id;
                 self.server_id = e.server_id.clone();
                 self.customer_id = e.customer_id.clone();
@@ -248,33 +243,25 @@ impl MigrationState {
             E::AccountMarkedReady(e) => self.account(&e.account_id, |a| a.ready = true),
             E::AccountReadinessWithdrawn(e) => {
                 self.account(&e.account_id, |a| a.ready = false);
-                if self.phase == Phase::TransitRequested {
-                    self.phase = Phase::Preparing;
-                }
             }
             E::TransitServerRequested(e) => {
-                self.phase = Phase::TransitRequested;
                 self.configuration = Some(e.configuration.clone());
             }
             E::ObsoleteLanguagesRemoved(e) => self.obsolete_removed = Some(e.removals.clone()),
             E::ObsoleteLanguagesRestored(_) => {
-                self.phase = Phase::Preparing;
                 self.obsolete_removed = None;
                 self.queue_position = None;
                 self.transit_server_id = None;
                 self.transit_ready_at = None;
             }
             E::TransitServerQueued(e) => {
-                self.phase = Phase::TransitWaiting;
                 self.queue_position = Some(e.position);
             }
             E::TransitServerAssigned(e) => {
-                self.phase = Phase::TransitInstalling;
                 self.queue_position = None;
                 self.transit_server_id = Some(e.transit_server_id.clone());
             }
             E::TransitServerReady(e) => {
-                self.phase = Phase::OnTransit;
                 self.transit_ready_at = Some(e.ready_at);
             }
             E::AccountMoveStarted(e) => self.account(&e.account_id, |a| {
@@ -312,8 +299,7 @@ impl MigrationState {
                 self.account(&e.account_id, |a| a.place = Place::Transit)
             }
             E::ReinstallRequested(_) => self.reinstall_requested = true,
-            E::ReinstallStarted(_) => self.phase = Phase::Reinstalling,
-            E::ServerReinstalled(_) => self.phase = Phase::Relocating,
+            E::ReinstallStarted(_) | E::ServerReinstalled(_) => {}
             E::AccountRelocationStarted(e) => self.account(&e.account_id, |a| {
                 a.place = Place::Relocating {
                     transfer_id: e.transfer_id,
@@ -329,9 +315,9 @@ impl MigrationState {
             E::AccountRelocationFailed(e) => {
                 self.account(&e.account_id, |a| a.place = Place::Transit)
             }
-            E::MigrationCompleted(_) => self.phase = Phase::Completed,
-            E::MigrationCancelled(_) => self.phase = Phase::Cancelled,
+            E::MigrationCompleted(_) | E::MigrationCancelled(_) => {}
         }
+        self.status = MigrationStatus::after(self.status, event, self.all_on_transit());
         self
     }
 

@@ -651,7 +651,7 @@ fn withdrawing_readiness_in_step_2_returns_to_step_1() {
         }
         .into()],
     ));
-    assert_eq!(state.state().phase, Phase::Preparing);
+    assert_eq!(state.state().phase(), Phase::Preparing);
     assert_eq!(state.state().step(), 1);
 }
 
@@ -697,7 +697,7 @@ fn support_removes_obsolete_languages_and_may_restore_them() {
         }
         .into()],
     ));
-    assert_eq!(restored.state().phase, Phase::Preparing);
+    assert_eq!(restored.state().phase(), Phase::Preparing);
     assert_eq!(restored.state().transit_server_id, None);
 }
 

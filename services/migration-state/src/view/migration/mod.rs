@@ -209,8 +209,17 @@ impl MigrationView {
         }
     }
 
-    /// Folds one event of the migration aggregate.
+    /// Folds one event of the migration aggregate: its facts, then its state by the
+    /// contract's one state machine ([`MigrationStatus::after`]).
     pub fn apply(&mut self, event: &MigrationEvent, at: At) {
+        self.apply_facts(event, at);
+        let all_on_transit = self.accounts.iter().all(|a| a.state.on_transit());
+        if let Some(next) = MigrationStatus::after(Some(self.state), event, all_on_transit) {
+            self.enter(next, at);
+        }
+    }
+
+    fn apply_facts(&mut self, event: &MigrationEvent, at: At) {
         use MigrationEvent as E;
         match event {
             E::MigrationOpened(e) => *self = Self::open(e, at),
@@ -277,7 +286,6 @@ impl MigrationView {
                 });
                 self.queue = None;
                 self.transit = None;
-                self.enter(MigrationStatus::TransitRequested, at);
             }
             E::ObsoleteLanguagesRemoved(e) => {
                 if let Some(request) = &mut self.transit_request {
@@ -292,21 +300,17 @@ impl MigrationView {
                 self.transit_request = None;
                 self.queue = None;
                 self.transit = None;
-                self.enter(MigrationStatus::Preparing, at);
             }
             E::TransitServerQueued(e) => {
                 let queue = self.wait_in(&e.configuration);
                 queue.position_when_queued = Some(e.position);
                 queue.queued_at.get_or_insert(at.occurred_at);
-                self.enter(MigrationStatus::TransitWaiting, at);
             }
             E::TransitServerAssigned(e) => {
                 self.assignment(&e.transit_server_id).assigned_at = Some(at.occurred_at);
-                self.enter(MigrationStatus::TransitInstalling, at);
             }
             E::TransitServerReady(e) => {
                 self.assignment(&e.transit_server_id).ready_at = Some(e.ready_at);
-                self.enter(MigrationStatus::MigratingAccounts, at);
             }
             E::AccountMoveStarted(e) => {
                 let account = self.account_mut(&e.account_id, at);
@@ -331,9 +335,6 @@ impl MigrationView {
                     at,
                 );
                 self.recount_downtime();
-                if self.accounts.iter().all(|a| a.state.on_transit()) {
-                    self.enter(MigrationStatus::Verifying, at);
-                }
             }
             E::AccountMoveFailed(e) => {
                 self.account_mut(&e.account_id, at).fail(
@@ -374,7 +375,6 @@ impl MigrationView {
                     at,
                 );
                 self.recount_downtime();
-                self.enter(MigrationStatus::MigratingAccounts, at);
             }
             E::AccountRollbackFailed(e) => {
                 let account = self.account_mut(&e.account_id, at);
@@ -392,12 +392,10 @@ impl MigrationView {
                 {
                     transit.ips_rerouted_at = Some(at.occurred_at);
                 }
-                self.enter(MigrationStatus::Reinstalling, at);
             }
             E::ServerReinstalled(e) => {
                 self.reinstall.reinstalled_at = Some(at.occurred_at);
                 self.reinstall.infrastructure_version = Some(e.infrastructure_version.clone());
-                self.enter(MigrationStatus::Relocating, at);
             }
             E::AccountRelocationStarted(e) => {
                 let account = self.account_mut(&e.account_id, at);
@@ -437,14 +435,12 @@ impl MigrationView {
                     at: at.occurred_at,
                     reported_downtime_ms: e.total_downtime_ms,
                 });
-                self.enter(MigrationStatus::Completed, at);
             }
             E::MigrationCancelled(e) => {
                 self.cancelled = Some(Cancellation {
                     at: at.occurred_at,
                     reason: e.reason.clone(),
                 });
-                self.enter(MigrationStatus::Cancelled, at);
             }
         }
     }

@@ -705,3 +705,23 @@ fn states_and_steps_match_the_process_table() {
     }
     assert_eq!(S::ALL.len(), expected.len());
 }
+
+#[test]
+fn a_readiness_withdrawn_after_the_transit_request_is_back_in_step_one_as_the_accounts_service_says()
+ {
+    use MigrationStatus as S;
+    let mut h = History::new();
+    let m = Uuid::now_v7();
+    up_to_transit_request(&mut h, m, &["acc-1", "acc-2"]);
+    assert_eq!(h.migration(m).state, S::TransitRequested);
+    h.push(
+        &m.to_string(),
+        AccountReadinessWithdrawn {
+            account_id: "acc-2".into(),
+        },
+    );
+    assert_eq!(
+        (h.migration(m).state, h.migration(m).step),
+        (S::Preparing, Some(1))
+    );
+}

@@ -10,7 +10,7 @@ pub(super) fn in_phases(
     phases: &[Phase],
     rule: &str,
 ) -> Result<(), Refused> {
-    if phases.contains(&state.phase) {
+    if phases.contains(&state.phase()) {
         return Ok(());
     }
     Err(Refused::WrongStep(format!(
@@ -62,7 +62,7 @@ pub(super) fn all_on_transit(state: &MigrationState) -> Result<(), Refused> {
 
 /// Nothing irreversible has happened: no account has ever moved or is moving.
 pub(super) fn before_any_move(state: &MigrationState) -> Result<(), Refused> {
-    match state.phase {
+    match state.phase() {
         Phase::Completed | Phase::Cancelled => Err(Refused::WrongStep(format!(
             "the migration is {}",
             state.state_name()

@@ -35,12 +35,12 @@ type Decision = Result<Vec<MigrationEvent>, Refused>;
 pub(super) fn decide(state: &MigrationState, command: &MigrationCommand) -> Decision {
     let owner = match &command.action {
         Action::Open { customer_id, .. } => customer_id.as_str(),
-        _ if state.phase == Phase::NotOpened => return Err(Refused::NotOpened),
+        _ if state.phase() == Phase::NotOpened => return Err(Refused::NotOpened),
         _ => state.customer_id.as_str(),
     };
     check(&command.actor, who_may(&command.action), owner).map_err(Refused::Forbidden)?;
     match &command.action {
-        Action::Open { .. } if state.phase != Phase::NotOpened => Err(Refused::AlreadyOpened),
+        Action::Open { .. } if state.phase() != Phase::NotOpened => Err(Refused::AlreadyOpened),
         Action::Open {
             migration_id,
             server_id,

@@ -145,7 +145,7 @@ pub(super) fn mark_ready(state: &MigrationState, account_id: &str) -> Decision {
 }
 
 pub(super) fn withdraw_readiness(state: &MigrationState, account_id: &str) -> Decision {
-    if state.phase == Phase::TransitRequested && state.obsolete_removed.is_some() {
+    if state.phase() == Phase::TransitRequested && state.obsolete_removed.is_some() {
         return Err(Refused::WrongStep(
             "support has prepared the transit request: ask support to restore the removed language versions to return to step 1".into(),
         ));

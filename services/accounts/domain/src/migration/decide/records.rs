@@ -45,7 +45,7 @@ pub(super) fn test_copy(
 }
 
 pub(super) fn queued(state: &MigrationState, configuration: &str, position: u32) -> Decision {
-    if state.phase != Phase::TransitRequested {
+    if state.phase() != Phase::TransitRequested {
         return Ok(vec![]);
     }
     Ok(vec![
@@ -58,7 +58,7 @@ pub(super) fn queued(state: &MigrationState, configuration: &str, position: u32)
 }
 
 pub(super) fn transit_assigned(state: &MigrationState, transit_server_id: &str) -> Decision {
-    match state.phase {
+    match state.phase() {
         Phase::TransitRequested | Phase::TransitWaiting => Ok(vec![
             TransitServerAssigned {
                 transit_server_id: transit_server_id.to_owned(),
@@ -83,7 +83,7 @@ pub(super) fn transit_ready(
             "transit server {transit_server_id} is not the one assigned to this migration"
         )));
     }
-    if state.phase != Phase::TransitInstalling {
+    if state.phase() != Phase::TransitInstalling {
         return Ok(vec![]);
     }
     Ok(vec![

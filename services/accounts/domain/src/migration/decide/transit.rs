@@ -13,7 +13,7 @@ use ferry_events::{
 };
 
 pub(super) fn request(state: &MigrationState, configuration: &str) -> Decision {
-    if state.phase == Phase::TransitRequested {
+    if state.phase() == Phase::TransitRequested {
         return Ok(vec![]);
     }
     in_phases(

@@ -12,125 +12,17 @@
 //! durability shows. `BENCH_EVENTS` sets the events per case (default 50,000).
 //! Run: `scripts/bench event_log`.
 
-use bytes::Bytes;
-use ferry_events::{AggregateType, Envelope};
-use ferry_infra::event_log::{AggregateRef, EventLog, LogSettings};
-use ferry_tests::bench_event;
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
-use std::time::{Duration, Instant};
+mod common;
+
+use common::{IN_FLIGHT, drop_log, fresh_log, occ_append, raw_publish};
+use ferry_events::AggregateType;
+use ferry_infra::event_log::AggregateRef;
 use uuid::Uuid;
 
 const AGGREGATES: usize = 1000;
-const IN_FLIGHT: usize = 4096;
 
 fn events_per_case() -> usize {
-    std::env::var("BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000)
-}
-
-async fn fresh_log(url: &str) -> anyhow::Result<EventLog> {
-    let id = Uuid::now_v7().simple().to_string();
-    let settings = LogSettings {
-        stream: format!("BENCH_{id}"),
-        subject_prefix: format!("b{id}"),
-        duplicate_window: Duration::from_secs(120),
-    };
-    Ok(EventLog::connect(url, settings).await?)
-}
-
-async fn drop_log(log: &EventLog) {
-    let _ = log.jetstream().delete_stream(&log.settings().stream).await;
-}
-
-/// Raw JetStream publishes with message ids, a bounded window of acks in flight.
-async fn raw_publish(
-    log: &EventLog,
-    aggregates: &[AggregateRef],
-    total: usize,
-) -> anyhow::Result<f64> {
-    let bodies: Vec<(String, Bytes)> = (0..total)
-        .map(|i| {
-            let aggregate = &aggregates[i % aggregates.len()];
-            (
-                log.subject(aggregate),
-                Bytes::from(
-                    ferry_events::encode(&bench_event(aggregate, i as u64)).unwrap_or_default(),
-                ),
-            )
-        })
-        .collect();
-    let started = Instant::now();
-    let mut acks = FuturesUnordered::new();
-    for (i, (subject, body)) in bodies.into_iter().enumerate() {
-        if acks.len() >= IN_FLIGHT {
-            acks.next().await.transpose()?;
-        }
-        let message = async_nats::jetstream::message::PublishMessage::build()
-            .payload(body)
-            .message_id(format!("raw-{i}"));
-        acks.push(
-            log.jetstream()
-                .send_publish(subject, message)
-                .await?
-                .into_future(),
-        );
-    }
-    while let Some(ack) = acks.next().await {
-        ack?;
-    }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
-}
-
-/// One writer per aggregate, each appending `per_command` events per command after the
-/// version it last saw; all writers at once.
-async fn occ_append(
-    log: &EventLog,
-    aggregates: &[AggregateRef],
-    total: usize,
-    per_command: usize,
-) -> anyhow::Result<f64> {
-    let commands_per_aggregate = (total / per_command).div_ceil(aggregates.len());
-    // Built before the clock starts, as the raw case's bodies are; encoding is timed.
-    let commands: Vec<Vec<(String, Vec<Envelope>)>> = aggregates
-        .iter()
-        .map(|aggregate| {
-            (0..commands_per_aggregate)
-                .map(|c| {
-                    let events = (0..per_command)
-                        .map(|i| bench_event(aggregate, (c * per_command + i) as u64))
-                        .collect();
-                    (Uuid::now_v7().to_string(), events)
-                })
-                .collect()
-        })
-        .collect();
-    let started = Instant::now();
-    let writers = aggregates
-        .iter()
-        .zip(commands)
-        .map(|(aggregate, commands)| {
-            let log = log.clone();
-            let aggregate = aggregate.clone();
-            tokio::spawn(async move {
-                let mut version = 0;
-                for (key, events) in commands {
-                    version = log
-                        .append(&aggregate, version, &events, &key)
-                        .await?
-                        .version;
-                }
-                anyhow::Ok(())
-            })
-        });
-    let mut writers: FuturesUnordered<_> = writers.collect();
-    while let Some(done) = writers.next().await {
-        done??;
-    }
-    let appended = commands_per_aggregate * aggregates.len() * per_command;
-    Ok(appended as f64 / started.elapsed().as_secs_f64())
+    common::env_or("BENCH_EVENTS", 50_000) as usize
 }
 
 async fn bench_server(label: &str, url: &str, total: usize) -> anyhow::Result<()> {

@@ -12,78 +12,26 @@
 //! `BENCH_REBUILD_EVENTS` and `BENCH_LATENCY_SECS` scale the cases.
 //! Run: `scripts/bench projection`.
 
+mod common;
+
+use common::env_or;
 use ferry_events::AggregateType;
-use ferry_infra::event_log::{AggregateRef, EventLog, LogSettings};
+use ferry_infra::event_log::AggregateRef;
 use ferry_infra::projection::log_index::LogIndex;
 use ferry_infra::projection::rebuild;
 use ferry_infra::projection::{ProjectionRunner, RunnerSettings, StatusBoard};
 use ferry_infra::testkit::TestStack;
 use ferry_tests::bench_event;
 use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-const AGGREGATES: usize = 10_000;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// The kept benchmark stream, filled up to `total` events if it has fewer.
-async fn populated_log(url: &str, total: u64) -> anyhow::Result<EventLog> {
-    let settings = LogSettings {
-        stream: "FERRY_BENCH_1M_V2".into(),
-        subject_prefix: "ferrybench2".into(),
-        duplicate_window: Duration::from_secs(120),
-    };
-    let log = EventLog::connect(url, settings).await?;
-    let have = log.last_sequence().await?;
-    if have >= total {
-        return Ok(log);
-    }
-    println!(
-        "writing {} events to {} (once; kept for later runs)...",
-        total - have,
-        log.settings().stream
-    );
-    let aggregates: Vec<_> = (0..AGGREGATES)
-        .map(|i| AggregateRef::new(AggregateType::Migration, format!("bench-{i:05}")))
-        .collect::<Result<_, _>>()?;
-    let started = Instant::now();
-    let mut acks = FuturesUnordered::new();
-    for i in have..total {
-        if acks.len() >= 4096 {
-            acks.next().await.transpose()?;
-        }
-        let aggregate = &aggregates[(i as usize * 7919) % AGGREGATES];
-        let body = ferry_events::encode(&bench_event(aggregate, i))?;
-        acks.push(
-            log.jetstream()
-                .publish(log.subject(aggregate), body.into())
-                .await?
-                .into_future(),
-        );
-    }
-    while let Some(ack) = acks.next().await {
-        ack?;
-    }
-    println!(
-        "  written at {:.0} events/s",
-        (total - have) as f64 / started.elapsed().as_secs_f64()
-    );
-    Ok(log)
-}
-
 async fn rebuild_rate(stack: &TestStack, url: &str) -> anyhow::Result<()> {
     let total = env_or("BENCH_REBUILD_EVENTS", 1_000_000);
-    let log = populated_log(url, total).await?;
+    let log = common::kept_log(url, total).await?;
     let started = Instant::now();
     let mut replay = log.replay(1).await?;
     let mut replayed = 0u64;
@@ -195,19 +143,10 @@ async fn live_latency(stack: &TestStack) -> anyhow::Result<()> {
     running.await??;
     done.cancel();
     let mut latencies = observer.await?;
-    latencies.sort();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * q) as usize)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
     println!(
-        "event -> projection latency at {rate} events/s over {seconds} s ({} events): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "event -> projection latency at {rate} events/s over {seconds} s ({} events): {}",
         latencies.len(),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0)
+        common::percentiles(&mut latencies)
     );
     Ok(())
 }

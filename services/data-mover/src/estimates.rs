@@ -3,22 +3,24 @@
 //! pick it now (its eligibility for replication asked of the server), and the
 //! downtime from the rates fitted to every cutover measured so far, read from the log.
 //!
-//! Emits and consumes no event; reads `server` events (sizes, storage) and
-//! `transfer` events (`TransferScheduled`, `TransferCompleted` of cutovers).
+//! Emits and consumes no event; reads the servers' storage, accounts and owner from
+//! the data mover's view (`data_mover_view`, kept by its policy) and the cutovers
+//! measured from `transfer` events (`TransferScheduled`, `TransferCompleted`).
 
 use crate::databases::{CopySpec, mysql_binlog, pg_logical};
+use crate::domain::policy::{MoverFact, MoverView, server_key};
 use crate::downtime_model::{Rates, Sample};
 use crate::engine::databases::located;
-use crate::inventory::{Inventory, ServerData};
 use crate::settings::MoverSettings;
 use ferry_events::{
     AggregateType, DatabaseEngine, DatabaseMethod, DatabaseSpec, Event, ServerStorage,
     TransferCompleted, TransferEvent, TransferKind, TransferScheduled,
 };
 use ferry_infra::event_log::{EventLog, ReadError};
+use ferry_infra::policy::view::ViewReader;
 use futures::StreamExt;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
@@ -81,27 +83,56 @@ pub struct ServerEstimates {
     pub accounts: Vec<AccountEstimate>,
 }
 
+/// A server's storage, accounts and owner, as the data mover's view holds them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerData {
+    /// Where its accounts' data lives.
+    pub storage: Option<ServerStorage>,
+    /// Its accounts by id.
+    pub accounts: BTreeMap<String, ferry_events::AccountSpec>,
+    /// The customer owning it; `None` for a server ferry does not know.
+    pub customer_id: Option<String>,
+}
+
 /// Computes estimates from the log.
 #[derive(Debug, Clone)]
 pub struct Estimates {
     log: EventLog,
-    inventory: Inventory,
+    view: ViewReader<MoverView>,
     settings: Arc<MoverSettings>,
 }
 
 impl Estimates {
-    /// Estimates over `log`, picking methods as `settings` say.
-    pub fn new(log: EventLog, settings: Arc<MoverSettings>) -> Self {
+    /// Estimates over `log` and the data mover's `view`, picking methods as
+    /// `settings` say.
+    pub fn new(log: EventLog, view: ViewReader<MoverView>, settings: Arc<MoverSettings>) -> Self {
         Self {
-            inventory: Inventory::new(log.clone()),
             log,
+            view,
             settings,
         }
     }
 
-    /// A server's data as the log says (for access checks).
+    /// A server's data, as the view holds it now (for access checks and sizes).
     pub async fn server(&self, server_id: &str) -> Result<ServerData, ReadError> {
-        self.inventory.server(server_id).await
+        let key = server_key(server_id);
+        let entries = self
+            .view
+            .entries(std::slice::from_ref(&key))
+            .await
+            .map_err(|e| ReadError::Unavailable(e.to_string()))?;
+        Ok(match entries.get(&key) {
+            Some(MoverFact::Server {
+                customer_id,
+                storage,
+                accounts,
+            }) => ServerData {
+                storage: storage.clone(),
+                accounts: accounts.clone(),
+                customer_id: customer_id.clone(),
+            },
+            _ => ServerData::default(),
+        })
     }
 
     /// Every measured cutover of the fleet.

@@ -3,15 +3,16 @@
 //! before any switch; the source is never deleted or modified (beyond the freeze)
 //! before that.
 //!
-//! - [`domain`]: the pure transfer decider.
+//! - [`domain`]: the pure transfer decider, and the policy deciding which event
+//!   schedules which transfer over the data mover's view of where data lives.
 //! - [`files`]: files and mails with rsync, and their verification.
 //! - [`databases`]: PostgreSQL and MySQL/MariaDB copies (dump and restore, logical
 //!   replication, binary-log catch-up), freezes, and their verification.
 //! - `process` (private): the copy tools as child processes in their own process
 //!   groups, stopped with all their helpers; `disk`: a full disk in what they say.
 //! - [`engine`]: carries out a transfer with those tools, recording each step.
-//! - [`inventory`]: where data lives, read from the log.
-//! - [`reactor`]: which event schedules which transfer, and the worker running them.
+//! - [`reactor`]: the policy's edge (its commands carried out by the engine), and the
+//!   worker running the transfers.
 //! - [`downtime_model`], [`estimates`], [`routes`]: downtime estimates: the pure model
 //!   fitted to the downtimes measured, the estimates read from the log with it, and
 //!   the route serving them.
@@ -20,9 +21,9 @@
 //! Emits the `transfer` events; consumes `TransitInstallationCompleted`,
 //! `ServerReinstalled`, `AccountMoveStarted`, `AccountRollbackStarted`,
 //! `AccountRelocationStarted`, `TestMigrationRequested`, `TestMigrationDiscarded`,
-//! `OptionalMigrationStarted`, `MigrationCancelled` and its own `TransferScheduled`,
-//! and reads `server`,
-//! `transit_server`, `migration` and `optional_migration` events for where data lives.
+//! `OptionalMigrationStarted`, `MigrationCancelled` and its own `TransferScheduled`;
+//! its view (`data_mover_view`) folds `server`, `transit_server`, `migration`,
+//! `optional_migration` and `transfer` events for where data lives.
 
 pub mod databases;
 mod disk;
@@ -31,7 +32,6 @@ pub mod downtime_model;
 pub mod engine;
 pub mod estimates;
 pub mod files;
-pub mod inventory;
 pub mod limits;
 mod process;
 pub mod reactor;
@@ -48,31 +48,26 @@ use std::sync::Arc;
 /// the limits, so that a transfer waiting for a busy server never holds up another.
 const WORKER_IN_FLIGHT: usize = 256;
 
-/// Starts the data mover in `runtime`: the reactor scheduling transfers and the
-/// worker running them, until `runtime.shutdown`; returns its HTTP routes.
+/// Starts the data mover in `runtime`: its policy scheduling transfers (view,
+/// reactor) and the worker running them, until `runtime.shutdown`; returns its HTTP
+/// routes.
 pub fn service(runtime: &Runtime, settings: MoverSettings) -> utoipa_axum::router::OpenApiRouter {
-    let estimates = estimates::Estimates::new(runtime.log.clone(), Arc::new(settings.clone()));
+    let estimates = estimates::Estimates::new(
+        runtime.log.clone(),
+        ferry_infra::policy::view::ViewReader::new(runtime.pool.clone(), runtime.board.clone()),
+        Arc::new(settings.clone()),
+    );
     let handler = ferry_infra::command::CommandHandler::new(runtime.log.clone(), 20);
     let mover = engine::Mover::new(handler, settings);
-    let reactor = reactor::DataMoverReactor::new(
-        mover.clone(),
-        inventory::Inventory::new(runtime.log.clone()),
-    );
-    runtime.spawn(
-        "data mover reactor",
-        ferry_infra::reactor::run(
-            Arc::new(reactor),
-            runtime.log.clone(),
-            ReactorSettings::default(),
-            runtime.shutdown.clone(),
-        ),
-    );
+    runtime
+        .spawn_policy::<domain::policy::MoverPolicy, _>(reactor::MoverExecutor::new(mover.clone()));
     let worker = reactor::TransferWorker::new(mover, runtime.shutdown.clone());
     runtime.spawn(
         "data mover worker",
         ferry_infra::reactor::run_concurrently(
             Arc::new(worker),
             runtime.log.clone(),
+            runtime.parked.clone(),
             ReactorSettings::default(),
             WORKER_IN_FLIGHT,
             runtime.shutdown.clone(),

@@ -7,4 +7,5 @@
 //! Unit tests: a module with tests is a directory, `foo/mod.rs` for its code and
 //! `foo/tests.rs` for its tests, which `foo/mod.rs` declares `#[cfg(test)] mod tests;`.
 
+pub mod policy;
 pub mod transfer;

@@ -7,13 +7,13 @@
 #![allow(dead_code)] // each test file uses its part
 
 use ferry_data_mover::MoverSettings;
+use ferry_data_mover::domain::policy::MoverPolicy;
 use ferry_data_mover::engine::Mover;
-use ferry_data_mover::inventory::Inventory;
-use ferry_data_mover::reactor::{DataMoverReactor, TransferWorker};
+use ferry_data_mover::reactor::{MoverExecutor, TransferWorker};
 use ferry_events::*;
 use ferry_infra::command::CommandHandler;
 use ferry_infra::event_log::EventLog;
-use ferry_infra::reactor::{ReactorSettings, run, run_concurrently};
+use ferry_infra::reactor::{ReactorSettings, run_concurrently};
 use ferry_infra::testkit::{TestStack, append_inputs};
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
@@ -36,6 +36,7 @@ pub struct World {
     pub migration: Uuid,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    policy_context: ferry_infra::policy::PolicyContext,
 }
 
 impl World {
@@ -45,7 +46,9 @@ impl World {
         let id = Uuid::now_v7().simple().to_string();
         let tag = format!("w{}", &id[id.len() - 8..]);
         let root = std::env::temp_dir().join(format!("ferry-dm-{tag}"));
+        let policy_context = stack.policy_context().await;
         World {
+            policy_context,
             stack,
             log,
             root,
@@ -191,23 +194,32 @@ impl World {
         .await;
     }
 
-    /// Starts the data mover's reactor and worker.
+    /// Starts the data mover's policy (view and reactor) and worker.
     pub fn start(&mut self, settings: MoverSettings) {
         self.stop = CancellationToken::new();
         let mover = Mover::new(CommandHandler::new(self.log.clone(), 20), settings);
-        let reactor = DataMoverReactor::new(mover.clone(), Inventory::new(self.log.clone()));
+        let executor = MoverExecutor::new(mover.clone());
         let worker = TransferWorker::new(mover, self.stop.clone());
-        let (log, stop) = (self.log.clone(), self.stop.clone());
+        let stop = self.stop.clone();
+        let context = self.policy_context.clone();
         self.tasks.push(tokio::spawn(async move {
-            run(Arc::new(reactor), log, ReactorSettings::default(), stop)
+            ferry_infra::policy::run::<MoverPolicy, _>(context, executor, stop)
                 .await
-                .expect("reactor runs");
+                .expect("policy runs");
         }));
         let (log, stop) = (self.log.clone(), self.stop.clone());
+        let parked = self.policy_context.parked.clone();
         self.tasks.push(tokio::spawn(async move {
-            run_concurrently(Arc::new(worker), log, ReactorSettings::default(), 16, stop)
-                .await
-                .expect("worker runs");
+            run_concurrently(
+                Arc::new(worker),
+                log,
+                parked,
+                ReactorSettings::default(),
+                16,
+                stop,
+            )
+            .await
+            .expect("worker runs");
         }));
     }
 

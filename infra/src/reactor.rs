@@ -8,8 +8,8 @@
 //! it succeeds or the process stops: an event is never skipped because a dependency
 //! was down. A failure that retrying at once cannot fix is **parked**
 //! ([`crate::policy::parked`]): recorded with its sequence, event and error, visible,
-//! retried later or when support asks, and the later events of the same aggregate
-//! wait behind it; it is never passed over. An unacknowledged event is redelivered,
+//! retried later or when support asks, and the later events of the same migration
+//! (correlation) wait behind it; it is never passed over. An unacknowledged event is redelivered,
 //! so reactions must be idempotent: derive command ids with [`reaction_id`] and let
 //! the deciders turn stale commands into no-ops or refusals.
 //!
@@ -20,7 +20,7 @@
 use crate::backoff::{Backoff, sleep_or_stop};
 use crate::command::{HandleError, Handled};
 use crate::event_log::{EventLog, ReadError, Recorded};
-use crate::policy::parked::ParkedReactions;
+use crate::policy::parked::{ParkedEvent, ParkedReactions};
 use async_nats::jetstream::AckKind;
 use futures::StreamExt;
 use std::future::Future;
@@ -44,6 +44,18 @@ pub trait Reactor: Send + Sync + 'static {
         &'a self,
         event: &'a Recorded,
     ) -> impl Future<Output = Result<(), ReactionError>> + Send + 'a;
+
+    /// Handles a parked event again, later than it was appended: a reaction that
+    /// reads a view first waits until the view has caught up with `log`, so that it
+    /// sees what the retries before it caused.
+    fn react_again<'a>(
+        &'a self,
+        event: &'a Recorded,
+        log: &'a EventLog,
+    ) -> impl Future<Output = Result<(), ReactionError>> + Send + 'a {
+        let _ = log;
+        self.react(event)
+    }
 }
 
 /// Why an event could not be handled.
@@ -96,7 +108,8 @@ pub struct ReactorSettings {
     pub ack_wait: Duration,
     /// Delays between retries of a transient failure.
     pub backoff: Backoff,
-    /// How often parked reactions are retried without being asked.
+    /// Longest wait between two retries of a parked reaction without being asked
+    /// (the wait starts at a second and doubles with each attempt).
     pub parked_retry: Duration,
 }
 
@@ -370,10 +383,13 @@ async fn handle<R: Reactor>(
         Err(e) => {
             let sequence = message.info().map(|i| i.stream_sequence).unwrap_or(0);
             let error = format!("cannot read the event: {e}");
-            return park(
-                name, sequence, &subject, None, &error, false, parking, settings, shutdown,
-            )
-            .await;
+            let at = ParkedEvent {
+                sequence,
+                subject: &subject,
+                process: &subject,
+                recorded: None,
+            };
+            return park(name, at, &error, false, parking, settings, shutdown).await;
         }
     };
     let span = tracing::info_span!(
@@ -384,10 +400,18 @@ async fn handle<R: Reactor>(
         sequence = recorded.sequence,
     );
     recorded.link_span(&span);
-    // Keep the aggregate's order: behind an earlier parked event, this one waits too.
+    // Keep the process's order: behind an earlier parked event of the same migration,
+    // this one waits too.
+    let process = recorded.envelope.correlation_id.to_string();
+    let at = ParkedEvent {
+        sequence: recorded.sequence,
+        subject: &subject,
+        process: &process,
+        recorded: Some(&recorded),
+    };
     let mut attempt = 0u32;
     let held = loop {
-        match parking.parked.holds(name, &subject).await {
+        match parking.parked.holds(name, &process).await {
             Ok(held) => break held,
             Err(e) => {
                 attempt += 1;
@@ -399,20 +423,10 @@ async fn handle<R: Reactor>(
         }
     };
     if let Some(first) = held {
-        let error = format!("waits behind the parked event at sequence {first} of this aggregate");
-        return park(
-            name,
-            recorded.sequence,
-            &subject,
-            Some(&recorded),
-            &error,
-            true,
-            parking,
-            settings,
-            shutdown,
-        )
-        .instrument(span)
-        .await;
+        let error = format!("waits behind the parked event at sequence {first} of this migration");
+        return park(name, at, &error, true, parking, settings, shutdown)
+            .instrument(span)
+            .await;
     }
     let mut attempt = 0u32;
     loop {
@@ -426,19 +440,9 @@ async fn handle<R: Reactor>(
                 return true;
             }
             Err(ReactionError::Failed(reason)) => {
-                return park(
-                    name,
-                    recorded.sequence,
-                    &subject,
-                    Some(&recorded),
-                    &reason,
-                    false,
-                    parking,
-                    settings,
-                    shutdown,
-                )
-                .instrument(span)
-                .await;
+                return park(name, at, &reason, false, parking, settings, shutdown)
+                    .instrument(span)
+                    .await;
             }
             Err(ReactionError::Transient(reason)) => {
                 crate::metrics::global().reactions.record(name, "retried");
@@ -455,25 +459,21 @@ async fn handle<R: Reactor>(
 
 /// Parks an event (retrying while the database is down). True once parked, so
 /// that the message can be acknowledged; false when stopped first.
-#[allow(clippy::too_many_arguments)]
 async fn park(
     name: &str,
-    sequence: u64,
-    subject: &str,
-    recorded: Option<&Recorded>,
+    at: ParkedEvent<'_>,
     error: &str,
     held: bool,
     parking: &Parking,
     settings: &ReactorSettings,
     shutdown: &CancellationToken,
 ) -> bool {
+    let ParkedEvent {
+        sequence, subject, ..
+    } = at;
     let mut attempt = 0u32;
     loop {
-        match parking
-            .parked
-            .park(name, sequence, subject, recorded, error, held)
-            .await
-        {
+        match parking.parked.park(name, at, error, held).await {
             Ok(()) => {
                 crate::metrics::global().reactions.record_parked(name);
                 if held {
@@ -494,8 +494,11 @@ async fn park(
     }
 }
 
-/// Retries `reactor`'s parked events every `parked_retry`, or at once when support
-/// asks: per aggregate in log order, stopping at the first that fails again.
+/// Retries `reactor`'s parked events, per process (migration) in log order, stopping at the
+/// first that fails again: the head of each aggregate after a backoff that grows
+/// with its attempts (1 s, 2 s, 4 s... up to `parked_retry`: a fact that was missing
+/// often arrives within seconds), or at once when support asks; the events held
+/// behind it right after it succeeds.
 async fn retry_parked<R: Reactor>(
     reactor: Arc<R>,
     log: EventLog,
@@ -504,22 +507,17 @@ async fn retry_parked<R: Reactor>(
     shutdown: CancellationToken,
 ) {
     let name = reactor.name();
-    let asked_every = Duration::from_secs(2).min(settings.parked_retry);
-    let mut since_last = Duration::ZERO;
+    let tick = Duration::from_secs(1).min(settings.parked_retry);
+    let backoff = Backoff::new(tick, settings.parked_retry);
     loop {
-        if !sleep_or_stop(asked_every, &shutdown).await {
+        if !sleep_or_stop(tick, &shutdown).await {
             return;
         }
-        since_last += asked_every;
         let asked = parking
             .parked
             .take_retry_request(name)
             .await
             .unwrap_or(false);
-        if !asked && since_last < settings.parked_retry {
-            continue;
-        }
-        since_last = Duration::ZERO;
         let parked = match parking.parked.list(Some(name)).await {
             Ok(parked) => parked,
             Err(e) => {
@@ -527,14 +525,27 @@ async fn retry_parked<R: Reactor>(
                 continue;
             }
         };
+        if parked.is_empty() {
+            continue;
+        }
         let _turn = parking.turn.lock().await;
+        let now = chrono::Utc::now();
         let mut stuck: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut heads: std::collections::HashSet<String> = std::collections::HashSet::new();
         for entry in parked {
             if shutdown.is_cancelled() {
                 return;
             }
-            if stuck.contains(&entry.subject) {
+            if stuck.contains(&entry.process) {
                 continue;
+            }
+            if heads.insert(entry.process.clone()) && !asked {
+                let wait = chrono::Duration::from_std(backoff.delay(entry.attempts))
+                    .unwrap_or(chrono::Duration::MAX);
+                if now < entry.last_attempt_at + wait {
+                    stuck.insert(entry.process);
+                    continue;
+                }
             }
             match retry_one(reactor.as_ref(), &log, &entry.subject, entry.sequence).await {
                 Ok(()) => {
@@ -546,19 +557,29 @@ async fn retry_parked<R: Reactor>(
                     crate::metrics::global().reactions.record(name, "handled");
                     if let Err(e) = parking.parked.resolved(name, entry.sequence).await {
                         tracing::warn!(reactor = name, error = %e, "cannot unpark a handled reaction; it will be retried (idempotent)");
-                        stuck.insert(entry.subject);
+                        stuck.insert(entry.process);
                     }
                 }
                 Err(error) => {
                     let error = error.to_string();
                     if let Err(e) = parking
                         .parked
-                        .park(name, entry.sequence, &entry.subject, None, &error, false)
+                        .park(
+                            name,
+                            ParkedEvent {
+                                sequence: entry.sequence,
+                                subject: &entry.subject,
+                                process: &entry.process,
+                                recorded: None,
+                            },
+                            &error,
+                            false,
+                        )
                         .await
                     {
                         tracing::warn!(reactor = name, error = %e, "cannot record a failed retry");
                     }
-                    stuck.insert(entry.subject);
+                    stuck.insert(entry.process);
                 }
             }
         }
@@ -590,7 +611,7 @@ async fn retry_one<R: Reactor>(
             )));
         }
     };
-    reactor.react(&recorded).await
+    reactor.react_again(&recorded, log).await
 }
 
 /// Reacts, telling the server every half `ack_wait` that the message is still being

@@ -1,7 +1,7 @@
 //! Reactors against real JetStream and PostgreSQL: a reaction that takes longer than
 //! the consumer's ack wait (a data copy may take hours) is not handed out again
 //! meanwhile; a reaction that fails is parked, never passed over: the later events
-//! of its aggregate wait behind it, the others go on, and a retry handles them in
+//! of its migration wait behind it, the others go on, and a retry handles them in
 //! log order once the cause is fixed.
 
 use ferry_events::{AccountMarkedReady, Actor, AggregateType, Envelope};
@@ -62,7 +62,9 @@ async fn a_reaction_longer_than_the_ack_wait_is_not_redelivered_meanwhile() {
         ..ReactorSettings::default()
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let parked = ParkedReactions::open(stack.pool.clone()).await.expect("parked");
+    let parked = ParkedReactions::open(stack.pool.clone())
+        .await
+        .expect("parked");
     let running = tokio::spawn(run(
         reactor.clone(),
         stack.log.clone(),
@@ -122,12 +124,14 @@ impl Reactor for Fussy {
 }
 
 async fn mark_ready(stack: &TestStack, aggregate: &AggregateRef, version: u64, account: &str) {
+    // Correlated with its migration, as every event of a migration is.
+    let migration: Uuid = aggregate.id.parse().expect("a migration id");
     let event = Envelope::new(
         aggregate.id.clone(),
         AccountMarkedReady {
             account_id: account.into(),
         },
-        Uuid::now_v7(),
+        migration,
         Uuid::now_v7(),
         Actor::customer("c-1"),
     );
@@ -139,7 +143,7 @@ async fn mark_ready(stack: &TestStack, aggregate: &AggregateRef, version: u64, a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_reaction_is_parked_holds_its_aggregate_and_is_retried_in_order() {
+async fn a_failed_reaction_is_parked_holds_its_migration_and_is_retried_in_order() {
     let stack = TestStack::new().await;
     let one = AggregateRef::new(AggregateType::Migration, Uuid::now_v7().to_string()).expect("id");
     let other =
@@ -149,7 +153,9 @@ async fn a_failed_reaction_is_parked_holds_its_aggregate_and_is_retried_in_order
         fixed: AtomicBool::new(false),
         handled: Mutex::default(),
     });
-    let parked = ParkedReactions::open(stack.pool.clone()).await.expect("parked");
+    let parked = ParkedReactions::open(stack.pool.clone())
+        .await
+        .expect("parked");
     let settings = ReactorSettings {
         parked_retry: Duration::from_secs(3600),
         ..ReactorSettings::default()
@@ -187,8 +193,12 @@ async fn a_failed_reaction_is_parked_holds_its_aggregate_and_is_retried_in_order
     assert_eq!(list[0].sequence, first_sequence);
     assert_eq!(list[0].event_type, "AccountMarkedReady");
     assert!(!list[0].held);
-    assert!(list[0].error.contains("no such account acc-broken"), "{list:?}");
-    assert!(list[1].held, "the later event of the same aggregate waits");
+    assert!(
+        list[0].error.contains("no such account acc-broken"),
+        "{list:?}"
+    );
+    assert!(list[1].held, "the later event of the same migration waits");
+    assert_eq!(list[1].process, one.id, "its process is its migration");
     assert!(
         ferry_infra::metrics::global()
             .render()
@@ -196,7 +206,8 @@ async fn a_failed_reaction_is_parked_holds_its_aggregate_and_is_retried_in_order
         "counted in /metrics"
     );
 
-    // Retrying before the fix changes nothing: still parked, one more attempt.
+    // Retrying before the fix changes nothing: still parked, tried again (also on
+    // its own, after a backoff).
     assert_eq!(parked.request_retry(Some("fussy")).await.expect("asked"), 2);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {

@@ -22,6 +22,7 @@ use crate::reactor::{ReactionError, Reactor};
 use ferry_core::policy::{Entries, Policy, View};
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use view::ViewReader;
@@ -40,15 +41,29 @@ pub trait Execute<C>: Send + Sync + 'static {
 pub struct PolicyReactor<P: Policy, X> {
     view: ViewReader<P::View>,
     executor: X,
+    log: EventLog,
+    /// The last reaction issued commands: the next one first waits for the view to
+    /// fold their events, so that it never decides on a view older than its own
+    /// effects (an assignment ended right after its reservation was asked for must
+    /// see the reservation).
+    own_effects_pending: std::sync::atomic::AtomicBool,
     shutdown: CancellationToken,
 }
 
 impl<P: Policy, X> PolicyReactor<P, X> {
-    /// The reactor reading `view` and running its commands with `executor`.
-    pub fn new(view: ViewReader<P::View>, executor: X, shutdown: CancellationToken) -> Self {
+    /// The reactor reading `view` (kept from `log`) and running its commands with
+    /// `executor`.
+    pub fn new(
+        view: ViewReader<P::View>,
+        executor: X,
+        log: EventLog,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             view,
             executor,
+            log,
+            own_effects_pending: std::sync::atomic::AtomicBool::new(false),
             shutdown,
         }
     }
@@ -86,14 +101,33 @@ impl<P: Policy, X: Execute<P::Command>> Reactor for PolicyReactor<P, X> {
     }
 
     async fn react(&self, recorded: &Recorded) -> Result<(), ReactionError> {
+        if self.own_effects_pending.load(Ordering::Acquire) {
+            self.view.wait_caught_up(&self.log, &self.shutdown).await?;
+            self.own_effects_pending.store(false, Ordering::Release);
+        }
         self.view
             .wait_for(recorded.sequence, &self.shutdown)
             .await?;
+        self.decide_and_run(recorded).await
+    }
+
+    async fn react_again(&self, recorded: &Recorded, log: &EventLog) -> Result<(), ReactionError> {
+        // Later than its event: the view first catches up with the whole log, so
+        // that the reaction sees what the retries before it caused.
+        self.view.wait_caught_up(log, &self.shutdown).await?;
+        self.decide_and_run(recorded).await
+    }
+}
+
+impl<P: Policy, X: Execute<P::Command>> PolicyReactor<P, X> {
+    /// Reads what the policy asks for, decides, and runs the commands.
+    async fn decide_and_run(&self, recorded: &Recorded) -> Result<(), ReactionError> {
         let entries = read_entries::<P>(&self.view, &recorded.envelope).await?;
         let commands = P::react(&recorded.envelope, &entries)
             .map_err(|missing| ReactionError::Failed(format!("a fact is missing: {missing}")))?;
         for command in commands {
             tracing::debug!(reactor = P::NAME, ?command, "issuing");
+            self.own_effects_pending.store(true, Ordering::Release);
             self.executor.execute(&command).await?;
         }
         Ok(())
@@ -133,7 +167,12 @@ where
         context.board.clone(),
     );
     let view = ViewReader::<P::View>::new(context.pool.clone(), context.board.clone());
-    let reactor = PolicyReactor::<P, X>::new(view.clone(), executor.clone(), shutdown.clone());
+    let reactor = PolicyReactor::<P, X>::new(
+        view.clone(),
+        executor.clone(),
+        context.log.clone(),
+        shutdown.clone(),
+    );
     let (projected, reacted, _) = tokio::join!(
         projection.run(shutdown.clone()),
         crate::reactor::run(

@@ -4,10 +4,11 @@
 //! `/metrics` (`ferry_reactions_parked`) and `ferry reactions`, and retried: every
 //! few minutes, after a fix is deployed, or at once when support asks.
 //!
-//! Ordering: the later events of the same aggregate (the same subject) are parked
-//! behind it rather than handled before it, and the retries take an aggregate's
-//! parked events in log order, stopping at the first that fails again. Events of
-//! other aggregates go on.
+//! Ordering: the later events of the same process (the same correlation: the
+//! migration the event is part of) are parked behind it rather than handled before
+//! it, and the retries take a process's parked events in log order, stopping at the
+//! first that fails again. Other migrations go on: a queue or a transit server
+//! shared by many migrations is not stalled by one of them.
 //!
 //! Emits and consumes no event type of its own.
 
@@ -45,6 +46,9 @@ pub struct ParkedReaction {
     pub sequence: u64,
     /// The event's subject (its aggregate).
     pub subject: String,
+    /// The process it belongs to (its correlation: a migration's id), or its subject
+    /// when it could not be read: later events of the same process wait behind it.
+    pub process: String,
     /// The event's type (`unreadable` when it could not be decoded).
     pub event_type: String,
     /// The event's id, when it could be decoded.
@@ -59,6 +63,19 @@ pub struct ParkedReaction {
     pub parked_at: DateTime<Utc>,
     /// When it was last tried.
     pub last_attempt_at: DateTime<Utc>,
+}
+
+/// Which event is parked, and where it belongs.
+#[derive(Debug, Clone, Copy)]
+pub struct ParkedEvent<'a> {
+    /// Its stream sequence.
+    pub sequence: u64,
+    /// Its subject (to read it again).
+    pub subject: &'a str,
+    /// The process it belongs to (its correlation, or its subject when unreadable).
+    pub process: &'a str,
+    /// The event, when it could be read.
+    pub recorded: Option<&'a Recorded>,
 }
 
 /// The parked reactions of every reactor, in PostgreSQL (schema `ferry_reactions`).
@@ -79,6 +96,7 @@ CREATE TABLE IF NOT EXISTS ferry_reactions.parked (
     reactor text NOT NULL,
     sequence bigint NOT NULL,
     subject text NOT NULL,
+    process text NOT NULL,
     event_type text NOT NULL,
     event_id uuid,
     error text NOT NULL,
@@ -88,7 +106,7 @@ CREATE TABLE IF NOT EXISTS ferry_reactions.parked (
     last_attempt_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (reactor, sequence)
 );
-CREATE INDEX IF NOT EXISTS parked_subject ON ferry_reactions.parked (reactor, subject, sequence);
+CREATE INDEX IF NOT EXISTS parked_process ON ferry_reactions.parked (reactor, process, sequence);
 CREATE TABLE IF NOT EXISTS ferry_reactions.retry_requests (
     reactor text PRIMARY KEY,
     requested_at timestamptz NOT NULL DEFAULT now()
@@ -110,14 +128,14 @@ impl ParkedReactions {
         Ok(Self { pool })
     }
 
-    /// Whether `reactor` has an event of `subject` parked: a later event of it must
-    /// wait behind.
-    pub async fn holds(&self, reactor: &str, subject: &str) -> Result<Option<u64>, ParkingError> {
+    /// The first event of `process` that `reactor` has parked, if any: a later event
+    /// of it must wait behind.
+    pub async fn holds(&self, reactor: &str, process: &str) -> Result<Option<u64>, ParkingError> {
         let client = self.pool.get().await?;
         let row = client
             .query_opt(
-                "SELECT min(sequence) FROM ferry_reactions.parked WHERE reactor = $1 AND subject = $2",
-                &[&reactor, &subject],
+                "SELECT min(sequence) FROM ferry_reactions.parked WHERE reactor = $1 AND process = $2",
+                &[&reactor, &process],
             )
             .await?;
         Ok(row
@@ -125,27 +143,41 @@ impl ParkedReactions {
             .map(|s| u64::try_from(s).unwrap_or(0)))
     }
 
-    /// Parks the event at `sequence` of `subject` for `reactor`, with `error`.
+    /// Parks `event` for `reactor`, with `error`; `held` when it only waits behind
+    /// an earlier event of its process.
     pub async fn park(
         &self,
         reactor: &str,
-        sequence: u64,
-        subject: &str,
-        event: Option<&Recorded>,
+        event: ParkedEvent<'_>,
         error: &str,
         held: bool,
     ) -> Result<(), ParkingError> {
+        let ParkedEvent {
+            sequence,
+            subject,
+            process,
+            recorded: event,
+        } = event;
         let client = self.pool.get().await?;
         let event_type = event.map_or("unreadable", |e| e.envelope.event_type());
         let event_id = event.map(|e| e.envelope.event_id);
         client
             .execute(
-                "INSERT INTO ferry_reactions.parked (reactor, sequence, subject, event_type, event_id, error, held)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO ferry_reactions.parked (reactor, sequence, subject, process, event_type, event_id, error, held)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (reactor, sequence) DO UPDATE
                  SET error = EXCLUDED.error, held = EXCLUDED.held,
                      attempts = parked.attempts + 1, last_attempt_at = now()",
-                &[&reactor, &to_i64(sequence), &subject, &event_type, &event_id, &error, &held],
+                &[
+                    &reactor,
+                    &to_i64(sequence),
+                    &subject,
+                    &process,
+                    &event_type,
+                    &event_id,
+                    &error,
+                    &held,
+                ],
             )
             .await?;
         self.publish_count(reactor).await;
@@ -170,8 +202,8 @@ impl ParkedReactions {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT reactor, sequence, subject, event_type, event_id, error, held, attempts,
-                        parked_at, last_attempt_at
+                "SELECT reactor, sequence, subject, process, event_type, event_id, error, held,
+                        attempts, parked_at, last_attempt_at
                  FROM ferry_reactions.parked WHERE $1::text IS NULL OR reactor = $1
                  ORDER BY reactor, sequence",
                 &[&reactor],
@@ -183,13 +215,14 @@ impl ParkedReactions {
                 reactor: row.get(0),
                 sequence: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
                 subject: row.get(2),
-                event_type: row.get(3),
-                event_id: row.get(4),
-                error: row.get(5),
-                held: row.get(6),
-                attempts: u32::try_from(row.get::<_, i32>(7)).unwrap_or(0),
-                parked_at: row.get(8),
-                last_attempt_at: row.get(9),
+                process: row.get(3),
+                event_type: row.get(4),
+                event_id: row.get(5),
+                error: row.get(6),
+                held: row.get(7),
+                attempts: u32::try_from(row.get::<_, i32>(8)).unwrap_or(0),
+                parked_at: row.get(9),
+                last_attempt_at: row.get(10),
             })
             .collect())
     }

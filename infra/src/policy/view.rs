@@ -212,6 +212,32 @@ impl<V: View> ViewReader<V> {
         }
     }
 
+    /// Waits until the view has folded every event of its aggregates in `log` (its
+    /// projection's consumer has nothing pending): a parked reaction retried later
+    /// than its event then sees what happened since.
+    pub async fn wait_caught_up(
+        &self,
+        log: &crate::event_log::EventLog,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ReactionError> {
+        let consumer = format!("proj_{}", V::NAME);
+        let deadline = tokio::time::Instant::now() + VIEW_WAIT;
+        loop {
+            if log.consumer_lag(&consumer).await? == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ReactionError::Transient(format!(
+                    "view {} has not caught up with the log",
+                    V::NAME
+                )));
+            }
+            if !crate::backoff::sleep_or_stop(Duration::from_millis(20), shutdown).await {
+                return Err(ReactionError::Transient("stopping".into()));
+            }
+        }
+    }
+
     /// Wakes up whenever a projection of this process moves (the view may have new
     /// due times).
     pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {

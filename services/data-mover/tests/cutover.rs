@@ -24,7 +24,14 @@ fn pg_writer(name: String) -> tokio::task::JoinHandle<(u64, String)> {
                 .await
             {
                 Ok(_) => written += 1,
-                Err(e) => return (written, e.to_string()),
+                // A refusal by the server says why in its message ("db error" alone
+                // otherwise): read-only, or the session terminated.
+                Err(e) => {
+                    let why = e
+                        .as_db_error()
+                        .map_or_else(|| e.to_string(), |db| db.message().to_owned());
+                    return (written, why);
+                }
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -513,6 +513,49 @@ pub fn queues(answer: &Answer<Vec<TransitQueueView>>, json: bool) -> anyhow::Res
     })
 }
 
+/// The parked reactions.
+pub fn parked(
+    answer: &Answer<ferry_infra::policy::routes::ParkedList>,
+    json: bool,
+) -> anyhow::Result<()> {
+    show(answer, json, |list| {
+        if list.parked.is_empty() {
+            println!("no parked reaction");
+            return;
+        }
+        for parked in list.parked {
+            let held = if parked.held {
+                " (waits behind an earlier one)"
+            } else {
+                ""
+            };
+            println!(
+                "{} #{} {} on {}{held}: tried {} time(s), since {}",
+                parked.reactor,
+                parked.sequence,
+                parked.event_type,
+                parked.subject,
+                parked.attempts,
+                named(&parked.parked_at),
+            );
+            println!("    {}", parked.error);
+        }
+    })
+}
+
+/// A retry of parked reactions, requested.
+pub fn retry_requested(
+    answer: &Answer<ferry_infra::policy::routes::RetryRequested>,
+    json: bool,
+) -> anyhow::Result<()> {
+    show(answer, json, |retry| {
+        println!(
+            "retry requested: {} parked reaction(s) will be tried again within seconds",
+            retry.parked
+        );
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -674,47 +717,4 @@ mod tests {
         assert_eq!(named_or_dash::<ServerKind>(None), "-");
         Ok(())
     }
-}
-
-/// The parked reactions.
-pub fn parked(
-    answer: &Answer<ferry_infra::policy::routes::ParkedList>,
-    json: bool,
-) -> anyhow::Result<()> {
-    show(answer, json, |list| {
-        if list.parked.is_empty() {
-            println!("no parked reaction");
-            return;
-        }
-        for parked in list.parked {
-            let held = if parked.held {
-                " (waits behind an earlier one)"
-            } else {
-                ""
-            };
-            println!(
-                "{} #{} {} on {}{held}: tried {} time(s), since {}",
-                parked.reactor,
-                parked.sequence,
-                parked.event_type,
-                parked.subject,
-                parked.attempts,
-                named(&parked.parked_at),
-            );
-            println!("    {}", parked.error);
-        }
-    })
-}
-
-/// A retry of parked reactions, requested.
-pub fn retry_requested(
-    answer: &Answer<ferry_infra::policy::routes::RetryRequested>,
-    json: bool,
-) -> anyhow::Result<()> {
-    show(answer, json, |retry| {
-        println!(
-            "retry requested: {} parked reaction(s) will be tried again within seconds",
-            retry.parked
-        );
-    })
 }

@@ -56,7 +56,11 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
         .env("FERRY_WORKING_DAYS", "mon-sun")
         .env("FERRY_WORKING_HOURS", "00:00-24:00")
         .env("FERRY_TIME_ZONE", "UTC")
-        .env("FERRY_LOG", "warn")
+        // FERRY_TEST_LOG_FILTER (e.g. `info`) shows more of what ferry did.
+        .env(
+            "FERRY_LOG",
+            std::env::var("FERRY_TEST_LOG_FILTER").unwrap_or_else(|_| "warn".into()),
+        )
         .envs(env.iter().copied())
         .stdout(if std::env::var_os("FERRY_TEST_LOGS").is_some() {
             Stdio::inherit()

@@ -11,6 +11,7 @@ use ferry_events::{
     AggregateType, Event, MigrationCancelled, TransferKind, TransitQueueEvent, TransitServerEvent,
 };
 use ferry_infra::testkit::TestStack;
+use ferry_transit_pool::REACTOR_NAME;
 use ferry_transit_pool::domain::transit_server::Status;
 use ferry_transit_pool::{CommandMeta, TransitPool, run};
 use std::time::Duration;
@@ -295,15 +296,15 @@ async fn installations_and_wipes_complete_across_restarts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_whose_reservation_never_happened_returns_to_its_queue() {
+async fn a_request_of_a_migration_never_opened_is_parked_until_its_facts_arrive_then_served_in_order()
+ {
     let stack = TestStack::new().await;
-    let pool = TransitPool::new(stack.log.clone(), quick(100, 100));
+    // Installations take a minute: the assignment ends while it is under way.
+    let pool = TransitPool::new(stack.log.clone(), quick(60_000, 100));
+    let context = stack.policy_context().await;
+    let parked = context.parked.clone();
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(run(
-        pool.clone(),
-        stack.policy_context().await,
-        shutdown.clone(),
-    ));
+    let running = tokio::spawn(run(pool.clone(), context, shutdown.clone()));
     add_server(&pool, "tr-1", CONFIGURATION)
         .await
         .expect("added");
@@ -313,29 +314,59 @@ async fn a_server_whose_reservation_never_happened_returns_to_its_queue() {
     })
     .await;
 
-    // A request for a migration the log does not know: served, but the reservation
-    // cannot be made (no target version); the reactor passes it over.
+    // A request for a migration the log does not know (yet): served, but the
+    // reservation needs the migration's client server and target version. The
+    // reaction is parked, never passed over, and the end of the same migration's
+    // assignment waits behind it.
     let ghost = Uuid::now_v7();
     let meta = CommandMeta::fresh(Actor::system("test")).correlated(ghost);
     pool.request(&meta, CONFIGURATION, ghost, "srv-0", Utc::now())
         .await
         .expect("served");
-    reactor_idle(&stack.log).await;
-    assert_eq!(status(&pool, "tr-1").await, Status::Available);
-
-    // Its assignment ends: the server, never reserved, is free in its queue again.
     let meta = CommandMeta::fresh(Actor::system("test")).correlated(ghost);
     pool.release_request(&meta, CONFIGURATION, ghost, "cancelled")
         .await
         .expect("released");
-    eventually("tr-1 free again", WAIT, || async {
+    let list = eventually("both parked", WAIT, || async {
+        let list = parked.list(Some(REACTOR_NAME)).await.expect("parked");
+        (list.len() == 2).then_some(list)
+    })
+    .await;
+    assert_eq!(list[0].event_type, "TransitRequestServed");
+    assert!(list[0].error.contains("never opened"), "{list:?}");
+    assert_eq!(list[1].event_type, "TransitAssignmentEnded");
+    assert!(list[1].held);
+    assert_eq!(status(&pool, "tr-1").await, Status::Available);
+
+    // The migration's facts arrive: the retries (backing off from a second) reserve
+    // the server, then end the assignment: wiped, it is free in its queue again.
+    migration_requesting(&stack.log, ghost, "srv-0", CONFIGURATION).await;
+    eventually("tr-1 free again", Duration::from_secs(30), || async {
         let queue = pool.queue_state(CONFIGURATION).await.expect("queue");
         (queue.free == ["tr-1"] && queue.assignments.is_empty()).then_some(())
     })
     .await;
+    // The migration's own events that came meanwhile waited behind too, and were
+    // handled in order after it.
+    eventually("nothing parked", WAIT, || async {
+        parked
+            .list(None)
+            .await
+            .expect("parked")
+            .is_empty()
+            .then_some(())
+    })
+    .await;
     assert_eq!(
         types(&pool, AggregateType::TransitServer, "tr-1").await,
-        ["TransitServerAdded"]
+        [
+            "TransitServerAdded",
+            "TransitServerReserved",
+            "TransitInstallationStarted",
+            "TransitServerReleased",
+            "TransitServerWipeStarted",
+            "TransitServerWiped",
+        ]
     );
 
     shutdown.cancel();

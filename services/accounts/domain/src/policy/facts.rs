@@ -42,8 +42,8 @@ pub enum AccountsFact {
         /// Waiting migrations, in order.
         waiting: Vec<Uuid>,
     },
-    /// A transfer of the data mover.
-    Transfer(TransferFacts),
+    /// A transfer of the data mover (boxed: the largest fact by far).
+    Transfer(Box<TransferFacts>),
     /// The account's latest cutover, rollback or relocation.
     AccountTransfer {
         /// The transfer.
@@ -181,7 +181,7 @@ impl View for AccountsView {
                         transfer_id: s.transfer_id,
                     });
                 }
-                Some(AccountsFact::Transfer(TransferFacts {
+                Some(AccountsFact::Transfer(Box::new(TransferFacts {
                     transfer_id: s.transfer_id,
                     kind: s.kind,
                     migration_id: s.migration_id,
@@ -191,7 +191,7 @@ impl View for AccountsView {
                     source_storage: s.source.storage.clone(),
                     destination_storage: s.destination.storage.clone(),
                     outcome: None,
-                }))
+                })))
             }
             Event::Transfer(TransferEvent::TransferCompleted(done)) => match entry {
                 Some(AccountsFact::Transfer(mut t)) => {

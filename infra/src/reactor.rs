@@ -162,15 +162,31 @@ pub async fn run<R: Reactor>(
     settings: ReactorSettings,
     shutdown: CancellationToken,
 ) -> Result<(), ReactorError> {
-    let parking = Parking::new(parked);
-    let retries = retry_parked(
+    let retries = (
         reactor.clone(),
         log.clone(),
-        parking.clone(),
         settings.clone(),
         shutdown.clone(),
     );
-    let (consumed, ()) = tokio::join!(consume(reactor, log, parking, settings, shutdown), retries);
+    with_retries(retries, parked, |parking| {
+        consume(reactor, log, parking, settings, shutdown)
+    })
+    .await
+}
+
+/// Runs a reactor's consumption (given its parking) beside the retries of its
+/// parked events, until both stop.
+async fn with_retries<R: Reactor, F>(
+    (reactor, log, settings, shutdown): (Arc<R>, EventLog, ReactorSettings, CancellationToken),
+    parked: ParkedReactions,
+    consume: impl FnOnce(Parking) -> F,
+) -> Result<(), ReactorError>
+where
+    F: Future<Output = Result<(), ReactorError>>,
+{
+    let parking = Parking::new(parked);
+    let retries = retry_parked(reactor, log, parking.clone(), settings, shutdown);
+    let (consumed, ()) = tokio::join!(consume(parking), retries);
     consumed
 }
 
@@ -248,19 +264,16 @@ pub async fn run_concurrently<R: Reactor>(
     max_in_flight: usize,
     shutdown: CancellationToken,
 ) -> Result<(), ReactorError> {
-    let parking = Parking::new(parked);
-    let retries = retry_parked(
+    let retries = (
         reactor.clone(),
         log.clone(),
-        parking.clone(),
         settings.clone(),
         shutdown.clone(),
     );
-    let (consumed, ()) = tokio::join!(
-        consume_concurrently(reactor, log, parking, settings, max_in_flight, shutdown),
-        retries
-    );
-    consumed
+    with_retries(retries, parked, |parking| {
+        consume_concurrently(reactor, log, parking, settings, max_in_flight, shutdown)
+    })
+    .await
 }
 
 async fn consume_concurrently<R: Reactor>(

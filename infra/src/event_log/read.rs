@@ -103,20 +103,18 @@ impl EventLog {
             .map_err(|e| ReadError::Unavailable(e.to_string()))?;
         // Exactly what matches now: the replay ends where the log ended when it began.
         let pending = usize::try_from(consumer.cached_info().num_pending).unwrap_or(usize::MAX);
-        let messages: futures::stream::BoxStream<'static, _> = if pending == 0 {
-            futures::stream::empty().boxed()
-        } else {
-            consumer
-                .messages()
-                .await
-                .map_err(|e| ReadError::Unavailable(e.to_string()))?
-                .boxed()
+        let messages = match pending {
+            0 => None,
+            _ => Some(
+                consumer
+                    .messages()
+                    .await
+                    .map_err(|e| ReadError::Unavailable(e.to_string()))?,
+            ),
         };
-        Ok(messages.take(pending).map(|message| match message {
-            Ok(message) => Recorded::from_message(&message),
-            Err(e) => Err(ReadError::Unavailable(e.to_string())),
-        }))
+        Ok(first_events(messages, pending))
     }
+
     /// One aggregate's events, through a short-lived consumer. Ordered consumers
     /// linger 30 s on the server after use, and a stream allows 1,000 consumers: at
     /// a few dozen commands per second, loads alone would exhaust it. This consumer
@@ -139,20 +137,16 @@ impl EventLog {
             .await
             .map_err(|e| ReadError::Unavailable(e.to_string()))?;
         let pending = usize::try_from(consumer.cached_info().num_pending).unwrap_or(usize::MAX);
-        let messages: futures::stream::BoxStream<'static, _> = if pending == 0 {
-            futures::stream::empty().boxed()
-        } else {
-            consumer
-                .messages()
-                .await
-                .map_err(|e| ReadError::Unavailable(e.to_string()))?
-                .map(|m| m.map_err(|e| ReadError::Unavailable(e.to_string())))
-                .boxed()
+        let messages = match pending {
+            0 => None,
+            _ => Some(
+                consumer
+                    .messages()
+                    .await
+                    .map_err(|e| ReadError::Unavailable(e.to_string()))?,
+            ),
         };
-        Ok(messages.take(pending).map(|message| match message {
-            Ok(message) => Recorded::from_message(&message),
-            Err(e) => Err(e),
-        }))
+        Ok(first_events(messages, pending))
     }
 
     /// A durable pull consumer named `name` over `filters`, created afresh so that it
@@ -229,6 +223,26 @@ impl EventLog {
             .map_err(|e| ReadError::Unavailable(e.to_string()))?;
         Ok(info.num_pending + info.num_ack_pending as u64)
     }
+}
+
+/// The first `pending` messages of a consumer, read as events (`None`: nothing was
+/// pending, so no messages were asked for).
+fn first_events<E, S>(
+    messages: Option<S>,
+    pending: usize,
+) -> impl Stream<Item = Result<Recorded, ReadError>> + use<E, S>
+where
+    E: std::fmt::Display + Send + 'static,
+    S: Stream<Item = Result<async_nats::jetstream::Message, E>> + Send + 'static,
+{
+    let messages: futures::stream::BoxStream<'static, _> = match messages {
+        None => futures::stream::empty().boxed(),
+        Some(messages) => messages.boxed(),
+    };
+    messages.take(pending).map(|message| match message {
+        Ok(message) => Recorded::from_message(&message),
+        Err(e) => Err(ReadError::Unavailable(e.to_string())),
+    })
 }
 
 fn deliver_from(start_sequence: u64) -> DeliverPolicy {

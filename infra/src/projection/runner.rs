@@ -348,7 +348,11 @@ impl<P: Projection> ProjectionRunner<P> {
         shutdown: &CancellationToken,
     ) -> Result<Option<u64>, ApplyError> {
         let mut failures = 0;
-        let mut backoff = self.settings.retry_backoff;
+        let mut attempt = 0;
+        let backoff = crate::backoff::Backoff::new(
+            self.settings.retry_backoff,
+            self.settings.retry_backoff.saturating_mul(10),
+        );
         loop {
             match self.apply_once(events).await {
                 Ok(sequence) => return Ok(Some(sequence)),
@@ -363,11 +367,10 @@ impl<P: Projection> ProjectionRunner<P> {
                     tracing::debug!(projection = self.name(), %error, failures, "batch failed; retrying");
                 }
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(None),
-                _ = tokio::time::sleep(backoff) => {}
+            attempt += 1;
+            if !backoff.wait(attempt, shutdown).await {
+                return Ok(None);
             }
-            backoff = (backoff * 2).min(self.settings.retry_backoff * 10);
         }
     }
 

@@ -64,6 +64,27 @@ impl Runtime {
     /// and listens for SIGTERM/SIGINT.
     pub async fn start(args: RuntimeArgs, service: &'static str) -> Result<Self, RuntimeError> {
         let telemetry = crate::telemetry::init(&args.telemetry, service)?;
+        Self::connect(args, service, telemetry, shutdown::on_signal()).await
+    }
+
+    /// As [`Runtime::start`], inside a process that has its own telemetry (a test):
+    /// stopped by `shutdown` instead of signals, its spans going to whatever
+    /// subscriber the process installed.
+    pub async fn start_embedded(
+        args: RuntimeArgs,
+        service: &'static str,
+        shutdown: CancellationToken,
+    ) -> Result<Self, RuntimeError> {
+        let telemetry = crate::telemetry::embedded(service);
+        Self::connect(args, service, telemetry, shutdown).await
+    }
+
+    async fn connect(
+        args: RuntimeArgs,
+        service: &'static str,
+        telemetry: Telemetry,
+        shutdown: CancellationToken,
+    ) -> Result<Self, RuntimeError> {
         let log = EventLog::connect(&args.log.nats_url, args.log.settings()).await?;
         let pool = crate::postgres::connect(
             &args.database.database_url,
@@ -78,7 +99,7 @@ impl Runtime {
             pool,
             board: StatusBoard::default(),
             parked,
-            shutdown: shutdown::on_signal(),
+            shutdown,
             tracker: TaskTracker::new(),
             telemetry,
         })
@@ -136,13 +157,6 @@ impl Runtime {
     /// drains the tasks within the grace period.
     pub async fn serve(self, routes: axum::Router) -> Result<(), RuntimeError> {
         let addr = self.args.server.http_addr;
-        let health = HealthState {
-            nats: self.log.client().clone(),
-            pool: self.pool.clone(),
-            board: self.board.clone(),
-            parked: self.parked.clone(),
-        };
-        let app = crate::http::router(health).merge(routes);
         let listener =
             tokio::net::TcpListener::bind(addr)
                 .await
@@ -150,6 +164,23 @@ impl Runtime {
                     addr,
                     reason: e.to_string(),
                 })?;
+        self.serve_on(listener, routes).await
+    }
+
+    /// As [`Runtime::serve`], on a listener already bound (e.g. to port 0 in a test).
+    pub async fn serve_on(
+        self,
+        listener: tokio::net::TcpListener,
+        routes: axum::Router,
+    ) -> Result<(), RuntimeError> {
+        let addr = listener.local_addr().unwrap_or(self.args.server.http_addr);
+        let health = HealthState {
+            nats: self.log.client().clone(),
+            pool: self.pool.clone(),
+            board: self.board.clone(),
+            parked: self.parked.clone(),
+        };
+        let app = crate::http::router(health).merge(routes);
         tracing::info!(%addr, "serving health, readiness and metrics");
         let shutdown = self.shutdown.clone();
         let served = axum::serve(listener, app)

@@ -55,6 +55,16 @@ impl Telemetry {
     }
 }
 
+/// Telemetry for `service` running inside a process that set up its own (a test):
+/// nothing is installed globally; the trace context still propagates through NATS
+/// headers, under the process's propagator.
+pub fn embedded(service: &'static str) -> Telemetry {
+    let provider = SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(service).build())
+        .build();
+    Telemetry { provider }
+}
+
 /// A tracer provider for `service`, exporting to `otlp_endpoint` when given. Without an
 /// endpoint, spans still get trace ids, so trace context is propagated all the same.
 pub fn tracer_provider(

@@ -16,6 +16,8 @@ pub mod fleet;
 pub mod render;
 mod up;
 
+pub use up::up_embedded;
+
 use clap::Parser;
 pub use cli::Command;
 

@@ -17,24 +17,61 @@ use utoipa_axum::router::OpenApiRouter;
 struct ApiDoc;
 
 pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
-    // Refuse bad service settings before connecting to anything.
+    check(&args)?;
+    let runtime = Runtime::start(args.runtime.clone(), "ferry")
+        .await
+        .context("starting ferry")?;
+    let routes = services(&runtime, args)?;
+    runtime.serve(routes).await.context("serving")?;
+    tracing::info!("ferry stopped");
+    Ok(())
+}
+
+/// `ferry up` inside the calling process (a test's `spawn_app`): served on
+/// `listener` (bound to port 0 by the caller), stopped by `shutdown`, with the
+/// caller's telemetry.
+pub async fn up_embedded(
+    args: UpArgs,
+    listener: tokio::net::TcpListener,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    check(&args)?;
+    let runtime = Runtime::start_embedded(args.runtime.clone(), "ferry", shutdown)
+        .await
+        .context("starting ferry")?;
+    let routes = services(&runtime, args)?;
+    runtime
+        .serve_on(listener, routes)
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+/// Refuses bad service settings before connecting to anything.
+fn check(args: &UpArgs) -> anyhow::Result<()> {
     args.accounts
         .calendar()
         .context("working calendar settings")?;
+    args.data_mover
+        .settings()
+        .map_err(anyhow::Error::msg)
+        .context("data mover settings")?;
+    Ok(())
+}
+
+/// Starts every service in `runtime`; their routes, with `/openapi.json`.
+fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Router> {
     let data_mover = args
         .data_mover
         .settings()
         .map_err(anyhow::Error::msg)
         .context("data mover settings")?;
-    let runtime = Runtime::start(args.runtime, "ferry")
-        .await
-        .context("starting ferry")?;
     runtime.spawn_projection(LogIndex, RunnerSettings::default());
-    let accounts = ferry_accounts::service(&runtime, &args.accounts)
+    let accounts = ferry_accounts::service(runtime, &args.accounts)
         .context("starting the accounts service")?;
-    let transit = ferry_transit_pool::service(&runtime, args.transit);
-    let data_mover = ferry_data_mover::service(&runtime, data_mover);
-    let read = ferry_migration_state::service(&runtime, args.read);
+    let transit = ferry_transit_pool::service(runtime, args.transit);
+    let data_mover = ferry_data_mover::service(runtime, data_mover);
+    let read = ferry_migration_state::service(runtime, args.read);
     let reactions = ferry_infra::policy::routes::router(runtime.parked.clone());
     let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)
@@ -44,14 +81,11 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
         .merge(reactions)
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
-    let routes = routes.route(
+    Ok(routes.route(
         "/openapi.json",
         axum::routing::get(move || {
             let openapi = openapi.clone();
             async move { axum::Json(openapi.as_ref().clone()) }
         }),
-    );
-    runtime.serve(routes).await.context("serving")?;
-    tracing::info!("ferry stopped");
-    Ok(())
+    ))
 }

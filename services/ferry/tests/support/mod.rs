@@ -12,16 +12,17 @@ use ferry_events::*;
 use ferry_infra::command::Decider;
 use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::testkit::{TestStack, append_inputs};
-use std::process::Stdio;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// A running `ferry up` on a test stack.
+/// A running `ferry up` on a test stack, inside the test's process (zero2prod's
+/// `spawn_app`): served on a port bound at 0, stopped through an injected shutdown.
+/// `tests/up.rs` keeps the process-level test of the binary.
 pub struct Ferry {
-    /// The process.
-    pub child: tokio::process::Child,
     /// Its API.
     pub base: String,
+    shutdown: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 pub fn free_port() -> u16 {
@@ -37,50 +38,79 @@ pub async fn start(stack: &TestStack) -> Ferry {
     start_with(stack, &[]).await
 }
 
-/// As [`start`], with more environment (e.g. the data mover's
-/// `FERRY_TEST_POSTGRES_URL`); a variable given here wins over the defaults.
+/// As [`start`], with more settings by their environment variable's name (e.g. the
+/// data mover's `FERRY_TEST_POSTGRES_URL`); a variable given here wins over the
+/// defaults. Each is passed as the flag that reads it, so nothing touches the
+/// process's environment. `FERRY_TEST_LOGS=1` prints ferry's logs
+/// (`FERRY_TEST_LOG_FILTER`, `info` by default).
 pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
-    let port = free_port();
+    if std::env::var_os("FERRY_TEST_LOGS").is_some() {
+        let filter = std::env::var("FERRY_TEST_LOG_FILTER").unwrap_or_else(|_| "info".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .try_init();
+    }
     let settings = stack.log.settings().clone();
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
-    command
-        .arg("up")
-        .env("FERRY_NATS_URL", &stack.nats_url)
-        .env("FERRY_STREAM", &settings.stream)
-        .env("FERRY_SUBJECT_PREFIX", &settings.subject_prefix)
-        .env("FERRY_DATABASE_URL", &stack.database_url)
-        .env("FERRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("FERRY_SHUTDOWN_GRACE_SECS", "5")
-        .env("FERRY_TRANSIT_INSTALL_SECS", "0")
-        .env("FERRY_TRANSIT_WIPE_SECS", "0")
-        .env("FERRY_WORKING_DAYS", "mon-sun")
-        .env("FERRY_WORKING_HOURS", "00:00-24:00")
-        .env("FERRY_TIME_ZONE", "UTC")
-        // FERRY_TEST_LOG_FILTER (e.g. `info`) shows more of what ferry did.
-        .env(
-            "FERRY_LOG",
-            std::env::var("FERRY_TEST_LOG_FILTER").unwrap_or_else(|_| "warn".into()),
-        )
-        .envs(env.iter().copied())
-        .stdout(if std::env::var_os("FERRY_TEST_LOGS").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    let child = command.spawn().expect("ferry starts");
-    let base = format!("http://127.0.0.1:{port}");
+    let mut settings_env: Vec<(&str, String)> = vec![
+        ("FERRY_NATS_URL", stack.nats_url.clone()),
+        ("FERRY_STREAM", settings.stream.clone()),
+        ("FERRY_SUBJECT_PREFIX", settings.subject_prefix.clone()),
+        ("FERRY_DATABASE_URL", stack.database_url.clone()),
+        ("FERRY_SHUTDOWN_GRACE_SECS", "5".into()),
+        ("FERRY_TRANSIT_INSTALL_SECS", "0".into()),
+        ("FERRY_TRANSIT_WIPE_SECS", "0".into()),
+        ("FERRY_WORKING_DAYS", "mon-sun".into()),
+        ("FERRY_WORKING_HOURS", "00:00-24:00".into()),
+        ("FERRY_TIME_ZONE", "UTC".into()),
+    ];
+    settings_env.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
+    let args = up_args(&settings_env);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("bound"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(ferry::up_embedded(args, listener, shutdown.clone()));
     let client = reqwest::Client::new();
     for _ in 0..600 {
         if let Ok(response) = client.get(format!("{base}/ready")).send().await
             && response.status().is_success()
         {
-            return Ferry { child, base };
+            return Ferry {
+                base,
+                shutdown,
+                task,
+            };
         }
+        assert!(!task.is_finished(), "ferry up stopped while starting");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("ferry up did not become ready");
+}
+
+/// `ferry up`'s settings from `(variable, value)` pairs, each given as the flag that
+/// reads the variable (the last pair for a variable wins).
+fn up_args(env: &[(&str, String)]) -> ferry::cli::UpArgs {
+    use clap::{CommandFactory, Parser};
+    let command = ferry::Cli::command();
+    let up = command.find_subcommand("up").expect("ferry up");
+    let mut argv = vec!["ferry".to_owned(), "up".to_owned()];
+    for (name, value) in env {
+        let flag = up
+            .get_arguments()
+            .find(|arg| arg.get_env().is_some_and(|e| e == *name))
+            .and_then(|arg| arg.get_long())
+            .unwrap_or_else(|| panic!("no flag of ferry up reads {name}"));
+        argv.push(format!("--{flag}={value}"));
+    }
+    match ferry::Cli::try_parse_from(&argv) {
+        Ok(ferry::Cli {
+            command: ferry::Command::Up(args),
+            ..
+        }) => *args,
+        Ok(_) => panic!("not ferry up"),
+        Err(e) => panic!("ferry up {argv:?}: {e}"),
+    }
 }
 
 impl Ferry {
@@ -89,19 +119,14 @@ impl Ferry {
         ferry::client::Api::new(&self.base, actor).expect("valid actor")
     }
 
-    /// Stops it with SIGTERM and waits for a clean exit.
-    pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .expect("kill runs");
-        }
-        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+    /// Stops it (as SIGTERM would) and waits for a clean end.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(15), self.task)
             .await
             .expect("stops within its grace period")
-            .expect("exit status");
-        assert!(status.success(), "clean exit: {status:?}");
+            .expect("joined")
+            .expect("clean end");
     }
 }
 

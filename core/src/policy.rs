@@ -101,6 +101,52 @@ pub trait Policy: Send + Sync + 'static {
     }
 }
 
+/// The entries a reaction reads, round after round: [`Policy::reads`] asked again
+/// with what was read so far, until no new key comes (at most 8 rounds). The edge
+/// reads each round's keys from PostgreSQL, the given/when/then from memory.
+pub struct ReadRounds<'e, P: Policy> {
+    event: &'e Envelope,
+    read: Entries<<P::View as View>::Entry>,
+    asked: std::collections::BTreeSet<String>,
+    rounds: usize,
+}
+
+impl<'e, P: Policy> ReadRounds<'e, P> {
+    /// The rounds of a reaction to `event`.
+    pub fn new(event: &'e Envelope) -> Self {
+        Self {
+            event,
+            read: Entries::new(),
+            asked: std::collections::BTreeSet::new(),
+            rounds: 0,
+        }
+    }
+
+    /// The keys to read next, none asked before; `None` once nothing new comes.
+    pub fn next_keys(&mut self) -> Option<Vec<String>> {
+        if self.rounds == 8 {
+            return None;
+        }
+        self.rounds += 1;
+        let asked = &mut self.asked;
+        let new: Vec<String> = P::reads(self.event, &self.read)
+            .into_iter()
+            .filter(|key| asked.insert(key.clone()))
+            .collect();
+        (!new.is_empty()).then_some(new)
+    }
+
+    /// Adds the entries found for the last keys (absent ones are left out).
+    pub fn found(&mut self, entries: Entries<<P::View as View>::Entry>) {
+        self.read.extend(entries);
+    }
+
+    /// Everything read.
+    pub fn into_read(self) -> Entries<<P::View as View>::Entry> {
+        self.read
+    }
+}
+
 /// A fact a policy needs is not in its view (another service never reported it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -165,23 +165,15 @@ pub fn read_rounds<P: Policy>(
     event: &Envelope,
     view: &Entries<<P::View as View>::Entry>,
 ) -> Entries<<P::View as View>::Entry> {
-    let mut read = Entries::new();
-    let mut asked = std::collections::BTreeSet::new();
-    for _ in 0..8 {
-        let new: Vec<String> = P::reads(event, &read)
-            .into_iter()
-            .filter(|key| asked.insert(key.clone()))
-            .collect();
-        if new.is_empty() {
-            break;
-        }
-        for key in new {
-            if let Some(entry) = view.get(&key) {
-                read.insert(key, entry.clone());
-            }
-        }
+    let mut rounds = crate::policy::ReadRounds::<P>::new(event);
+    while let Some(keys) = rounds.next_keys() {
+        rounds.found(
+            keys.into_iter()
+                .filter_map(|key| view.get(&key).map(|entry| (key, entry.clone())))
+                .collect(),
+        );
     }
-    read
+    rounds.into_read()
 }
 
 /// What a policy decided.

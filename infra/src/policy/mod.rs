@@ -69,26 +69,17 @@ impl<P: Policy, X> PolicyReactor<P, X> {
     }
 }
 
-/// The entries a reaction to `event` reads: the keys the policy asks for, asked again
-/// with what was read until no new key comes (at most 8 rounds, as in
-/// `ferry_core::scenario`).
+/// The entries a reaction to `event` reads from the view, round after round
+/// ([`ferry_core::policy::ReadRounds`]).
 pub async fn read_entries<P: Policy>(
     view: &ViewReader<P::View>,
     event: &ferry_events::Envelope,
 ) -> Result<Entries<<P::View as View>::Entry>, ReactionError> {
-    let mut read = Entries::new();
-    let mut asked = BTreeSet::new();
-    for _ in 0..8 {
-        let new: Vec<String> = P::reads(event, &read)
-            .into_iter()
-            .filter(|key| asked.insert(key.clone()))
-            .collect();
-        if new.is_empty() {
-            break;
-        }
-        read.extend(view.entries(&new).await?);
+    let mut rounds = ferry_core::policy::ReadRounds::<P>::new(event);
+    while let Some(keys) = rounds.next_keys() {
+        rounds.found(view.entries(&keys).await?);
     }
-    Ok(read)
+    Ok(rounds.into_read())
 }
 
 impl<P: Policy, X: Execute<P::Command>> Reactor for PolicyReactor<P, X> {

@@ -99,6 +99,21 @@ pub trait Policy: Send + Sync + 'static {
     fn on_due(_key: &str, _entry: &<Self::View as View>::Entry) -> Vec<Self::Command> {
         Vec::new()
     }
+
+    /// The lane of the reaction to `event`. Reactions of one lane run one at a time,
+    /// in log order, each on a view holding what the one before appended; lanes run
+    /// side by side. The default is one lane for everything: right for a policy whose
+    /// reactions decide on shared facts that its other reactions change (a pool of
+    /// servers). A policy whose reactions depend only on their own process's facts
+    /// returns [`process_lane`], so that one migration never waits for another.
+    fn lane(_event: &Envelope) -> String {
+        String::new()
+    }
+}
+
+/// The lane of an event's process: its correlation (the migration it is part of).
+pub fn process_lane(event: &Envelope) -> String {
+    event.correlation_id.to_string()
 }
 
 /// The entries a reaction reads, round after round: [`Policy::reads`] asked again

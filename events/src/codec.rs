@@ -257,6 +257,38 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, CodecError> {
     })
 }
 
+/// Encodes the events of one command as one message body: a JSON array of their
+/// wire forms, each keeping its own type and schema version. The log stores a
+/// command's events as one message, so that appending them is one write checked
+/// against the aggregate's version (all or nothing, optimistic) rather than an atomic
+/// batch of several messages, which the server stages on disk one batch at a time.
+pub fn encode_all(envelopes: &[Envelope]) -> Result<Vec<u8>, CodecError> {
+    let mut body = Vec::with_capacity(256 * envelopes.len() + 2);
+    body.push(b'[');
+    for (i, envelope) in envelopes.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        let wire = wire_out(envelope)?;
+        serde_json::to_writer(&mut body, &wire).map_err(|source| CodecError::Encode {
+            event_type: wire.event_type,
+            source,
+        })?;
+    }
+    body.push(b']');
+    Ok(body)
+}
+
+/// Decodes a body written by [`encode_all`]: the events of one command, in order,
+/// each upcast like [`decode`] does.
+pub fn decode_all(bytes: &[u8]) -> Result<Vec<Envelope>, CodecError> {
+    let items: Vec<&RawValue> = serde_json::from_slice(bytes).map_err(CodecError::Malformed)?;
+    items
+        .into_iter()
+        .map(|item| decode(item.get().as_bytes()))
+        .collect()
+}
+
 /// Reads the payload of `event_type` at `schema_version`, upcasting if it is old.
 fn decode_payload(
     aggregate_type: AggregateType,

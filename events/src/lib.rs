@@ -64,7 +64,7 @@ pub use aggregate::{
     validate_aggregate_id,
 };
 pub use catalogue::Event;
-pub use codec::{CodecError, decode, encode, encode_pretty};
+pub use codec::{CodecError, decode, decode_all, encode, encode_all, encode_pretty};
 pub use envelope::{Actor, ActorRole, Envelope};
 pub use values::{
     DatabaseEngine, DatabaseVersion, LanguageVersion, Money, ServerStorage, validate_addresses,

@@ -169,3 +169,40 @@ fn loan_opened_v1_upcasts_with_a_one_week_free_period() -> TestResult {
     assert_eq!(v2["data"]["free_period_days"], Value::from(7));
     Ok(())
 }
+
+#[test]
+fn a_commands_events_share_one_body_each_with_its_own_type_and_version() -> TestResult {
+    // An old and a current event in one body, as the log stores a command's events.
+    let old = fs::read(fixtures("old").join("LoanOpened.v1.json"))?;
+    let current = fs::read(fixtures("current").join("LoanDayCharged.json"))?;
+    let mut body = b"[".to_vec();
+    body.extend_from_slice(&old);
+    body.push(b',');
+    body.extend_from_slice(&current);
+    body.push(b']');
+
+    let events = ferry_events::decode_all(&body)?;
+    let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(types, ["LoanOpened", "LoanDayCharged"]);
+    assert_eq!(events[0].schema_version(), 2, "the old one is upcast");
+    assert_eq!(events[0], decode(&old)?);
+    assert_eq!(events[1], decode(&current)?);
+
+    // Written back, each keeps its own wire form.
+    let again = ferry_events::encode_all(&events)?;
+    assert_eq!(ferry_events::decode_all(&again)?, events);
+    let items: Vec<Value> = serde_json::from_slice(&again)?;
+    assert_eq!(
+        items[0],
+        serde_json::from_slice::<Value>(&encode(&events[0])?)?
+    );
+
+    // One bad event spoils the body: it is refused, never read in part.
+    let mut spoiled: Vec<Value> = serde_json::from_slice(&again)?;
+    spoiled[1]["type"] = Value::from("LoanTeleported");
+    let error = ferry_events::decode_all(&serde_json::to_vec(&spoiled)?)
+        .err()
+        .ok_or("a body with an unknown event type decoded")?;
+    assert!(error.to_string().contains("LoanTeleported"), "{error}");
+    Ok(())
+}

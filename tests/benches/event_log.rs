@@ -5,7 +5,7 @@
 //!   subjects (what the server can take);
 //! - append: `EventLog::append` with optimistic concurrency over 1,000 aggregates in
 //!   parallel, each writer appending after the version it last saw (what ferry does);
-//! - append ×3: the same with three events per command (one atomic batch each).
+//! - append ×3: the same with three events per command (one message each).
 //!
 //! Runs against `FERRY_NATS_URL` (the local stack, fsync on every write) and, when
 //! `BENCH_SCRATCH_NATS_URL` is set, against that server too (no fsync), so the cost of

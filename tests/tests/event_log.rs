@@ -93,10 +93,7 @@ async fn the_same_command_retried_appends_once() {
             retry.duplicate,
             "the retry is recognised as already appended"
         );
-        assert_eq!(
-            (retry.first_sequence, retry.version),
-            (first.first_sequence, first.version)
-        );
+        assert_eq!(retry.version, first.version);
         // ... and once more from another connection, as a restarted process would.
         let other = stack.second_log().await;
         let again = other
@@ -195,25 +192,6 @@ async fn a_multi_event_command_is_all_or_nothing() {
         "nothing was stored"
     );
 
-    // A batch whose writer died before committing leaves nothing either.
-    let subject = stack.log.subject(&aggregate);
-    for i in 1..=2 {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Batch-Id", "abandoned-batch");
-        headers.insert("Nats-Batch-Sequence", i.to_string().as_str());
-        stack
-            .log
-            .client()
-            .request_with_headers(subject.clone(), headers, "{}".into())
-            .await
-            .expect("batch message received");
-    }
-    assert_eq!(
-        last_sequence(&stack.log).await,
-        before,
-        "an uncommitted batch is invisible"
-    );
-
     // Two writers racing with three events each: one batch lands whole, never a mix.
     let other = stack.second_log().await;
     let (a_events, b_events) = (
@@ -235,12 +213,34 @@ async fn a_multi_event_command_is_all_or_nothing() {
         .map(|e| e.envelope.causation_id)
         .collect();
     assert_eq!(causes.len(), 1, "the three events come from one command");
-    let sequences: Vec<u64> = loaded.events[1..].iter().map(|e| e.sequence).collect();
+    let positions: Vec<(u64, u32)> = loaded.events[1..]
+        .iter()
+        .map(|e| (e.sequence, e.index))
+        .collect();
+    let sequence = positions[0].0;
     assert_eq!(
-        sequences[2] - sequences[0],
-        2,
-        "a command's events are contiguous in the log"
+        positions,
+        [(sequence, 0), (sequence, 1), (sequence, 2)],
+        "a command's events are one message, in order"
     );
+    assert_eq!(loaded.version, sequence);
+    assert_eq!(
+        last_sequence(&stack.log).await,
+        before + 1,
+        "one message for the winning command, nothing for the other"
+    );
+    // Read back by a consumer as by a load: the same events, in the same order.
+    let replayed: Vec<_> = stack
+        .log
+        .replay_filtered(sequence, vec![stack.log.subject(&aggregate)])
+        .await
+        .expect("replay")
+        .map(|r| r.expect("decodes"))
+        .collect()
+        .await;
+    let replayed: Vec<_> = replayed.iter().map(|r| &r.envelope).collect();
+    let loaded: Vec<_> = loaded.events[1..].iter().map(|r| &r.envelope).collect();
+    assert_eq!(replayed, loaded);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,9 +278,16 @@ async fn replay_returns_every_event_in_log_order_and_load_one_aggregate() {
         appended,
         "every event, in log order"
     );
-    assert!(replayed.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    assert!(
+        replayed
+            .windows(2)
+            .all(|w| (w[0].sequence, w[0].index) < (w[1].sequence, w[1].index)),
+        "log order: by message, then by position in the command"
+    );
 
+    // From a sequence: that message's events and every later one.
     let from = replayed[10].sequence;
+    let first = replayed.partition_point(|r| r.sequence < from);
     let tail: Vec<_> = stack
         .log
         .replay(from)
@@ -291,7 +298,7 @@ async fn replay_returns_every_event_in_log_order_and_load_one_aggregate() {
         .await;
     assert_eq!(
         tail,
-        replayed[10..]
+        replayed[first..]
             .iter()
             .map(|r| r.sequence)
             .collect::<Vec<_>>()
@@ -358,6 +365,21 @@ async fn bad_appends_are_refused_and_change_nothing() {
         stack.log.append(&aggregate, 0, &too_many, "k").await,
         Err(AppendError::TooManyEvents { .. })
     ));
+    // A command's events are one message: beyond the server's largest, refused whole.
+    let mut too_large = ready_events(&aggregate, 3, Uuid::now_v7());
+    for event in &mut too_large {
+        if let ferry_events::Event::Migration(ferry_events::MigrationEvent::AccountMarkedReady(
+            ready,
+        )) = &mut event.event
+        {
+            ready.account_id = "a".repeat(400_000);
+        }
+    }
+    let refused = stack.log.append(&aggregate, 0, &too_large, "k").await;
+    assert!(
+        matches!(&refused, Err(AppendError::TooLarge { bytes, max, .. }) if bytes > max),
+        "{refused:?}"
+    );
     assert!(
         ferry_infra::event_log::AggregateRef::new(ferry_events::AggregateType::Migration, "a.b")
             .is_err()
@@ -372,16 +394,21 @@ async fn a_durable_consumer_resumes_where_it_acknowledged_and_redelivers_the_res
     let filters = stack
         .log
         .filters_for(&[ferry_events::AggregateType::Migration]);
-    stack
-        .log
-        .append(
-            &aggregate,
-            0,
-            &ready_events(&aggregate, 4, Uuid::now_v7()),
-            "first",
-        )
-        .await
-        .expect("append");
+    // Four commands, four messages.
+    let mut version = 0;
+    for _ in 0..4 {
+        version = stack
+            .log
+            .append(
+                &aggregate,
+                version,
+                &ready_events(&aggregate, 1, Uuid::now_v7()),
+                &Uuid::now_v7().to_string(),
+            )
+            .await
+            .expect("append")
+            .version;
+    }
 
     let consumer = stack
         .log
@@ -402,6 +429,9 @@ async fn a_durable_consumer_resumes_where_it_acknowledged_and_redelivers_the_res
     while let Some(message) = messages.next().await {
         let message = message.expect("message");
         let recorded = ferry_infra::event_log::Recorded::from_message(&message).expect("decodes");
+        let [recorded] = recorded.as_slice() else {
+            panic!("one event per message here: {recorded:?}");
+        };
         // The first two are handled; the process dies before handling the others.
         if seen.len() < 2 {
             message.ack().await.expect("ack");
@@ -481,4 +511,107 @@ async fn one_key_may_drive_commands_to_several_aggregates() {
             "b got its own events"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_written_with_atomic_batches_is_taken_over_and_read() {
+    let stack = TestStack::new().await;
+    let js = stack.log.jetstream();
+    // The log as an earlier ferry left it: atomic batches allowed, and a 2-event
+    // command stored as a batch of two messages of one event each.
+    let mut config = js
+        .get_stream(&stack.log.settings().stream)
+        .await
+        .expect("stream")
+        .cached_info()
+        .config
+        .clone();
+    config.allow_atomic_publish = true;
+    js.update_stream(config)
+        .await
+        .expect("the earlier configuration");
+    let aggregate = new_migration();
+    let subject = stack.log.subject(&aggregate);
+    let events = ready_events(&aggregate, 2, Uuid::now_v7());
+    for (i, event) in events.iter().enumerate() {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Batch-Id", "earlier");
+        headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
+        headers.insert("Ferry-Event-Type", event.event_type());
+        if i == 1 {
+            headers.insert("Nats-Batch-Commit", "1");
+        }
+        let body = ferry_events::encode(event).expect("encode");
+        let reply = stack
+            .log
+            .client()
+            .request_with_headers(subject.clone(), headers, body.into())
+            .await
+            .expect("batch message received");
+        let reply = String::from_utf8_lossy(&reply.payload).into_owned();
+        assert!(!reply.contains("error"), "{reply}");
+    }
+
+    // This version opens it (its configuration applied) and reads those events.
+    let log = stack.second_log().await;
+    let loaded = log.load(&aggregate).await.expect("load");
+    let read: Vec<_> = loaded.events.iter().map(|r| &r.envelope).collect();
+    assert_eq!(read, events.iter().collect::<Vec<_>>());
+    assert_eq!(loaded.events[1].sequence, loaded.events[0].sequence + 1);
+    // ...and appends after them as usual.
+    log.append(
+        &aggregate,
+        loaded.version,
+        &ready_events(&aggregate, 3, Uuid::now_v7()),
+        "next",
+    )
+    .await
+    .expect("append after the earlier format");
+    assert_eq!(log.load(&aggregate).await.expect("load").events.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_reads_a_long_history_whole_and_only_its_aggregate() {
+    let stack = TestStack::new().await;
+    let aggregate = new_migration();
+    let neighbour = new_migration();
+    // More messages than one direct get returns, some with several events, with
+    // another aggregate's events interleaved.
+    let mut version = 0;
+    let mut neighbour_version = 0;
+    let mut appended = Vec::new();
+    for i in 0..1100 {
+        let events = ready_events(&aggregate, 1 + i % 3 / 2, Uuid::now_v7());
+        appended.extend(events.iter().map(|e| e.event_id));
+        version = stack
+            .log
+            .append(&aggregate, version, &events, &Uuid::now_v7().to_string())
+            .await
+            .expect("append")
+            .version;
+        if i % 100 == 0 {
+            neighbour_version = stack
+                .log
+                .append(
+                    &neighbour,
+                    neighbour_version,
+                    &ready_events(&neighbour, 1, Uuid::now_v7()),
+                    &Uuid::now_v7().to_string(),
+                )
+                .await
+                .expect("append")
+                .version;
+        }
+    }
+    let loaded = stack.log.load(&aggregate).await.expect("load");
+    let read: Vec<_> = loaded.events.iter().map(|r| r.envelope.event_id).collect();
+    assert_eq!(read.len(), appended.len());
+    assert!(read == appended, "every event of the aggregate, in order");
+    assert_eq!(loaded.version, version);
+    assert_eq!(
+        stack.log.load(&neighbour).await.expect("load").events.len(),
+        11
+    );
+    let nobody = stack.log.load(&new_migration()).await.expect("load");
+    assert_eq!((nobody.events.len(), nobody.version), (0, 0));
 }

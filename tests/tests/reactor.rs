@@ -239,3 +239,107 @@ async fn a_failed_reaction_is_parked_holds_its_migration_and_is_retried_in_order
     shutdown.cancel();
     running.await.expect("joined").expect("stops");
 }
+
+/// Holds its reactions to one migration's first account until let go; notes every
+/// reaction in the order they happen.
+struct Gated {
+    held: String,
+    gate: tokio::sync::Semaphore,
+    handled: Mutex<Vec<String>>,
+}
+
+impl Reactor for Gated {
+    fn name(&self) -> &'static str {
+        "gated"
+    }
+
+    fn filters(&self, log: &EventLog) -> Vec<String> {
+        vec![log.type_filter(AggregateType::Migration)]
+    }
+
+    async fn react(&self, event: &Recorded) -> Result<(), ReactionError> {
+        let ferry_events::Event::Migration(ferry_events::MigrationEvent::AccountMarkedReady(e)) =
+            &event.envelope.event
+        else {
+            return Ok(());
+        };
+        if e.account_id == self.held {
+            let _ = self.gate.acquire().await.expect("gate");
+        }
+        self.handled
+            .lock()
+            .expect("lock")
+            .push(e.account_id.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_lanes_one_migration_waits_in_order_while_the_others_go_on() {
+    let stack = TestStack::new().await;
+    let (slow, quick) = (ferry_tests::new_migration(), ferry_tests::new_migration());
+    // slow-1 is held; its migration's next event must wait for it, quick's must not.
+    let mut versions = (0, 0);
+    for i in 1..=3 {
+        mark_ready(&stack, &slow, versions.0, &format!("slow-{i}")).await;
+        versions.0 = stack.log.load(&slow).await.expect("load").version;
+        mark_ready(&stack, &quick, versions.1, &format!("quick-{i}")).await;
+        versions.1 = stack.log.load(&quick).await.expect("load").version;
+    }
+    let reactor = Arc::new(Gated {
+        held: "slow-1".into(),
+        gate: tokio::sync::Semaphore::new(0),
+        handled: Mutex::new(Vec::new()),
+    });
+    let settings = ReactorSettings {
+        // Shorter than the hold: waiting its turn must not get a message redelivered.
+        ack_wait: Duration::from_secs(1),
+        ..ReactorSettings::default()
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let parked = ParkedReactions::open(stack.pool.clone())
+        .await
+        .expect("parked");
+    let running = tokio::spawn(ferry_infra::reactor::run_in_lanes(
+        reactor.clone(),
+        stack.log.clone(),
+        parked,
+        settings,
+        8,
+        shutdown.clone(),
+    ));
+    let handled = || reactor.handled.lock().expect("lock").clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while handled().len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "quick's events: {:?}",
+            handled()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Past the ack wait, still held: quick is done, slow has not moved.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(handled(), ["quick-1", "quick-2", "quick-3"]);
+
+    reactor.gate.add_permits(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while handled().len() < 6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slow's events: {:?}",
+            handled()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        handled(),
+        [
+            "quick-1", "quick-2", "quick-3", "slow-1", "slow-2", "slow-3"
+        ],
+        "each migration in log order, each event once (none redelivered while waiting)"
+    );
+    shutdown.cancel();
+    running.await.expect("joined").expect("stops");
+}

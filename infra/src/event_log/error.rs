@@ -49,16 +49,26 @@ pub enum AppendError {
     /// Nothing to append.
     #[error("no events to append to {0}")]
     Empty(AggregateRef),
-    /// More events in one command than an atomic batch may hold.
-    #[error(
-        "{count} events in one command for {aggregate}; at most {max} can be appended atomically"
-    )]
+    /// More events in one command than the log takes.
+    #[error("{count} events in one command for {aggregate}; at most {max} can be appended at once")]
     TooManyEvents {
         /// The aggregate.
         aggregate: AggregateRef,
         /// How many were given.
         count: usize,
         /// The limit.
+        max: usize,
+    },
+    /// The command's events do not fit in one message of the server.
+    #[error(
+        "the events of one command for {aggregate} take {bytes} bytes; the event log takes at most {max} per command"
+    )]
+    TooLarge {
+        /// The aggregate.
+        aggregate: AggregateRef,
+        /// Their encoded size.
+        bytes: usize,
+        /// The server's largest message.
         max: usize,
     },
     /// An event was addressed to another aggregate than the one appended to.
@@ -97,5 +107,13 @@ pub enum ReadError {
         /// Why.
         #[source]
         source: ferry_events::CodecError,
+    },
+    /// A stored message does not hold what its headers announce.
+    #[error("message at sequence {sequence} is corrupt: {reason}")]
+    Corrupt {
+        /// Its stream sequence.
+        sequence: u64,
+        /// What does not match.
+        reason: String,
     },
 }

@@ -3,21 +3,20 @@
 //! The envelope in the body is the contract; these headers let consumers route,
 //! deduplicate and trace without decoding the body.
 
-/// The event's type name, e.g. `AccountMarkedReady`.
+/// The event's type name, e.g. `AccountMarkedReady`; on a message carrying several
+/// events, their types in order, separated by commas.
 pub const EVENT_TYPE: &str = "Ferry-Event-Type";
-/// The idempotency key of the command that appended the event, on the events of a
-/// multi-event command: JetStream refuses `Nats-Msg-Id` inside atomic batches, so this
-/// header is what a retried append reads back to recognise its own events. (A lone
-/// event carries the key in `Nats-Msg-Id`, as `<subject>:<key>:0`.)
-pub const IDEMPOTENCY_KEY: &str = "Ferry-Idempotency-Key";
-/// Position of the event within its command (0-based).
-pub const COMMAND_INDEX: &str = "Ferry-Command-Index";
+/// On a message carrying the events of a multi-event command: how many. The body is
+/// then a JSON array of envelopes ([`ferry_events::encode_all`]); without this header
+/// it is one envelope.
+pub const EVENT_COUNT: &str = "Ferry-Event-Count";
 
 /// JetStream: deduplication id.
 pub const NATS_MSG_ID: &str = "Nats-Msg-Id";
 /// JetStream: optimistic concurrency on the subject.
 pub const NATS_EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
-/// JetStream atomic batch (ADR-50): batch id.
+/// JetStream atomic batch (ADR-50): batch id. ferry does not write atomic batches
+/// (a command is one message); the benchmarks compare with them.
 pub const NATS_BATCH_ID: &str = "Nats-Batch-Id";
 /// JetStream atomic batch: 1-based position in the batch.
 pub const NATS_BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";

@@ -8,8 +8,8 @@
 //!
 //! - [`EventLog::append`]: optimistic (a stale version is a [`AppendError::Conflict`]),
 //!   idempotent (an idempotency key appends once, also when a retry meets the server
-//!   after a lost ack) and atomic (the events of one command are one JetStream atomic
-//!   batch: all or nothing).
+//!   after a lost ack) and atomic (the events of one command are one message: all or
+//!   nothing).
 //! - [`EventLog::load`]: the events of one aggregate and its version.
 //! - [`EventLog::replay`]: every event from a sequence, in log order (audits, rebuilds).
 //! - [`EventLog::durable_consumer`]: a durable pull consumer for projections and reactors.
@@ -84,9 +84,7 @@ impl std::fmt::Display for AggregateRef {
 /// Outcome of a successful append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
-    /// Stream sequence of the first event of the command.
-    pub first_sequence: u64,
-    /// Stream sequence of the last event: the aggregate's new version.
+    /// Stream sequence of the command's message: the aggregate's new version.
     pub version: u64,
     /// True when these events were already in the log (a retried command): nothing was
     /// appended this time.
@@ -99,13 +97,7 @@ pub struct EventLog {
     client: async_nats::Client,
     js: jetstream::Context,
     settings: LogSettings,
-    /// Atomic batches this process may have open at once: the server accepts at most 50
-    /// per stream, beyond which it refuses the batch.
-    batch_permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
-
-/// Atomic batches one process keeps open at once (the server's limit is 50 per stream).
-const BATCHES_IN_FLIGHT: usize = 32;
 
 impl std::fmt::Debug for EventLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -146,7 +138,6 @@ impl EventLog {
             client,
             js,
             settings,
-            batch_permits: std::sync::Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT)),
         };
         log.ensure_stream().await?;
         Ok(log)

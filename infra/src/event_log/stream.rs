@@ -23,8 +23,6 @@ impl EventLog {
             deny_purge: true,
             // Direct gets serve `load` and conflict resolution without a consumer.
             allow_direct: true,
-            // The events of one command are one atomic batch.
-            allow_atomic_publish: true,
             ..Default::default()
         }
     }

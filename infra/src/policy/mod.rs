@@ -6,7 +6,11 @@
 //!   `V::AGGREGATES`: for the event at sequence `s` it waits until the view's
 //!   checkpoint is at least `s` (so the view has folded the event, maybe later ones
 //!   too), reads the entries the policy asks for, and runs the commands it returns
-//!   through the service's [`Execute`]; what fails is parked ([`parked`]);
+//!   through the service's [`Execute`]; what fails is parked ([`parked`]). Events
+//!   are handled in lanes ([`Policy::lane`], [`crate::reactor::run_in_lanes`]): a
+//!   lane's in log order, each after the view has folded what the previous one
+//!   appended to the view's aggregates; lanes (migrations, for a policy that says
+//!   so) side by side;
 //! - the timers ([`run_timers`]): the view's entries whose due time has come fire
 //!   [`Policy::on_due`]. Due times live in the view, so they survive restarts;
 //!   an entry fires again (same command ids) until an event moves or removes it.
@@ -18,56 +22,87 @@ pub mod routes;
 pub mod view;
 
 use crate::event_log::{EventLog, Recorded};
-use crate::reactor::{ReactionError, Reactor};
+use crate::reactor::{Effect, ReactionError, Reactor};
 use ferry_core::policy::{Entries, Policy, View};
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use view::ViewReader;
 
 /// How a service carries out the commands of its policy `P`: its command handlers.
 pub trait Execute<C>: Send + Sync + 'static {
-    /// Runs one command. A refusal by a decider is not an error of the reaction (see
-    /// [`crate::reactor::command_outcome`]).
+    /// Runs one command and says what it appended. A refusal by a decider is not an
+    /// error of the reaction (see [`crate::reactor::command_outcome`]).
     fn execute<'a>(
         &'a self,
         command: &'a C,
-    ) -> impl Future<Output = Result<(), ReactionError>> + Send + 'a;
+    ) -> impl Future<Output = Result<Vec<Effect>, ReactionError>> + Send + 'a;
 }
 
 /// Policy `P` as a [`Reactor`], its commands run by `X`.
 pub struct PolicyReactor<P: Policy, X> {
     view: ViewReader<P::View>,
     executor: X,
-    log: EventLog,
-    /// The last reaction issued commands: the next one first waits for the view to
-    /// fold their events, so that it never decides on a view older than its own
-    /// effects (an assignment ended right after its reservation was asked for must
-    /// see the reservation).
-    own_effects_pending: std::sync::atomic::AtomicBool,
+    /// Per lane, the log position of what the lane's last reaction
+    /// appended to the view's aggregates: the lane's next reaction first waits for the
+    /// view to fold it, so that it never decides on a view older than its own effects
+    /// (an assignment ended right after its reservation was asked for must see the
+    /// reservation).
+    own_effects: std::sync::Mutex<HashMap<String, u64>>,
     shutdown: CancellationToken,
 }
 
 impl<P: Policy, X> PolicyReactor<P, X> {
     /// The reactor reading `view` (kept from `log`) and running its commands with
     /// `executor`.
-    pub fn new(
-        view: ViewReader<P::View>,
-        executor: X,
-        log: EventLog,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub fn new(view: ViewReader<P::View>, executor: X, shutdown: CancellationToken) -> Self {
         Self {
             view,
             executor,
-            log,
-            own_effects_pending: std::sync::atomic::AtomicBool::new(false),
+            own_effects: std::sync::Mutex::default(),
             shutdown,
         }
     }
+
+    /// The position of the lane's own effects still to be waited for, taken.
+    fn take_own_effects(&self, lane: &str) -> Option<u64> {
+        self.own_effects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(lane)
+    }
+
+    /// Notes what the lane's reaction appended that the view will fold.
+    fn note_own_effects(&self, lane: &str, effects: &[Effect]) {
+        let folded = effects
+            .iter()
+            .filter(|e| <P::View as View>::AGGREGATES.contains(&e.aggregate_type))
+            .map(|e| e.version)
+            .max();
+        if let Some(version) = folded {
+            self.keep_own_effects(lane, version);
+        }
+    }
+
+    fn keep_own_effects(&self, lane: &str, version: u64) {
+        let mut own = self
+            .own_effects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if own.len() >= OWN_EFFECTS_KEPT {
+            // Lanes that ended (a migration over) leave their last effects here: those
+            // the view has folded need no waiting.
+            let folded = self.view.folded_here().unwrap_or(0);
+            own.retain(|_, at| *at > folded);
+        }
+        let at = own.entry(lane.to_owned()).or_default();
+        *at = (*at).max(version);
+    }
 }
+
+/// Lanes whose own effects are remembered before the folded ones are forgotten.
+const OWN_EFFECTS_KEPT: usize = 4096;
 
 /// The entries a reaction to `event` reads from the view, round after round
 /// ([`ferry_core::policy::ReadRounds`]).
@@ -91,14 +126,21 @@ impl<P: Policy, X: Execute<P::Command>> Reactor for PolicyReactor<P, X> {
         log.filters_for(<P::View as View>::AGGREGATES)
     }
 
+    fn lane(&self, event: &Recorded) -> String {
+        P::lane(&event.envelope)
+    }
+
     async fn react(&self, recorded: &Recorded) -> Result<(), ReactionError> {
-        if self.own_effects_pending.load(Ordering::Acquire) {
-            self.view.wait_caught_up(&self.log, &self.shutdown).await?;
-            self.own_effects_pending.store(false, Ordering::Release);
+        let lane = P::lane(&recorded.envelope);
+        let own = self.take_own_effects(&lane);
+        let newest = recorded.sequence.max(own.unwrap_or(0));
+        if let Err(e) = self.view.wait_for(newest, &self.shutdown).await {
+            // Still to be waited for when the event is tried again.
+            if let Some(own) = own {
+                self.keep_own_effects(&lane, own);
+            }
+            return Err(e);
         }
-        self.view
-            .wait_for(recorded.sequence, &self.shutdown)
-            .await?;
         self.decide_and_run(recorded).await
     }
 
@@ -116,14 +158,18 @@ impl<P: Policy, X: Execute<P::Command>> PolicyReactor<P, X> {
         let entries = read_entries::<P>(&self.view, &recorded.envelope).await?;
         let commands = P::react(&recorded.envelope, &entries)
             .map_err(|missing| ReactionError::Failed(format!("a fact is missing: {missing}")))?;
+        let lane = P::lane(&recorded.envelope);
         for command in commands {
             tracing::debug!(reactor = P::NAME, ?command, "issuing");
-            self.own_effects_pending.store(true, Ordering::Release);
-            self.executor.execute(&command).await?;
+            let effects = self.executor.execute(&command).await?;
+            self.note_own_effects(&lane, &effects);
         }
         Ok(())
     }
 }
+
+/// Events a policy reacts to at once, across lanes (migrations).
+const LANES_IN_FLIGHT: usize = 32;
 
 /// What a policy runs on: the log, the database of its view and of the parked
 /// reactions, and the board its view's runner reports to.
@@ -158,19 +204,15 @@ where
         context.board.clone(),
     );
     let view = ViewReader::<P::View>::new(context.pool.clone(), context.board.clone());
-    let reactor = PolicyReactor::<P, X>::new(
-        view.clone(),
-        executor.clone(),
-        context.log.clone(),
-        shutdown.clone(),
-    );
+    let reactor = PolicyReactor::<P, X>::new(view.clone(), executor.clone(), shutdown.clone());
     let (projected, reacted, _) = tokio::join!(
         projection.run(shutdown.clone()),
-        crate::reactor::run(
+        crate::reactor::run_in_lanes(
             std::sync::Arc::new(reactor),
             context.log.clone(),
             context.parked.clone(),
             crate::reactor::ReactorSettings::default(),
+            LANES_IN_FLIGHT,
             shutdown.clone(),
         ),
         run_timers::<P, X>(view, executor, TimerSettings::default(), shutdown.clone()),
@@ -239,7 +281,7 @@ pub async fn run_timers<P: Policy, X: Execute<P::Command>>(
                     fired.insert(timer, tokio::time::Instant::now());
                     for command in P::on_due(key, entry) {
                         match executor.execute(&command).await {
-                            Ok(()) => {
+                            Ok(_) => {
                                 failing.remove(key);
                             }
                             Err(error) => {

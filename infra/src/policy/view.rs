@@ -164,6 +164,12 @@ impl<V: View> ViewReader<V> {
         }
     }
 
+    /// How far the view's runner in this process has folded the log (None when it runs
+    /// elsewhere or has not reported yet).
+    pub fn folded_here(&self) -> Option<u64> {
+        self.board.get(V::NAME).map(|status| status.checkpoint)
+    }
+
     /// Waits until the view has folded the event at `sequence`: its checkpoint, as
     /// this process's runner reports it (woken on each batch) or, when another
     /// process runs it, as PostgreSQL holds it (polled).

@@ -194,6 +194,13 @@ impl<P: Projection> Shadow<'_, P> {
                             reason: source.to_string(),
                         }
                     }
+                    crate::event_log::ReadError::Corrupt { sequence, reason } => {
+                        ProjectionError::RebuildFailed {
+                            projection: self.projection.name().to_owned(),
+                            sequence,
+                            reason,
+                        }
+                    }
                     other => ProjectionError::Read(other),
                 })
             })

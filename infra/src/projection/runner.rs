@@ -285,11 +285,16 @@ impl<P: Projection> ProjectionRunner<P> {
         messages: &[async_nats::jetstream::Message],
         shutdown: &CancellationToken,
     ) -> BatchOutcome {
-        let mut events = Vec::with_capacity(messages.len());
+        // Per message: a message carries the events of one command, which land together.
+        let mut events: Vec<Recorded> = Vec::with_capacity(messages.len());
+        let mut commands: Vec<std::ops::Range<usize>> = Vec::with_capacity(messages.len());
         let mut undecodable = None;
         for message in messages {
             match Recorded::from_message(message) {
-                Ok(event) => events.push(event),
+                Ok(carried) => {
+                    commands.push(events.len()..events.len() + carried.len());
+                    events.extend(carried);
+                }
                 Err(e) => {
                     let sequence = message.info().map(|i| i.stream_sequence).unwrap_or(0);
                     undecodable = Some((sequence, e.to_string()));
@@ -302,18 +307,16 @@ impl<P: Projection> ProjectionRunner<P> {
             match self.apply_with_retries(&events, shutdown).await {
                 Ok(Some(sequence)) => applied_through = Some(sequence),
                 Ok(None) => return BatchOutcome::Interrupted,
-                Err(_) if events.len() > 1 => {
-                    // Find the event at fault: apply one at a time; those before it land.
-                    for event in &events {
-                        match self
-                            .apply_with_retries(std::slice::from_ref(event), shutdown)
-                            .await
-                        {
+                Err(_) if commands.len() > 1 => {
+                    // Find the message at fault: apply one at a time; those before it land.
+                    for command in commands {
+                        let command = &events[command];
+                        match self.apply_with_retries(command, shutdown).await {
                             Ok(Some(sequence)) => applied_through = Some(sequence),
                             Ok(None) => return BatchOutcome::Interrupted,
                             Err(error) => {
                                 return BatchOutcome::Stalled {
-                                    sequence: event.sequence,
+                                    sequence: command.first().map_or(0, |e| e.sequence),
                                     error: error.to_string(),
                                     applied_through,
                                 };

@@ -15,7 +15,7 @@ use ferry_core::Decider;
 use ferry_events::Actor;
 use ferry_infra::command::{Command, CommandHandler, HandleError};
 use ferry_infra::policy::{Execute, PolicyContext};
-use ferry_infra::reactor::{ReactionError, ReactorError, command_outcome};
+use ferry_infra::reactor::{Effect, ReactionError, ReactorError, command_outcome};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -38,7 +38,7 @@ impl AccountsExecutor {
         command: &AccountsCommand,
         aggregate_id: String,
         payload: D::Command,
-    ) -> Result<(), ReactionError>
+    ) -> Result<Vec<Effect>, ReactionError>
     where
         D::Command: Clone,
     {
@@ -63,7 +63,7 @@ impl AccountsExecutor {
         server_id: &str,
         target_version: &str,
         actor: &Actor,
-    ) -> Result<(), ReactionError> {
+    ) -> Result<Vec<Effect>, ReactionError> {
         let transient = |e: String| ReactionError::Transient(e);
         let (server, _) = self
             .handler
@@ -98,14 +98,14 @@ impl AccountsExecutor {
                     },
                 };
                 match self.handler.handle::<MigrationDecider>(&open).await {
-                    Ok(_) => Ok(()),
                     Err(HandleError::Rejected(refusal)) => Err(refusal.to_string()),
-                    Err(e) => return Err(transient(e.to_string())),
+                    outcome => Ok(command_outcome(outcome)),
                 }
             }
         };
-        let Err(reason) = opened else {
-            return Ok(());
+        let reason = match opened {
+            Ok(effects) => return effects,
+            Err(reason) => reason,
         };
         // The server changed between the request's check and now: free it again.
         tracing::warn!(%server_id, %migration_id, %reason, "opening refused after the server was claimed; claim given back");
@@ -124,7 +124,7 @@ impl AccountsExecutor {
 }
 
 impl Execute<AccountsCommand> for AccountsExecutor {
-    async fn execute(&self, command: &AccountsCommand) -> Result<(), ReactionError> {
+    async fn execute(&self, command: &AccountsCommand) -> Result<Vec<Effect>, ReactionError> {
         match &command.target {
             Target::OpenMigration {
                 migration_id,

@@ -16,7 +16,7 @@ use crate::engine::{Mover, test_copy};
 use ferry_events::{AggregateType, DatabaseEngine, Event, TransferEvent};
 use ferry_infra::event_log::{EventLog, Recorded};
 use ferry_infra::policy::Execute;
-use ferry_infra::reactor::{ReactionError, Reactor};
+use ferry_infra::reactor::{Effect, ReactionError, Reactor};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::domain::policy::NAME;
@@ -37,16 +37,21 @@ impl MoverExecutor {
     async fn schedule(
         &self,
         scheduled: &ferry_events::TransferScheduled,
-    ) -> Result<(), ReactionError> {
-        self.mover
+    ) -> Result<Vec<Effect>, ReactionError> {
+        let version = self
+            .mover
             .schedule(scheduled)
             .await
-            .map_err(|e| ReactionError::Transient(e.to_string()))
+            .map_err(|e| ReactionError::Transient(e.to_string()))?;
+        Ok(vec![Effect {
+            aggregate_type: AggregateType::Transfer,
+            version,
+        }])
     }
 }
 
 impl Execute<MoverCommand> for MoverExecutor {
-    async fn execute(&self, command: &MoverCommand) -> Result<(), ReactionError> {
+    async fn execute(&self, command: &MoverCommand) -> Result<Vec<Effect>, ReactionError> {
         match command {
             MoverCommand::Schedule(scheduled) => self.schedule(scheduled).await,
             MoverCommand::ScheduleTestCopy(scheduled) => {
@@ -81,10 +86,11 @@ impl Execute<MoverCommand> for MoverExecutor {
             }
             MoverCommand::TearDownReplications(scheduled) => {
                 self.mover.tear_down_replications(scheduled).await;
-                Ok(())
+                Ok(Vec::new())
             }
             MoverCommand::DiscardTestCopy(scheduled) => test_copy::discard(&self.mover, scheduled)
                 .await
+                .map(|()| Vec::new())
                 .map_err(|e| ReactionError::Transient(e.to_string())),
         }
     }

@@ -44,7 +44,8 @@ pub struct AuditActor {
 /// One event of the timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {
-    /// Its stream sequence: its position in the whole log.
+    /// The stream sequence of its message: its position in the whole log (the events
+    /// of one command share their message, and are listed in their order).
     pub sequence: u64,
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
@@ -240,8 +241,12 @@ pub fn tell<'a>(scope: &Scope, events: impl IntoIterator<Item = &'a Recorded>) -
         .collect()
 }
 
-/// Loads each aggregate of the scope and keeps its events that belong, by sequence.
-async fn load_each(log: &EventLog, scope: &Scope) -> Result<BTreeMap<u64, Recorded>, QueryError> {
+/// Loads each aggregate of the scope and keeps its events that belong, by position
+/// (sequence, then index within the command).
+async fn load_each(
+    log: &EventLog,
+    scope: &Scope,
+) -> Result<BTreeMap<(u64, u32), Recorded>, QueryError> {
     let refs: Vec<AggregateRef> = scope
         .aggregates
         .iter()
@@ -256,19 +261,22 @@ async fn load_each(log: &EventLog, scope: &Scope) -> Result<BTreeMap<u64, Record
         .into_iter()
         .flatten()
         .filter(|r| scope.includes(&r.envelope))
-        .map(|r| (r.sequence, r))
+        .map(|r| ((r.sequence, r.index), r))
         .collect())
 }
 
-/// Replays the whole log and keeps the events that belong, by sequence.
-async fn replay_all(log: &EventLog, scope: &Scope) -> Result<BTreeMap<u64, Recorded>, QueryError> {
+/// Replays the whole log and keeps the events that belong, by position.
+async fn replay_all(
+    log: &EventLog,
+    scope: &Scope,
+) -> Result<BTreeMap<(u64, u32), Recorded>, QueryError> {
     let replay = log.replay(1).await?;
     let mut events = BTreeMap::new();
     let mut replay = std::pin::pin!(replay);
     while let Some(recorded) = replay.next().await {
         let recorded = recorded?;
         if scope.includes(&recorded.envelope) {
-            events.insert(recorded.sequence, recorded);
+            events.insert((recorded.sequence, recorded.index), recorded);
         }
     }
     Ok(events)

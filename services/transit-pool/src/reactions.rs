@@ -10,7 +10,7 @@ use crate::domain::policy::{PoolAction, PoolCommand, PoolPolicy};
 use crate::service::{CommandMeta, TransitPool};
 use ferry_events::Actor;
 use ferry_infra::policy::{Execute, PolicyContext};
-use ferry_infra::reactor::{ReactionError, ReactorError, command_outcome};
+use ferry_infra::reactor::{Effect, ReactionError, ReactorError, command_outcome};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::domain::policy::NAME as REACTOR_NAME;
@@ -29,7 +29,7 @@ impl PoolExecutor {
 }
 
 impl Execute<PoolCommand> for PoolExecutor {
-    async fn execute(&self, command: &PoolCommand) -> Result<(), ReactionError> {
+    async fn execute(&self, command: &PoolCommand) -> Result<Vec<Effect>, ReactionError> {
         let meta = CommandMeta::new(command.id, Actor::system("transit-pool"))
             .correlated(command.correlation_id);
         let pool = &self.pool;

@@ -153,7 +153,7 @@ pub async fn raw_publish(
 }
 
 /// One writer per aggregate, each appending `per_command` events per command (one
-/// atomic batch when more than one) after the version it last saw; all writers at
+/// message each) after the version it last saw; all writers at
 /// once: what ferry does. Events per second.
 pub async fn occ_append(
     log: &EventLog,

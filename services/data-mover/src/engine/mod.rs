@@ -96,6 +96,16 @@ impl Mover {
         step: &str,
         command: TransferCommand,
     ) -> Result<(), EngineError> {
+        self.record_at(scheduled, step, command).await.map(|_| ())
+    }
+
+    /// Like [`Mover::record`], giving the transfer's version after the step.
+    async fn record_at(
+        &self,
+        scheduled: &TransferScheduled,
+        step: &str,
+        command: TransferCommand,
+    ) -> Result<u64, EngineError> {
         let transfer_id = scheduled.transfer_id;
         let command = Command {
             id: Uuid::new_v5(&transfer_id, step.as_bytes()),
@@ -106,10 +116,12 @@ impl Mover {
         };
         let handled: Result<_, HandleError<TransferRefusal>> =
             self.handler.handle::<TransferDecider>(&command).await;
-        handled.map(|_| ()).map_err(|e| EngineError {
-            transfer_id,
-            reason: format!("cannot record {step}: {e}"),
-        })
+        handled
+            .map(|handled| handled.version)
+            .map_err(|e| EngineError {
+                transfer_id,
+                reason: format!("cannot record {step}: {e}"),
+            })
     }
 
     /// The transfer's state as recorded.
@@ -142,8 +154,9 @@ impl Mover {
     }
 
     /// Schedules the transfer (a no-op if it is), unless it already ended.
-    pub async fn schedule(&self, scheduled: &TransferScheduled) -> Result<(), EngineError> {
-        self.record(
+    /// Gives the transfer's version once scheduled.
+    pub async fn schedule(&self, scheduled: &TransferScheduled) -> Result<u64, EngineError> {
+        self.record_at(
             scheduled,
             "schedule",
             TransferCommand::Schedule(Box::new(scheduled.clone())),

@@ -142,6 +142,12 @@ impl Policy for AccountsPolicy {
     type Command = AccountsCommand;
     const NAME: &'static str = NAME;
 
+    /// One lane per migration: a reaction decides on its own migration's facts; what
+    /// migrations share (a server, a transit server) is guarded by the deciders.
+    fn lane(event: &Envelope) -> String {
+        ferry_core::policy::process_lane(event)
+    }
+
     fn reads(event: &Envelope, known: &Entries<AccountsFact>) -> Vec<String> {
         match &event.event {
             Event::Migration(_) => vec![migration_key(&event.aggregate_id)],

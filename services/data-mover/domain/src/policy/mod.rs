@@ -93,6 +93,12 @@ impl Policy for MoverPolicy {
     type Command = MoverCommand;
     const NAME: &'static str = NAME;
 
+    /// One lane per migration: a reaction decides on its own migration's facts; what
+    /// migrations share (a server, a transit server) is guarded by the deciders.
+    fn lane(event: &Envelope) -> String {
+        ferry_core::policy::process_lane(event)
+    }
+
     fn reads(event: &Envelope, known: &Entries<MoverFact>) -> Vec<String> {
         let mut keys = Vec::new();
         if let Some(migration) = migration_of(event) {

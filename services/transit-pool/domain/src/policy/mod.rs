@@ -23,6 +23,10 @@
 //!
 //! Command ids derive from the event (or, for timers, from the event that started
 //! them), the correlation is the migration: a redelivered event changes nothing.
+//!
+//! Its reactions run in one lane (the default [`Policy::lane`]): they decide on the
+//! pool's shared facts, which its other reactions change (a reservation must be seen
+//! by the release that follows it, whichever migration each event names).
 
 use chrono::{DateTime, Utc};
 use ferry_core::policy::{Entries, Missing, Policy, View, reaction_id};

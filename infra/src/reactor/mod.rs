@@ -3,7 +3,9 @@
 //!
 //! A [`Reactor`] reads a durable consumer: its position survives restarts, and every
 //! instance of the service competes for its messages. Within one instance the events
-//! are handled one at a time, in log order; each is acknowledged once handled. A
+//! are handled one at a time, in log order ([`run`]), in lanes (one migration's in
+//! order, migrations side by side: [`run_in_lanes`]) or all independently
+//! ([`run_concurrently`]); each is acknowledged once handled. A
 //! transient failure (the log unavailable, contention) is retried, with backoff, until
 //! it succeeds or the process stops: an event is never skipped because a dependency
 //! was down. A failure that retrying at once cannot fix is **parked**
@@ -29,7 +31,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod lanes;
+
 pub use ferry_core::reaction_id;
+pub use lanes::run_in_lanes;
 
 /// A service's reaction to events of the log.
 pub trait Reactor: Send + Sync + 'static {
@@ -44,6 +49,13 @@ pub trait Reactor: Send + Sync + 'static {
         &'a self,
         event: &'a Recorded,
     ) -> impl Future<Output = Result<(), ReactionError>> + Send + 'a;
+
+    /// The lane of `event` when reacting in lanes ([`run_in_lanes`]): events of one
+    /// lane are handled one at a time, in log order. By default, its process (its
+    /// correlation).
+    fn lane(&self, event: &Recorded) -> String {
+        event.envelope.correlation_id.to_string()
+    }
 
     /// Handles a parked event again, later than it was appended: a reaction that
     /// reads a view first waits until the view has caught up with `log`, so that it
@@ -73,26 +85,49 @@ pub enum ReactionError {
 impl From<ReadError> for ReactionError {
     fn from(e: ReadError) -> Self {
         match e {
-            ReadError::Decode { .. } => ReactionError::Failed(e.to_string()),
+            ReadError::Decode { .. } | ReadError::Corrupt { .. } => {
+                ReactionError::Failed(e.to_string())
+            }
             other => ReactionError::Transient(other.to_string()),
         }
     }
 }
 
+/// What a command issued by a reaction left in the log: the aggregate type it
+/// appended to and the aggregate's version after it. A policy whose view folds that
+/// type waits for the version before its next reaction in the same lane, so that it
+/// decides on a view that holds its own effects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effect {
+    /// The aggregate type the command's events belong to.
+    pub aggregate_type: ferry_events::AggregateType,
+    /// The aggregate's version once they are in the log.
+    pub version: u64,
+}
+
 /// Turns the outcome of a command issued by a reactor into the reactor's outcome: a
 /// refusal means the event asked for something no longer possible or already done,
-/// which is logged and is not an error of the reaction.
+/// which is logged and is not an error of the reaction. What the command appended (or
+/// had appended on an earlier attempt) is its [`Effect`]: none when nothing was.
 pub fn command_outcome<S, R>(
     outcome: Result<Handled<S>, HandleError<R>>,
-) -> Result<(), ReactionError>
+) -> Result<Vec<Effect>, ReactionError>
 where
     R: std::error::Error + 'static,
 {
     match outcome {
-        Ok(_) => Ok(()),
+        Ok(handled) => Ok(handled
+            .events
+            .first()
+            .map(|event| Effect {
+                aggregate_type: event.aggregate_type,
+                version: handled.version,
+            })
+            .into_iter()
+            .collect()),
         Err(HandleError::Rejected(refusal)) => {
             tracing::info!(%refusal, "reaction refused by the decider; nothing to do");
-            Ok(())
+            Ok(Vec::new())
         }
         Err(HandleError::InvalidAggregate(e)) => Err(ReactionError::Failed(e.to_string())),
         Err(e) => Err(ReactionError::Transient(e.to_string())),
@@ -139,7 +174,9 @@ pub struct ReactorError {
 #[derive(Debug, Clone)]
 pub struct Parking {
     parked: ParkedReactions,
-    turn: Arc<tokio::sync::Mutex<()>>,
+    /// Handling new events takes it shared (lanes handle theirs side by side);
+    /// retrying parked ones takes it alone.
+    turn: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl Parking {
@@ -230,8 +267,17 @@ async fn consume<R: Reactor>(
                 }
             };
             let handled = {
-                let _turn = parking.turn.lock().await;
-                handle(reactor.as_ref(), &message, &parking, &settings, &shutdown).await
+                let _turn = parking.turn.read().await;
+                let events = Recorded::from_message(&message);
+                handle(
+                    reactor.as_ref(),
+                    &message,
+                    events,
+                    &parking,
+                    &settings,
+                    &shutdown,
+                )
+                .await
             };
             if !handled {
                 message.ack_with(AckKind::Nak(None)).await.ok();
@@ -324,7 +370,17 @@ async fn consume_concurrently<R: Reactor>(
         let parking = parking.clone();
         in_flight.spawn(async move {
             let _slot = slot;
-            if handle(reactor.as_ref(), &message, &parking, &settings, &shutdown).await {
+            let events = Recorded::from_message(&message);
+            if handle(
+                reactor.as_ref(),
+                &message,
+                events,
+                &parking,
+                &settings,
+                &shutdown,
+            )
+            .await
+            {
                 if let Err(e) = message.ack().await {
                     tracing::warn!(reactor = reactor.name(), error = %e, "cannot acknowledge");
                 }
@@ -382,17 +438,23 @@ async fn give_back(messages: &mut async_nats::jetstream::consumer::pull::Batch) 
 
 /// Handles one message, retrying transient failures and parking the others. False
 /// when stopped meanwhile (the message is then given back).
+///
+/// A message carries the events of one command, handled in order. When one of them
+/// is parked, the message is (under its sequence) and the rest of its events wait
+/// with it: a retry reacts to the whole message again, in order, the events already
+/// handled being idempotent.
 async fn handle<R: Reactor>(
     reactor: &R,
     message: &async_nats::jetstream::Message,
+    events: Result<Vec<Recorded>, ReadError>,
     parking: &Parking,
     settings: &ReactorSettings,
     shutdown: &CancellationToken,
 ) -> bool {
     let name = reactor.name();
     let subject = message.subject.to_string();
-    let recorded = match Recorded::from_message(message) {
-        Ok(recorded) => recorded,
+    let events = match events {
+        Ok(events) => events,
         Err(e) => {
             let sequence = message.info().map(|i| i.stream_sequence).unwrap_or(0);
             let error = format!("cannot read the event: {e}");
@@ -405,6 +467,44 @@ async fn handle<R: Reactor>(
             return park(name, at, &error, false, parking, settings, shutdown).await;
         }
     };
+    for recorded in &events {
+        match handle_event(reactor, recorded, message, parking, settings, shutdown).await {
+            EventOutcome::Handled => {}
+            EventOutcome::Parked => return true,
+            EventOutcome::Stopped => return false,
+        }
+    }
+    true
+}
+
+/// What became of one event of a message.
+enum EventOutcome {
+    Handled,
+    /// Parked with its message: the message's later events wait with it.
+    Parked,
+    /// Stopped before it was handled or parked.
+    Stopped,
+}
+
+impl From<bool> for EventOutcome {
+    /// The outcome of [`park`]: parked, or stopped first.
+    fn from(parked: bool) -> Self {
+        if parked { Self::Parked } else { Self::Stopped }
+    }
+}
+
+/// Handles one event of `message`: waits behind an earlier parked event of its
+/// process, retries transient failures, parks the others.
+async fn handle_event<R: Reactor>(
+    reactor: &R,
+    recorded: &Recorded,
+    message: &async_nats::jetstream::Message,
+    parking: &Parking,
+    settings: &ReactorSettings,
+    shutdown: &CancellationToken,
+) -> EventOutcome {
+    let name = reactor.name();
+    let subject = message.subject.as_str();
     let span = tracing::info_span!(
         "reaction",
         reactor = name,
@@ -418,9 +518,9 @@ async fn handle<R: Reactor>(
     let process = recorded.envelope.correlation_id.to_string();
     let at = ParkedEvent {
         sequence: recorded.sequence,
-        subject: &subject,
+        subject,
         process: &process,
-        recorded: Some(&recorded),
+        recorded: Some(recorded),
     };
     let mut attempt = 0u32;
     let held = loop {
@@ -430,7 +530,7 @@ async fn handle<R: Reactor>(
                 attempt += 1;
                 tracing::warn!(parent: &span, error = %e, "cannot read the parked reactions; retrying");
                 if !settings.backoff.wait(attempt, shutdown).await {
-                    return false;
+                    return EventOutcome::Stopped;
                 }
             }
         }
@@ -439,23 +539,25 @@ async fn handle<R: Reactor>(
         let error = format!("waits behind the parked event at sequence {first} of this migration");
         return park(name, at, &error, true, parking, settings, shutdown)
             .instrument(span)
-            .await;
+            .await
+            .into();
     }
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        match react_keeping_message(reactor, &recorded, message, settings)
+        match react_keeping_message(reactor, recorded, message, settings)
             .instrument(span.clone())
             .await
         {
             Ok(()) => {
                 crate::metrics::global().reactions.record(name, "handled");
-                return true;
+                return EventOutcome::Handled;
             }
             Err(ReactionError::Failed(reason)) => {
                 return park(name, at, &reason, false, parking, settings, shutdown)
                     .instrument(span)
-                    .await;
+                    .await
+                    .into();
             }
             Err(ReactionError::Transient(reason)) => {
                 crate::metrics::global().reactions.record(name, "retried");
@@ -463,7 +565,7 @@ async fn handle<R: Reactor>(
                 // Keep the message ours while retrying.
                 message.ack_with(AckKind::Progress).await.ok();
                 if !settings.backoff.wait(attempt, shutdown).await {
-                    return false;
+                    return EventOutcome::Stopped;
                 }
             }
         }
@@ -541,7 +643,7 @@ async fn retry_parked<R: Reactor>(
         if parked.is_empty() {
             continue;
         }
-        let _turn = parking.turn.lock().await;
+        let _turn = parking.turn.write().await;
         let now = chrono::Utc::now();
         let mut stuck: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut heads: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -599,32 +701,33 @@ async fn retry_parked<R: Reactor>(
     }
 }
 
-/// Reads the event at `sequence` again and reacts to it.
+/// Reads the message at `sequence` again and reacts to its events, in order.
 async fn retry_one<R: Reactor>(
     reactor: &R,
     log: &EventLog,
     subject: &str,
     sequence: u64,
 ) -> Result<(), ReactionError> {
-    let mut events = log
+    let events = log
         .replay_filtered(sequence, vec![subject.to_owned()])
         .await?;
-    let recorded = match events.next().await {
-        Some(Ok(recorded)) if recorded.sequence == sequence => recorded,
-        Some(Ok(other)) => {
-            return Err(ReactionError::Failed(format!(
-                "the event at sequence {sequence} is no longer in the log (found {})",
-                other.sequence
-            )));
+    let mut events = std::pin::pin!(events);
+    let mut found = false;
+    while let Some(recorded) = events.next().await {
+        let recorded = recorded?;
+        if recorded.sequence != sequence {
+            break;
         }
-        Some(Err(e)) => return Err(e.into()),
-        None => {
-            return Err(ReactionError::Failed(format!(
-                "the event at sequence {sequence} is no longer in the log"
-            )));
-        }
-    };
-    reactor.react_again(&recorded, log).await
+        found = true;
+        reactor.react_again(&recorded, log).await?;
+    }
+    if found {
+        Ok(())
+    } else {
+        Err(ReactionError::Failed(format!(
+            "the event at sequence {sequence} is no longer in the log"
+        )))
+    }
 }
 
 /// Reacts, telling the server every half `ack_wait` that the message is still being

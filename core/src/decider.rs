@@ -8,9 +8,9 @@
 use ferry_events::{AggregateType, Event};
 
 /// A pure decider for one aggregate type: no I/O, no clock, no randomness.
-pub trait Decider {
+pub trait Decider: 'static {
     /// The aggregate's state, folded from its events.
-    type State: Default + Send;
+    type State: Default + Clone + Send + Sync + 'static;
     /// What can be asked of it.
     type Command: Send + Sync;
     /// Its events (one variant of the catalogue's [`Event`]).

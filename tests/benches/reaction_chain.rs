@@ -338,6 +338,7 @@ fn print_hops(stamps: &[Stamp], commits: &[(u64, Instant)]) {
         let at = commits.partition_point(|(checkpoint, _)| *checkpoint < sequence);
         commits.get(at).map(|(_, when)| *when)
     };
+    let mut in_log = Vec::new();
     let (mut appended, mut viewed, mut issued, mut hops, mut commands, mut pickups) = (
         Vec::new(),
         Vec::new(),
@@ -364,6 +365,9 @@ fn print_hops(stamps: &[Stamp], commits: &[(u64, Instant)]) {
         if let (Some(at), Some(from)) = (s.done, s.issued) {
             hops.push(at - start);
             commands.push(at - from);
+            if let Some(appended) = s.appended {
+                in_log.push(at.saturating_duration_since(appended));
+            }
         }
     }
     println!("  from the start of the append to ({} hops):", hops.len());
@@ -379,9 +383,10 @@ fn print_hops(stamps: &[Stamp], commits: &[(u64, Instant)]) {
         "    policy's command issued:    {}",
         percentiles(&mut issued)
     );
+    println!("    command's event in the log: {}", percentiles(&mut hops));
     println!(
-        "    command's event in the log: {}  <- one hop (target p99 <= 10 ms)",
-        percentiles(&mut hops)
+        "  from the event in the log (its append acknowledged) to the command's event in the log: {}  <- one hop (target p99 <= 10 ms)",
+        percentiles(&mut in_log)
     );
     println!("  stages:");
     println!(
@@ -685,7 +690,10 @@ async fn rebuild_vs_replay(url: &str) -> anyhow::Result<()> {
         "BENCH_SCRATCH_NATS_PID",
         Some(&database_of(&stack.database_url)),
     );
-    let batch = RunnerSettings::default().rebuild_batch_size;
+    let batch = env_or(
+        "BENCH_REBUILD_BATCH",
+        RunnerSettings::default().rebuild_batch_size as u64,
+    ) as usize;
     println!(
         "rebuild vs raw replay on {} ({url}, {} events), batches of {batch}:",
         log.settings().stream,

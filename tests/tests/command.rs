@@ -162,3 +162,44 @@ async fn a_handler_gives_up_after_its_attempts() {
         "with one attempt, racing commands sometimes give up"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_kept_by_one_process_never_hides_what_another_appended() {
+    let stack = TestStack::new().await;
+    let here = CommandHandler::new(stack.log.clone(), 3);
+    let elsewhere = CommandHandler::new(stack.second_log().await, 3);
+    let id = Uuid::now_v7().to_string();
+    let first = command(&id, &["a"]);
+    here.handle::<Checklist>(&first).await.expect("a");
+    // Another process moves the aggregate on: what `here` keeps is now stale.
+    let b = command(&id, &["b"]);
+    elsewhere.handle::<Checklist>(&b).await.expect("b");
+
+    // Accepted on the stale state, refused on the log: refused, nothing appended.
+    let refused = here.handle::<Checklist>(&command(&id, &["b"])).await;
+    assert!(
+        matches!(refused, Err(HandleError::Rejected(AlreadyReady(ref b))) if b == "b"),
+        "{refused:?}"
+    );
+    // Decided on the log: the next one lands after both.
+    let next = here
+        .handle::<Checklist>(&command(&id, &["c"]))
+        .await
+        .expect("c");
+    assert_eq!(
+        next.state,
+        BTreeSet::from(["a".into(), "b".into(), "c".into()])
+    );
+    // A command seen here before is answered from the log, with its events.
+    let again = here.handle::<Checklist>(&first).await.expect("again");
+    assert!(again.already_handled);
+    assert_eq!(again.events.len(), 1);
+    // ...and one handled elsewhere, whose id this process never saw, too.
+    let b_again = here.handle::<Checklist>(&b).await.expect("b again");
+    assert!(b_again.already_handled);
+    let aggregate = ferry_infra::event_log::AggregateRef::new(AggregateType::Migration, id.clone())
+        .expect("id");
+    let loaded = stack.log.load(&aggregate).await.expect("load");
+    assert_eq!(loaded.events.len(), 3, "a, b, c once each");
+    assert_eq!(loaded.version, next.version);
+}

@@ -15,10 +15,9 @@ use uuid::Uuid;
 /// The W3C trace context header an event was stored with.
 fn traceparent(event: &Recorded) -> String {
     event
-        .headers
+        .trace
         .get("traceparent")
         .expect("traceparent header")
-        .as_str()
         .to_owned()
 }
 

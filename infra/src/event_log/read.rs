@@ -19,8 +19,8 @@ pub struct Recorded {
     pub index: u32,
     /// The event.
     pub envelope: Envelope,
-    /// The message headers (trace context, event types).
-    pub headers: HeaderMap,
+    /// The trace context of its append.
+    pub trace: trace_context::Carried,
 }
 
 impl Recorded {
@@ -55,7 +55,7 @@ impl Recorded {
                 }
             }
         };
-        let headers = headers.cloned().unwrap_or_default();
+        let trace = trace_context::Carried::from_headers(headers);
         envelopes
             .into_iter()
             .zip(0u32..)
@@ -64,7 +64,7 @@ impl Recorded {
                     sequence,
                     index,
                     envelope: envelope.map_err(|source| ReadError::Decode { sequence, source })?,
-                    headers: headers.clone(),
+                    trace: trace.clone(),
                 })
             })
             .collect()
@@ -81,7 +81,7 @@ impl Recorded {
 
     /// Makes the trace context of the appender the parent of `span`.
     pub fn link_span(&self, span: &tracing::Span) {
-        trace_context::set_parent_from(span, &self.headers);
+        self.trace.set_parent_of(span);
     }
 }
 

@@ -51,3 +51,41 @@ pub fn set_parent_from(span: &tracing::Span, headers: &HeaderMap) {
         let _ = span.set_parent(parent);
     }
 }
+
+/// The trace context an event was stored with, kept with the event once read: only
+/// the W3C headers (`traceparent`, `tracestate`), shared by the events of one message,
+/// nothing when the appender had no trace (reading a million events then allocates
+/// nothing for it).
+#[derive(Debug, Clone, Default)]
+pub struct Carried(Option<std::sync::Arc<HeaderMap>>);
+
+/// The W3C trace context headers.
+const W3C_HEADERS: [&str; 2] = ["traceparent", "tracestate"];
+
+impl Carried {
+    /// The trace context in a stored message's headers.
+    pub fn from_headers(headers: Option<&HeaderMap>) -> Self {
+        let Some(headers) = headers.filter(|h| h.get(W3C_HEADERS[0]).is_some()) else {
+            return Self(None);
+        };
+        let mut kept = HeaderMap::new();
+        for name in W3C_HEADERS {
+            if let Some(value) = headers.get(name) {
+                kept.insert(name, value.as_str());
+            }
+        }
+        Self(Some(std::sync::Arc::new(kept)))
+    }
+
+    /// The value of one of the W3C headers, if the event carried it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.as_ref()?.get(name).map(|v| v.as_str())
+    }
+
+    /// Makes this trace context the parent of `span`.
+    pub fn set_parent_of(&self, span: &tracing::Span) {
+        if let Some(headers) = &self.0 {
+            set_parent_from(span, headers);
+        }
+    }
+}

@@ -1,12 +1,17 @@
 //! The one shape of every command handler: load the aggregate, decide (pure), append;
-//! on a conflict, reload and decide again, a bounded number of times.
+//! on a conflict, reload and decide again, a bounded number of times. The state of an
+//! aggregate this process wrote to last is kept ([`cache`]): the next command on it
+//! is decided without a load, the append's version check catching any staleness.
 //!
 //! Commands carry an id. The events they cause carry it as their causation id, and it
 //! is the append's idempotency key: a command handled again (a client retry, a
 //! redelivered event turned into the same command) finds its events already in the
 //! aggregate's history and returns them instead of appending twice.
 
+mod cache;
+
 use crate::event_log::{AggregateRef, AppendError, EventLog, ReadError};
+use cache::{Lookup, StateCache};
 pub use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{Actor, Envelope};
 use std::time::Duration;
@@ -70,6 +75,7 @@ pub enum HandleError<R: std::error::Error + 'static> {
 pub struct CommandHandler {
     log: EventLog,
     max_attempts: u32,
+    kept: StateCache,
 }
 
 impl CommandHandler {
@@ -78,6 +84,7 @@ impl CommandHandler {
         Self {
             log,
             max_attempts: max_attempts.max(1),
+            kept: StateCache::new(cache::DEFAULT_CAPACITY),
         }
     }
 
@@ -86,25 +93,52 @@ impl CommandHandler {
         &self.log
     }
 
-    /// Loads, decides and appends; retries on conflict.
+    /// Loads (or takes the kept state), decides and appends; retries on conflict.
     #[tracing::instrument(name = "command.handle", skip_all, fields(aggregate_type = %D::AGGREGATE, aggregate_id = %command.aggregate_id, command_id = %command.id))]
     pub async fn handle<D: Decider>(
         &self,
         command: &Command<D::Command>,
     ) -> Result<Handled<D::State>, HandleError<D::Rejection>> {
         let aggregate = AggregateRef::new(D::AGGREGATE, command.aggregate_id.clone())?;
-        for attempt in 1..=self.max_attempts {
-            let loaded = self.log.load(&aggregate).await?;
-            let history: Vec<Envelope> = loaded.events.into_iter().map(|r| r.envelope).collect();
-            let state = D::fold(history.iter().map(|e| &e.event));
-            if history.iter().any(|e| e.causation_id == command.id) {
-                crate::metrics::global()
-                    .commands
-                    .record(D::AGGREGATE, "duplicate");
-                return Ok(already_handled(history, command.id, loaded.version, state));
-            }
+        let mut use_kept = true;
+        let mut attempt = 0;
+        while attempt < self.max_attempts {
+            // A kept state is trusted only to append: a refusal, no change or a
+            // duplicate decided on it is checked against the log.
+            let (state, version, kept) =
+                match use_kept.then(|| self.kept.lookup::<D>(&aggregate, command.id)) {
+                    Some(Lookup::Hit { state, version }) => (state, version, true),
+                    Some(Lookup::AlreadyHandled) | Some(Lookup::Miss) | None => {
+                        attempt += 1;
+                        let loaded = self.log.load(&aggregate).await?;
+                        let history: Vec<Envelope> =
+                            loaded.events.into_iter().map(|r| r.envelope).collect();
+                        let state = D::fold(history.iter().map(|e| &e.event));
+                        self.kept.keep::<D>(
+                            &aggregate,
+                            &state,
+                            loaded.version,
+                            history.iter().map(|e| e.causation_id).collect(),
+                        );
+                        if history.iter().any(|e| e.causation_id == command.id) {
+                            crate::metrics::global()
+                                .commands
+                                .record(D::AGGREGATE, "duplicate");
+                            return Ok(already_handled(history, command.id, loaded.version, state));
+                        }
+                        (state, loaded.version, false)
+                    }
+                };
             let decided = match D::decide(&state, &command.payload) {
+                Ok(decided) if decided.is_empty() && kept => {
+                    use_kept = false;
+                    continue;
+                }
                 Ok(decided) => decided,
+                Err(_) if kept => {
+                    use_kept = false;
+                    continue;
+                }
                 Err(rejection) => {
                     crate::metrics::global()
                         .commands
@@ -112,6 +146,7 @@ impl CommandHandler {
                     return Err(HandleError::Rejected(rejection));
                 }
             };
+            let decided_at = version;
             let state = decided.iter().fold(state, |s, e| D::evolve(s, e));
             if decided.is_empty() {
                 crate::metrics::global()
@@ -119,7 +154,7 @@ impl CommandHandler {
                     .record(D::AGGREGATE, "no_change");
                 return Ok(Handled {
                     events: Vec::new(),
-                    version: loaded.version,
+                    version,
                     state,
                     already_handled: false,
                 });
@@ -138,16 +173,12 @@ impl CommandHandler {
                 .collect();
             match self
                 .log
-                .append(
-                    &aggregate,
-                    loaded.version,
-                    &envelopes,
-                    &command.id.to_string(),
-                )
+                .append(&aggregate, version, &envelopes, &command.id.to_string())
                 .await
             {
                 Ok(appended) if appended.duplicate => {
                     // An earlier attempt of this command landed; answer with what it stored.
+                    self.kept.forget::<D>(&aggregate);
                     crate::metrics::global()
                         .commands
                         .record(D::AGGREGATE, "duplicate");
@@ -158,6 +189,13 @@ impl CommandHandler {
                     return Ok(already_handled(history, command.id, loaded.version, state));
                 }
                 Ok(appended) => {
+                    self.kept.advance::<D>(
+                        &aggregate,
+                        decided_at,
+                        &state,
+                        appended.version,
+                        command.id,
+                    );
                     crate::metrics::global()
                         .commands
                         .record(D::AGGREGATE, "accepted");
@@ -168,16 +206,21 @@ impl CommandHandler {
                         already_handled: false,
                     });
                 }
-                Err(AppendError::Conflict { .. }) if attempt < self.max_attempts => {
+                Err(AppendError::Conflict { .. }) => {
+                    self.kept.forget::<D>(&aggregate);
+                    use_kept = false;
                     crate::metrics::global()
                         .commands
                         .record(D::AGGREGATE, "conflict");
+                    if kept {
+                        // Somebody else wrote since this process did: load, no wait.
+                        continue;
+                    }
                     // Spread racing writers apart a little before they reload.
                     let jitter = u64::from(Uuid::now_v7().as_bytes()[15] % 8);
                     tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2 + jitter))
                         .await;
                 }
-                Err(AppendError::Conflict { .. }) => break,
                 Err(e) => return Err(HandleError::Append(e)),
             }
         }

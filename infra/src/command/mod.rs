@@ -79,7 +79,7 @@ pub struct CommandHandler {
 }
 
 impl CommandHandler {
-    /// A handler deciding at most `max_attempts` times per command.
+    /// A handler trying at most `max_attempts` appends per command (one per conflict).
     pub fn new(log: EventLog, max_attempts: u32) -> Self {
         Self {
             log,
@@ -101,15 +101,15 @@ impl CommandHandler {
     ) -> Result<Handled<D::State>, HandleError<D::Rejection>> {
         let aggregate = AggregateRef::new(D::AGGREGATE, command.aggregate_id.clone())?;
         let mut use_kept = true;
+        // Appends tried: each conflict costs one, up to `max_attempts`.
         let mut attempt = 0;
-        while attempt < self.max_attempts {
+        loop {
             // A kept state is trusted only to append: a refusal, no change or a
             // duplicate decided on it is checked against the log.
             let (state, version, kept) =
                 match use_kept.then(|| self.kept.lookup::<D>(&aggregate, command.id)) {
                     Some(Lookup::Hit { state, version }) => (state, version, true),
                     Some(Lookup::AlreadyHandled) | Some(Lookup::Miss) | None => {
-                        attempt += 1;
                         let loaded = self.log.load(&aggregate).await?;
                         let history: Vec<Envelope> =
                             loaded.events.into_iter().map(|r| r.envelope).collect();
@@ -212,6 +212,10 @@ impl CommandHandler {
                     crate::metrics::global()
                         .commands
                         .record(D::AGGREGATE, "conflict");
+                    attempt += 1;
+                    if attempt >= self.max_attempts {
+                        break;
+                    }
                     if kept {
                         // Somebody else wrote since this process did: load, no wait.
                         continue;

@@ -132,12 +132,13 @@ impl ParkedReactions {
     /// of it must wait behind.
     pub async fn holds(&self, reactor: &str, process: &str) -> Result<Option<u64>, ParkingError> {
         let client = self.pool.get().await?;
-        let row = client
-            .query_opt(
+        // Asked before every reaction: prepared once per connection, one round trip.
+        let statement = client
+            .prepare_cached(
                 "SELECT min(sequence) FROM ferry_reactions.parked WHERE reactor = $1 AND process = $2",
-                &[&reactor, &process],
             )
             .await?;
+        let row = client.query_opt(&statement, &[&reactor, &process]).await?;
         Ok(row
             .and_then(|r| r.get::<_, Option<i64>>(0))
             .map(|s| u64::try_from(s).unwrap_or(0)))

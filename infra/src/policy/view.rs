@@ -19,6 +19,7 @@ use ferry_events::AggregateType;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::time::Duration;
+use tokio_postgres::types::Type;
 use tokio_util::sync::CancellationToken;
 
 /// The one table of every view's schema.
@@ -67,10 +68,12 @@ impl<V: View> Projection for ViewProjection<V> {
             return Ok(());
         }
         let mut entries: BTreeMap<String, Option<V::Entry>> = BTreeMap::new();
+        // Typed queries: parsed and run in one round trip, where `query` first asks
+        // the server for the statement's types.
         for row in tx
-            .query(
+            .query_typed(
                 "SELECT key, entry FROM entries WHERE key = ANY($1)",
-                &[&keys],
+                &[(&keys, Type::TEXT_ARRAY)],
             )
             .await?
         {
@@ -93,8 +96,11 @@ impl<V: View> Projection for ViewProjection<V> {
             }
         }
         if !deletes.is_empty() {
-            tx.execute("DELETE FROM entries WHERE key = ANY($1)", &[&deletes])
-                .await?;
+            tx.execute_typed(
+                "DELETE FROM entries WHERE key = ANY($1)",
+                &[(&deletes, Type::TEXT_ARRAY)],
+            )
+            .await?;
         }
         if !upserts.is_empty() {
             let mut keys = Vec::with_capacity(upserts.len());
@@ -107,11 +113,15 @@ impl<V: View> Projection for ViewProjection<V> {
                 })?);
                 keys.push(key);
             }
-            tx.execute(
+            tx.execute_typed(
                 "INSERT INTO entries (key, entry, due)
                  SELECT * FROM UNNEST($1::text[], $2::jsonb[], $3::timestamptz[])
                  ON CONFLICT (key) DO UPDATE SET entry = EXCLUDED.entry, due = EXCLUDED.due",
-                &[&keys, &values, &dues],
+                &[
+                    (&keys, Type::TEXT_ARRAY),
+                    (&values, Type::JSONB_ARRAY),
+                    (&dues, Type::TIMESTAMPTZ_ARRAY),
+                ],
             )
             .await?;
         }
@@ -280,14 +290,16 @@ impl<V: View> ViewReader<V> {
             return Ok(Entries::new());
         }
         let client = self.client().await?;
+        // Prepared once per connection (the table is named in full): one round trip.
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT key, entry FROM {}.entries WHERE key = ANY($1)",
+                live_schema(V::NAME)
+            ))
+            .await
+            .map_err(transient)?;
         let rows = client
-            .query(
-                &format!(
-                    "SELECT key, entry FROM {}.entries WHERE key = ANY($1)",
-                    live_schema(V::NAME)
-                ),
-                &[&keys],
-            )
+            .query(&statement, &[&keys])
             .await
             .map_err(transient)?;
         rows.into_iter()

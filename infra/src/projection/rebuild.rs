@@ -139,12 +139,11 @@ impl<P: Projection> Shadow<'_, P> {
             let tx = client.transaction().await?;
             // A crash mid-rebuild restarts it from scratch: no need to wait for each
             // batch to reach the disk (the swap itself is synchronous).
-            tx.batch_execute("SET LOCAL synchronous_commit = off")
-                .await?;
             store::begin_write(
                 &tx,
                 &self.schema,
                 &format!("ferry.projection.rebuild.{}", self.projection.name()),
+                store::Commit::Asynchronous,
             )
             .await?;
             self.apply(&tx, &events).await?;
@@ -298,7 +297,13 @@ impl<P: Projection> Shadow<'_, P> {
         let name = self.projection.name();
         let live = live_schema(name);
         let tx = client.transaction().await?;
-        store::begin_write(&tx, &self.schema, &store::write_lock_key(name)).await?;
+        store::begin_write(
+            &tx,
+            &self.schema,
+            &store::write_lock_key(name),
+            store::Commit::Synchronous,
+        )
+        .await?;
         let mut batches = self.batches().await?;
         while let Some(batch) = batches.recv().await {
             let events = self.decode(batch)?;

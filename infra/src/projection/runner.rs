@@ -385,12 +385,11 @@ impl<P: Projection> ProjectionRunner<P> {
         // transactions whole, checkpoint included, and the runner starts again from
         // the checkpoint it then finds (its consumer is reset there), folding the
         // same events into the same rows. The log, not this table, is what is kept.
-        tx.batch_execute("SET LOCAL synchronous_commit = off")
-            .await?;
         let checkpoint = store::begin_write(
             &tx,
             &live_schema(self.name()),
             &store::write_lock_key(self.name()),
+            store::Commit::Asynchronous,
         )
         .await?;
         let fresh_from = events.partition_point(|e| e.sequence <= checkpoint);

@@ -615,3 +615,72 @@ async fn a_load_reads_a_long_history_whole_and_only_its_aggregate() {
     let nobody = stack.log.load(&new_migration()).await.expect("load");
     assert_eq!((nobody.events.len(), nobody.version), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_loads_leaves_nothing_behind_and_commands_keep_working() {
+    let stack = TestStack::new().await;
+    let aggregate = new_migration();
+    let first = stack
+        .log
+        .append(
+            &aggregate,
+            0,
+            &ready_events(&aggregate, 1, Uuid::now_v7()),
+            "a",
+        )
+        .await
+        .expect("append");
+    // 5,000 loads at once, many in flight: more than the 1,000 consumers a stream
+    // allows, had a load left one behind (an audit reads dozens of aggregates).
+    let loads = futures::stream::iter(0..5_000)
+        .map(|i| {
+            let log = stack.log.clone();
+            let aggregate = if i % 2 == 0 {
+                aggregate.clone()
+            } else {
+                new_migration()
+            };
+            async move { log.load(&aggregate).await.map(|l| l.events.len()) }
+        })
+        .buffer_unordered(200)
+        .collect::<Vec<_>>()
+        .await;
+    let failed: Vec<_> = loads.iter().filter_map(|l| l.as_ref().err()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} loads failed: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let stream = stack
+        .log
+        .jetstream()
+        .get_stream(&stack.log.settings().stream)
+        .await
+        .expect("stream");
+    assert_eq!(
+        stream.cached_info().state.consumer_count,
+        0,
+        "nothing left behind"
+    );
+    // Appends, loads and consumers go on.
+    stack
+        .log
+        .append(
+            &aggregate,
+            first.version,
+            &ready_events(&aggregate, 1, Uuid::now_v7()),
+            "b",
+        )
+        .await
+        .expect("a command after the burst");
+    stack
+        .log
+        .durable_consumer(
+            "after",
+            vec![stack.log.subject(&aggregate)],
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("a consumer after the burst");
+}

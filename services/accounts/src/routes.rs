@@ -55,8 +55,10 @@ impl CommandReply {
     }
 }
 
-/// A client server as registered: everything but its id, which is in the path.
+/// A client server as registered: everything but its id, which is in the path. A
+/// field it does not know is refused (a misspelt field must not be dropped quietly).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ServerRegistration {
     /// Host name, e.g. `bakery.hosting.example`.
     pub name: String,

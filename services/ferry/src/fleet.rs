@@ -37,12 +37,33 @@ pub struct FleetTarget {
 
 /// One client server.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+// Read through a map: serde cannot refuse unknown fields of a flattened struct, and
+// a misspelt field must not be dropped quietly.
+#[serde(try_from = "serde_json::Map<String, Value>")]
 pub struct FleetServer {
     /// e.g. `srv-0042`.
     pub server_id: String,
     /// The rest of its registration.
     #[serde(flatten)]
     pub registration: ServerRegistration,
+}
+
+impl TryFrom<serde_json::Map<String, Value>> for FleetServer {
+    type Error = String;
+
+    fn try_from(mut entry: serde_json::Map<String, Value>) -> Result<Self, Self::Error> {
+        let server_id = match entry.remove("server_id") {
+            Some(Value::String(id)) => id,
+            Some(other) => return Err(format!("server_id must be a string, not {other}")),
+            None => return Err("missing field `server_id`".into()),
+        };
+        let registration = serde_json::from_value(Value::Object(entry))
+            .map_err(|e| format!("server {server_id}: {e}"))?;
+        Ok(Self {
+            server_id,
+            registration,
+        })
+    }
 }
 
 /// One transit server: its id and the body of `PUT /transit-servers/{id}`.
@@ -169,5 +190,25 @@ mod tests {
         let error = Fleet::read(&path).expect_err("refused");
         assert!(error.to_string().contains("serverz"), "{error}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn an_unknown_field_of_a_server_is_refused_by_name() -> anyhow::Result<()> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet.yaml");
+        let text = std::fs::read_to_string(&path)?;
+        // A field no server has, inside the first server entry.
+        let spoiled = text.replacen("customer_id: c-42", "customer_id: c-42\n    rack: b12", 1);
+        assert_ne!(spoiled, text, "the example names a customer");
+        let dir = std::env::temp_dir().join(format!("ferry-fleet-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir)?;
+        let spoiled_path = dir.join("fleet.yaml");
+        std::fs::write(&spoiled_path, spoiled)?;
+        let error = Fleet::read(&spoiled_path).expect_err("refused");
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(
+            error.to_string().contains("unknown field `rack`"),
+            "{error}"
+        );
+        Ok(())
     }
 }

@@ -128,6 +128,21 @@ pub enum ServerRefusal {
     /// Another migration holds the server.
     #[error("migration {0} is already in progress on this server")]
     MigrationInProgress(Uuid),
+    /// Who owns the server and which transit servers fit it are fixed while a
+    /// migration moves it.
+    #[error(
+        "{field} cannot change while migration {migration} is in progress (it is {current:?}, the registration says {requested:?})"
+    )]
+    FixedDuringMigration {
+        /// The field, e.g. `customer_id`.
+        field: &'static str,
+        /// The migration.
+        migration: Uuid,
+        /// Its value.
+        current: String,
+        /// What the registration says.
+        requested: String,
+    },
     /// Accounts cannot be removed while a migration moves them.
     #[error("accounts {0} cannot be removed while migration {1} is in progress")]
     AccountsInMigration(String, Uuid),
@@ -141,6 +156,7 @@ impl Refusal for ServerRefusal {
             Self::Invalid(_) => RefusalKind::Invalid,
             Self::VersionChangedOutsideMigration { .. }
             | Self::MigrationInProgress(_)
+            | Self::FixedDuringMigration { .. }
             | Self::AccountsInMigration(..) => RefusalKind::Conflict,
         }
     }
@@ -387,6 +403,33 @@ fn details_of(e: &ServerRegistered) -> ServerDetailsChanged {
     }
 }
 
+/// The owner (its customer's rights on the migration) and the configuration (the
+/// transit server lent) cannot change under a migration.
+fn fixed_during_migration(
+    current: &ServerDetailsChanged,
+    wanted: &ServerDetailsChanged,
+    migration: Uuid,
+) -> Result<(), ServerRefusal> {
+    for (field, now, then) in [
+        ("customer_id", &current.customer_id, &wanted.customer_id),
+        (
+            "configuration",
+            &current.configuration,
+            &wanted.configuration,
+        ),
+    ] {
+        if now != then {
+            return Err(ServerRefusal::FixedDuringMigration {
+                field,
+                migration,
+                current: now.clone(),
+                requested: then.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn register(
     state: &ServerState,
     actor: &Actor,
@@ -407,6 +450,9 @@ fn register(
                 });
             }
             let wanted = details_of(server);
+            if let Some(migration) = state.open_migration {
+                fixed_during_migration(current, &wanted, migration)?;
+            }
             if *current != wanted {
                 events.push(wanted.into());
             }

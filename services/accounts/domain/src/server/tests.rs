@@ -316,6 +316,45 @@ fn accounts_are_not_removed_during_a_migration() {
 }
 
 #[test]
+fn owner_and_configuration_are_fixed_during_a_migration() {
+    let mut held = history();
+    held.push(
+        RequiredMigrationOpened {
+            migration_id: M1,
+            target_version: "v2026".into(),
+        }
+        .into(),
+    );
+    let changed = |change: fn(&mut ServerRegistered)| {
+        let mut server = registered();
+        change(&mut server);
+        ServerCommand::Register {
+            actor: Actor::support("jdoe"),
+            server,
+            accounts: vec![account("acc-1")],
+        }
+    };
+    given::<ServerDecider>(held.clone())
+        .when(changed(|s| s.customer_id = "c-77".into()))
+        .then_refused_because(Conflict, "customer_id cannot change while migration");
+    given::<ServerDecider>(held.clone())
+        .when(changed(|s| s.configuration = "vps-8c-16g".into()))
+        .then_refused_because(Conflict, "configuration cannot change while migration");
+    // Other details still follow the fleet; without a migration, both may change.
+    let details = |change: fn(&mut ServerRegistered)| {
+        let mut server = registered();
+        change(&mut server);
+        vec![super::details_of(&server).into()]
+    };
+    given::<ServerDecider>(held)
+        .when(changed(|s| s.contact_email = "ops@bakery.example".into()))
+        .then(details(|s| s.contact_email = "ops@bakery.example".into()));
+    given::<ServerDecider>(history())
+        .when(changed(|s| s.customer_id = "c-77".into()))
+        .then(details(|s| s.customer_id = "c-77".into()));
+}
+
+#[test]
 fn languages_are_removed_and_restored() {
     given::<ServerDecider>(history())
         .when(ServerCommand::RemoveLanguages {

@@ -143,6 +143,14 @@ pub struct MigrationOpenedReply {
     pub command: CommandReply,
 }
 
+/// What a reinstall installed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReinstallReport {
+    /// The infrastructure version the server runs now, e.g. `v2026`.
+    pub infrastructure_version: String,
+}
+
 /// Why something is abandoned.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Reason {
@@ -394,10 +402,30 @@ migration_route!(
     /// Step 6: starts the reinstall; the IPs are rerouted to the transit server (support).
     start_reinstall, post, "/migrations/{migration_id}/reinstall",
     MigrationRequest::StartReinstall);
-migration_route!(
-    /// End of step 6: the server runs the target version (support).
-    record_reinstalled, post, "/migrations/{migration_id}/reinstall/done",
-    MigrationRequest::RecordReinstalled);
+/// End of step 6: the server was reinstalled; the report says which infrastructure
+/// version it runs, refused unless it is the migration's target (support).
+#[utoipa::path(post, path = "/migrations/{migration_id}/reinstall/done", tag = TAG,
+    params(("migration_id" = Uuid, Path)),
+    request_body = ReinstallReport,
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+async fn record_reinstalled(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    CommandId(id): CommandId,
+    Path(migration_id): Path<Uuid>,
+    ApiJson(report): ApiJson<ReinstallReport>,
+) -> Result<Json<CommandReply>, ApiError> {
+    run(
+        &accounts,
+        actor,
+        id,
+        migration_id,
+        MigrationRequest::RecordReinstalled {
+            infrastructure_version: report.infrastructure_version,
+        },
+    )
+    .await
+}
 migration_route!(
     /// Step 7: moves an account back to the reinstalled server, in working hours
     /// (support); outside them the refusal names the next opening.

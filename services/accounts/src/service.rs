@@ -63,8 +63,11 @@ pub enum MigrationRequest {
     RequestReinstall,
     /// Support starts the reinstall.
     StartReinstall,
-    /// Support records the reinstall done.
-    RecordReinstalled,
+    /// Support records the reinstall done, with the version that was installed.
+    RecordReinstalled {
+        /// What the server runs now, as the reinstall reported it.
+        infrastructure_version: String,
+    },
     /// Support moves an account back to the reinstalled server.
     Relocate(String),
     /// Abandons the migration.
@@ -350,8 +353,10 @@ impl Accounts {
             },
             MigrationRequest::RequestReinstall => Action::RequestReinstall,
             MigrationRequest::StartReinstall => Action::StartReinstall,
-            MigrationRequest::RecordReinstalled => Action::RecordReinstalled {
-                infrastructure_version: migration.target_version.clone(),
+            MigrationRequest::RecordReinstalled {
+                infrastructure_version,
+            } => Action::RecordReinstalled {
+                infrastructure_version,
             },
             MigrationRequest::Relocate(account_id) => Action::Relocate {
                 database_bytes: database_bytes(&server().await?, &account_id),

@@ -211,10 +211,13 @@ pub enum MigrationCommand {
         /// Migration id or server id.
         migration: MigrationRef,
     },
-    /// End of step 6 (support): the server runs the target version.
+    /// End of step 6 (support): the server was reinstalled with this version.
     Reinstalled {
         /// Migration id or server id.
         migration: MigrationRef,
+        /// The infrastructure version the reinstall installed (must be the target).
+        #[arg(long = "version")]
+        infrastructure_version: String,
     },
     /// Step 7 (support, working hours): move an account back to the server.
     Relocate {

@@ -174,10 +174,17 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
             "/migrations/{}/reinstall",
             resolve(api, &migration).await?
         )),
-        M::Reinstalled { migration } => post(format!(
-            "/migrations/{}/reinstall/done",
-            resolve(api, &migration).await?
-        )),
+        M::Reinstalled {
+            migration,
+            infrastructure_version,
+        } => (
+            Method::POST,
+            format!(
+                "/migrations/{}/reinstall/done",
+                resolve(api, &migration).await?
+            ),
+            Some(json!({ "infrastructure_version": infrastructure_version })),
+        ),
         M::Relocate { migration, account } => post(format!(
             "/migrations/{}/accounts/{account}/relocation",
             resolve(api, &migration).await?

@@ -605,7 +605,25 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     assert!(not_support.is_err_and(|e| e.to_string().contains("403")));
     post(&support, format!("/migrations/{m}/reinstall")).await?;
     wait_for_state(&log, m, "reinstalling").await;
-    post(&support, format!("/migrations/{m}/reinstall/done")).await?;
+    // The report says what was installed: anything but the target is refused.
+    let wrong = support
+        .command(
+            Method::POST,
+            &format!("/migrations/{m}/reinstall/done"),
+            Some(serde_json::json!({ "infrastructure_version": "v2020" })),
+        )
+        .await;
+    assert!(
+        wrong.is_err_and(|e| e.to_string().contains("v2026")),
+        "a reinstall on the wrong version is refused"
+    );
+    support
+        .command(
+            Method::POST,
+            &format!("/migrations/{m}/reinstall/done"),
+            Some(serde_json::json!({ "infrastructure_version": "v2026" })),
+        )
+        .await?;
     wait_for_state(&log, m, "relocating").await;
 
     // Step 7: support moves the accounts back, one by one.

@@ -317,11 +317,18 @@ impl Accounts {
             }
             MigrationRequest::RequestTransit => {
                 let server = server().await?;
+                // Its configuration names the transit servers that fit: none is a fact
+                // missing, never an empty configuration.
                 let configuration = server
                     .details
                     .as_ref()
                     .map(|d| d.configuration.clone())
-                    .unwrap_or_default();
+                    .ok_or_else(|| {
+                        ApiError::not_found(format!(
+                            "server {} of migration {migration_id} is not registered",
+                            migration.server_id
+                        ))
+                    })?;
                 Action::RequestTransit { configuration }
             }
             MigrationRequest::RemoveObsoleteLanguages => {

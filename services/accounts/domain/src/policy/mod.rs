@@ -239,7 +239,7 @@ impl Policy for AccountsPolicy {
                 else {
                     return Ok(Vec::new());
                 };
-                cutover_done(*transfer_id, view).into_iter().collect()
+                cutover_done(*transfer_id, view)?.into_iter().collect()
             }
             _ => Vec::new(),
         })
@@ -373,7 +373,12 @@ fn on_transfer_ended(
             };
             let outcome = match outcome {
                 TransferOutcome::Completed { test_address, .. } => {
-                    Ok(test_address.clone().unwrap_or_default())
+                    Ok(test_address.clone().ok_or_else(|| {
+                        Missing(format!(
+                            "test copy {} completed without the address customers reach it at",
+                            transfer.transfer_id
+                        ))
+                    })?)
                 }
                 TransferOutcome::Failed { reason } => Err(reason.clone()),
             };
@@ -391,8 +396,9 @@ fn on_transfer_ended(
             let mut commands = Vec::new();
             let outcome = match outcome {
                 TransferOutcome::Completed { downtime_ms, .. } => {
+                    let downtime_ms = measured_downtime(transfer, *downtime_ms)?;
                     commands.extend(service_moved(event, optional_id, transfer, view));
-                    Ok(downtime_ms.unwrap_or(0))
+                    Ok(downtime_ms)
                 }
                 TransferOutcome::Failed { reason } => Err(reason.clone()),
             };
@@ -420,7 +426,7 @@ fn on_transfer_ended(
                     },
                 )],
                 // The network's switch completes it otherwise (`AccountTrafficSwitched`).
-                TransferOutcome::Completed { .. } => cutover_done(transfer.transfer_id, view)
+                TransferOutcome::Completed { .. } => cutover_done(transfer.transfer_id, view)?
                     .into_iter()
                     .collect(),
             }
@@ -430,33 +436,55 @@ fn on_transfer_ended(
 
 /// `RecordCutover` once the cutover `transfer_id` is copied and verified **and** its
 /// account's traffic is on its destination; its id derives from the transfer, so
-/// the completion and the switch, whichever is handled last, record it once.
-fn cutover_done(transfer_id: Uuid, view: &Entries<AccountsFact>) -> Option<AccountsCommand> {
+/// the completion and the switch, whichever is handled last, record it once. A
+/// completed cutover without its measured downtime or without an account is a fact
+/// missing, never a zero or a switch taken for granted.
+fn cutover_done(
+    transfer_id: Uuid,
+    view: &Entries<AccountsFact>,
+) -> Result<Option<AccountsCommand>, Missing> {
     let Some(AccountsFact::Transfer(transfer)) = view.get(&transfer_key(&transfer_id.to_string()))
     else {
-        return None;
+        return Ok(None);
     };
     let (Some(migration_id), Some(TransferOutcome::Completed { downtime_ms, .. })) =
         (transfer.migration_id, &transfer.outcome)
     else {
-        return None;
+        return Ok(None);
     };
-    let switched_there = match transfer.accounts.first() {
-        None => true,
-        Some(account) => matches!(
-            view.get(&traffic_key(account)),
-            Some(AccountsFact::Traffic { to_server_id }) if *to_server_id == transfer.destination
-        ),
+    let Some(account) = transfer.accounts.first() else {
+        return Err(Missing(format!(
+            "cutover {transfer_id} names no account whose traffic would follow it"
+        )));
     };
-    switched_there.then(|| {
-        to_migration(
-            reaction_id(NAME, transfer_id, "cutover"),
-            migration_id,
-            Action::RecordCutover {
-                transfer_id,
-                outcome: Ok(downtime_ms.unwrap_or(0)),
-            },
-        )
+    let switched_there = matches!(
+        view.get(&traffic_key(account)),
+        Some(AccountsFact::Traffic { to_server_id }) if *to_server_id == transfer.destination
+    );
+    if !switched_there {
+        return Ok(None);
+    }
+    let downtime_ms = measured_downtime(transfer, *downtime_ms)?;
+    Ok(Some(to_migration(
+        reaction_id(NAME, transfer_id, "cutover"),
+        migration_id,
+        Action::RecordCutover {
+            transfer_id,
+            outcome: Ok(downtime_ms),
+        },
+    )))
+}
+
+/// The downtime a completed transfer that freezes its accounts measured.
+fn measured_downtime(
+    transfer: &facts::TransferFacts,
+    downtime_ms: Option<u64>,
+) -> Result<u64, Missing> {
+    downtime_ms.ok_or_else(|| {
+        Missing(format!(
+            "transfer {} completed without the downtime it measured",
+            transfer.transfer_id
+        ))
     })
 }
 

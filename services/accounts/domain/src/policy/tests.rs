@@ -325,3 +325,43 @@ fn a_transfer_ending_unscheduled_is_a_missing_fact_not_a_silent_no() {
         .when(&completed(7, 100))
         .then_missing("without having been scheduled");
 }
+
+/// A completion as the data mover might wrongly send it: no downtime, maybe an address.
+fn completed_without(transfer: u128, test_address: Option<&str>) -> Envelope {
+    envelope(
+        &m(transfer).to_string(),
+        TransferCompleted {
+            bytes_copied: 1,
+            duration_ms: 1,
+            downtime_ms: None,
+            database_methods: vec![],
+            test_address: test_address.map(str::to_owned),
+        },
+    )
+}
+
+#[test]
+fn facts_missing_from_the_data_mover_are_errors_not_zeros() {
+    // A cutover completed and switched, without the downtime it measured.
+    let mut history = vec![scheduled(7, TransferKind::Cutover, "tr-1")];
+    history.push(switched("tr-1"));
+    given_view::<AccountsPolicy>(&history)
+        .when(&completed_without(7, None))
+        .then_missing("without the downtime it measured");
+    // A service migration likewise.
+    given_view::<AccountsPolicy>(&[scheduled(8, TransferKind::ServiceMigration, "pg16")])
+        .when(&completed_without(8, None))
+        .then_missing("without the downtime it measured");
+    // A test copy without the address customers would be given.
+    given_view::<AccountsPolicy>(&[scheduled(9, TransferKind::TestCopy, "test")])
+        .when(&completed_without(9, None))
+        .then_missing("without the address");
+    // A cutover that names no account: its traffic cannot be taken as switched.
+    let mut no_account = scheduled(10, TransferKind::Cutover, "tr-1");
+    if let Event::Transfer(TransferEvent::TransferScheduled(s)) = &mut no_account.event {
+        s.accounts.clear();
+    }
+    given_view::<AccountsPolicy>(&[no_account])
+        .when(&completed(10, 100))
+        .then_missing("names no account");
+}

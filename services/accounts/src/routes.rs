@@ -143,6 +143,13 @@ pub struct MigrationOpenedReply {
     pub command: CommandReply,
 }
 
+/// The required migration holding a server, as the command side knows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CurrentMigration {
+    /// The migration in progress.
+    pub migration_id: Uuid,
+}
+
 /// What a reinstall installed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -195,6 +202,7 @@ pub fn router(accounts: Accounts) -> OpenApiRouter {
         .routes(routes!(register_server))
         .routes(routes!(publish_target))
         .routes(routes!(compatibility))
+        .routes(routes!(current_migration))
         .routes(routes!(open_migration))
         .routes(routes!(check_compatibility))
         .routes(routes!(request_test, discard_test))
@@ -258,6 +266,21 @@ async fn publish_target(
     };
     let handled = accounts.publish_target(actor, id, publish).await?;
     Ok(Json(CommandReply::of(version, &handled)))
+}
+
+/// The migration in progress on a server, read from the server's own history rather
+/// than from the read side, so that a script's next command sees the migration it
+/// has just opened (owner or support; 404 when none is in progress).
+#[utoipa::path(get, path = "/servers/{server_id}/current-migration", tag = TAG,
+    params(("server_id" = String, Path)),
+    responses((status = 200, body = CurrentMigration), (status = "4XX", body = ErrorBody)))]
+async fn current_migration(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    Path(server_id): Path<String>,
+) -> Result<Json<CurrentMigration>, ApiError> {
+    let migration_id = accounts.current_migration(&actor, &server_id).await?;
+    Ok(Json(CurrentMigration { migration_id }))
 }
 
 /// Per account, what will not work on a target version (owner or support).

@@ -169,6 +169,26 @@ impl Accounts {
             .collect())
     }
 
+    /// The migration in progress on a server, from its history (owner or support).
+    pub async fn current_migration(
+        &self,
+        actor: &Actor,
+        server_id: &str,
+    ) -> Result<Uuid, ApiError> {
+        let server = self.server(server_id).await?;
+        crate::domain::access::check(
+            actor,
+            crate::domain::access::Allowed::OwnerOrSupport,
+            server.customer_id(),
+        )
+        .map_err(ApiError::forbidden)?;
+        server.open_migration.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "server {server_id} has no migration in progress; open one with `ferry migration open {server_id} --target <version>`"
+            ))
+        })
+    }
+
     /// Opens a migration of a server (owner or support). The migration id derives
     /// from the command id, so a retried request opens the same migration.
     ///

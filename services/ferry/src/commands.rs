@@ -6,7 +6,7 @@ use crate::cli::{
 use crate::client::Api;
 use crate::fleet::{self, Fleet};
 use crate::render;
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -289,12 +289,13 @@ async fn resolve(api: &Api, reference: &str) -> anyhow::Result<Uuid> {
     if let Ok(id) = Uuid::parse_str(reference) {
         return Ok(id);
     }
-    let server = api
-        .fetch(&format!("/servers/{reference}"))
-        .await
-        .with_context(|| format!("{reference} is neither a migration id nor a known server"))?;
-    render::current_migration_id(&server.read()?)
-        .ok_or_else(|| anyhow!("server {reference} has no migration in progress; open one with `ferry migration open {reference} --target <version>`"))
+    // From the command side: a migration opened a moment ago is there, whether or
+    // not the read side has caught up.
+    let current: ferry_accounts::routes::CurrentMigration = api
+        .fetch(&format!("/servers/{reference}/current-migration"))
+        .await?
+        .read()?;
+    Ok(current.migration_id)
 }
 
 /// Used by the render module's tests and by scripts: the value as pretty JSON.

@@ -153,3 +153,106 @@ async fn a_bad_setting_is_refused_with_its_name() {
         "an unreachable dependency stops the start"
     );
 }
+
+/// Runs the `ferry` CLI against the API on `port`: its exit status and output.
+async fn cli(port: u16, args: &[&str]) -> (bool, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .env("FERRY_API_URL", format!("http://127.0.0.1:{port}"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .await
+        .expect("the CLI runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_sees_the_migration_it_has_just_opened() {
+    let stack = TestStack::new().await;
+    let port = free_port();
+    let settings = stack.log.settings().clone();
+    let _ferry = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .arg("up")
+        .env("FERRY_NATS_URL", &stack.nats_url)
+        .env("FERRY_STREAM", &settings.stream)
+        .env("FERRY_SUBJECT_PREFIX", &settings.subject_prefix)
+        .env("FERRY_DATABASE_URL", &stack.database_url)
+        .env("FERRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("FERRY_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ferry starts");
+    assert!(
+        wait_for(port, "/ready", |status, _| status == 200).await,
+        "ferry becomes ready"
+    );
+    let (imported, output) = cli(
+        port,
+        &["--as", "support:jdoe", "import", "examples/fleet.yaml"],
+    )
+    .await;
+    assert!(imported, "{output}");
+
+    // Open, then at once act on the server by name, as a script does: the second
+    // command must see the first, whatever the read side's delay. Three rounds.
+    for round in 0..3 {
+        let customer = ["--as", "customer:c-42"];
+        let (opened, output) = cli(
+            port,
+            &[
+                &customer[..],
+                &["migration", "open", "srv-0042", "--target", "v2026"],
+            ]
+            .concat(),
+        )
+        .await;
+        assert!(opened, "round {round}: {output}");
+        let (ready, output) = cli(
+            port,
+            &[
+                &customer[..],
+                &["migration", "ready", "srv-0042", "acc-1207"],
+            ]
+            .concat(),
+        )
+        .await;
+        assert!(
+            ready,
+            "round {round}: the migration just opened is found: {output}"
+        );
+        let (cancelled, output) = cli(
+            port,
+            &[
+                &customer[..],
+                &["migration", "cancel", "srv-0042", "--reason", "round over"],
+            ]
+            .concat(),
+        )
+        .await;
+        assert!(cancelled, "round {round}: {output}");
+    }
+    // Nothing in progress: said so, with what to do.
+    let (found, output) = cli(
+        port,
+        &[
+            "--as",
+            "customer:c-42",
+            "migration",
+            "ready",
+            "srv-0042",
+            "acc-1207",
+        ],
+    )
+    .await;
+    assert!(
+        !found && output.contains("no migration in progress"),
+        "{output}"
+    );
+}

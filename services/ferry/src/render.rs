@@ -244,6 +244,21 @@ fn migration_lines(migration: &MigrationDetail) {
         &["ACCOUNT", "NAME", "STATE", "TEST", "DOWNTIME", "TRANSFER"],
         rows,
     );
+    // What failed, with the reason, where the user looks (not only in the audit).
+    for a in &migration.accounts {
+        if let Some(failure) = &a.last_failure {
+            println!(
+                "  {}: {} failed at {}: {}",
+                a.account_id,
+                named(&failure.kind),
+                failure.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                failure.reason
+            );
+        }
+        if let Some(reason) = &a.test_failure {
+            println!("  {}: test copy failed: {reason}", a.account_id);
+        }
+    }
 }
 
 /// One server.

@@ -9,7 +9,8 @@ use uuid::Uuid;
 use crate::loan::{LoanView, loan};
 use crate::query::{QueueRow, ServerRow};
 use crate::view::{
-    AccountState, MigrationStatus, MigrationView, ServerView, TestStatus, TransferView,
+    AccountState, MigrationStatus, MigrationView, OperationFailure, ServerView, TestStatus,
+    TransferView,
 };
 
 /// A server in a list.
@@ -65,6 +66,11 @@ pub struct AccountLine {
     pub downtime_ms: u64,
     /// The transfer moving it right now, with its progress.
     pub current_transfer: Option<TransferView>,
+    /// Its last failed move, rollback or relocation, with the reason (the account
+    /// stayed where it was).
+    pub last_failure: Option<OperationFailure>,
+    /// Why its test copy failed, when it did.
+    pub test_failure: Option<String>,
 }
 
 /// The transit server a migration holds, in short.
@@ -125,6 +131,8 @@ impl MigrationDetail {
                 test_address: a.test.test_address.clone(),
                 downtime_ms: a.downtime_ms,
                 current_transfer: a.operation.as_ref().map(|o| o.transfer.clone()),
+                last_failure: a.last_failure.clone(),
+                test_failure: a.test.failure.clone(),
             })
             .collect();
         let transit = view.transit.as_ref().map(|t| TransitLine {

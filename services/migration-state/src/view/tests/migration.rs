@@ -320,6 +320,23 @@ fn a_failed_move_leaves_the_account_ready_and_is_recorded() {
     );
     assert_eq!(h.migration(m).transfers[0].status, TransferStatus::Failed);
     assert_eq!(h.migration(m).state, MigrationStatus::MigratingAccounts);
+    // What `server` and `migration show` answer: the failure with its reason.
+    let detail = crate::response::MigrationDetail::of(
+        h.migration(m).clone(),
+        None,
+        None,
+        chrono::Utc::now(),
+        14,
+    );
+    let line = detail
+        .accounts
+        .iter()
+        .find(|a| a.account_id == "acc-1")
+        .expect("listed");
+    assert_eq!(
+        line.last_failure.as_ref().map(|f| f.reason.as_str()),
+        Some("dump failed")
+    );
 }
 
 #[test]

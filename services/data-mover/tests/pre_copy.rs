@@ -112,6 +112,30 @@ async fn slots_for(database: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pre_copy_sets_up_replication_and_a_cancelled_migration_tears_it_down() {
+    pre_copy_then_torn_down_by(
+        MigrationCancelled {
+            reason: "the customer changed their mind".into(),
+        }
+        .into(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restoring_the_languages_tears_the_pre_copys_replication_down() {
+    // The migration goes back to step 1 and gives its transit server up: nothing
+    // may keep the client's WAL for a copy no one will use.
+    pre_copy_then_torn_down_by(
+        ObsoleteLanguagesRestored {
+            restorations: Vec::new(),
+        }
+        .into(),
+    )
+    .await;
+}
+
+/// A pre-copy with replication, then `ending` on the migration: its slots go.
+async fn pre_copy_then_torn_down_by(ending: Event) {
     let mut world = World::new().await;
     write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
     pg_shop(&world.db("srv-1", "shop_pg"), 1_000).await;
@@ -165,14 +189,7 @@ async fn a_pre_copy_sets_up_replication_and_a_cancelled_migration_tears_it_down(
         "the staging copy follows the source"
     );
 
-    world
-        .migration_events(vec![
-            MigrationCancelled {
-                reason: "the customer changed their mind".into(),
-            }
-            .into(),
-        ])
-        .await;
+    world.migration_events(vec![ending]).await;
     let mut torn_down = false;
     for _ in 0..300 {
         if slots_for(&world.db("srv-1", "shop_pg")).await == 0 {
@@ -183,7 +200,7 @@ async fn a_pre_copy_sets_up_replication_and_a_cancelled_migration_tears_it_down(
     }
     assert!(
         torn_down,
-        "no slot keeps the source's WAL after a cancellation"
+        "no slot keeps the source's WAL once the migration gave its transit server up"
     );
     world.stop().await;
     world.cleanup().await;

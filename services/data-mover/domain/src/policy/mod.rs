@@ -8,7 +8,7 @@
 //! | `AccountMoveStarted` / `AccountRollbackStarted` / `AccountRelocationStarted` (migration) | schedule the account's cutover / rollback / relocation |
 //! | `TestMigrationRequested` (migration) | schedule a test copy of the account (the edge adds the test servers) |
 //! | `TestMigrationDiscarded` (migration) | drop that test copy |
-//! | `MigrationCancelled` (migration) | tear down the replications its pre-copies set up, both ways |
+//! | `MigrationCancelled`, `ObsoleteLanguagesRestored`, `MigrationCompleted` (migration) | tear down the replications its pre-copies set up, both ways |
 //! | `OptionalMigrationStarted` (optional_migration) | schedule a service migration (the edge adds the new version's server) |
 //!
 //! Transfer ids come from the events (the migration's decisions), or derive from
@@ -189,7 +189,13 @@ impl Policy for MoverPolicy {
                     })
                     .into_iter()
                     .collect()),
-                MigrationEvent::MigrationCancelled(_) => cancelled(view, migration_id()?),
+                // Every way a migration stops using its pre-copies: cancelled, back to
+                // step 1 with its transit server given up, or completed.
+                MigrationEvent::MigrationCancelled(_)
+                | MigrationEvent::ObsoleteLanguagesRestored(_)
+                | MigrationEvent::MigrationCompleted(_) => {
+                    tear_down_pre_copies(view, migration_id()?)
+                }
                 _ => Ok(Vec::new()),
             },
             Event::OptionalMigration(OptionalMigrationEvent::OptionalMigrationStarted(e)) => {
@@ -350,9 +356,12 @@ fn test_copy(
     })])
 }
 
-/// A cancelled migration keeps no replication running for its pre-copies, in either
-/// direction. Never given a transit server: nothing was set up.
-fn cancelled(view: &Entries<MoverFact>, migration_id: Uuid) -> Result<Vec<MoverCommand>, Missing> {
+/// A migration that stops using its pre-copies keeps no replication running for them,
+/// in either direction. Never given a transit server: nothing was set up.
+fn tear_down_pre_copies(
+    view: &Entries<MoverFact>,
+    migration_id: Uuid,
+) -> Result<Vec<MoverCommand>, Missing> {
     let assigned = matches!(
         view.get(&migration_key(&migration_id.to_string())),
         Some(MoverFact::Migration {

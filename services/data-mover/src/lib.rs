@@ -26,6 +26,7 @@
 //! `optional_migration` and `transfer` events for where data lives.
 
 pub mod databases;
+pub mod demo;
 mod disk;
 pub use ferry_data_mover_domain as domain;
 pub mod downtime_model;

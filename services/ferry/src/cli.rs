@@ -40,6 +40,12 @@ pub enum Command {
         /// The fleet file, e.g. `examples/fleet.yaml`.
         file: PathBuf,
     },
+    /// Demo data on this machine (no API involved).
+    Demo {
+        /// What to do.
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
     /// List servers with their migration step.
     Servers {
         /// Only servers at this step (1-8).
@@ -300,5 +306,21 @@ pub enum TransitCommand {
     RetryInstall {
         /// The transit server id.
         id: String,
+    },
+}
+
+/// `ferry demo …`.
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Makes the files, mails and databases a fleet file declares real on this
+    /// machine, for a walkthrough: a few MB per account. Seeding again changes
+    /// nothing that exists; `--remove` takes it all away.
+    Seed {
+        /// The fleet file.
+        #[arg(default_value = "examples/fleet.yaml")]
+        fleet: PathBuf,
+        /// Remove the demo data instead.
+        #[arg(long)]
+        remove: bool,
     },
 }

@@ -16,7 +16,9 @@ pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
     let api = Api::new(&args.api, &args.actor)?;
     let json = args.json;
     match command {
-        Command::Up(_) => Err(anyhow!("`ferry up` is not a client command")),
+        Command::Up(_) | Command::Demo { .. } => Err(anyhow!(
+            "`ferry up` and `ferry demo` are not client commands"
+        )),
         Command::Import { file } => {
             let fleet = Fleet::read(&file)?;
             let imported = fleet::import(&api, &fleet).await?;

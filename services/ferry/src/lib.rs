@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod client;
 pub mod commands;
+mod demo;
 pub mod fleet;
 pub mod render;
 mod up;
@@ -38,6 +39,7 @@ pub struct Cli {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => up::up(*args).await,
+        Command::Demo { command } => demo::run(command, cli.client.json).await,
         command => commands::run(&cli.client, command).await,
     }
 }

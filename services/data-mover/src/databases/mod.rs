@@ -33,7 +33,7 @@ use tokio::sync::watch;
 pub use tokio_util::sync::CancellationToken;
 
 pub mod discard;
-mod endpoint;
+pub(crate) mod endpoint;
 pub mod mysql;
 pub mod mysql_binlog;
 pub mod pg_logical;

@@ -23,6 +23,14 @@ pub enum SetupError {
         /// Why.
         reason: String,
     },
+    /// The server is older than ferry needs.
+    #[error("nats-server {version} is too old: ferry needs {needed} or later")]
+    UnsupportedServer {
+        /// What the server says it is.
+        version: String,
+        /// The oldest version ferry works with.
+        needed: String,
+    },
     /// JetStream refused to create or update the stream.
     #[error("cannot set up stream {stream}: {reason}")]
     Stream {

@@ -133,6 +133,7 @@ impl EventLog {
                 reason: e.to_string(),
             }
         })?;
+        check_server_version(&client.server_info().version)?;
         let js = jetstream::new(client.clone());
         let log = Self {
             client,
@@ -183,6 +184,39 @@ impl EventLog {
             vec![self.all_filter()]
         } else {
             types.iter().map(|t| self.type_filter(*t)).collect()
+        }
+    }
+}
+
+/// The oldest nats-server ferry works with: batched direct gets (ADR-31, used by
+/// [`EventLog::load`]) came with 2.11; an older server would answer one message of
+/// each batch and leave every load waiting.
+const OLDEST_SERVER: (u64, u64) = (2, 11);
+
+fn check_server_version(version: &str) -> Result<(), SetupError> {
+    let mut parts = version.split(['.', '-']).map(|p| p.parse::<u64>().ok());
+    let (major, minor) = (parts.next().flatten(), parts.next().flatten());
+    match (major, minor) {
+        (Some(major), Some(minor)) if (major, minor) >= OLDEST_SERVER => Ok(()),
+        _ => Err(SetupError::UnsupportedServer {
+            version: version.to_owned(),
+            needed: format!("{}.{}", OLDEST_SERVER.0, OLDEST_SERVER.1),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_server_version;
+
+    #[test]
+    fn servers_older_than_2_11_are_refused_by_version() {
+        for ok in ["2.11.0", "2.15.1", "3.0.0-beta"] {
+            assert!(check_server_version(ok).is_ok(), "{ok}");
+        }
+        for old in ["2.10.22", "2.9.0", "1.4", "weird"] {
+            let error = check_server_version(old).expect_err(old).to_string();
+            assert!(error.contains(old) && error.contains("2.11"), "{error}");
         }
     }
 }

@@ -18,14 +18,12 @@
 //! Emits and consumes no event type of its own.
 
 use super::{
-    Parking, Reactor, ReactorError, ReactorSettings, fetch, give_back, handle, with_retries,
+    Deliveries, Parking, Reactor, ReactorError, ReactorSettings, handle, keeping_message, settle,
+    with_retries,
 };
 use crate::event_log::{EventLog, ReadError, Recorded};
-use async_nats::jetstream::AckKind;
-use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -93,70 +91,40 @@ async fn consume_in_lanes<R: Reactor>(
     shutdown: CancellationToken,
 ) -> Result<(), ReactorError> {
     let name = reactor.name();
-    let consumer = log
-        .durable_consumer(name, reactor.filters(&log), settings.ack_wait)
-        .await
-        .map_err(|e| ReactorError {
-            name,
-            reason: e.to_string(),
-        })?;
+    let mut deliveries =
+        Deliveries::open(reactor.as_ref(), &log, settings.batch, &settings, &shutdown).await?;
     let context = LaneContext {
         reactor,
         parking,
-        settings: settings.clone(),
+        settings,
         shutdown: shutdown.clone(),
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
     // The last task of each lane: the next message of the lane waits for it.
     let mut lanes: HashMap<String, JoinHandle<bool>> = HashMap::new();
     tracing::info!(reactor = name, max_in_flight, "reacting in lanes");
-    let mut failures = 0u32;
-    'fetching: while !shutdown.is_cancelled() {
-        let Some(mut messages) = fetch(
-            name,
-            &consumer,
-            settings.batch,
-            &settings,
-            &mut failures,
-            &shutdown,
-        )
-        .await
-        else {
-            continue;
+    while let Some(message) = deliveries.next().await {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => None,
+            slot = slots.clone().acquire_owned() => slot.ok(),
         };
-        while let Some(message) = tokio::select! {
-            _ = shutdown.cancelled() => { give_back(&mut messages).await; None }
-            next = messages.next() => next,
-        } {
-            let message = match message {
-                Ok(message) => message,
-                Err(e) => {
-                    tracing::warn!(reactor = name, error = %e, "delivery interrupted");
-                    break;
-                }
-            };
-            let slot = tokio::select! {
-                _ = shutdown.cancelled() => None,
-                slot = slots.clone().acquire_owned() => slot.ok(),
-            };
-            // A task gives its message back only when stopping: checked here, after
-            // any such task, so that nothing of its lane is handled after it.
-            let Some(slot) = slot.filter(|_| !shutdown.is_cancelled()) else {
-                message.ack_with(AckKind::Nak(None)).await.ok();
-                give_back(&mut messages).await;
-                break 'fetching;
-            };
-            let events = Recorded::from_message(&message);
-            let lane = lane_of(context.reactor.as_ref(), &message, &events);
-            let before = lanes.remove(&lane);
-            let context = context.clone();
-            let task = tokio::spawn(async move {
-                let _slot = slot;
-                react_in_turn(context, message, events, before).await
-            });
-            lanes.insert(lane, task);
-            lanes.retain(|_, task| !task.is_finished());
-        }
+        // A task gives its message back only when stopping: checked here, after any
+        // such task, so that nothing of its lane is handled after it.
+        let Some(slot) = slot.filter(|_| !shutdown.is_cancelled()) else {
+            settle(name, &message, false).await;
+            deliveries.give_back().await;
+            break;
+        };
+        let events = Recorded::from_message(&message);
+        let lane = lane_of(context.reactor.as_ref(), &message, &events);
+        let before = lanes.remove(&lane);
+        let context = context.clone();
+        let task = tokio::spawn(async move {
+            let _slot = slot;
+            react_in_turn(context, message, events, before).await
+        });
+        lanes.insert(lane, task);
+        lanes.retain(|_, task| !task.is_finished());
     }
     for (_, task) in lanes.drain() {
         task.await.ok();
@@ -182,7 +150,10 @@ async fn react_in_turn<R: Reactor>(
     } = context;
     let previous_handled = match before {
         None => true,
-        Some(before) => wait_keeping_message(before, &message, settings.ack_wait).await,
+        // Waiting its turn, the message stays in hand (never redelivered meanwhile).
+        Some(before) => keeping_message(before, &message, settings.ack_wait)
+            .await
+            .unwrap_or(false),
     };
     let handled = previous_handled && {
         let _turn = parking.turn.read().await;
@@ -196,32 +167,6 @@ async fn react_in_turn<R: Reactor>(
         )
         .await
     };
-    if handled {
-        if let Err(e) = message.ack().await {
-            // Redelivered later; reactions are idempotent.
-            tracing::warn!(reactor = reactor.name(), error = %e, "cannot acknowledge");
-        }
-    } else {
-        message.ack_with(AckKind::Nak(None)).await.ok();
-    }
+    settle(reactor.name(), &message, handled).await;
     handled
-}
-
-/// Waits for the previous task of the lane, telling the server meanwhile that the
-/// message is in hand (it must not be redelivered while it waits its turn).
-async fn wait_keeping_message(
-    mut before: JoinHandle<bool>,
-    message: &async_nats::jetstream::Message,
-    ack_wait: Duration,
-) -> bool {
-    let mut heartbeat = tokio::time::interval((ack_wait / 2).max(Duration::from_millis(100)));
-    heartbeat.tick().await;
-    loop {
-        tokio::select! {
-            handled = &mut before => return handled.unwrap_or(false),
-            _ = heartbeat.tick() => {
-                message.ack_with(AckKind::Progress).await.ok();
-            }
-        }
-    }
 }

@@ -24,6 +24,7 @@ use crate::command::{HandleError, Handled};
 use crate::event_log::{EventLog, ReadError, Recorded};
 use crate::policy::parked::{ParkedEvent, ParkedReactions};
 use async_nats::jetstream::AckKind;
+use deliveries::Deliveries;
 use futures::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod deliveries;
 mod lanes;
 
 pub use ferry_core::reaction_id;
@@ -235,59 +237,27 @@ async fn consume<R: Reactor>(
     shutdown: CancellationToken,
 ) -> Result<(), ReactorError> {
     let name = reactor.name();
-    let fail = |reason: String| ReactorError { name, reason };
-    let consumer = log
-        .durable_consumer(name, reactor.filters(&log), settings.ack_wait)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
+    let mut deliveries =
+        Deliveries::open(reactor.as_ref(), &log, settings.batch, &settings, &shutdown).await?;
     tracing::info!(reactor = name, "reacting");
-    let mut failures = 0u32;
-    while !shutdown.is_cancelled() {
-        let Some(mut messages) = fetch(
-            name,
-            &consumer,
-            settings.batch,
-            &settings,
-            &mut failures,
-            &shutdown,
-        )
-        .await
-        else {
-            continue;
+    while let Some(message) = deliveries.next().await {
+        let handled = {
+            let _turn = parking.turn.read().await;
+            let events = Recorded::from_message(&message);
+            handle(
+                reactor.as_ref(),
+                &message,
+                events,
+                &parking,
+                &settings,
+                &shutdown,
+            )
+            .await
         };
-        while let Some(message) = tokio::select! {
-            _ = shutdown.cancelled() => { give_back(&mut messages).await; None }
-            next = messages.next() => next,
-        } {
-            let message = match message {
-                Ok(message) => message,
-                Err(e) => {
-                    tracing::warn!(reactor = name, error = %e, "delivery interrupted");
-                    break;
-                }
-            };
-            let handled = {
-                let _turn = parking.turn.read().await;
-                let events = Recorded::from_message(&message);
-                handle(
-                    reactor.as_ref(),
-                    &message,
-                    events,
-                    &parking,
-                    &settings,
-                    &shutdown,
-                )
-                .await
-            };
-            if !handled {
-                message.ack_with(AckKind::Nak(None)).await.ok();
-                give_back(&mut messages).await;
-                break;
-            }
-            if let Err(e) = message.ack().await {
-                // Redelivered later; reactions are idempotent.
-                tracing::warn!(reactor = name, error = %e, "cannot acknowledge");
-            }
+        settle(name, &message, handled).await;
+        if !handled {
+            deliveries.give_back().await;
+            break;
         }
     }
     tracing::info!(reactor = name, "stopped");
@@ -331,16 +301,12 @@ async fn consume_concurrently<R: Reactor>(
     shutdown: CancellationToken,
 ) -> Result<(), ReactorError> {
     let name = reactor.name();
-    let fail = |reason: String| ReactorError { name, reason };
-    let consumer = log
-        .durable_consumer(name, reactor.filters(&log), settings.ack_wait)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
+    // One message per fetch, taken only once a slot is free: nothing waits in hand.
+    let mut deliveries = Deliveries::open(reactor.as_ref(), &log, 1, &settings, &shutdown).await?;
     let slots = Arc::new(tokio::sync::Semaphore::new(max_in_flight.max(1)));
     let mut in_flight = tokio::task::JoinSet::new();
     tracing::info!(reactor = name, max_in_flight, "reacting concurrently");
-    let mut failures = 0u32;
-    while !shutdown.is_cancelled() {
+    loop {
         while in_flight.try_join_next().is_some() {}
         let slot = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -349,29 +315,15 @@ async fn consume_concurrently<R: Reactor>(
                 Err(_) => break,
             },
         };
-        let Some(mut messages) =
-            fetch(name, &consumer, 1, &settings, &mut failures, &shutdown).await
-        else {
-            continue;
-        };
-        let message = tokio::select! {
-            _ = shutdown.cancelled() => { give_back(&mut messages).await; break }
-            next = messages.next() => next,
-        };
-        let message = match message {
-            Some(Ok(message)) => message,
-            Some(Err(e)) => {
-                tracing::warn!(reactor = name, error = %e, "delivery interrupted");
-                continue;
-            }
-            None => continue,
+        let Some(message) = deliveries.next().await else {
+            break;
         };
         let (reactor, settings, shutdown) = (reactor.clone(), settings.clone(), shutdown.clone());
         let parking = parking.clone();
         in_flight.spawn(async move {
             let _slot = slot;
             let events = Recorded::from_message(&message);
-            if handle(
+            let handled = handle(
                 reactor.as_ref(),
                 &message,
                 events,
@@ -379,14 +331,8 @@ async fn consume_concurrently<R: Reactor>(
                 &settings,
                 &shutdown,
             )
-            .await
-            {
-                if let Err(e) = message.ack().await {
-                    tracing::warn!(reactor = reactor.name(), error = %e, "cannot acknowledge");
-                }
-            } else {
-                message.ack_with(AckKind::Nak(None)).await.ok();
-            }
+            .await;
+            settle(reactor.name(), &message, handled).await;
         });
     }
     while in_flight.join_next().await.is_some() {}
@@ -394,45 +340,13 @@ async fn consume_concurrently<R: Reactor>(
     Ok(())
 }
 
-/// Fetches up to `batch` messages (waiting a second at most). `None` when stopped, or
-/// when the fetch failed: then after a backoff that grows with consecutive `failures`.
-async fn fetch(
-    name: &str,
-    consumer: &async_nats::jetstream::consumer::PullConsumer,
-    batch: usize,
-    settings: &ReactorSettings,
-    failures: &mut u32,
-    shutdown: &CancellationToken,
-) -> Option<async_nats::jetstream::consumer::pull::Batch> {
-    let fetched = consumer
-        .fetch()
-        .max_messages(batch)
-        .expires(Duration::from_secs(1))
-        .messages();
-    tokio::select! {
-        _ = shutdown.cancelled() => None,
-        fetched = fetched => match fetched {
-            Ok(messages) => {
-                *failures = 0;
-                Some(messages)
-            }
-            Err(e) => {
-                *failures += 1;
-                tracing::warn!(reactor = name, error = %e, "cannot fetch; retrying");
-                settings.backoff.wait(*failures, shutdown).await;
-                None
-            }
-        },
-    }
-}
-
-/// Gives back, unhandled, the messages of a batch still in hand when stopping, so that
-/// the next instance gets them at once rather than after `ack_wait`.
-async fn give_back(messages: &mut async_nats::jetstream::consumer::pull::Batch) {
-    while let Ok(Some(Ok(message))) =
-        tokio::time::timeout(Duration::from_millis(50), messages.next()).await
-    {
+/// Acknowledges a handled message, gives back one that was not (stopping).
+async fn settle(name: &str, message: &async_nats::jetstream::Message, handled: bool) {
+    if !handled {
         message.ack_with(AckKind::Nak(None)).await.ok();
+    } else if let Err(e) = message.ack().await {
+        // Redelivered later; reactions are idempotent.
+        tracing::warn!(reactor = name, error = %e, "cannot acknowledge");
     }
 }
 
@@ -545,7 +459,7 @@ async fn handle_event<R: Reactor>(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        match react_keeping_message(reactor, recorded, message, settings)
+        match keeping_message(reactor.react(recorded), message, settings.ack_wait)
             .instrument(span.clone())
             .await
         {
@@ -730,22 +644,20 @@ async fn retry_one<R: Reactor>(
     }
 }
 
-/// Reacts, telling the server every half `ack_wait` that the message is still being
-/// worked on: a reaction may copy data for hours, and must not be redelivered meanwhile.
-async fn react_keeping_message<R: Reactor>(
-    reactor: &R,
-    recorded: &Recorded,
+/// Awaits `work`, telling the server every half `ack_wait` that `message` is still in
+/// hand: a reaction may copy data for hours, and a message may wait its turn in its
+/// lane; neither must be redelivered meanwhile.
+async fn keeping_message<T>(
+    work: impl Future<Output = T>,
     message: &async_nats::jetstream::Message,
-    settings: &ReactorSettings,
-) -> Result<(), ReactionError> {
-    let reaction = reactor.react(recorded);
-    tokio::pin!(reaction);
-    let mut heartbeat =
-        tokio::time::interval((settings.ack_wait / 2).max(Duration::from_millis(100)));
+    ack_wait: Duration,
+) -> T {
+    tokio::pin!(work);
+    let mut heartbeat = tokio::time::interval((ack_wait / 2).max(Duration::from_millis(100)));
     heartbeat.tick().await;
     loop {
         tokio::select! {
-            outcome = &mut reaction => return outcome,
+            outcome = &mut work => return outcome,
             _ = heartbeat.tick() => {
                 message.ack_with(AckKind::Progress).await.ok();
             }

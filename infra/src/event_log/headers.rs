@@ -13,6 +13,10 @@ pub const EVENT_COUNT: &str = "Ferry-Event-Count";
 
 /// JetStream: deduplication id.
 pub const NATS_MSG_ID: &str = "Nats-Msg-Id";
+/// JetStream direct get: the stream sequence of the message answered.
+pub const NATS_SEQUENCE: &str = "Nats-Sequence";
+/// JetStream batched direct get: how many matching messages remain past the batch.
+pub const NATS_NUM_PENDING: &str = "Nats-Num-Pending";
 /// JetStream: optimistic concurrency on the subject.
 pub const NATS_EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 /// JetStream atomic batch (ADR-50): batch id. ferry does not write atomic batches

@@ -315,11 +315,7 @@ impl EventLog {
                 .ok_or_else(|| ReadError::Unavailable("connection closed".into()))?;
             match answer.status {
                 None => {
-                    let sequence = answer
-                        .headers
-                        .as_ref()
-                        .and_then(|h| h.get("Nats-Sequence"))
-                        .and_then(|v| v.as_str().parse::<u64>().ok())
+                    let sequence = number_header(&answer, super::headers::NATS_SEQUENCE)
                         .ok_or_else(|| {
                             ReadError::Unavailable(format!(
                                 "a direct get of {subject} answered without a sequence"
@@ -329,12 +325,8 @@ impl EventLog {
                 }
                 // End of batch: `Nats-Num-Pending` says whether more match past it.
                 Some(status) if status.as_u16() == 204 => {
-                    let pending = answer
-                        .headers
-                        .as_ref()
-                        .and_then(|h| h.get("Nats-Num-Pending"))
-                        .and_then(|v| v.as_str().parse::<u64>().ok())
-                        .unwrap_or(0);
+                    let pending =
+                        number_header(&answer, super::headers::NATS_NUM_PENDING).unwrap_or(0);
                     let more_after = match messages.last() {
                         Some((last, _)) if pending > 0 => Some(*last),
                         _ => None,
@@ -359,4 +351,9 @@ impl EventLog {
             }
         }
     }
+}
+
+/// A numeric header of a direct get's answer.
+fn number_header(message: &async_nats::Message, name: &str) -> Option<u64> {
+    message.headers.as_ref()?.get(name)?.as_str().parse().ok()
 }

@@ -13,7 +13,7 @@
 use crate::databases::endpoint::Endpoint;
 use crate::databases::{DbError, check_name, mysql, postgres};
 use crate::engine::databases::located;
-use ferry_events::{AccountSpec, DatabaseEngine, ServerStorage};
+use ferry_events::{AccountSpec, DatabaseEngine, DatabaseSpec, ServerStorage};
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
@@ -80,16 +80,10 @@ pub async fn seed(servers: &[DemoServer<'_>]) -> Result<DemoReport, DemoError> {
             let made = whole(&mail, seed_mail(&mail, account))?;
             count(&mut report.directories, &mut report.unchanged, made);
             for database in &account.databases {
+                let (url, name) = real_database(server, database)?;
                 let created = match database.engine {
-                    DatabaseEngine::Postgres => {
-                        let url =
-                            storage_url(server, &server.storage.postgres_url, "postgres_url")?;
-                        seed_postgres(url, &database.name).await?
-                    }
-                    DatabaseEngine::Mysql => {
-                        let url = storage_url(server, &server.storage.mysql_url, "mysql_url")?;
-                        seed_mysql(url, &database.name).await?
-                    }
+                    DatabaseEngine::Postgres => seed_postgres(&url, &name).await?,
+                    DatabaseEngine::Mysql => seed_mysql(&url, &name).await?,
                 };
                 count(&mut report.databases, &mut report.unchanged, created);
             }
@@ -113,43 +107,10 @@ pub async fn remove(servers: &[DemoServer<'_>]) -> Result<DemoReport, DemoError>
                 count(&mut report.directories, &mut report.unchanged, removed);
             }
             for database in &account.databases {
+                let (url, name) = real_database(server, database)?;
                 let dropped = match database.engine {
-                    DatabaseEngine::Postgres => {
-                        let url =
-                            storage_url(server, &server.storage.postgres_url, "postgres_url")?;
-                        let (url, prefix) = located(url);
-                        let name = format!("{prefix}{}", database.name);
-                        check_name(&name, 63)?;
-                        let (endpoint, config) = Endpoint::postgres(&url)?;
-                        let (client, _connection) =
-                            postgres::connect(&endpoint, &config, Some("postgres")).await?;
-                        let existed = pg_exists(&client, &name).await?;
-                        client
-                            .batch_execute(&format!(
-                                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                                postgres::ident(&name)
-                            ))
-                            .await
-                            .map_err(|e| pg_error(&endpoint, e))?;
-                        existed
-                    }
-                    DatabaseEngine::Mysql => {
-                        let url = storage_url(server, &server.storage.mysql_url, "mysql_url")?;
-                        let (url, prefix) = located(url);
-                        let name = format!("{prefix}{}", database.name);
-                        check_name(&name, 64)?;
-                        let endpoint = Endpoint::mysql(&url)?;
-                        let cancel = CancellationToken::new();
-                        let existed = my_exists(&endpoint, &name, &cancel).await?;
-                        mysql::client::execute(
-                            &endpoint,
-                            &format!("DROP DATABASE IF EXISTS {}", mysql::client::ident(&name)),
-                            (),
-                            &cancel,
-                        )
-                        .await?;
-                        existed
-                    }
+                    DatabaseEngine::Postgres => drop_postgres(&url, &name).await?,
+                    DatabaseEngine::Mysql => drop_mysql(&url, &name).await?,
                 };
                 count(&mut report.databases, &mut report.unchanged, dropped);
             }
@@ -175,17 +136,26 @@ fn count(done: &mut usize, unchanged: &mut usize, changed: bool) {
     }
 }
 
-fn storage_url<'a>(
+/// Where a declared database lives: its server's URL (without `?prefix=`) and its
+/// real name there (the prefix, then its name), checked against the engine's limit.
+fn real_database(
     server: &DemoServer<'_>,
-    url: &'a Option<String>,
-    field: &str,
-) -> Result<&'a str, DemoError> {
-    url.as_deref().ok_or_else(|| {
+    database: &DatabaseSpec,
+) -> Result<(String, String), DemoError> {
+    let (url, field, longest) = match database.engine {
+        DatabaseEngine::Postgres => (&server.storage.postgres_url, "postgres_url", 63),
+        DatabaseEngine::Mysql => (&server.storage.mysql_url, "mysql_url", 64),
+    };
+    let url = url.as_deref().ok_or_else(|| {
         DemoError::Invalid(format!(
             "server {} has databases but no storage.{field}",
             server.server_id
         ))
-    })
+    })?;
+    let (url, prefix) = located(url);
+    let name = format!("{prefix}{}", database.name);
+    check_name(&name, longest)?;
+    Ok((url, name))
 }
 
 fn absolute(root: &str) -> Result<PathBuf, DemoError> {
@@ -319,22 +289,27 @@ fn pg_error(endpoint: &Endpoint, e: tokio_postgres::Error) -> DemoError {
     ))
 }
 
-/// Creates the database with an `orders` table; false if it existed.
-async fn seed_postgres(url: &str, database: &str) -> Result<bool, DemoError> {
-    let (url, prefix) = located(url);
-    let name = format!("{prefix}{database}");
-    check_name(&name, 63)?;
-    let (endpoint, config) = Endpoint::postgres(&url)?;
+/// An administrative session on the PostgreSQL server of `url`.
+async fn pg_admin(
+    url: &str,
+) -> Result<(Endpoint, tokio_postgres::Config, tokio_postgres::Client), DemoError> {
+    let (endpoint, config) = Endpoint::postgres(url)?;
     let (admin, _connection) = postgres::connect(&endpoint, &config, Some("postgres")).await?;
-    if pg_exists(&admin, &name).await? {
+    Ok((endpoint, config, admin))
+}
+
+/// Creates the database `name` with an `orders` table; false if it existed.
+async fn seed_postgres(url: &str, name: &str) -> Result<bool, DemoError> {
+    let (endpoint, config, admin) = pg_admin(url).await?;
+    if pg_exists(&admin, name).await? {
         return Ok(false);
     }
     admin
-        .batch_execute(&format!("CREATE DATABASE {}", postgres::ident(&name)))
+        .batch_execute(&format!("CREATE DATABASE {}", postgres::ident(name)))
         .await
         .map_err(|e| pg_error(&endpoint, e))?;
     let filled = async {
-        let (client, _connection) = postgres::connect(&endpoint, &config, Some(&name)).await?;
+        let (client, _connection) = postgres::connect(&endpoint, &config, Some(name)).await?;
         client
             .batch_execute(&format!(
                 "CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, note text NOT NULL,
@@ -348,14 +323,24 @@ async fn seed_postgres(url: &str, database: &str) -> Result<bool, DemoError> {
     .await;
     if let Err(e) = filled {
         // Half a database would be taken for a seeded one next time: none instead.
-        let drop = format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            postgres::ident(&name)
-        );
-        admin.batch_execute(&drop).await.ok();
+        drop_postgres(url, name).await.ok();
         return Err(e);
     }
     Ok(true)
+}
+
+/// Drops the database `name`, whoever is connected; false if it was not there.
+async fn drop_postgres(url: &str, name: &str) -> Result<bool, DemoError> {
+    let (endpoint, _, admin) = pg_admin(url).await?;
+    let existed = pg_exists(&admin, name).await?;
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            postgres::ident(name)
+        ))
+        .await
+        .map_err(|e| pg_error(&endpoint, e))?;
+    Ok(existed)
 }
 
 async fn my_exists(
@@ -373,17 +358,14 @@ async fn my_exists(
     Ok(found.is_some())
 }
 
-/// Creates the database with a `posts` table; false if it existed.
-async fn seed_mysql(url: &str, database: &str) -> Result<bool, DemoError> {
-    let (url, prefix) = located(url);
-    let name = format!("{prefix}{database}");
-    check_name(&name, 64)?;
-    let endpoint = Endpoint::mysql(&url)?;
+/// Creates the database `name` with a `posts` table; false if it existed.
+async fn seed_mysql(url: &str, name: &str) -> Result<bool, DemoError> {
+    let endpoint = Endpoint::mysql(url)?;
     let cancel = CancellationToken::new();
-    if my_exists(&endpoint, &name, &cancel).await? {
+    if my_exists(&endpoint, name, &cancel).await? {
         return Ok(false);
     }
-    let db = mysql::client::ident(&name);
+    let db = mysql::client::ident(name);
     mysql::client::execute(&endpoint, &format!("CREATE DATABASE {db}"), (), &cancel).await?;
     let filled = mysql::client::execute_all(
         &endpoint,
@@ -401,11 +383,18 @@ async fn seed_mysql(url: &str, database: &str) -> Result<bool, DemoError> {
     .await;
     if let Err(e) = filled {
         // Half a database would be taken for a seeded one next time: none instead.
-        let drop = format!("DROP DATABASE IF EXISTS {db}");
-        mysql::client::execute(&endpoint, &drop, (), &cancel)
-            .await
-            .ok();
+        drop_mysql(url, name).await.ok();
         return Err(e.into());
     }
     Ok(true)
+}
+
+/// Drops the database `name`; false if it was not there.
+async fn drop_mysql(url: &str, name: &str) -> Result<bool, DemoError> {
+    let endpoint = Endpoint::mysql(url)?;
+    let cancel = CancellationToken::new();
+    let existed = my_exists(&endpoint, name, &cancel).await?;
+    let drop = format!("DROP DATABASE IF EXISTS {}", mysql::client::ident(name));
+    mysql::client::execute(&endpoint, &drop, (), &cancel).await?;
+    Ok(existed)
 }

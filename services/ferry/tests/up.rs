@@ -44,12 +44,12 @@ async fn wait_for(port: u16, path: &str, want: impl Fn(u16, &str) -> bool) -> bo
     false
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ferry_up_serves_feeds_its_read_models_and_stops_on_sigterm() {
-    let stack = TestStack::new().await;
+/// `ferry up` as a process on `stack`, once ready: its port and the process (killed
+/// when dropped).
+async fn ferry_up(stack: &TestStack) -> (u16, tokio::process::Child) {
     let port = free_port();
-    let settings = stack.log.settings().clone();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let settings = stack.log.settings();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
         .arg("up")
         .env("FERRY_NATS_URL", &stack.nats_url)
         .env("FERRY_STREAM", &settings.stream)
@@ -63,11 +63,17 @@ async fn ferry_up_serves_feeds_its_read_models_and_stops_on_sigterm() {
         .kill_on_drop(true)
         .spawn()
         .expect("ferry starts");
-
     assert!(
         wait_for(port, "/ready", |status, _| status == 200).await,
         "ferry becomes ready"
     );
+    (port, child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferry_up_serves_feeds_its_read_models_and_stops_on_sigterm() {
+    let stack = TestStack::new().await;
+    let (port, mut child) = ferry_up(&stack).await;
     let (status, health) = get(port, "/health").await.expect("health answers");
     assert_eq!(status, 200);
     assert!(health.contains("ok"));
@@ -174,25 +180,7 @@ async fn cli(port: u16, args: &[&str]) -> (bool, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_script_sees_the_migration_it_has_just_opened() {
     let stack = TestStack::new().await;
-    let port = free_port();
-    let settings = stack.log.settings().clone();
-    let _ferry = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .arg("up")
-        .env("FERRY_NATS_URL", &stack.nats_url)
-        .env("FERRY_STREAM", &settings.stream)
-        .env("FERRY_SUBJECT_PREFIX", &settings.subject_prefix)
-        .env("FERRY_DATABASE_URL", &stack.database_url)
-        .env("FERRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("FERRY_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ferry starts");
-    assert!(
-        wait_for(port, "/ready", |status, _| status == 200).await,
-        "ferry becomes ready"
-    );
+    let (port, _ferry) = ferry_up(&stack).await;
     let (imported, output) = cli(
         port,
         &["--as", "support:jdoe", "import", "examples/fleet.yaml"],

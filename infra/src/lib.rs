@@ -32,6 +32,7 @@ pub mod projection;
 pub mod reactor;
 pub mod runtime;
 pub mod shutdown;
+pub mod strict_json;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -77,6 +77,7 @@ pub struct ServerRegistration {
     pub ipv6: Vec<String>,
     /// Monthly price: `{amount_cents, currency}`.
     #[schema(value_type = Object)]
+    #[serde(deserialize_with = "ferry_infra::strict_json::deserialize")]
     pub monthly_price: Money,
     /// The owning customer.
     pub customer_id: String,
@@ -86,9 +87,10 @@ pub struct ServerRegistration {
     pub locale: String,
     /// Where its accounts' data lives: `{files_root, mail_root, postgres_url, mysql_url}`.
     #[schema(value_type = Object)]
+    #[serde(deserialize_with = "ferry_infra::strict_json::deserialize")]
     pub storage: ServerStorage,
     /// Its accounts (files, mails, databases with sizes, domains, languages).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ferry_infra::strict_json::deserialize")]
     #[schema(value_type = Vec<Object>)]
     pub accounts: Vec<AccountSpec>,
 }
@@ -121,9 +123,11 @@ impl ServerRegistration {
 pub struct TargetRegistration {
     /// Language versions, e.g. `[{"language": "php", "version": "8.3"}]`.
     #[schema(value_type = Vec<Object>)]
+    #[serde(deserialize_with = "ferry_infra::strict_json::deserialize")]
     pub languages: Vec<LanguageVersion>,
     /// Database versions, e.g. `[{"engine": "postgres", "version": "16"}]`.
     #[schema(value_type = Vec<Object>)]
+    #[serde(deserialize_with = "ferry_infra::strict_json::deserialize")]
     pub databases: Vec<DatabaseVersion>,
 }
 

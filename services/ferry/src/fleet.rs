@@ -192,21 +192,53 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
-    #[test]
-    fn an_unknown_field_of_a_server_is_refused_by_name() -> anyhow::Result<()> {
+    /// The example fleet with `from` replaced by `to` once, read back.
+    fn read_spoiled(from: &str, to: &str) -> anyhow::Result<anyhow::Error> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet.yaml");
         let text = std::fs::read_to_string(&path)?;
-        // A field no server has, inside the first server entry.
-        let spoiled = text.replacen("customer_id: c-42", "customer_id: c-42\n    rack: b12", 1);
-        assert_ne!(spoiled, text, "the example names a customer");
+        let spoiled = text.replacen(from, to, 1);
+        assert_ne!(spoiled, text, "the example holds {from:?}");
         let dir = std::env::temp_dir().join(format!("ferry-fleet-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir)?;
         let spoiled_path = dir.join("fleet.yaml");
         std::fs::write(&spoiled_path, spoiled)?;
-        let error = Fleet::read(&spoiled_path).expect_err("refused");
+        let read = Fleet::read(&spoiled_path);
         std::fs::remove_dir_all(&dir).ok();
+        Ok(read.expect_err("refused"))
+    }
+
+    #[test]
+    fn an_unknown_field_of_a_server_is_refused_by_name() -> anyhow::Result<()> {
+        // A field no server has, inside the first server entry.
+        let error = read_spoiled("customer_id: c-42", "customer_id: c-42\n    rack: b12")?;
         assert!(
             error.to_string().contains("unknown field `rack`"),
+            "{error}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_unknown_field_inside_an_account_its_databases_or_the_storage_is_refused_by_path()
+    -> anyhow::Result<()> {
+        let error = read_spoiled("files_bytes:", "file_bytes: 1\n        files_bytes:")?;
+        assert!(
+            error.to_string().contains("unknown field `[0].file_bytes`"),
+            "{error}"
+        );
+        let error = read_spoiled("name: bakery_shop,", "name: bakery_shop, sise: 3,")?;
+        assert!(
+            error
+                .to_string()
+                .contains("unknown field `[0].databases[0].sise`"),
+            "{error}"
+        );
+        let error = read_spoiled(
+            "mail_root: /var/tmp/ferry-demo/srv-0042/mail",
+            "mail_root: /var/tmp/ferry-demo/srv-0042/mail\n      mysql: x",
+        )?;
+        assert!(
+            error.to_string().contains("unknown field `mysql`"),
             "{error}"
         );
         Ok(())

@@ -34,6 +34,7 @@ pub fn router(pool: TransitPool) -> OpenApiRouter {
 
 /// Where accounts' data lives on a transit server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StorageBody {
     /// Directory holding one sub-directory of files per account.
     pub files_root: String,
@@ -49,6 +50,7 @@ pub struct StorageBody {
 
 /// A transit server joining the pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransitServerBody {
     /// Its host name, e.g. `transit-07.hosting.example`.
     pub name: String,

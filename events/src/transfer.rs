@@ -30,6 +30,11 @@ pub enum TransferKind {
     TestCopy,
     /// One service's data moved to a new version of it (optional migration).
     ServiceMigration,
+    /// Not a copy: a transit server's data erased once its loan ends (every account's
+    /// files, mails and databases, with what copies leave beside them), verified
+    /// gone before the server is lent again. Source and destination are the transit
+    /// server; its accounts are those ferry copied there since its last wipe.
+    Wipe,
 }
 
 /// One end of a transfer: a server and where its data lives. On the wire the storage
@@ -57,6 +62,8 @@ pub enum TransferPhase {
     FinalSync,
     /// Checking the destination against the source.
     Verifying,
+    /// Erasing a transit server's data, and checking it gone ([`TransferKind::Wipe`]).
+    Erasing,
 }
 
 /// How a database was copied.

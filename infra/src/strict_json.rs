@@ -85,21 +85,22 @@ mod tests {
 
     #[test]
     fn known_fields_and_absent_optional_ones_are_read() {
-        let body = read(r#"{"items": [{"name": "a"}, {"name": "b", "size": 3}]}"#).unwrap();
+        let body = read(r#"{"items": [{"name": "a"}, {"name": "b", "size": 3}]}"#).expect("read");
         assert_eq!(body.items[1].size, Some(3));
     }
 
     #[test]
     fn an_unknown_field_at_any_depth_is_refused_with_its_path() {
-        let err = read(r#"{"items": [{"name": "a"}, {"name": "b", "sise": 3}]}"#).unwrap_err();
+        let err =
+            read(r#"{"items": [{"name": "a"}, {"name": "b", "sise": 3}]}"#).expect_err("refused");
         assert!(err.contains("unknown field `[1].sise`"), "{err}");
-        let err = read(r#"{"items": [{"name": "a", "x": 1, "y": 2}]}"#).unwrap_err();
+        let err = read(r#"{"items": [{"name": "a", "x": 1, "y": 2}]}"#).expect_err("refused");
         assert!(err.contains("(and 1 more)"), "{err}");
     }
 
     #[test]
     fn a_type_error_is_still_the_type_error() {
-        let err = read(r#"{"items": [{"name": 7}]}"#).unwrap_err();
+        let err = read(r#"{"items": [{"name": 7}]}"#).expect_err("refused");
         assert!(err.contains("invalid type"), "{err}");
     }
 }

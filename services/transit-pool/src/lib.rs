@@ -13,11 +13,13 @@
 //! - Consumes (policy `transit_pool` over its view `transit_pool_view`):
 //!   `ObsoleteLanguagesRemoved`, `ObsoleteLanguagesRestored`, `MigrationCancelled`,
 //!   `MigrationCompleted` (migration, with the migration's `MigrationOpened` and
-//!   `TransitServerRequested` in the view); `TransferCompleted` (transfer, with its
-//!   `TransferScheduled` in the view); its own queue and transit server events, which
-//!   drive the chain reserve → install → lend → release → wipe → available.
-//!   Installations and wipes complete when due: their due times are entries of the
-//!   view, so they survive restarts.
+//!   `TransitServerRequested` in the view); `TransferCompleted` and `TransferFailed`
+//!   (transfer, with its `TransferScheduled` in the view: a pre-copy's completion
+//!   lends the server, a wipe's end frees it or takes it out of service); its own
+//!   queue and transit server events, which drive the chain reserve → install → lend
+//!   → release → wipe → available. Installations complete when due: their due times
+//!   are entries of the view, so they survive restarts. Wipes are the data mover's,
+//!   for real: the server is free again only once it reports its data erased.
 //!
 //! Modules: [`domain`] (the pure deciders and the policy), [`mod@service`]
 //! (commands), [`reactions`] (the policy's edge), [`routes`] (support's HTTP API).
@@ -46,7 +48,9 @@ pub struct TransitPoolArgs {
         value_parser = clap::value_parser!(u64).range(0..=2_592_000)
     )]
     pub install_secs: u64,
-    /// Seconds wiping a transit server takes after a loan, before it can be lent again.
+    /// Seconds a transit server's wipe is expected to take after a loan (shown while it
+    /// runs): the data mover erases its data, and it is free again once that is done
+    /// and checked.
     #[arg(
         long = "transit-wipe-secs",
         env = "FERRY_TRANSIT_WIPE_SECS",

@@ -104,6 +104,10 @@ impl Execute<PoolCommand> for PoolExecutor {
             PoolAction::CompleteWipe { transit_server_id } => {
                 command_outcome(pool.complete_wipe(&meta, transit_server_id).await)
             }
+            PoolAction::FailWipe {
+                transit_server_id,
+                reason,
+            } => command_outcome(pool.fail_wipe(&meta, transit_server_id, reason).await),
             PoolAction::TakeOutOfService {
                 transit_server_id,
                 reason,

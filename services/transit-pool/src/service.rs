@@ -358,6 +358,19 @@ impl TransitPool {
             .await
     }
 
+    /// The wipe failed: the transit server is out of service, with the reason.
+    pub async fn fail_wipe(
+        &self,
+        meta: &CommandMeta,
+        transit_server_id: &str,
+        reason: &str,
+    ) -> ServerResult {
+        let action = TransitServerAction::FailWipe {
+            reason: reason.to_owned(),
+        };
+        self.server(transit_server_id, meta, action).await
+    }
+
     /// Marks the transit server out of service (what follows the queue's withdrawal;
     /// support goes through [`TransitPool::request_out_of_service`]).
     pub async fn take_out_of_service(
@@ -373,17 +386,16 @@ impl TransitPool {
     }
 
     /// Support puts a transit server back into service; its queue then lends it again.
+    /// After a failed wipe, it is wiped again first.
     pub async fn return_to_service(
         &self,
         meta: &CommandMeta,
         transit_server_id: &str,
     ) -> ServerResult {
-        self.server(
-            transit_server_id,
-            meta,
-            TransitServerAction::ReturnToService,
-        )
-        .await
+        let action = TransitServerAction::ReturnToService {
+            wipe_duration_ms: duration_ms(self.settings.wipe_duration),
+        };
+        self.server(transit_server_id, meta, action).await
     }
 
     /// Support takes a transit server out of service. Its queue withdraws it first

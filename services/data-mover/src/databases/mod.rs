@@ -23,6 +23,8 @@
 //!   log ([`DatabaseMethod::BinlogReplication`]).
 //! - [`verify`]: row counts and content checksums per table, compared.
 //! - [`discard`]: dropping a copy ferry made (a discarded test copy).
+//! - `erase`: dropping every database ferry put on a server (a transit server's
+//!   wipe), subscriptions first, and listing what is left.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,6 +36,7 @@ pub use tokio_util::sync::CancellationToken;
 
 pub mod discard;
 pub(crate) mod endpoint;
+pub(crate) mod erase;
 pub mod mysql;
 pub mod mysql_binlog;
 pub mod pg_logical;

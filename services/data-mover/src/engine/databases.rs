@@ -162,7 +162,8 @@ fn plan_one(
         return Err(StepFailure::new(
             TransferPhase::Databases,
             format!(
-                "database {source_name}: {} and {} use the same database server without                  a name prefix, so source and destination would be the same database",
+                "database {source_name}: {} and {} use the same database server without \
+                 a name prefix, so source and destination would be the same database",
                 scheduled.source.server_id, scheduled.destination.server_id
             ),
             false,

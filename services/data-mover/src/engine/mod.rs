@@ -11,6 +11,7 @@
 //!   at the destination (move, rollback, relocation); and a service migration, every
 //!   account using the service frozen at once.
 //! - [`test_copy`]: an account's databases copied to the test servers.
+//! - [`wipe`]: a transit server's data erased after its loan, and checked gone.
 //! - [`trees`], [`databases`], [`freeze`], [`progress`]: the parts they share.
 
 pub mod cutover;
@@ -20,6 +21,7 @@ pub mod pre_copy;
 pub mod progress;
 pub mod test_copy;
 pub mod trees;
+pub mod wipe;
 
 use crate::domain::transfer::{
     Stage, TransferCommand, TransferDecider, TransferRefusal, TransferState,
@@ -214,6 +216,7 @@ impl Mover {
             | TransferKind::Relocation
             | TransferKind::ServiceMigration => cutover::run(self, scheduled, &state, stop).await,
             TransferKind::TestCopy => test_copy::run(self, scheduled, stop).await,
+            TransferKind::Wipe => wipe::run(self, scheduled, stop).await,
         }?;
         if let Err(failure) = outcome {
             if stop.is_cancelled() {

@@ -44,6 +44,7 @@ fn kind_name(kind: TransferKind) -> &'static str {
         TransferKind::Rollback => "rollback",
         TransferKind::TestCopy => "test copy",
         TransferKind::ServiceMigration => "service migration",
+        TransferKind::Wipe => "wipe",
     }
 }
 
@@ -54,6 +55,7 @@ fn phase_name(phase: TransferPhase) -> &'static str {
         TransferPhase::Databases => "databases",
         TransferPhase::FinalSync => "final sync",
         TransferPhase::Verifying => "verification",
+        TransferPhase::Erasing => "erasure",
     }
 }
 

@@ -1,7 +1,9 @@
 //! The queue as allocator under concurrency: many migrations racing for fewer transit
 //! servers over several configurations, from two processes.
 
-use crate::support::{add_server, eventually, history, migration_requesting, quick};
+use crate::support::{
+    add_server, eventually, history, migration_requesting, quick, wipes_completed,
+};
 use chrono::Utc;
 use ferry_events::{Actor, AggregateType, Event, TransitQueueEvent, TransitServerEvent};
 use ferry_infra::testkit::TestStack;
@@ -96,6 +98,7 @@ async fn concurrent_requests_never_share_a_server_and_waiting_ones_are_served_in
         stack.policy_context().await,
         shutdown.clone(),
     ));
+    let data_mover = wipes_completed(stack.log.clone(), shutdown.clone());
 
     // Who asks for which configuration; the servers of each configuration.
     let mut of_configuration: BTreeMap<&str, Vec<Uuid>> = BTreeMap::new();
@@ -270,4 +273,5 @@ async fn concurrent_requests_never_share_a_server_and_waiting_ones_are_served_in
 
     shutdown.cancel();
     running.await.expect("joined").expect("ran");
+    data_mover.await.expect("joined");
 }

@@ -3,7 +3,7 @@
 
 use crate::support::{
     add_server, eventually, history, languages_removed, migration_completed, migration_requesting,
-    pre_copy_completed, quick, reactor_idle, types,
+    pre_copy_completed, quick, reactor_idle, types, wipe_completed, wipes_completed,
 };
 use chrono::Utc;
 use ferry_events::Actor;
@@ -48,6 +48,7 @@ async fn a_migration_gets_a_transit_server_installed_and_lent_then_gives_it_back
         stack.policy_context().await,
         shutdown.clone(),
     ));
+    let data_mover = wipes_completed(stack.log.clone(), shutdown.clone());
 
     add_server(&pool, "tr-1", CONFIGURATION)
         .await
@@ -119,7 +120,8 @@ async fn a_migration_gets_a_transit_server_installed_and_lent_then_gives_it_back
     .await;
     assert_eq!(status(&pool, "tr-9").await, Status::Available);
 
-    // m1 completes: released → wiped → available → serves m2 at once.
+    // m1 completes: released → wiped (once the data mover says so) → available →
+    // serves m2 at once.
     migration_completed(&stack.log, m1).await;
     wait_status(
         &pool,
@@ -198,6 +200,7 @@ async fn a_migration_gets_a_transit_server_installed_and_lent_then_gives_it_back
 
     shutdown.cancel();
     running.await.expect("joined").expect("ran");
+    data_mover.await.expect("joined");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,9 +264,9 @@ async fn installations_and_wipes_complete_across_restarts() {
     running.await.expect("joined").expect("stopped cleanly");
     assert_eq!(status(&pool, "tr-1").await, Status::Wiping);
 
-    // Down for longer than the wipe takes: at the next start it is overdue and
-    // completes at once, and the server is free in its queue again.
-    tokio::time::sleep(settings.wipe_duration).await;
+    // The data mover's wipe completes while the pool is down: at the next start the
+    // server is wiped, and free in its queue again.
+    wipe_completed(&stack.log, "tr-1", Uuid::now_v7()).await;
     let third = CancellationToken::new();
     let running = tokio::spawn(run(
         TransitPool::new(stack.log.clone(), settings),
@@ -305,6 +308,7 @@ async fn a_request_of_a_migration_never_opened_is_parked_until_its_facts_arrive_
     let parked = context.parked.clone();
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(run(pool.clone(), context, shutdown.clone()));
+    let data_mover = wipes_completed(stack.log.clone(), shutdown.clone());
     add_server(&pool, "tr-1", CONFIGURATION)
         .await
         .expect("added");
@@ -371,4 +375,5 @@ async fn a_request_of_a_migration_never_opened_is_parked_until_its_facts_arrive_
 
     shutdown.cancel();
     running.await.expect("joined").expect("ran");
+    data_mover.await.expect("joined");
 }

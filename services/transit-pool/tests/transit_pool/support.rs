@@ -4,14 +4,16 @@ use chrono::{DateTime, Utc};
 use ferry_events::{
     Actor, AggregateType, Endpoint, Envelope, Event, MigrationCompleted, MigrationOpened,
     ObsoleteLanguagesRemoved, ServerStorage, TransferCompleted, TransferKind, TransferScheduled,
-    TransitServerRequested,
+    TransferVerified, TransitServerEvent, TransitServerRequested,
 };
 use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::testkit::append_inputs;
 use ferry_transit_pool::service::ServerResult;
 use ferry_transit_pool::{CommandMeta, NewTransitServer, PoolSettings, TransitPool};
+use futures::StreamExt;
 use std::future::Future;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Settings with short durations, for tests.
@@ -168,6 +170,71 @@ pub async fn pre_copy_completed(
     )
     .await;
     appended.last().expect("two events").occurred_at
+}
+
+/// The data mover's wipe of `transit` completed (test inputs): what frees it.
+pub async fn wipe_completed(log: &EventLog, transit: &str, transfer_id: Uuid) {
+    let server = Endpoint {
+        server_id: transit.into(),
+        storage: storage(transit),
+    };
+    append(
+        log,
+        AggregateType::Transfer,
+        &transfer_id.to_string(),
+        transfer_id,
+        vec![
+            TransferScheduled {
+                transfer_id,
+                kind: TransferKind::Wipe,
+                migration_id: None,
+                server_id: transit.into(),
+                accounts: vec![],
+                source: server.clone(),
+                destination: server,
+            }
+            .into(),
+            TransferVerified {
+                files_checked: 2,
+                databases: vec![],
+            }
+            .into(),
+            TransferCompleted {
+                bytes_copied: 0,
+                duration_ms: 10,
+                downtime_ms: None,
+                database_methods: vec![],
+                test_address: None,
+            }
+            .into(),
+        ],
+    )
+    .await;
+}
+
+/// Stands in for the data mover's wipes until `stop`: every `TransitServerWipeStarted`
+/// in the log gets its wipe, completed (test inputs, once each).
+pub fn wipes_completed(log: EventLog, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut next = 1;
+        while !stop.is_cancelled() {
+            let filters = vec![log.type_filter(AggregateType::TransitServer)];
+            if let Ok(stream) = log.replay_filtered(next, filters).await {
+                let recorded: Vec<_> = stream.collect().await;
+                for recorded in recorded.into_iter().flatten() {
+                    next = recorded.sequence + 1;
+                    let envelope = &recorded.envelope;
+                    if let Event::TransitServer(TransitServerEvent::TransitServerWipeStarted(_)) =
+                        &envelope.event
+                    {
+                        let transfer_id = Uuid::new_v5(&envelope.event_id, b"wipe");
+                        wipe_completed(&log, &envelope.aggregate_id, transfer_id).await;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
 }
 
 /// The details of a transit server of `configuration`.

@@ -367,6 +367,8 @@ fn on_transfer_ended(
     };
     Ok(match transfer.kind {
         TransferKind::PreCopy => Vec::new(),
+        // A transit server's wipe concerns the transit pool.
+        TransferKind::Wipe => Vec::new(),
         TransferKind::TestCopy => {
             let Some(migration_id) = transfer.migration_id else {
                 return Ok(Vec::new());

@@ -2,7 +2,9 @@
 //! (`data_mover_view`).
 //!
 //! - `server/<id>`: a client server's storage and accounts (`server` events);
-//! - `transit/<id>`: a transit server's storage (`TransitServerAdded`);
+//! - `transit/<id>`: a transit server's storage (`TransitServerAdded`), and the
+//!   accounts copied to it since its last wipe (`TransferScheduled` of pre-copies and
+//!   cutovers to it; emptied by `TransitServerWiped`): what its next wipe erases;
 //! - `migration/<id>`: the server a migration moves and its transit server
 //!   (`MigrationOpened`, `TransitServerAssigned`);
 //! - `optional/<id>`: an optional migration as scheduled;
@@ -51,6 +53,9 @@ pub enum MoverFact {
     Transit {
         /// Where accounts' data lives on it.
         storage: ServerStorage,
+        /// The accounts copied to it since its last wipe, by id.
+        #[serde(default)]
+        accounts: BTreeMap<String, AccountSpec>,
     },
     /// A migration.
     Migration {
@@ -84,9 +89,10 @@ impl View for MoverView {
         let id = &event.aggregate_id;
         match &event.event {
             Event::Server(_) => vec![server_key(id)],
-            Event::TransitServer(TransitServerEvent::TransitServerAdded(_)) => {
-                vec![transit_key(id)]
-            }
+            Event::TransitServer(
+                TransitServerEvent::TransitServerAdded(_)
+                | TransitServerEvent::TransitServerWiped(_),
+            ) => vec![transit_key(id)],
             Event::Migration(
                 MigrationEvent::MigrationOpened(_) | MigrationEvent::TransitServerAssigned(_),
             ) => vec![migration_key(id)],
@@ -98,6 +104,9 @@ impl View for MoverView {
             {
                 vec![test_copy_key(id)]
             }
+            Event::Transfer(TransferEvent::TransferScheduled(s)) if copies_to_transit(s) => {
+                vec![transit_key(&s.destination.server_id)]
+            }
             _ => Vec::new(),
         }
     }
@@ -108,8 +117,16 @@ impl View for MoverView {
             Event::TransitServer(TransitServerEvent::TransitServerAdded(added)) => {
                 Some(MoverFact::Transit {
                     storage: added.storage.clone(),
+                    accounts: BTreeMap::new(),
                 })
             }
+            Event::TransitServer(TransitServerEvent::TransitServerWiped(_)) => match entry {
+                Some(MoverFact::Transit { storage, .. }) => Some(MoverFact::Transit {
+                    storage,
+                    accounts: BTreeMap::new(),
+                }),
+                other => other,
+            },
             Event::Migration(e) => {
                 let (mut server_id, mut transit_server_id) = match entry {
                     Some(MoverFact::Migration {
@@ -135,12 +152,35 @@ impl View for MoverView {
             Event::OptionalMigration(OptionalMigrationEvent::OptionalMigrationScheduled(s)) => {
                 Some(MoverFact::Optional(s.clone()))
             }
+            Event::Transfer(TransferEvent::TransferScheduled(s)) if copies_to_transit(s) => {
+                match entry {
+                    Some(MoverFact::Transit {
+                        storage,
+                        mut accounts,
+                    }) => {
+                        for account in &s.accounts {
+                            accounts.insert(account.account_id.clone(), account.clone());
+                        }
+                        Some(MoverFact::Transit { storage, accounts })
+                    }
+                    other => other,
+                }
+            }
             Event::Transfer(TransferEvent::TransferScheduled(s)) => {
                 Some(MoverFact::TestCopy(s.clone()))
             }
             _ => entry,
         }
     }
+}
+
+/// A pre-copy or a cutover to a transit server: its accounts' data lands there
+/// (a pre-copy back to the client server has the client server as destination).
+fn copies_to_transit(scheduled: &TransferScheduled) -> bool {
+    matches!(
+        scheduled.kind,
+        TransferKind::PreCopy | TransferKind::Cutover
+    ) && scheduled.destination.server_id != scheduled.server_id
 }
 
 fn evolve_server(entry: Option<MoverFact>, event: &ServerEvent) -> MoverFact {

@@ -10,6 +10,7 @@
 //! | `TestMigrationDiscarded` (migration) | drop that test copy |
 //! | `MigrationCancelled`, `ObsoleteLanguagesRestored`, `MigrationCompleted` (migration) | tear down the replications its pre-copies set up, both ways |
 //! | `OptionalMigrationStarted` (optional_migration) | schedule a service migration (the edge adds the new version's server) |
+//! | `TransitServerWipeStarted` (transit_server) | schedule its wipe: the accounts copied to it since its last wipe erased, the server checked empty |
 //!
 //! Transfer ids come from the events (the migration's decisions), or derive from
 //! the event for pre-copies: a redelivered event schedules nothing twice.
@@ -114,7 +115,10 @@ impl Policy for MoverPolicy {
             keys.push(key);
         }
         match &event.event {
-            Event::TransitServer(TransitServerEvent::TransitInstallationCompleted(_)) => {
+            Event::TransitServer(
+                TransitServerEvent::TransitInstallationCompleted(_)
+                | TransitServerEvent::TransitServerWipeStarted(_),
+            ) => {
                 keys.push(transit_key(&event.aggregate_id));
             }
             Event::Migration(MigrationEvent::TestMigrationDiscarded(e)) => {
@@ -201,6 +205,11 @@ impl Policy for MoverPolicy {
             Event::OptionalMigration(OptionalMigrationEvent::OptionalMigrationStarted(e)) => {
                 service_migration(view, migration_id()?, e.transfer_id)
             }
+            Event::TransitServer(TransitServerEvent::TransitServerWipeStarted(_)) => wipe(
+                view,
+                &event.aggregate_id,
+                reaction_id(NAME, event.event_id, "wipe"),
+            ),
             _ => Ok(Vec::new()),
         }
     }
@@ -233,7 +242,9 @@ fn migration_ends(
             accounts,
             ..
         }),
-        Some(MoverFact::Transit { storage: transit }),
+        Some(MoverFact::Transit {
+            storage: transit, ..
+        }),
     ) = (
         view.get(&server_key(server_id)),
         view.get(&transit_key(transit_id)),
@@ -388,6 +399,33 @@ fn tear_down_pre_copies(
             }))
         })
         .collect()
+}
+
+/// A transit server's wipe: what ferry copied there since its last wipe, erased.
+fn wipe(
+    view: &Entries<MoverFact>,
+    transit_server_id: &str,
+    transfer_id: Uuid,
+) -> Result<Vec<MoverCommand>, Missing> {
+    let Some(MoverFact::Transit { storage, accounts }) = view.get(&transit_key(transit_server_id))
+    else {
+        return Err(Missing(format!(
+            "transit server {transit_server_id} is wiped but its storage is unknown"
+        )));
+    };
+    let server = Endpoint {
+        server_id: transit_server_id.to_owned(),
+        storage: storage.clone(),
+    };
+    Ok(vec![MoverCommand::Schedule(TransferScheduled {
+        transfer_id,
+        kind: TransferKind::Wipe,
+        migration_id: None,
+        server_id: transit_server_id.to_owned(),
+        accounts: accounts.values().cloned().collect(),
+        source: server.clone(),
+        destination: server,
+    })])
 }
 
 /// The service's databases to its new version's server: the accounts using it (all

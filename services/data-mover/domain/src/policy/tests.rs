@@ -161,3 +161,100 @@ fn an_installation_completed_before_the_migration_records_its_transit_server_is_
     assert_eq!(scheduled.destination.server_id, "tr-1");
     assert_eq!(scheduled.destination.storage, storage("/transit"));
 }
+
+/// A transfer scheduled to `to`, of `kind`, for srv-1's `accounts`.
+fn scheduled_to(to: &str, kind: TransferKind, accounts: &[&str]) -> Envelope {
+    let transfer_id = Uuid::now_v7();
+    let scheduled = TransferScheduled {
+        transfer_id,
+        kind,
+        migration_id: Some(m()),
+        server_id: "srv-1".into(),
+        accounts: accounts.iter().map(|a| account(a)).collect(),
+        source: Endpoint {
+            server_id: "srv-1".into(),
+            storage: storage("/srv"),
+        },
+        destination: Endpoint {
+            server_id: to.into(),
+            storage: storage("/transit"),
+        },
+    };
+    envelope(&transfer_id.to_string(), scheduled)
+}
+
+#[test]
+fn a_wipe_erases_every_account_copied_to_the_transit_server_since_its_last_wipe() {
+    let mut log = history(true);
+    log.push(scheduled_to(
+        "tr-1",
+        TransferKind::PreCopy,
+        &["acc-1", "acc-2"],
+    ));
+    log.push(scheduled_to("tr-1", TransferKind::Cutover, &["acc-3"]));
+    // Neither lands on tr-1: a pre-copy back to the client server, a test copy.
+    log.push(scheduled_to("srv-1", TransferKind::PreCopy, &["acc-8"]));
+    log.push(scheduled_to("tr-1", TransferKind::TestCopy, &["acc-9"]));
+    let wipe_started = envelope(
+        "tr-1",
+        ferry_events::TransitServerWipeStarted {
+            expected_duration_ms: 1,
+        },
+    );
+    let commands = given_view::<MoverPolicy>(&log)
+        .when(&wipe_started)
+        .commands();
+    let [MoverCommand::Schedule(wipe)] = commands.as_slice() else {
+        panic!("one wipe scheduled: {commands:?}");
+    };
+    assert_eq!(wipe.kind, TransferKind::Wipe);
+    assert_eq!(
+        wipe.transfer_id,
+        reaction_id(NAME, wipe_started.event_id, "wipe")
+    );
+    assert_eq!(
+        (wipe.source.clone(), wipe.server_id.as_str()),
+        (wipe.destination.clone(), "tr-1")
+    );
+    assert_eq!(wipe.destination.storage, storage("/transit"));
+    let ids: Vec<&str> = wipe
+        .accounts
+        .iter()
+        .map(|a| a.account_id.as_str())
+        .collect();
+    assert_eq!(ids, ["acc-1", "acc-2", "acc-3"]);
+
+    // Once wiped, the next wipe has nothing of theirs to erase (it still checks).
+    log.push(wipe_started.clone());
+    log.push(envelope("tr-1", ferry_events::TransitServerWiped {}));
+    log.push(scheduled_to("tr-1", TransferKind::Cutover, &["acc-4"]));
+    let again = envelope(
+        "tr-1",
+        ferry_events::TransitServerWipeStarted {
+            expected_duration_ms: 1,
+        },
+    );
+    let commands = given_view::<MoverPolicy>(&log).when(&again).commands();
+    let [MoverCommand::Schedule(wipe)] = commands.as_slice() else {
+        panic!("one wipe scheduled: {commands:?}");
+    };
+    let ids: Vec<&str> = wipe
+        .accounts
+        .iter()
+        .map(|a| a.account_id.as_str())
+        .collect();
+    assert_eq!(ids, ["acc-4"]);
+}
+
+#[test]
+fn a_wipe_of_a_transit_server_never_added_is_a_missing_fact() {
+    let wipe_started = envelope(
+        "tr-7",
+        ferry_events::TransitServerWipeStarted {
+            expected_duration_ms: 1,
+        },
+    );
+    given_view::<MoverPolicy>(&history(true))
+        .when(&wipe_started)
+        .then_missing("tr-7");
+}

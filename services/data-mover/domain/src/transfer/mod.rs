@@ -363,14 +363,25 @@ fn schedule(state: &TransferState, scheduled: &TransferScheduled) -> Decision {
             Err(TransferRefusal::AlreadyScheduled)
         };
     }
+    let same_place = scheduled.source.server_id == scheduled.destination.server_id
+        && scheduled.source.storage == scheduled.destination.storage;
+    if scheduled.kind == TransferKind::Wipe {
+        // A wipe erases one server, even one that held no account ferry knows of
+        // (it then only checks that nothing is left).
+        return if same_place {
+            Ok(vec![scheduled.clone().into()])
+        } else {
+            Err(TransferRefusal::Invalid(
+                "a wipe erases one server: its source and destination are that server".into(),
+            ))
+        };
+    }
     if scheduled.accounts.is_empty() {
         return Err(TransferRefusal::Invalid(
             "a transfer moves at least one account".into(),
         ));
     }
-    if scheduled.source.server_id == scheduled.destination.server_id
-        && scheduled.source.storage == scheduled.destination.storage
-    {
+    if same_place {
         return Err(TransferRefusal::Invalid(
             "source and destination are the same place".into(),
         ));

@@ -133,6 +133,20 @@ fn bad_schedules_are_refused() {
 }
 
 #[test]
+fn a_wipe_erases_one_server_even_one_without_known_accounts() {
+    let mut wipe = scheduled(TransferKind::Wipe, &[]);
+    wipe.source = endpoint("tr-1");
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(wipe.clone())))
+        .then(vec![wipe.clone().into()]);
+    let mut elsewhere = wipe;
+    elsewhere.source = endpoint("srv-1");
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(elsewhere)))
+        .then_refused_because(Invalid, "erases one server");
+}
+
+#[test]
 fn a_pre_copy_runs_is_verified_and_completes_without_downtime() {
     let history = vec![
         scheduled(TransferKind::PreCopy, &["acc-1"]).into(),

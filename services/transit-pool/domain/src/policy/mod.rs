@@ -4,10 +4,12 @@
 //! - `migration/<id>`: the client server, target version and configuration of a
 //!   migration (`MigrationOpened`, `TransitServerRequested`);
 //! - `transit/<id>`: each transit server's configuration and where it is in its life
-//!   (from its own events), with the due time of its installation or wipe: these
-//!   entries are the pool's durable timers;
+//!   (from its own events), with the due time of its installation: these entries are
+//!   the pool's durable timers;
 //! - `precopy/<transfer id>`: a migration's pre-copy and the server it copies to
-//!   (`TransferScheduled` of kind `pre_copy`), to lend the transit server once done.
+//!   (`TransferScheduled` of kind `pre_copy`), to lend the transit server once done;
+//! - `wipe/<transfer id>`: the data mover's wipe of a transit server
+//!   (`TransferScheduled` of kind `wipe`), to free it or take it out of service.
 //!
 //! | event (aggregate) | command |
 //! |---|---|
@@ -18,8 +20,8 @@
 //! | `TransitServerWithdrawn` (transit_queue) | transit server `TakeOutOfService` |
 //! | `TransitServerAdded`, `TransitServerWiped`, `TransitServerReturnedToService` | queue `ServerAvailable` |
 //! | `TransferCompleted` of the migration's pre-copy to its installed transit server | transit server `Lend` |
+//! | `TransferCompleted` / `TransferFailed` of a transit server's wipe | transit server `CompleteWipe` / `FailWipe` (out of service, with the reason) |
 //! | an installation due | transit server `CompleteInstallation` |
-//! | a wipe due | transit server `CompleteWipe` |
 //!
 //! Command ids derive from the event (or, for timers, from the event that started
 //! them), the correlation is the migration: a redelivered event changes nothing.
@@ -67,6 +69,11 @@ pub enum PoolFact {
         /// The server it copies to.
         destination: String,
     },
+    /// The data mover's wipe of a transit server.
+    Wipe {
+        /// The transit server.
+        transit_server_id: String,
+    },
 }
 
 /// Where a transit server is in its life, as the pool's reactions need it.
@@ -89,14 +96,10 @@ pub enum Stage {
         /// The migration.
         migration_id: Uuid,
     },
-    /// Being wiped; the wipe completes at `due`.
+    /// Being wiped by the data mover, which reports how it ended.
     Wiping {
-        /// When the wipe is expected to be done.
-        due: DateTime<Utc>,
         /// The migration that held it (the wipe's correlation).
         correlation_id: Uuid,
-        /// The `TransitServerWipeStarted` event (its completion's command id).
-        started_by: Uuid,
     },
     /// Out of service.
     OutOfService,
@@ -182,6 +185,13 @@ pub enum PoolAction {
         /// The transit server.
         transit_server_id: String,
     },
+    /// The wipe failed: out of service, with the reason.
+    FailWipe {
+        /// The transit server.
+        transit_server_id: String,
+        /// The data mover's reason.
+        reason: String,
+    },
     /// Take a withdrawn server out of service.
     TakeOutOfService {
         /// The transit server.
@@ -205,6 +215,10 @@ fn transit_key(id: &str) -> String {
 
 fn precopy_key(id: &str) -> String {
     format!("precopy/{id}")
+}
+
+fn wipe_key(id: &str) -> String {
+    format!("wipe/{id}")
 }
 
 fn due_after(at: DateTime<Utc>, ms: u64) -> DateTime<Utc> {
@@ -235,6 +249,11 @@ impl View for PoolView {
             {
                 vec![precopy_key(&event.aggregate_id)]
             }
+            Event::Transfer(TransferEvent::TransferScheduled(s))
+                if s.kind == TransferKind::Wipe =>
+            {
+                vec![wipe_key(&event.aggregate_id)]
+            }
             _ => Vec::new(),
         }
     }
@@ -259,6 +278,13 @@ impl View for PoolView {
                 other => other,
             },
             Event::TransitServer(e) => evolve_transit(entry, e, event),
+            Event::Transfer(TransferEvent::TransferScheduled(s))
+                if s.kind == TransferKind::Wipe =>
+            {
+                Some(PoolFact::Wipe {
+                    transit_server_id: s.destination.server_id.clone(),
+                })
+            }
             Event::Transfer(TransferEvent::TransferScheduled(s)) => {
                 s.migration_id.map(|migration_id| PoolFact::PreCopy {
                     migration_id,
@@ -272,7 +298,7 @@ impl View for PoolView {
     fn due(entry: &PoolFact) -> Option<DateTime<Utc>> {
         match entry {
             PoolFact::Transit {
-                stage: Stage::Installing { due, .. } | Stage::Wiping { due, .. },
+                stage: Stage::Installing { due, .. },
                 ..
             } => Some(*due),
             _ => None,
@@ -317,10 +343,8 @@ fn evolve_transit(
             migration_id: e.migration_id,
         },
         TransitServerEvent::TransitServerReleased(_) => stage,
-        TransitServerEvent::TransitServerWipeStarted(e) => Stage::Wiping {
-            due: due_after(envelope.occurred_at, e.expected_duration_ms),
+        TransitServerEvent::TransitServerWipeStarted(_) => Stage::Wiping {
             correlation_id: envelope.correlation_id,
-            started_by: envelope.event_id,
         },
         TransitServerEvent::TransitServerWiped(_)
         | TransitServerEvent::TransitServerReturnedToService(_) => Stage::Available,
@@ -372,14 +396,21 @@ impl Policy for PoolPolicy {
                 vec![transit_key(&e.transit_server_id)]
             }
             Event::TransitServer(_) => vec![transit_key(&event.aggregate_id)],
-            Event::Transfer(TransferEvent::TransferCompleted(_)) => {
-                let key = precopy_key(&event.aggregate_id);
-                match known.get(&key) {
-                    Some(PoolFact::PreCopy { destination, .. }) => {
-                        vec![key, transit_key(destination)]
-                    }
-                    _ => vec![key],
-                }
+            Event::Transfer(
+                TransferEvent::TransferCompleted(_) | TransferEvent::TransferFailed(_),
+            ) => {
+                let (precopy, wipe) = (
+                    precopy_key(&event.aggregate_id),
+                    wipe_key(&event.aggregate_id),
+                );
+                let transit = match (known.get(&precopy), known.get(&wipe)) {
+                    (Some(PoolFact::PreCopy { destination, .. }), _) => Some(destination),
+                    (_, Some(PoolFact::Wipe { transit_server_id })) => Some(transit_server_id),
+                    _ => None,
+                };
+                let mut keys = vec![precopy, wipe];
+                keys.extend(transit.map(|id| transit_key(id)));
+                keys
             }
             _ => Vec::new(),
         }
@@ -391,7 +422,12 @@ impl Policy for PoolPolicy {
             Event::TransitQueue(e) => on_queue(event, e, view),
             Event::TransitServer(e) => on_transit_server(event, e, view),
             Event::Transfer(TransferEvent::TransferCompleted(_)) => {
-                Ok(on_transfer_completed(event, view))
+                let mut commands = on_transfer_completed(event, view);
+                commands.extend(on_wipe_ended(event, None, view));
+                Ok(commands)
+            }
+            Event::Transfer(TransferEvent::TransferFailed(failed)) => {
+                Ok(on_wipe_ended(event, Some(&failed.reason), view))
             }
             _ => Ok(Vec::new()),
         }
@@ -418,19 +454,6 @@ impl Policy for PoolPolicy {
                     transit_server_id,
                     migration_id: *migration_id,
                 },
-            }],
-            PoolFact::Transit {
-                stage:
-                    Stage::Wiping {
-                        correlation_id,
-                        started_by,
-                        ..
-                    },
-                ..
-            } => vec![PoolCommand {
-                id: reaction_id(NAME, *started_by, "complete-wipe"),
-                correlation_id: *correlation_id,
-                action: PoolAction::CompleteWipe { transit_server_id },
             }],
             _ => Vec::new(),
         }
@@ -602,6 +625,39 @@ fn on_transit_server(
         }
         _ => Ok(Vec::new()),
     }
+}
+
+/// A transit server's wipe ended: it is free again, or out of service with the
+/// reason it failed (`failure`). Only while it is being wiped: a report of an older
+/// wipe changes nothing.
+fn on_wipe_ended(
+    event: &Envelope,
+    failure: Option<&str>,
+    view: &Entries<PoolFact>,
+) -> Vec<PoolCommand> {
+    let Some(PoolFact::Wipe { transit_server_id }) = view.get(&wipe_key(&event.aggregate_id))
+    else {
+        return Vec::new();
+    };
+    let Some(PoolFact::Transit {
+        stage: Stage::Wiping { correlation_id },
+        ..
+    }) = view.get(&transit_key(transit_server_id))
+    else {
+        return Vec::new();
+    };
+    let transit_server_id = transit_server_id.clone();
+    let (purpose, action) = match failure {
+        None => ("wiped", PoolAction::CompleteWipe { transit_server_id }),
+        Some(reason) => (
+            "wipe-failed",
+            PoolAction::FailWipe {
+                transit_server_id,
+                reason: reason.to_owned(),
+            },
+        ),
+    };
+    vec![PoolPolicy::command(event, purpose, *correlation_id, action)]
 }
 
 /// A completed transfer lends the transit server when it is the migration's

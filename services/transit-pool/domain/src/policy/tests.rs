@@ -309,8 +309,9 @@ fn an_installation_fires_when_due_and_not_before() {
     );
 }
 
-#[test]
-fn a_wipe_fires_after_its_recorded_duration_and_its_completion_removes_the_timer() {
+/// `installing()`, then the server lent, released and its wipe started, and the data
+/// mover's wipe `w-1` scheduled.
+fn wiping() -> Vec<Envelope> {
     let mut history = installing();
     history.push(envelope(
         "tr-1",
@@ -319,21 +320,58 @@ fn a_wipe_fires_after_its_recorded_duration_and_its_completion_removes_the_timer
         },
         20,
     ));
+    let mut wipe = pre_copy_to("tr-1");
+    wipe.aggregate_id = "w-1".into();
+    if let Event::Transfer(TransferEvent::TransferScheduled(s)) = &mut wipe.event {
+        s.kind = TransferKind::Wipe;
+        s.migration_id = None;
+        s.server_id = "tr-1".into();
+        s.source = s.destination.clone();
+    }
+    history.push(wipe);
+    history
+}
+
+#[test]
+fn a_wipe_ends_when_the_data_mover_says_so_never_on_a_timer() {
+    let history = wiping();
     given_view::<PoolPolicy>(&history)
-        .when_due(at(29))
+        .when_due(at(59))
         .then_nothing();
-    let commands = given_view::<PoolPolicy>(&history)
-        .when_due(at(30))
-        .commands();
+    let mut done = completed();
+    done.aggregate_id = "w-1".into();
+    let commands = given_view::<PoolPolicy>(&history).when(&done).commands();
     assert_eq!(
         actions(commands),
         vec![PoolAction::CompleteWipe {
             transit_server_id: "tr-1".into()
         }]
     );
-    history.push(envelope("tr-1", ferry_events::TransitServerWiped {}, 30));
-    given_view::<PoolPolicy>(&history)
-        .when_due(at(59))
+}
+
+#[test]
+fn a_failed_wipe_takes_the_server_out_of_service_with_the_reason() {
+    let mut failed = envelope(
+        "w-1",
+        ferry_events::TransferFailed {
+            phase: ferry_events::TransferPhase::Erasing,
+            reason: "the files root still holds: bakery".into(),
+            retryable: false,
+        },
+        21,
+    );
+    let commands = given_view::<PoolPolicy>(&wiping()).when(&failed).commands();
+    assert_eq!(
+        actions(commands),
+        vec![PoolAction::FailWipe {
+            transit_server_id: "tr-1".into(),
+            reason: "the files root still holds: bakery".into(),
+        }]
+    );
+    // Any other transfer's failure is none of the pool's business.
+    failed.aggregate_id = "t-9".into();
+    given_view::<PoolPolicy>(&wiping())
+        .when(&failed)
         .then_nothing();
 }
 

@@ -3,9 +3,15 @@
 //!
 //! ```text
 //! available → reserved → installing → installed → lent → (released) wiping → available
-//!                          ↓    ↑ retry
+//!                          ↓    ↑ retry                                 ↓ failed
 //!                   installation_failed            available ⇄ out_of_service
+//!                                                   wiping ← out_of_service (wipe failed)
 //! ```
+//!
+//! The wipe is the data mover's: it erases what ferry copied to the server and checks
+//! it empty. A failed wipe takes the server out of service with the reason, and its
+//! return to service is a new wipe, never a loan of a server still holding a
+//! customer's data.
 //!
 //! A transit server follows the decisions of its configuration's queue: it is reserved
 //! for the migration the queue served, and released when the queue ends that
@@ -104,10 +110,13 @@ pub enum Status {
     },
     /// Released by its migration, its data being erased.
     Wiping,
-    /// Not to be lent (maintenance, hardware fault).
+    /// Not to be lent (maintenance, hardware fault, a failed wipe).
     OutOfService {
         /// Why, for support.
         reason: String,
+        /// Its wipe failed: it may still hold a customer's data, and returns to
+        /// service through a new wipe.
+        wipe_pending: bool,
     },
 }
 
@@ -168,7 +177,7 @@ impl fmt::Display for Status {
             }
             Status::Lent { migration_id, .. } => write!(f, "lent to migration {migration_id}"),
             Status::Wiping => f.write_str("being wiped"),
-            Status::OutOfService { reason } => write!(f, "out of service ({reason})"),
+            Status::OutOfService { reason, .. } => write!(f, "out of service ({reason})"),
         }
     }
 }
@@ -241,13 +250,22 @@ pub enum TransitServerAction {
     },
     /// The wipe finished: the server is free again.
     CompleteWipe,
+    /// The wipe failed: out of service, until support returns it (a new wipe).
+    FailWipe {
+        /// Why, for support.
+        reason: String,
+    },
     /// Take a free server out of service (support, through its queue).
     TakeOutOfService {
         /// Why, for support.
         reason: String,
     },
-    /// Support puts a server out of service back into service.
-    ReturnToService,
+    /// Support puts a server out of service back into service; after a failed wipe,
+    /// through a new wipe.
+    ReturnToService {
+        /// How long that wipe is expected to take, in milliseconds.
+        wipe_duration_ms: u64,
+    },
 }
 
 impl TransitServerAction {
@@ -262,8 +280,9 @@ impl TransitServerAction {
             TransitServerAction::Lend { .. } => "lend",
             TransitServerAction::Release { .. } => "release",
             TransitServerAction::CompleteWipe => "complete the wipe of",
+            TransitServerAction::FailWipe { .. } => "fail the wipe of",
             TransitServerAction::TakeOutOfService { .. } => "take out of service",
-            TransitServerAction::ReturnToService => "return to service",
+            TransitServerAction::ReturnToService { .. } => "return to service",
         }
     }
 
@@ -272,7 +291,7 @@ impl TransitServerAction {
         match self {
             TransitServerAction::Add { .. }
             | TransitServerAction::RetryInstallation
-            | TransitServerAction::ReturnToService => &[ActorRole::Support],
+            | TransitServerAction::ReturnToService { .. } => &[ActorRole::Support],
             _ => &[ActorRole::Support, ActorRole::System],
         }
     }
@@ -551,6 +570,14 @@ impl Decider for TransitServerDecider {
             | TransitServerEvent::TransitServerReturnedToService(_) => Status::Available,
             TransitServerEvent::TransitServerTakenOutOfService(e) => Status::OutOfService {
                 reason: e.reason.clone(),
+                wipe_pending: matches!(
+                    state.status,
+                    Status::Wiping
+                        | Status::OutOfService {
+                            wipe_pending: true,
+                            ..
+                        }
+                ),
             },
         };
         state
@@ -706,6 +733,23 @@ fn decide_in_pool(status: &Status, action: &TransitServerAction) -> Decided {
                 status: described(),
             }),
         },
+        TransitServerAction::FailWipe { reason } => match status {
+            Status::Wiping => Ok(vec![
+                TransitServerTakenOutOfService {
+                    reason: format!(
+                        "its wipe failed, it may still hold a customer's data: {reason}; \
+                         returning it to service wipes it again"
+                    ),
+                }
+                .into(),
+            ]),
+            Status::OutOfService {
+                wipe_pending: true, ..
+            } => Ok(Vec::new()),
+            _ => Err(TransitServerRejection::NotWiping {
+                status: described(),
+            }),
+        },
         TransitServerAction::TakeOutOfService { reason } => {
             if reason.trim().is_empty() {
                 return Err(TransitServerRejection::Invalid(
@@ -725,7 +769,15 @@ fn decide_in_pool(status: &Status, action: &TransitServerAction) -> Decided {
                 }),
             }
         }
-        TransitServerAction::ReturnToService => match status {
+        TransitServerAction::ReturnToService { wipe_duration_ms } => match status {
+            Status::OutOfService {
+                wipe_pending: true, ..
+            } => Ok(vec![
+                TransitServerWipeStarted {
+                    expected_duration_ms: *wipe_duration_ms,
+                }
+                .into(),
+            ]),
             Status::OutOfService { .. } => Ok(vec![TransitServerReturnedToService {}.into()]),
             _ => Ok(Vec::new()),
         },

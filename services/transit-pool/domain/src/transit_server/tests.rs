@@ -175,7 +175,9 @@ fn customers_may_never_command_a_transit_server() {
         },
         A::CompleteWipe,
         A::TakeOutOfService { reason: "x".into() },
-        A::ReturnToService,
+        A::ReturnToService {
+            wipe_duration_ms: WIPE_MS,
+        },
     ];
     for action in every_action {
         let refusal = given::<S>(installing(1))
@@ -187,7 +189,13 @@ fn customers_may_never_command_a_transit_server() {
 
 #[test]
 fn only_support_adds_retries_and_returns_to_service() {
-    for action in [add_action(), A::RetryInstallation, A::ReturnToService] {
+    for action in [
+        add_action(),
+        A::RetryInstallation,
+        A::ReturnToService {
+            wipe_duration_ms: WIPE_MS,
+        },
+    ] {
         let refusal = given::<S>([added(), out_of_service()])
             .when(system(action))
             .then_refused(RefusalKind::Forbidden);
@@ -297,7 +305,9 @@ fn commands_to_a_server_not_in_the_pool_are_not_found() {
     for action in [
         reserve(1),
         A::CompleteWipe,
-        A::ReturnToService,
+        A::ReturnToService {
+            wipe_duration_ms: WIPE_MS,
+        },
         A::TakeOutOfService { reason: "x".into() },
     ] {
         given::<S>([])
@@ -524,6 +534,55 @@ fn a_completed_wipe_makes_the_server_available_again() {
 }
 
 #[test]
+fn a_failed_wipe_takes_the_server_out_of_service_and_its_return_wipes_it_again() {
+    let mut wiping = on_loan(1);
+    wiping.extend([released(1), wipe_started()]);
+    let state = given::<S>(wiping.clone())
+        .when(system(A::FailWipe {
+            reason: "files root still holds: bakery".into(),
+        }))
+        .then(vec![
+            TransitServerTakenOutOfService {
+                reason: "its wipe failed, it may still hold a customer's data: files root still \
+                         holds: bakery; returning it to service wipes it again"
+                    .into(),
+            }
+            .into(),
+        ]);
+    assert!(matches!(
+        state.status,
+        Status::OutOfService {
+            wipe_pending: true,
+            ..
+        }
+    ));
+    // Reported twice (a redelivery): nothing more.
+    let failed = given::<S>(wiping.clone())
+        .when(system(A::FailWipe { reason: "x".into() }))
+        .events();
+    let mut history = wiping;
+    history.extend(failed);
+    given::<S>(history.clone())
+        .when(system(A::FailWipe { reason: "x".into() }))
+        .then_nothing();
+    // Support's return is a new wipe, not a loan of a server that may hold data; a
+    // new failure keeps it pending.
+    let state = given::<S>(history.clone())
+        .when(support(A::ReturnToService {
+            wipe_duration_ms: WIPE_MS,
+        }))
+        .then(vec![wipe_started()]);
+    assert_eq!(state.status, Status::Wiping);
+}
+
+#[test]
+fn a_wipe_that_is_not_under_way_cannot_fail() {
+    given::<S>([added()])
+        .when(system(A::FailWipe { reason: "x".into() }))
+        .then_refused(RefusalKind::Conflict);
+}
+
+#[test]
 fn completing_a_wipe_that_is_not_under_way_is_refused() {
     given::<S>([added()])
         .when(system(A::CompleteWipe))
@@ -574,7 +633,9 @@ fn taking_out_of_service_needs_a_reason() {
 #[test]
 fn support_returns_a_server_to_service() {
     let state = given::<S>([added(), out_of_service()])
-        .when(support(A::ReturnToService))
+        .when(support(A::ReturnToService {
+            wipe_duration_ms: WIPE_MS,
+        }))
         .then(vec![TransitServerReturnedToService {}.into()]);
     assert_eq!(state.status, Status::Available);
 }
@@ -582,7 +643,9 @@ fn support_returns_a_server_to_service() {
 #[test]
 fn returning_a_server_in_service_changes_nothing() {
     given::<S>([added()])
-        .when(support(A::ReturnToService))
+        .when(support(A::ReturnToService {
+            wipe_duration_ms: WIPE_MS,
+        }))
         .then_nothing();
 }
 

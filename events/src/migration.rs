@@ -6,10 +6,10 @@
 //! |---|---|
 //! | 1 preparing | [`MigrationOpened`], [`AccountCompatibilityChecked`], [`TestMigrationRequested`], [`TestMigrationAvailable`], [`TestMigrationFailed`], [`TestMigrationDiscarded`], [`AccountMarkedReady`], [`AccountReadinessWithdrawn`] |
 //! | 2 transit requested | [`TransitServerRequested`], [`ObsoleteLanguagesRemoved`], [`ObsoleteLanguagesRestored`] (back to step 1) |
-//! | 3 transit waiting / installing | [`TransitServerQueued`], [`TransitServerAssigned`], [`TransitServerReady`] |
-//! | 4 migrating accounts | [`AccountMoveStarted`], [`AccountMoved`], [`AccountMoveFailed`] |
+//! | 3 transit waiting / installing | [`TransitServerQueued`], [`TransitServerAssigned`], [`TransitServerReady`], [`PreCopyFailed`], [`PreCopyRetried`] |
+//! | 4 migrating accounts | [`AccountMoveStarted`], [`AccountMoved`], [`AccountMoveFailed`], [`AccountTransferAborted`] |
 //! | 5 verifying | [`AccountVerified`], [`AccountRollbackStarted`], [`AccountRolledBack`], [`AccountRollbackFailed`], [`ReinstallRequested`] |
-//! | 6 reinstalling | [`ReinstallStarted`], [`ServerReinstalled`] |
+//! | 6 reinstalling | [`ReinstallStarted`], [`ServerReinstalled`], [`PreCopyFailed`], [`PreCopyRetried`] (the pre-copy back) |
 //! | 7 relocating | [`AccountRelocationStarted`], [`AccountRelocated`], [`AccountRelocationFailed`] |
 //! | 8 completed | [`MigrationCompleted`] |
 //! | 1 to 3, while nothing is irreversible | [`MigrationCancelled`] |
@@ -191,6 +191,60 @@ pub struct TransitServerReady {
     pub ready_at: DateTime<Utc>,
 }
 
+/// Where a pre-copy of files and mails goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreCopyDestination {
+    /// To the installed transit server (step 3): its loan waits for it.
+    TransitServer,
+    /// Back to the reinstalled client server (step 6).
+    ClientServer,
+}
+
+/// A pre-copy of files and mails failed (step 3, or 6 for the copy back). With
+/// `retry_at`, ferry tries again then by itself; without, support must, once the
+/// reason is dealt with (a source missing, a full disk).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreCopyFailed {
+    /// The failed pre-copy transfer.
+    pub transfer_id: Uuid,
+    /// Where it copied to.
+    pub destination: PreCopyDestination,
+    /// Why, for the customer and support.
+    pub reason: String,
+    /// Whether trying again may succeed.
+    pub retryable: bool,
+    /// Which attempt failed (1 for the first pre-copy).
+    pub attempt: u32,
+    /// When ferry tries again by itself; `None`: support must.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// A failed pre-copy is tried again, as a new transfer (by ferry when due, or by
+/// support).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreCopyRetried {
+    /// The new pre-copy transfer.
+    pub transfer_id: Uuid,
+    /// Where it copies to.
+    pub destination: PreCopyDestination,
+    /// Its attempt number (2 for the first retry).
+    pub attempt: u32,
+}
+
+/// Support called off an account's move, rollback or relocation that could not
+/// finish, before its traffic switch: its transfer is cancelled, its sources thawed,
+/// and the account serves from where it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountTransferAborted {
+    /// The account.
+    pub account_id: String,
+    /// The transfer called off.
+    pub transfer_id: Uuid,
+    /// Why, for the customer and support.
+    pub reason: String,
+}
+
 /// An account's move to the transit server began (step 4): final sync, databases,
 /// then traffic switch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,5 +423,8 @@ aggregate_events! {
         AccountRelocationFailed = 1,
         MigrationCompleted = 1,
         MigrationCancelled = 1,
+        PreCopyFailed = 1,
+        PreCopyRetried = 1,
+        AccountTransferAborted = 1,
     }
 }

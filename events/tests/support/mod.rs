@@ -412,6 +412,39 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
         ),
         (
             migration(),
+            PreCopyFailed {
+                transfer_id: uuid(TEST_COPY),
+                destination: PreCopyDestination::TransitServer,
+                reason: "account acc-1207 (bakery): its files directory /srv/ferry/srv-0042/files/bakery does not exist".into(),
+                retryable: false,
+                attempt: 1,
+                retry_at: None,
+            }
+            .into(),
+            accounts_service(),
+        ),
+        (
+            migration(),
+            PreCopyRetried {
+                transfer_id: uuid(CUTOVER),
+                destination: PreCopyDestination::TransitServer,
+                attempt: 2,
+            }
+            .into(),
+            support(),
+        ),
+        (
+            migration(),
+            AccountTransferAborted {
+                account_id: "acc-1207".into(),
+                transfer_id: uuid(CUTOVER),
+                reason: "the final sync hangs on a dead NFS mount".into(),
+            }
+            .into(),
+            support(),
+        ),
+        (
+            migration(),
             AccountMoveFailed {
                 account_id: "acc-1207".into(),
                 transfer_id: uuid(CUTOVER),

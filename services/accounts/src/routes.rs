@@ -224,6 +224,8 @@ pub fn router(accounts: Accounts) -> OpenApiRouter {
         .routes(routes!(record_reinstalled))
         .routes(routes!(relocate_account))
         .routes(routes!(cancel_migration))
+        .routes(routes!(retry_pre_copy))
+        .routes(routes!(abort_transfer))
         .routes(routes!(schedule_optional))
         .routes(routes!(apply_optional))
         .routes(routes!(cancel_optional))
@@ -458,6 +460,30 @@ migration_route!(
     /// (support); outside them the refusal names the next opening.
     relocate_account, post, "/migrations/{migration_id}/accounts/{account_id}/relocation",
     |account_id| MigrationRequest::Relocate(account_id));
+
+migration_route!(
+    /// Steps 3 and 6: tries a failed pre-copy of files and mails again, once its
+    /// reason is dealt with (support; ferry retries by itself a failure that may pass).
+    retry_pre_copy, post, "/migrations/{migration_id}/pre-copy/retry",
+    MigrationRequest::RetryPreCopy);
+
+/// Steps 4, 5 and 7: calls off an account's move, rollback or relocation that cannot
+/// finish, before its traffic switch: its transfer stops, its sources are thawed and
+/// the account serves from where it was (support).
+#[utoipa::path(post, path = "/migrations/{migration_id}/accounts/{account_id}/abort", tag = TAG,
+    params(("migration_id" = Uuid, Path), ("account_id" = String, Path)),
+    request_body = Reason,
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+async fn abort_transfer(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    CommandId(id): CommandId,
+    Path((migration_id, account_id)): Path<(Uuid, String)>,
+    ApiJson(reason): ApiJson<Reason>,
+) -> Result<Json<CommandReply>, ApiError> {
+    let request = MigrationRequest::AbortTransfer(account_id, reason.reason);
+    run(&accounts, actor, id, migration_id, request).await
+}
 
 /// Abandons a migration before any account has moved (owner or support).
 #[utoipa::path(post, path = "/migrations/{migration_id}/cancellation", tag = TAG,

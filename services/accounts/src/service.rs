@@ -72,6 +72,10 @@ pub enum MigrationRequest {
     Relocate(String),
     /// Abandons the migration.
     Cancel(String),
+    /// Support tries the failed pre-copy again.
+    RetryPreCopy,
+    /// Support calls an account's move, rollback or relocation off (account, reason).
+    AbortTransfer(String, String),
 }
 
 /// Per account, what will not work on a target version.
@@ -393,6 +397,12 @@ impl Accounts {
                 calendar: self.calendar.clone(),
             },
             MigrationRequest::Cancel(reason) => Action::Cancel { reason },
+            MigrationRequest::RetryPreCopy => Action::RetryPreCopy {
+                failed_transfer_id: None,
+            },
+            MigrationRequest::AbortTransfer(account_id, reason) => {
+                Action::AbortTransfer { account_id, reason }
+            }
         };
         self.migration_command(actor, id, migration_id, action)
             .await

@@ -92,6 +92,15 @@ impl Execute<MoverCommand> for MoverExecutor {
                 .await
                 .map(|()| Vec::new())
                 .map_err(|e| ReactionError::Transient(e.to_string())),
+            MoverCommand::AbortTransfer {
+                transfer_id,
+                reason,
+            } => self
+                .mover
+                .abort(*transfer_id, reason)
+                .await
+                .map(|()| Vec::new())
+                .map_err(|e| ReactionError::Transient(e.to_string())),
         }
     }
 }

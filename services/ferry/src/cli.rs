@@ -192,6 +192,9 @@ pub enum MigrationCommand {
         migration: MigrationRef,
         /// The account id.
         account: String,
+        /// Wait until it is done, showing its progress; exit 1 if it failed.
+        #[arg(long)]
+        wait: bool,
     },
     /// Step 5: confirm a moved account works.
     Verify {
@@ -206,6 +209,9 @@ pub enum MigrationCommand {
         migration: MigrationRef,
         /// The account id.
         account: String,
+        /// Wait until it is done, showing its progress; exit 1 if it failed.
+        #[arg(long)]
+        wait: bool,
     },
     /// End of step 5: ask for the reinstall (every account on the transit server).
     RequestReinstall {
@@ -231,6 +237,26 @@ pub enum MigrationCommand {
         migration: MigrationRef,
         /// The account id.
         account: String,
+        /// Wait until it is done, showing its progress; exit 1 if it failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Steps 3 and 6 (support): try a failed pre-copy of files and mails again, once
+    /// its reason is dealt with.
+    RetryPreCopy {
+        /// Migration id or server id.
+        migration: MigrationRef,
+    },
+    /// Steps 4, 5 and 7 (support): call off an account's move, rollback or relocation
+    /// that cannot finish; it serves from where it was.
+    Abort {
+        /// Migration id or server id.
+        migration: MigrationRef,
+        /// The account id.
+        account: String,
+        /// Why (the customer reads it).
+        #[arg(long)]
+        reason: String,
     },
     /// Abandon a migration before any account has moved.
     Cancel {

@@ -156,18 +156,23 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
                 None,
             )
         }
-        M::Move { migration, account } => post(format!(
-            "/migrations/{}/accounts/{account}/move",
-            resolve(api, &migration).await?
-        )),
+        M::Move {
+            migration,
+            account,
+            wait,
+        } => return account_transfer(api, &migration, &account, "move", "moved", wait, json).await,
         M::Verify { migration, account } => post(format!(
             "/migrations/{}/accounts/{account}/verification",
             resolve(api, &migration).await?
         )),
-        M::Rollback { migration, account } => post(format!(
-            "/migrations/{}/accounts/{account}/rollback",
-            resolve(api, &migration).await?
-        )),
+        M::Rollback {
+            migration,
+            account,
+            wait,
+        } => {
+            let what = ("rollback", "rolled back");
+            return account_transfer(api, &migration, &account, what.0, what.1, wait, json).await;
+        }
         M::RequestReinstall { migration } => post(format!(
             "/migrations/{}/reinstall-request",
             resolve(api, &migration).await?
@@ -187,10 +192,30 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
             ),
             Some(json!({ "infrastructure_version": infrastructure_version })),
         ),
-        M::Relocate { migration, account } => post(format!(
-            "/migrations/{}/accounts/{account}/relocation",
+        M::Relocate {
+            migration,
+            account,
+            wait,
+        } => {
+            let what = ("relocation", "relocated");
+            return account_transfer(api, &migration, &account, what.0, what.1, wait, json).await;
+        }
+        M::RetryPreCopy { migration } => post(format!(
+            "/migrations/{}/pre-copy/retry",
             resolve(api, &migration).await?
         )),
+        M::Abort {
+            migration,
+            account,
+            reason,
+        } => (
+            Method::POST,
+            format!(
+                "/migrations/{}/accounts/{account}/abort",
+                resolve(api, &migration).await?
+            ),
+            Some(json!({ "reason": reason })),
+        ),
         M::Cancel { migration, reason } => (
             Method::POST,
             format!(
@@ -201,6 +226,38 @@ async fn migration(api: &Api, command: MigrationCommand, json: bool) -> anyhow::
         ),
     };
     render::command(&api.send(method, &path, body).await?, json)
+}
+
+/// An account's move, rollback or relocation (`path` names it in the API: `move`,
+/// `rollback`, `relocation`), followed to its end with `wait` (see [`crate::wait`]).
+async fn account_transfer(
+    api: &Api,
+    migration: &str,
+    account: &str,
+    path: &str,
+    done: &str,
+    wait: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let migration_id = resolve(api, migration).await?;
+    let before = if wait {
+        Some(crate::wait::before(api, migration_id, account).await?)
+    } else {
+        None
+    };
+    let reply = api
+        .send(
+            Method::POST,
+            &format!("/migrations/{migration_id}/accounts/{account}/{path}"),
+            None,
+        )
+        .await?;
+    render::command(&reply, json)?;
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let outcome = crate::wait::until_ended(api, migration_id, account, &before).await?;
+    crate::wait::report(account, done, &outcome)
 }
 
 async fn optional(api: &Api, command: OptionalCommand, json: bool) -> anyhow::Result<()> {

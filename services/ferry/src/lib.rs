@@ -16,6 +16,7 @@ mod demo;
 pub mod fleet;
 pub mod render;
 mod up;
+mod wait;
 
 pub use up::up_embedded;
 

@@ -245,6 +245,21 @@ fn migration_lines(migration: &MigrationDetail) {
         rows,
     );
     // What failed, with the reason, where the user looks (not only in the audit).
+    if let Some(failure) = &migration.view.pre_copy_failure {
+        let next = match failure.retry_at {
+            Some(at) => format!(
+                "ferry tries again at {}",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            None => "support must retry it (ferry migration retry-pre-copy)".to_owned(),
+        };
+        println!(
+            "  pre-copy (attempt {}) failed at {}: {}; {next}",
+            failure.attempt,
+            failure.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            failure.reason
+        );
+    }
     for a in &migration.accounts {
         if let Some(failure) = &a.last_failure {
             println!(

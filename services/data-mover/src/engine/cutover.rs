@@ -213,20 +213,7 @@ pub(crate) async fn complete_after_restart(
         .flat_map(|a| &a.databases)
         .any(|d| d.engine == ferry_events::DatabaseEngine::Mysql);
     if mysql {
-        if let Ok(planned) = databases::plan(mover.settings(), scheduled, databases::Purpose::Move)
-        {
-            for p in planned
-                .iter()
-                .filter(|p| p.engine == ferry_events::DatabaseEngine::Postgres)
-            {
-                if let Err(e) =
-                    crate::databases::postgres::thaw(&p.spec.source_url, &p.spec.database).await
-                {
-                    tracing::error!(database = %p.spec.database, error = %e, "cannot thaw a PostgreSQL source");
-                }
-            }
-        }
-        freeze::thaw_command(mover.settings(), scheduled).await;
+        freeze::thaw_sources(mover.settings(), scheduled).await;
         let fail = TransferCommand::Fail {
             phase: TransferPhase::Verifying,
             reason: "interrupted after verification: a MariaDB source's lock does not survive \

@@ -114,6 +114,26 @@ pub(crate) async fn freeze(
 }
 
 /// After a restart, with nothing of the freeze in hand: runs the freeze command's
+/// Thaws what a freeze of `scheduled` may have left frozen when no [`SourceFreeze`]
+/// is in hand (the process that froze them is gone): its PostgreSQL sources made
+/// writable again, the freeze command's `thaw` run. A MariaDB source's locks died
+/// with their session. Best effort, logged.
+pub(crate) async fn thaw_sources(settings: &MoverSettings, scheduled: &TransferScheduled) {
+    if let Ok(planned) =
+        super::databases::plan(settings, scheduled, super::databases::Purpose::Move)
+    {
+        for p in planned
+            .iter()
+            .filter(|p| p.engine == DatabaseEngine::Postgres)
+        {
+            if let Err(e) = postgres::thaw(&p.spec.source_url, &p.spec.database).await {
+                tracing::error!(database = %p.spec.database, error = %e, "cannot thaw a PostgreSQL source");
+            }
+        }
+    }
+    thaw_command(settings, scheduled).await;
+}
+
 /// `thaw` for the transfer's accounts (best effort, logged).
 pub(crate) async fn thaw_command(settings: &MoverSettings, scheduled: &TransferScheduled) {
     if let Some(command) = &settings.freeze_command {

@@ -13,7 +13,9 @@
 //! - [`test_copy`]: an account's databases copied to the test servers.
 //! - [`wipe`]: a transit server's data erased after its loan, and checked gone.
 //! - [`trees`], [`databases`], [`freeze`], [`progress`]: the parts they share.
+//! - `abort`: support calling a running or stuck transfer off.
 
+mod abort;
 pub mod cutover;
 pub mod databases;
 pub mod freeze;
@@ -73,6 +75,7 @@ pub struct Mover {
     handler: CommandHandler,
     settings: Arc<MoverSettings>,
     limits: Limits,
+    running: abort::Running,
 }
 
 impl Mover {
@@ -83,6 +86,7 @@ impl Mover {
             handler,
             settings: Arc::new(settings),
             limits,
+            running: abort::Running::default(),
         }
     }
 
@@ -209,6 +213,10 @@ impl Mover {
             // Interrupted after the switch was verified: only its end is left.
             return cutover::complete_after_restart(self, scheduled, &state).await;
         }
+        // Stopped with the process, or by support calling it off (`abort`).
+        let process_stop = stop;
+        let running = self.running.register(scheduled.transfer_id, process_stop);
+        let stop = &running.token;
         let outcome = match scheduled.kind {
             TransferKind::PreCopy => pre_copy::run(self, scheduled, stop).await,
             TransferKind::Cutover
@@ -219,6 +227,10 @@ impl Mover {
             TransferKind::Wipe => wipe::run(self, scheduled, stop).await,
         }?;
         if let Err(failure) = outcome {
+            if running.aborted(process_stop) {
+                // Support's abort records how it ended, once this run has stopped.
+                return Ok(());
+            }
             if stop.is_cancelled() {
                 return Err(self.stopped(scheduled));
             }

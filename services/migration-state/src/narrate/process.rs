@@ -108,6 +108,13 @@ pub(super) fn optional(event: &OptionalMigrationEvent) -> Narration {
     }
 }
 
+fn destination(destination: ferry_events::PreCopyDestination) -> &'static str {
+    match destination {
+        ferry_events::PreCopyDestination::TransitServer => "transit server",
+        ferry_events::PreCopyDestination::ClientServer => "reinstalled client server",
+    }
+}
+
 impl Narrator {
     pub(super) fn migration(&mut self, id: &str, event: &MigrationEvent) -> Narration {
         use MigrationEvent as E;
@@ -189,6 +196,28 @@ impl Narrator {
             E::TransitServerReady(e) => format!(
                 "transit server {} ready: accounts can move",
                 e.transit_server_id
+            ),
+            E::PreCopyFailed(e) => format!(
+                "pre-copy to the {} failed (attempt {}): {}; {}",
+                destination(e.destination),
+                e.attempt,
+                e.reason,
+                match e.retry_at {
+                    Some(at) => format!(
+                        "ferry tries again at {}",
+                        at.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                    None => "support must retry it".to_owned(),
+                }
+            ),
+            E::PreCopyRetried(e) => format!(
+                "pre-copy to the {} tried again (attempt {})",
+                destination(e.destination),
+                e.attempt
+            ),
+            E::AccountTransferAborted(e) => format!(
+                "transfer of account {} called off: {}",
+                e.account_id, e.reason
             ),
             E::AccountMoveStarted(e) => format!(
                 "account {} moving to {transit} (about {} of downtime expected)",

@@ -161,4 +161,31 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// The data mover reports the migration's pre-copy failed (ferry).
+    RecordPreCopyFailed {
+        /// The failed pre-copy.
+        transfer_id: Uuid,
+        /// Where it copied to.
+        destination: ferry_events::PreCopyDestination,
+        /// Why.
+        reason: String,
+        /// Whether trying again may succeed.
+        retryable: bool,
+        /// When it failed (the retry is due a backoff later).
+        at: DateTime<Utc>,
+    },
+    /// Tries the failed pre-copy again: ferry when its retry is due (naming the
+    /// failure it retries), or support (`None`: the failure recorded).
+    RetryPreCopy {
+        /// The failure the retry is for, when ferry's timer asks.
+        failed_transfer_id: Option<Uuid>,
+    },
+    /// Calls off an account's move, rollback or relocation that cannot finish, before
+    /// its traffic switch (support).
+    AbortTransfer {
+        /// The account.
+        account_id: String,
+        /// Why.
+        reason: String,
+    },
 }

@@ -14,8 +14,9 @@ mod state;
 mod tests;
 
 pub use command::{Action, MigrationCommand};
+pub use decide::{PRE_COPY_AUTOMATIC_ATTEMPTS, pre_copy_backoff};
 pub use refusal::MigrationRefusal;
-pub use state::{AccountProgress, MigrationState, Phase, Place, TestCopy};
+pub use state::{AccountProgress, MigrationState, Phase, Place, PreCopy, PreCopyFailure, TestCopy};
 
 use ferry_core::Decider;
 use ferry_events::{AggregateType, MigrationEvent};

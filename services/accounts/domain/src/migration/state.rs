@@ -1,7 +1,9 @@
 //! A migration's state, folded from its events.
 
 use chrono::{DateTime, Utc};
-use ferry_events::{AccountLanguages, Incompatibility, MigrationEvent, MigrationStatus};
+use ferry_events::{
+    AccountLanguages, Incompatibility, MigrationEvent, MigrationStatus, PreCopyDestination,
+};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -157,6 +159,32 @@ pub struct MigrationState {
     pub any_account_moved: bool,
     /// Sum of every measured downtime, in milliseconds.
     pub total_downtime_ms: u64,
+    /// The pre-copy of files and mails under way (step 3, or back in step 6).
+    pub pre_copy: PreCopy,
+}
+
+/// The pre-copy under way: its attempt, and its last failure while not retried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreCopy {
+    /// The attempt under way or failed (0 before any failure or retry: the first).
+    pub attempt: u32,
+    /// Its failure, while not retried.
+    pub failure: Option<PreCopyFailure>,
+}
+
+/// A pre-copy's failure, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreCopyFailure {
+    /// The failed transfer.
+    pub transfer_id: Uuid,
+    /// Where it copied to.
+    pub destination: PreCopyDestination,
+    /// Why.
+    pub reason: String,
+    /// Whether trying again may succeed.
+    pub retryable: bool,
+    /// When ferry retries by itself, if it does.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 impl MigrationState {
@@ -249,6 +277,7 @@ impl MigrationState {
             }
             E::ObsoleteLanguagesRemoved(e) => self.obsolete_removed = Some(e.removals.clone()),
             E::ObsoleteLanguagesRestored(_) => {
+                self.pre_copy = PreCopy::default();
                 self.obsolete_removed = None;
                 self.queue_position = None;
                 self.transit_server_id = None;
@@ -263,7 +292,33 @@ impl MigrationState {
             }
             E::TransitServerReady(e) => {
                 self.transit_ready_at = Some(e.ready_at);
+                self.pre_copy = PreCopy::default();
             }
+            E::PreCopyFailed(e) => {
+                self.pre_copy = PreCopy {
+                    attempt: e.attempt,
+                    failure: Some(PreCopyFailure {
+                        transfer_id: e.transfer_id,
+                        destination: e.destination,
+                        reason: e.reason.clone(),
+                        retryable: e.retryable,
+                        retry_at: e.retry_at,
+                    }),
+                }
+            }
+            E::PreCopyRetried(e) => {
+                self.pre_copy = PreCopy {
+                    attempt: e.attempt,
+                    failure: None,
+                }
+            }
+            E::AccountTransferAborted(e) => self.account(&e.account_id, |a| {
+                a.place = match a.place {
+                    Place::MovingToTransit { .. } => Place::Client,
+                    Place::RollingBack { .. } | Place::Relocating { .. } => Place::Transit,
+                    ref other => other.clone(),
+                }
+            }),
             E::AccountMoveStarted(e) => self.account(&e.account_id, |a| {
                 a.place = Place::MovingToTransit {
                     transfer_id: e.transfer_id,
@@ -299,7 +354,9 @@ impl MigrationState {
                 self.account(&e.account_id, |a| a.place = Place::Transit)
             }
             E::ReinstallRequested(_) => self.reinstall_requested = true,
-            E::ReinstallStarted(_) | E::ServerReinstalled(_) => {}
+            E::ReinstallStarted(_) => {}
+            // The pre-copy back starts: its attempts are counted afresh.
+            E::ServerReinstalled(_) => self.pre_copy = PreCopy::default(),
             E::AccountRelocationStarted(e) => self.account(&e.account_id, |a| {
                 a.place = Place::Relocating {
                     transfer_id: e.transfer_id,

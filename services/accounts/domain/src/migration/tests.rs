@@ -1319,3 +1319,210 @@ fn downtime_estimates_round_up() {
     assert_eq!(estimated_downtime_ms(1), 1);
     assert_eq!(estimated_downtime_ms(1_000_000_000), 60_000);
 }
+
+// A failed pre-copy, retried.
+
+fn pre_copy_failed(transfer_id: Uuid, retryable: bool) -> MigrationCommand {
+    by(
+        system(),
+        Action::RecordPreCopyFailed {
+            transfer_id,
+            destination: PreCopyDestination::TransitServer,
+            reason: "rsync: connection reset".into(),
+            retryable,
+            at: at("2026-11-23T10:00:00Z"),
+        },
+    )
+}
+
+#[test]
+fn a_failed_pre_copy_is_recorded_with_its_retry_after_a_backoff_then_retried_once() {
+    let state = given::<MigrationDecider>(installing())
+        .when(pre_copy_failed(T1, true))
+        .then(vec![
+            PreCopyFailed {
+                transfer_id: T1,
+                destination: PreCopyDestination::TransitServer,
+                reason: "rsync: connection reset".into(),
+                retryable: true,
+                attempt: 1,
+                retry_at: Some(at("2026-11-23T10:00:30Z")),
+            }
+            .into(),
+        ]);
+    assert!(state.pre_copy.failure.is_some());
+    let failed = given::<MigrationDecider>(installing())
+        .when(pre_copy_failed(T1, true))
+        .events();
+    // Reported twice: recorded once.
+    given::<MigrationDecider>(with(installing(), failed.clone()))
+        .when(pre_copy_failed(T1, true))
+        .then_nothing();
+    // Ferry's timer retries it as a new transfer derived from the failed one; a stale
+    // timer (another failure) changes nothing.
+    let retried = PreCopyRetried {
+        transfer_id: Uuid::new_v5(&T1, b"retry"),
+        destination: PreCopyDestination::TransitServer,
+        attempt: 2,
+    };
+    given::<MigrationDecider>(with(installing(), failed.clone()))
+        .when(by(
+            system(),
+            Action::RetryPreCopy {
+                failed_transfer_id: Some(T1),
+            },
+        ))
+        .then(vec![retried.clone().into()]);
+    given::<MigrationDecider>(with(installing(), failed.clone()))
+        .when(by(
+            system(),
+            Action::RetryPreCopy {
+                failed_transfer_id: Some(T2),
+            },
+        ))
+        .then_nothing();
+    // The retry fails too: attempt 2, a longer wait.
+    let state = given::<MigrationDecider>(with(with(installing(), failed), [retried.into()]))
+        .when(pre_copy_failed(T2, true))
+        .then(vec![
+            PreCopyFailed {
+                transfer_id: T2,
+                destination: PreCopyDestination::TransitServer,
+                reason: "rsync: connection reset".into(),
+                retryable: true,
+                attempt: 2,
+                retry_at: Some(at("2026-11-23T10:01:00Z")),
+            }
+            .into(),
+        ]);
+    assert_eq!(state.pre_copy.attempt, 2);
+}
+
+#[test]
+fn a_pre_copy_that_cannot_pass_waits_for_support_who_alone_retries_it() {
+    let failed = given::<MigrationDecider>(installing())
+        .when(pre_copy_failed(T1, false))
+        .events();
+    let [MigrationEvent::PreCopyFailed(recorded)] = failed.as_slice() else {
+        panic!("{failed:?}");
+    };
+    assert_eq!(
+        recorded.retry_at, None,
+        "no automatic retry of a missing source"
+    );
+    given::<MigrationDecider>(with(installing(), failed.clone()))
+        .when(by(
+            customer(),
+            Action::RetryPreCopy {
+                failed_transfer_id: None,
+            },
+        ))
+        .then_refused(Forbidden);
+    given::<MigrationDecider>(with(installing(), failed))
+        .when(by(
+            support(),
+            Action::RetryPreCopy {
+                failed_transfer_id: None,
+            },
+        ))
+        .then(vec![
+            PreCopyRetried {
+                transfer_id: Uuid::new_v5(&T1, b"retry"),
+                destination: PreCopyDestination::TransitServer,
+                attempt: 2,
+            }
+            .into(),
+        ]);
+    given::<MigrationDecider>(installing())
+        .when(by(
+            support(),
+            Action::RetryPreCopy {
+                failed_transfer_id: None,
+            },
+        ))
+        .then_refused_because(Conflict, "nothing to retry");
+}
+
+#[test]
+fn a_pre_copy_failure_the_migration_no_longer_waits_for_changes_nothing() {
+    given::<MigrationDecider>(on_transit())
+        .when(pre_copy_failed(T1, true))
+        .then_nothing();
+}
+
+#[test]
+fn automatic_retries_stop_after_a_few_attempts() {
+    let mut history = installing();
+    for attempt in 1..PRE_COPY_AUTOMATIC_ATTEMPTS {
+        let failed = Uuid::from_u128(u128::from(attempt));
+        history.push(
+            PreCopyFailed {
+                transfer_id: failed,
+                destination: PreCopyDestination::TransitServer,
+                reason: "x".into(),
+                retryable: true,
+                attempt,
+                retry_at: Some(at("2026-11-23T10:00:00Z")),
+            }
+            .into(),
+        );
+        history.push(
+            PreCopyRetried {
+                transfer_id: Uuid::new_v5(&failed, b"retry"),
+                destination: PreCopyDestination::TransitServer,
+                attempt: attempt + 1,
+            }
+            .into(),
+        );
+    }
+    let last = given::<MigrationDecider>(history)
+        .when(pre_copy_failed(T3, true))
+        .events();
+    let [MigrationEvent::PreCopyFailed(recorded)] = last.as_slice() else {
+        panic!("{last:?}");
+    };
+    assert_eq!(recorded.attempt, PRE_COPY_AUTOMATIC_ATTEMPTS);
+    assert_eq!(recorded.retry_at, None, "support decides now");
+}
+
+// Support calls a stuck transfer off.
+
+#[test]
+fn support_calls_off_a_move_that_cannot_finish_and_the_account_is_back_on_its_client_server() {
+    let history = with(on_transit(), [moving("acc-1", T1)]);
+    let abort = |actor| {
+        by(
+            actor,
+            Action::AbortTransfer {
+                account_id: "acc-1".into(),
+                reason: "the final sync hangs".into(),
+            },
+        )
+    };
+    given::<MigrationDecider>(history.clone())
+        .when(abort(customer()))
+        .then_refused(Forbidden);
+    let state = given::<MigrationDecider>(history.clone())
+        .when(abort(support()))
+        .then(vec![
+            AccountTransferAborted {
+                account_id: "acc-1".into(),
+                transfer_id: T1,
+                reason: "the final sync hangs".into(),
+            }
+            .into(),
+        ]);
+    assert_eq!(state.accounts["acc-1"].place, Place::Client);
+    // Another account may move now; the late end of the called-off transfer changes
+    // nothing.
+    let aborted = given::<MigrationDecider>(history.clone())
+        .when(abort(support()))
+        .events();
+    let after = with(history, aborted);
+    given::<MigrationDecider>(after.clone())
+        .when(cutover(T1, Ok(1_000)))
+        .then_nothing();
+    given::<MigrationDecider>(after)
+        .when(abort(support()))
+        .then_refused_because(Conflict, "not moving");
+}

@@ -36,6 +36,9 @@ pub enum AccountsFact {
     Migration {
         /// The client server.
         server_id: String,
+        /// A failed pre-copy ferry retries when due: these entries are timers.
+        #[serde(default)]
+        pre_copy_retry: Option<PreCopyRetry>,
     },
     /// The migrations waiting in a configuration's queue, first come first.
     Queue {
@@ -101,7 +104,19 @@ pub enum TransferOutcome {
     Failed {
         /// Why.
         reason: String,
+        /// Whether trying again may succeed.
+        #[serde(default)]
+        retryable: bool,
     },
+}
+
+/// A failed pre-copy's automatic retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreCopyRetry {
+    /// The failed pre-copy.
+    pub failed: Uuid,
+    /// When to try again.
+    pub due: DateTime<Utc>,
 }
 
 /// The accounts service's view.
@@ -124,7 +139,16 @@ impl View for AccountsView {
     fn keys(event: &Envelope) -> Vec<String> {
         let id = &event.aggregate_id;
         match &event.event {
-            Event::Migration(MigrationEvent::MigrationOpened(_)) => vec![migration_key(id)],
+            Event::Migration(
+                MigrationEvent::MigrationOpened(_)
+                | MigrationEvent::PreCopyFailed(_)
+                | MigrationEvent::PreCopyRetried(_)
+                | MigrationEvent::TransitServerReady(_)
+                | MigrationEvent::ServerReinstalled(_)
+                | MigrationEvent::ObsoleteLanguagesRestored(_)
+                | MigrationEvent::MigrationCancelled(_)
+                | MigrationEvent::MigrationCompleted(_),
+            ) => vec![migration_key(id)],
             Event::TransitQueue(
                 TransitQueueEvent::TransitRequestQueued(_)
                 | TransitQueueEvent::TransitRequestServed(_)
@@ -157,7 +181,27 @@ impl View for AccountsView {
         match &event.event {
             Event::Migration(MigrationEvent::MigrationOpened(e)) => Some(AccountsFact::Migration {
                 server_id: e.server_id.clone(),
+                pre_copy_retry: None,
             }),
+            Event::Migration(e) => match entry {
+                Some(AccountsFact::Migration { server_id, .. }) => {
+                    let pre_copy_retry = match e {
+                        MigrationEvent::PreCopyFailed(failed) => {
+                            failed.retry_at.map(|due| PreCopyRetry {
+                                failed: failed.transfer_id,
+                                due,
+                            })
+                        }
+                        // Retried, ready, or the migration moved on: nothing is due.
+                        _ => None,
+                    };
+                    Some(AccountsFact::Migration {
+                        server_id,
+                        pre_copy_retry,
+                    })
+                }
+                other => other,
+            },
             Event::TransitQueue(e) => {
                 let mut waiting = match entry {
                     Some(AccountsFact::Queue { waiting }) => waiting,
@@ -207,6 +251,7 @@ impl View for AccountsView {
                 Some(AccountsFact::Transfer(mut t)) => {
                     t.outcome = Some(TransferOutcome::Failed {
                         reason: failed.reason.clone(),
+                        retryable: failed.retryable,
                     });
                     Some(AccountsFact::Transfer(t))
                 }
@@ -238,6 +283,10 @@ impl View for AccountsView {
     fn due(entry: &AccountsFact) -> Option<DateTime<Utc>> {
         match entry {
             AccountsFact::Optional { due, .. } => *due,
+            AccountsFact::Migration {
+                pre_copy_retry: Some(retry),
+                ..
+            } => Some(retry.due),
             _ => None,
         }
     }

@@ -2,7 +2,9 @@
 //!
 //! The view (`accounts_view`) folds what the service needs from other services'
 //! events (and a few of its own):
-//! - `migration/<id>`: the server a migration moves (`MigrationOpened`);
+//! - `migration/<id>`: the server a migration moves (`MigrationOpened`), and when its
+//!   failed pre-copy is retried (`PreCopyFailed` with a retry time, until
+//!   `PreCopyRetried` or the migration moves on): these entries are timers too;
 //! - `queue/<configuration>`: the migrations waiting for a transit server, in order
 //!   (`TransitRequestQueued`, `…Served`, `…Withdrawn`);
 //! - `transfer/<id>`: a transfer's kind, migration, accounts and ends
@@ -22,6 +24,8 @@
 //! | `TransferCompleted` / `…Failed` of a service migration | the server's `MoveDatabaseService` (when done), then the optional migration's `RecordResult` |
 //! | `TransferCompleted` of a cutover once the traffic is on its destination, or `AccountTrafficSwitched` once the cutover is done | `RecordCutover` (one command id per transfer: whichever comes last records it) |
 //! | `TransferFailed` of a cutover | `RecordCutover` with the reason |
+//! | `TransferFailed` of a pre-copy | the migration's `RecordPreCopyFailed` (ferry retries it after a backoff when it may pass) |
+//! | a failed pre-copy's retry due | the migration's `RetryPreCopy` as the system actor |
 //! | an optional migration due | `Apply` as the system actor |
 //! | `RequiredMigrationOpened` (server: the server claimed for a migration) | the migration's `Open`, as the actor who claimed it (the edge adds the server's accounts and the target's support) |
 
@@ -29,7 +33,7 @@ mod facts;
 #[cfg(test)]
 mod tests;
 
-pub use facts::{AccountsFact, AccountsView, TransferFacts, TransferOutcome};
+pub use facts::{AccountsFact, AccountsView, PreCopyRetry, TransferFacts, TransferOutcome};
 
 use crate::migration::{Action, MigrationCommand};
 use crate::optional_migration::{OptionalAction, OptionalCommand};
@@ -38,7 +42,8 @@ use facts::{account_key, migration_key, optional_key, queue_key, traffic_key, tr
 use ferry_core::policy::{Entries, Missing, Policy, reaction_id};
 use ferry_events::{
     AccountTrafficEvent, Actor, DatabaseEngine, Envelope, Event, MigrationEvent, MigrationOutcome,
-    ServerEvent, TransferEvent, TransferKind, TransitQueueEvent, TransitServerEvent,
+    PreCopyDestination, ServerEvent, TransferEvent, TransferKind, TransitQueueEvent,
+    TransitServerEvent,
 };
 use uuid::Uuid;
 
@@ -246,6 +251,26 @@ impl Policy for AccountsPolicy {
     }
 
     fn on_due(key: &str, entry: &AccountsFact) -> Vec<AccountsCommand> {
+        if let (
+            Some(migration_id),
+            AccountsFact::Migration {
+                pre_copy_retry: Some(retry),
+                ..
+            },
+        ) = (
+            key.strip_prefix("migration/")
+                .and_then(|id| id.parse::<Uuid>().ok()),
+            entry,
+        ) {
+            // One command per failure: firing twice is recognised.
+            return vec![to_migration(
+                Uuid::new_v5(&retry.failed, b"scheduled-pre-copy-retry"),
+                migration_id,
+                Action::RetryPreCopy {
+                    failed_transfer_id: Some(retry.failed),
+                },
+            )];
+        }
         let (Some(id), AccountsFact::Optional { due: Some(at), .. }) = (
             key.strip_prefix("optional/")
                 .and_then(|id| id.parse::<Uuid>().ok()),
@@ -279,7 +304,7 @@ fn on_migration(
         )));
     };
     let server_id = match view.get(&migration_key(&event.aggregate_id)) {
-        Some(AccountsFact::Migration { server_id }) => server_id.as_str(),
+        Some(AccountsFact::Migration { server_id, .. }) => server_id.as_str(),
         _ => "",
     };
     let commands: Vec<(String, ServerCommand)> = match e {
@@ -366,7 +391,31 @@ fn on_transfer_ended(
         return Ok(Vec::new());
     };
     Ok(match transfer.kind {
-        TransferKind::PreCopy => Vec::new(),
+        TransferKind::PreCopy => match (transfer.migration_id, outcome) {
+            (
+                Some(migration_id),
+                TransferOutcome::Failed {
+                    reason, retryable, ..
+                },
+            ) => vec![to_migration(
+                reaction_id(NAME, event.event_id, "pre-copy-failed"),
+                migration_id,
+                Action::RecordPreCopyFailed {
+                    transfer_id: transfer.transfer_id,
+                    // The pre-copy back after the reinstall goes to the client server.
+                    destination: if transfer.destination == transfer.server_id {
+                        PreCopyDestination::ClientServer
+                    } else {
+                        PreCopyDestination::TransitServer
+                    },
+                    reason: reason.clone(),
+                    retryable: *retryable,
+                    at: event.occurred_at,
+                },
+            )],
+            // A completed pre-copy to the transit server lends it (the transit pool).
+            _ => Vec::new(),
+        },
         // A transit server's wipe concerns the transit pool.
         TransferKind::Wipe => Vec::new(),
         TransferKind::TestCopy => {
@@ -382,7 +431,7 @@ fn on_transfer_ended(
                         ))
                     })?)
                 }
-                TransferOutcome::Failed { reason } => Err(reason.clone()),
+                TransferOutcome::Failed { reason, .. } => Err(reason.clone()),
             };
             vec![to_migration(
                 reaction_id(NAME, event.event_id, "test-copy"),
@@ -402,7 +451,7 @@ fn on_transfer_ended(
                     commands.extend(service_moved(event, optional_id, transfer, view));
                     Ok(downtime_ms)
                 }
-                TransferOutcome::Failed { reason } => Err(reason.clone()),
+                TransferOutcome::Failed { reason, .. } => Err(reason.clone()),
             };
             commands.push(to_optional(
                 reaction_id(NAME, event.event_id, "service-migrated"),
@@ -419,7 +468,7 @@ fn on_transfer_ended(
                 return Ok(Vec::new());
             };
             match outcome {
-                TransferOutcome::Failed { reason } => vec![to_migration(
+                TransferOutcome::Failed { reason, .. } => vec![to_migration(
                     reaction_id(NAME, event.event_id, "cutover-failed"),
                     migration_id,
                     Action::RecordCutover {

@@ -168,9 +168,97 @@ fn a_failed_cutover_is_recorded_with_its_reason() {
 }
 
 #[test]
-fn a_pre_copy_is_none_of_the_accounts_business() {
+fn a_completed_pre_copy_is_the_transit_pools_business() {
     given_view::<AccountsPolicy>(&[scheduled(7, TransferKind::PreCopy, "tr-1")])
         .when(&completed(7, 0))
+        .then_nothing();
+}
+
+#[test]
+fn a_failed_pre_copy_reaches_the_migration_with_where_it_went_and_whether_it_may_pass() {
+    let failed = envelope(
+        &m(7).to_string(),
+        TransferFailed {
+            phase: TransferPhase::Files,
+            reason: "files of acc-1 missing".into(),
+            retryable: false,
+        },
+    );
+    for (destination, expected) in [
+        ("tr-1", PreCopyDestination::TransitServer),
+        ("srv-1", PreCopyDestination::ClientServer),
+    ] {
+        let commands =
+            given_view::<AccountsPolicy>(&[scheduled(7, TransferKind::PreCopy, destination)])
+                .when(&failed)
+                .commands();
+        assert_eq!(
+            commands,
+            vec![to_migration(
+                reaction_id(NAME, failed.event_id, "pre-copy-failed"),
+                m(1),
+                Action::RecordPreCopyFailed {
+                    transfer_id: m(7),
+                    destination: expected,
+                    reason: "files of acc-1 missing".into(),
+                    retryable: false,
+                    at: at(0),
+                },
+            )]
+        );
+    }
+}
+
+#[test]
+fn a_failed_pre_copy_is_retried_when_its_retry_is_due_and_no_longer_once_retried() {
+    let opened = envelope(
+        &m(1).to_string(),
+        MigrationOpened {
+            migration_id: m(1),
+            server_id: "srv-1".into(),
+            customer_id: "c-1".into(),
+            from_version: "v1".into(),
+            target_version: "v2".into(),
+            accounts: vec!["acc-1".into()],
+        },
+    );
+    let failed = envelope(
+        &m(1).to_string(),
+        ferry_events::PreCopyFailed {
+            transfer_id: m(7),
+            destination: PreCopyDestination::TransitServer,
+            reason: "timeout".into(),
+            retryable: true,
+            attempt: 1,
+            retry_at: Some(at(5)),
+        },
+    );
+    given_view::<AccountsPolicy>(&[opened.clone(), failed.clone()])
+        .when_due(at(4))
+        .then_nothing();
+    let commands = given_view::<AccountsPolicy>(&[opened.clone(), failed.clone()])
+        .when_due(at(5))
+        .commands();
+    assert_eq!(
+        commands,
+        vec![to_migration(
+            Uuid::new_v5(&m(7), b"scheduled-pre-copy-retry"),
+            m(1),
+            Action::RetryPreCopy {
+                failed_transfer_id: Some(m(7)),
+            },
+        )]
+    );
+    let retried = envelope(
+        &m(1).to_string(),
+        ferry_events::PreCopyRetried {
+            transfer_id: m(8),
+            destination: PreCopyDestination::TransitServer,
+            attempt: 2,
+        },
+    );
+    given_view::<AccountsPolicy>(&[opened, failed, retried])
+        .when_due(at(59))
         .then_nothing();
 }
 

@@ -10,6 +10,8 @@
 //! | `TestMigrationDiscarded` (migration) | drop that test copy |
 //! | `MigrationCancelled`, `ObsoleteLanguagesRestored`, `MigrationCompleted` (migration) | tear down the replications its pre-copies set up, both ways |
 //! | `OptionalMigrationStarted` (optional_migration) | schedule a service migration (the edge adds the new version's server) |
+//! | `PreCopyRetried` (migration) | schedule the pre-copy again, as the new transfer it names, to where the failed one went |
+//! | `AccountTransferAborted` (migration) | call the account's transfer off (its tools stopped, its sources thawed) |
 //! | `TransitServerWipeStarted` (transit_server) | schedule its wipe: the accounts copied to it since its last wipe erased, the server checked empty |
 //!
 //! Transfer ids come from the events (the migration's decisions), or derive from
@@ -26,7 +28,7 @@ use ferry_core::policy::{Entries, Missing, Policy, reaction_id};
 use ferry_events::transfer::Endpoint;
 use ferry_events::{
     AccountSpec, DatabaseEngine, Envelope, Event, MigrationEvent, OptionalMigrationEvent,
-    ServiceKind, TransferKind, TransferScheduled, TransitServerEvent,
+    PreCopyDestination, ServiceKind, TransferKind, TransferScheduled, TransitServerEvent,
 };
 use uuid::Uuid;
 
@@ -55,6 +57,13 @@ pub enum MoverCommand {
     TearDownReplications(TransferScheduled),
     /// Drop this test copy's databases.
     DiscardTestCopy(TransferScheduled),
+    /// Call this transfer off: support aborted it.
+    AbortTransfer {
+        /// The transfer.
+        transfer_id: Uuid,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The database engine a service's data lives in, if ferry moves it.
@@ -158,6 +167,19 @@ impl Policy for MoverPolicy {
                 MigrationEvent::ServerReinstalled(_) => {
                     let transfer_id = reaction_id(NAME, event.event_id, "pre-copy");
                     pre_copy(view, migration_id()?, None, transfer_id, Way::ToClient)
+                }
+                MigrationEvent::PreCopyRetried(e) => {
+                    let way = match e.destination {
+                        PreCopyDestination::TransitServer => Way::ToTransit,
+                        PreCopyDestination::ClientServer => Way::ToClient,
+                    };
+                    pre_copy(view, migration_id()?, None, e.transfer_id, way)
+                }
+                MigrationEvent::AccountTransferAborted(e) => {
+                    Ok(vec![MoverCommand::AbortTransfer {
+                        transfer_id: e.transfer_id,
+                        reason: e.reason.clone(),
+                    }])
                 }
                 MigrationEvent::AccountMoveStarted(e) => account_transfer(
                     view,

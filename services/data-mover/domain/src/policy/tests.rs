@@ -258,3 +258,63 @@ fn a_wipe_of_a_transit_server_never_added_is_a_missing_fact() {
         .when(&wipe_started)
         .then_missing("tr-7");
 }
+
+#[test]
+fn a_retried_pre_copy_is_scheduled_as_the_transfer_it_names_to_where_the_failed_one_went() {
+    let mut log = history(true);
+    log.push(envelope(
+        "tr-1",
+        TransitServerAdded {
+            name: "tr-1".into(),
+            configuration: "vps-4c".into(),
+            infrastructure_version: "v2026".into(),
+            ipv4: vec![],
+            ipv6: vec![],
+            storage: storage("/transit"),
+        },
+    ));
+    for (destination, from, to) in [
+        (PreCopyDestination::TransitServer, "srv-1", "tr-1"),
+        (PreCopyDestination::ClientServer, "tr-1", "srv-1"),
+    ] {
+        let retried = envelope(
+            &m().to_string(),
+            ferry_events::PreCopyRetried {
+                transfer_id: Uuid::from_u128(77),
+                destination,
+                attempt: 2,
+            },
+        );
+        let commands = given_view::<MoverPolicy>(&log).when(&retried).commands();
+        let [MoverCommand::Schedule(scheduled)] = commands.as_slice() else {
+            panic!("one pre-copy scheduled: {commands:?}");
+        };
+        assert_eq!(scheduled.transfer_id, Uuid::from_u128(77));
+        assert_eq!(scheduled.kind, TransferKind::PreCopy);
+        assert_eq!(
+            (
+                scheduled.source.server_id.as_str(),
+                scheduled.destination.server_id.as_str()
+            ),
+            (from, to)
+        );
+    }
+}
+
+#[test]
+fn a_transfer_called_off_by_support_is_aborted() {
+    let aborted = envelope(
+        &m().to_string(),
+        ferry_events::AccountTransferAborted {
+            account_id: "acc-1".into(),
+            transfer_id: Uuid::from_u128(5),
+            reason: "stuck".into(),
+        },
+    );
+    given_view::<MoverPolicy>(&history(true))
+        .when(&aborted)
+        .then(vec![MoverCommand::AbortTransfer {
+            transfer_id: Uuid::from_u128(5),
+            reason: "stuck".into(),
+        }]);
+}

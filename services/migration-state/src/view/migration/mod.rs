@@ -59,6 +59,28 @@ pub struct Completion {
     pub reported_downtime_ms: u64,
 }
 
+/// A pre-copy of files and mails that failed and was not retried yet: the
+/// migration waits on it (step 3), or the copy back does (steps 6 and 7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PreCopyFailure {
+    /// The failed pre-copy transfer.
+    pub transfer_id: Uuid,
+    /// Where it copied to.
+    #[schema(value_type = String, example = "transit_server")]
+    pub destination: ferry_events::PreCopyDestination,
+    /// Why.
+    pub reason: String,
+    /// Whether trying again may succeed.
+    pub retryable: bool,
+    /// Which attempt failed (1 for the first).
+    pub attempt: u32,
+    /// When ferry tries again by itself; `None`: support must
+    /// (`POST /migrations/{id}/pre-copy/retry`).
+    pub retry_at: Option<DateTime<Utc>>,
+    /// When it failed.
+    pub at: DateTime<Utc>,
+}
+
 /// How a migration was cancelled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Cancellation {
@@ -112,6 +134,9 @@ pub struct MigrationView {
     pub completed: Option<Completion>,
     /// How it was cancelled.
     pub cancelled: Option<Cancellation>,
+    /// Its pre-copy's failure, while not retried.
+    #[serde(default)]
+    pub pre_copy_failure: Option<PreCopyFailure>,
     /// Every state entered, in order.
     pub history: Vec<StateChange>,
 }
@@ -145,6 +170,7 @@ impl MigrationView {
             downtime_ms: 0,
             completed: None,
             cancelled: None,
+            pre_copy_failure: None,
             history: vec![StateChange {
                 state,
                 step: state.step(),
@@ -300,6 +326,7 @@ impl MigrationView {
                 self.transit_request = None;
                 self.queue = None;
                 self.transit = None;
+                self.pre_copy_failure = None;
             }
             E::TransitServerQueued(e) => {
                 let queue = self.wait_in(&e.configuration);
@@ -311,6 +338,7 @@ impl MigrationView {
             }
             E::TransitServerReady(e) => {
                 self.assignment(&e.transit_server_id).ready_at = Some(e.ready_at);
+                self.pre_copy_failure = None;
             }
             E::AccountMoveStarted(e) => {
                 let account = self.account_mut(&e.account_id, at);
@@ -394,6 +422,7 @@ impl MigrationView {
                 }
             }
             E::ServerReinstalled(e) => {
+                self.pre_copy_failure = None;
                 self.reinstall.reinstalled_at = Some(at.occurred_at);
                 self.reinstall.infrastructure_version = Some(e.infrastructure_version.clone());
             }
@@ -441,6 +470,32 @@ impl MigrationView {
                     at: at.occurred_at,
                     reason: e.reason.clone(),
                 });
+            }
+            E::PreCopyFailed(e) => {
+                self.pre_copy_failure = Some(PreCopyFailure {
+                    transfer_id: e.transfer_id,
+                    destination: e.destination,
+                    reason: e.reason.clone(),
+                    retryable: e.retryable,
+                    attempt: e.attempt,
+                    retry_at: e.retry_at,
+                    at: at.occurred_at,
+                });
+            }
+            E::PreCopyRetried(_) => self.pre_copy_failure = None,
+            E::AccountTransferAborted(e) => {
+                let account = self.account_mut(&e.account_id, at);
+                let (kind, back) = match account.state {
+                    AccountState::RollingBack => {
+                        (OperationKind::Rollback, account.on_transit_state())
+                    }
+                    AccountState::Relocating => {
+                        (OperationKind::Relocation, account.on_transit_state())
+                    }
+                    _ => (OperationKind::Move, AccountState::Ready),
+                };
+                let reason = format!("called off by support: {}", e.reason);
+                account.fail(kind, e.transfer_id, &reason, back, at);
             }
         }
     }

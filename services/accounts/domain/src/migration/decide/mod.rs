@@ -23,6 +23,8 @@ mod records;
 mod reinstall;
 mod transit;
 
+pub use records::{PRE_COPY_AUTOMATIC_ATTEMPTS, pre_copy_backoff};
+
 use super::command::{Action, MigrationCommand};
 use super::refusal::MigrationRefusal as Refused;
 use super::state::{MigrationState, Phase};
@@ -123,6 +125,19 @@ pub(super) fn decide(state: &MigrationState, command: &MigrationCommand) -> Deci
             transfer_id,
             outcome,
         } => records::cutover(state, *transfer_id, outcome),
+        Action::RecordPreCopyFailed {
+            transfer_id,
+            destination,
+            reason,
+            retryable,
+            at,
+        } => records::pre_copy_failed(state, *transfer_id, *destination, reason, *retryable, *at),
+        Action::RetryPreCopy { failed_transfer_id } => {
+            records::retry_pre_copy(state, *failed_transfer_id)
+        }
+        Action::AbortTransfer { account_id, reason } => {
+            moves::abort_transfer(state, account_id, reason)
+        }
     }
 }
 
@@ -147,11 +162,14 @@ fn who_may(action: &Action) -> Allowed {
         | Action::RestoreObsoleteLanguages
         | Action::StartReinstall
         | Action::RecordReinstalled { .. }
-        | Action::Relocate { .. } => Allowed::Support,
+        | Action::Relocate { .. }
+        | Action::AbortTransfer { .. } => Allowed::Support,
+        Action::RetryPreCopy { .. } => Allowed::SupportOrSystem,
         Action::RecordTestCopy { .. }
         | Action::RecordQueued { .. }
         | Action::RecordTransitAssigned { .. }
         | Action::RecordTransitReady { .. }
-        | Action::RecordCutover { .. } => Allowed::System,
+        | Action::RecordCutover { .. }
+        | Action::RecordPreCopyFailed { .. } => Allowed::System,
     }
 }

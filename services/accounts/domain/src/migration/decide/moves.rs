@@ -7,7 +7,9 @@ use super::guards::{account, in_phases, on_transit, one_at_a_time, place_name};
 use crate::migration::estimated_downtime_ms;
 use crate::migration::refusal::MigrationRefusal as Refused;
 use crate::migration::state::{MigrationState, Phase, Place};
-use ferry_events::{AccountMoveStarted, AccountRollbackStarted, AccountVerified};
+use ferry_events::{
+    AccountMoveStarted, AccountRollbackStarted, AccountTransferAborted, AccountVerified,
+};
 
 pub(super) fn start_move(
     state: &MigrationState,
@@ -74,6 +76,38 @@ pub(super) fn start_rollback(
             account_id: account_id.to_owned(),
             transfer_id,
             estimated_downtime_ms: estimated_downtime_ms(database_bytes),
+        }
+        .into(),
+    ])
+}
+
+/// Support calls off the account's move, rollback or relocation: whatever its
+/// transfer is doing, the account serves from where it was. The traffic switch has
+/// not happened (it is what records the account moved), so nothing points at the
+/// destination yet.
+pub(super) fn abort_transfer(state: &MigrationState, account_id: &str, reason: &str) -> Decision {
+    if reason.trim().is_empty() {
+        return Err(Refused::Invalid(
+            "say why the transfer is called off: the customer reads it".into(),
+        ));
+    }
+    let progress = account(state, account_id)?;
+    let transfer_id = match progress.place {
+        Place::MovingToTransit { transfer_id }
+        | Place::RollingBack { transfer_id }
+        | Place::Relocating { transfer_id } => transfer_id,
+        _ => {
+            return Err(Refused::WrongStep(format!(
+                "{account_id} is not moving ({}): there is no transfer to call off",
+                place_name(&progress.place)
+            )));
+        }
+    };
+    Ok(vec![
+        AccountTransferAborted {
+            account_id: account_id.to_owned(),
+            transfer_id,
+            reason: reason.trim().to_owned(),
         }
         .into(),
     ])

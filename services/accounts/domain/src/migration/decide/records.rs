@@ -10,8 +10,9 @@ use crate::migration::state::{MigrationState, Phase, Place, TestCopy};
 use chrono::{DateTime, Utc};
 use ferry_events::{
     AccountMoveFailed, AccountMoved, AccountRelocationFailed, AccountRollbackFailed,
-    AccountRolledBack, MigrationEvent, TestMigrationAvailable, TestMigrationFailed,
-    TransitServerAssigned, TransitServerQueued, TransitServerReady,
+    AccountRolledBack, MigrationEvent, PreCopyDestination, PreCopyFailed, PreCopyRetried,
+    TestMigrationAvailable, TestMigrationFailed, TransitServerAssigned, TransitServerQueued,
+    TransitServerReady,
 };
 
 pub(super) fn test_copy(
@@ -154,4 +155,84 @@ pub(super) fn cutover(
         .into(),
     };
     Ok(vec![event])
+}
+
+/// Attempts of one pre-copy ferry makes by itself; support decides after that.
+pub const PRE_COPY_AUTOMATIC_ATTEMPTS: u32 = 5;
+
+/// How long ferry waits before trying attempt `failed + 1`: 30 s, doubling, at most
+/// 16 minutes.
+pub fn pre_copy_backoff(failed: u32) -> chrono::Duration {
+    let doublings = failed.saturating_sub(1).min(5);
+    chrono::Duration::seconds(30 << doublings)
+}
+
+/// The data mover reports the pre-copy `transfer_id` failed. Recorded while the
+/// migration waits for that pre-copy (step 3 to the transit server, steps 6 and 7
+/// back to the client server), once; retried by ferry after a backoff when the
+/// failure may pass, a few times, and by support otherwise.
+pub(super) fn pre_copy_failed(
+    state: &MigrationState,
+    transfer_id: uuid::Uuid,
+    destination: PreCopyDestination,
+    reason: &str,
+    retryable: bool,
+    at: DateTime<Utc>,
+) -> Decision {
+    let awaited = match destination {
+        PreCopyDestination::TransitServer => state.phase() == Phase::TransitInstalling,
+        PreCopyDestination::ClientServer => {
+            matches!(state.phase(), Phase::Reinstalling | Phase::Relocating)
+        }
+    };
+    let recorded = state
+        .pre_copy
+        .failure
+        .as_ref()
+        .is_some_and(|f| f.transfer_id == transfer_id);
+    if !awaited || recorded {
+        return Ok(vec![]);
+    }
+    let attempt = state.pre_copy.attempt.max(1);
+    let retry_at = (retryable && attempt < PRE_COPY_AUTOMATIC_ATTEMPTS)
+        .then(|| at + pre_copy_backoff(attempt));
+    Ok(vec![
+        PreCopyFailed {
+            transfer_id,
+            destination,
+            reason: reason.to_owned(),
+            retryable,
+            attempt,
+            retry_at,
+        }
+        .into(),
+    ])
+}
+
+/// The failed pre-copy tried again, as a new transfer whose id derives from the
+/// failed one. Ferry's timer names the failure it is for: a stale one changes
+/// nothing. Support retries whatever failure is recorded.
+pub(super) fn retry_pre_copy(
+    state: &MigrationState,
+    failed_transfer_id: Option<uuid::Uuid>,
+) -> Decision {
+    let Some(failure) = &state.pre_copy.failure else {
+        return match failed_transfer_id {
+            Some(_) => Ok(vec![]),
+            None => Err(Refused::WrongStep(
+                "no pre-copy of this migration failed: there is nothing to retry".into(),
+            )),
+        };
+    };
+    if failed_transfer_id.is_some_and(|id| id != failure.transfer_id) {
+        return Ok(vec![]);
+    }
+    Ok(vec![
+        PreCopyRetried {
+            transfer_id: uuid::Uuid::new_v5(&failure.transfer_id, b"retry"),
+            destination: failure.destination,
+            attempt: state.pre_copy.attempt.max(1) + 1,
+        }
+        .into(),
+    ])
 }

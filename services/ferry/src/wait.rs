@@ -1,0 +1,175 @@
+//! `--wait` on an account's move, rollback or relocation: after the command, the CLI
+//! follows the migration on the read side, printing the transfer's progress (phase,
+//! bytes) on stderr, until the account's transfer ended. It then prints the measured
+//! downtime against the estimate and exits 0, or fails with the reason (exit 1): a
+//! script learns the outcome from the exit code.
+//!
+//! The transfer is recognised by what it adds to the account: a new measured downtime
+//! or a new failure, compared with a snapshot taken before the command was sent.
+//! Interrupting the wait (Ctrl-C) leaves the transfer running.
+
+use crate::client::Api;
+use anyhow::bail;
+use ferry_migration_state::narrate::duration;
+use ferry_migration_state::response::MigrationDetail;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How often the read side is asked.
+const POLL: Duration = Duration::from_millis(500);
+
+/// What the account had before the command: its downtimes and its last failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Before {
+    downtimes: usize,
+    failure: Option<(Uuid, chrono::DateTime<chrono::Utc>)>,
+}
+
+async fn detail(api: &Api, migration_id: Uuid) -> anyhow::Result<MigrationDetail> {
+    api.fetch(&format!("/migrations/{migration_id}"))
+        .await?
+        .read()
+}
+
+/// The account as it is now, before the command.
+pub async fn before(api: &Api, migration_id: Uuid, account: &str) -> anyhow::Result<Before> {
+    let detail = detail(api, migration_id).await?;
+    Ok(snapshot(&detail, account))
+}
+
+fn snapshot(detail: &MigrationDetail, account: &str) -> Before {
+    let downtimes = detail
+        .view
+        .accounts
+        .iter()
+        .find(|a| a.account_id == account)
+        .map_or(0, |a| a.downtimes.len());
+    let failure = detail
+        .accounts
+        .iter()
+        .find(|a| a.account_id == account)
+        .and_then(|a| a.last_failure.as_ref())
+        .map(|f| (f.transfer_id, f.at));
+    Before { downtimes, failure }
+}
+
+/// How a followed transfer ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Done: the measured downtime, in milliseconds.
+    Done(u64),
+    /// Failed or called off, with the reason.
+    Failed(String),
+}
+
+/// What changed since `before`, if the account's transfer ended.
+fn ended(detail: &MigrationDetail, account: &str, before: &Before) -> Option<Outcome> {
+    let now = snapshot(detail, account);
+    if now.failure != before.failure {
+        let reason = detail
+            .accounts
+            .iter()
+            .find(|a| a.account_id == account)
+            .and_then(|a| a.last_failure.as_ref())
+            .map_or_else(|| "no reason given".to_owned(), |f| f.reason.clone());
+        return Some(Outcome::Failed(reason));
+    }
+    if now.downtimes > before.downtimes {
+        let downtime = detail
+            .view
+            .accounts
+            .iter()
+            .find(|a| a.account_id == account)
+            .and_then(|a| a.downtimes.last())
+            .map_or(0, |d| d.downtime_ms);
+        return Some(Outcome::Done(downtime));
+    }
+    None
+}
+
+/// One line of progress, if a transfer of the account runs.
+fn progress(detail: &MigrationDetail, account: &str) -> Option<String> {
+    let line = detail.accounts.iter().find(|a| a.account_id == account)?;
+    let transfer = line.current_transfer.as_ref()?;
+    let phase = transfer.phase.map_or_else(
+        || "starting".to_owned(),
+        |p| format!("{p:?}").to_lowercase(),
+    );
+    let bytes = if transfer.bytes_total > 0 {
+        format!(
+            ", {} of {} copied",
+            size(transfer.bytes_done),
+            size(transfer.bytes_total)
+        )
+    } else {
+        String::new()
+    };
+    let frozen = if transfer.frozen_at.is_some() {
+        ", frozen"
+    } else {
+        ""
+    };
+    Some(format!("{account}: {phase}{bytes}{frozen}"))
+}
+
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Follows the account's transfer until it ended (see the module); `estimate_ms` is
+/// the announced downtime, if known.
+pub async fn until_ended(
+    api: &Api,
+    migration_id: Uuid,
+    account: &str,
+    before: &Before,
+) -> anyhow::Result<Outcome> {
+    let mut last = String::new();
+    loop {
+        let detail = detail(api, migration_id).await?;
+        if let Some(outcome) = ended(&detail, account, before) {
+            return Ok(outcome);
+        }
+        if let Some(line) = progress(&detail, account)
+            && line != last
+        {
+            eprintln!("  {line}");
+            last = line;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Prints the outcome; a failure is the command's error.
+pub fn report(account: &str, what: &str, outcome: &Outcome) -> anyhow::Result<()> {
+    match outcome {
+        Outcome::Done(downtime_ms) => {
+            println!("{account} {what}: downtime {}", duration(*downtime_ms));
+            Ok(())
+        }
+        Outcome::Failed(reason) => bail!("the {what} of {account} did not complete: {reason}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(size(715), "715 B");
+        assert_eq!(size(1_500), "1.5 kB");
+        assert_eq!(size(2_700_000_000), "2.7 GB");
+    }
+}

@@ -28,12 +28,11 @@ async fn an_installed_transit_server_gets_every_accounts_files_and_mails() {
         &world.path("srv-1", "files/blog/wp-config.php"),
         b"<?php // blog",
     );
-    // blog has no mail directory: nothing to copy there.
+    // blog declares no mail and has no mail directory: nothing to copy there.
+    let mut blog = account("acc-2", "blog", vec![]);
+    blog.mail_bytes = 0;
     world
-        .client_and_transit(vec![
-            account("acc-1", "bakery", vec![]),
-            account("acc-2", "blog", vec![]),
-        ])
+        .client_and_transit(vec![account("acc-1", "bakery", vec![]), blog])
         .await;
     world
         .append(
@@ -138,6 +137,10 @@ async fn restoring_the_languages_tears_the_pre_copys_replication_down() {
 async fn pre_copy_then_torn_down_by(ending: Event) {
     let mut world = World::new().await;
     write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
+    write(
+        &world.path("srv-1", "mail/shop/Maildir/cur/1"),
+        b"Subject: hi",
+    );
     pg_shop(&world.db("srv-1", "shop_pg"), 1_000).await;
     my_shop(&world.db("srv-1", "shop_my"), 100);
     world
@@ -201,6 +204,90 @@ async fn pre_copy_then_torn_down_by(ending: Event) {
     assert!(
         torn_down,
         "no slot keeps the source's WAL once the migration gave its transit server up"
+    );
+    world.stop().await;
+    world.cleanup().await;
+}
+
+/// A pre-copy of srv-1's `accounts` to the installed transit server; its events once
+/// it ended.
+async fn pre_copy_of(world: &mut World, accounts: Vec<AccountSpec>) -> Vec<Event> {
+    world.client_and_transit(accounts).await;
+    world
+        .append(
+            AggregateType::TransitServer,
+            "tr-1",
+            vec![
+                TransitInstallationCompleted {
+                    migration_id: world.migration,
+                }
+                .into(),
+            ],
+        )
+        .await;
+    world.start(MoverSettings::default());
+    let scheduled = loop {
+        if let Some(s) = world.scheduled().await.into_iter().next() {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    world.ended(scheduled.transfer_id, 60).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_copy_of_sources_that_do_not_exist_fails_for_good_naming_them() {
+    let mut world = World::new().await;
+    // Nothing of the declared account exists on the client server.
+    let events = pre_copy_of(
+        &mut world,
+        vec![account(
+            "acc-1",
+            "bakery",
+            vec![database(DatabaseEngine::Postgres, "shop")],
+        )],
+    )
+    .await;
+    let failure = failed(&events).unwrap_or_else(|| panic!("fails: {:?}", types(&events)));
+    assert!(
+        !failure.retryable,
+        "a missing source does not come back by itself"
+    );
+    assert!(
+        failure.reason.contains("acc-1") && failure.reason.contains("does not exist"),
+        "{}",
+        failure.reason
+    );
+    assert!(
+        !world.path("tr-1", "files/bakery").exists(),
+        "nothing copied, the transit server not filled with nothing"
+    );
+    world.stop().await;
+    world.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_copy_of_a_source_much_smaller_than_declared_fails_naming_both_sizes() {
+    let mut world = World::new().await;
+    write(&world.path("srv-1", "files/bakery/index.php"), b"<?php");
+    write(
+        &world.path("srv-1", "mail/bakery/Maildir/cur/1"),
+        b"Subject: hi",
+    );
+    pg_shop(&world.db("srv-1", "shop"), 10).await;
+    let mut bakery = account(
+        "acc-1",
+        "bakery",
+        vec![database(DatabaseEngine::Postgres, "shop")],
+    );
+    bakery.files_bytes = 2 << 30; // 2 GiB declared, 5 bytes there.
+    let events = pre_copy_of(&mut world, vec![bakery]).await;
+    let failure = failed(&events).unwrap_or_else(|| panic!("fails: {:?}", types(&events)));
+    assert!(!failure.retryable);
+    assert!(
+        failure.reason.contains("holds 5 bytes") && failure.reason.contains("declares 2147483648"),
+        "{}",
+        failure.reason
     );
     world.stop().await;
     world.cleanup().await;

@@ -13,7 +13,8 @@
 //! - [`test_copy`]: an account's databases copied to the test servers.
 //! - [`wipe`]: a transit server's data erased after its loan, and checked gone.
 //! - [`trees`], [`databases`], [`freeze`], [`progress`]: the parts they share.
-//! - `abort`: support calling a running or stuck transfer off.
+//! - `abort`: support calling a running or stuck transfer off; `sources`: a
+//!   pre-copy's sources checked there before it copies.
 
 mod abort;
 pub mod cutover;
@@ -21,6 +22,7 @@ pub mod databases;
 pub mod freeze;
 pub mod pre_copy;
 pub mod progress;
+mod sources;
 pub mod test_copy;
 pub mod trees;
 pub mod wipe;

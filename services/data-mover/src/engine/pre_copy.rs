@@ -3,12 +3,14 @@
 //! after its reinstall), then verified by listing, sizes and times (rsync checks every
 //! file it sends against a whole-file checksum; the content of whole trees is compared
 //! before the switch, by the cutover). Repeated pre-copies only send what changed. A
-//! pre-copy never freezes anything: a fault fails it, nothing else.
+//! pre-copy never freezes anything: a fault fails it, nothing else. It starts by
+//! checking the declared sources are there ([`super::sources`]): a missing or much
+//! smaller source fails it for good, with the reason.
 
 use super::databases::{self, Move, Purpose};
 use super::progress::Reporter;
 use super::trees::{self, Depth, SyncMode};
-use super::{Mover, Step, millis};
+use super::{Mover, Step, millis, sources};
 use crate::domain::transfer::TransferCommand;
 use ferry_events::{DatabaseMethodUsed, TransferPhase, TransferScheduled, TransferVerified};
 use std::time::Instant;
@@ -21,6 +23,9 @@ pub(crate) async fn run(
     stop: &CancellationToken,
 ) -> Step<()> {
     let started = Instant::now();
+    if let Err(failure) = sources::check(mover.settings(), scheduled).await {
+        return Ok(Err(failure));
+    }
     let reporter = Reporter::start(mover, scheduled);
     let trees = trees::trees(scheduled);
     let synced = match trees::sync(&trees, SyncMode::Live, &reporter, stop).await {

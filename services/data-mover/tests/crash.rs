@@ -279,6 +279,29 @@ async fn a_pre_copy_killed_leaves_no_copy_running_and_its_resume_reports_all_it_
         "the resumed transfer reports all it copied, both runs: {} of {total} bytes",
         done.bytes_copied
     );
+    // The progress the resumed run reported counts the first run's copy too.
+    let progress: Vec<&TransferProgressed> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Transfer(TransferEvent::TransferProgressed(p)) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let first_run = progress.first().and_then(|p| p.run_id);
+    let first_copied = progress
+        .iter()
+        .filter(|p| p.run_id == first_run)
+        .map(|p| p.run_bytes_copied)
+        .max()
+        .unwrap_or(0);
+    let last = progress.last().expect("progress reported");
+    assert_ne!(last.run_id, first_run, "the second run reported too");
+    assert!(first_copied >= 4 << 20, "the first run's copy is recorded: {first_copied}");
+    assert_eq!(
+        last.bytes_copied,
+        first_copied + last.run_bytes_copied,
+        "the second run's progress counts the first run's bytes in"
+    );
     for i in [0, FILES - 1] {
         let name = format!("files/site/data/f{i:02}.bin");
         assert_eq!(

@@ -244,6 +244,9 @@ fn a_move_in_progress_shows_its_transfer_phase_and_bytes() {
             account_id: Some("acc-1".into()),
             bytes_done: 250,
             bytes_total: 1_000,
+            run_id: None,
+            run_bytes_copied: 0,
+            bytes_copied: 0,
         },
     );
     let transfer_view = &h

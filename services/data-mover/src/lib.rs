@@ -9,7 +9,8 @@
 //! - [`databases`]: PostgreSQL and MySQL/MariaDB copies (dump and restore, logical
 //!   replication, binary-log catch-up), freezes, and their verification.
 //! - `process` (private): the copy tools as child processes in their own process
-//!   groups, stopped with all their helpers; `disk`: a full disk in what they say.
+//!   groups, stopped with all their helpers, by its guardian too when ferry dies;
+//!   `disk`: a full disk in what they say.
 //! - [`engine`]: carries out a transfer with those tools, recording each step.
 //! - [`reactor`]: the policy's edge (its commands carried out by the engine), and the
 //!   worker running the transfers.

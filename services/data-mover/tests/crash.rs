@@ -68,7 +68,10 @@ async fn a_cutover_killed_just_after_its_freeze_resumes_within_seconds_of_the_re
         &world.path("srv-1", "files/shop/big.bin"),
         &vec![5u8; 1 << 20],
     );
-    write(&world.path("srv-1", "mail/shop/Maildir/cur/1"), b"Subject: hi");
+    write(
+        &world.path("srv-1", "mail/shop/Maildir/cur/1"),
+        b"Subject: hi",
+    );
     pg_shop(&world.db("srv-1", "shop_pg"), 5_000).await;
     world.client_and_transit(vec![shop.clone()]).await;
     // The first freeze takes two seconds (the operator's command), so that the kill
@@ -195,7 +198,11 @@ fn slow_rsync(dir: &Path, kib: u32) -> PathBuf {
     let bin = dir.join("slow-bin");
     write(
         &bin.join("rsync"),
-        format!("#!/bin/sh\nexec {} --bwlimit={kib} \"$@\"\n", real.display()).as_bytes(),
+        format!(
+            "#!/bin/sh\nexec {} --bwlimit={kib} \"$@\"\n",
+            real.display()
+        )
+        .as_bytes(),
     );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(bin.join("rsync"), std::fs::Permissions::from_mode(0o755))
@@ -296,7 +303,10 @@ async fn a_pre_copy_killed_leaves_no_copy_running_and_its_resume_reports_all_it_
         .unwrap_or(0);
     let last = progress.last().expect("progress reported");
     assert_ne!(last.run_id, first_run, "the second run reported too");
-    assert!(first_copied >= 4 << 20, "the first run's copy is recorded: {first_copied}");
+    assert!(
+        first_copied >= 4 << 20,
+        "the first run's copy is recorded: {first_copied}"
+    );
     assert_eq!(
         last.bytes_copied,
         first_copied + last.run_bytes_copied,

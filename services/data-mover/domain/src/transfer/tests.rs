@@ -168,16 +168,18 @@ fn progress_of_schema_version_1_counts_nothing() {
         old.into(),
     ];
     history.push(verified_event().into());
-    given::<TransferDecider>(history).when(complete()).then(vec![
-        TransferCompleted {
-            bytes_copied: 100,
-            duration_ms: 5_000,
-            downtime_ms: None,
-            database_methods: vec![],
-            test_address: None,
-        }
-        .into(),
-    ]);
+    given::<TransferDecider>(history)
+        .when(complete())
+        .then(vec![
+            TransferCompleted {
+                bytes_copied: 100,
+                duration_ms: 5_000,
+                downtime_ms: None,
+                database_methods: vec![],
+                test_address: None,
+            }
+            .into(),
+        ]);
 }
 
 #[test]

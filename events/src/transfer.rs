@@ -129,16 +129,44 @@ pub struct TransferScheduled {
 pub struct TransferStarted {}
 
 /// Copying advanced.
+///
+/// A transfer interrupted (the data mover crashed or stopped) is run again, resuming
+/// where it was: each run reports under its own id what it copied, so that the
+/// transfer's total counts every run, not only the last (schema version 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferProgressed {
     /// The phase under way.
     pub phase: TransferPhase,
     /// The account being copied, if the phase handles one account at a time.
     pub account_id: Option<String>,
-    /// Bytes copied so far in this phase.
+    /// Bytes of this phase up to date at the destination so far (unchanged files
+    /// count), for a progress bar.
     pub bytes_done: u64,
     /// Bytes to copy in this phase (an estimate until the phase ends).
     pub bytes_total: u64,
+    /// The run reporting: one per time the data mover ran the transfer. `None` in
+    /// events of schema version 1, which did not tell runs apart.
+    pub run_id: Option<Uuid>,
+    /// Bytes this run has actually copied so far, every phase together (0 in
+    /// version 1).
+    pub run_bytes_copied: u64,
+    /// Bytes the transfer has actually copied so far, its runs together: the earlier
+    /// runs' last reports and this run's (0 in version 1).
+    pub bytes_copied: u64,
+}
+
+/// `TransferProgressed` v1 → v2: v1 told neither the run nor the bytes copied; they
+/// read as unknown (no run, nothing counted).
+pub(crate) fn progressed_v1_to_v2(
+    mut payload: serde_json::Value,
+) -> Result<serde_json::Value, crate::upcast::UpcastError> {
+    let object = payload.as_object_mut().ok_or_else(|| {
+        crate::upcast::UpcastError::new("the TransferProgressed v1 payload is not a JSON object")
+    })?;
+    object.insert("run_id".to_owned(), serde_json::Value::Null);
+    object.insert("run_bytes_copied".to_owned(), serde_json::Value::from(0));
+    object.insert("bytes_copied".to_owned(), serde_json::Value::from(0));
+    Ok(payload)
 }
 
 /// An account was stopped for the cutover: its downtime starts.
@@ -171,7 +199,8 @@ pub struct TransferVerified {
 /// The transfer finished, verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferCompleted {
-    /// Bytes actually copied (files, mails and databases).
+    /// Bytes actually copied (files, mails and databases), by every run of the
+    /// transfer: a run interrupted counts what its last progress event reported.
     pub bytes_copied: u64,
     /// Time from start to completion, in milliseconds.
     pub duration_ms: u64,
@@ -207,7 +236,7 @@ aggregate_events! {
     pub enum TransferEvent for Transfer {
         TransferScheduled = 1,
         TransferStarted = 1,
-        TransferProgressed = 1,
+        TransferProgressed = 2,
         AccountFrozen = 1,
         AccountUnfrozen = 1,
         TransferVerified = 1,

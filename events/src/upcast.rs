@@ -53,6 +53,11 @@ pub const UPCASTERS: &[UpcastStep] = &[
         from_version: 1,
         upcaster: crate::transit_server::wipe_started_v1_to_v2,
     },
+    UpcastStep {
+        event_type: "TransferProgressed",
+        from_version: 1,
+        upcaster: crate::transfer::progressed_v1_to_v2,
+    },
 ];
 
 /// The upcaster reading `event_type` at `from_version`, if one is registered.

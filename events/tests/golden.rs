@@ -171,6 +171,23 @@ fn loan_opened_v1_upcasts_with_a_one_week_free_period() -> TestResult {
 }
 
 #[test]
+fn transfer_progressed_v1_upcasts_with_no_run_and_nothing_counted() -> TestResult {
+    let bytes = fs::read(fixtures("old").join("TransferProgressed.v1.json"))?;
+    let envelope = decode(&bytes)?;
+    assert_eq!(envelope.schema_version(), 2);
+    let Event::Transfer(ferry_events::TransferEvent::TransferProgressed(progressed)) =
+        &envelope.event
+    else {
+        return Err(format!("decoded {} instead", envelope.event_type()).into());
+    };
+    assert_eq!(progressed.run_id, None);
+    assert_eq!(progressed.run_bytes_copied, 0);
+    assert_eq!(progressed.bytes_copied, 0);
+    assert_eq!(progressed.bytes_done, 1_073_741_824, "the rest as it was");
+    Ok(())
+}
+
+#[test]
 fn a_commands_events_share_one_body_each_with_its_own_type_and_version() -> TestResult {
     // An old and a current event in one body, as the log stores a command's events.
     let old = fs::read(fixtures("old").join("LoanOpened.v1.json"))?;

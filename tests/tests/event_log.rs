@@ -684,3 +684,74 @@ async fn a_burst_of_loads_leaves_nothing_behind_and_commands_keep_working() {
         .await
         .expect("a consumer after the burst");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_consumer_opened_again_with_a_shorter_ack_wait_takes_it() {
+    // A consumer made by an older version (the data mover's worker had 60 s) is
+    // updated where it is, keeping its position and its messages in hand.
+    let stack = TestStack::new().await;
+    let aggregate = new_migration();
+    let filters = stack
+        .log
+        .filters_for(&[ferry_events::AggregateType::Migration]);
+    stack
+        .log
+        .append(
+            &aggregate,
+            0,
+            &ready_events(&aggregate, 1, Uuid::now_v7()),
+            "one",
+        )
+        .await
+        .expect("append");
+    let long = std::time::Duration::from_secs(60);
+    let consumer = stack
+        .log
+        .durable_consumer("worker", filters.clone(), long)
+        .await
+        .expect("consumer");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(1)
+        .messages()
+        .await
+        .expect("fetch");
+    let first = messages
+        .next()
+        .await
+        .expect("a message")
+        .expect("delivered");
+    let sequence = first.info().expect("metadata").stream_sequence;
+    drop(messages);
+    // The process holding it dies; the new version opens the consumer with 1 s.
+    let short = std::time::Duration::from_secs(1);
+    let mut consumer = stack
+        .log
+        .durable_consumer("worker", filters, short)
+        .await
+        .expect("consumer again");
+    let info = consumer.info().await.expect("info");
+    assert_eq!(info.config.ack_wait, short);
+    let started = std::time::Instant::now();
+    let mut messages = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(std::time::Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("fetch");
+    let again = messages
+        .next()
+        .await
+        .expect("redelivered")
+        .expect("delivered");
+    let info = again.info().expect("metadata");
+    assert_eq!(info.stream_sequence, sequence);
+    assert_eq!(info.delivered, 2);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "handed out again after the new ack wait, not the old: {:?}",
+        started.elapsed()
+    );
+    again.ack().await.expect("ack");
+}

@@ -1,6 +1,6 @@
 //! Reactors against real JetStream and PostgreSQL: a reaction that takes longer than
-//! the consumer's ack wait (a data copy may take hours) is not handed out again
-//! meanwhile; a reaction that fails is parked, never passed over: the later events
+//! the consumer's ack wait (a data copy may take hours), or is retried after waits
+//! longer than it, is not handed out again meanwhile; a reaction that fails is parked, never passed over: the later events
 //! of its migration wait behind it, the others go on, and a retry handles them in
 //! log order once the cause is fixed.
 
@@ -82,6 +82,73 @@ async fn a_reaction_longer_than_the_ack_wait_is_not_redelivered_meanwhile() {
         stack.log.consumer_lag("slow").await.expect("lag"),
         0,
         "acknowledged at the end"
+    );
+    shutdown.cancel();
+    running.await.expect("joined").expect("stops");
+}
+
+/// Fails twice (a dependency down), then succeeds; counts its reactions.
+struct Flaky {
+    reactions: AtomicU32,
+}
+
+impl Reactor for Flaky {
+    fn name(&self) -> &'static str {
+        "flaky"
+    }
+
+    fn filters(&self, log: &EventLog) -> Vec<String> {
+        vec![log.type_filter(AggregateType::Migration)]
+    }
+
+    async fn react(&self, _event: &Recorded) -> Result<(), ReactionError> {
+        if self.reactions.fetch_add(1, Ordering::SeqCst) < 2 {
+            return Err(ReactionError::Transient("the database is down".into()));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reaction_retried_after_a_backoff_longer_than_the_ack_wait_is_not_redelivered() {
+    let stack = TestStack::new().await;
+    let migration = ferry_tests::new_migration();
+    mark_ready(&stack, &migration, 0, "acc-1").await;
+    let reactor = Arc::new(Flaky {
+        reactions: AtomicU32::new(0),
+    });
+    let settings = ReactorSettings {
+        ack_wait: Duration::from_secs(1),
+        // Each wait before a retry outlasts the ack wait: the message stays in hand.
+        backoff: ferry_infra::backoff::Backoff::new(
+            Duration::from_millis(1_500),
+            Duration::from_millis(1_500),
+        ),
+        ..ReactorSettings::default()
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let parked = ParkedReactions::open(stack.pool.clone())
+        .await
+        .expect("parked");
+    // Concurrently: a message handed out again would be handled beside the first.
+    let running = tokio::spawn(ferry_infra::reactor::run_concurrently(
+        reactor.clone(),
+        stack.log.clone(),
+        parked,
+        settings,
+        4,
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(5_000)).await;
+    assert_eq!(
+        reactor.reactions.load(Ordering::SeqCst),
+        3,
+        "two failures and the success, one delivery"
+    );
+    assert_eq!(
+        stack.log.consumer_lag("flaky").await.expect("lag"),
+        0,
+        "acknowledged once handled"
     );
     shutdown.cancel();
     running.await.expect("joined").expect("stops");

@@ -791,6 +791,9 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
                 account_id: Some("acc-1207".into()),
                 bytes_done: 1_073_741_824,
                 bytes_total: 2_684_354_560,
+                run_id: Some(uuid("0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c07")),
+                run_bytes_copied: 805_306_368,
+                bytes_copied: 1_342_177_280,
             }
             .into(),
             system("data-mover"),

@@ -141,7 +141,9 @@ where
 pub struct ReactorSettings {
     /// Messages fetched at once.
     pub batch: usize,
-    /// How long an unacknowledged message waits before redelivery.
+    /// How long an unacknowledged message waits before redelivery. A message in hand
+    /// is kept by heartbeats however long its handling takes, so this is how soon the
+    /// messages a process held come back once it died.
     pub ack_wait: Duration,
     /// Delays between retries of a transient failure.
     pub backoff: Backoff,
@@ -357,7 +359,24 @@ async fn settle(name: &str, message: &async_nats::jetstream::Message, handled: b
 /// is parked, the message is (under its sequence) and the rest of its events wait
 /// with it: a retry reacts to the whole message again, in order, the events already
 /// handled being idempotent.
+///
+/// The message is kept in hand ([`keeping_message`]) for the whole handling,
+/// reactions, retries and their backoff, and parking alike: only a process that died
+/// stops telling the server, so a short `ack_wait` brings a dead process's messages
+/// back soon without taking a live one's work away.
 async fn handle<R: Reactor>(
+    reactor: &R,
+    message: &async_nats::jetstream::Message,
+    events: Result<Vec<Recorded>, ReadError>,
+    parking: &Parking,
+    settings: &ReactorSettings,
+    shutdown: &CancellationToken,
+) -> bool {
+    let handled = handle_in_hand(reactor, message, events, parking, settings, shutdown);
+    keeping_message(handled, message, settings.ack_wait).await
+}
+
+async fn handle_in_hand<R: Reactor>(
     reactor: &R,
     message: &async_nats::jetstream::Message,
     events: Result<Vec<Recorded>, ReadError>,
@@ -459,10 +478,7 @@ async fn handle_event<R: Reactor>(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        match keeping_message(reactor.react(recorded), message, settings.ack_wait)
-            .instrument(span.clone())
-            .await
-        {
+        match reactor.react(recorded).instrument(span.clone()).await {
             Ok(()) => {
                 crate::metrics::global().reactions.record(name, "handled");
                 return EventOutcome::Handled;
@@ -476,8 +492,6 @@ async fn handle_event<R: Reactor>(
             Err(ReactionError::Transient(reason)) => {
                 crate::metrics::global().reactions.record(name, "retried");
                 tracing::warn!(parent: &span, %reason, attempt, "reaction failed; retrying");
-                // Keep the message ours while retrying.
-                message.ack_with(AckKind::Progress).await.ok();
                 if !settings.backoff.wait(attempt, shutdown).await {
                     return EventOutcome::Stopped;
                 }
@@ -644,16 +658,17 @@ async fn retry_one<R: Reactor>(
     }
 }
 
-/// Awaits `work`, telling the server every half `ack_wait` that `message` is still in
-/// hand: a reaction may copy data for hours, and a message may wait its turn in its
-/// lane; neither must be redelivered meanwhile.
+/// Awaits `work`, telling the server every third of `ack_wait` that `message` is still
+/// in hand (`AckProgress` restarts its `ack_wait`): a reaction may copy data for hours,
+/// and a message may wait its turn in its lane; neither must be redelivered meanwhile.
+/// A third, not a half: one lost or late heartbeat does not hand the message over.
 async fn keeping_message<T>(
     work: impl Future<Output = T>,
     message: &async_nats::jetstream::Message,
     ack_wait: Duration,
 ) -> T {
     tokio::pin!(work);
-    let mut heartbeat = tokio::time::interval((ack_wait / 2).max(Duration::from_millis(100)));
+    let mut heartbeat = tokio::time::interval((ack_wait / 3).max(Duration::from_millis(100)));
     heartbeat.tick().await;
     loop {
         tokio::select! {

@@ -9,7 +9,8 @@
 //! - [`databases`]: PostgreSQL and MySQL/MariaDB copies (dump and restore, logical
 //!   replication, binary-log catch-up), freezes, and their verification.
 //! - `process` (private): the copy tools as child processes in their own process
-//!   groups, stopped with all their helpers; `disk`: a full disk in what they say.
+//!   groups, stopped with all their helpers, by its guardian too when ferry dies;
+//!   `disk`: a full disk in what they say.
 //! - [`engine`]: carries out a transfer with those tools, recording each step.
 //! - [`reactor`]: the policy's edge (its commands carried out by the engine), and the
 //!   worker running the transfers.
@@ -41,13 +42,8 @@ pub mod settings;
 
 pub use settings::{DataMoverArgs, MoverSettings};
 
-use ferry_infra::reactor::ReactorSettings;
 use ferry_infra::runtime::Runtime;
 use std::sync::Arc;
-
-/// Transfers held at once by the worker (running or waiting for a slot): more than
-/// the limits, so that a transfer waiting for a busy server never holds up another.
-const WORKER_IN_FLIGHT: usize = 256;
 
 /// Starts the data mover in `runtime`: its policy scheduling transfers (view,
 /// reactor) and the worker running them, until `runtime.shutdown`; returns its HTTP
@@ -65,14 +61,7 @@ pub fn service(runtime: &Runtime, settings: MoverSettings) -> utoipa_axum::route
     let worker = reactor::TransferWorker::new(mover, runtime.shutdown.clone());
     runtime.spawn(
         "data mover worker",
-        ferry_infra::reactor::run_concurrently(
-            Arc::new(worker),
-            runtime.log.clone(),
-            runtime.parked.clone(),
-            ReactorSettings::default(),
-            WORKER_IN_FLIGHT,
-            runtime.shutdown.clone(),
-        ),
+        worker.run(runtime.log.clone(), runtime.parked.clone()),
     );
     routes::router(estimates)
 }

@@ -10,17 +10,36 @@
 //! - `data_mover_worker` runs each `TransferScheduled` (transfer) through the engine,
 //!   many at once within the limits (`run_concurrently`), acknowledging each when it
 //!   ended: a transfer interrupted by a crash or a stop is redelivered and resumed.
+//!   Its messages are kept in hand by heartbeats while their transfers run (hours,
+//!   maybe), and come back [`WORKER_ACK_WAIT`] after the last one: a crashed
+//!   process's transfers resume seconds after a restart, not a minute (issue 10).
 
 use crate::domain::policy::{MoverCommand, engine_of};
 use crate::engine::{Mover, test_copy};
 use ferry_events::{AggregateType, DatabaseEngine, Event, TransferEvent};
 use ferry_infra::event_log::{EventLog, Recorded};
 use ferry_infra::policy::Execute;
-use ferry_infra::reactor::{Effect, ReactionError, Reactor};
+use ferry_infra::policy::parked::ParkedReactions;
+use ferry_infra::reactor::{Effect, ReactionError, Reactor, ReactorError, ReactorSettings};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::domain::policy::NAME;
 const WORKER: &str = "data_mover_worker";
+
+/// How long a transfer's message stays with a process that stopped telling the server
+/// it still runs it (it heartbeats every third of this): once it died, its transfers
+/// go to the next process that reads, this long after its last heartbeat at most. A
+/// few seconds: a crash during a cutover costs downtime until the transfer resumes.
+/// Not less: a live process stalled that long (its runtime or the NATS connection)
+/// would get its own transfer again beside it, which is harmless (the account's slot
+/// keeps the second waiting, then finds it done) but wasted.
+pub const WORKER_ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// Transfers held at once by the worker (running or waiting for a slot): more than
+/// the limits, so that a transfer waiting for a busy server never holds up another.
+const WORKER_IN_FLIGHT: usize = 256;
 
 /// Carries out the data mover policy's commands through the engine.
 #[derive(Debug, Clone)]
@@ -116,6 +135,29 @@ impl TransferWorker {
     /// A worker running transfers with `mover`, interrupted by `stop`.
     pub fn new(mover: Mover, stop: CancellationToken) -> Self {
         Self { mover, stop }
+    }
+
+    /// How the worker reads its consumer: the defaults, but [`WORKER_ACK_WAIT`].
+    pub fn settings() -> ReactorSettings {
+        ReactorSettings {
+            ack_wait: WORKER_ACK_WAIT,
+            ..ReactorSettings::default()
+        }
+    }
+
+    /// Runs transfers from `log` until its stop token fires, parking what fails in
+    /// `parked`.
+    pub async fn run(self, log: EventLog, parked: ParkedReactions) -> Result<(), ReactorError> {
+        let stop = self.stop.clone();
+        ferry_infra::reactor::run_concurrently(
+            Arc::new(self),
+            log,
+            parked,
+            Self::settings(),
+            WORKER_IN_FLIGHT,
+            stop,
+        )
+        .await
     }
 }
 

@@ -137,9 +137,9 @@ async fn first_sync_copies_the_tree_and_a_second_sends_only_the_change() {
     let progress = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&progress);
     let options = SyncOptions {
-        on_progress: Some(Arc::new(move |done, total| {
+        on_progress: Some(Arc::new(move |p: files::TreeProgress| {
             if let Ok(mut seen) = seen.lock() {
-                seen.push((done, total));
+                seen.push((p.done, p.total));
             }
         })),
         bytes_total_hint: Some(size.bytes),
@@ -344,7 +344,8 @@ async fn killing_rsync_mid_copy_is_interrupted_and_a_new_sync_resumes() {
     );
     let options = SyncOptions {
         bwlimit_kib: Some(30 * 1024),
-        on_progress: Some(Arc::new(move |done, _total| {
+        on_progress: Some(Arc::new(move |p: files::TreeProgress| {
+            let done = p.done;
             seen.store(done, Ordering::SeqCst);
             if done >= 20 * MIB && !trigger.is_cancelled() {
                 if let Ok(mut at) = at.lock() {

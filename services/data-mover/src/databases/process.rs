@@ -9,12 +9,12 @@
 use std::process::{ExitStatus, Stdio};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::process::{TailSize, read_tail};
-pub(crate) use crate::process::{command, kill};
+pub(crate) use crate::process::{Tool, command, kill};
 
 use super::DbError;
 
@@ -56,9 +56,9 @@ fn read_stdout(pipe: Option<impl AsyncRead + Unpin + Send + 'static>) -> JoinHan
     })
 }
 
-/// Starts `cmd`; [`DbError::Spawn`] if it cannot.
-pub(crate) fn spawn(tool: &'static str, cmd: &mut Command) -> Result<Child, DbError> {
-    cmd.spawn().map_err(|e| DbError::Spawn {
+/// Starts `cmd` (made by [`command`]); [`DbError::Spawn`] if it cannot.
+pub(crate) fn spawn(tool: &'static str, cmd: &mut Command) -> Result<Tool, DbError> {
+    crate::process::spawn(cmd).map_err(|e| DbError::Spawn {
         tool,
         reason: e.to_string(),
     })

@@ -131,6 +131,7 @@ pub(crate) async fn run(
                     .await?;
             }
             let complete = TransferCommand::Complete {
+                run_id: Some(reporter.run_id()),
                 bytes_copied: synced.0.bytes_sent + db_bytes,
                 duration_ms: millis(started),
                 database_methods: methods,
@@ -196,8 +197,8 @@ async fn switch(
 
 /// A cutover interrupted after its switch was verified. PostgreSQL sources stay
 /// read-only across a restart: the accounts are unfrozen at the destination and the
-/// transfer completed (what it copied was not kept across the restart: the completion
-/// says 0 bytes and no methods). A MariaDB source's lock died with the process, so
+/// transfer completed (with what its runs' progress events counted, and no methods:
+/// those were not kept across the restart). A MariaDB source's lock died with the process, so
 /// writes may have reached the old copy since: the cutover fails instead, the
 /// PostgreSQL sources are thawed, and the account serves from its source, to be moved
 /// again (the destination's copies are replaced then). Nothing written is lost.
@@ -235,6 +236,7 @@ pub(crate) async fn complete_after_restart(
             .await?;
     }
     let complete = TransferCommand::Complete {
+        run_id: None,
         bytes_copied: 0,
         duration_ms: 0,
         database_methods: vec![],

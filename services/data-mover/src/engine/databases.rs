@@ -354,6 +354,7 @@ pub(crate) async fn finish_all(
             Ok((index, _, Ok(report))) => {
                 tracing::info!(database = %report.database, method = ?report.method,
                     took_ms = report.duration.as_millis() as u64, "database moved");
+                reporter.copied(report.dump_bytes);
                 reports.push((index, report));
             }
             Ok((_, database, Err(e))) => {

@@ -37,12 +37,14 @@ pub(crate) async fn run(
         Err(failure) => return Ok(Err(failure)),
     };
     let prepared = prepare_databases(mover, scheduled, &reporter, stop).await;
+    let run_id = reporter.run_id();
     drop(reporter);
     let verified = TransferVerified {
         files_checked,
         databases: vec![],
     };
     let complete = TransferCommand::Complete {
+        run_id: Some(run_id),
         bytes_copied: synced.bytes_sent,
         duration_ms: millis(started),
         database_methods: prepared,

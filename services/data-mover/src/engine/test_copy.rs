@@ -89,6 +89,8 @@ pub(crate) async fn run(
         databases: checks,
     };
     let complete = TransferCommand::Complete {
+        // It reports no progress: its bytes are all its run's.
+        run_id: None,
         bytes_copied: bytes,
         duration_ms: millis(started),
         database_methods: methods,

@@ -119,6 +119,7 @@ pub(crate) async fn sync(
         };
         match files::sync(&tree.source, &tree.destination, &options).await {
             Ok(report) => {
+                reporter.copied(report.bytes_sent);
                 synced.bytes_sent += report.bytes_sent;
                 done += report.bytes_total;
                 synced.copied.push((tree.clone(), report.changed));

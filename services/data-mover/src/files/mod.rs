@@ -22,7 +22,7 @@ mod tree;
 mod verify;
 
 pub use error::FileError;
-pub use progress::ProgressFn;
+pub use progress::{ProgressFn, TreeProgress};
 pub use rsync::{PARTIAL_DIR, SyncOptions, SyncReport, sync};
 pub use tree::TreeSize;
 pub use verify::{TreeCheck, VerifyOptions, verify};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::FileError;
-use crate::process::{TailSize, command, drive_or_stop, read_lines, read_tail};
+use crate::process::{TailSize, command, drive_or_stop, read_lines, read_tail, spawn};
 
 /// How long rsync may take to stop cleanly (saving the partial file) once asked.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -56,14 +56,13 @@ async fn run_to_end(
     cancel: &CancellationToken,
     on_output: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Finished, FileError> {
-    let mut child = command(program)
-        .args(args)
+    let mut cmd = command(program);
+    cmd.args(args)
         // rsync's messages are parsed (e.g. "No space left on device"): no translation.
         .env("LC_ALL", "C")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| FileError::io(format!("starting {program}"), e))?;
+        .stderr(Stdio::piped());
+    let mut child = spawn(&mut cmd).map_err(|e| FileError::io(format!("starting {program}"), e))?;
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(FileError::io(
             "reading rsync's output",

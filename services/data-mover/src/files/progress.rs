@@ -4,13 +4,21 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A progress callback: `(bytes_done, bytes_total)` of the tree being synced.
-///
-/// `bytes_total` is the tree's size (the `bytes_total_hint` of the options when given,
-/// e.g. from [`TreeSize`](super::TreeSize), otherwise rsync's estimate);
-/// `bytes_done` is how much of it is up to date at the destination, so that a delta
-/// sync that skips unchanged files moves a progress bar as well.
-pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
+/// A progress callback, given where the sync of a tree is ([`TreeProgress`]).
+pub type ProgressFn = Arc<dyn Fn(TreeProgress) + Send + Sync>;
+
+/// Where the sync of a tree is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeProgress {
+    /// How much of the tree is up to date at the destination, so that a delta sync
+    /// that skips unchanged files moves a progress bar as well.
+    pub done: u64,
+    /// The tree's size (the `bytes_total_hint` of the options when given, e.g. from
+    /// [`TreeSize`](super::TreeSize), otherwise rsync's estimate).
+    pub total: u64,
+    /// File data this rsync run has sent so far: what it actually copied.
+    pub sent: u64,
+}
 
 /// One `--info=progress2` line, e.g.
 /// `     20,000,000  46%  952.11MB/s    0:00:00 (xfr#1, to-chk=3/7)`.
@@ -37,8 +45,7 @@ pub(crate) fn parse_progress2(line: &str) -> Option<ProgressLine> {
     })
 }
 
-/// Turns progress lines into `(bytes_done, bytes_total)` calls, at most one per
-/// `interval`.
+/// Turns progress lines into [`TreeProgress`] calls, at most one per `interval`.
 pub(crate) struct Reporter {
     callback: ProgressFn,
     interval: Duration,
@@ -70,7 +77,11 @@ impl Reporter {
             return;
         };
         self.last = Some(now);
-        (self.callback)(done, total);
+        (self.callback)(TreeProgress {
+            done,
+            total,
+            sent: line.transferred,
+        });
     }
 }
 

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test file uses its part
 
+pub mod worker_process;
+
 use ferry_data_mover::MoverSettings;
 use ferry_data_mover::domain::policy::MoverPolicy;
 use ferry_data_mover::engine::Mover;
@@ -13,11 +15,9 @@ use ferry_data_mover::reactor::{MoverExecutor, TransferWorker};
 use ferry_events::*;
 use ferry_infra::command::CommandHandler;
 use ferry_infra::event_log::EventLog;
-use ferry_infra::reactor::{ReactorSettings, run_concurrently};
 use ferry_infra::testkit::{TestStack, append_inputs};
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
@@ -185,6 +185,34 @@ impl World {
         self.migration_events(vec![event]).await;
     }
 
+    /// Appends a transfer of `accounts` from srv-1 to tr-1 as scheduled, as the data
+    /// mover's policy would; its id.
+    pub async fn schedule(&self, kind: TransferKind, accounts: Vec<AccountSpec>) -> Uuid {
+        let transfer_id = Uuid::now_v7();
+        let scheduled = TransferScheduled {
+            transfer_id,
+            kind,
+            migration_id: Some(self.migration),
+            server_id: "srv-1".into(),
+            accounts,
+            source: transfer::Endpoint {
+                server_id: "srv-1".into(),
+                storage: self.storage("srv-1"),
+            },
+            destination: transfer::Endpoint {
+                server_id: "tr-1".into(),
+                storage: self.storage("tr-1"),
+            },
+        };
+        self.append(
+            AggregateType::Transfer,
+            &transfer_id.to_string(),
+            vec![scheduled.into()],
+        )
+        .await;
+        transfer_id
+    }
+
     pub async fn migration_events(&self, events: Vec<Event>) {
         self.append(
             AggregateType::Migration,
@@ -207,19 +235,10 @@ impl World {
                 .await
                 .expect("policy runs");
         }));
-        let (log, stop) = (self.log.clone(), self.stop.clone());
+        let log = self.log.clone();
         let parked = self.policy_context.parked.clone();
         self.tasks.push(tokio::spawn(async move {
-            run_concurrently(
-                Arc::new(worker),
-                log,
-                parked,
-                ReactorSettings::default(),
-                16,
-                stop,
-            )
-            .await
-            .expect("worker runs");
+            worker.run(log, parked).await.expect("worker runs");
         }));
     }
 

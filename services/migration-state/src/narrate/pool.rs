@@ -115,12 +115,19 @@ impl Narrator {
                 e.source.server_id, e.destination.server_id
             ),
             E::TransferStarted(_) => format!("{what} started"),
-            E::TransferProgressed(e) => format!(
-                "{what}: {} {} of {}",
-                phase_name(e.phase),
-                bytes(e.bytes_done),
-                bytes(e.bytes_total)
-            ),
+            E::TransferProgressed(e) => {
+                let mut line = format!(
+                    "{what}: {} {} of {}",
+                    phase_name(e.phase),
+                    bytes(e.bytes_done),
+                    bytes(e.bytes_total)
+                );
+                // Schema version 1 did not count the bytes copied.
+                if e.run_id.is_some() {
+                    line.push_str(&format!(", {} copied so far", bytes(e.bytes_copied)));
+                }
+                line
+            }
             E::AccountFrozen(e) => format!("account {} frozen: its downtime starts", e.account_id),
             E::AccountUnfrozen(e) => format!("account {} serving again", e.account_id),
             E::TransferVerified(e) => format!(

@@ -61,7 +61,9 @@ pub struct TransferView {
     pub frozen_at: Option<DateTime<Utc>>,
     /// When the accounts served again.
     pub unfrozen_at: Option<DateTime<Utc>>,
-    /// Bytes actually copied, once completed.
+    /// Bytes actually copied so far by every run of the transfer (a transfer
+    /// interrupted by a crash runs again), as its progress tells; in all once
+    /// completed. `None` before the data mover reports it.
     pub bytes_copied: Option<u64>,
     /// Time from start to completion, in milliseconds.
     pub duration_ms: Option<u64>,
@@ -146,6 +148,10 @@ impl TransferView {
                 self.phase_account_id = e.account_id.clone();
                 self.bytes_done = e.bytes_done;
                 self.bytes_total = e.bytes_total;
+                // Progress of schema version 1 did not count the bytes copied.
+                if e.run_id.is_some() {
+                    self.bytes_copied = Some(e.bytes_copied);
+                }
             }
             TransferEvent::AccountFrozen(e) => self.frozen_at = Some(e.frozen_at),
             TransferEvent::AccountUnfrozen(e) => self.unfrozen_at = Some(e.unfrozen_at),

@@ -326,6 +326,9 @@ pub mod make {
             account_id: account.map(str::to_owned),
             bytes_done: done,
             bytes_total: total,
+            run_id: None,
+            run_bytes_copied: 0,
+            bytes_copied: 0,
         }
     }
 

@@ -6,7 +6,9 @@
 //! events, not reported by anyone (from the first freeze to the last unfreeze when a
 //! service migration freezes several accounts at once); a transfer that fails or is cancelled while its
 //! account is frozen unfreezes it on its source first, so no failure leaves an account
-//! unreachable.
+//! unreachable. What a transfer copied is counted over all its runs (a transfer
+//! interrupted by a crash or a stop runs again): each run's progress events report its
+//! own bytes, and the totals recorded (progress, completion) add the other runs'.
 
 use chrono::{DateTime, Utc};
 use ferry_core::{Decider, Refusal, RefusalKind};
@@ -15,7 +17,8 @@ use ferry_events::{
     TransferCompleted, TransferEvent, TransferFailed, TransferKind, TransferPhase,
     TransferProgressed, TransferScheduled, TransferStarted, TransferVerified,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
 
 /// Where a transfer is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,6 +55,8 @@ pub struct TransferState {
     pub downtime_ms: Option<u64>,
     /// The last phase reported.
     pub phase: Option<TransferPhase>,
+    /// Bytes copied by each run, as far as its progress events told.
+    pub copied_by_run: BTreeMap<Uuid, u64>,
 }
 
 impl TransferState {
@@ -75,6 +80,15 @@ impl TransferState {
                 .is_some_and(|s| s.kind == TransferKind::ServiceMigration)
     }
 
+    /// Bytes copied by the runs other than `run`, as their progress events told.
+    pub fn copied_besides(&self, run: Option<Uuid>) -> u64 {
+        self.copied_by_run
+            .iter()
+            .filter(|(id, _)| Some(**id) != run)
+            .map(|(_, bytes)| *bytes)
+            .fold(0, u64::saturating_add)
+    }
+
     fn is_over(&self) -> bool {
         matches!(
             self.stage,
@@ -90,7 +104,8 @@ pub enum TransferCommand {
     Schedule(Box<TransferScheduled>),
     /// Starts copying.
     Start,
-    /// Reports progress.
+    /// Reports progress: its `run_id` and `run_bytes_copied` (the decider sets
+    /// `bytes_copied`, the transfer's total).
     Progress(TransferProgressed),
     /// Freezes the account (writes stopped) for the final sync of a cutover.
     Freeze {
@@ -110,7 +125,9 @@ pub enum TransferCommand {
     RecordVerified(TransferVerified),
     /// Completes it.
     Complete {
-        /// Bytes copied in all.
+        /// The run completing it (`None`: one that reported no progress).
+        run_id: Option<Uuid>,
+        /// Bytes this run copied; the completion adds what the other runs reported.
         bytes_copied: u64,
         /// Time from start to completion, in milliseconds.
         duration_ms: u64,
@@ -200,7 +217,13 @@ impl Decider for TransferDecider {
                 _ => Err(over(state)),
             },
             TransferCommand::Progress(progress) => match state.stage {
-                Stage::Running => Ok(vec![progress.clone().into()]),
+                Stage::Running => {
+                    let mut progress = progress.clone();
+                    progress.bytes_copied = state
+                        .copied_besides(progress.run_id)
+                        .saturating_add(progress.run_bytes_copied);
+                    Ok(vec![progress.into()])
+                }
                 // A late report changes nothing.
                 _ => Ok(vec![]),
             },
@@ -253,6 +276,7 @@ impl Decider for TransferDecider {
                 _ => Err(over(state)),
             },
             TransferCommand::Complete {
+                run_id,
                 bytes_copied,
                 duration_ms,
                 database_methods,
@@ -272,7 +296,7 @@ impl Decider for TransferDecider {
                 }
                 Ok(vec![
                     TransferCompleted {
-                        bytes_copied: *bytes_copied,
+                        bytes_copied: state.copied_besides(*run_id).saturating_add(*bytes_copied),
                         duration_ms: *duration_ms,
                         downtime_ms: state.downtime_ms,
                         database_methods: database_methods.clone(),
@@ -324,7 +348,13 @@ impl Decider for TransferDecider {
                 state.scheduled = Some(e.clone());
             }
             TransferEvent::TransferStarted(_) => state.stage = Stage::Running,
-            TransferEvent::TransferProgressed(e) => state.phase = Some(e.phase),
+            TransferEvent::TransferProgressed(e) => {
+                state.phase = Some(e.phase);
+                if let Some(run) = e.run_id {
+                    let copied = state.copied_by_run.entry(run).or_default();
+                    *copied = (*copied).max(e.run_bytes_copied);
+                }
+            }
             TransferEvent::AccountFrozen(e) => {
                 state.frozen_at.get_or_insert(e.frozen_at);
                 state.frozen.insert(e.account_id.clone());

@@ -84,11 +84,102 @@ fn verified() -> Vec<TransferEvent> {
 
 fn complete() -> TransferCommand {
     TransferCommand::Complete {
+        run_id: None,
         bytes_copied: 100,
         duration_ms: 5_000,
         database_methods: vec![],
         test_address: None,
     }
+}
+
+const RUN_1: Uuid = Uuid::from_u128(1);
+const RUN_2: Uuid = Uuid::from_u128(2);
+
+/// A run's progress, having copied `bytes` (the transfer's total then being the same:
+/// the decider sets it).
+fn progress(run: Uuid, bytes: u64) -> TransferProgressed {
+    TransferProgressed {
+        phase: TransferPhase::Files,
+        account_id: Some("acc-1".into()),
+        bytes_done: 5,
+        bytes_total: 10,
+        run_id: Some(run),
+        run_bytes_copied: bytes,
+        bytes_copied: bytes,
+    }
+}
+
+#[test]
+fn a_resumed_transfer_counts_what_every_run_copied() {
+    // A first run reported 300 bytes, then 700, and died; the second reports 200.
+    let mut history: Vec<TransferEvent> = vec![
+        scheduled(TransferKind::PreCopy, &["acc-1"]).into(),
+        TransferStarted {}.into(),
+        progress(RUN_1, 300).into(),
+        progress(RUN_1, 700).into(),
+    ];
+    let mut second = progress(RUN_2, 200);
+    second.bytes_copied = 0; // whatever the engine says: the decider counts
+    let mut expected = progress(RUN_2, 200);
+    expected.bytes_copied = 900;
+    given::<TransferDecider>(history.clone())
+        .when(TransferCommand::Progress(second))
+        .then(vec![expected.clone().into()]);
+    history.push(expected.into());
+    // A late report of an earlier run never lowers what it copied.
+    history.push(progress(RUN_1, 650).into());
+    history.push(verified_event().into());
+    let complete = |run_id| TransferCommand::Complete {
+        run_id,
+        bytes_copied: 250,
+        duration_ms: 1,
+        database_methods: vec![],
+        test_address: None,
+    };
+    let completed = |bytes_copied| {
+        vec![
+            TransferCompleted {
+                bytes_copied,
+                duration_ms: 1,
+                downtime_ms: None,
+                database_methods: vec![],
+                test_address: None,
+            }
+            .into(),
+        ]
+    };
+    // The completing run's exact figure replaces its own reports.
+    given::<TransferDecider>(history.clone())
+        .when(complete(Some(RUN_2)))
+        .then(completed(950));
+    // A completion by a run that reported nothing adds every run's.
+    given::<TransferDecider>(history)
+        .when(complete(None))
+        .then(completed(1_150));
+}
+
+#[test]
+fn progress_of_schema_version_1_counts_nothing() {
+    let mut old = progress(RUN_1, 0);
+    old.run_id = None;
+    let mut history: Vec<TransferEvent> = vec![
+        scheduled(TransferKind::PreCopy, &["acc-1"]).into(),
+        TransferStarted {}.into(),
+        old.into(),
+    ];
+    history.push(verified_event().into());
+    given::<TransferDecider>(history)
+        .when(complete())
+        .then(vec![
+            TransferCompleted {
+                bytes_copied: 100,
+                duration_ms: 5_000,
+                downtime_ms: None,
+                database_methods: vec![],
+                test_address: None,
+            }
+            .into(),
+        ]);
 }
 
 #[test]
@@ -153,21 +244,8 @@ fn a_pre_copy_runs_is_verified_and_completes_without_downtime() {
         TransferStarted {}.into(),
     ];
     given::<TransferDecider>(history.clone())
-        .when(TransferCommand::Progress(TransferProgressed {
-            phase: TransferPhase::Files,
-            account_id: Some("acc-1".into()),
-            bytes_done: 5,
-            bytes_total: 10,
-        }))
-        .then(vec![
-            TransferProgressed {
-                phase: TransferPhase::Files,
-                account_id: Some("acc-1".into()),
-                bytes_done: 5,
-                bytes_total: 10,
-            }
-            .into(),
-        ]);
+        .when(TransferCommand::Progress(progress(RUN_1, 5)))
+        .then(vec![progress(RUN_1, 5).into()]);
     given::<TransferDecider>(history.clone())
         .when(complete())
         .then_refused_because(Conflict, "not verified");
@@ -345,6 +423,7 @@ fn a_service_migration_freezes_every_account_and_its_downtime_runs_to_the_last_u
             .events(),
     );
     let complete = TransferCommand::Complete {
+        run_id: None,
         bytes_copied: 1,
         duration_ms: 1,
         database_methods: vec![],

@@ -93,7 +93,7 @@ pub(super) async fn relay(
 }
 
 /// A started consumer: its tool, process, and stderr tail.
-type Consumer = (&'static str, Child, JoinHandle<process::Stderr>);
+type Consumer = (&'static str, process::Tool, JoinHandle<process::Stderr>);
 
 fn start_consumer((tool, mut cmd): (&'static str, Command)) -> Result<Consumer, DbError> {
     cmd.stdin(Stdio::piped())

@@ -244,6 +244,10 @@ fn a_move_in_progress_shows_its_transfer_phase_and_bytes() {
             account_id: Some("acc-1".into()),
             bytes_done: 250,
             bytes_total: 1_000,
+            // A second run: the first copied 300 bytes before a crash.
+            run_id: Some(Uuid::from_u128(2)),
+            run_bytes_copied: 200,
+            bytes_copied: 500,
         },
     );
     let transfer_view = &h
@@ -257,6 +261,11 @@ fn a_move_in_progress_shows_its_transfer_phase_and_bytes() {
     assert_eq!(
         (transfer_view.bytes_done, transfer_view.bytes_total),
         (250, 1_000)
+    );
+    assert_eq!(
+        transfer_view.bytes_copied,
+        Some(500),
+        "copied so far, every run counted"
     );
     assert_eq!(
         transfer_view.destination_server_id.as_deref(),

@@ -194,6 +194,9 @@ pub(super) fn run_transfer(
                 account_id: Some(account.into()),
                 bytes_done: 400,
                 bytes_total: 1_000,
+                run_id: None,
+                run_bytes_copied: 0,
+                bytes_copied: 0,
             },
         )
         .push(

@@ -1,16 +1,20 @@
 //! Running the copy tools (rsync, `pg_dump`, `pg_restore`, `mariadb`, `mariadb-dump`,
 //! `mariadb-binlog`) as child processes: each in its own process group, so that
 //! stopping it reaches its helpers too (rsync's receiver or `ssh`, `pg_restore -j`'s
-//! workers); killed when its handle is dropped, as a last resort; its output read line
-//! by line and the end of its stderr kept for error messages.
+//! workers); the group killed when its handle ([`Tool`]) is dropped, as a last resort,
+//! and by the [`guardian`] when ferry dies, even killed; its output read line by line
+//! and the end of its stderr kept for error messages.
 //!
 //! This module owns only these mechanics. What a tool's exit means, and the errors,
 //! are its callers': [`crate::files`] (rsync's exit codes, [`crate::files::FileError`])
 //! and [`crate::databases`] ([`crate::databases::DbError`]), with [`crate::disk`]
 //! recognising a full disk in what the tools say.
 
+pub(crate) mod guardian;
+
 use std::collections::VecDeque;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -19,11 +23,55 @@ use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 /// A command for `program`, ready to be configured: in its own process group, killed
-/// when dropped, no stdin.
+/// when dropped, no stdin. Start it with [`spawn`].
 pub(crate) fn command(program: &str) -> Command {
     let mut cmd = Command::new(program);
     cmd.kill_on_drop(true).process_group(0).stdin(Stdio::null());
     cmd
+}
+
+/// A running tool (a [`Child`] started by [`spawn`]): its process group is watched by
+/// the [`guardian`] while it runs, and killed whole if it still runs when dropped.
+#[derive(Debug)]
+pub(crate) struct Tool {
+    child: Child,
+    _watch: Option<guardian::Watch>,
+}
+
+/// Starts `cmd` (made by [`command`]: it leads its own process group).
+pub(crate) fn spawn(cmd: &mut Command) -> std::io::Result<Tool> {
+    let child = cmd.spawn()?;
+    let watch = child.id().map(guardian::watch);
+    Ok(Tool {
+        child,
+        _watch: watch,
+    })
+}
+
+impl Deref for Tool {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl DerefMut for Tool {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for Tool {
+    fn drop(&mut self) {
+        // Still running (not reaped, so the group id is still its own): its helpers
+        // go with it, not only the leader `kill_on_drop` reaches.
+        if let Some(pgid) = self.child.id()
+            && matches!(self.child.try_wait(), Ok(None))
+        {
+            signal_group(pgid, Signal::Kill);
+        }
+    }
 }
 
 /// A signal for a tool's process group.

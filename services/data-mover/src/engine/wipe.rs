@@ -50,6 +50,7 @@ pub(crate) async fn run(
         databases: vec![],
     };
     let complete = TransferCommand::Complete {
+        run_id: None,
         bytes_copied: 0,
         duration_ms: millis(started),
         database_methods: vec![],

@@ -43,7 +43,7 @@ pub struct DatabaseArgs {
     #[arg(
         long = "database-url",
         env = "FERRY_DATABASE_URL",
-        default_value = "postgres://postgres:postgres@127.0.0.1:5432/ferry"
+        default_value = "postgres://postgres:postgres@127.0.0.1:15432/ferry"
     )]
     pub database_url: String,
     /// Most connections the process opens.

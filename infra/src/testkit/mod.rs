@@ -13,15 +13,80 @@ use crate::event_log::{EventLog, LogSettings};
 use deadpool_postgres::Pool;
 use std::time::Duration;
 
-/// NATS of the local stack (`FERRY_NATS_URL`).
-pub fn nats_url() -> String {
-    std::env::var("FERRY_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:14222".into())
+/// A setting of the local stack that tests read from the environment: `scripts/stack up`
+/// writes them all to `.stack/env`. Panics naming the variable when it is unset: the tests
+/// never guess a server (the machine's own servers are not ferry's).
+pub fn stack_var(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => value,
+        _ => panic!(
+            "{name} is not set: the tests run against ferry's local stack; \
+             run `scripts/stack up` and `. .stack/env` first (or use scripts/test, which does both)"
+        ),
+    }
 }
 
-/// A PostgreSQL URL allowed to create databases (`FERRY_TEST_ADMIN_DATABASE_URL`).
+/// NATS of the local stack (`FERRY_NATS_URL`).
+pub fn nats_url() -> String {
+    stack_var("FERRY_NATS_URL")
+}
+
+/// A PostgreSQL URL allowed to create databases (`FERRY_TEST_ADMIN_DATABASE_URL`), on
+/// its `postgres` database: the stack's own PostgreSQL.
 pub fn admin_database_url() -> String {
-    std::env::var("FERRY_TEST_ADMIN_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
+    stack_var("FERRY_TEST_ADMIN_DATABASE_URL")
+}
+
+/// The same server as [`admin_database_url`], on the database `database`.
+pub fn database_url(database: &str) -> String {
+    replace_database(&admin_database_url(), database)
+}
+
+/// A MariaDB URL allowed to create databases and read the binary log
+/// (`FERRY_TEST_ADMIN_MYSQL_URL`, e.g. `mysql://root@127.0.0.1:13306`): the stack's own
+/// MariaDB.
+pub fn admin_mysql_url() -> String {
+    stack_var("FERRY_TEST_ADMIN_MYSQL_URL")
+}
+
+/// Arguments of the `mariadb` client for [`admin_mysql_url`]: TCP, host, port, user
+/// (and the password, if the URL has one), no option file of the machine read.
+pub fn mysql_client_args() -> Vec<String> {
+    let url = admin_mysql_url();
+    let rest = url
+        .strip_prefix("mysql://")
+        .unwrap_or_else(|| panic!("FERRY_TEST_ADMIN_MYSQL_URL={url}: not a mysql:// URL"));
+    let rest = rest.split(['/', '?']).next().unwrap_or_default();
+    let (login, address) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let (user, password) = login.split_once(':').unwrap_or((login, ""));
+    let (host, port) = address.rsplit_once(':').unwrap_or((address, "3306"));
+    let mut args = vec![
+        "--no-defaults".to_owned(),
+        "--protocol=TCP".to_owned(),
+        format!("-h{host}"),
+        format!("-P{port}"),
+    ];
+    if !user.is_empty() {
+        args.push(format!("-u{user}"));
+    }
+    if !password.is_empty() {
+        args.push(format!("-p{password}"));
+    }
+    args
+}
+
+/// The server URLs named by files written for the default stack (examples/fleet.yaml):
+/// its PostgreSQL and MariaDB on their default ports, as administrators.
+pub const DEFAULT_STACK_URLS: [&str; 2] = [
+    "postgres://postgres:postgres@127.0.0.1:15432/postgres",
+    "mysql://root@127.0.0.1:13306",
+];
+
+/// `text` (a fleet file written for the default stack) with the default stack's server
+/// URLs replaced by those of the stack the tests run on, whatever its ports.
+pub fn on_this_stack(text: &str) -> String {
+    text.replace(DEFAULT_STACK_URLS[0], &admin_database_url())
+        .replace(DEFAULT_STACK_URLS[1], &admin_mysql_url())
 }
 
 /// A private database and event log for one test.

@@ -1,5 +1,6 @@
-//! Database copies against the local PostgreSQL 15 (127.0.0.1:5432, postgres/postgres)
-//! and MariaDB 10.11 (127.0.0.1:3306, root) servers, with the real tools. Source and
+//! Database copies against the stack's PostgreSQL 15 (`FERRY_TEST_ADMIN_DATABASE_URL`,
+//! postgres/postgres) and MariaDB 10.11 (`FERRY_TEST_ADMIN_MYSQL_URL`, root) servers
+//! (`scripts/stack up`), with the real tools. Source and
 //! destination are the same server; the copy goes to another name. Every test uses
 //! fresh names and drops what it created.
 
@@ -14,7 +15,7 @@ use ferry_data_mover::databases::{
 use ferry_events::transfer::DatabaseMethod;
 use tokio::sync::watch;
 
-use support::{MY_URL, PG_URL, my, my_drop, pg, pg_drop, pg_exists, unique};
+use support::{my, my_drop, my_url, pg, pg_drop, pg_exists, pg_url, unique};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -54,7 +55,9 @@ async fn postgres_copy_is_verified_keeps_sequences_and_detects_corruption() -> T
     let (src, dst) = (unique("dm_pgsrc"), unique("dm_pgdst"));
     let result = async {
         pg_shop(&src).await?;
-        let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst).jobs(2);
+        let spec = CopySpec::new(pg_url(), pg_url(), &src)
+            .renamed(&dst)
+            .jobs(2);
         let report = postgres::copy(&spec, &CancellationToken::new()).await?;
         println!(
             "postgres copy: {} tables, {} rows, dump {} bytes, {:?} (verify {:?})",
@@ -70,8 +73,8 @@ async fn postgres_copy_is_verified_keeps_sequences_and_detects_corruption() -> T
         assert!(!pg_exists(&staging_name(&dst)).await?);
 
         let check = compare(
-            &checksum(PG_URL, &src).await?,
-            &checksum(PG_URL, &dst).await?,
+            &checksum(pg_url(), &src).await?,
+            &checksum(pg_url(), &dst).await?,
         )?;
         assert_eq!(check, report.check);
 
@@ -109,8 +112,8 @@ async fn postgres_copy_is_verified_keeps_sequences_and_detects_corruption() -> T
             .await?;
         drop(copy);
         match compare(
-            &checksum(PG_URL, &src).await?,
-            &checksum(PG_URL, &dst).await?,
+            &checksum(pg_url(), &src).await?,
+            &checksum(pg_url(), &dst).await?,
         ) {
             Err(DbError::Mismatch { tables }) => assert_eq!(tables, ["public.orders"]),
             other => panic!("expected a mismatch, got {other:?}"),
@@ -137,7 +140,7 @@ async fn postgres_refuses_an_existing_destination_and_leaves_it_untouched() -> T
                 "CREATE TABLE precious (v text); INSERT INTO precious VALUES ('keep me')",
             )
             .await?;
-        let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
+        let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst);
         let err = postgres::copy(&spec, &CancellationToken::new()).await;
         assert!(
             matches!(&err, Err(DbError::AlreadyExists { name }) if *name == dst),
@@ -192,7 +195,7 @@ async fn killing_pg_restore_leaves_no_database_and_a_retry_succeeds() -> TestRes
         println!("source generated: {} MB in {:?}", size / 1_000_000, started.elapsed());
 
         let (phases, mut watcher) = watch::channel(CopyPhase::Preparing);
-        let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst).with_phases(phases);
+        let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst).with_phases(phases);
         let cancel = CancellationToken::new();
         let killer = {
             let cancel = cancel.clone();
@@ -223,7 +226,7 @@ async fn killing_pg_restore_leaves_no_database_and_a_retry_succeeds() -> TestRes
             .await?
             .batch_execute(&format!("CREATE DATABASE \"{}\"", staging_name(&dst)))
             .await?;
-        let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
+        let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst);
         let report = postgres::copy(&spec, &CancellationToken::new()).await?;
         println!(
             "retry: {} rows, dump {} MB, {:?} (verify {:?})",
@@ -234,7 +237,7 @@ async fn killing_pg_restore_leaves_no_database_and_a_retry_succeeds() -> TestRes
         );
         assert_eq!(report.check.rows, 801_000);
         assert!(!pg_exists(&staging_name(&dst)).await?);
-        compare(&checksum(PG_URL, &src).await?, &checksum(PG_URL, &dst).await?)?;
+        compare(&checksum(pg_url(), &src).await?, &checksum(pg_url(), &dst).await?)?;
         Ok(())
     }
     .await;
@@ -271,7 +274,7 @@ async fn mysql_copy_is_verified_keeps_objects_and_detects_corruption() -> TestRe
     let (src, dst) = (unique("dm_mysrc"), unique("dm_mydst"));
     let result = async {
         my_shop(&src)?;
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(&dst);
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(&dst);
         let report = mysql::copy(&spec, &CancellationToken::new()).await?;
         println!(
             "mariadb copy: {} tables, {} rows, dump {} bytes, {:?} (verify {:?})",
@@ -281,7 +284,7 @@ async fn mysql_copy_is_verified_keeps_objects_and_detects_corruption() -> TestRe
         assert_eq!((report.check.tables, report.check.rows), (2, 25_000));
         assert_eq!(my(&format!("SHOW DATABASES LIKE '{}'", staging_name(&dst)))?, "");
 
-        let check = compare(&checksum(MY_URL, &src).await?, &checksum(MY_URL, &dst).await?)?;
+        let check = compare(&checksum(my_url(), &src).await?, &checksum(my_url(), &dst).await?)?;
         assert_eq!(check, report.check);
 
         assert_eq!(my(&format!("SELECT NEXTVAL(`{dst}`.invoice_no)"))?, "1042");
@@ -298,11 +301,11 @@ async fn mysql_copy_is_verified_keeps_objects_and_detects_corruption() -> TestRe
         my(&format!("INSERT INTO `{dst}`.orders (customer_id, amount) VALUES (1, 1)"))?;
         assert_eq!(my(&format!("SELECT orders FROM `{dst}`.customers WHERE id = 1"))?, "5");
         my(&format!("DELETE FROM `{dst}`.orders WHERE amount = 1 AND note IS NULL; UPDATE `{dst}`.customers SET orders = 4 WHERE id = 1"))?;
-        compare(&checksum(MY_URL, &src).await?, &checksum(MY_URL, &dst).await?)?;
+        compare(&checksum(my_url(), &src).await?, &checksum(my_url(), &dst).await?)?;
 
         // One corrupted row at the destination fails the comparison, naming its table.
         my(&format!("UPDATE `{dst}`.orders SET note = 'corrupted' WHERE id = 7"))?;
-        match compare(&checksum(MY_URL, &src).await?, &checksum(MY_URL, &dst).await?) {
+        match compare(&checksum(my_url(), &src).await?, &checksum(my_url(), &dst).await?) {
             Err(DbError::Mismatch { tables }) => assert_eq!(tables, ["orders"]),
             other => panic!("expected a mismatch, got {other:?}"),
         }
@@ -319,7 +322,7 @@ async fn mysql_refuses_an_existing_destination_and_retries_after_a_crash() -> Te
     let result = async {
         my_shop(&src)?;
         my(&format!("CREATE DATABASE `{dst}`; CREATE TABLE `{dst}`.precious (v TEXT); INSERT INTO `{dst}`.precious VALUES ('keep me')"))?;
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(&dst);
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(&dst);
         let err = mysql::copy(&spec, &CancellationToken::new()).await;
         assert!(matches!(&err, Err(DbError::AlreadyExists { name }) if *name == dst), "{err:?}");
         assert_eq!(my(&format!("SELECT v FROM `{dst}`.precious"))?, "keep me");
@@ -335,7 +338,7 @@ async fn mysql_refuses_an_existing_destination_and_retries_after_a_crash() -> Te
         ))?;
         let report = mysql::copy(&spec, &CancellationToken::new()).await?;
         assert_eq!(report.check.rows, 25_000);
-        compare(&checksum(MY_URL, &src).await?, &checksum(MY_URL, &dst).await?)?;
+        compare(&checksum(my_url(), &src).await?, &checksum(my_url(), &dst).await?)?;
         assert_eq!(my(&format!("SHOW DATABASES LIKE '{staging}'"))?, "");
         Ok(())
     }

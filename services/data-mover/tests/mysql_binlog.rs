@@ -1,7 +1,8 @@
-//! Binlog catch-up copies and freezes against the local MariaDB 10.11 (127.0.0.1:3306,
-//! root, binary log on in ROW format), with the real tools. Source and destination are
-//! the same server (other schema names); every test uses fresh names, drops what it
-//! created, and tolerates the binlog events other tests write meanwhile.
+//! Binlog catch-up copies and freezes against the stack's MariaDB 10.11
+//! (`FERRY_TEST_ADMIN_MYSQL_URL`, root, binary log on in ROW format), with the real
+//! tools. Source and destination are the same server (other schema names); every test
+//! uses fresh names, drops what it created, and tolerates the binlog events other tests
+//! write meanwhile.
 
 mod support;
 
@@ -16,7 +17,7 @@ use ferry_data_mover::databases::{
 };
 use ferry_events::transfer::DatabaseMethod;
 
-use support::{MY_ARGS, MY_URL, my, unique};
+use support::{my, my_args, my_url, unique};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 type AnyResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -45,7 +46,7 @@ impl Drop for Cleanup {
 /// A writer as a separate `mariadb` process (its own connection), running `sql`.
 fn writer(database: Option<&str>, sql: &str) -> AnyResult<tokio::process::Child> {
     let mut cmd = tokio::process::Command::new("mariadb");
-    cmd.args(MY_ARGS);
+    cmd.args(my_args());
     if let Some(database) = database {
         cmd.arg(format!("--database={database}"));
     }
@@ -156,7 +157,7 @@ async fn binlog_copy_follows_a_live_source_and_switches_after_the_freeze() -> Te
         my(&format!(
             "CREATE DATABASE `{other}`; CREATE TABLE `{other}`.noise (id INT AUTO_INCREMENT PRIMARY KEY, v INT)"
         ))?;
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(&dst);
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(&dst);
         assert_eq!(mysql_binlog::eligibility(&spec).await?, Eligibility::Eligible);
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -181,7 +182,7 @@ async fn binlog_copy_follows_a_live_source_and_switches_after_the_freeze() -> Te
         // The freeze: the busy writer's sessions are killed or block, and so does a
         // writer arriving now.
         let freeze_started = Instant::now();
-        let mut frozen = mysql::freeze(MY_URL, &src).await?;
+        let mut frozen = mysql::freeze(my_url(), &src).await?;
         println!("freeze: {:?}", freeze_started.elapsed());
         stop.store(true, Ordering::SeqCst);
         let mut late = writer(
@@ -199,7 +200,7 @@ async fn binlog_copy_follows_a_live_source_and_switches_after_the_freeze() -> Te
         assert_eq!(report.method, DatabaseMethod::BinlogReplication);
         assert_eq!(report.database, dst);
         assert_eq!(report.check.tables, 2);
-        let check = compare(&checksum(MY_URL, &src).await?, &checksum(MY_URL, &dst).await?)?;
+        let check = compare(&checksum(my_url(), &src).await?, &checksum(my_url(), &dst).await?)?;
         assert_eq!(check, report.check);
         for table in ["customers", "orders"] {
             assert_eq!(auto_increment(&src, table)?, auto_increment(&dst, table)?, "{table}");
@@ -243,7 +244,7 @@ async fn myisam_tables_are_not_eligible() -> TestResult {
             "CREATE DATABASE `{src}`; CREATE TABLE `{src}`.fine (id INT PRIMARY KEY) ENGINE=InnoDB;
              CREATE TABLE `{src}`.legacy (id INT PRIMARY KEY) ENGINE=MyISAM"
         ))?;
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(unique("bl_dst"));
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(unique("bl_dst"));
         match mysql_binlog::eligibility(&spec).await? {
             Eligibility::NotEligible(reason) => {
                 println!("not eligible: {reason}");
@@ -266,7 +267,7 @@ async fn start_reuses_a_ready_copy_redoes_a_broken_one_and_abort_leaves_nothing(
     let _cleanup = Cleanup::new(&[&src, &dst, &staging]);
     async {
         shop(&src)?;
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(&dst);
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(&dst);
         let cancel = CancellationToken::new();
         let first = mysql_binlog::start(&spec, &cancel).await?;
         assert!(!first.reused());
@@ -303,8 +304,8 @@ async fn start_reuses_a_ready_copy_redoes_a_broken_one_and_abort_leaves_nothing(
         let report = fresh.finish(&cancel).await?;
         assert_eq!(report.check.rows, 6990);
         compare(
-            &checksum(MY_URL, &src).await?,
-            &checksum(MY_URL, &dst).await?,
+            &checksum(my_url(), &src).await?,
+            &checksum(my_url(), &dst).await?,
         )?;
 
         // Abort removes the staging schema and the bookkeeping; it is idempotent.
@@ -333,7 +334,7 @@ async fn ddl_and_statement_logged_writes_are_refused_and_never_reach_the_source(
     let _cleanup = Cleanup::new(&[&src, &dst, &staging]);
     async {
         shop(&src)?;
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(&dst);
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(&dst);
         let cancel = CancellationToken::new();
         let mut copy = mysql_binlog::start(&spec, &cancel).await?;
         // A qualified ALTER from another default database: the --database filter
@@ -383,7 +384,7 @@ async fn cancelling_a_catch_up_interrupts_it_promptly_and_a_new_start_recovers()
     let _cleanup = Cleanup::new(&[&src, &dst, &staging]);
     async {
         shop(&src)?;
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(&dst);
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(&dst);
         let mut copy = mysql_binlog::start(&spec, &CancellationToken::new()).await?;
         for round in 0..5 {
             my(&format!(
@@ -411,8 +412,8 @@ async fn cancelling_a_catch_up_interrupts_it_promptly_and_a_new_start_recovers()
         println!("reused after the cancel: {}", copy.reused());
         copy.finish(&CancellationToken::new()).await?;
         compare(
-            &checksum(MY_URL, &src).await?,
-            &checksum(MY_URL, &dst).await?,
+            &checksum(my_url(), &src).await?,
+            &checksum(my_url(), &dst).await?,
         )?;
         Ok(())
     }
@@ -437,15 +438,15 @@ async fn replace_existing_keeps_the_old_copy_aside() -> TestResult {
              CREATE FUNCTION old_f() RETURNS INT DETERMINISTIC RETURN 1;"
         ))?;
         let cancel = CancellationToken::new();
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(&dst);
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(&dst);
         let err = mysql::copy(&spec, &cancel).await;
         assert!(matches!(&err, Err(DbError::AlreadyExists { name }) if *name == dst), "{err:?}");
         assert_eq!(my(&format!("SELECT v FROM `{dst}`.precious"))?, "keep me");
 
-        let spec = CopySpec::new(MY_URL, MY_URL, &src).renamed(&dst).replacing_existing();
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(&dst).replacing_existing();
         let report = mysql::copy(&spec, &cancel).await?;
         assert_eq!(report.check.rows, 7000);
-        compare(&checksum(MY_URL, &src).await?, &checksum(MY_URL, &dst).await?)?;
+        compare(&checksum(my_url(), &src).await?, &checksum(my_url(), &dst).await?)?;
         assert_eq!(my(&format!("SELECT v FROM `{kept}`.precious"))?, "keep me");
         assert_eq!(my(&format!("SELECT name FROM `{kept}`.customers"))?, "old");
         let saved = my(&format!("SELECT objects FROM `{kept}`.__ferry_objects"))?;
@@ -465,10 +466,10 @@ async fn replace_existing_keeps_the_old_copy_aside() -> TestResult {
         let copy = mysql_binlog::start(&spec, &cancel).await?;
         let report = copy.finish(&cancel).await?;
         assert_eq!(report.method, DatabaseMethod::BinlogReplication);
-        compare(&checksum(MY_URL, &src).await?, &checksum(MY_URL, &dst).await?)?;
+        compare(&checksum(my_url(), &src).await?, &checksum(my_url(), &dst).await?)?;
         assert_eq!(my(&format!("SHOW TABLES FROM `{kept}` LIKE 'precious'"))?, "");
-        compare(&checksum(MY_URL, &src).await?, &{
-            let mut kept_check = checksum(MY_URL, &kept).await?;
+        compare(&checksum(my_url(), &src).await?, &{
+            let mut kept_check = checksum(my_url(), &kept).await?;
             kept_check.tables.retain(|t| t.table != "__ferry_objects");
             kept_check
         })?;
@@ -488,7 +489,7 @@ async fn thaw_lets_a_blocked_writer_proceed() -> TestResult {
         // An idle session in the schema is killed by the freeze.
         let mut idle = writer(Some(&src), "SELECT SLEEP(30)")?;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let mut frozen = mysql::freeze(MY_URL, &src).await?;
+        let mut frozen = mysql::freeze(my_url(), &src).await?;
         let idle_status = tokio::time::timeout(Duration::from_secs(5), idle.wait()).await??;
         assert!(!idle_status.success(), "the schema's session was killed");
 

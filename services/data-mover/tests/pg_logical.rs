@@ -1,6 +1,6 @@
 //! PostgreSQL logical replication copies, freeze and thaw, and the dump/restore copy's
-//! replacement of an existing database, against the local PostgreSQL 15
-//! (127.0.0.1:5432, postgres/postgres, `wal_level = logical`). Source and destination
+//! replacement of an existing database, against the stack's PostgreSQL 15
+//! (`FERRY_TEST_ADMIN_DATABASE_URL`, postgres/postgres, `wal_level = logical`). Source and destination
 //! are the same server; every test uses fresh names and removes what it created.
 
 mod support;
@@ -16,7 +16,7 @@ use ferry_data_mover::databases::{
 use ferry_events::transfer::DatabaseMethod;
 use tokio_postgres::error::SqlState;
 
-use support::{PG_URL, pg, pg_drop, pg_exists, unique};
+use support::{pg, pg_drop, pg_exists, pg_url, unique};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -63,7 +63,7 @@ async fn clean_up(spec: &CopySpec, databases: &[&str]) {
     if let Err(e) = pg_logical::abort(spec).await {
         eprintln!("abort during clean-up: {e}");
     }
-    let _ = postgres::thaw(PG_URL, &spec.database).await;
+    let _ = postgres::thaw(pg_url(), &spec.database).await;
     pg_drop(databases).await;
 }
 
@@ -142,7 +142,7 @@ async fn wait_rounds(rounds: &AtomicU64, at_least: u64) -> TestResult {
 #[tokio::test]
 async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResult {
     let (src, dst) = (unique("pl_src"), unique("pl_dst"));
-    let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
+    let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst);
     let staging = staging_name(&dst);
     let result = async {
         create_db(&src, SHOP).await?;
@@ -160,7 +160,7 @@ async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResul
         wait_rounds(&rounds, after_sync + 50).await?;
 
         let frozen_at = Instant::now();
-        postgres::freeze(PG_URL, &src).await?;
+        postgres::freeze(pg_url(), &src).await?;
         writing.await?;
         stop.cancel();
         let report = copy.finish(&CancellationToken::new()).await?;
@@ -179,8 +179,8 @@ async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResul
 
         // Same content, checked again independently of the finish.
         let check = compare(
-            &checksum(PG_URL, &src).await?,
-            &checksum(PG_URL, &dst).await?,
+            &checksum(pg_url(), &src).await?,
+            &checksum(pg_url(), &dst).await?,
         )?;
         assert_eq!(check, report.check);
         assert!(!pg_exists(&staging).await?);
@@ -230,7 +230,7 @@ async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResul
         let write = "INSERT INTO journal VALUES ('late', now())";
         let refused = source.batch_execute(write).await;
         assert!(matches!(&refused, Err(e) if is_read_only(e)), "{refused:?}");
-        postgres::thaw(PG_URL, &src).await?;
+        postgres::thaw(pg_url(), &src).await?;
         pg(&src).await?.batch_execute(write).await?;
         Ok(())
     }
@@ -242,7 +242,7 @@ async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResul
 #[tokio::test]
 async fn a_replication_is_reused_rebuilt_when_broken_and_aborted_without_leftovers() -> TestResult {
     let (src, dst) = (unique("pl_src"), unique("pl_dst"));
-    let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
+    let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst);
     let staging = staging_name(&dst);
     let result = async {
         create_db(
@@ -346,7 +346,7 @@ async fn a_replication_is_reused_rebuilt_when_broken_and_aborted_without_leftove
 #[tokio::test]
 async fn a_table_without_replica_identity_is_not_eligible() -> TestResult {
     let (src, dst) = (unique("pl_src"), unique("pl_dst"));
-    let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
+    let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst);
     let result = async {
         create_db(
             &src,
@@ -384,7 +384,7 @@ async fn a_table_without_replica_identity_is_not_eligible() -> TestResult {
 async fn a_dump_restore_copy_replaces_an_existing_database_only_when_asked() -> TestResult {
     let (src, dst) = (unique("pl_src"), unique("pl_dst"));
     let kept = replaced_name(&dst);
-    let spec = CopySpec::new(PG_URL, PG_URL, &src).renamed(&dst);
+    let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst);
     let result = async {
         create_db(&src, SHOP).await?;
         // The account's older copy, frozen when it left this server, and an even older
@@ -394,7 +394,7 @@ async fn a_dump_restore_copy_replaces_an_existing_database_only_when_asked() -> 
             "CREATE TABLE precious (v text); INSERT INTO precious VALUES ('keep me')",
         )
         .await?;
-        postgres::freeze(PG_URL, &dst).await?;
+        postgres::freeze(pg_url(), &dst).await?;
         create_db(&kept, "CREATE TABLE ancient (v text)").await?;
 
         let err = postgres::copy(&spec, &CancellationToken::new()).await;
@@ -403,14 +403,14 @@ async fn a_dump_restore_copy_replaces_an_existing_database_only_when_asked() -> 
             "{err:?}"
         );
 
-        let spec = CopySpec::new(PG_URL, PG_URL, &src)
+        let spec = CopySpec::new(pg_url(), pg_url(), &src)
             .renamed(&dst)
             .replacing_existing();
         let report = postgres::copy(&spec, &CancellationToken::new()).await?;
         assert_eq!(report.check.tables, 3);
         compare(
-            &checksum(PG_URL, &src).await?,
-            &checksum(PG_URL, &dst).await?,
+            &checksum(pg_url(), &src).await?,
+            &checksum(pg_url(), &dst).await?,
         )?;
         let precious: String = pg(&kept)
             .await?
@@ -433,15 +433,15 @@ async fn a_dump_restore_copy_replaces_an_existing_database_only_when_asked() -> 
 #[tokio::test]
 async fn freeze_ends_open_writes_and_thaw_undoes_it_both_idempotent() -> TestResult {
     let db = unique("pl_frz");
-    let spec = CopySpec::new(PG_URL, PG_URL, &db);
+    let spec = CopySpec::new(pg_url(), pg_url(), &db);
     let result = async {
         create_db(&db, "CREATE TABLE t (v int)").await?;
         let open = pg(&db).await?;
         open.batch_execute("BEGIN; INSERT INTO t VALUES (1)")
             .await?;
 
-        postgres::freeze(PG_URL, &db).await?;
-        postgres::freeze(PG_URL, &db).await?;
+        postgres::freeze(pg_url(), &db).await?;
+        postgres::freeze(pg_url(), &db).await?;
         assert!(
             open.batch_execute("COMMIT").await.is_err(),
             "the open session was ended"
@@ -458,16 +458,16 @@ async fn freeze_ends_open_writes_and_thaw_undoes_it_both_idempotent() -> TestRes
             "the uncommitted write was lost, none slipped through"
         );
 
-        postgres::thaw(PG_URL, &db).await?;
+        postgres::thaw(pg_url(), &db).await?;
         // Sessions opened while frozen began read-only: they are ended too.
         assert!(during.batch_execute("SELECT 1").await.is_err());
-        postgres::thaw(PG_URL, &db).await?;
+        postgres::thaw(pg_url(), &db).await?;
         pg(&db)
             .await?
             .batch_execute("INSERT INTO t VALUES (3)")
             .await?;
 
-        let missing = postgres::freeze(PG_URL, &unique("pl_none")).await;
+        let missing = postgres::freeze(pg_url(), &unique("pl_none")).await;
         assert!(
             matches!(missing, Err(DbError::NotFound { .. })),
             "{missing:?}"

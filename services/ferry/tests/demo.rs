@@ -1,10 +1,9 @@
 //! `ferry demo seed`: the example fleet's files, mails and databases made real, once;
 //! seeding again changes nothing; `--remove` takes exactly that away.
 
+use ferry_infra::testkit;
 use std::path::Path;
 use uuid::Uuid;
-
-const PG: &str = "host=127.0.0.1 port=5432 user=postgres password=postgres dbname=postgres";
 
 async fn ferry(args: &[&str]) -> String {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
@@ -22,9 +21,10 @@ async fn ferry(args: &[&str]) -> String {
 }
 
 async fn pg_databases(prefix: &str) -> i64 {
-    let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls)
-        .await
-        .expect("PostgreSQL");
+    let (client, connection) =
+        tokio_postgres::connect(&testkit::admin_database_url(), tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL");
     tokio::spawn(connection);
     client
         .query_one(
@@ -42,8 +42,7 @@ async fn the_example_fleet_is_seeded_once_and_removed() {
     let root = std::env::temp_dir().join(format!("ferry-demo-{tag}"));
     std::fs::create_dir_all(&root).expect("temp dir");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet.yaml");
-    let fleet = std::fs::read_to_string(example)
-        .expect("example fleet")
+    let fleet = testkit::on_this_stack(&std::fs::read_to_string(example).expect("example fleet"))
         .replace("/var/tmp/ferry-demo", &root.display().to_string())
         .replace("?prefix=", &format!("?prefix={tag}"));
     let path = root.join("fleet.yaml");

@@ -17,7 +17,7 @@ use ferry_accounts::domain::migration::{MigrationState, Place, TestCopy};
 use ferry_events::{AggregateType, DatabaseEngine, Event, IncompatibilityKind, TransitQueueEvent};
 use ferry_infra::event_log::AggregateRef;
 use ferry_infra::projection::rebuild::build_shadow;
-use ferry_infra::testkit::{TestStack, eventually};
+use ferry_infra::testkit::{self, TestStack, eventually};
 use ferry_migration_state::projection::MigrationState as MigrationStateProjection;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -26,8 +26,6 @@ use support::*;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
-/// The local database servers the example fleet's servers share, under name prefixes.
-const PG_HOST: &str = "host=127.0.0.1 port=5432 user=postgres password=postgres";
 /// Where customers reach the test copies.
 const TEST_ADDRESS: &str = "test-0042.hosting.example";
 /// Seconds a real transfer may take here.
@@ -72,7 +70,7 @@ impl Demo {
     /// examples/fleet.yaml, moved into this run's directory and name tag.
     fn fleet(&self) -> anyhow::Result<Fleet> {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet.yaml");
-        let text = std::fs::read_to_string(example)?
+        let text = testkit::on_this_stack(&std::fs::read_to_string(example)?)
             .replace("/var/tmp/ferry-demo", &self.root.display().to_string())
             .replace("?prefix=", &format!("?prefix={}", self.tag));
         let path = self.root.join("fleet.yaml");
@@ -147,20 +145,18 @@ impl Demo {
         vec![
             (
                 "FERRY_TEST_POSTGRES_URL",
-                format!(
-                    "postgres://postgres:postgres@127.0.0.1:5432/postgres?prefix={}test_",
-                    self.tag
-                ),
+                format!("{}?prefix={}test_", testkit::admin_database_url(), self.tag),
             ),
             (
                 "FERRY_TEST_MYSQL_URL",
-                format!("mysql://root@127.0.0.1:3306?prefix={}test_", self.tag),
+                format!("{}?prefix={}test_", testkit::admin_mysql_url(), self.tag),
             ),
             ("FERRY_TEST_ADDRESS", TEST_ADDRESS.into()),
             (
                 "FERRY_SERVICE_SERVERS",
                 format!(
-                    "postgresql:16=postgres://postgres:postgres@127.0.0.1:5432/postgres?prefix={}pg16_",
+                    "postgresql:16={}?prefix={}pg16_",
+                    testkit::admin_database_url(),
                     self.tag
                 ),
             ),
@@ -272,10 +268,10 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A session on a database of the local PostgreSQL.
+/// A session on a database of the stack's PostgreSQL.
 async fn pg(database: &str) -> Result<Client, tokio_postgres::Error> {
     let (client, connection) =
-        tokio_postgres::connect(&format!("{PG_HOST} dbname={database}"), NoTls).await?;
+        tokio_postgres::connect(&testkit::database_url(database), NoTls).await?;
     tokio::spawn(connection);
     Ok(client)
 }
@@ -323,19 +319,11 @@ async fn pg_databases(like: &str) -> Vec<String> {
         .collect()
 }
 
-/// A statement run by the `mariadb` client on the local MariaDB: its output.
+/// A statement run by the `mariadb` client on the stack's MariaDB: its output.
 fn my(sql: &str) -> Result<String, String> {
     let out = std::process::Command::new("mariadb")
-        .args([
-            "--protocol=TCP",
-            "-h127.0.0.1",
-            "-P3306",
-            "-uroot",
-            "-N",
-            "-B",
-            "-e",
-            sql,
-        ])
+        .args(testkit::mysql_client_args())
+        .args(["-N", "-B", "-e", sql])
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {

@@ -1,5 +1,5 @@
 //! A little world for the data mover's end-to-end tests: a client server and a
-//! transit server as directories under a temp dir and as name prefixes on the local
+//! transit server as directories under a temp dir and as name prefixes on the stack's
 //! PostgreSQL and MariaDB, their events in a fresh JetStream stream, and the data
 //! mover's reactor and worker running on it. Every world has its own prefix, so
 //! tests run in parallel; `cleanup` drops what it made.
@@ -15,17 +15,28 @@ use ferry_data_mover::reactor::{MoverExecutor, TransferWorker};
 use ferry_events::*;
 use ferry_infra::command::CommandHandler;
 use ferry_infra::event_log::EventLog;
-use ferry_infra::testkit::{TestStack, append_inputs};
+use ferry_infra::testkit::{self, TestStack, append_inputs};
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-pub const PG_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
-pub const MY_URL: &str = "mysql://root@127.0.0.1:3306";
+/// The stack's PostgreSQL, as its administrator on the `postgres` database
+/// (`FERRY_TEST_ADMIN_DATABASE_URL`, written by `scripts/stack up`).
+pub fn pg_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(testkit::admin_database_url)
+}
+
+/// The stack's MariaDB, as root (`FERRY_TEST_ADMIN_MYSQL_URL`).
+pub fn my_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(testkit::admin_mysql_url)
+}
 
 pub struct World {
     pub stack: TestStack,
@@ -67,8 +78,8 @@ impl World {
         ServerStorage {
             files_root: dir.join("files").display().to_string(),
             mail_root: dir.join("mail").display().to_string(),
-            postgres_url: Some(format!("{PG_URL}?prefix={prefix}")),
-            mysql_url: Some(format!("{MY_URL}?prefix={prefix}")),
+            postgres_url: Some(format!("{}?prefix={prefix}", pg_url())),
+            mysql_url: Some(format!("{}?prefix={prefix}", my_url())),
         }
     }
 
@@ -390,11 +401,8 @@ pub fn write(path: &Path, bytes: &[u8]) {
 }
 
 pub async fn pg(database: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port=5432 user=postgres password=postgres dbname={database}"),
-        NoTls,
-    )
-    .await?;
+    let (client, connection) =
+        tokio_postgres::connect(&testkit::database_url(database), NoTls).await?;
     tokio::spawn(connection);
     Ok(client)
 }
@@ -443,22 +451,18 @@ pub async fn pg_count(name: &str) -> i64 {
         .get(0)
 }
 
-/// The `mariadb` client's arguments for the local server: root over TCP, batch output
-/// without column names, utf8mb4.
-pub const MY_ARGS: [&str; 7] = [
-    "--protocol=TCP",
-    "-h127.0.0.1",
-    "-P3306",
-    "-uroot",
-    "-N",
-    "-B",
-    "--default-character-set=utf8mb4",
-];
+/// The `mariadb` client's arguments for the stack's MariaDB: root over TCP, batch
+/// output without column names, utf8mb4.
+pub fn my_args() -> Vec<String> {
+    let mut args = testkit::mysql_client_args();
+    args.extend(["-N", "-B", "--default-character-set=utf8mb4"].map(String::from));
+    args
+}
 
-/// Runs `sql` on the local MariaDB; its output, trimmed, or its stderr.
+/// Runs `sql` on the stack's MariaDB; its output, trimmed, or its stderr.
 pub fn my(sql: &str) -> Result<String, String> {
     let out = std::process::Command::new("mariadb")
-        .args(MY_ARGS)
+        .args(my_args())
         .args(["-e", sql])
         .output()
         .map_err(|e| e.to_string())?;

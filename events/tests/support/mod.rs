@@ -412,39 +412,6 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
         ),
         (
             migration(),
-            PreCopyFailed {
-                transfer_id: uuid(TEST_COPY),
-                destination: PreCopyDestination::TransitServer,
-                reason: "account acc-1207 (bakery): its files directory /srv/ferry/srv-0042/files/bakery does not exist".into(),
-                retryable: false,
-                attempt: 1,
-                retry_at: None,
-            }
-            .into(),
-            accounts_service(),
-        ),
-        (
-            migration(),
-            PreCopyRetried {
-                transfer_id: uuid(CUTOVER),
-                destination: PreCopyDestination::TransitServer,
-                attempt: 2,
-            }
-            .into(),
-            support(),
-        ),
-        (
-            migration(),
-            AccountTransferAborted {
-                account_id: "acc-1207".into(),
-                transfer_id: uuid(CUTOVER),
-                reason: "the final sync hangs on a dead NFS mount".into(),
-            }
-            .into(),
-            support(),
-        ),
-        (
-            migration(),
             AccountMoveFailed {
                 account_id: "acc-1207".into(),
                 transfer_id: uuid(CUTOVER),
@@ -1049,6 +1016,39 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
             .into(),
             system("notifications"),
         ),
+        (
+            migration(),
+            PreCopyFailed {
+                transfer_id: uuid(TEST_COPY),
+                destination: PreCopyDestination::TransitServer,
+                reason: "account acc-1207 (bakery): its files directory /srv/ferry/srv-0042/files/bakery does not exist".into(),
+                retryable: false,
+                attempt: 1,
+                retry_at: None,
+            }
+            .into(),
+            accounts_service(),
+        ),
+        (
+            migration(),
+            PreCopyRetried {
+                transfer_id: uuid(CUTOVER),
+                destination: PreCopyDestination::TransitServer,
+                attempt: 2,
+            }
+            .into(),
+            support(),
+        ),
+        (
+            migration(),
+            AccountTransferAborted {
+                account_id: "acc-1207".into(),
+                transfer_id: uuid(CUTOVER),
+                reason: "the final sync hangs on a dead NFS mount".into(),
+            }
+            .into(),
+            support(),
+        ),
     ]
 }
 
@@ -1061,6 +1061,9 @@ const ADDED_LATER: &[&str] = &[
     "TransitAssignmentEnded",
     "RequiredMigrationOpened",
     "RequiredMigrationClosed",
+    "PreCopyFailed",
+    "PreCopyRetried",
+    "AccountTransferAborted",
 ];
 
 /// A type's rank: its place in the catalogue's first release, then in [`ADDED_LATER`].

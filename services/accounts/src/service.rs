@@ -5,7 +5,9 @@
 
 use crate::domain::calendar::WorkingCalendar;
 use crate::domain::compatibility::{self, TargetSupport};
-use crate::domain::migration::{Action, MigrationCommand, MigrationDecider, MigrationRefusal};
+use crate::domain::migration::{
+    Action, MigrationCommand, MigrationDecider, MigrationRefusal, Phase,
+};
 use crate::domain::optional_migration::{
     OptionalAction, OptionalCommand, OptionalMigrationDecider, OptionalRefusal,
 };
@@ -186,11 +188,29 @@ impl Accounts {
             server.customer_id(),
         )
         .map_err(ApiError::forbidden)?;
-        server.open_migration.ok_or_else(|| {
+        let none = |ended: String| {
             ApiError::not_found(format!(
-                "server {server_id} has no migration in progress; open one with `ferry migration open {server_id} --target <version>`"
+                "server {server_id} has no migration in progress{ended}; open one with `ferry migration open {server_id} --target <version>`"
             ))
-        })
+        };
+        let Some(migration_id) = server.open_migration else {
+            return Err(none(String::new()));
+        };
+        // A migration just cancelled or completed is over, though the server learns
+        // it a moment later (the accounts policy closes it): the caller's last write
+        // counts, not that delay.
+        let loaded: Result<_, ferry_infra::command::HandleError<MigrationRefusal>> = self
+            .handler
+            .state::<MigrationDecider>(&migration_id.to_string())
+            .await;
+        let (migration, _) = loaded?;
+        match migration.phase() {
+            Phase::Completed | Phase::Cancelled => Err(none(format!(
+                " (migration {migration_id} is {})",
+                migration.state_name()
+            ))),
+            _ => Ok(migration_id),
+        }
     }
 
     /// Opens a migration of a server (owner or support). The migration id derives
@@ -209,7 +229,7 @@ impl Accounts {
         server_id: &str,
         target_version: &str,
     ) -> Result<(Uuid, Handled<crate::domain::migration::MigrationState>), ApiError> {
-        let server = self.server(server_id).await?;
+        let server = self.server_after_its_last_migration(server_id).await?;
         let target = self.target(target_version).await?;
         let migration_id = Uuid::new_v5(&id, b"migration");
         // Decide first without writing, so that a refused opening claims nothing.
@@ -242,6 +262,27 @@ impl Accounts {
         self.opened(server_id, migration_id, claimed.already_handled)
             .await
             .map(|handled| (migration_id, handled))
+    }
+
+    /// The server, once a migration of it that just ended (cancelled or completed)
+    /// is closed on it too, which the accounts policy does a moment later: a script
+    /// that cancels then opens again sees its cancel (bounded by the opening's wait).
+    async fn server_after_its_last_migration(&self, server_id: &str) -> Result<ServerState, ApiError> {
+        let deadline = tokio::time::Instant::now() + OPENING_WAIT;
+        loop {
+            let server = self.server(server_id).await?;
+            let Some(open) = server.open_migration else {
+                return Ok(server);
+            };
+            let loaded: Result<_, ferry_infra::command::HandleError<MigrationRefusal>> =
+                self.handler.state::<MigrationDecider>(&open.to_string()).await;
+            let (migration, _) = loaded?;
+            let over = matches!(migration.phase(), Phase::Completed | Phase::Cancelled);
+            if !over || tokio::time::Instant::now() >= deadline {
+                return Ok(server);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until the policy has opened `migration_id` (its `Open` command's events

@@ -4,14 +4,18 @@
 //! downtime against the estimate and exits 0, or fails with the reason (exit 1): a
 //! script learns the outcome from the exit code.
 //!
-//! The transfer is recognised by what it adds to the account: a new measured downtime
-//! or a new failure, compared with a snapshot taken before the command was sent.
-//! Interrupting the wait (Ctrl-C) leaves the transfer running.
+//! The transfer is the account's current one once the command is seen; its end is
+//! its own (completed, failed, called off), or what it adds to the account: a new
+//! measured downtime or a new failure, compared with a snapshot taken before the
+//! command was sent. A completed transfer ends the wait even while the account waits
+//! for its traffic switch (the network's), which is said. Interrupting the wait
+//! (Ctrl-C) leaves the transfer running.
 
 use crate::client::Api;
 use anyhow::bail;
 use ferry_migration_state::narrate::duration;
 use ferry_migration_state::response::MigrationDetail;
+use ferry_migration_state::view::TransferStatus;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -56,10 +60,38 @@ fn snapshot(detail: &MigrationDetail, account: &str) -> Before {
 /// How a followed transfer ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Done: the measured downtime, in milliseconds.
-    Done(u64),
+    /// Done: the measured downtime, in milliseconds, and whether the account is
+    /// recorded where it went (else it waits for its traffic switch).
+    Done(u64, bool),
     /// Failed or called off, with the reason.
     Failed(String),
+}
+
+/// The transfer the account is in, if one runs.
+fn current(detail: &MigrationDetail, account: &str) -> Option<Uuid> {
+    detail
+        .accounts
+        .iter()
+        .find(|a| a.account_id == account)?
+        .current_transfer
+        .as_ref()
+        .map(|t| t.transfer_id)
+}
+
+/// How `transfer` ended, as the read side knows it, if it did.
+fn transfer_ended(detail: &MigrationDetail, transfer: Uuid) -> Option<Outcome> {
+    let view = detail
+        .view
+        .transfers
+        .iter()
+        .find(|t| t.transfer_id == transfer)?;
+    match view.status {
+        TransferStatus::Completed => Some(Outcome::Done(view.downtime_ms.unwrap_or(0), false)),
+        TransferStatus::Failed | TransferStatus::Cancelled => Some(Outcome::Failed(
+            view.failure.clone().unwrap_or_else(|| "no reason given".into()),
+        )),
+        _ => None,
+    }
 }
 
 /// What changed since `before`, if the account's transfer ended.
@@ -82,7 +114,7 @@ fn ended(detail: &MigrationDetail, account: &str, before: &Before) -> Option<Out
             .find(|a| a.account_id == account)
             .and_then(|a| a.downtimes.last())
             .map_or(0, |d| d.downtime_ms);
-        return Some(Outcome::Done(downtime));
+        return Some(Outcome::Done(downtime, true));
     }
     None
 }
@@ -127,8 +159,7 @@ fn size(bytes: u64) -> String {
     }
 }
 
-/// Follows the account's transfer until it ended (see the module); `estimate_ms` is
-/// the announced downtime, if known.
+/// Follows the account's transfer until it ended (see the module).
 pub async fn until_ended(
     api: &Api,
     migration_id: Uuid,
@@ -136,9 +167,14 @@ pub async fn until_ended(
     before: &Before,
 ) -> anyhow::Result<Outcome> {
     let mut last = String::new();
+    let mut transfer = None;
     loop {
         let detail = detail(api, migration_id).await?;
         if let Some(outcome) = ended(&detail, account, before) {
+            return Ok(outcome);
+        }
+        transfer = current(&detail, account).or(transfer);
+        if let Some(outcome) = transfer.and_then(|t| transfer_ended(&detail, t)) {
             return Ok(outcome);
         }
         if let Some(line) = progress(&detail, account)
@@ -154,8 +190,16 @@ pub async fn until_ended(
 /// Prints the outcome; a failure is the command's error.
 pub fn report(account: &str, what: &str, outcome: &Outcome) -> anyhow::Result<()> {
     match outcome {
-        Outcome::Done(downtime_ms) => {
+        Outcome::Done(downtime_ms, true) => {
             println!("{account} {what}: downtime {}", duration(*downtime_ms));
+            Ok(())
+        }
+        Outcome::Done(downtime_ms, false) => {
+            println!(
+                "{account} copied and verified at its destination, serving there: downtime {}; \
+                 it shows as {what} once its traffic is switched there",
+                duration(*downtime_ms)
+            );
             Ok(())
         }
         Outcome::Failed(reason) => bail!("the {what} of {account} did not complete: {reason}"),

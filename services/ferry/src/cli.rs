@@ -323,7 +323,7 @@ pub enum TransitCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Put a transit server back in service.
+    /// Put a transit server back in service (after a failed wipe: wiped again first).
     InService {
         /// The transit server id.
         id: String,

@@ -267,15 +267,20 @@ impl Accounts {
     /// The server, once a migration of it that just ended (cancelled or completed)
     /// is closed on it too, which the accounts policy does a moment later: a script
     /// that cancels then opens again sees its cancel (bounded by the opening's wait).
-    async fn server_after_its_last_migration(&self, server_id: &str) -> Result<ServerState, ApiError> {
+    async fn server_after_its_last_migration(
+        &self,
+        server_id: &str,
+    ) -> Result<ServerState, ApiError> {
         let deadline = tokio::time::Instant::now() + OPENING_WAIT;
         loop {
             let server = self.server(server_id).await?;
             let Some(open) = server.open_migration else {
                 return Ok(server);
             };
-            let loaded: Result<_, ferry_infra::command::HandleError<MigrationRefusal>> =
-                self.handler.state::<MigrationDecider>(&open.to_string()).await;
+            let loaded: Result<_, ferry_infra::command::HandleError<MigrationRefusal>> = self
+                .handler
+                .state::<MigrationDecider>(&open.to_string())
+                .await;
             let (migration, _) = loaded?;
             let over = matches!(migration.phase(), Phase::Completed | Phase::Cancelled);
             if !over || tokio::time::Instant::now() >= deadline {

@@ -88,7 +88,9 @@ fn transfer_ended(detail: &MigrationDetail, transfer: Uuid) -> Option<Outcome> {
     match view.status {
         TransferStatus::Completed => Some(Outcome::Done(view.downtime_ms.unwrap_or(0), false)),
         TransferStatus::Failed | TransferStatus::Cancelled => Some(Outcome::Failed(
-            view.failure.clone().unwrap_or_else(|| "no reason given".into()),
+            view.failure
+                .clone()
+                .unwrap_or_else(|| "no reason given".into()),
         )),
         _ => None,
     }

@@ -19,10 +19,12 @@
 //!   the route serving them.
 //! - [`limits`], [`settings`]: how many at once, and the rest of the configuration.
 //!
-//! Emits the `transfer` events; consumes `TransitInstallationCompleted`,
-//! `ServerReinstalled`, `AccountMoveStarted`, `AccountRollbackStarted`,
-//! `AccountRelocationStarted`, `TestMigrationRequested`, `TestMigrationDiscarded`,
-//! `OptionalMigrationStarted`, `MigrationCancelled` and its own `TransferScheduled`;
+//! Emits the `transfer` events (copies, and transit servers' wipes); consumes
+//! `TransitInstallationCompleted`, `TransitServerWipeStarted`, `ServerReinstalled`,
+//! `PreCopyRetried`, `AccountMoveStarted`, `AccountRollbackStarted`,
+//! `AccountRelocationStarted`, `AccountTransferAborted`, `TestMigrationRequested`,
+//! `TestMigrationDiscarded`, `OptionalMigrationStarted`, `MigrationCancelled`,
+//! `ObsoleteLanguagesRestored`, `MigrationCompleted` and its own `TransferScheduled`;
 //! its view (`data_mover_view`) folds `server`, `transit_server`, `migration`,
 //! `optional_migration` and `transfer` events for where data lives.
 

@@ -253,6 +253,20 @@ impl World {
         }));
     }
 
+    /// Starts the data mover's policy alone (view and reactor, with its executor):
+    /// the worker runs elsewhere, or not at all.
+    pub fn start_policy(&mut self, settings: MoverSettings) {
+        self.stop = CancellationToken::new();
+        let mover = Mover::new(CommandHandler::new(self.log.clone(), 20), settings);
+        let executor = MoverExecutor::new(mover);
+        let (context, stop) = (self.policy_context.clone(), self.stop.clone());
+        self.tasks.push(tokio::spawn(async move {
+            ferry_infra::policy::run::<MoverPolicy, _>(context, executor, stop)
+                .await
+                .expect("policy runs");
+        }));
+    }
+
     /// Stops them, as a SIGTERM would.
     pub async fn stop(&mut self) {
         self.stop.cancel();

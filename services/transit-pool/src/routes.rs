@@ -159,6 +159,7 @@ async fn take_out_of_service(
 }
 
 /// Puts a transit server out of service back into service; its queue lends it again.
+/// After a failed wipe it is wiped again first, and free only once that wipe is done.
 #[utoipa::path(
     post,
     path = "/transit-servers/{id}/in-service",

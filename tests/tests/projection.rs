@@ -354,3 +354,44 @@ async fn an_undecodable_message_stalls_the_projection() {
     shutdown.cancel();
     handle.await.expect("runner stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_already_applied_by_someone_else_still_move_the_shown_checkpoint() {
+    // What a rebuild's swap does under traffic: it applies the newest events with its
+    // tables, and the live runner then receives them as already applied. Its
+    // checkpoint as shown (readiness, metrics) must follow the stored one.
+    let stack = TestStack::new().await;
+    let aggregates: Vec<_> = (0..2).map(|_| new_migration()).collect();
+    append_history(&stack.log, &aggregates, 5).await;
+    let board = StatusBoard::default();
+    let (shutdown, handle) = spawn_runner(&stack, Arc::new(LogIndex), &board, 16);
+    assert!(caught_up(&stack, &board, "log_index").await);
+
+    // Hold the projection's write lock, as the swap does; events arrive meanwhile.
+    let mut client = stack.pool.get().await.expect("connection");
+    let tx = client.transaction().await.expect("transaction");
+    tx.batch_execute("SELECT pg_advisory_xact_lock(hashtext('ferry.projection.write.log_index'))")
+        .await
+        .expect("locked");
+    append_history(&stack.log, &[new_migration()], 3).await;
+    let last = stack.log.last_sequence().await.expect("last sequence");
+    // The runner has them in hand and waits for the lock.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Someone else applied them: the stored checkpoint says so.
+    tx.batch_execute(&format!(
+        "UPDATE proj_log_index._ferry_checkpoint SET sequence = {last}"
+    ))
+    .await
+    .expect("checkpoint moved");
+    tx.commit().await.expect("committed");
+    assert!(
+        eventually(10, || async {
+            board.get("log_index").is_some_and(|s| s.checkpoint == last)
+        })
+        .await,
+        "the shown checkpoint is the stored one: {:?}",
+        board.get("log_index")
+    );
+    shutdown.cancel();
+    handle.await.expect("joined");
+}

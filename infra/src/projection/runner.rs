@@ -395,7 +395,10 @@ impl<P: Projection> ProjectionRunner<P> {
         let fresh_from = events.partition_point(|e| e.sequence <= checkpoint);
         let fresh = &events[fresh_from..];
         let Some(last) = fresh.last() else {
-            // All redeliveries of what is already applied.
+            // All already applied: redeliveries, or events a rebuild swapped in with
+            // its tables. The stored checkpoint is where the projection is; say so,
+            // or readiness would report a lag that is not there.
+            self.show_checkpoint(checkpoint);
             return Ok(checkpoint);
         };
         self.projection.apply(&tx, fresh).await?;
@@ -407,14 +410,19 @@ impl<P: Projection> ProjectionRunner<P> {
             .applied
             .get_or_create(&labels)
             .inc_by(fresh.len() as u64);
+        self.show_checkpoint(last.sequence);
+        Ok(last.sequence)
+    }
+
+    /// Publishes the checkpoint reached: metrics and the status board (readiness).
+    fn show_checkpoint(&self, sequence: u64) {
+        let labels = ProjectionMetrics::labels(self.name());
         global()
             .projections
             .checkpoint
             .get_or_create(&labels)
-            .set(gauge(last.sequence));
-        self.board
-            .update(self.name(), |s| s.checkpoint = last.sequence);
-        Ok(last.sequence)
+            .set(gauge(sequence));
+        self.board.update(self.name(), |s| s.checkpoint = sequence);
     }
 
     /// Acknowledges every delivered message up to `sequence` (acknowledge-all policy).

@@ -147,6 +147,24 @@ pub fn parse_actor(text: &str) -> Result<Actor, String> {
     }
 }
 
+/// A person's actor, as the CLI is told it: `customer:<customer id>` or
+/// `support:<login>`. ferry's services act through events, never as a person, so
+/// `system:` is not offered.
+pub fn parse_person(text: &str) -> Result<Actor, String> {
+    let (role, id) = text
+        .split_once(':')
+        .ok_or_else(|| format!("actor {text:?} is not customer:<id> or support:<login>"))?;
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(format!("actor {text:?} has no id"));
+    }
+    match role.trim() {
+        "customer" => Ok(Actor::customer(id)),
+        "support" => Ok(Actor::support(id)),
+        other => Err(format!("actor role {other:?} is not customer or support")),
+    }
+}
+
 /// The `role:id` text form of an actor.
 pub fn format_actor(actor: &Actor) -> String {
     actor.to_string()

@@ -101,6 +101,8 @@ pub fn subscriber(
     let logs = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_target(true)
+            // Colours for a person at a terminal, never escape codes in a file.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
             .with_filter(filter)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()

@@ -16,14 +16,11 @@ pub struct ClientArgs {
         global = true
     )]
     pub api: String,
-    /// Who you are: `customer:<customer id>` or `support:<login>`.
-    #[arg(
-        long = "as",
-        env = "FERRY_ACTOR",
-        default_value = "support:cli",
-        global = true
-    )]
-    pub actor: String,
+    /// Who you are: `customer:<customer id>` or `support:<login>`. Required by every
+    /// command that calls the API: there is no default, so that nobody acts as
+    /// support by forgetting it.
+    #[arg(long = "as", env = "FERRY_ACTOR", global = true)]
+    pub actor: Option<String>,
     /// Print the API's JSON instead of text, for scripts.
     #[arg(long, global = true)]
     pub json: bool,

@@ -55,7 +55,7 @@ impl Api {
     /// The API at `base` (e.g. `http://127.0.0.1:8080`), acting as `actor`
     /// (`customer:<id>` or `support:<login>`).
     pub fn new(base: &str, actor: &str) -> anyhow::Result<Self> {
-        ferry_infra::api::parse_actor(actor).map_err(|e| anyhow!("--as: {e}"))?;
+        ferry_infra::api::parse_person(actor).map_err(|e| anyhow!("--as: {e}"))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -143,9 +143,37 @@ impl Api {
     }
 }
 
-fn error_of(status: StatusCode, text: &str) -> anyhow::Error {
-    match serde_json::from_str::<ferry_infra::api::ErrorBody>(text) {
-        Ok(body) => anyhow!("{} ({}, {})", body.reason, body.error, status.as_u16()),
-        Err(_) => anyhow!("HTTP {status}: {text}"),
+/// An answer of the API that says no: its status, and its error code and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiFailure {
+    /// The HTTP status.
+    pub status: u16,
+    /// The API's stable code (`invalid`, `forbidden`, `conflict`, …).
+    pub error: String,
+    /// Why, for a person.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {})", self.reason, self.error, self.status)
     }
+}
+
+impl std::error::Error for ApiFailure {}
+
+fn error_of(status: StatusCode, text: &str) -> anyhow::Error {
+    let failure = match serde_json::from_str::<ferry_infra::api::ErrorBody>(text) {
+        Ok(body) => ApiFailure {
+            status: status.as_u16(),
+            error: body.error,
+            reason: body.reason,
+        },
+        Err(_) => ApiFailure {
+            status: status.as_u16(),
+            error: "http".into(),
+            reason: format!("HTTP {status}: {text}"),
+        },
+    };
+    anyhow::Error::new(failure)
 }

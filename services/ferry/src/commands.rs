@@ -6,14 +6,20 @@ use crate::cli::{
 use crate::client::Api;
 use crate::fleet::{self, Fleet};
 use crate::render;
-use anyhow::anyhow;
+use anyhow::{anyhow, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Runs a client subcommand against the API.
 pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
-    let api = Api::new(&args.api, &args.actor)?;
+    let Some(actor) = &args.actor else {
+        bail!(
+            "say who you are: --as customer:<customer id> or --as support:<login> \
+             (or FERRY_ACTOR)"
+        );
+    };
+    let api = Api::new(&args.api, actor)?;
     let json = args.json;
     match command {
         Command::Up(_) | Command::Demo { .. } => Err(anyhow!(

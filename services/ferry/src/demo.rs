@@ -44,7 +44,7 @@ pub async fn run(command: DemoCommand, json: bool) -> anyhow::Result<()> {
         (demo::seed(&servers).await?, "created")
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "directories": report.directories,
@@ -58,7 +58,7 @@ pub async fn run(command: DemoCommand, json: bool) -> anyhow::Result<()> {
         } else {
             "already there"
         };
-        println!(
+        outln!(
             "{}: {verb} {} directories and {} databases ({} {already})",
             fleet.display(),
             report.directories,

@@ -9,6 +9,17 @@
 //!
 //! Every other subcommand is a client of that API (see [`cli`]).
 
+/// `println!` for what a command answers: a reader that went away (`ferry … | head`)
+/// ends the command quietly, as shell tools do, instead of a panic.
+macro_rules! outln {
+    () => {
+        $crate::print_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -34,6 +45,44 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Writes one line of the answer on stdout (see `outln!`).
+pub(crate) fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        // Whoever reads has read enough: not a failure of the command.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: cannot write the answer: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// Reports a failed command: with `--json`, as a JSON object on stdout
+/// (`{"error", "reason"}` as the API words its errors, with its `status` when the API
+/// refused); otherwise as text on stderr. The exit code is the caller's.
+pub fn report_error(error: &anyhow::Error, json: bool) {
+    if !json {
+        eprintln!("error: {error:#}");
+        return;
+    }
+    let body = match error.downcast_ref::<client::ApiFailure>() {
+        Some(failure) => serde_json::json!({
+            "error": failure.error,
+            "reason": format!("{error:#}"),
+            "status": failure.status,
+        }),
+        None => serde_json::json!({ "error": "failed", "reason": format!("{error:#}") }),
+    };
+    outln!("{body}");
 }
 
 /// Runs a parsed command line.

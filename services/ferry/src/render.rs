@@ -25,7 +25,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 fn print_json(value: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -68,11 +68,11 @@ pub fn current_migration_id(server: &ServerDetail) -> Option<Uuid> {
 /// What a command did, as the aggregate it went to, `-` when the answer names none.
 fn done(aggregate: &str, events: &[String], already_handled: bool) {
     if events.is_empty() {
-        println!("{aggregate}: nothing to change");
+        outln!("{aggregate}: nothing to change");
     } else if already_handled {
-        println!("{aggregate}: already done ({})", events.join(", "));
+        outln!("{aggregate}: already done ({})", events.join(", "));
     } else {
-        println!("{aggregate}: {}", events.join(", "));
+        outln!("{aggregate}: {}", events.join(", "));
     }
 }
 
@@ -91,14 +91,14 @@ pub fn changes(reply: &Answer<Changes>, json: bool) -> anyhow::Result<()> {
 /// A migration just opened.
 pub fn opened(reply: &Answer<MigrationOpenedReply>, json: bool) -> anyhow::Result<()> {
     show(reply, json, |reply| {
-        println!("migration {} opened", reply.migration_id)
+        outln!("migration {} opened", reply.migration_id)
     })
 }
 
 /// An optional migration just scheduled.
 pub fn scheduled(reply: &Answer<OptionalScheduledReply>, json: bool) -> anyhow::Result<()> {
     show(reply, json, |reply| {
-        println!(
+        outln!(
             "optional migration {} scheduled",
             reply.optional_migration_id
         )
@@ -112,9 +112,9 @@ pub fn imported(items: &[Imported], json: bool) -> anyhow::Result<()> {
     }
     for item in items {
         if item.events.is_empty() {
-            println!("{:<22} {:<12} unchanged", item.kind, item.id);
+            outln!("{:<22} {:<12} unchanged", item.kind, item.id);
         } else {
-            println!(
+            outln!(
                 "{:<22} {:<12} {}",
                 item.kind,
                 item.id,
@@ -123,7 +123,7 @@ pub fn imported(items: &[Imported], json: bool) -> anyhow::Result<()> {
         }
     }
     let changed = items.iter().filter(|i| !i.events.is_empty()).count();
-    println!("{} item(s), {changed} changed", items.len());
+    outln!("{} item(s), {changed} changed", items.len());
     Ok(())
 }
 
@@ -141,7 +141,7 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
             .zip(&widths)
             .map(|(cell, width)| format!("{cell:<width$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        outln!("{}", padded.join("  ").trim_end());
     };
     line(header.iter().map(|h| h.to_string()).collect());
     for row in rows {
@@ -186,29 +186,31 @@ pub fn servers(answer: &Answer<Vec<ServerListItem>>, json: bool) -> anyhow::Resu
 }
 
 fn migration_lines(migration: &MigrationDetail) {
-    println!(
+    outln!(
         "migration {}: {} (step {})",
         migration.migration_id,
         named(&migration.state),
         step_of(migration.step)
     );
     if let Some(position) = migration.queue_position {
-        println!("  waiting for a transit server: position {position} in line");
+        outln!("  waiting for a transit server: position {position} in line");
     }
     if let Some(transit) = &migration.transit {
-        println!(
+        outln!(
             "  transit server {} since {}",
             transit.transit_server_id,
             named_or_dash(transit.since.as_ref())
         );
     }
     if let Some(loan) = &migration.loan {
-        println!(
+        outln!(
             "  loan: {} day(s) used of {} free, {} billable",
-            loan.days_used, loan.free_period_days, loan.billable_days
+            loan.days_used,
+            loan.free_period_days,
+            loan.billable_days
         );
     }
-    println!("  downtime so far: {}", duration(migration.downtime_ms));
+    outln!("  downtime so far: {}", duration(migration.downtime_ms));
     let rows = migration
         .accounts
         .iter()
@@ -253,7 +255,7 @@ fn migration_lines(migration: &MigrationDetail) {
             ),
             None => "support must retry it (ferry migration retry-pre-copy)".to_owned(),
         };
-        println!(
+        outln!(
             "  pre-copy (attempt {}) failed at {}: {}; {next}",
             failure.attempt,
             failure.at.format("%Y-%m-%d %H:%M:%S UTC"),
@@ -262,7 +264,7 @@ fn migration_lines(migration: &MigrationDetail) {
     }
     for a in &migration.accounts {
         if let Some(failure) = &a.last_failure {
-            println!(
+            outln!(
                 "  {}: {} failed at {}: {}",
                 a.account_id,
                 named(&failure.kind),
@@ -271,7 +273,7 @@ fn migration_lines(migration: &MigrationDetail) {
             );
         }
         if let Some(reason) = &a.test_failure {
-            println!("  {}: test copy failed: {reason}", a.account_id);
+            outln!("  {}: test copy failed: {reason}", a.account_id);
         }
     }
 }
@@ -280,7 +282,7 @@ fn migration_lines(migration: &MigrationDetail) {
 pub fn server(answer: &Answer<ServerDetail>, json: bool) -> anyhow::Result<()> {
     show(answer, json, |detail| {
         let server = &detail.server;
-        println!(
+        outln!(
             "{} {} ({}, {}, {}) customer {}",
             server.server_id,
             server.name,
@@ -314,7 +316,7 @@ pub fn server(answer: &Answer<ServerDetail>, json: bool) -> anyhow::Result<()> {
         );
         match &detail.migration {
             Some(migration) => migration_lines(migration),
-            None => println!("no migration in progress"),
+            None => outln!("no migration in progress"),
         }
     })
 }
@@ -342,12 +344,12 @@ pub fn compatibility(answer: &Answer<Vec<AccountCompatibility>>, json: bool) -> 
     show(answer, json, |accounts| {
         for account in accounts {
             if account.issues.is_empty() {
-                println!("{} ({}): compatible", account.account_id, account.name);
+                outln!("{} ({}): compatible", account.account_id, account.name);
                 continue;
             }
-            println!("{} ({}):", account.account_id, account.name);
+            outln!("{} ({}):", account.account_id, account.name);
             for issue in &account.issues {
-                println!("  - [{}] {}", named(&issue.kind), issue.detail);
+                outln!("  - [{}] {}", named(&issue.kind), issue.detail);
             }
         }
     })
@@ -362,7 +364,7 @@ pub fn audit(answer: &Answer<AuditTimeline>, json: bool) -> anyhow::Result<()> {
                 .downtime_ms
                 .map(|ms| format!(" [downtime {}]", duration(ms)))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{:>6}  {}  {:<22} {}{downtime}",
                 entry.sequence,
                 named(&entry.occurred_at),
@@ -448,7 +450,7 @@ pub fn estimates(answer: &Answer<ServerEstimates>, json: bool) -> anyhow::Result
             })
             .collect();
         table(&["ACCOUNT", "FILES+MAILS", "DATABASES", "DOWNTIME"], rows);
-        println!(
+        outln!(
             "based on {} measured cutover(s)",
             estimates.measured_cutovers
         );
@@ -520,7 +522,7 @@ pub fn transit_servers(answer: &Answer<Vec<TransitServerView>>, json: bool) -> a
 pub fn queues(answer: &Answer<Vec<TransitQueueView>>, json: bool) -> anyhow::Result<()> {
     show(answer, json, |queues| {
         for queue in queues {
-            println!(
+            outln!(
                 "{}: {} waiting, free: {}",
                 queue.configuration,
                 queue.waiting.len(),
@@ -531,7 +533,7 @@ pub fn queues(answer: &Answer<Vec<TransitQueueView>>, json: bool) -> anyhow::Res
                 }
             );
             for waiting in &queue.waiting {
-                println!(
+                outln!(
                     "  {}. {} (migration {}) since {}",
                     waiting.position,
                     waiting.client_server_id,
@@ -550,7 +552,7 @@ pub fn parked(
 ) -> anyhow::Result<()> {
     show(answer, json, |list| {
         if list.parked.is_empty() {
-            println!("no parked reaction");
+            outln!("no parked reaction");
             return;
         }
         for parked in list.parked {
@@ -559,7 +561,7 @@ pub fn parked(
             } else {
                 ""
             };
-            println!(
+            outln!(
                 "{} #{} {} on {}{held}: tried {} time(s), since {}",
                 parked.reactor,
                 parked.sequence,
@@ -568,7 +570,7 @@ pub fn parked(
                 parked.attempts,
                 named(&parked.parked_at),
             );
-            println!("    {}", parked.error);
+            outln!("    {}", parked.error);
         }
     })
 }
@@ -579,7 +581,7 @@ pub fn retry_requested(
     json: bool,
 ) -> anyhow::Result<()> {
     show(answer, json, |retry| {
-        println!(
+        outln!(
             "retry requested: {} parked reaction(s) will be tried again within seconds",
             retry.parked
         );

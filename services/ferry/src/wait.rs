@@ -193,11 +193,11 @@ pub async fn until_ended(
 pub fn report(account: &str, what: &str, outcome: &Outcome) -> anyhow::Result<()> {
     match outcome {
         Outcome::Done(downtime_ms, true) => {
-            println!("{account} {what}: downtime {}", duration(*downtime_ms));
+            outln!("{account} {what}: downtime {}", duration(*downtime_ms));
             Ok(())
         }
         Outcome::Done(downtime_ms, false) => {
-            println!(
+            outln!(
                 "{account} copied and verified at its destination, serving there: downtime {}; \
                  it shows as {what} once its traffic is switched there",
                 duration(*downtime_ms)

@@ -158,6 +158,17 @@ async fn a_bad_setting_is_refused_with_its_name() {
         !output.status.success(),
         "an unreachable dependency stops the start"
     );
+    // Its log went to a pipe, not a terminal: words, no colour escape codes.
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!log.is_empty(), "it said why it stopped");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no ANSI escapes in a file: {log:?}"
+    );
 }
 
 /// Runs the `ferry` CLI against the API on `port`: its exit status and output.
@@ -243,4 +254,55 @@ async fn a_script_sees_the_migration_it_has_just_opened() {
         !found && output.contains("no migration in progress"),
         "{output}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_answers_a_refusal_in_json_and_ends_quietly_when_its_reader_goes() {
+    let stack = TestStack::new().await;
+    let (port, _ferry) = ferry_up(&stack).await;
+    let (imported, output) = cli(
+        port,
+        &["--as", "support:jdoe", "import", "examples/fleet.yaml"],
+    )
+    .await;
+    assert!(imported, "{output}");
+
+    // Another customer's server: the API's refusal, as JSON, exit code 1.
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "--json",
+            "--as",
+            "customer:c-77",
+            "migration",
+            "open",
+            "srv-0042",
+            "--target",
+            "v2026",
+        ])
+        .env("FERRY_API_URL", format!("http://127.0.0.1:{port}"))
+        .output()
+        .await
+        .expect("the CLI runs");
+    assert_eq!(refused.status.code(), Some(1));
+    let body: serde_json::Value =
+        serde_json::from_slice(&refused.stdout).expect("a JSON error object");
+    assert_eq!(
+        (body["error"].as_str(), body["status"].as_u64()),
+        (Some("forbidden"), Some(403)),
+        "{body}"
+    );
+
+    // `ferry … | head -0`: the reader is gone before the answer is written.
+    let mut listing = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["--as", "support:jdoe", "servers"])
+        .env("FERRY_API_URL", format!("http://127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the CLI runs");
+    drop(listing.stdout.take());
+    let output = listing.wait_with_output().await.expect("it ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
 }

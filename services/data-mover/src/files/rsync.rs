@@ -211,7 +211,21 @@ pub async fn sync(
         duration,
         changed,
     };
-    tracing::info!(source, destination, ?report, "rsync done");
+    // Counts and sizes at info; the list of changed files (thousands of names in a
+    // big tree) only at debug.
+    tracing::info!(
+        source,
+        destination,
+        files_transferred = report.files_transferred,
+        files_created = report.files_created,
+        files_deleted = report.files_deleted,
+        files_total = report.files_total,
+        bytes_sent = report.bytes_sent,
+        bytes_total = report.bytes_total,
+        ms = u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+        "rsync done"
+    );
+    tracing::debug!(source, destination, changed = ?report.changed, "rsync changed files");
     Ok(report)
 }
 

@@ -135,6 +135,13 @@ impl Decider for OptionalMigrationDecider {
                     ))
                 };
             }
+            if !moves_its_data(scheduled.service) {
+                return Err(OptionalRefusal::Invalid(format!(
+                    "ferry moves PostgreSQL and MySQL/MariaDB data only: a {} migration \
+                     would be accepted and then fail; the host upgrades it in place",
+                    service_name(scheduled.service)
+                )));
+            }
             if scheduled.from_version.trim().is_empty()
                 || scheduled.to_version.trim().is_empty()
                 || scheduled.from_version == scheduled.to_version
@@ -260,6 +267,12 @@ fn phase_name(phase: OptionalPhase) -> &'static str {
         OptionalPhase::Failed => "failed",
         OptionalPhase::Cancelled => "cancelled",
     }
+}
+
+/// Whether ferry moves the service's data to its new version (the data mover copies
+/// databases only: a cache or a queue holds nothing it could copy).
+fn moves_its_data(service: ServiceKind) -> bool {
+    matches!(service, ServiceKind::Postgresql | ServiceKind::Mysql)
 }
 
 fn service_name(service: ServiceKind) -> &'static str {

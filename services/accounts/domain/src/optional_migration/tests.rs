@@ -199,3 +199,25 @@ fn ferry_applies_a_migration_scheduled_for_a_time_once_due() {
         .when(by(system(), apply(T1, "2026-12-01T02:00:00Z")))
         .then_refused_because(Forbidden, "only the server's owner or support");
 }
+
+#[test]
+fn a_service_whose_data_ferry_does_not_move_is_refused_at_the_request() {
+    for service in [
+        ServiceKind::Redis,
+        ServiceKind::Memcached,
+        ServiceKind::Elasticsearch,
+        ServiceKind::RabbitMq,
+    ] {
+        let mut asked = scheduled();
+        asked.service = service;
+        let refusal = given::<OptionalMigrationDecider>([])
+            .when(by(Actor::support("jdoe"), OptionalAction::Schedule(asked)))
+            .then_refused(ferry_core::RefusalKind::Invalid);
+        assert!(
+            refusal
+                .to_string()
+                .contains("PostgreSQL and MySQL/MariaDB data only"),
+            "{refusal}"
+        );
+    }
+}

@@ -222,15 +222,7 @@ fn migration_lines(migration: &MigrationDetail) {
             let transfer = a
                 .current_transfer
                 .as_ref()
-                .map(|t| {
-                    let (done, total) = (t.bytes_done, t.bytes_total);
-                    let percent = (done * 100).checked_div(total).unwrap_or(0);
-                    format!(
-                        "{} {} {percent}%",
-                        named(&t.kind),
-                        named_or_dash(t.phase.as_ref())
-                    )
-                })
+                .map(transfer_line)
                 .unwrap_or_default();
             vec![
                 a.account_id.clone(),
@@ -275,6 +267,37 @@ fn migration_lines(migration: &MigrationDetail) {
         if let Some(reason) = &a.test_failure {
             outln!("  {}: test copy failed: {reason}", a.account_id);
         }
+    }
+}
+
+/// A transfer as measured: its kind, then its phase while it runs or how it ended,
+/// and the bytes it copied so far (never a declared size shown as if copied).
+pub fn transfer_line(t: &ferry_migration_state::view::TransferView) -> String {
+    use ferry_migration_state::view::TransferStatus as S;
+    let stage = match t.status {
+        S::Requested | S::Scheduled => "waiting".to_owned(),
+        S::Running => named_or_dash(t.phase.as_ref()),
+        status => named(&status),
+    };
+    match t.bytes_copied {
+        Some(bytes) => format!("{} {stage}, {} copied", named(&t.kind), size(bytes)),
+        None => format!("{} {stage}", named(&t.kind)),
+    }
+}
+
+/// A size as people write it: `715 B`, `1.3 MB`, `2.7 GB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
@@ -748,5 +771,26 @@ mod tests {
         }
         assert_eq!(named_or_dash::<ServerKind>(None), "-");
         Ok(())
+    }
+
+    #[test]
+    fn a_transfer_shows_what_was_measured_never_a_declared_size_as_copied() {
+        use ferry_migration_state::view::{TransferStatus, TransferView};
+        let mut t = TransferView::requested(
+            Uuid::nil(),
+            ferry_events::TransferKind::Cutover,
+            vec!["acc-1".into()],
+            at(),
+        );
+        assert_eq!(transfer_line(&t), "cutover waiting");
+        t.status = TransferStatus::Running;
+        t.phase = Some(ferry_events::TransferPhase::Files);
+        // 2.7 GB declared, 1.1 GB looked at: 715 B sent.
+        (t.bytes_done, t.bytes_total, t.bytes_copied) = (1_100_000_000, 2_700_000_000, Some(715));
+        assert_eq!(transfer_line(&t), "cutover files, 715 B copied");
+        t.status = TransferStatus::Completed;
+        t.bytes_copied = Some(1_300_000);
+        assert_eq!(transfer_line(&t), "cutover completed, 1.3 MB copied");
+        assert_eq!(size(2_700_000_000), "2.7 GB");
     }
 }

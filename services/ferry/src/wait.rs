@@ -121,44 +121,19 @@ fn ended(detail: &MigrationDetail, account: &str, before: &Before) -> Option<Out
     None
 }
 
-/// One line of progress, if a transfer of the account runs.
+/// One line of progress, if a transfer of the account runs: what was measured.
 fn progress(detail: &MigrationDetail, account: &str) -> Option<String> {
     let line = detail.accounts.iter().find(|a| a.account_id == account)?;
     let transfer = line.current_transfer.as_ref()?;
-    let phase = transfer.phase.map_or_else(
-        || "starting".to_owned(),
-        |p| format!("{p:?}").to_lowercase(),
-    );
-    let bytes = if transfer.bytes_total > 0 {
-        format!(
-            ", {} of {} copied",
-            size(transfer.bytes_done),
-            size(transfer.bytes_total)
-        )
-    } else {
-        String::new()
-    };
-    let frozen = if transfer.frozen_at.is_some() {
+    let frozen = if transfer.frozen_at.is_some() && transfer.unfrozen_at.is_none() {
         ", frozen"
     } else {
         ""
     };
-    Some(format!("{account}: {phase}{bytes}{frozen}"))
-}
-
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    Some(format!(
+        "{account}: {}{frozen}",
+        crate::render::transfer_line(transfer)
+    ))
 }
 
 /// Follows the account's transfer until it ended (see the module).
@@ -205,17 +180,5 @@ pub fn report(account: &str, what: &str, outcome: &Outcome) -> anyhow::Result<()
             Ok(())
         }
         Outcome::Failed(reason) => bail!("the {what} of {account} did not complete: {reason}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::size;
-
-    #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(size(715), "715 B");
-        assert_eq!(size(1_500), "1.5 kB");
-        assert_eq!(size(2_700_000_000), "2.7 GB");
     }
 }

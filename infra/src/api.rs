@@ -69,6 +69,14 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", reason)
     }
 
+    /// 404 for an id no aggregate can have (a `.`, a NUL byte, …), before it reaches
+    /// a subject or a query, where it would be an outage instead of the client's
+    /// mistake; `Ok` for a well-formed id.
+    pub fn unless_valid_id(what: &str, id: &str) -> Result<(), Self> {
+        ferry_events::validate_aggregate_id(id)
+            .map_err(|e| Self::not_found(format!("no {what} {id:?}: {e}")))
+    }
+
     /// 409: not possible in the current state.
     pub fn conflict(reason: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", reason)

@@ -38,6 +38,7 @@ async fn downtime_estimates(
     RequestActor(actor): RequestActor,
     Path(server_id): Path<String>,
 ) -> Result<Json<ServerEstimates>, ApiError> {
+    ApiError::unless_valid_id("server", &server_id)?;
     let unavailable = |e: ferry_infra::event_log::ReadError| ApiError::unavailable(e.to_string());
     let data = estimates.server(&server_id).await.map_err(unavailable)?;
     let Some(owner) = data.customer_id.clone() else {

@@ -390,6 +390,14 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         )
         .await;
     assert!(refused.is_err_and(|e| e.to_string().contains("403")));
+    // An id no server can have is the client's mistake (404), not an outage (503).
+    let unknown = support.get("/servers/a.b/downtime-estimates").await;
+    assert!(
+        unknown
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("404")),
+        "{unknown:?}"
+    );
     let opened = customer
         .command(Method::POST, "/servers/srv-0042/migrations", Some(open))
         .await?;

@@ -78,6 +78,13 @@ fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiErro
 
 /// A server the viewer may see.
 async fn visible_server(pool: &Pool, viewer: &Viewer, id: &str) -> Result<ServerView, QueryError> {
+    // An id no server can have (a NUL byte, a `.`) is not the read model's outage.
+    if ferry_events::validate_aggregate_id(id).is_err() {
+        return Err(QueryError::NotFound {
+            what: "server",
+            id: id.to_owned(),
+        });
+    }
     let server = query::server(pool, id)
         .await?
         .ok_or_else(|| QueryError::NotFound {

@@ -408,6 +408,10 @@ async fn queues_optional_migrations_targets_and_access() {
             support_actor,
             404,
         ),
+        // Ids no server can have: the client's mistake, never an outage (503).
+        ("/optional-migrations?server=%00".into(), support_actor, 404),
+        ("/servers/a%00b".into(), support_actor, 404),
+        ("/servers/a.b/audit".into(), support_actor, 404),
         (
             format!("/migrations/{}", Uuid::now_v7()),
             support_actor,

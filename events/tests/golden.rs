@@ -114,6 +114,30 @@ fn current_fixtures_hold_the_samples() -> TestResult {
 }
 
 #[test]
+fn every_earlier_version_of_a_type_keeps_its_fixture() -> TestResult {
+    // A bumped version whose predecessor has no fixture could no longer be shown
+    // to read the logs written before it.
+    let old: BTreeSet<String> = read_fixtures("old")?
+        .into_iter()
+        .map(|(stem, _)| stem)
+        .collect();
+    let mut missing = Vec::new();
+    for (name, _, version) in Event::TYPES {
+        for earlier in 1..*version {
+            let stem = format!("{name}.v{earlier}");
+            if !old.contains(&stem) {
+                missing.push(stem);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "earlier versions without a fixture in fixtures/old: {missing:?}"
+    );
+    Ok(())
+}
+
+#[test]
 fn old_fixtures_decode_to_the_current_version() -> TestResult {
     let old = read_fixtures("old")?;
     assert!(!old.is_empty(), "fixtures/old is empty");

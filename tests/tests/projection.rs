@@ -395,3 +395,55 @@ async fn events_already_applied_by_someone_else_still_move_the_shown_checkpoint(
     shutdown.cancel();
     handle.await.expect("joined");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_live_row_makes_the_rebuild_comparison_differ_naming_its_table() {
+    let stack = TestStack::new().await;
+    let aggregates: Vec<_> = (0..3).map(|_| new_migration()).collect();
+    append_history(&stack.log, &aggregates, 4).await;
+    let board = StatusBoard::default();
+    let (shutdown, handle) = spawn_runner(&stack, Arc::new(LogIndex), &board, 16);
+    assert!(caught_up(&stack, &board, "log_index").await);
+    shutdown.cancel();
+    handle.await.expect("joined");
+
+    let shadow = build_shadow(&LogIndex, &stack.log, &stack.pool, 10)
+        .await
+        .expect("rebuild");
+    assert!(
+        shadow
+            .compare_with_live()
+            .await
+            .expect("compare")
+            .is_equal()
+    );
+    // One live row goes wrong (a bug, a hand edit): the checker must see it.
+    let damaged = stack
+        .pool
+        .get()
+        .await
+        .expect("connection")
+        .execute(
+            "UPDATE proj_log_index.aggregates SET events = events + 1 WHERE aggregate_id = $1",
+            &[&aggregates[1].id],
+        )
+        .await
+        .expect("damaged");
+    assert_eq!(damaged, 1);
+    let comparison = shadow.compare_with_live().await.expect("compare");
+    assert!(!comparison.is_equal(), "{comparison:#?}");
+    let table = comparison
+        .tables
+        .iter()
+        .find(|t| t.table == "aggregates")
+        .expect("the aggregates table");
+    assert_eq!(
+        table.differing_rows, 2,
+        "the live row and its rebuilt twin: {table:?}"
+    );
+    assert_eq!(
+        table.live_rows, table.rebuilt_rows,
+        "same count, other content"
+    );
+    shadow.discard().await.expect("discard");
+}

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use ferry_events::{
     Actor, AggregateType, Endpoint, Envelope, Event, MigrationCompleted, MigrationOpened,
     ObsoleteLanguagesRemoved, ServerStorage, TransferCompleted, TransferKind, TransferScheduled,
-    TransferVerified, TransitServerEvent, TransitServerRequested,
+    TransferStarted, TransferVerified, TransitServerEvent, TransitServerRequested,
 };
 use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::testkit::append_inputs;
@@ -126,9 +126,9 @@ fn storage(server: &str) -> ServerStorage {
     }
 }
 
-/// The data mover's pre-copy of the migration's files to `destination` completed
-/// (the data mover does not exist yet: these are test inputs). Returns when the
-/// transfer completed.
+/// The data mover's pre-copy of the migration's files to `destination` completed:
+/// test inputs standing for the data mover, a history its transfer decider writes
+/// (scheduled, started, verified, completed). Returns when the transfer completed.
 pub async fn pre_copy_completed(
     log: &EventLog,
     migration_id: Option<Uuid>,
@@ -158,6 +158,12 @@ pub async fn pre_copy_completed(
                 },
             }
             .into(),
+            TransferStarted {}.into(),
+            TransferVerified {
+                files_checked: 12,
+                databases: vec![],
+            }
+            .into(),
             TransferCompleted {
                 bytes_copied: 1 << 20,
                 duration_ms: 1_000,
@@ -169,10 +175,11 @@ pub async fn pre_copy_completed(
         ],
     )
     .await;
-    appended.last().expect("two events").occurred_at
+    appended.last().expect("the completion").occurred_at
 }
 
-/// The data mover's wipe of `transit` completed (test inputs): what frees it.
+/// The data mover's wipe of `transit` completed (test inputs standing for the data
+/// mover, a history its transfer decider writes): what frees it.
 pub async fn wipe_completed(log: &EventLog, transit: &str, transfer_id: Uuid) {
     let server = Endpoint {
         server_id: transit.into(),
@@ -194,6 +201,7 @@ pub async fn wipe_completed(log: &EventLog, transit: &str, transfer_id: Uuid) {
                 destination: server,
             }
             .into(),
+            TransferStarted {}.into(),
             TransferVerified {
                 files_checked: 2,
                 databases: vec![],

@@ -229,18 +229,12 @@ async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
             .into(),
         ])
         .await;
-    let pre_copy_back = loop {
-        let back: Vec<_> = world
-            .scheduled()
-            .await
-            .into_iter()
-            .filter(|s| s.kind == TransferKind::PreCopy && s.destination.server_id == "srv-1")
-            .collect();
-        if let Some(s) = back.first() {
-            break s.transfer_id;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let pre_copy_back = world
+        .scheduled_one("the pre-copy back", 60, |s| {
+            s.kind == TransferKind::PreCopy && s.destination.server_id == "srv-1"
+        })
+        .await
+        .transfer_id;
     assert!(completed(&world.ended(pre_copy_back, 60).await).is_some());
     let relocating = Uuid::now_v7();
     world

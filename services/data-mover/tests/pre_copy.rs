@@ -51,12 +51,7 @@ async fn an_installed_transit_server_gets_every_accounts_files_and_mails() {
         ..MoverSettings::default()
     });
 
-    let scheduled = loop {
-        if let Some(s) = world.scheduled().await.into_iter().next() {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let scheduled = world.scheduled_one("a transfer", 60, |_| true).await;
     let transfer = world.ended(scheduled.transfer_id, 60).await;
     let types = types(&transfer);
     assert_eq!(types.first(), Some(&"TransferScheduled"), "{types:?}");
@@ -166,12 +161,7 @@ async fn pre_copy_then_torn_down_by(ending: Event) {
         )
         .await;
     world.start(MoverSettings::default());
-    let scheduled = loop {
-        if let Some(s) = world.scheduled().await.into_iter().next() {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let scheduled = world.scheduled_one("a transfer", 60, |_| true).await;
     let events = world.ended(scheduled.transfer_id, 60).await;
     let done = completed(&events).unwrap_or_else(|| panic!("{:?}", failed(&events)));
     let mut methods: Vec<_> = done.database_methods.iter().map(|m| m.method).collect();
@@ -226,12 +216,7 @@ async fn pre_copy_of(world: &mut World, accounts: Vec<AccountSpec>) -> Vec<Event
         )
         .await;
     world.start(MoverSettings::default());
-    let scheduled = loop {
-        if let Some(s) = world.scheduled().await.into_iter().next() {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    let scheduled = world.scheduled_one("a transfer", 60, |_| true).await;
     world.ended(scheduled.transfer_id, 60).await
 }
 

@@ -8,7 +8,6 @@ mod support;
 
 use ferry_data_mover::MoverSettings;
 use ferry_events::*;
-use std::time::Duration;
 use support::*;
 
 async fn slots_for(database: &str) -> i64 {
@@ -71,12 +70,7 @@ async fn transit_after_a_pre_copy() -> World {
         )
         .await;
     world.start(MoverSettings::default());
-    let pre_copy = loop {
-        if let Some(s) = world.scheduled().await.into_iter().next() {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let pre_copy = world.scheduled_one("the pre-copy", 60, |_| true).await;
     let events = world.ended(pre_copy.transfer_id, 60).await;
     assert!(completed(&events).is_some(), "{:?}", failed(&events));
     assert_eq!(slots_for(&world.db("srv-1", "shop_pg")).await, 1);
@@ -103,17 +97,9 @@ async fn wiped(world: &World) -> Vec<Event> {
             ],
         )
         .await;
-    let wipe = loop {
-        if let Some(s) = world
-            .scheduled()
-            .await
-            .into_iter()
-            .find(|s| s.kind == TransferKind::Wipe)
-        {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let wipe = world
+        .scheduled_one("the wipe", 60, |s| s.kind == TransferKind::Wipe)
+        .await;
     assert_eq!(wipe.destination.server_id, "tr-1");
     assert_eq!(
         wipe.accounts

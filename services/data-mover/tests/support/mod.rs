@@ -335,6 +335,27 @@ impl World {
             .await
     }
 
+    /// The first transfer scheduled that `wanted` accepts, waited for at most
+    /// `seconds` (a panic naming `what` after that).
+    pub async fn scheduled_one(
+        &self,
+        what: &str,
+        seconds: u64,
+        wanted: impl Fn(&TransferScheduled) -> bool,
+    ) -> TransferScheduled {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            if let Some(found) = self.scheduled().await.into_iter().find(|s| wanted(s)) {
+                return found;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {what} scheduled within {seconds} s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Drops the world's databases and directories.
     pub async fn cleanup(&self) {
         if let Ok(admin) = pg("postgres").await

@@ -138,38 +138,52 @@ pub struct RequestActor(pub Actor);
 
 /// Parses `customer:c-42`, `support:alice` or `system:billing`.
 pub fn parse_actor(text: &str) -> Result<Actor, String> {
-    let (role, id) = text
-        .split_once(':')
-        .ok_or_else(|| format!("actor {text:?} is not <role>:<id>"))?;
-    let id = id.trim();
-    if id.is_empty() {
-        return Err(format!("actor {text:?} has no id"));
-    }
-    match role.trim() {
-        "customer" => Ok(Actor::customer(id)),
-        "support" => Ok(Actor::support(id)),
-        "system" => Ok(Actor::system(id)),
-        other => Err(format!(
-            "actor role {other:?} is not customer, support or system"
-        )),
-    }
+    parse_among(
+        text,
+        &[ActorRole::Customer, ActorRole::Support, ActorRole::System],
+        "<role>:<id>",
+    )
 }
 
 /// A person's actor, as the CLI is told it: `customer:<customer id>` or
 /// `support:<login>`. ferry's services act through events, never as a person, so
 /// `system:` is not offered.
 pub fn parse_person(text: &str) -> Result<Actor, String> {
+    parse_among(
+        text,
+        &[ActorRole::Customer, ActorRole::Support],
+        "customer:<id> or support:<login>",
+    )
+}
+
+/// `<role>:<id>` with one of `roles`; `shape` is how a malformed text is told what
+/// is expected.
+fn parse_among(text: &str, roles: &[ActorRole], shape: &str) -> Result<Actor, String> {
     let (role, id) = text
         .split_once(':')
-        .ok_or_else(|| format!("actor {text:?} is not customer:<id> or support:<login>"))?;
+        .ok_or_else(|| format!("actor {text:?} is not {shape}"))?;
     let id = id.trim();
     if id.is_empty() {
         return Err(format!("actor {text:?} has no id"));
     }
-    match role.trim() {
-        "customer" => Ok(Actor::customer(id)),
-        "support" => Ok(Actor::support(id)),
-        other => Err(format!("actor role {other:?} is not customer or support")),
+    let name = |role: &ActorRole| match role {
+        ActorRole::Customer => "customer",
+        ActorRole::Support => "support",
+        ActorRole::System => "system",
+    };
+    match roles.iter().find(|r| name(r) == role.trim()) {
+        Some(ActorRole::Customer) => Ok(Actor::customer(id)),
+        Some(ActorRole::Support) => Ok(Actor::support(id)),
+        Some(ActorRole::System) => Ok(Actor::system(id)),
+        None => {
+            let names: Vec<&str> = roles.iter().map(name).collect();
+            let listed = match names.split_last() {
+                Some((last, [])) => (*last).to_owned(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            Err(format!("actor role {:?} is not {listed}", role.trim()))
+        }
     }
 }
 

@@ -261,18 +261,8 @@ fn a_wipe_of_a_transit_server_never_added_is_a_missing_fact() {
 
 #[test]
 fn a_retried_pre_copy_is_scheduled_as_the_transfer_it_names_to_where_the_failed_one_went() {
-    let mut log = history(true);
-    log.push(envelope(
-        "tr-1",
-        TransitServerAdded {
-            name: "tr-1".into(),
-            configuration: "vps-4c".into(),
-            infrastructure_version: "v2026".into(),
-            ipv4: vec![],
-            ipv6: vec![],
-            storage: storage("/transit"),
-        },
-    ));
+    // The history adds tr-1 and assigns it to the migration.
+    let log = history(true);
     for (destination, from, to) in [
         (PreCopyDestination::TransitServer, "srv-1", "tr-1"),
         (PreCopyDestination::ClientServer, "tr-1", "srv-1"),

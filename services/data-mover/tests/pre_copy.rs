@@ -31,28 +31,13 @@ async fn an_installed_transit_server_gets_every_accounts_files_and_mails() {
     // blog declares no mail and has no mail directory: nothing to copy there.
     let mut blog = account("acc-2", "blog", vec![]);
     blog.mail_bytes = 0;
-    world
-        .client_and_transit(vec![account("acc-1", "bakery", vec![]), blog])
-        .await;
-    world
-        .append(
-            AggregateType::TransitServer,
-            "tr-1",
-            vec![
-                TransitInstallationCompleted {
-                    migration_id: world.migration,
-                }
-                .into(),
-            ],
-        )
-        .await;
-    world.start(MoverSettings {
+    let settings = MoverSettings {
         progress_every: std::time::Duration::ZERO,
         ..MoverSettings::default()
-    });
-
-    let scheduled = world.scheduled_one("a transfer", 60, |_| true).await;
-    let transfer = world.ended(scheduled.transfer_id, 60).await;
+    };
+    let (scheduled, transfer) = world
+        .pre_copy(vec![account("acc-1", "bakery", vec![]), blog], settings)
+        .await;
     let types = types(&transfer);
     assert_eq!(types.first(), Some(&"TransferScheduled"), "{types:?}");
     assert_eq!(types.last(), Some(&"TransferCompleted"), "{types:?}");
@@ -138,31 +123,15 @@ async fn pre_copy_then_torn_down_by(ending: Event) {
     );
     pg_shop(&world.db("srv-1", "shop_pg"), 1_000).await;
     my_shop(&world.db("srv-1", "shop_my"), 100);
-    world
-        .client_and_transit(vec![account(
-            "acc-1",
-            "shop",
-            vec![
-                database(DatabaseEngine::Postgres, "shop_pg"),
-                database(DatabaseEngine::Mysql, "shop_my"),
-            ],
-        )])
-        .await;
-    world
-        .append(
-            AggregateType::TransitServer,
-            "tr-1",
-            vec![
-                TransitInstallationCompleted {
-                    migration_id: world.migration,
-                }
-                .into(),
-            ],
-        )
-        .await;
-    world.start(MoverSettings::default());
-    let scheduled = world.scheduled_one("a transfer", 60, |_| true).await;
-    let events = world.ended(scheduled.transfer_id, 60).await;
+    let shop = account(
+        "acc-1",
+        "shop",
+        vec![
+            database(DatabaseEngine::Postgres, "shop_pg"),
+            database(DatabaseEngine::Mysql, "shop_my"),
+        ],
+    );
+    let (_, events) = world.pre_copy(vec![shop], MoverSettings::default()).await;
     let done = completed(&events).unwrap_or_else(|| panic!("{:?}", failed(&events)));
     let mut methods: Vec<_> = done.database_methods.iter().map(|m| m.method).collect();
     methods.sort_by_key(|m| format!("{m:?}"));
@@ -199,40 +168,16 @@ async fn pre_copy_then_torn_down_by(ending: Event) {
     world.cleanup().await;
 }
 
-/// A pre-copy of srv-1's `accounts` to the installed transit server; its events once
-/// it ended.
-async fn pre_copy_of(world: &mut World, accounts: Vec<AccountSpec>) -> Vec<Event> {
-    world.client_and_transit(accounts).await;
-    world
-        .append(
-            AggregateType::TransitServer,
-            "tr-1",
-            vec![
-                TransitInstallationCompleted {
-                    migration_id: world.migration,
-                }
-                .into(),
-            ],
-        )
-        .await;
-    world.start(MoverSettings::default());
-    let scheduled = world.scheduled_one("a transfer", 60, |_| true).await;
-    world.ended(scheduled.transfer_id, 60).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pre_copy_of_sources_that_do_not_exist_fails_for_good_naming_them() {
     let mut world = World::new().await;
     // Nothing of the declared account exists on the client server.
-    let events = pre_copy_of(
-        &mut world,
-        vec![account(
-            "acc-1",
-            "bakery",
-            vec![database(DatabaseEngine::Postgres, "shop")],
-        )],
-    )
-    .await;
+    let bakery = account(
+        "acc-1",
+        "bakery",
+        vec![database(DatabaseEngine::Postgres, "shop")],
+    );
+    let (_, events) = world.pre_copy(vec![bakery], MoverSettings::default()).await;
     let failure = failed(&events).unwrap_or_else(|| panic!("fails: {:?}", types(&events)));
     assert!(
         !failure.retryable,
@@ -266,7 +211,7 @@ async fn a_pre_copy_of_a_source_much_smaller_than_declared_fails_naming_both_siz
         vec![database(DatabaseEngine::Postgres, "shop")],
     );
     bakery.files_bytes = 2 << 30; // 2 GiB declared, 5 bytes there.
-    let events = pre_copy_of(&mut world, vec![bakery]).await;
+    let (_, events) = world.pre_copy(vec![bakery], MoverSettings::default()).await;
     let failure = failed(&events).unwrap_or_else(|| panic!("fails: {:?}", types(&events)));
     assert!(!failure.retryable);
     assert!(

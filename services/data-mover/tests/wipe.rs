@@ -47,31 +47,19 @@ async fn transit_after_a_pre_copy() -> World {
     );
     pg_shop(&world.db("srv-1", "shop_pg"), 1_000).await;
     my_shop(&world.db("srv-1", "shop_my"), 100);
-    world
-        .client_and_transit(vec![account(
-            "acc-1",
-            "shop",
-            vec![
-                database(DatabaseEngine::Postgres, "shop_pg"),
-                database(DatabaseEngine::Mysql, "shop_my"),
-            ],
-        )])
-        .await;
-    world
-        .append(
-            AggregateType::TransitServer,
-            "tr-1",
-            vec![
-                TransitInstallationCompleted {
-                    migration_id: world.migration,
-                }
-                .into(),
-            ],
+    let (_, events) = world
+        .pre_copy(
+            vec![account(
+                "acc-1",
+                "shop",
+                vec![
+                    database(DatabaseEngine::Postgres, "shop_pg"),
+                    database(DatabaseEngine::Mysql, "shop_my"),
+                ],
+            )],
+            MoverSettings::default(),
         )
         .await;
-    world.start(MoverSettings::default());
-    let pre_copy = world.scheduled_one("the pre-copy", 60, |_| true).await;
-    let events = world.ended(pre_copy.transfer_id, 60).await;
     assert!(completed(&events).is_some(), "{:?}", failed(&events));
     assert_eq!(slots_for(&world.db("srv-1", "shop_pg")).await, 1);
     assert!(world.path("tr-1", "files/shop/index.php").exists());

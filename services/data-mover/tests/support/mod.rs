@@ -335,6 +335,33 @@ impl World {
             .await
     }
 
+    /// The data mover's pre-copy of srv-1's `accounts` to tr-1, for real: the server,
+    /// the transit server and the migration registered, the transit server's
+    /// installation completed, the data mover started with `settings`. Gives the
+    /// pre-copy and its events once it ended.
+    pub async fn pre_copy(
+        &mut self,
+        accounts: Vec<AccountSpec>,
+        settings: MoverSettings,
+    ) -> (TransferScheduled, Vec<Event>) {
+        self.client_and_transit(accounts).await;
+        self.append(
+            AggregateType::TransitServer,
+            "tr-1",
+            vec![
+                TransitInstallationCompleted {
+                    migration_id: self.migration,
+                }
+                .into(),
+            ],
+        )
+        .await;
+        self.start(settings);
+        let scheduled = self.scheduled_one("the pre-copy", 60, |_| true).await;
+        let events = self.ended(scheduled.transfer_id, 60).await;
+        (scheduled, events)
+    }
+
     /// The first transfer scheduled that `wanted` accepts, waited for at most
     /// `seconds` (a panic naming `what` after that).
     pub async fn scheduled_one(

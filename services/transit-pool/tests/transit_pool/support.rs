@@ -136,28 +136,58 @@ pub async fn pre_copy_completed(
     destination: &str,
 ) -> DateTime<Utc> {
     let transfer_id = Uuid::now_v7();
+    let scheduled = TransferScheduled {
+        transfer_id,
+        kind,
+        migration_id,
+        server_id: "srv-1".into(),
+        accounts: vec![],
+        source: Endpoint {
+            server_id: "srv-1".into(),
+            storage: storage("srv-1"),
+        },
+        destination: Endpoint {
+            server_id: destination.into(),
+            storage: storage(destination),
+        },
+    };
+    transfer_completed(log, scheduled, 1 << 20).await
+}
+
+/// The data mover's wipe of `transit` completed (test inputs standing for the data
+/// mover, a history its transfer decider writes): what frees it.
+pub async fn wipe_completed(log: &EventLog, transit: &str, transfer_id: Uuid) {
+    let server = Endpoint {
+        server_id: transit.into(),
+        storage: storage(transit),
+    };
+    let scheduled = TransferScheduled {
+        transfer_id,
+        kind: TransferKind::Wipe,
+        migration_id: None,
+        server_id: transit.into(),
+        accounts: vec![],
+        source: server.clone(),
+        destination: server,
+    };
+    transfer_completed(log, scheduled, 0).await;
+}
+
+/// A transfer's whole history as the data mover's decider writes it: scheduled,
+/// started, verified, completed having copied `bytes`. Gives when it completed.
+async fn transfer_completed(
+    log: &EventLog,
+    scheduled: TransferScheduled,
+    bytes: u64,
+) -> DateTime<Utc> {
+    let transfer_id = scheduled.transfer_id;
     let appended = append(
         log,
         AggregateType::Transfer,
         &transfer_id.to_string(),
-        migration_id.unwrap_or(transfer_id),
+        scheduled.migration_id.unwrap_or(transfer_id),
         vec![
-            TransferScheduled {
-                transfer_id,
-                kind,
-                migration_id,
-                server_id: "srv-1".into(),
-                accounts: vec![],
-                source: Endpoint {
-                    server_id: "srv-1".into(),
-                    storage: storage("srv-1"),
-                },
-                destination: Endpoint {
-                    server_id: destination.into(),
-                    storage: storage(destination),
-                },
-            }
-            .into(),
+            scheduled.into(),
             TransferStarted {}.into(),
             TransferVerified {
                 files_checked: 12,
@@ -165,7 +195,7 @@ pub async fn pre_copy_completed(
             }
             .into(),
             TransferCompleted {
-                bytes_copied: 1 << 20,
+                bytes_copied: bytes,
                 duration_ms: 1_000,
                 downtime_ms: None,
                 database_methods: vec![],
@@ -176,48 +206,6 @@ pub async fn pre_copy_completed(
     )
     .await;
     appended.last().expect("the completion").occurred_at
-}
-
-/// The data mover's wipe of `transit` completed (test inputs standing for the data
-/// mover, a history its transfer decider writes): what frees it.
-pub async fn wipe_completed(log: &EventLog, transit: &str, transfer_id: Uuid) {
-    let server = Endpoint {
-        server_id: transit.into(),
-        storage: storage(transit),
-    };
-    append(
-        log,
-        AggregateType::Transfer,
-        &transfer_id.to_string(),
-        transfer_id,
-        vec![
-            TransferScheduled {
-                transfer_id,
-                kind: TransferKind::Wipe,
-                migration_id: None,
-                server_id: transit.into(),
-                accounts: vec![],
-                source: server.clone(),
-                destination: server,
-            }
-            .into(),
-            TransferStarted {}.into(),
-            TransferVerified {
-                files_checked: 2,
-                databases: vec![],
-            }
-            .into(),
-            TransferCompleted {
-                bytes_copied: 0,
-                duration_ms: 10,
-                downtime_ms: None,
-                database_methods: vec![],
-                test_address: None,
-            }
-            .into(),
-        ],
-    )
-    .await;
 }
 
 /// Stands in for the data mover's wipes until `stop`: every `TransitServerWipeStarted`

@@ -75,6 +75,21 @@ fn scheduled(transfer: u128, kind: TransferKind, destination: &str) -> Envelope 
     )
 }
 
+/// Migration m(1) of srv-1 (acc-1) opened.
+fn opened() -> Envelope {
+    envelope(
+        &m(1).to_string(),
+        MigrationOpened {
+            migration_id: m(1),
+            server_id: "srv-1".into(),
+            customer_id: "c-1".into(),
+            from_version: "v2019".into(),
+            target_version: "v2026".into(),
+            accounts: vec!["acc-1".into()],
+        },
+    )
+}
+
 fn completed(transfer: u128, downtime_ms: u64) -> Envelope {
     envelope(
         &m(transfer).to_string(),
@@ -211,17 +226,7 @@ fn a_failed_pre_copy_reaches_the_migration_with_where_it_went_and_whether_it_may
 
 #[test]
 fn a_failed_pre_copy_is_retried_when_its_retry_is_due_and_no_longer_once_retried() {
-    let opened = envelope(
-        &m(1).to_string(),
-        MigrationOpened {
-            migration_id: m(1),
-            server_id: "srv-1".into(),
-            customer_id: "c-1".into(),
-            from_version: "v1".into(),
-            target_version: "v2".into(),
-            accounts: vec!["acc-1".into()],
-        },
-    );
+    let opened = opened();
     let failed = envelope(
         &m(1).to_string(),
         ferry_events::PreCopyFailed {
@@ -304,17 +309,7 @@ fn a_queued_request_records_its_position_behind_those_still_waiting() {
 
 #[test]
 fn the_migrations_own_completion_closes_it_on_its_server() {
-    let opened = envelope(
-        &m(1).to_string(),
-        MigrationOpened {
-            migration_id: m(1),
-            server_id: "srv-1".into(),
-            customer_id: "c-1".into(),
-            from_version: "v2019".into(),
-            target_version: "v2026".into(),
-            accounts: vec!["acc-1".into()],
-        },
-    );
+    let opened = opened();
     let completed = envelope(
         &m(1).to_string(),
         ferry_events::MigrationCompleted {

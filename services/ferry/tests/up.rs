@@ -171,12 +171,19 @@ async fn a_bad_setting_is_refused_with_its_name() {
     );
 }
 
-/// Runs the `ferry` CLI against the API on `port`: its exit status and output.
-async fn cli(port: u16, args: &[&str]) -> (bool, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+/// The `ferry` CLI against the API on `port`, from the repository's root.
+fn cli_command(port: u16, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
         .args(args)
         .env("FERRY_API_URL", format!("http://127.0.0.1:{port}"))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    command
+}
+
+/// Runs the `ferry` CLI against the API on `port`: its exit status and output.
+async fn cli(port: u16, args: &[&str]) -> (bool, String) {
+    let output = cli_command(port, args)
         .output()
         .await
         .expect("the CLI runs");
@@ -268,8 +275,9 @@ async fn the_cli_answers_a_refusal_in_json_and_ends_quietly_when_its_reader_goes
     assert!(imported, "{output}");
 
     // Another customer's server: the API's refusal, as JSON, exit code 1.
-    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args([
+    let refused = cli_command(
+        port,
+        &[
             "--json",
             "--as",
             "customer:c-77",
@@ -278,11 +286,11 @@ async fn the_cli_answers_a_refusal_in_json_and_ends_quietly_when_its_reader_goes
             "srv-0042",
             "--target",
             "v2026",
-        ])
-        .env("FERRY_API_URL", format!("http://127.0.0.1:{port}"))
-        .output()
-        .await
-        .expect("the CLI runs");
+        ],
+    )
+    .output()
+    .await
+    .expect("the CLI runs");
     assert_eq!(refused.status.code(), Some(1));
     let body: serde_json::Value =
         serde_json::from_slice(&refused.stdout).expect("a JSON error object");
@@ -293,9 +301,7 @@ async fn the_cli_answers_a_refusal_in_json_and_ends_quietly_when_its_reader_goes
     );
 
     // `ferry … | head -0`: the reader is gone before the answer is written.
-    let mut listing = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["--as", "support:jdoe", "servers"])
-        .env("FERRY_API_URL", format!("http://127.0.0.1:{port}"))
+    let mut listing = cli_command(port, &["--as", "support:jdoe", "servers"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

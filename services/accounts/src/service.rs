@@ -196,21 +196,25 @@ impl Accounts {
         let Some(migration_id) = server.open_migration else {
             return Err(none(String::new()));
         };
-        // A migration just cancelled or completed is over, though the server learns
-        // it a moment later (the accounts policy closes it): the caller's last write
-        // counts, not that delay.
+        match self.ended(migration_id).await? {
+            Some(state) => Err(none(format!(" (migration {migration_id} is {state})"))),
+            None => Ok(migration_id),
+        }
+    }
+
+    /// How `migration_id` ended (`cancelled`, `completed`), if it did. A migration
+    /// just over is still the server's open one for a moment (the accounts policy
+    /// closes it): the caller's last write counts, not that delay.
+    async fn ended(&self, migration_id: Uuid) -> Result<Option<&'static str>, ApiError> {
         let loaded: Result<_, ferry_infra::command::HandleError<MigrationRefusal>> = self
             .handler
             .state::<MigrationDecider>(&migration_id.to_string())
             .await;
         let (migration, _) = loaded?;
-        match migration.phase() {
-            Phase::Completed | Phase::Cancelled => Err(none(format!(
-                " (migration {migration_id} is {})",
-                migration.state_name()
-            ))),
-            _ => Ok(migration_id),
-        }
+        Ok(
+            matches!(migration.phase(), Phase::Completed | Phase::Cancelled)
+                .then(|| migration.state_name()),
+        )
     }
 
     /// Opens a migration of a server (owner or support). The migration id derives
@@ -277,12 +281,7 @@ impl Accounts {
             let Some(open) = server.open_migration else {
                 return Ok(server);
             };
-            let loaded: Result<_, ferry_infra::command::HandleError<MigrationRefusal>> = self
-                .handler
-                .state::<MigrationDecider>(&open.to_string())
-                .await;
-            let (migration, _) = loaded?;
-            let over = matches!(migration.phase(), Phase::Completed | Phase::Cancelled);
+            let over = self.ended(open).await?.is_some();
             if !over || tokio::time::Instant::now() >= deadline {
                 return Ok(server);
             }

@@ -91,12 +91,7 @@ fn compare(
 /// much smaller than declared.
 async fn check_tree(scheduled: &TransferScheduled, tree: &Tree) -> Result<(), StepFailure> {
     // `host:/path`: on another host, which only the copy reaches.
-    if tree
-        .source
-        .split('/')
-        .next()
-        .is_some_and(|head| head.contains(':'))
-    {
+    if crate::files::is_remote(&tree.source) {
         return Ok(());
     }
     let kind = if tree.phase == TransferPhase::Mails {

@@ -148,11 +148,7 @@ fn erasable_root(root: &str) -> Result<PathBuf, StepFailure> {
             "the root {root:?} {why}: nothing was erased; fix the transit server's storage"
         )))
     };
-    if root
-        .split('/')
-        .next()
-        .is_some_and(|head| head.contains(':'))
-    {
+    if crate::files::is_remote(root) {
         return refuse("is on another host, which ferry's wipe does not reach");
     }
     let path = Path::new(root);

@@ -23,6 +23,7 @@ mod verify;
 
 pub use error::FileError;
 pub use progress::{ProgressFn, TreeProgress};
+pub(crate) use rsync::is_remote;
 pub use rsync::{PARTIAL_DIR, SyncOptions, SyncReport, sync};
 pub use tree::TreeSize;
 pub use verify::{TreeCheck, VerifyOptions, verify};

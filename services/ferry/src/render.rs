@@ -13,7 +13,7 @@ use ferry_accounts::routes::{CommandReply, MigrationOpenedReply, OptionalSchedul
 use ferry_events::{DatabaseEngine, DatabaseMethod, Incompatibility};
 // The read side words durations in its audits; the CLI words them the same way.
 use ferry_migration_state::audit::AuditTimeline;
-use ferry_migration_state::narrate::duration;
+use ferry_migration_state::narrate::{bytes, duration};
 use ferry_migration_state::response::{
     MigrationDetail, ServerDetail, ServerListItem, TransitQueueView,
 };
@@ -280,24 +280,8 @@ pub fn transfer_line(t: &ferry_migration_state::view::TransferView) -> String {
         status => named(&status),
     };
     match t.bytes_copied {
-        Some(bytes) => format!("{} {stage}, {} copied", named(&t.kind), size(bytes)),
+        Some(copied) => format!("{} {stage}, {} copied", named(&t.kind), bytes(copied)),
         None => format!("{} {stage}", named(&t.kind)),
-    }
-}
-
-/// A size as people write it: `715 B`, `1.3 MB`, `2.7 GB`.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
@@ -791,6 +775,5 @@ mod tests {
         t.status = TransferStatus::Completed;
         t.bytes_copied = Some(1_300_000);
         assert_eq!(transfer_line(&t), "cutover completed, 1.3 MB copied");
-        assert_eq!(size(2_700_000_000), "2.7 GB");
     }
 }

@@ -5,8 +5,8 @@
 //! there with the reason, instead of lending a transit server holding nothing and
 //! failing at the first move. Support fixes the inventory or the server, then retries.
 //!
-//! Sizes are measured on local roots only (a `host:/path` root is checked by the copy
-//! itself); declared sizes under [`MEASURED_FROM`] are not compared, a small inventory
+//! Sizes are measured on local roots only ([`TreeSize`]; a `host:/path` root is
+//! checked by the copy itself); declared sizes under [`MEASURED_FROM`] are not compared, a small inventory
 //! being noise.
 
 use super::databases::{self, Purpose};
@@ -14,9 +14,9 @@ use super::trees::Tree;
 use super::{StepFailure, trees};
 use crate::databases::endpoint::Endpoint;
 use crate::databases::{DbError, mysql, postgres};
+use crate::files::{FileError, TreeSize};
 use crate::settings::MoverSettings;
 use ferry_events::{DatabaseEngine, TransferPhase, TransferScheduled};
-use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 /// How much smaller than declared a source may be: a tenth.
@@ -103,18 +103,18 @@ async fn check_tree(scheduled: &TransferScheduled, tree: &Tree) -> Result<(), St
         "account {} ({kind} directory {})",
         tree.account_id, tree.source
     );
-    let path = PathBuf::from(&tree.source);
-    let measured = tokio::task::spawn_blocking(move || size_of(&path))
-        .await
-        .map_err(|e| StepFailure::new(tree.phase, format!("{what}: {e}"), true))?;
-    match measured {
-        Ok(Some(bytes)) => compare(&what, bytes, tree.bytes, tree.phase),
-        Ok(None) if tree.phase == TransferPhase::Mails && tree.bytes == 0 => Ok(()),
-        Ok(None) => Err(StepFailure::new(
+    match TreeSize::measure(&tree.source).await {
+        Ok(size) => compare(&what, size.bytes, tree.bytes, tree.phase),
+        Err(FileError::SourceMissing { .. })
+            if tree.phase == TransferPhase::Mails && tree.bytes == 0 =>
+        {
+            Ok(())
+        }
+        Err(FileError::SourceMissing { detail, .. }) => Err(StepFailure::new(
             tree.phase,
             format!(
-                "{what} does not exist on {}: fix the inventory or the server, then retry \
-                 the pre-copy",
+                "{what} does not exist on {} ({detail}): fix the inventory or the server, \
+                 then retry the pre-copy",
                 scheduled.source.server_id
             ),
             false,
@@ -125,33 +125,6 @@ async fn check_tree(scheduled: &TransferScheduled, tree: &Tree) -> Result<(), St
             true,
         )),
     }
-}
-
-/// The bytes of the files under `dir` (links not followed); `None` if it does not
-/// exist.
-fn size_of(dir: &Path) -> std::io::Result<Option<u64>> {
-    match std::fs::symlink_metadata(dir) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => {
-            return Err(std::io::Error::other("not a directory"));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let mut total = 0u64;
-    let mut pending = vec![dir.to_owned()];
-    while let Some(next) = pending.pop() {
-        for entry in std::fs::read_dir(&next)? {
-            let entry = entry?;
-            let meta = entry.metadata()?;
-            if meta.is_dir() {
-                pending.push(entry.path());
-            } else {
-                total = total.saturating_add(meta.len());
-            }
-        }
-    }
-    Ok(Some(total))
 }
 
 /// The size of a PostgreSQL database; `None` if it does not exist.

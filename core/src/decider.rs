@@ -64,3 +64,10 @@ pub trait Refusal: std::error::Error + Send + Sync + 'static {
     /// Its kind.
     fn kind(&self) -> RefusalKind;
 }
+
+/// A decider that accepts every command refuses with `Infallible`.
+impl Refusal for std::convert::Infallible {
+    fn kind(&self) -> RefusalKind {
+        match *self {}
+    }
+}

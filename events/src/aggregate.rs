@@ -99,6 +99,10 @@ impl fmt::Display for AggregateType {
     }
 }
 
+/// The characters of an aggregate id, as [`validate_aggregate_id`] checks them, in
+/// the API's description.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9_-]+$";
+
 /// The longest aggregate id accepted, in characters.
 pub const MAX_AGGREGATE_ID_LEN: usize = 128;
 

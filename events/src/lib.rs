@@ -44,6 +44,7 @@ pub mod codec;
 pub mod envelope;
 pub mod upcast;
 pub mod values;
+pub mod whole_number;
 
 pub mod account_traffic;
 pub mod dns_zone;
@@ -60,14 +61,15 @@ pub mod transit_queue;
 pub mod transit_server;
 
 pub use aggregate::{
-    AggregateIdProblem, AggregateType, InvalidAggregateId, MAX_AGGREGATE_ID_LEN,
+    AggregateIdProblem, AggregateType, ID_PATTERN, InvalidAggregateId, MAX_AGGREGATE_ID_LEN,
     validate_aggregate_id,
 };
 pub use catalogue::Event;
 pub use codec::{CodecError, decode, decode_all, encode, encode_all, encode_pretty};
 pub use envelope::{Actor, ActorRole, Envelope};
 pub use values::{
-    DatabaseEngine, DatabaseVersion, LanguageVersion, Money, ServerStorage, validate_addresses,
+    DatabaseEngine, DatabaseVersion, LanguageVersion, Money, ServerStorage, TOKEN_PATTERN,
+    is_blank, validate_addresses, validate_token,
 };
 
 pub use account_traffic::*;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 /// A service of a server that can be migrated on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ServiceKind {
     /// The PostgreSQL database server.
     Postgresql,

@@ -8,6 +8,7 @@ use crate::values::{DatabaseEngine, LanguageVersion, Money, ServerStorage};
 /// The kind of a client server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ServerKind {
     /// A dedicated (physical) server.
     Dedicated,
@@ -17,15 +18,29 @@ pub enum ServerKind {
 
 /// One account hosted on a server, as known at the time of the event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountSpec {
     /// The account id, e.g. `acc-1207`; unique across servers.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)
+    )]
     pub account_id: String,
     /// The account name, also the name of its directories under the server's
-    /// files and mail roots, e.g. `bakery`.
+    /// files and mail roots, e.g. `bakery`: letters, digits, `-`, `_`, `.`, not `.` or `..`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^([A-Za-z0-9_-][A-Za-z0-9_.-]*|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]*|\\.\\.[A-Za-z0-9_.-]+)$",
+            max_length = 128
+        )
+    )]
     pub name: String,
     /// Size of the account's files, in bytes.
+    #[serde(deserialize_with = "crate::whole_number::unsigned")]
     pub files_bytes: u64,
     /// Size of the account's mailboxes, in bytes.
+    #[serde(deserialize_with = "crate::whole_number::unsigned")]
     pub mail_bytes: u64,
     /// The account's databases.
     pub databases: Vec<DatabaseSpec>,
@@ -37,21 +52,40 @@ pub struct AccountSpec {
 
 /// One database of an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DatabaseSpec {
     /// The engine serving it.
     pub engine: DatabaseEngine,
-    /// The database name, unique on the server, e.g. `bakery_shop`.
+    /// The database name, unique on the server, e.g. `bakery_shop`: letters, digits,
+    /// `_` and `-`, at most 63 (PostgreSQL's limit).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9_-]+$", max_length = 63)
+    )]
     pub name: String,
     /// Size of the database, in bytes.
+    #[serde(deserialize_with = "crate::whole_number::unsigned")]
     pub size_bytes: u64,
     /// The engine version serving it, e.g. `"15"`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9._+-]+$", max_length = 64)
+    )]
     pub version: String,
 }
 
 /// One domain of an account and where its DNS and mail are hosted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainSpec {
     /// The domain name, lowercase, without trailing dot, e.g. `bakery.example`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^[a-z0-9][a-z0-9-]{0,62}([.][a-z0-9][a-z0-9-]{0,62})*$",
+            max_length = 253
+        )
+    )]
     pub name: String,
     /// Who serves the domain's DNS zone.
     pub dns: DnsHosting,
@@ -62,6 +96,7 @@ pub struct DomainSpec {
 /// Who serves a domain's DNS zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DnsHosting {
     /// The hosting provider's DNS servers: ferry switches the A/AAAA records itself.
     Hosted,
@@ -72,6 +107,7 @@ pub enum DnsHosting {
 /// Who receives a domain's mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MailHosting {
     /// The hosting provider's mail servers (MX records point at them).
     Hosted,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
     /// The amount in cents (hundredths of the currency unit); negative for a credit.
+    #[serde(deserialize_with = "crate::whole_number::signed")]
     pub amount_cents: i64,
     /// The ISO 4217 currency code, e.g. `"EUR"`.
     pub currency: String,
@@ -24,11 +25,14 @@ impl Money {
 /// Where the data of a server's accounts lives. On a single machine these are local
 /// directories and local database servers; in production, remote hosts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerStorage {
     /// Directory holding one sub-directory of files per account, e.g.
     /// `/srv/ferry/srv-0042/files` (or `host:/path` for a remote server).
+    #[cfg_attr(feature = "openapi", schema(pattern = "\\S"))]
     pub files_root: String,
     /// Directory holding one sub-directory of mailboxes per account.
+    #[cfg_attr(feature = "openapi", schema(pattern = "\\S"))]
     pub mail_root: String,
     /// Connection URL of the server's PostgreSQL instance, if it runs one, e.g.
     /// `postgres://ferry@db-0042:5432/postgres`.
@@ -41,6 +45,7 @@ pub struct ServerStorage {
 /// A database engine offered to accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DatabaseEngine {
     /// PostgreSQL.
     Postgres,
@@ -50,20 +55,64 @@ pub enum DatabaseEngine {
 
 /// A version of a programming language runtime, e.g. PHP 8.1.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LanguageVersion {
     /// The language, lowercase, e.g. `"php"`, `"python"`, `"ruby"`, `"nodejs"`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9._+-]+$", max_length = 64)
+    )]
     pub language: String,
     /// The version, e.g. `"8.1"`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9._+-]+$", max_length = 64)
+    )]
     pub version: String,
 }
 
 /// A version of a database engine, e.g. PostgreSQL 16.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DatabaseVersion {
     /// The engine.
     pub engine: DatabaseEngine,
     /// The version, e.g. `"16"` or `"10.11"`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9._+-]+$", max_length = 64)
+    )]
     pub version: String,
+}
+
+/// True when `text` has nothing but spaces: Unicode's White_Space characters and the
+/// information separators U+001C to U+001F, which the regular expression `\S` of
+/// the description (as Python and most JSON Schema tools read it) also counts as
+/// spaces. Every "must not be blank" rule uses this, so the API and its description
+/// agree on what is blank.
+pub fn is_blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+/// A short name that programs compare: a language (`php`), a version (`8.3`,
+/// `10.11`, `16`): letters, digits, `.`, `_`, `+`, `-`, at most 64.
+pub const TOKEN_PATTERN: &str = "^[A-Za-z0-9._+-]+$";
+
+/// Checks a [`TOKEN_PATTERN`] value; the error names `field`.
+pub fn validate_token(field: &str, value: &str) -> Result<(), String> {
+    let valid = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field}: {value:?} is not 1 to 64 letters, digits, '.', '_', '+' or '-'"
+        ))
+    }
 }
 
 /// Checks a server's addresses: at least one, each a valid IPv4 or IPv6 address in
@@ -90,6 +139,16 @@ pub fn validate_addresses(ipv4: &[String], ipv6: &[String]) -> Result<(), String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_text_is_what_the_pattern_calls_blank() {
+        for blank in ["", " ", "\t\n", "\u{a0}\u{2028}", "\u{1c}\u{1f}"] {
+            assert!(is_blank(blank), "{blank:?}");
+        }
+        for text in ["x", " disk fault ", "移行"] {
+            assert!(!is_blank(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn addresses_are_checked_and_named() {

@@ -18,6 +18,8 @@ use ferry_events::{Actor, ActorRole};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod openapi;
+
 /// Header naming who makes a request.
 pub const ACTOR_HEADER: &str = "x-ferry-actor";
 /// Header carrying the client's key for a command: the same key is carried out once.
@@ -205,10 +207,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestActor {
                 ),
             )
         })?;
+        // A malformed actor identifies nobody: unauthenticated, like a missing one.
+        let unauthenticated =
+            |reason: String| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", reason);
         let text = value
             .to_str()
-            .map_err(|_| ApiError::invalid(format!("{ACTOR_HEADER} is not text")))?;
-        let actor = parse_actor(text).map_err(ApiError::invalid)?;
+            .map_err(|_| unauthenticated(format!("{ACTOR_HEADER} is not text")))?;
+        let actor = parse_actor(text).map_err(unauthenticated)?;
         if actor.role == ActorRole::System {
             // ferry's services act through events, never through the API: a request
             // claiming to be one could record work nobody did.
@@ -254,6 +259,45 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
+        }
+    }
+}
+
+/// A path parameter whose rejection (a malformed UUID, say) is a JSON 400 naming the
+/// parameter, as the description promises, rather than axum's plain text.
+#[derive(Debug, Clone)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
+        }
+    }
+}
+
+/// A query string whose rejection is a JSON 400 with the parser's reason.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
             Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
         }
     }

@@ -2,7 +2,7 @@
 //! decider made for the test: a checklist of accounts marked ready.
 
 use ferry_events::{AccountMarkedReady, Actor, AggregateType, Event, MigrationEvent};
-use ferry_infra::command::{Command, CommandHandler, Decider, HandleError};
+use ferry_infra::command::{Command, CommandHandler, Decider, HandleError, Refusal, RefusalKind};
 use ferry_infra::testkit::TestStack;
 use std::collections::BTreeSet;
 use uuid::Uuid;
@@ -10,20 +10,37 @@ use uuid::Uuid;
 struct Checklist;
 
 #[derive(Debug, thiserror::Error)]
-#[error("account {0} is already ready")]
-struct AlreadyReady(String);
+enum ChecklistRefusal {
+    #[error("account {0} is already ready")]
+    AlreadyReady(String),
+    #[error("an account needs a name")]
+    Unnamed,
+}
+use ChecklistRefusal::{AlreadyReady, Unnamed};
+
+impl Refusal for ChecklistRefusal {
+    fn kind(&self) -> RefusalKind {
+        match self {
+            AlreadyReady(_) => RefusalKind::Conflict,
+            Unnamed => RefusalKind::Invalid,
+        }
+    }
+}
 
 impl Decider for Checklist {
     type State = BTreeSet<String>;
     type Command = Vec<String>;
     type Event = MigrationEvent;
-    type Rejection = AlreadyReady;
+    type Rejection = ChecklistRefusal;
     const AGGREGATE: AggregateType = AggregateType::Migration;
 
     fn decide(
         state: &Self::State,
         accounts: &Self::Command,
     ) -> Result<Vec<Self::Event>, Self::Rejection> {
+        if accounts.iter().any(String::is_empty) {
+            return Err(Unnamed);
+        }
         if let Some(done) = accounts.iter().find(|a| state.contains(*a)) {
             return Err(AlreadyReady(done.clone()));
         }
@@ -110,6 +127,16 @@ async fn a_command_handled_twice_appends_once_and_a_refusal_changes_nothing() {
     assert_eq!(
         again.events.iter().map(|e| e.event_id).collect::<Vec<_>>(),
         done.events.iter().map(|e| e.event_id).collect::<Vec<_>>()
+    );
+
+    // The same key with a malformed request is refused as malformed, not answered
+    // with the first request's outcome.
+    let mut malformed = command(&id, &[""]);
+    malformed.id = first.id;
+    let refused = handler.handle::<Checklist>(&malformed).await;
+    assert!(
+        matches!(refused, Err(HandleError::Rejected(Unnamed))),
+        "{refused:?}"
     );
 
     let refused = handler

@@ -98,7 +98,10 @@ impl CommandHandler {
     pub async fn handle<D: Decider>(
         &self,
         command: &Command<D::Command>,
-    ) -> Result<Handled<D::State>, HandleError<D::Rejection>> {
+    ) -> Result<Handled<D::State>, HandleError<D::Rejection>>
+    where
+        D::Rejection: Refusal,
+    {
         let aggregate = AggregateRef::new(D::AGGREGATE, command.aggregate_id.clone())?;
         let mut use_kept = true;
         // Appends tried: each conflict costs one, up to `max_attempts`.
@@ -124,7 +127,7 @@ impl CommandHandler {
                             crate::metrics::global()
                                 .commands
                                 .record(D::AGGREGATE, "duplicate");
-                            return Ok(already_handled(history, command.id, loaded.version, state));
+                            return already_handled::<D>(history, command, loaded.version, state);
                         }
                         (state, loaded.version, false)
                     }
@@ -186,7 +189,7 @@ impl CommandHandler {
                     let history: Vec<Envelope> =
                         loaded.events.into_iter().map(|r| r.envelope).collect();
                     let state = D::fold(history.iter().map(|e| &e.event));
-                    return Ok(already_handled(history, command.id, loaded.version, state));
+                    return already_handled::<D>(history, command, loaded.version, state);
                 }
                 Ok(appended) => {
                     self.kept.advance::<D>(
@@ -252,20 +255,42 @@ impl CommandHandler {
 }
 
 /// The outcome of a command found in the history: its events, and the state now.
-fn already_handled<S>(
+///
+/// A key sent again with a malformed request, or by someone who may not send that
+/// command, is refused rather than answered with the first request's outcome: the
+/// command is decided again on the state the first one met, and an `Invalid` or
+/// `Forbidden` refusal stands. (Other refusals can depend on the time of the retry,
+/// which must not undo a command that was carried out.)
+fn already_handled<D: Decider>(
     history: Vec<Envelope>,
-    command_id: Uuid,
+    command: &Command<D::Command>,
     version: u64,
-    state: S,
-) -> Handled<S> {
+    state: D::State,
+) -> Result<Handled<D::State>, HandleError<D::Rejection>>
+where
+    D::Rejection: Refusal,
+{
+    let first = history
+        .iter()
+        .position(|e| e.causation_id == command.id)
+        .unwrap_or(history.len());
+    let met = D::fold(history[..first].iter().map(|e| &e.event));
+    if let Err(rejection) = D::decide(&met, &command.payload)
+        && matches!(
+            rejection.kind(),
+            RefusalKind::Invalid | RefusalKind::Forbidden
+        )
+    {
+        return Err(HandleError::Rejected(rejection));
+    }
     let events = history
         .into_iter()
-        .filter(|e| e.causation_id == command_id)
+        .filter(|e| e.causation_id == command.id)
         .collect();
-    Handled {
+    Ok(Handled {
         events,
         version,
         state,
         already_handled: true,
-    }
+    })
 }

@@ -4,9 +4,9 @@
 //! Emits and consumes no event type.
 
 use super::parked::{ParkedReaction, ParkedReactions};
-use crate::api::{ApiError, ErrorBody, RequestActor};
+use crate::api::{ApiError, ApiQuery, ErrorBody, RequestActor};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use ferry_events::{Actor, ActorRole};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -26,9 +26,23 @@ pub fn router(parked: ParkedReactions) -> OpenApiRouter {
 
 /// Which reactor's parked reactions.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReactorFilter {
     /// A reactor's name (e.g. `accounts`); every reactor's when absent.
+    #[param(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub reactor: Option<String>,
+}
+
+impl ReactorFilter {
+    /// The reactor asked for, refused (400) unless it is a name a reactor can have.
+    fn reactor(&self) -> Result<Option<&str>, ApiError> {
+        match self.reactor.as_deref() {
+            Some(name) => ferry_events::validate_aggregate_id(name)
+                .map(|()| Some(name))
+                .map_err(|e| ApiError::invalid(format!("reactor: {e}"))),
+            None => Ok(None),
+        }
+    }
 }
 
 /// The parked reactions.
@@ -64,11 +78,11 @@ fn support_only(actor: &Actor) -> Result<(), ApiError> {
     tag = TAG,
     params(
         ReactorFilter,
-        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
     ),
     responses(
         (status = 200, description = "The parked reactions", body = ParkedList),
         (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Not support", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
@@ -76,11 +90,11 @@ fn support_only(actor: &Actor) -> Result<(), ApiError> {
 async fn list_parked(
     State(parked): State<ParkedReactions>,
     RequestActor(actor): RequestActor,
-    Query(filter): Query<ReactorFilter>,
+    ApiQuery(filter): ApiQuery<ReactorFilter>,
 ) -> Result<Json<ParkedList>, ApiError> {
     support_only(&actor)?;
     let parked = parked
-        .list(filter.reactor.as_deref())
+        .list(filter.reactor()?)
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
     Ok(Json(ParkedList { parked }))
@@ -94,11 +108,11 @@ async fn list_parked(
     tag = TAG,
     params(
         ReactorFilter,
-        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
     ),
     responses(
         (status = 202, description = "Retry requested", body = RetryRequested),
         (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Not support", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     )
@@ -106,11 +120,11 @@ async fn list_parked(
 async fn retry_parked(
     State(parked): State<ParkedReactions>,
     RequestActor(actor): RequestActor,
-    Query(filter): Query<ReactorFilter>,
+    ApiQuery(filter): ApiQuery<ReactorFilter>,
 ) -> Result<(axum::http::StatusCode, Json<RetryRequested>), ApiError> {
     support_only(&actor)?;
     let count = parked
-        .request_retry(filter.reactor.as_deref())
+        .request_retry(filter.reactor()?)
         .await
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
     tracing::info!(actor = %actor, reactor = ?filter.reactor, count, "retry of parked reactions requested");

@@ -41,6 +41,7 @@ impl AccountsExecutor {
     ) -> Result<Vec<Effect>, ReactionError>
     where
         D::Command: Clone,
+        D::Rejection: ferry_infra::command::Refusal,
     {
         let command = Command {
             id: command.id,

@@ -10,14 +10,15 @@ use crate::domain::optional_migration::OptionalAction;
 use crate::domain::target_infrastructure::Publish;
 use crate::service::{AccountCompatibility, Accounts, MigrationRequest};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use ferry_events::{
     AccountSpec, DatabaseVersion, Envelope, LanguageVersion, Money, OptionalMigrationScheduled,
     ServerKind, ServerRegistered, ServerStorage, ServiceKind,
 };
-use ferry_infra::api::{ApiError, ApiJson, CommandId, ErrorBody, RequestActor};
+use ferry_infra::api::openapi::{Id, IdempotencyKey, Ipv4Address, Ipv6Address, WithAnAddress};
+use ferry_infra::api::{ApiError, ApiJson, ApiPath, ApiQuery, CommandId, ErrorBody, RequestActor};
 use ferry_infra::command::Handled;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -61,38 +62,58 @@ impl CommandReply {
 #[serde(deny_unknown_fields)]
 pub struct ServerRegistration {
     /// Host name, e.g. `bakery.hosting.example`.
+    #[schema(pattern = "\\S")]
     pub name: String,
     /// `dedicated` or `vps`.
-    #[schema(value_type = String, example = "vps")]
     pub kind: ServerKind,
     /// Hardware configuration; a transit server must have the same, e.g. `vps-4c-8g`.
+    #[schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub configuration: String,
     /// Infrastructure version it runs, e.g. `v2020`.
+    #[schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub infrastructure_version: String,
-    /// IPv4 addresses.
+    /// IPv4 addresses; a server has at least one address, IPv4 or IPv6.
     #[serde(default)]
+    #[schema(value_type = Vec<Ipv4Address>, inline)]
     pub ipv4: Vec<String>,
     /// IPv6 addresses.
     #[serde(default)]
+    #[schema(value_type = Vec<Ipv6Address>, inline)]
     pub ipv6: Vec<String>,
-    /// Monthly price: `{amount_cents, currency}`.
-    #[schema(value_type = Object)]
+    /// Monthly price.
+    #[schema(value_type = Price)]
     #[serde(deserialize_with = "ferry_infra::strict_json::deserialize")]
     pub monthly_price: Money,
-    /// The owning customer.
+    /// The owning customer, e.g. `c-42`.
+    #[schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub customer_id: String,
     /// Where the customer is notified.
+    #[schema(format = Email)]
     pub contact_email: String,
-    /// The customer's language, e.g. `fr`.
+    /// The customer's language, e.g. `fr` or `pt-BR`.
+    #[schema(pattern = "^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")]
     pub locale: String,
-    /// Where its accounts' data lives: `{files_root, mail_root, postgres_url, mysql_url}`.
-    #[schema(value_type = Object)]
+    /// Where its accounts' data lives.
     #[serde(deserialize_with = "ferry_infra::strict_json::deserialize")]
     pub storage: ServerStorage,
-    /// Its accounts (files, mails, databases with sizes, domains, languages).
+    /// Its accounts (files, mails, databases with sizes, domains, languages). Account
+    /// ids, account names and database names are each unique on the server, and a
+    /// database needs its engine's URL in `storage`: a registration breaking these
+    /// rules is answered 422.
     #[serde(default, deserialize_with = "ferry_infra::strict_json::deserialize")]
-    #[schema(value_type = Vec<Object>)]
     pub accounts: Vec<AccountSpec>,
+}
+
+/// A monthly price, as the description shows [`Money`] in a registration.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes `Money` to the OpenAPI description, never built
+struct Price {
+    /// In cents of `currency`, not negative.
+    #[schema(minimum = 0)]
+    amount_cents: i64,
+    /// An ISO 4217 code, e.g. `EUR`.
+    #[schema(pattern = "^[A-Z]{3}$")]
+    currency: String,
 }
 
 impl ServerRegistration {
@@ -120,21 +141,22 @@ impl ServerRegistration {
 
 /// What an infrastructure version supports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TargetRegistration {
     /// Language versions, e.g. `[{"language": "php", "version": "8.3"}]`.
-    #[schema(value_type = Vec<Object>)]
     #[serde(deserialize_with = "ferry_infra::strict_json::deserialize")]
     pub languages: Vec<LanguageVersion>,
     /// Database versions, e.g. `[{"engine": "postgres", "version": "16"}]`.
-    #[schema(value_type = Vec<Object>)]
     #[serde(deserialize_with = "ferry_infra::strict_json::deserialize")]
     pub databases: Vec<DatabaseVersion>,
 }
 
 /// The target version of a new migration.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OpenMigration {
     /// e.g. `v2026`.
+    #[schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub target_version: String,
 }
 
@@ -159,32 +181,41 @@ pub struct CurrentMigration {
 #[serde(deny_unknown_fields)]
 pub struct ReinstallReport {
     /// The infrastructure version the server runs now, e.g. `v2026`.
+    #[schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub infrastructure_version: String,
 }
 
 /// Why something is abandoned.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Reason {
-    /// For the customer and support.
+    /// For the customer and support: not blank.
+    #[schema(pattern = "\\S")]
     pub reason: String,
 }
 
 /// The target version to check against.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TargetQuery {
     /// e.g. `v2026`.
+    #[param(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub target: String,
 }
 
-/// An optional migration to schedule.
+/// An optional migration to schedule. ferry moves the data of `postgresql` and
+/// `mysql` only: the other services are refused (422), as is a migration from a
+/// version to the same one.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleOptional {
-    /// `postgresql`, `mysql`, `redis`, `memcached`, `elasticsearch` or `rabbitmq`.
-    #[schema(value_type = String, example = "postgresql")]
+    /// The service migrated.
     pub service: ServiceKind,
     /// Version it runs, e.g. `15`.
+    #[schema(pattern = "^[A-Za-z0-9._+-]+$", max_length = 64)]
     pub from_version: String,
     /// Version it will run, e.g. `16`.
+    #[schema(pattern = "^[A-Za-z0-9._+-]+$", max_length = 64)]
     pub to_version: String,
     /// Not before this time; absent for as soon as possible.
     #[serde(default)]
@@ -232,17 +263,21 @@ pub fn router(accounts: Accounts) -> OpenApiRouter {
         .with_state(accounts)
 }
 
+/// The registration's body as the description shows it: with at least one address.
+type RegistrationBody = WithAnAddress<ServerRegistration>;
+
 /// Registers a client server with its accounts, or brings it in line (support).
 /// Registering the same details again changes nothing.
 #[utoipa::path(put, path = "/servers/{server_id}", tag = TAG,
-    params(("server_id" = String, Path, description = "e.g. srv-0042")),
-    request_body = ServerRegistration,
-    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+    params(("server_id" = inline(Id), Path, description = "e.g. srv-0042"), IdempotencyKey),
+    request_body = RegistrationBody,
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn register_server(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
     CommandId(id): CommandId,
-    Path(server_id): Path<String>,
+    ApiPath(server_id): ApiPath<String>,
     ApiJson(registration): ApiJson<ServerRegistration>,
 ) -> Result<Json<CommandReply>, ApiError> {
     let (server, account_specs) = registration.into_parts(&server_id);
@@ -254,14 +289,15 @@ async fn register_server(
 
 /// Publishes an infrastructure version and what it supports, or updates it (support).
 #[utoipa::path(put, path = "/target-infrastructures/{version}", tag = TAG,
-    params(("version" = String, Path, description = "e.g. v2026")),
+    params(("version" = inline(Id), Path, description = "e.g. v2026"), IdempotencyKey),
     request_body = TargetRegistration,
-    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn publish_target(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
     CommandId(id): CommandId,
-    Path(version): Path<String>,
+    ApiPath(version): ApiPath<String>,
     ApiJson(target): ApiJson<TargetRegistration>,
 ) -> Result<Json<CommandReply>, ApiError> {
     let publish = Publish {
@@ -278,12 +314,13 @@ async fn publish_target(
 /// than from the read side, so that a script's next command sees the migration it
 /// has just opened (owner or support; 404 when none is in progress).
 #[utoipa::path(get, path = "/servers/{server_id}/current-migration", tag = TAG,
-    params(("server_id" = String, Path)),
-    responses((status = 200, body = CurrentMigration), (status = "4XX", body = ErrorBody)))]
+    params(("server_id" = inline(Id), Path)),
+    responses((status = 200, body = CurrentMigration), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn current_migration(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
-    Path(server_id): Path<String>,
+    ApiPath(server_id): ApiPath<String>,
 ) -> Result<Json<CurrentMigration>, ApiError> {
     let migration_id = accounts.current_migration(&actor, &server_id).await?;
     Ok(Json(CurrentMigration { migration_id }))
@@ -291,13 +328,14 @@ async fn current_migration(
 
 /// Per account, what will not work on a target version (owner or support).
 #[utoipa::path(get, path = "/servers/{server_id}/compatibility", tag = TAG,
-    params(("server_id" = String, Path), TargetQuery),
-    responses((status = 200, body = Vec<AccountCompatibility>), (status = "4XX", body = ErrorBody)))]
+    params(("server_id" = inline(Id), Path), TargetQuery),
+    responses((status = 200, body = Vec<AccountCompatibility>), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn compatibility(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
-    Path(server_id): Path<String>,
-    Query(query): Query<TargetQuery>,
+    ApiPath(server_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<TargetQuery>,
 ) -> Result<Json<Vec<AccountCompatibility>>, ApiError> {
     Ok(Json(
         accounts
@@ -308,14 +346,15 @@ async fn compatibility(
 
 /// Step 1: opens the migration of a server to a target version (owner or support).
 #[utoipa::path(post, path = "/servers/{server_id}/migrations", tag = TAG,
-    params(("server_id" = String, Path)),
+    params(("server_id" = inline(Id), Path), IdempotencyKey),
     request_body = OpenMigration,
-    responses((status = 201, body = MigrationOpenedReply), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = MigrationOpenedReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn open_migration(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
     CommandId(id): CommandId,
-    Path(server_id): Path<String>,
+    ApiPath(server_id): ApiPath<String>,
     ApiJson(open): ApiJson<OpenMigration>,
 ) -> Result<(StatusCode, Json<MigrationOpenedReply>), ApiError> {
     let (migration_id, handled) = accounts
@@ -347,13 +386,14 @@ macro_rules! migration_route {
     ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal, |$account:ident| $request:expr) => {
         $(#[$doc])*
         #[utoipa::path($method, path = $path, tag = TAG,
-            params(("migration_id" = Uuid, Path), ("account_id" = String, Path)),
-            responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+            params(("migration_id" = Uuid, Path), ("account_id" = inline(Id), Path), IdempotencyKey),
+            responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
         async fn $name(
             State(accounts): State<Accounts>,
             RequestActor(actor): RequestActor,
             CommandId(id): CommandId,
-            Path((migration_id, $account)): Path<(Uuid, String)>,
+            ApiPath((migration_id, $account)): ApiPath<(Uuid, String)>,
         ) -> Result<Json<CommandReply>, ApiError> {
             run(&accounts, actor, id, migration_id, $request).await
         }
@@ -361,13 +401,14 @@ macro_rules! migration_route {
     ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal, $request:expr) => {
         $(#[$doc])*
         #[utoipa::path($method, path = $path, tag = TAG,
-            params(("migration_id" = Uuid, Path)),
-            responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+            params(("migration_id" = Uuid, Path), IdempotencyKey),
+            responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
         async fn $name(
             State(accounts): State<Accounts>,
             RequestActor(actor): RequestActor,
             CommandId(id): CommandId,
-            Path(migration_id): Path<Uuid>,
+            ApiPath(migration_id): ApiPath<Uuid>,
         ) -> Result<Json<CommandReply>, ApiError> {
             run(&accounts, actor, id, migration_id, $request).await
         }
@@ -434,14 +475,15 @@ migration_route!(
 /// End of step 6: the server was reinstalled; the report says which infrastructure
 /// version it runs, refused unless it is the migration's target (support).
 #[utoipa::path(post, path = "/migrations/{migration_id}/reinstall/done", tag = TAG,
-    params(("migration_id" = Uuid, Path)),
+    params(("migration_id" = Uuid, Path), IdempotencyKey),
     request_body = ReinstallReport,
-    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn record_reinstalled(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
     CommandId(id): CommandId,
-    Path(migration_id): Path<Uuid>,
+    ApiPath(migration_id): ApiPath<Uuid>,
     ApiJson(report): ApiJson<ReinstallReport>,
 ) -> Result<Json<CommandReply>, ApiError> {
     run(
@@ -471,14 +513,15 @@ migration_route!(
 /// finish, before its traffic switch: its transfer stops, its sources are thawed and
 /// the account serves from where it was (support).
 #[utoipa::path(post, path = "/migrations/{migration_id}/accounts/{account_id}/abort", tag = TAG,
-    params(("migration_id" = Uuid, Path), ("account_id" = String, Path)),
+    params(("migration_id" = Uuid, Path), ("account_id" = inline(Id), Path), IdempotencyKey),
     request_body = Reason,
-    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn abort_transfer(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
     CommandId(id): CommandId,
-    Path((migration_id, account_id)): Path<(Uuid, String)>,
+    ApiPath((migration_id, account_id)): ApiPath<(Uuid, String)>,
     ApiJson(reason): ApiJson<Reason>,
 ) -> Result<Json<CommandReply>, ApiError> {
     let request = MigrationRequest::AbortTransfer(account_id, reason.reason);
@@ -487,14 +530,15 @@ async fn abort_transfer(
 
 /// Abandons a migration before any account has moved (owner or support).
 #[utoipa::path(post, path = "/migrations/{migration_id}/cancellation", tag = TAG,
-    params(("migration_id" = Uuid, Path)),
+    params(("migration_id" = Uuid, Path), IdempotencyKey),
     request_body = Reason,
-    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn cancel_migration(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
     CommandId(id): CommandId,
-    Path(migration_id): Path<Uuid>,
+    ApiPath(migration_id): ApiPath<Uuid>,
     ApiJson(reason): ApiJson<Reason>,
 ) -> Result<Json<CommandReply>, ApiError> {
     run(
@@ -510,14 +554,15 @@ async fn cancel_migration(
 /// Schedules an optional migration of one service of a server, applied in place with
 /// no test phase (support).
 #[utoipa::path(post, path = "/servers/{server_id}/optional-migrations", tag = TAG,
-    params(("server_id" = String, Path)),
+    params(("server_id" = inline(Id), Path), IdempotencyKey),
     request_body = ScheduleOptional,
-    responses((status = 201, body = OptionalScheduledReply), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = OptionalScheduledReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn schedule_optional(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
     CommandId(id): CommandId,
-    Path(server_id): Path<String>,
+    ApiPath(server_id): ApiPath<String>,
     ApiJson(schedule): ApiJson<ScheduleOptional>,
 ) -> Result<(StatusCode, Json<OptionalScheduledReply>), ApiError> {
     let scheduled = OptionalMigrationScheduled {
@@ -548,13 +593,14 @@ async fn schedule_optional(
 
 /// Applies an optional migration now, no earlier than scheduled (owner or support).
 #[utoipa::path(post, path = "/optional-migrations/{optional_migration_id}/application", tag = TAG,
-    params(("optional_migration_id" = Uuid, Path)),
-    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+    params(("optional_migration_id" = Uuid, Path), IdempotencyKey),
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn apply_optional(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
     CommandId(id): CommandId,
-    Path(optional_id): Path<Uuid>,
+    ApiPath(optional_id): ApiPath<Uuid>,
 ) -> Result<Json<CommandReply>, ApiError> {
     let action = OptionalAction::Apply {
         transfer_id: Uuid::new_v5(&id, b"transfer"),
@@ -568,14 +614,15 @@ async fn apply_optional(
 
 /// Calls an optional migration off before it is applied (owner or support).
 #[utoipa::path(post, path = "/optional-migrations/{optional_migration_id}/cancellation", tag = TAG,
-    params(("optional_migration_id" = Uuid, Path)),
+    params(("optional_migration_id" = Uuid, Path), IdempotencyKey),
     request_body = Reason,
-    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = CommandReply), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer; nothing changed", body = ErrorBody)))]
 async fn cancel_optional(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
     CommandId(id): CommandId,
-    Path(optional_id): Path<Uuid>,
+    ApiPath(optional_id): ApiPath<Uuid>,
     ApiJson(reason): ApiJson<Reason>,
 ) -> Result<Json<CommandReply>, ApiError> {
     let action = OptionalAction::Cancel {

@@ -3,9 +3,10 @@
 
 use crate::estimates::{Estimates, ServerEstimates};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use ferry_events::ActorRole;
-use ferry_infra::api::{ApiError, ErrorBody, RequestActor};
+use ferry_infra::api::openapi::Id;
+use ferry_infra::api::{ApiError, ApiPath, ErrorBody, RequestActor};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,9 +26,10 @@ pub fn router(estimates: Estimates) -> OpenApiRouter {
     get,
     path = "/servers/{server_id}/downtime-estimates",
     tag = TAG,
-    params(("server_id" = String, Path, description = "The server, e.g. `srv-0042`")),
+    params(("server_id" = inline(Id), Path, description = "The server, e.g. `srv-0042`")),
     responses(
         (status = 200, description = "The estimates", body = ServerEstimates),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Not the owner's or support's", body = ErrorBody),
         (status = 404, description = "No such server", body = ErrorBody),
         (status = 503, description = "The log is unavailable", body = ErrorBody),
@@ -36,7 +38,7 @@ pub fn router(estimates: Estimates) -> OpenApiRouter {
 async fn downtime_estimates(
     State(estimates): State<Estimates>,
     RequestActor(actor): RequestActor,
-    Path(server_id): Path<String>,
+    ApiPath(server_id): ApiPath<String>,
 ) -> Result<Json<ServerEstimates>, ApiError> {
     ApiError::unless_valid_id("server", &server_id)?;
     let unavailable = |e: ferry_infra::event_log::ReadError| ApiError::unavailable(e.to_string());

@@ -2,10 +2,11 @@
 
 use crate::cli::UpArgs;
 use anyhow::Context;
+use ferry_infra::api::openapi::{ActorAuthentication, StrictRequestBodies};
 use ferry_infra::projection::RunnerSettings;
 use ferry_infra::projection::log_index::LogIndex;
 use ferry_infra::runtime::Runtime;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 /// The OpenAPI description's header; the services add their paths.
@@ -73,13 +74,16 @@ fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Router> {
     let data_mover = ferry_data_mover::service(runtime, data_mover);
     let read = ferry_migration_state::service(runtime, args.read);
     let reactions = ferry_infra::policy::routes::router(runtime.parked.clone());
-    let (routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)
         .merge(transit)
         .merge(data_mover)
         .merge(read)
         .merge(reactions)
         .split_for_parts();
+    // After the merge: these conventions hold for every service's operations.
+    ActorAuthentication.modify(&mut openapi);
+    StrictRequestBodies.modify(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     Ok(routes.route(
         "/openapi.json",

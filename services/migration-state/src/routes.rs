@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use chrono::Utc;
 use deadpool_postgres::Pool;
-use ferry_infra::api::{ApiError, ErrorBody, RequestActor};
+use ferry_infra::api::openapi::Id;
+use ferry_infra::api::{ApiError, ApiPath, ApiQuery, ErrorBody, RequestActor};
 use ferry_infra::event_log::EventLog;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -59,6 +59,7 @@ pub fn router(state: ReadState) -> OpenApiRouter {
 #[into_params(parameter_in = Query)]
 pub struct ServersQuery {
     /// Only servers whose current migration is at this step (1 to 8).
+    #[param(minimum = 1, maximum = 8)]
     pub step: Option<u8>,
 }
 
@@ -67,13 +68,8 @@ pub struct ServersQuery {
 #[into_params(parameter_in = Query)]
 pub struct OptionalMigrationsQuery {
     /// Only the optional migrations of this server.
+    #[param(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub server: Option<String>,
-}
-
-fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::invalid(e.body_text()))
 }
 
 /// A server the viewer may see.
@@ -125,21 +121,19 @@ async fn detail(
     tag = "read",
     params(
         ServersQuery,
-        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
     ),
     responses(
         (status = 200, description = "Support: every server; a customer: their own", body = [ServerListItem]),
         (status = 400, description = "Bad filter", body = ErrorBody),
-        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 503, description = "Read model unavailable", body = ErrorBody),
     )
 )]
 async fn list_servers(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
-    filters: Result<Query<ServersQuery>, QueryRejection>,
+    ApiQuery(filters): ApiQuery<ServersQuery>,
 ) -> Result<Json<Vec<ServerListItem>>, ApiError> {
-    let filters = query_params(filters)?;
     if let Some(step) = filters.step.filter(|s| !(1..=8).contains(s)) {
         return Err(ApiError::invalid(format!(
             "step {step} is not between 1 and 8"
@@ -157,12 +151,11 @@ async fn list_servers(
     path = "/servers/{server_id}",
     tag = "read",
     params(
-        ("server_id" = String, Path, description = "The server id, e.g. srv-0042"),
-        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
+        ("server_id" = inline(Id), Path, description = "The server id, e.g. srv-0042"),
     ),
     responses(
         (status = 200, body = ServerDetail),
-        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Another customer's server", body = ErrorBody),
         (status = 404, description = "Unknown server", body = ErrorBody),
         (status = 503, description = "Read model unavailable", body = ErrorBody),
@@ -171,7 +164,7 @@ async fn list_servers(
 async fn get_server(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ServerDetail>, ApiError> {
     let server = visible_server(&state.pool, &Viewer::of(&actor), &id).await?;
     let migration = match &server.migration {
@@ -191,12 +184,11 @@ async fn get_server(
     path = "/servers/{server_id}/audit",
     tag = "read",
     params(
-        ("server_id" = String, Path, description = "The server id"),
-        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
+        ("server_id" = inline(Id), Path, description = "The server id"),
     ),
     responses(
         (status = 200, body = AuditTimeline),
-        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Another customer's server", body = ErrorBody),
         (status = 404, description = "Unknown server", body = ErrorBody),
         (status = 503, description = "Read model or log unavailable", body = ErrorBody),
@@ -205,7 +197,7 @@ async fn get_server(
 async fn server_audit(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AuditTimeline>, ApiError> {
     let server = visible_server(&state.pool, &Viewer::of(&actor), &id).await?;
     Ok(Json(
@@ -219,13 +211,12 @@ async fn server_audit(
     path = "/migrations/{migration_id}",
     tag = "read",
     params(
-        ("migration_id" = String, Path, description = "The migration id (a UUID)"),
-        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
+        ("migration_id" = Uuid, Path, description = "The migration id"),
     ),
     responses(
         (status = 200, body = MigrationDetail),
         (status = 400, description = "Not a UUID", body = ErrorBody),
-        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Another customer's migration", body = ErrorBody),
         (status = 404, description = "Unknown migration", body = ErrorBody),
         (status = 503, description = "Read model unavailable", body = ErrorBody),
@@ -234,7 +225,7 @@ async fn server_audit(
 async fn get_migration(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<MigrationDetail>, ApiError> {
     let migration_id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::invalid(format!("migration id {id:?} is not a UUID")))?;
@@ -254,10 +245,9 @@ async fn get_migration(
     get,
     path = "/transit-servers",
     tag = "read",
-    params(("x-ferry-actor" = String, Header, description = "support:<login>")),
-    responses(
+        responses(
         (status = 200, body = [TransitServerView]),
-        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Customers may not see the pool", body = ErrorBody),
         (status = 503, description = "Read model unavailable", body = ErrorBody),
     )
@@ -276,10 +266,9 @@ async fn list_transit_servers(
     get,
     path = "/transit-queues",
     tag = "read",
-    params(("x-ferry-actor" = String, Header, description = "support:<login>")),
-    responses(
+        responses(
         (status = 200, body = [TransitQueueView]),
-        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Customers may not see the queues", body = ErrorBody),
         (status = 503, description = "Read model unavailable", body = ErrorBody),
     )
@@ -321,10 +310,9 @@ fn empty_queue(configuration: &str) -> TransitQueueView {
     get,
     path = "/target-infrastructures",
     tag = "read",
-    params(("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>")),
-    responses(
+        responses(
         (status = 200, body = [TargetInfrastructureView]),
-        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 503, description = "Read model unavailable", body = ErrorBody),
     )
 )]
@@ -342,11 +330,11 @@ async fn list_target_infrastructures(
     tag = "read",
     params(
         OptionalMigrationsQuery,
-        ("x-ferry-actor" = String, Header, description = "customer:<id> or support:<login>"),
     ),
     responses(
         (status = 200, body = [OptionalMigrationView]),
-        (status = 401, description = "No actor", body = ErrorBody),
+        (status = 400, description = "Bad filter", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Another customer's server", body = ErrorBody),
         (status = 404, description = "Unknown server", body = ErrorBody),
         (status = 503, description = "Read model unavailable", body = ErrorBody),
@@ -355,9 +343,8 @@ async fn list_target_infrastructures(
 async fn list_optional_migrations(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
-    filters: Result<Query<OptionalMigrationsQuery>, QueryRejection>,
+    ApiQuery(filters): ApiQuery<OptionalMigrationsQuery>,
 ) -> Result<Json<Vec<OptionalMigrationView>>, ApiError> {
-    let filters = query_params(filters)?;
     let viewer = Viewer::of(&actor);
     if let Some(server) = &filters.server {
         visible_server(&state.pool, &viewer, server).await?;

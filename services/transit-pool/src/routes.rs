@@ -11,9 +11,10 @@
 
 use crate::service::{Changes, CommandMeta, NewTransitServer, TransitPool};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use ferry_events::ServerStorage;
-use ferry_infra::api::{ApiError, ApiJson, CommandId, ErrorBody, RequestActor};
+use ferry_infra::api::openapi::{Id, IdempotencyKey, Ipv4Address, Ipv6Address, WithAnAddress};
+use ferry_infra::api::{ApiError, ApiJson, ApiPath, CommandId, ErrorBody, RequestActor};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -37,8 +38,10 @@ pub fn router(pool: TransitPool) -> OpenApiRouter {
 #[serde(deny_unknown_fields)]
 pub struct StorageBody {
     /// Directory holding one sub-directory of files per account.
+    #[schema(pattern = "\\S")]
     pub files_root: String,
     /// Directory holding one sub-directory of mailboxes per account.
+    #[schema(pattern = "\\S")]
     pub mail_root: String,
     /// Connection URL of its PostgreSQL instance, if it runs one.
     #[serde(default)]
@@ -53,17 +56,22 @@ pub struct StorageBody {
 #[serde(deny_unknown_fields)]
 pub struct TransitServerBody {
     /// Its host name, e.g. `transit-07.hosting.example`.
+    #[schema(pattern = "\\S")]
     pub name: String,
     /// Its hardware configuration, e.g. `vps-4c-8g`: it is lent only to client servers
     /// with the same one.
+    #[schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub configuration: String,
     /// The infrastructure version it runs now, e.g. `v2026`.
+    #[schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)]
     pub infrastructure_version: String,
-    /// Its IPv4 addresses.
+    /// Its IPv4 addresses; it has at least one address, IPv4 or IPv6 (422 otherwise).
     #[serde(default)]
+    #[schema(value_type = Vec<Ipv4Address>, inline)]
     pub ipv4: Vec<String>,
     /// Its IPv6 addresses.
     #[serde(default)]
+    #[schema(value_type = Vec<Ipv6Address>, inline)]
     pub ipv6: Vec<String>,
     /// Where accounts' data lives on it.
     pub storage: StorageBody,
@@ -71,10 +79,15 @@ pub struct TransitServerBody {
 
 /// Why a transit server is taken out of service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OutOfServiceBody {
-    /// Why, for support, e.g. `disk fault`.
+    /// Why, for support, e.g. `disk fault`: not blank.
+    #[schema(pattern = "\\S")]
     pub reason: String,
 }
+
+/// The registration's body as the description shows it: with at least one address.
+type TransitRegistrationBody = WithAnAddress<TransitServerBody>;
 
 /// Adds a transit server to the pool, free to be lent in its configuration's queue. An
 /// identical re-add (a fleet re-import) changes nothing; other details are a conflict.
@@ -83,14 +96,14 @@ pub struct OutOfServiceBody {
     path = "/transit-servers/{id}",
     tag = TAG,
     params(
-        ("id" = String, Path, description = "The transit server id, e.g. `tr-0007`"),
-        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
-        ("idempotency-key" = Option<String>, Header, description = "A UUID: the same key is carried out once"),
+        ("id" = inline(Id), Path, description = "The transit server id, e.g. `tr-0007`"),
+        IdempotencyKey,
     ),
-    request_body = TransitServerBody,
+    request_body = TransitRegistrationBody,
     responses(
         (status = 200, description = "Added, or already there with these details", body = Changes),
         (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Not support", body = ErrorBody),
         (status = 409, description = "Already there with other details", body = ErrorBody),
         (status = 422, description = "Impossible details", body = ErrorBody),
@@ -99,7 +112,7 @@ pub struct OutOfServiceBody {
 )]
 async fn put_transit_server(
     State(pool): State<TransitPool>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RequestActor(actor): RequestActor,
     CommandId(command_id): CommandId,
     ApiJson(body): ApiJson<TransitServerBody>,
@@ -130,14 +143,14 @@ async fn put_transit_server(
     path = "/transit-servers/{id}/out-of-service",
     tag = TAG,
     params(
-        ("id" = String, Path, description = "The transit server id"),
-        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
-        ("idempotency-key" = Option<String>, Header, description = "A UUID: the same key is carried out once"),
+        ("id" = inline(Id), Path, description = "The transit server id"),
+        IdempotencyKey,
     ),
     request_body = OutOfServiceBody,
     responses(
         (status = 200, description = "Withdrawn from its queue, or already out of service", body = Changes),
         (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Not support", body = ErrorBody),
         (status = 404, description = "Not in the pool", body = ErrorBody),
         (status = 409, description = "Not free (reserved, installing, lent or being wiped)", body = ErrorBody),
@@ -147,7 +160,7 @@ async fn put_transit_server(
 )]
 async fn take_out_of_service(
     State(pool): State<TransitPool>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RequestActor(actor): RequestActor,
     CommandId(command_id): CommandId,
     ApiJson(body): ApiJson<OutOfServiceBody>,
@@ -165,12 +178,13 @@ async fn take_out_of_service(
     path = "/transit-servers/{id}/in-service",
     tag = TAG,
     params(
-        ("id" = String, Path, description = "The transit server id"),
-        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
-        ("idempotency-key" = Option<String>, Header, description = "A UUID: the same key is carried out once"),
+        ("id" = inline(Id), Path, description = "The transit server id"),
+        IdempotencyKey,
     ),
     responses(
         (status = 200, description = "Back in service, or already in service", body = Changes),
+        (status = 400, description = "Malformed id or idempotency key", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Not support", body = ErrorBody),
         (status = 404, description = "Not in the pool", body = ErrorBody),
         (status = 503, description = "The event log is unavailable", body = ErrorBody),
@@ -178,7 +192,7 @@ async fn take_out_of_service(
 )]
 async fn return_to_service(
     State(pool): State<TransitPool>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RequestActor(actor): RequestActor,
     CommandId(command_id): CommandId,
 ) -> Result<Json<Changes>, ApiError> {
@@ -194,12 +208,13 @@ async fn return_to_service(
     path = "/transit-servers/{id}/installation/retry",
     tag = TAG,
     params(
-        ("id" = String, Path, description = "The transit server id"),
-        ("x-ferry-actor" = String, Header, description = "Who asks: `support:<login>`"),
-        ("idempotency-key" = Option<String>, Header, description = "A UUID: the same key is carried out once"),
+        ("id" = inline(Id), Path, description = "The transit server id"),
+        IdempotencyKey,
     ),
     responses(
         (status = 200, description = "Installation started again", body = Changes),
+        (status = 400, description = "Malformed id or idempotency key", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
         (status = 403, description = "Not support", body = ErrorBody),
         (status = 404, description = "Not in the pool", body = ErrorBody),
         (status = 409, description = "No failed installation to retry", body = ErrorBody),
@@ -208,7 +223,7 @@ async fn return_to_service(
 )]
 async fn retry_installation(
     State(pool): State<TransitPool>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     RequestActor(actor): RequestActor,
     CommandId(command_id): CommandId,
 ) -> Result<Json<Changes>, ApiError> {

@@ -2,7 +2,8 @@
 //! registration is refused with a reason naming the field, and changes nothing.
 
 use ferry_events::{
-    AccountSpec, DatabaseEngine, ServerRegistered, validate_addresses, validate_aggregate_id,
+    AccountSpec, DatabaseEngine, ServerRegistered, is_blank, validate_addresses,
+    validate_aggregate_id, validate_token,
 };
 use std::collections::BTreeSet;
 
@@ -11,9 +12,10 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
     validate_aggregate_id(&server.server_id).map_err(|e| format!("server_id: {e}"))?;
     validate_aggregate_id(&server.configuration).map_err(|e| format!("configuration: {e}"))?;
     non_empty("name", &server.name)?;
-    non_empty("infrastructure_version", &server.infrastructure_version)?;
-    non_empty("customer_id", &server.customer_id)?;
-    non_empty("locale", &server.locale)?;
+    validate_aggregate_id(&server.infrastructure_version)
+        .map_err(|e| format!("infrastructure_version: {e}"))?;
+    validate_aggregate_id(&server.customer_id).map_err(|e| format!("customer_id: {e}"))?;
+    locale(&server.locale)?;
     email(&server.contact_email)?;
     validate_addresses(&server.ipv4, &server.ipv6)?;
     if server.monthly_price.amount_cents < 0 {
@@ -38,8 +40,19 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
         if !names.insert(&account.name) {
             return Err(format!("account name {:?} is used twice", account.name));
         }
+        for language in &account.languages {
+            validate_token(&format!("account {id}: language"), &language.language)?;
+            validate_token(
+                &format!("account {id}: language version"),
+                &language.version,
+            )?;
+        }
         for database in &account.databases {
-            non_empty(&format!("account {id}: database name"), &database.name)?;
+            database_name(id, &database.name)?;
+            validate_token(
+                &format!("account {id}: database version"),
+                &database.version,
+            )?;
             if !databases.insert((database.engine as u8, &database.name)) {
                 return Err(format!(
                     "database {:?} is listed twice on the server",
@@ -69,7 +82,7 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
 }
 
 fn non_empty(field: &str, value: &str) -> Result<(), String> {
-    if value.trim().is_empty() {
+    if is_blank(value) {
         return Err(format!("{field} is empty"));
     }
     Ok(())
@@ -87,9 +100,44 @@ fn email(address: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A language tag such as `fr`, `pt-BR` or `zh_Hant`: the language in 2 or 3
+/// lowercase letters, then subtags of 2 to 8 letters or digits.
+fn locale(locale: &str) -> Result<(), String> {
+    let mut parts = locale.split(['-', '_']);
+    let language = parts.next().unwrap_or_default();
+    let valid = (2..=3).contains(&language.len())
+        && language.chars().all(|c| c.is_ascii_lowercase())
+        && parts.all(|tag| {
+            (2..=8).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+    if !valid {
+        return Err(format!(
+            "locale: {locale:?} is not a language tag like fr or pt-BR"
+        ));
+    }
+    Ok(())
+}
+
+/// A database name: letters, digits, `_`, `-`, at most 63 (PostgreSQL's limit),
+/// so that it is safe as a quoted identifier in both engines.
+fn database_name(id: &str, name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return Err(format!(
+            "account {id}: database name {name:?} must be 1 to 63 letters, digits, '_' or '-'"
+        ));
+    }
+    Ok(())
+}
+
 /// An account name is a directory name under the server's roots.
 fn directory_name(id: &str, name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
+        && name.len() <= 128
         && name != "."
         && name != ".."
         && name
@@ -105,6 +153,7 @@ fn directory_name(id: &str, name: &str) -> Result<(), String> {
 
 fn domain_name(id: &str, name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
+        && name.len() <= 253
         && !name.ends_with('.')
         && name.split('.').all(|label| {
             !label.is_empty()

@@ -25,6 +25,10 @@ pub enum MigrationRefusal {
     /// Not possible at this point of the process.
     #[error("{0}")]
     WrongStep(String),
+    /// The server has nothing to migrate (no account, already on the target version):
+    /// a fact of its current state, not of the request.
+    #[error("{0}")]
+    NothingToMigrate(String),
     /// Another account is moving: accounts move one at a time.
     #[error("account {0} is being moved; accounts move one at a time, try again once it is done")]
     AnotherAccountMoving(String),
@@ -59,6 +63,7 @@ impl Refusal for MigrationRefusal {
             | Self::AccountsNotReady(_)
             | Self::AccountsNotOnTransit(_)
             | Self::OutsideWorkingHours { .. }
+            | Self::NothingToMigrate(_)
             | Self::TooLateToCancel => RefusalKind::Conflict,
         }
     }

@@ -303,7 +303,7 @@ fn a_server_without_accounts_or_already_on_the_target_has_nothing_to_migrate() {
     };
     given::<MigrationDecider>([])
         .when(by(customer(), empty))
-        .then_refused_because(Invalid, "no account");
+        .then_refused_because(Conflict, "no account");
     let same = Action::Open {
         migration_id,
         server_id,
@@ -314,7 +314,7 @@ fn a_server_without_accounts_or_already_on_the_target_has_nothing_to_migrate() {
     };
     given::<MigrationDecider>([])
         .when(by(customer(), same))
-        .then_refused_because(Invalid, "already runs v2026");
+        .then_refused_because(Conflict, "already runs v2026");
 }
 
 #[test]

@@ -142,10 +142,13 @@ impl Decider for OptionalMigrationDecider {
                     service_name(scheduled.service)
                 )));
             }
-            if scheduled.from_version.trim().is_empty()
-                || scheduled.to_version.trim().is_empty()
-                || scheduled.from_version == scheduled.to_version
-            {
+            for (field, version) in [
+                ("from_version", &scheduled.from_version),
+                ("to_version", &scheduled.to_version),
+            ] {
+                ferry_events::validate_token(field, version).map_err(OptionalRefusal::Invalid)?;
+            }
+            if scheduled.from_version == scheduled.to_version {
                 return Err(OptionalRefusal::Invalid(format!(
                     "an optional migration goes from one {} version to another, not {:?} to {:?}",
                     service_name(scheduled.service),

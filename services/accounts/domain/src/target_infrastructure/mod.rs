@@ -9,7 +9,7 @@ use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
     Actor, AggregateType, DatabaseVersion, InfrastructureVersionPublished,
     InfrastructureVersionSupportChanged, LanguageVersion, TargetInfrastructureEvent,
-    validate_aggregate_id,
+    validate_aggregate_id, validate_token,
 };
 
 /// An infrastructure version, once published.
@@ -71,14 +71,14 @@ impl Decider for TargetInfrastructureDecider {
         let mut databases = command.databases.clone();
         databases.sort_by(|a, b| (a.engine as u8, &a.version).cmp(&(b.engine as u8, &b.version)));
         databases.dedup();
-        if languages
-            .iter()
-            .any(|l| l.language.trim().is_empty() || l.version.trim().is_empty())
-            || databases.iter().any(|d| d.version.trim().is_empty())
-        {
-            return Err(TargetRefusal::Invalid(
-                "every language and database needs a name and a version".into(),
-            ));
+        for language in &languages {
+            validate_token("language", &language.language)
+                .and_then(|()| validate_token("language version", &language.version))
+                .map_err(TargetRefusal::Invalid)?;
+        }
+        for database in &databases {
+            validate_token("database version", &database.version)
+                .map_err(TargetRefusal::Invalid)?;
         }
         match &state.support {
             None => Ok(vec![

@@ -76,5 +76,5 @@ fn customers_cannot_publish() {
 fn a_language_without_version_is_invalid() {
     given::<TargetInfrastructureDecider>([])
         .when(publish(vec![php("")]))
-        .then_refused_because(RefusalKind::Invalid, "needs a name and a version");
+        .then_refused_because(RefusalKind::Invalid, "language version");
 }

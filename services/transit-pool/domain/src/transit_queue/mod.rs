@@ -241,7 +241,7 @@ impl Decider for TransitQueueDecider {
                 reason,
             } => {
                 check_server_id(transit_server_id)?;
-                if reason.trim().is_empty() {
+                if ferry_events::is_blank(reason) {
                     return Err(TransitQueueRejection::Invalid(
                         "say why the transit server is taken out of service".into(),
                     ));

@@ -437,19 +437,21 @@ fn authorize(command: &TransitServerCommand) -> Result<(), TransitServerRejectio
 
 fn check_details(details: &TransitServerAdded) -> Result<(), TransitServerRejection> {
     let invalid = |reason: String| Err(TransitServerRejection::Invalid(reason));
-    if details.name.trim().is_empty() {
+    if ferry_events::is_blank(&details.name) {
         return invalid("the name is empty".into());
     }
     if let Err(e) = validate_aggregate_id(&details.configuration) {
         return invalid(format!("configuration: {e}"));
     }
-    if details.infrastructure_version.trim().is_empty() {
-        return invalid("the infrastructure version is empty".into());
+    if let Err(e) = validate_aggregate_id(&details.infrastructure_version) {
+        return invalid(format!("infrastructure_version: {e}"));
     }
     if let Err(reason) = ferry_events::validate_addresses(&details.ipv4, &details.ipv6) {
         return invalid(reason);
     }
-    if details.storage.files_root.trim().is_empty() || details.storage.mail_root.trim().is_empty() {
+    if ferry_events::is_blank(&details.storage.files_root)
+        || ferry_events::is_blank(&details.storage.mail_root)
+    {
         return invalid("the files root and the mail root are required".into());
     }
     Ok(())
@@ -751,7 +753,7 @@ fn decide_in_pool(status: &Status, action: &TransitServerAction) -> Decided {
             }),
         },
         TransitServerAction::TakeOutOfService { reason } => {
-            if reason.trim().is_empty() {
+            if ferry_events::is_blank(reason) {
                 return Err(TransitServerRejection::Invalid(
                     "say why the transit server is taken out of service".into(),
                 ));

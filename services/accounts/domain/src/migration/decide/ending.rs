@@ -9,7 +9,7 @@ use crate::migration::state::{MigrationState, Place};
 use ferry_events::{AccountRelocated, MigrationCancelled, MigrationCompleted, MigrationEvent};
 
 pub(super) fn cancel(state: &MigrationState, reason: &str) -> Decision {
-    if reason.trim().is_empty() {
+    if ferry_events::is_blank(reason) {
         return Err(Refused::Invalid(
             "say why the migration is cancelled".into(),
         ));

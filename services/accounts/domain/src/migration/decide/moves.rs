@@ -86,7 +86,7 @@ pub(super) fn start_rollback(
 /// not happened (it is what records the account moved), so nothing points at the
 /// destination yet.
 pub(super) fn abort_transfer(state: &MigrationState, account_id: &str, reason: &str) -> Decision {
-    if reason.trim().is_empty() {
+    if ferry_events::is_blank(reason) {
         return Err(Refused::Invalid(
             "say why the transfer is called off: the customer reads it".into(),
         ));

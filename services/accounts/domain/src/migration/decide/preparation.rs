@@ -21,12 +21,12 @@ pub(super) fn open(
     target: &compatibility::TargetSupport,
 ) -> Decision {
     if accounts.is_empty() {
-        return Err(Refused::Invalid(
+        return Err(Refused::NothingToMigrate(
             "the server has no account: reinstall it directly, there is nothing to migrate".into(),
         ));
     }
     if from_version == target.version {
-        return Err(Refused::Invalid(format!(
+        return Err(Refused::NothingToMigrate(format!(
             "the server already runs {from_version}"
         )));
     }

@@ -74,10 +74,20 @@ pub fn report_error(error: &anyhow::Error, json: bool) {
         eprintln!("error: {error:#}");
         return;
     }
+    // The chain as `{:#}` writes it, but the API's own part by its reason alone:
+    // its code and status have their own fields.
+    let reason = error
+        .chain()
+        .map(|cause| match cause.downcast_ref::<client::ApiFailure>() {
+            Some(failure) => failure.reason.clone(),
+            None => cause.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(": ");
     let body = match error.downcast_ref::<client::ApiFailure>() {
         Some(failure) => serde_json::json!({
             "error": failure.error,
-            "reason": format!("{error:#}"),
+            "reason": reason,
             "status": failure.status,
         }),
         None => serde_json::json!({ "error": "failed", "reason": format!("{error:#}") }),

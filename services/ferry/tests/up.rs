@@ -299,6 +299,11 @@ async fn the_cli_answers_a_refusal_in_json_and_ends_quietly_when_its_reader_goes
         (Some("forbidden"), Some(403)),
         "{body}"
     );
+    let reason = body["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("c-77") && !reason.contains("403"),
+        "the reason, without the code and status it has fields for: {body}"
+    );
 
     // `ferry … | head -0`: the reader is gone before the answer is written.
     let mut listing = cli_command(port, &["--as", "support:jdoe", "servers"])

@@ -252,6 +252,26 @@ pub struct RequiredMigrationClosed {
     pub outcome: MigrationOutcome,
 }
 
+/// One service of the server is claimed for an optional migration: another one of
+/// the same service is refused until this one is applied or cancelled. It carries
+/// the optional migration as scheduled, so that the accounts service schedules it
+/// even if the request that claimed the service went no further.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceMigrationClaimed {
+    /// The optional migration, as it is to be scheduled.
+    pub schedule: crate::OptionalMigrationScheduled,
+}
+
+/// The service's optional migration was applied or cancelled; another may be
+/// scheduled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceMigrationReleased {
+    /// The optional migration.
+    pub optional_migration_id: uuid::Uuid,
+    /// The service it migrated.
+    pub service: crate::ServiceKind,
+}
+
 aggregate_events! {
     /// An event of a client server (aggregate `server`).
     pub enum ServerEvent for Server {
@@ -265,5 +285,7 @@ aggregate_events! {
         InfrastructureVersionChanged = 1,
         RequiredMigrationOpened = 1,
         RequiredMigrationClosed = 1,
+        ServiceMigrationClaimed = 1,
+        ServiceMigrationReleased = 1,
     }
 }

@@ -676,6 +676,31 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
             .into(),
             accounts_service(),
         ),
+        (
+            server(),
+            ServiceMigrationClaimed {
+                schedule: OptionalMigrationScheduled {
+                    optional_migration_id: uuid(OPTIONAL_MIGRATION),
+                    server_id: server(),
+                    customer_id: "c-42".into(),
+                    service: ServiceKind::Postgresql,
+                    from_version: "13".into(),
+                    to_version: "16".into(),
+                    scheduled_for: Some(at("2026-12-01T06:00:00Z")),
+                },
+            }
+            .into(),
+            support(),
+        ),
+        (
+            server(),
+            ServiceMigrationReleased {
+                optional_migration_id: uuid(OPTIONAL_MIGRATION),
+                service: ServiceKind::Postgresql,
+            }
+            .into(),
+            accounts_service(),
+        ),
         // transit_queue
         (
             "vps-4c-8g".into(),
@@ -1064,6 +1089,8 @@ const ADDED_LATER: &[&str] = &[
     "PreCopyFailed",
     "PreCopyRetried",
     "AccountTransferAborted",
+    "ServiceMigrationClaimed",
+    "ServiceMigrationReleased",
 ];
 
 /// A type's rank: its place in the catalogue's first release, then in [`ADDED_LATER`].

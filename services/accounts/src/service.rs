@@ -486,7 +486,28 @@ impl Accounts {
         scheduled.server_id = server_id.to_owned();
         scheduled.customer_id = server.customer_id().to_owned();
         let optional_id = scheduled.optional_migration_id;
-        self.optional_command(actor, id, optional_id, OptionalAction::Schedule(scheduled))
+        let schedule = OptionalCommand {
+            actor: actor.clone(),
+            action: OptionalAction::Schedule(scheduled.clone()),
+        };
+        // Decide first without writing, so that a refused request claims nothing.
+        OptionalMigrationDecider::decide(&Default::default(), &schedule)
+            .map_err(|refusal| ApiError::refused(&refusal))?;
+        // One optional migration per service at a time: the server's claim refuses
+        // a second (409) until the first is applied or cancelled. The claim carries
+        // the schedule, which the accounts policy writes too, so that a crash
+        // between the two writes leaves no service claimed by nothing.
+        let claim = Command {
+            id: Uuid::new_v5(&id, b"claim-service"),
+            aggregate_id: server_id.to_owned(),
+            correlation_id: optional_id,
+            actor: actor.clone(),
+            payload: ServerCommand::ClaimService {
+                schedule: scheduled.clone(),
+            },
+        };
+        self.handler.handle::<ServerDecider>(&claim).await?;
+        self.optional_command(actor, id, optional_id, schedule.action)
             .await
     }
 

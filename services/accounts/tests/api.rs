@@ -370,11 +370,16 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
 
     let stack = TestStack::new().await;
     let (accounts, _) = setup(&stack).await;
+    // Two services: one optional migration per service at a time.
     let schedule = |to: &str, at| OptionalMigrationScheduled {
         optional_migration_id: uuid::Uuid::nil(),
         server_id: String::new(),
         customer_id: String::new(),
-        service: ServiceKind::Postgresql,
+        service: if to == "16" {
+            ServiceKind::Postgresql
+        } else {
+            ServiceKind::Mysql
+        },
         from_version: "13".into(),
         to_version: to.into(),
         scheduled_for: Some(at),
@@ -441,4 +446,76 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
     assert!(applied, "the due migration is started by ferry");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(!started(later).await, "the later one waits for its time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_has_one_optional_migration_at_a_time() {
+    use ferry_accounts::domain::optional_migration::OptionalAction;
+    use ferry_events::{OptionalMigrationScheduled, ServiceKind};
+
+    let stack = TestStack::new().await;
+    let (accounts, _) = setup(&stack).await;
+    let support = || Actor::support("jdoe");
+    let schedule = |to: &str| OptionalMigrationScheduled {
+        optional_migration_id: uuid::Uuid::nil(),
+        server_id: String::new(),
+        customer_id: String::new(),
+        service: ServiceKind::Postgresql,
+        from_version: "13".into(),
+        to_version: to.into(),
+        scheduled_for: Some(chrono::Utc::now() + chrono::Duration::days(30)),
+    };
+    let first = accounts
+        .schedule_optional(support(), uuid::Uuid::now_v7(), "srv-42", schedule("16"))
+        .await
+        .expect("scheduled");
+    let first_id = first
+        .state
+        .scheduled
+        .as_ref()
+        .expect("scheduled")
+        .optional_migration_id;
+
+    let second = accounts
+        .schedule_optional(support(), uuid::Uuid::now_v7(), "srv-42", schedule("17"))
+        .await;
+    let refusal = second.expect_err("a second optional migration of the service");
+    assert_eq!(
+        refusal.status,
+        axum::http::StatusCode::CONFLICT,
+        "{refusal}"
+    );
+    assert!(
+        refusal.body.reason.contains(&first_id.to_string()),
+        "{refusal}"
+    );
+
+    // Called off, the first gives the service back (the accounts policy), and the
+    // same request goes through.
+    accounts
+        .optional_command(
+            support(),
+            uuid::Uuid::now_v7(),
+            first_id,
+            OptionalAction::Cancel {
+                reason: "the customer prefers 17".into(),
+            },
+        )
+        .await
+        .expect("cancelled");
+    let released = ferry_infra::testkit::eventually(10, || async {
+        accounts
+            .server("srv-42")
+            .await
+            .is_ok_and(|server| server.service_claim(ServiceKind::Postgresql).is_none())
+    })
+    .await;
+    assert!(
+        released,
+        "the service is released once its migration is cancelled"
+    );
+    accounts
+        .schedule_optional(support(), uuid::Uuid::now_v7(), "srv-42", schedule("17"))
+        .await
+        .expect("scheduled once the first is cancelled");
 }

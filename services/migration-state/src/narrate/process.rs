@@ -51,6 +51,18 @@ pub(super) fn server(event: &ServerEvent) -> Narration {
             "required migration {} to {} opened on the server",
             e.migration_id, e.target_version
         ),
+        E::ServiceMigrationClaimed(e) => format!(
+            "its {} service claimed for optional migration {} ({} to {})",
+            service_name(e.schedule.service),
+            e.schedule.optional_migration_id,
+            e.schedule.from_version,
+            e.schedule.to_version
+        ),
+        E::ServiceMigrationReleased(e) => format!(
+            "its {} service released by optional migration {}",
+            service_name(e.service),
+            e.optional_migration_id
+        ),
         E::RequiredMigrationClosed(e) => format!(
             "required migration {} closed: {}",
             e.migration_id,
@@ -83,10 +95,7 @@ pub(super) fn optional(event: &OptionalMigrationEvent) -> Narration {
     match event {
         E::OptionalMigrationScheduled(e) => Narration::says(format!(
             "optional migration of {} from {} to {} scheduled {}",
-            serde_json::to_value(e.service)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| format!("{:?}", e.service)),
+            service_name(e.service),
             e.from_version,
             e.to_version,
             match e.scheduled_for {
@@ -294,4 +303,12 @@ impl Narrator {
         };
         Narration::says(line)
     }
+}
+
+/// A service as the API names it (`postgresql`, `mysql`, …).
+fn service_name(service: ferry_events::ServiceKind) -> String {
+    serde_json::to_value(service)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{service:?}"))
 }

@@ -247,6 +247,8 @@ impl ServerView {
                     record.outcome = Some(e.outcome);
                 }
             }
+            // The optional migrations' own view (`optional_migrations`) shows them.
+            ServerEvent::ServiceMigrationClaimed(_) | ServerEvent::ServiceMigrationReleased(_) => {}
         }
     }
 

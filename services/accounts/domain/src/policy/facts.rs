@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use ferry_core::policy::View;
 use ferry_events::{
     AccountTrafficEvent, AggregateType, Envelope, Event, MigrationEvent, OptionalMigrationEvent,
-    ServerStorage, TransferEvent, TransferKind, TransitQueueEvent,
+    ServerStorage, ServiceKind, TransferEvent, TransferKind, TransitQueueEvent,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -59,6 +59,12 @@ pub enum AccountsFact {
     },
     /// An optional migration.
     Optional {
+        /// The server whose service it migrates.
+        #[serde(default)]
+        server_id: String,
+        /// The service it migrates; absent in an entry folded before it was kept.
+        #[serde(default)]
+        service: Option<ServiceKind>,
         /// The version it moves the service to.
         to_version: String,
         /// When it is due, while it waits for its scheduled time.
@@ -264,13 +270,22 @@ impl View for AccountsView {
             }
             Event::OptionalMigration(OptionalMigrationEvent::OptionalMigrationScheduled(s)) => {
                 Some(AccountsFact::Optional {
+                    server_id: s.server_id.clone(),
+                    service: Some(s.service),
                     to_version: s.to_version.clone(),
                     due: s.scheduled_for,
                 })
             }
             // Under way, done, failed (a person retries) or called off: no longer due.
             Event::OptionalMigration(_) => match entry {
-                Some(AccountsFact::Optional { to_version, .. }) => Some(AccountsFact::Optional {
+                Some(AccountsFact::Optional {
+                    server_id,
+                    service,
+                    to_version,
+                    ..
+                }) => Some(AccountsFact::Optional {
+                    server_id,
+                    service,
                     to_version,
                     due: None,
                 }),

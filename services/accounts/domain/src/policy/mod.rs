@@ -28,6 +28,8 @@
 //! | a failed pre-copy's retry due | the migration's `RetryPreCopy` as the system actor |
 //! | an optional migration due | `Apply` as the system actor |
 //! | `RequiredMigrationOpened` (server: the server claimed for a migration) | the migration's `Open`, as the actor who claimed it (the edge adds the server's accounts and the target's support) |
+//! | `ServiceMigrationClaimed` (server: a service claimed for an optional migration) | the optional migration's `Schedule`, as the actor who claimed it |
+//! | `OptionalMigrationApplied`, `OptionalMigrationCancelled` | the server's `ReleaseService` (a failed one keeps its service: a person retries it) |
 
 mod facts;
 #[cfg(test)]
@@ -42,8 +44,8 @@ use facts::{account_key, migration_key, optional_key, queue_key, traffic_key, tr
 use ferry_core::policy::{Entries, Missing, Policy, reaction_id};
 use ferry_events::{
     AccountTrafficEvent, Actor, DatabaseEngine, Envelope, Event, MigrationEvent, MigrationOutcome,
-    PreCopyDestination, ServerEvent, TransferEvent, TransferKind, TransitQueueEvent,
-    TransitServerEvent,
+    OptionalMigrationEvent, PreCopyDestination, ServerEvent, TransferEvent, TransferKind,
+    TransitQueueEvent, TransitServerEvent,
 };
 use uuid::Uuid;
 
@@ -168,6 +170,15 @@ impl Policy for AccountsPolicy {
                 }
                 keys
             }
+            Event::OptionalMigration(
+                OptionalMigrationEvent::OptionalMigrationApplied(_)
+                | OptionalMigrationEvent::OptionalMigrationCancelled(_),
+            ) => event
+                .aggregate_id
+                .parse::<Uuid>()
+                .map(optional_key)
+                .into_iter()
+                .collect(),
             Event::AccountTraffic(_) => {
                 let key = account_key(&event.aggregate_id);
                 let mut keys = vec![key.clone(), traffic_key(&event.aggregate_id)];
@@ -238,6 +249,24 @@ impl Policy for AccountsPolicy {
                     actor: event.actor.clone(),
                 },
             }],
+            Event::Server(ServerEvent::ServiceMigrationClaimed(claim)) => {
+                let optional_id = claim.schedule.optional_migration_id;
+                vec![AccountsCommand {
+                    id: reaction_id(NAME, event.event_id, "schedule"),
+                    correlation_id: optional_id,
+                    target: Target::Optional(
+                        optional_id,
+                        OptionalCommand {
+                            actor: event.actor.clone(),
+                            action: OptionalAction::Schedule(claim.schedule.clone()),
+                        },
+                    ),
+                }]
+            }
+            Event::OptionalMigration(
+                OptionalMigrationEvent::OptionalMigrationApplied(_)
+                | OptionalMigrationEvent::OptionalMigrationCancelled(_),
+            ) => release_service(event, view)?.into_iter().collect(),
             Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(_)) => {
                 let Some(AccountsFact::AccountTransfer { transfer_id }) =
                     view.get(&account_key(&event.aggregate_id))
@@ -537,6 +566,35 @@ fn measured_downtime(
             transfer.transfer_id
         ))
     })
+}
+
+/// An optional migration applied or cancelled gives its service back to the server,
+/// so that another one can be scheduled.
+fn release_service(
+    event: &Envelope,
+    view: &Entries<AccountsFact>,
+) -> Result<Option<AccountsCommand>, Missing> {
+    let Ok(optional_id) = event.aggregate_id.parse::<Uuid>() else {
+        return Ok(None);
+    };
+    match view.get(&optional_key(optional_id)) {
+        Some(AccountsFact::Optional {
+            server_id,
+            service: Some(service),
+            ..
+        }) if !server_id.is_empty() => Ok(Some(to_server(
+            reaction_id(NAME, event.event_id, "release-service"),
+            optional_id,
+            server_id,
+            ServerCommand::ReleaseService {
+                optional_migration_id: optional_id,
+                service: *service,
+            },
+        ))),
+        _ => Err(Missing(format!(
+            "optional migration {optional_id}: its server and service are not known"
+        ))),
+    }
 }
 
 /// A service's databases moved to its new version's server: the server says so

@@ -5,15 +5,17 @@
 //!
 //! Emits `ServerRegistered`, `ServerDetailsChanged`, `AccountAdded`, `AccountChanged`,
 //! `AccountRemoved`, `LanguageVersionsRemoved`, `LanguageVersionsRestored`,
-//! `InfrastructureVersionChanged`, `RequiredMigrationOpened`, `RequiredMigrationClosed`.
+//! `InfrastructureVersionChanged`, `RequiredMigrationOpened`, `RequiredMigrationClosed`,
+//! `ServiceMigrationClaimed`, `ServiceMigrationReleased`.
 
 use super::access::{Allowed, check};
 use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
     AccountAdded, AccountChanged, AccountRemoved, AccountSpec, Actor, AggregateType,
     DatabaseEngine, InfrastructureVersionChanged, LanguageVersion, LanguageVersionsRemoved,
-    LanguageVersionsRestored, MigrationOutcome, RequiredMigrationClosed, RequiredMigrationOpened,
-    ServerDetailsChanged, ServerEvent, ServerRegistered,
+    LanguageVersionsRestored, MigrationOutcome, OptionalMigrationScheduled,
+    RequiredMigrationClosed, RequiredMigrationOpened, ServerDetailsChanged, ServerEvent,
+    ServerRegistered, ServiceKind, ServiceMigrationClaimed, ServiceMigrationReleased,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -31,6 +33,18 @@ pub struct ServerState {
     pub removed_languages: BTreeMap<String, BTreeSet<LanguageVersion>>,
     /// The required migration in progress, if any.
     pub open_migration: Option<Uuid>,
+    /// The optional migration holding each service being migrated.
+    pub service_claims: Vec<(ServiceKind, Uuid)>,
+}
+
+impl ServerState {
+    /// The optional migration holding `service`, if one does.
+    pub fn service_claim(&self, service: ServiceKind) -> Option<Uuid> {
+        self.service_claims
+            .iter()
+            .find(|(claimed, _)| *claimed == service)
+            .map(|(_, id)| *id)
+    }
 }
 
 impl ServerState {
@@ -60,6 +74,18 @@ pub enum ServerCommand {
         migration_id: Uuid,
         /// Its target version.
         target_version: String,
+    },
+    /// Claims one service for an optional migration (one per service at a time).
+    ClaimService {
+        /// The optional migration, as it is to be scheduled.
+        schedule: OptionalMigrationScheduled,
+    },
+    /// Frees a service from its optional migration (applied or cancelled).
+    ReleaseService {
+        /// The optional migration.
+        optional_migration_id: Uuid,
+        /// Its service.
+        service: ServiceKind,
     },
     /// Frees the server from its migration.
     CloseMigration {
@@ -128,6 +154,11 @@ pub enum ServerRefusal {
     /// Another migration holds the server.
     #[error("migration {0} is already in progress on this server")]
     MigrationInProgress(Uuid),
+    /// Another optional migration of the service is scheduled or under way.
+    #[error(
+        "optional migration {0} of this service is already scheduled or under way: apply or cancel it first"
+    )]
+    ServiceMigrationInProgress(Uuid),
     /// Who owns the server and which transit servers fit it are fixed while a
     /// migration moves it.
     #[error(
@@ -156,6 +187,7 @@ impl Refusal for ServerRefusal {
             Self::Invalid(_) => RefusalKind::Invalid,
             Self::VersionChangedOutsideMigration { .. }
             | Self::MigrationInProgress(_)
+            | Self::ServiceMigrationInProgress(_)
             | Self::FixedDuringMigration { .. }
             | Self::AccountsInMigration(..) => RefusalKind::Conflict,
         }
@@ -199,6 +231,35 @@ impl Decider for ServerDecider {
                         .into(),
                     ]),
                 }
+            }
+            ServerCommand::ClaimService { schedule } => {
+                registered(state)?;
+                match state.service_claim(schedule.service) {
+                    Some(held) if held == schedule.optional_migration_id => Ok(vec![]),
+                    Some(held) => Err(ServerRefusal::ServiceMigrationInProgress(held)),
+                    None => Ok(vec![
+                        ServiceMigrationClaimed {
+                            schedule: schedule.clone(),
+                        }
+                        .into(),
+                    ]),
+                }
+            }
+            ServerCommand::ReleaseService {
+                optional_migration_id,
+                service,
+            } => {
+                registered(state)?;
+                if state.service_claim(*service) != Some(*optional_migration_id) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![
+                    ServiceMigrationReleased {
+                        optional_migration_id: *optional_migration_id,
+                        service: *service,
+                    }
+                    .into(),
+                ])
             }
             ServerCommand::CloseMigration {
                 migration_id,
@@ -327,6 +388,12 @@ impl Decider for ServerDecider {
             }
             ServerEvent::RequiredMigrationOpened(e) => state.open_migration = Some(e.migration_id),
             ServerEvent::RequiredMigrationClosed(_) => state.open_migration = None,
+            ServerEvent::ServiceMigrationClaimed(e) => state
+                .service_claims
+                .push((e.schedule.service, e.schedule.optional_migration_id)),
+            ServerEvent::ServiceMigrationReleased(e) => state
+                .service_claims
+                .retain(|claim| *claim != (e.service, e.optional_migration_id)),
         }
         state
     }

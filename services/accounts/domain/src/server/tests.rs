@@ -470,3 +470,59 @@ fn a_moved_database_service_changes_where_the_databases_live_and_their_version()
     after.extend(events);
     given::<ServerDecider>(after).when(moved).then_nothing();
 }
+
+#[test]
+fn one_optional_migration_per_service_at_a_time() {
+    let (first, second) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+    let schedule = |id, service| ferry_events::OptionalMigrationScheduled {
+        optional_migration_id: id,
+        server_id: "srv-0042".into(),
+        customer_id: "c-42".into(),
+        service,
+        from_version: "13".into(),
+        to_version: "16".into(),
+        scheduled_for: None,
+    };
+    let claim = |id, service| ServerCommand::ClaimService {
+        schedule: schedule(id, service),
+    };
+    let claimed = |id, service| -> ServerEvent {
+        ServiceMigrationClaimed {
+            schedule: schedule(id, service),
+        }
+        .into()
+    };
+    given::<ServerDecider>(history())
+        .when(claim(first, ServiceKind::Postgresql))
+        .then(vec![claimed(first, ServiceKind::Postgresql)]);
+    let mut held = history();
+    held.push(claimed(first, ServiceKind::Postgresql));
+    given::<ServerDecider>(held.clone())
+        .when(claim(first, ServiceKind::Postgresql))
+        .then_nothing();
+    given::<ServerDecider>(held.clone())
+        .when(claim(second, ServiceKind::Postgresql))
+        .then_refused_because(Conflict, "already scheduled or under way");
+    given::<ServerDecider>(held.clone())
+        .when(claim(second, ServiceKind::Mysql))
+        .then(vec![claimed(second, ServiceKind::Mysql)]);
+    let release = |id| ServerCommand::ReleaseService {
+        optional_migration_id: id,
+        service: ServiceKind::Postgresql,
+    };
+    given::<ServerDecider>(held.clone())
+        .when(release(second))
+        .then_nothing();
+    let released: ServerEvent = ServiceMigrationReleased {
+        optional_migration_id: first,
+        service: ServiceKind::Postgresql,
+    }
+    .into();
+    given::<ServerDecider>(held.clone())
+        .when(release(first))
+        .then(vec![released.clone()]);
+    held.push(released);
+    given::<ServerDecider>(held)
+        .when(claim(second, ServiceKind::Postgresql))
+        .then(vec![claimed(second, ServiceKind::Postgresql)]);
+}

@@ -14,10 +14,13 @@ mod support;
 use ferry::client::Api;
 use ferry::fleet::{self, Fleet};
 use ferry_accounts::domain::migration::{MigrationState, Place, TestCopy};
-use ferry_events::{AggregateType, DatabaseEngine, Event, IncompatibilityKind, TransitQueueEvent};
-use ferry_infra::event_log::AggregateRef;
+use ferry_events::{
+    AccountTrafficEvent, AggregateType, DatabaseEngine, Event, IncompatibilityKind, MigrationEvent,
+    TransferEvent, TransitQueueEvent,
+};
+use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::projection::rebuild::build_shadow;
-use ferry_infra::testkit::{self, TestStack, eventually};
+use ferry_infra::testkit::{self, TestStack, eventually, eventually_some};
 use ferry_migration_state::projection::MigrationState as MigrationStateProjection;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -257,6 +260,24 @@ async fn drop_tagged(tag: &str) {
             }
         }
     }
+}
+
+/// The stream sequence of the last event of an aggregate that `pick` accepts.
+async fn sequence_of(
+    log: &EventLog,
+    kind: AggregateType,
+    id: &str,
+    pick: impl Fn(&Event) -> bool,
+) -> u64 {
+    let aggregate = AggregateRef::new(kind, id).expect("an aggregate id");
+    let loaded = log.load(&aggregate).await.expect("loads");
+    loaded
+        .events
+        .iter()
+        .rev()
+        .find(|r| pick(&r.envelope.event))
+        .map(|r| r.sequence)
+        .unwrap_or_else(|| panic!("no such event of {kind:?} {id}"))
 }
 
 fn write(path: &Path, text: &str) {
@@ -563,13 +584,32 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     let t2 = moving_transfer(&migration(&log, m).await, "acc-1208");
     // The network may switch first: the move completes when both are done.
     traffic_switched(&log, m, "acc-1208", "tr-0001").await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let place = migration(&log, m).await.accounts["acc-1208"].place.clone();
-    if outcome(&transfer_events(&log, t2).await).is_none() {
-        // Read before the transfer ended: the switch alone moves nothing.
-        assert_eq!(place, Place::MovingToTransit { transfer_id: t2 });
-    }
     wait_for_place(&log, m, "acc-1208", &Place::Transit, TRANSFER_SECS).await;
+    // Whichever came first (the switch, here, as the copy takes a while), the move is
+    // recorded after both: neither alone moved the account.
+    let switched = sequence_of(&log, AggregateType::AccountTraffic, "acc-1208", |e| {
+        matches!(
+            e,
+            Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(s))
+                if s.to_server_id == "tr-0001"
+        )
+    })
+    .await;
+    let copied = sequence_of(&log, AggregateType::Transfer, &t2.to_string(), |e| {
+        matches!(e, Event::Transfer(TransferEvent::TransferCompleted(_)))
+    })
+    .await;
+    let moved = sequence_of(
+        &log,
+        AggregateType::Migration,
+        &m.to_string(),
+        |e| matches!(e, Event::Migration(MigrationEvent::AccountMoved(a)) if a.transfer_id == t2),
+    )
+    .await;
+    assert!(
+        moved > switched && moved > copied,
+        "moved at {moved}, after the switch at {switched} and the copy's end at {copied}"
+    );
     wait_for_state(&log, m, "verifying").await;
     assert_eq!(my_rows(&blog("tr-0001")), BLOG_ROWS);
     assert_eq!(
@@ -748,34 +788,29 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         format!("/optional-migrations/{optional}/application"),
     )
     .await?;
-    // Polled gently: each read of an aggregate opens a consumer on the stream.
-    let mut moved = false;
-    let mut applied = false;
-    for _ in 0..240 {
-        let server = AggregateRef::new(AggregateType::Server, "srv-0042").expect("id");
-        let optional_ref =
-            AggregateRef::new(AggregateType::OptionalMigration, optional.clone()).expect("id");
-        if let (Ok(server), Ok(optional_log)) =
-            (log.load(&server).await, log.load(&optional_ref).await)
-        {
-            moved = server.events.iter().any(|r| {
+    let moved = eventually(60, || async {
+        log.load(&server_ref).await.is_ok_and(|server| {
+            server.events.iter().any(|r| {
                 matches!(
                     &r.envelope.event,
                     Event::Server(ferry_events::ServerEvent::ServerDetailsChanged(d))
                         if d.storage.postgres_url.as_deref().is_some_and(|u| u.ends_with("pg16_"))
                 )
-            });
-            applied = optional_log
+            })
+        })
+    })
+    .await;
+    assert!(moved, "the server's PostgreSQL is the new version's");
+    let optional_ref = AggregateRef::new(AggregateType::OptionalMigration, optional.clone())?;
+    let applied = eventually(60, || async {
+        log.load(&optional_ref).await.is_ok_and(|optional| {
+            optional
                 .events
                 .iter()
-                .any(|r| r.envelope.event.event_type() == "OptionalMigrationApplied");
-        }
-        if moved && applied {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    assert!(moved, "the server's PostgreSQL is the new version's");
+                .any(|r| r.envelope.event.event_type() == "OptionalMigrationApplied")
+        })
+    })
+    .await;
     assert!(applied, "the optional migration is applied");
     assert_eq!(pg_rows(&shop("pg16")).await, rows_before, "every row moved");
 
@@ -817,14 +852,15 @@ async fn read_side_and_audit(
     assert!(refused.is_err_and(|e| e.to_string().contains("403")));
     let refused = stranger.get("/servers/srv-0042/audit").await;
     assert!(refused.is_err_and(|e| e.to_string().contains("403")));
-    let mut server = Value::Null;
-    for _ in 0..750 {
-        server = customer.get("/servers/srv-0042").await?;
-        if server.pointer("/migration/state") == Some(&json!("completed")) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let completed = eventually_some(15, || async {
+        let server = customer.get("/servers/srv-0042").await.ok()?;
+        (server.pointer("/migration/state") == Some(&json!("completed"))).then_some(server)
+    })
+    .await;
+    let server = match completed {
+        Some(server) => server,
+        None => customer.get("/servers/srv-0042").await?,
+    };
     assert_eq!(
         server.pointer("/migration/state"),
         Some(&json!("completed")),

@@ -4,7 +4,7 @@
 
 use ferry_events::{AccountMarkedReady, Actor, AggregateType, Envelope};
 use ferry_infra::event_log::AggregateRef;
-use ferry_infra::testkit::TestStack;
+use ferry_infra::testkit::{TestStack, eventually};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,15 +33,12 @@ async fn get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 async fn wait_for(port: u16, path: &str, want: impl Fn(u16, &str) -> bool) -> bool {
-    for _ in 0..300 {
-        if let Some((status, body)) = get(port, path).await
-            && want(status, &body)
-        {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
+    eventually(15, || async {
+        get(port, path)
+            .await
+            .is_some_and(|(status, body)| want(status, &body))
+    })
+    .await
 }
 
 /// `ferry up` as a process on `stack`, once ready: its port and the process (killed

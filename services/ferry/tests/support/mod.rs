@@ -11,7 +11,7 @@ use ferry_accounts::domain::migration::{MigrationDecider, MigrationState, Place}
 use ferry_events::*;
 use ferry_infra::command::Decider;
 use ferry_infra::event_log::{AggregateRef, EventLog};
-use ferry_infra::testkit::{TestStack, append_inputs};
+use ferry_infra::testkit::{TestStack, append_inputs, eventually, eventually_some};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -72,20 +72,21 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let task = tokio::spawn(ferry::up_embedded(args, listener, shutdown.clone()));
     let client = reqwest::Client::new();
-    for _ in 0..600 {
-        if let Ok(response) = client.get(format!("{base}/ready")).send().await
-            && response.status().is_success()
-        {
-            return Ferry {
-                base,
-                shutdown,
-                task,
-            };
-        }
+    let ready = eventually(30, || async {
         assert!(!task.is_finished(), "ferry up stopped while starting");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success())
+    })
+    .await;
+    assert!(ready, "ferry up did not become ready");
+    Ferry {
+        base,
+        shutdown,
+        task,
     }
-    panic!("ferry up did not become ready");
 }
 
 /// `ferry up`'s settings from `(variable, value)` pairs, each given as the flag that
@@ -140,16 +141,18 @@ pub async fn migration(log: &EventLog, id: Uuid) -> MigrationState {
 /// Waits (up to a minute: real transfers may be under way) until the migration is in
 /// `state` (its name in docs/process.md).
 pub async fn wait_for_state(log: &EventLog, id: Uuid, state: &str) -> MigrationState {
-    let mut last = String::new();
-    for _ in 0..3_000 {
+    let reached = eventually_some(60, || async {
         let current = migration(log, id).await;
-        if current.state_name() == state {
-            return current;
-        }
-        last = current.state_name().to_owned();
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        (current.state_name() == state).then_some(current)
+    })
+    .await;
+    match reached {
+        Some(current) => current,
+        None => panic!(
+            "migration {id} never became {state}; it is {}",
+            migration(log, id).await.state_name()
+        ),
     }
-    panic!("migration {id} never became {state}; it is {last}");
 }
 
 /// The events of a transfer so far (none before it is scheduled).
@@ -190,41 +193,49 @@ pub async fn wait_for_transfer(
     transfer_id: Uuid,
     seconds: u64,
 ) -> TransferCompleted {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    loop {
-        let events = transfer_events(log, transfer_id).await;
-        match outcome(&events) {
-            Some(Ok(completed)) => return completed,
-            Some(Err(reason)) => panic!("transfer {transfer_id}: {reason}"),
-            None if tokio::time::Instant::now() > deadline => panic!(
-                "transfer {transfer_id} did not end in {seconds} s: {:?}",
-                events.iter().map(Event::event_type).collect::<Vec<_>>()
-            ),
-            None => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
+    let ended = eventually_some(seconds, || async {
+        outcome(&transfer_events(log, transfer_id).await)
+    })
+    .await;
+    match ended {
+        Some(Ok(completed)) => completed,
+        Some(Err(reason)) => panic!("transfer {transfer_id}: {reason}"),
+        None => panic!(
+            "transfer {transfer_id} did not end in {seconds} s: {:?}",
+            transfer_events(log, transfer_id)
+                .await
+                .iter()
+                .map(Event::event_type)
+                .collect::<Vec<_>>()
+        ),
     }
 }
 
 /// Waits until `account` is at `place`; panics early with the reason if the transfer
 /// moving it fails, or after `seconds`.
 pub async fn wait_for_place(log: &EventLog, id: Uuid, account: &str, place: &Place, seconds: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    loop {
+    let reached = eventually_some(seconds, || async {
         let current = migration(log, id).await.accounts[account].place.clone();
         if current == *place {
-            return;
+            return Some(Ok(()));
         }
         if let Place::MovingToTransit { transfer_id }
         | Place::RollingBack { transfer_id }
         | Place::Relocating { transfer_id } = current
             && let Some(Err(reason)) = outcome(&transfer_events(log, transfer_id).await)
         {
-            panic!("{account} never reached {place:?}: transfer {transfer_id}: {reason}");
+            return Some(Err(format!("transfer {transfer_id}: {reason}")));
         }
-        if tokio::time::Instant::now() > deadline {
-            panic!("{account} never reached {place:?} in {seconds} s; it is {current:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        None
+    })
+    .await;
+    match reached {
+        Some(Ok(())) => {}
+        Some(Err(reason)) => panic!("{account} never reached {place:?}: {reason}"),
+        None => panic!(
+            "{account} never reached {place:?} in {seconds} s; it is {:?}",
+            migration(log, id).await.accounts[account].place
+        ),
     }
 }
 

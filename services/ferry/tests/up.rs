@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 mod support;
-use support::free_port;
+use support::{UpOptions, spawn_up};
 
 /// A plain HTTP/1.0 GET: status code and body.
 async fn get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -44,27 +44,8 @@ async fn wait_for(port: u16, path: &str, want: impl Fn(u16, &str) -> bool) -> bo
 /// `ferry up` as a process on `stack`, once ready: its port and the process (killed
 /// when dropped).
 async fn ferry_up(stack: &TestStack) -> (u16, tokio::process::Child) {
-    let port = free_port();
-    let settings = stack.log.settings();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .arg("up")
-        .env("FERRY_NATS_URL", &stack.nats_url)
-        .env("FERRY_STREAM", &settings.stream)
-        .env("FERRY_SUBJECT_PREFIX", &settings.subject_prefix)
-        .env("FERRY_DATABASE_URL", &stack.database_url)
-        .env("FERRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("FERRY_SHUTDOWN_GRACE_SECS", "5")
-        .env("FERRY_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ferry starts");
-    assert!(
-        wait_for(port, "/ready", |status, _| status == 200).await,
-        "ferry becomes ready"
-    );
-    (port, child)
+    let up = spawn_up(stack, &UpOptions::default()).await;
+    (up.port, up.child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

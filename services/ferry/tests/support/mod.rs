@@ -1,23 +1,31 @@
 //! Shared by the `ferry` process tests: starting `ferry up` on a test's own stream and
-//! database, following a migration and its transfers through the log, and playing the
-//! network **as test inputs**. The data mover runs for real inside `ferry up` (its
+//! database (inside the test's process, [`start`], or as the binary, [`spawn_up`]),
+//! this run's fleet and data ([`Demo`]), following a migration and its transfers
+//! through the log, and playing the network **as test inputs**. The data mover runs for real inside `ferry up` (its
 //! transfers copy real files and databases); only the network service (IP rerouting,
 //! DNS: `AccountTrafficSwitched`) is not built yet, and the running system never fakes
 //! its events.
 
 #![allow(dead_code)]
 
+mod demo;
+// Only the tests that move real data use it.
+#[allow(unused_imports)]
+pub use demo::*;
+
 use ferry_accounts::domain::migration::{MigrationDecider, MigrationState, Place};
 use ferry_events::*;
 use ferry_infra::command::Decider;
 use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::testkit::{TestStack, append_inputs, eventually, eventually_some};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::Duration;
 use uuid::Uuid;
 
 /// A running `ferry up` on a test stack, inside the test's process (zero2prod's
 /// `spawn_app`): served on a port bound at 0, stopped through an injected shutdown.
-/// `tests/up.rs` keeps the process-level test of the binary.
+/// [`spawn_up`] starts the binary itself.
 pub struct Ferry {
     /// Its API.
     pub base: String,
@@ -50,19 +58,7 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .try_init();
     }
-    let settings = stack.log.settings().clone();
-    let mut settings_env: Vec<(&str, String)> = vec![
-        ("FERRY_NATS_URL", stack.nats_url.clone()),
-        ("FERRY_STREAM", settings.stream.clone()),
-        ("FERRY_SUBJECT_PREFIX", settings.subject_prefix.clone()),
-        ("FERRY_DATABASE_URL", stack.database_url.clone()),
-        ("FERRY_SHUTDOWN_GRACE_SECS", "5".into()),
-        ("FERRY_TRANSIT_INSTALL_SECS", "0".into()),
-        ("FERRY_TRANSIT_WIPE_SECS", "0".into()),
-        ("FERRY_WORKING_DAYS", "mon-sun".into()),
-        ("FERRY_WORKING_HOURS", "00:00-24:00".into()),
-        ("FERRY_TIME_ZONE", "UTC".into()),
-    ];
+    let mut settings_env = up_settings(stack);
     settings_env.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
     let args = up_args(&settings_env);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -86,6 +82,145 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
         base,
         shutdown,
         task,
+    }
+}
+
+/// The settings `ferry up` runs with in these tests, by their environment variable's
+/// name: the test's own stream, subject prefix and database, instant transit
+/// installations and wipes, a calendar open round the clock.
+fn up_settings(stack: &TestStack) -> Vec<(&'static str, String)> {
+    let settings = stack.log.settings();
+    vec![
+        ("FERRY_NATS_URL", stack.nats_url.clone()),
+        ("FERRY_STREAM", settings.stream.clone()),
+        ("FERRY_SUBJECT_PREFIX", settings.subject_prefix.clone()),
+        ("FERRY_DATABASE_URL", stack.database_url.clone()),
+        ("FERRY_SHUTDOWN_GRACE_SECS", "5".into()),
+        ("FERRY_TRANSIT_INSTALL_SECS", "0".into()),
+        ("FERRY_TRANSIT_WIPE_SECS", "0".into()),
+        ("FERRY_WORKING_DAYS", "mon-sun".into()),
+        ("FERRY_WORKING_HOURS", "00:00-24:00".into()),
+        ("FERRY_TIME_ZONE", "UTC".into()),
+    ]
+}
+
+/// How [`spawn_up`] starts the binary, besides [`up_settings`].
+#[derive(Debug, Default, Clone)]
+pub struct UpOptions {
+    /// More settings by their environment variable's name; they win over the defaults
+    /// (`FERRY_LOG` is `warn` unless given).
+    pub env: Vec<(&'static str, String)>,
+    /// Put first on its `PATH` (e.g. a directory with a slowed-down `rsync`).
+    pub path_first: Option<PathBuf>,
+    /// Where its output goes (nowhere without).
+    pub log_file: Option<PathBuf>,
+}
+
+/// `ferry up` as a process of its own: the real binary, on a test's stack.
+pub struct UpProcess {
+    /// Its HTTP port on 127.0.0.1.
+    pub port: u16,
+    /// Its API.
+    pub base: String,
+    /// The process, killed when dropped.
+    pub child: tokio::process::Child,
+    log_file: Option<PathBuf>,
+}
+
+/// Starts the `ferry` binary's `up` on `stack` (its own stream, subject prefix and
+/// database, [`up_settings`]) and waits until it is ready.
+pub async fn spawn_up(stack: &TestStack, options: &UpOptions) -> UpProcess {
+    let port = free_port();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
+        .arg("up")
+        .env("FERRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("FERRY_LOG", "warn")
+        .envs(up_settings(stack))
+        .envs(options.env.iter().cloned())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(dir) = &options.path_first {
+        let path = std::env::var("PATH").unwrap_or_default();
+        command.env("PATH", format!("{}:{path}", dir.display()));
+    }
+    match &options.log_file {
+        Some(file) => {
+            let log = std::fs::File::create(file).expect("a log file");
+            command
+                .stdout(log.try_clone().expect("the log file"))
+                .stderr(log);
+        }
+        None => {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    let mut child = command.spawn().expect("ferry starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let ready = eventually(30, || {
+        let exited = child.try_wait().ok().flatten();
+        let asked = client.get(format!("{base}/ready")).send();
+        async move {
+            if let Some(status) = exited {
+                panic!("ferry up stopped while starting: {status}");
+            }
+            asked
+                .await
+                .is_ok_and(|response| response.status().is_success())
+        }
+    })
+    .await;
+    let process = UpProcess {
+        port,
+        base,
+        child,
+        log_file: options.log_file.clone(),
+    };
+    assert!(ready, "ferry up did not become ready:\n{}", process.logs());
+    process
+}
+
+impl UpProcess {
+    /// A CLI client acting as `actor`.
+    pub fn api(&self, actor: &str) -> ferry::client::Api {
+        ferry::client::Api::new(&self.base, actor).expect("valid actor")
+    }
+
+    /// Kills it as a crash would (SIGKILL: nothing run on the way out) and reaps it.
+    pub async fn crash(&mut self) {
+        self.child.start_kill().expect("killed");
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("dies")
+            .expect("reaped");
+    }
+
+    /// Stops it with SIGTERM and waits for its clean end within its grace period.
+    pub async fn stop(mut self) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM sent");
+        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("stops within its grace period")
+            .expect("exit status");
+        assert!(
+            status.success(),
+            "clean exit on SIGTERM: {status:?}\n{}",
+            self.logs()
+        );
+    }
+
+    /// Its output so far (empty without a log file).
+    pub fn logs(&self) -> String {
+        self.log_file
+            .as_ref()
+            .and_then(|file| std::fs::read_to_string(file).ok())
+            .unwrap_or_default()
     }
 }
 

@@ -70,11 +70,7 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
     let client = reqwest::Client::new();
     let ready = eventually(30, || async {
         assert!(!task.is_finished(), "ferry up stopped while starting");
-        client
-            .get(format!("{base}/ready"))
-            .send()
-            .await
-            .is_ok_and(|response| response.status().is_success())
+        ready_with_read_models(&client, &base).await
     })
     .await;
     assert!(ready, "ferry up did not become ready");
@@ -160,14 +156,12 @@ pub async fn spawn_up(stack: &TestStack, options: &UpOptions) -> UpProcess {
     let client = reqwest::Client::new();
     let ready = eventually(30, || {
         let exited = child.try_wait().ok().flatten();
-        let asked = client.get(format!("{base}/ready")).send();
+        let (client, base) = (client.clone(), base.clone());
         async move {
             if let Some(status) = exited {
                 panic!("ferry up stopped while starting: {status}");
             }
-            asked
-                .await
-                .is_ok_and(|response| response.status().is_success())
+            ready_with_read_models(&client, &base).await
         }
     })
     .await;
@@ -222,6 +216,24 @@ impl UpProcess {
             .and_then(|file| std::fs::read_to_string(file).ok())
             .unwrap_or_default()
     }
+}
+
+/// Whether the `ferry up` at `base` is ready (`/ready`) and has built every read model:
+/// each projection running, its tables made. Ready alone is not enough for a test
+/// that reads at once: a projection still starting answers "being built".
+async fn ready_with_read_models(client: &reqwest::Client, base: &str) -> bool {
+    let Ok(response) = client.get(format!("{base}/ready")).send().await else {
+        return false;
+    };
+    if !response.status().is_success() {
+        return false;
+    }
+    let Ok(body) = response.json::<serde_json::Value>().await else {
+        return false;
+    };
+    body["projections"].as_array().is_some_and(|projections| {
+        !projections.is_empty() && projections.iter().all(|p| p["state"] == "running")
+    })
 }
 
 /// `ferry up`'s settings from `(variable, value)` pairs, each given as the flag that

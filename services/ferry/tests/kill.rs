@@ -240,7 +240,7 @@ async fn ferry_up_killed_mid_transfer_completes_it_once_started_again() -> anyho
 
     // Started again on the same database and stream: the transfer completes.
     let second = spawn_up(&stack, &options(2)).await;
-    let ended = eventually_some(180, || async {
+    let ended = eventually_some(TRANSFER_SECS, || async {
         outcome(&transfer_events(&log, transfer).await)
     })
     .await;

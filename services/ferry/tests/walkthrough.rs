@@ -27,9 +27,6 @@ use serde_json::{Value, json};
 use support::*;
 use uuid::Uuid;
 
-/// Seconds a real transfer may take here.
-const TRANSFER_SECS: u64 = 60;
-
 async fn post(api: &Api, path: String) -> anyhow::Result<Value> {
     api.command(Method::POST, &path, None).await
 }
@@ -474,7 +471,7 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         format!("/optional-migrations/{optional}/application"),
     )
     .await?;
-    let moved = eventually(60, || async {
+    let moved = eventually(TRANSFER_SECS, || async {
         log.load(&server_ref).await.is_ok_and(|server| {
             server.events.iter().any(|r| {
                 matches!(
@@ -488,7 +485,7 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     .await;
     assert!(moved, "the server's PostgreSQL is the new version's");
     let optional_ref = AggregateRef::new(AggregateType::OptionalMigration, optional.clone())?;
-    let applied = eventually(60, || async {
+    let applied = eventually(TRANSFER_SECS, || async {
         log.load(&optional_ref).await.is_ok_and(|optional| {
             optional
                 .events

@@ -285,10 +285,16 @@ pub async fn migration(log: &EventLog, id: Uuid) -> MigrationState {
     MigrationDecider::fold(loaded.events.iter().map(|r| &r.envelope.event))
 }
 
-/// Waits (up to a minute: real transfers may be under way) until the migration is in
-/// `state` (its name in docs/process.md).
+/// Seconds a real transfer may take here: a few, but creating a replication slot can
+/// wait a minute on the shared PostgreSQL (another test's `DROP DATABASE` waits for
+/// every backend to take its signal, a slot being created waits for that drop's
+/// transaction, until `wal_sender_timeout` ends a walsender stuck in between).
+pub const TRANSFER_SECS: u64 = 180;
+
+/// Waits (up to [`TRANSFER_SECS`]: real transfers may be under way) until the
+/// migration is in `state` (its name in docs/process.md).
 pub async fn wait_for_state(log: &EventLog, id: Uuid, state: &str) -> MigrationState {
-    let reached = eventually_some(60, || async {
+    let reached = eventually_some(TRANSFER_SECS, || async {
         let current = migration(log, id).await;
         (current.state_name() == state).then_some(current)
     })

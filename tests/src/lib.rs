@@ -10,7 +10,7 @@ use ferry_infra::projection::{ApplyError, Projection};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
-pub use ferry_infra::testkit::eventually;
+pub use ferry_infra::testkit::{eventually, eventually_some};
 
 /// A migration aggregate with a fresh id.
 pub fn new_migration() -> AggregateRef {

@@ -375,8 +375,26 @@ async fn events_already_applied_by_someone_else_still_move_the_shown_checkpoint(
         .expect("locked");
     append_history(&stack.log, &[new_migration()], 3).await;
     let last = stack.log.last_sequence().await.expect("last sequence");
-    // The runner has them in hand and waits for the lock.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The runner has them in hand and waits for the lock (the test's database is its
+    // own: the one advisory lock waited for in it is the runner's).
+    let monitor = stack.pool.get().await.expect("connection");
+    assert!(
+        eventually(10, || async {
+            monitor
+                .query_one(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                      WHERE l.locktype = 'advisory' AND NOT l.granted
+                        AND d.datname = current_database()",
+                    &[],
+                )
+                .await
+                .expect("locks")
+                .get::<_, i64>(0)
+                > 0
+        })
+        .await,
+        "the runner waits for the projection's write lock"
+    );
     // Someone else applied them: the stored checkpoint says so.
     tx.batch_execute(&format!(
         "UPDATE proj_log_index._ferry_checkpoint SET sequence = {last}"

@@ -8,15 +8,17 @@ use ferry_events::{AccountMarkedReady, Actor, AggregateType, Envelope};
 use ferry_infra::event_log::{AggregateRef, EventLog, Recorded};
 use ferry_infra::policy::parked::ParkedReactions;
 use ferry_infra::reactor::{ReactionError, Reactor, ReactorSettings, run};
-use ferry_infra::testkit::TestStack;
+use ferry_infra::testkit::{TestStack, eventually, eventually_some};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use uuid::Uuid;
 
+/// Takes longer than the ack wait over each reaction; notes the sequence of every
+/// event it reacts to.
 struct Slow {
-    reactions: AtomicU32,
+    reactions: Mutex<Vec<u64>>,
 }
 
 impl Reactor for Slow {
@@ -28,8 +30,9 @@ impl Reactor for Slow {
         vec![log.type_filter(AggregateType::Migration)]
     }
 
-    async fn react(&self, _event: &Recorded) -> Result<(), ReactionError> {
-        self.reactions.fetch_add(1, Ordering::SeqCst);
+    async fn react(&self, event: &Recorded) -> Result<(), ReactionError> {
+        self.reactions.lock().expect("lock").push(event.sequence);
+        // The scenario: a reaction that lasts well past the 1 s ack wait.
         tokio::time::sleep(Duration::from_millis(2_500)).await;
         Ok(())
     }
@@ -54,8 +57,9 @@ async fn a_reaction_longer_than_the_ack_wait_is_not_redelivered_meanwhile() {
         .append(&aggregate, 0, &[event], "k")
         .await
         .expect("appended");
+    let first = stack.log.last_sequence().await.expect("sequence");
     let reactor = Arc::new(Slow {
-        reactions: AtomicU32::new(0),
+        reactions: Mutex::default(),
     });
     let settings = ReactorSettings {
         ack_wait: Duration::from_secs(1),
@@ -72,24 +76,26 @@ async fn a_reaction_longer_than_the_ack_wait_is_not_redelivered_meanwhile() {
         settings,
         shutdown.clone(),
     ));
-    tokio::time::sleep(Duration::from_millis(4_500)).await;
-    assert_eq!(
-        reactor.reactions.load(Ordering::SeqCst),
-        1,
-        "handled once, kept while working"
+    let reactions = || reactor.reactions.lock().expect("lock").clone();
+    assert!(
+        acknowledged(&stack, "slow", || !reactions().is_empty()).await,
+        "handled and acknowledged at the end: {:?}",
+        reactions()
     );
+    assert_eq!(reactions(), [first], "handled once");
     assert_eq!(
-        stack.log.consumer_lag("slow").await.expect("lag"),
-        0,
-        "acknowledged at the end"
+        deliveries(&stack, "slow").await,
+        1,
+        "kept while working: handed out once"
     );
     shutdown.cancel();
     running.await.expect("joined").expect("stops");
 }
 
-/// Fails twice (a dependency down), then succeeds; counts its reactions.
+/// Fails twice (a dependency down), then succeeds; notes the sequence of the event of
+/// each attempt.
 struct Flaky {
-    reactions: AtomicU32,
+    reactions: Mutex<Vec<u64>>,
 }
 
 impl Reactor for Flaky {
@@ -101,8 +107,10 @@ impl Reactor for Flaky {
         vec![log.type_filter(AggregateType::Migration)]
     }
 
-    async fn react(&self, _event: &Recorded) -> Result<(), ReactionError> {
-        if self.reactions.fetch_add(1, Ordering::SeqCst) < 2 {
+    async fn react(&self, event: &Recorded) -> Result<(), ReactionError> {
+        let mut reactions = self.reactions.lock().expect("lock");
+        reactions.push(event.sequence);
+        if reactions.len() <= 2 {
             return Err(ReactionError::Transient("the database is down".into()));
         }
         Ok(())
@@ -113,9 +121,9 @@ impl Reactor for Flaky {
 async fn a_reaction_retried_after_a_backoff_longer_than_the_ack_wait_is_not_redelivered() {
     let stack = TestStack::new().await;
     let migration = ferry_tests::new_migration();
-    mark_ready(&stack, &migration, 0, "acc-1").await;
+    let first = mark_ready(&stack, &migration, 0, "acc-1").await;
     let reactor = Arc::new(Flaky {
-        reactions: AtomicU32::new(0),
+        reactions: Mutex::default(),
     });
     let settings = ReactorSettings {
         ack_wait: Duration::from_secs(1),
@@ -139,16 +147,21 @@ async fn a_reaction_retried_after_a_backoff_longer_than_the_ack_wait_is_not_rede
         4,
         shutdown.clone(),
     ));
-    tokio::time::sleep(Duration::from_millis(5_000)).await;
-    assert_eq!(
-        reactor.reactions.load(Ordering::SeqCst),
-        3,
-        "two failures and the success, one delivery"
+    let reactions = || reactor.reactions.lock().expect("lock").clone();
+    assert!(
+        acknowledged(&stack, "flaky", || reactions().len() >= 3).await,
+        "handled and acknowledged once handled: {:?}",
+        reactions()
     );
     assert_eq!(
-        stack.log.consumer_lag("flaky").await.expect("lag"),
-        0,
-        "acknowledged once handled"
+        deliveries(&stack, "flaky").await,
+        1,
+        "kept while retrying: handed out once"
+    );
+    assert_eq!(
+        reactions(),
+        [first, first, first],
+        "two failures and the success"
     );
     shutdown.cancel();
     running.await.expect("joined").expect("stops");
@@ -190,7 +203,13 @@ impl Reactor for Fussy {
     }
 }
 
-async fn mark_ready(stack: &TestStack, aggregate: &AggregateRef, version: u64, account: &str) {
+/// Appends `account` marked ready to `aggregate` (at `version`): its sequence.
+async fn mark_ready(
+    stack: &TestStack,
+    aggregate: &AggregateRef,
+    version: u64,
+    account: &str,
+) -> u64 {
     // Correlated with its migration, as every event of a migration is.
     let migration: Uuid = aggregate.id.parse().expect("a migration id");
     let event = Envelope::new(
@@ -207,6 +226,32 @@ async fn mark_ready(stack: &TestStack, aggregate: &AggregateRef, version: u64, a
         .append(&aggregate.clone(), version, &[event], account)
         .await
         .expect("appended");
+    stack.log.last_sequence().await.expect("sequence")
+}
+
+/// How many messages the server has handed out to the reactor `name`, redeliveries
+/// included. Once the reactor has acknowledged everything, no redelivery can come any
+/// more: then this says, without waiting, whether one ever came.
+async fn deliveries(stack: &TestStack, name: &str) -> u64 {
+    stack
+        .log
+        .jetstream()
+        .get_stream(&stack.log.settings().stream)
+        .await
+        .expect("the stream")
+        .consumer_info(name)
+        .await
+        .expect("the consumer")
+        .delivered
+        .consumer_sequence
+}
+
+/// Waits until `done` holds and the reactor `name` has acknowledged everything.
+async fn acknowledged(stack: &TestStack, name: &str, done: impl Fn() -> bool) -> bool {
+    eventually(20, || async {
+        done() && stack.log.consumer_lag(name).await.is_ok_and(|lag| lag == 0)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,16 +287,13 @@ async fn a_failed_reaction_is_parked_holds_its_migration_and_is_retried_in_order
     mark_ready(&stack, &one, first_sequence, "acc-after").await;
     mark_ready(&stack, &other, 0, "acc-other").await;
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let list = loop {
+    let list = eventually_some(20, || async {
         let list = parked.list(Some("fussy")).await.expect("list");
         let other_done = reactor.handled.lock().expect("lock").len() == 1;
-        if list.len() == 2 && other_done {
-            break list;
-        }
-        assert!(std::time::Instant::now() < deadline, "parked: {list:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        (list.len() == 2 && other_done).then_some(list)
+    })
+    .await
+    .unwrap_or_else(|| panic!("never parked: {:?}", reactor.handled.lock()));
     assert_eq!(
         *reactor.handled.lock().expect("lock"),
         [(other.id.clone(), "acc-other".to_owned())],
@@ -276,25 +318,24 @@ async fn a_failed_reaction_is_parked_holds_its_migration_and_is_retried_in_order
     // Retrying before the fix changes nothing: still parked, tried again (also on
     // its own, after a backoff).
     assert_eq!(parked.request_retry(Some("fussy")).await.expect("asked"), 2);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let list = eventually_some(20, || async {
         let list = parked.list(Some("fussy")).await.expect("list");
-        if list[0].attempts >= 2 {
-            assert_eq!(list.len(), 2);
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "retried: {list:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (list[0].attempts >= 2).then_some(list)
+    })
+    .await
+    .expect("retried");
+    assert_eq!(list.len(), 2, "{list:?}");
 
     // Fixed: support asks for a retry, and both are handled, in log order.
     reactor.fixed.store(true, Ordering::SeqCst);
     parked.request_retry(None).await.expect("asked");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !parked.list(Some("fussy")).await.expect("list").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "never retried");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        eventually(20, || async {
+            parked.list(Some("fussy")).await.expect("list").is_empty()
+        })
+        .await,
+        "never retried"
+    );
     assert_eq!(
         *reactor.handled.lock().expect("lock"),
         [
@@ -376,36 +417,40 @@ async fn in_lanes_one_migration_waits_in_order_while_the_others_go_on() {
         shutdown.clone(),
     ));
     let handled = || reactor.handled.lock().expect("lock").clone();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while handled().len() < 3 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "quick's events: {:?}",
-            handled()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // Past the ack wait, still held: quick is done, slow has not moved.
+    assert!(
+        eventually(10, || async { handled().len() >= 3 }).await,
+        "quick's events: {:?}",
+        handled()
+    );
+    // The scenario: slow-1 stays held well past the 1 s ack wait, slow's later events
+    // waiting their turn meanwhile.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    assert_eq!(handled(), ["quick-1", "quick-2", "quick-3"]);
+    // Still held: a later event of quick is handled, slow has not moved.
+    mark_ready(&stack, &quick, versions.1, "quick-4").await;
+    assert!(
+        eventually(10, || async { handled().len() >= 4 }).await,
+        "quick's later event: {:?}",
+        handled()
+    );
+    assert_eq!(handled(), ["quick-1", "quick-2", "quick-3", "quick-4"]);
 
     reactor.gate.add_permits(1);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while handled().len() < 6 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "slow's events: {:?}",
-            handled()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(
+        acknowledged(&stack, "gated", || handled().len() >= 7).await,
+        "slow's events: {:?}",
+        handled()
+    );
     assert_eq!(
         handled(),
         [
-            "quick-1", "quick-2", "quick-3", "slow-1", "slow-2", "slow-3"
+            "quick-1", "quick-2", "quick-3", "quick-4", "slow-1", "slow-2", "slow-3"
         ],
-        "each migration in log order, each event once (none redelivered while waiting)"
+        "each migration in log order, each event once"
+    );
+    assert_eq!(
+        deliveries(&stack, "gated").await,
+        7,
+        "none redelivered while waiting"
     );
     shutdown.cancel();
     running.await.expect("joined").expect("stops");

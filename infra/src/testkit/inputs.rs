@@ -30,18 +30,42 @@ pub async fn append_inputs(
     envelopes
 }
 
-/// Polls `check` every 20 ms until it returns true, at most `seconds`.
+/// How often [`eventually`] and [`eventually_some`] look again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Polls `check` every 20 ms until it returns true, at most `seconds`: whether it
+/// did. The one bounded wait of the tests: a test waits for what it expects to
+/// happen, never a fixed time, and fails (rather than hangs) when it never does.
 pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
+    eventually_some(seconds, || {
+        let checked = check();
+        async move { checked.await.then_some(()) }
+    })
+    .await
+    .is_some()
+}
+
+/// Polls `check` every 20 ms until it gives `Some`, at most `seconds`: what it gave,
+/// or `None` once the time is up. For a wait whose result the test reads on (the
+/// event found, the row that appeared), or that may end early on a failure seen on
+/// the way (give `Some(Err(..))`).
+pub async fn eventually_some<T, F, Fut>(seconds: u64, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
+    loop {
+        if let Some(found) = check().await {
+            return Some(found);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(POLL).await;
     }
-    false
 }

@@ -2,12 +2,13 @@
 //! stream and subject prefix on the local stack (`scripts/stack up`), so tests run in
 //! parallel and leave nothing behind (both are removed when the [`TestStack`] drops,
 //! also when the test panics). [`scenario`] is given/when/then for the pure deciders;
-//! [`append_inputs`] and [`eventually`] publish test inputs and wait for their effects.
+//! [`append_inputs`] publishes test inputs; [`eventually`] and [`eventually_some`] wait
+//! (bounded) for their effects.
 
 mod inputs;
 pub use ferry_core::scenario;
 
-pub use inputs::{append_inputs, eventually};
+pub use inputs::{append_inputs, eventually, eventually_some};
 
 use crate::event_log::{EventLog, LogSettings};
 use deadpool_postgres::Pool;

@@ -9,7 +9,7 @@ use ferry_events::{
     AccountSpec, Actor, DatabaseEngine, DatabaseSpec, DatabaseVersion, LanguageVersion, Money,
     ServerKind, ServerStorage,
 };
-use ferry_infra::testkit::TestStack;
+use ferry_infra::testkit::{TestStack, eventually};
 use serde_json::{Value, json};
 
 fn calendar() -> WorkingCalendar {
@@ -412,7 +412,18 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
             .optional_migration_id
             .to_string()
     };
-    let (due, later) = (id_of(&due), id_of(&later));
+    // Due as well, scheduled after the later one: once it is started, the scheduler
+    // has seen the later one too.
+    let marker = accounts
+        .schedule_optional(
+            Actor::support("jdoe"),
+            uuid::Uuid::now_v7(),
+            "srv-42",
+            schedule("18", now - chrono::Duration::seconds(1)),
+        )
+        .await
+        .expect("scheduled");
+    let (due, later, marker) = (id_of(&due), id_of(&later), id_of(&marker));
 
     // The accounts policy started by `setup` fires them: the due times are entries
     // of its view.
@@ -435,16 +446,14 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
             })
         }
     };
-    let mut applied = false;
-    for _ in 0..150 {
-        if started(due.clone()).await {
-            applied = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(applied, "the due migration is started by ferry");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        eventually(10, || started(due.clone())).await,
+        "the due migration is started by ferry"
+    );
+    assert!(
+        eventually(10, || started(marker.clone())).await,
+        "the one due, scheduled after the later one, is started by ferry"
+    );
     assert!(!started(later).await, "the later one waits for its time");
 }
 

@@ -8,7 +8,7 @@ mod support;
 
 use ferry_data_mover::MoverSettings;
 use ferry_events::*;
-use std::time::{Duration, Instant};
+use ferry_infra::testkit::eventually;
 use support::worker_process::{WorkerOptions, run_if_asked};
 use support::*;
 
@@ -19,15 +19,8 @@ async fn worker_process() {
 }
 
 async fn until(world: &World, transfer: uuid::Uuid, what: &str, found: impl Fn(&[Event]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let events = world.transfer(transfer).await;
-        if found(&events) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what}: {:?}", types(&events));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let seen = eventually(60, || async { found(&world.transfer(transfer).await) }).await;
+    assert!(seen, "{what}: {:?}", types(&world.transfer(transfer).await));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

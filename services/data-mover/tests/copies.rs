@@ -8,7 +8,7 @@ mod support;
 use ferry_data_mover::MoverSettings;
 use ferry_data_mover::settings::ServiceServer;
 use ferry_events::*;
-use std::time::Duration;
+use ferry_infra::testkit::eventually;
 use support::*;
 use uuid::Uuid;
 
@@ -113,14 +113,10 @@ async fn a_test_copy_leaves_the_original_serving_and_can_be_refreshed_and_discar
         ))
         .expect("lists")
     };
-    let mut gone = false;
-    for _ in 0..300 {
-        if pg_test_copies(&world).await.is_empty() && my_copies().is_empty() {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let gone = eventually(15, || async {
+        pg_test_copies(&world).await.is_empty() && my_copies().is_empty()
+    })
+    .await;
     assert!(gone, "{:?} {}", pg_test_copies(&world).await, my_copies());
     assert!(
         pg_exists(&world.db("srv-1", "shop_pg"))

@@ -7,8 +7,9 @@ mod support;
 
 use ferry_data_mover::MoverSettings;
 use ferry_events::*;
+use ferry_infra::testkit::eventually;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use support::*;
 use uuid::Uuid;
@@ -97,7 +98,15 @@ async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
     let pg_writes = pg_writer(world.db("srv-1", "shop_pg"));
     let my_done = Arc::new(AtomicBool::new(false));
     let my_writes = my_writer(world.db("srv-1", "shop_my"), my_done.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The move starts while both writers write.
+    let (pg_source, my_source) = (world.db("srv-1", "shop_pg"), world.db("srv-1", "shop_my"));
+    assert!(
+        eventually(30, || async {
+            pg_count(&pg_source).await > 2_000 && my_count(&my_source) > 1_000
+        })
+        .await,
+        "the writers write"
+    );
     write(
         &world.path("srv-1", "files/shop/www/late.txt"),
         b"written just before the move",
@@ -331,15 +340,13 @@ async fn a_cutover_interrupted_by_a_stop_resumes_at_the_restart() {
         .account_transfer(TransferKind::Cutover, "acc-1", moving)
         .await;
     // Stop as soon as the account is frozen.
-    let frozen = AtomicU64::new(0);
-    for _ in 0..2_000 {
-        if types(&world.transfer(moving).await).contains(&"AccountFrozen") {
-            frozen.store(1, Ordering::Relaxed);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(frozen.load(Ordering::Relaxed), 1, "frozen");
+    assert!(
+        eventually(30, || async {
+            types(&world.transfer(moving).await).contains(&"AccountFrozen")
+        })
+        .await,
+        "frozen"
+    );
     world.stop().await;
     let after_stop = types(&world.transfer(moving).await);
     assert!(!after_stop.contains(&"TransferCompleted") || after_stop.contains(&"TransferVerified"));

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ferry_data_mover::databases::{
     CancellationToken, CopyPhase, CopySpec, DbError, checksum, compare, mysql, postgres,
@@ -15,6 +15,7 @@ use ferry_data_mover::databases::{
 use ferry_events::transfer::DatabaseMethod;
 use tokio::sync::watch;
 
+use ferry_infra::testkit::eventually;
 use support::{my, my_drop, my_url, pg, pg_drop, pg_exists, pg_url, unique};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -198,17 +199,33 @@ async fn killing_pg_restore_leaves_no_database_and_a_retry_succeeds() -> TestRes
         let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst).with_phases(phases);
         let cancel = CancellationToken::new();
         let killer = {
-            let cancel = cancel.clone();
+            let (cancel, staging) = (cancel.clone(), staging_name(&dst));
             tokio::spawn(async move {
                 let _ = watcher.wait_for(|p| *p == CopyPhase::Restoring).await;
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                // Killed mid-restore: once pg_restore writes into the staging database.
+                let restoring = eventually(30, || async {
+                    let sessions = async {
+                        pg("postgres")
+                            .await?
+                            .query_one(
+                                "SELECT count(*) FROM pg_stat_activity
+                                  WHERE application_name = 'pg_restore' AND datname = $1",
+                                &[&staging],
+                            )
+                            .await
+                            .map(|row| row.get::<_, i64>(0))
+                    };
+                    sessions.await.is_ok_and(|n| n > 0)
+                })
+                .await;
                 cancel.cancel();
-                Instant::now()
+                (restoring, Instant::now())
             })
         };
         let err = postgres::copy(&spec, &cancel).await;
-        let cancelled_at = killer.await?;
+        let (restoring, cancelled_at) = killer.await?;
         println!("cancel to return: {:?}", cancelled_at.elapsed());
+        assert!(restoring, "pg_restore was running when cancelled");
         assert!(matches!(err, Err(DbError::Interrupted)), "{err:?}");
         assert!(!pg_exists(&dst).await?, "no final database after a kill");
         let restores = pg("postgres")

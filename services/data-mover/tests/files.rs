@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ferry_data_mover::files::{self, FileError, PARTIAL_DIR, SyncOptions, TreeSize, VerifyOptions};
 
@@ -372,8 +372,9 @@ async fn killing_rsync_mid_copy_is_interrupted_and_a_new_sync_resumes() {
         matches!(result, Err(FileError::Interrupted { .. })),
         "expected Interrupted, got {result:?}"
     );
+    // Stopped early, not run to its end: the progress never got near the whole tree.
     assert!(
-        elapsed < Duration::from_secs(4),
+        done_seen.load(Ordering::SeqCst) < big,
         "stopped early, not at the end"
     );
     assert_eq!(rsync_processes(&scratch), "", "no rsync outlives the call");

@@ -7,6 +7,7 @@ mod support;
 
 use ferry_data_mover::MoverSettings;
 use ferry_events::*;
+use ferry_infra::testkit::eventually;
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,16 +153,9 @@ async fn pre_copy_then_torn_down_by(ending: Event) {
     );
 
     world.migration_events(vec![ending]).await;
-    let mut torn_down = false;
-    for _ in 0..300 {
-        if slots_for(&world.db("srv-1", "shop_pg")).await == 0 {
-            torn_down = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let source = world.db("srv-1", "shop_pg");
     assert!(
-        torn_down,
+        eventually(15, || async { slots_for(&source).await == 0 }).await,
         "no slot keeps the source's WAL once the migration gave its transit server up"
     );
     world.stop().await;

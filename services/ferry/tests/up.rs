@@ -4,14 +4,14 @@
 
 use ferry_events::{AccountMarkedReady, Actor, AggregateType, Envelope};
 use ferry_infra::event_log::AggregateRef;
-use ferry_infra::testkit::TestStack;
+use ferry_infra::testkit::{TestStack, eventually};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 mod support;
-use support::free_port;
+use support::{UpOptions, spawn_up};
 
 /// A plain HTTP/1.0 GET: status code and body.
 async fn get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -33,41 +33,19 @@ async fn get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 async fn wait_for(port: u16, path: &str, want: impl Fn(u16, &str) -> bool) -> bool {
-    for _ in 0..300 {
-        if let Some((status, body)) = get(port, path).await
-            && want(status, &body)
-        {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
+    eventually(15, || async {
+        get(port, path)
+            .await
+            .is_some_and(|(status, body)| want(status, &body))
+    })
+    .await
 }
 
 /// `ferry up` as a process on `stack`, once ready: its port and the process (killed
 /// when dropped).
 async fn ferry_up(stack: &TestStack) -> (u16, tokio::process::Child) {
-    let port = free_port();
-    let settings = stack.log.settings();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .arg("up")
-        .env("FERRY_NATS_URL", &stack.nats_url)
-        .env("FERRY_STREAM", &settings.stream)
-        .env("FERRY_SUBJECT_PREFIX", &settings.subject_prefix)
-        .env("FERRY_DATABASE_URL", &stack.database_url)
-        .env("FERRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("FERRY_SHUTDOWN_GRACE_SECS", "5")
-        .env("FERRY_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ferry starts");
-    assert!(
-        wait_for(port, "/ready", |status, _| status == 200).await,
-        "ferry becomes ready"
-    );
-    (port, child)
+    let up = spawn_up(stack, &UpOptions::default()).await;
+    (up.port, up.child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

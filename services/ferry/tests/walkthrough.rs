@@ -12,26 +12,20 @@
 mod support;
 
 use ferry::client::Api;
-use ferry::fleet::{self, Fleet};
+use ferry::fleet;
 use ferry_accounts::domain::migration::{MigrationState, Place, TestCopy};
-use ferry_events::{AggregateType, DatabaseEngine, Event, IncompatibilityKind, TransitQueueEvent};
-use ferry_infra::event_log::AggregateRef;
+use ferry_events::{
+    AccountTrafficEvent, AggregateType, DatabaseEngine, Event, IncompatibilityKind, MigrationEvent,
+    TransferEvent, TransitQueueEvent,
+};
+use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::projection::rebuild::build_shadow;
-use ferry_infra::testkit::{self, TestStack, eventually};
+use ferry_infra::testkit::{TestStack, eventually, eventually_some};
 use ferry_migration_state::projection::MigrationState as MigrationStateProjection;
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
 use support::*;
-use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
-
-/// Where customers reach the test copies.
-const TEST_ADDRESS: &str = "test-0042.hosting.example";
-/// Seconds a real transfer may take here.
-const TRANSFER_SECS: u64 = 60;
-const BAKERY_ROWS: i64 = 50;
-const BLOG_ROWS: u64 = 20;
 
 async fn post(api: &Api, path: String) -> anyhow::Result<Value> {
     api.command(Method::POST, &path, None).await
@@ -46,312 +40,22 @@ fn moving_transfer(state: &MigrationState, account: &str) -> Uuid {
     }
 }
 
-/// This run's world: the example fleet with its directories under a temp dir and its
-/// database names behind a tag of this run, so runs never meet. Dropping it drops
-/// every database and directory it made (ferry must be stopped by then).
-struct Demo {
-    /// Starts every database name of this run.
-    tag: String,
-    /// Replaces `/var/tmp/ferry-demo`.
-    root: PathBuf,
-}
-
-impl Demo {
-    fn new() -> Self {
-        let id = Uuid::now_v7().simple().to_string();
-        // The end of a v7 id is random; short, so that the longest derived names
-        // (`<tag>srv0042_bakery_shop__ferry_replaced`) stay within PostgreSQL's limit.
-        let tag = format!("wk{}", &id[id.len() - 6..]);
-        let root = std::env::temp_dir().join(format!("ferry-walkthrough-{tag}"));
-        std::fs::create_dir_all(&root).expect("temp dir");
-        Demo { tag, root }
-    }
-
-    /// examples/fleet.yaml, moved into this run's directory and name tag.
-    fn fleet(&self) -> anyhow::Result<Fleet> {
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fleet.yaml");
-        let text = testkit::on_this_stack(&std::fs::read_to_string(example)?)
-            .replace("/var/tmp/ferry-demo", &self.root.display().to_string())
-            .replace("?prefix=", &format!("?prefix={}", self.tag));
-        let path = self.root.join("fleet.yaml");
-        std::fs::write(&path, text)?;
-        let mut fleet = Fleet::read(&path)?;
-        // This run's data is a few files and rows (`client_data`): its inventory says
-        // so, since a pre-copy refuses sources much smaller than declared.
-        for server in &mut fleet.servers {
-            for account in &mut server.registration.accounts {
-                account.files_bytes = 64;
-                account.mail_bytes = if account.name == "bakery" { 32 } else { 0 };
-                for database in &mut account.databases {
-                    database.size_bytes = 64 << 10;
-                }
-            }
-        }
-        Ok(fleet)
-    }
-
-    /// A database's real name on a server of the fleet (`srv-0042` → `<tag>srv0042_`).
-    fn db(&self, server: &str, name: &str) -> String {
-        format!("{}{}_{name}", self.tag, server.replace('-', ""))
-    }
-
-    fn path(&self, server: &str, rest: &str) -> PathBuf {
-        self.root.join(server).join(rest)
-    }
-
-    /// srv-0042's accounts as the customer left them: files, a mail, the bakery's
-    /// PostgreSQL shop and the blog's MariaDB WordPress.
-    async fn client_data(&self) -> anyhow::Result<()> {
-        for (rest, text) in [
-            ("files/bakery/index.php", "<?php echo 'Bonjour';"),
-            ("files/bakery/images/croissant.svg", "<svg>croissant</svg>"),
-            (
-                "files/blog/wp-config.php",
-                "<?php define('DB_NAME', 'blog_wp');",
-            ),
-            (
-                "mail/bakery/Maildir/cur/1.eml",
-                "Subject: order\n\n12 croissants",
-            ),
-        ] {
-            write(&self.path("srv-0042", rest), text);
-        }
-        let admin = pg("postgres").await?;
-        let shop = self.db("srv-0042", "bakery_shop");
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{shop}\""))
-            .await?;
-        pg(&shop)
-            .await?
-            .batch_execute(&format!(
-                "CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL);
-                 INSERT INTO orders (item)
-                 SELECT 'croissant ' || g FROM generate_series(1, {BAKERY_ROWS}) g;"
-            ))
-            .await?;
-        let blog = self.db("srv-0042", "blog_wp");
-        my(&format!(
-            "CREATE DATABASE `{blog}`; USE `{blog}`;
-             CREATE TABLE posts (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(200) NOT NULL)
-               ENGINE=InnoDB;
-             INSERT INTO posts (title) SELECT CONCAT('post ', seq) FROM seq_1_to_{BLOG_ROWS};"
-        ))
-        .map_err(anyhow::Error::msg)?;
-        Ok(())
-    }
-
-    /// The environment of `ferry up` for this run: test copies behind this run's tag.
-    fn ferry_env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            (
-                "FERRY_TEST_POSTGRES_URL",
-                format!("{}?prefix={}test_", testkit::admin_database_url(), self.tag),
-            ),
-            (
-                "FERRY_TEST_MYSQL_URL",
-                format!("{}?prefix={}test_", testkit::admin_mysql_url(), self.tag),
-            ),
-            ("FERRY_TEST_ADDRESS", TEST_ADDRESS.into()),
-            (
-                "FERRY_SERVICE_SERVERS",
-                format!(
-                    "postgresql:16={}?prefix={}pg16_",
-                    testkit::admin_database_url(),
-                    self.tag
-                ),
-            ),
-        ]
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let tag = self.tag.clone();
-        // Its own runtime on its own thread: drop runs inside the test's runtime.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(drop_tagged(&tag));
-        })
-        .join();
-        if dropped.is_err() {
-            eprintln!("could not drop the databases of {}", self.tag);
-        }
-        std::fs::remove_dir_all(&self.root).ok();
-    }
-}
-
-/// Drops every PostgreSQL database and MariaDB schema whose name starts with `tag`
-/// (copies kept aside and staging ones included), with any logical replication left
-/// on them (a database with a subscription or a slot cannot be dropped).
-async fn drop_tagged(tag: &str) {
-    let pattern = format!("{tag}%");
-    if let Ok(admin) = pg("postgres").await {
-        let with_subscriptions = admin
-            .query(
-                "SELECT DISTINCT d.datname FROM pg_subscription s
-                 JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname LIKE $1",
-                &[&pattern],
-            )
-            .await
-            .unwrap_or_default();
-        for row in with_subscriptions {
-            let database: String = row.get(0);
-            let Ok(db) = pg(&database).await else {
-                continue;
-            };
-            let _ = db
-                .batch_execute("SET default_transaction_read_only = off")
-                .await;
-            let names = db
-                .query(
-                    "SELECT subname FROM pg_subscription
-                     WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                    &[],
-                )
-                .await
-                .unwrap_or_default();
-            for name in names {
-                let name: String = name.get(0);
-                let _ = db
-                    .batch_execute(&format!(
-                        "ALTER SUBSCRIPTION \"{name}\" DISABLE;
-                         ALTER SUBSCRIPTION \"{name}\" SET (slot_name = NONE);
-                         DROP SUBSCRIPTION \"{name}\";"
-                    ))
-                    .await;
-            }
-        }
-        let _ = admin
-            .execute(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-                 WHERE database LIKE $1 AND NOT active",
-                &[&pattern],
-            )
-            .await;
-        let databases = admin
-            .query(
-                "SELECT datname FROM pg_database WHERE datname LIKE $1",
-                &[&pattern],
-            )
-            .await
-            .unwrap_or_default();
-        for row in databases {
-            let name: String = row.get(0);
-            if let Err(e) = admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await
-            {
-                eprintln!("cannot drop {name}: {e}");
-            }
-        }
-    }
-    if let Ok(names) = my(&format!(
-        "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE '{pattern}'"
-    )) {
-        for name in names.lines().filter(|n| !n.is_empty()) {
-            if let Err(e) = my(&format!("DROP DATABASE IF EXISTS `{name}`")) {
-                eprintln!("cannot drop {name}: {e}");
-            }
-        }
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("a parent")).expect("directories");
-    std::fs::write(path, text).expect("written");
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// A session on a database of the stack's PostgreSQL.
-async fn pg(database: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) =
-        tokio_postgres::connect(&testkit::database_url(database), NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
-}
-
-async fn pg_rows(database: &str) -> i64 {
-    let db = pg(database)
-        .await
-        .unwrap_or_else(|e| panic!("{database}: {e}"));
-    db.query_one("SELECT count(*) FROM orders", &[])
-        .await
-        .expect("counts")
-        .get(0)
-}
-
-async fn pg_insert(database: &str, item: &str) -> Result<(), tokio_postgres::Error> {
-    pg(database)
-        .await?
-        .execute("INSERT INTO orders (item) VALUES ($1)", &[&item])
-        .await
-        .map(drop)
-}
-
-async fn pg_has(database: &str, item: &str) -> bool {
-    let db = pg(database)
-        .await
-        .unwrap_or_else(|e| panic!("{database}: {e}"));
-    db.query_one("SELECT count(*) FROM orders WHERE item = $1", &[&item])
-        .await
-        .expect("counts")
-        .get::<_, i64>(0)
-        == 1
-}
-
-async fn pg_databases(like: &str) -> Vec<String> {
-    let admin = pg("postgres").await.expect("connects");
-    admin
-        .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE $1",
-            &[&like],
-        )
-        .await
-        .expect("lists")
+/// The stream sequence of the last event of an aggregate that `pick` accepts.
+async fn sequence_of(
+    log: &EventLog,
+    kind: AggregateType,
+    id: &str,
+    pick: impl Fn(&Event) -> bool,
+) -> u64 {
+    let aggregate = AggregateRef::new(kind, id).expect("an aggregate id");
+    let loaded = log.load(&aggregate).await.expect("loads");
+    loaded
+        .events
         .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
-/// A statement run by the `mariadb` client on the stack's MariaDB: its output.
-fn my(sql: &str) -> Result<String, String> {
-    let out = std::process::Command::new("mariadb")
-        .args(testkit::mysql_client_args())
-        .args(["-N", "-B", "-e", sql])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn my_rows(schema: &str) -> u64 {
-    my(&format!("SELECT COUNT(*) FROM `{schema}`.posts"))
-        .unwrap_or_else(|e| panic!("{schema}: {e}"))
-        .parse()
-        .expect("a number")
-}
-
-fn my_insert(schema: &str, title: &str) {
-    my(&format!(
-        "INSERT INTO `{schema}`.posts (title) VALUES ('{title}')"
-    ))
-    .unwrap_or_else(|e| panic!("{schema}: {e}"));
-}
-
-fn my_has(schema: &str, title: &str) -> bool {
-    my(&format!(
-        "SELECT COUNT(*) FROM `{schema}`.posts WHERE title = '{title}'"
-    ))
-    .unwrap_or_else(|e| panic!("{schema}: {e}"))
-        == "1"
+        .rev()
+        .find(|r| pick(&r.envelope.event))
+        .map(|r| r.sequence)
+        .unwrap_or_else(|| panic!("no such event of {kind:?} {id}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -563,13 +267,32 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     let t2 = moving_transfer(&migration(&log, m).await, "acc-1208");
     // The network may switch first: the move completes when both are done.
     traffic_switched(&log, m, "acc-1208", "tr-0001").await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let place = migration(&log, m).await.accounts["acc-1208"].place.clone();
-    if outcome(&transfer_events(&log, t2).await).is_none() {
-        // Read before the transfer ended: the switch alone moves nothing.
-        assert_eq!(place, Place::MovingToTransit { transfer_id: t2 });
-    }
     wait_for_place(&log, m, "acc-1208", &Place::Transit, TRANSFER_SECS).await;
+    // Whichever came first (the switch, here, as the copy takes a while), the move is
+    // recorded after both: neither alone moved the account.
+    let switched = sequence_of(&log, AggregateType::AccountTraffic, "acc-1208", |e| {
+        matches!(
+            e,
+            Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(s))
+                if s.to_server_id == "tr-0001"
+        )
+    })
+    .await;
+    let copied = sequence_of(&log, AggregateType::Transfer, &t2.to_string(), |e| {
+        matches!(e, Event::Transfer(TransferEvent::TransferCompleted(_)))
+    })
+    .await;
+    let moved = sequence_of(
+        &log,
+        AggregateType::Migration,
+        &m.to_string(),
+        |e| matches!(e, Event::Migration(MigrationEvent::AccountMoved(a)) if a.transfer_id == t2),
+    )
+    .await;
+    assert!(
+        moved > switched && moved > copied,
+        "moved at {moved}, after the switch at {switched} and the copy's end at {copied}"
+    );
     wait_for_state(&log, m, "verifying").await;
     assert_eq!(my_rows(&blog("tr-0001")), BLOG_ROWS);
     assert_eq!(
@@ -748,34 +471,29 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         format!("/optional-migrations/{optional}/application"),
     )
     .await?;
-    // Polled gently: each read of an aggregate opens a consumer on the stream.
-    let mut moved = false;
-    let mut applied = false;
-    for _ in 0..240 {
-        let server = AggregateRef::new(AggregateType::Server, "srv-0042").expect("id");
-        let optional_ref =
-            AggregateRef::new(AggregateType::OptionalMigration, optional.clone()).expect("id");
-        if let (Ok(server), Ok(optional_log)) =
-            (log.load(&server).await, log.load(&optional_ref).await)
-        {
-            moved = server.events.iter().any(|r| {
+    let moved = eventually(TRANSFER_SECS, || async {
+        log.load(&server_ref).await.is_ok_and(|server| {
+            server.events.iter().any(|r| {
                 matches!(
                     &r.envelope.event,
                     Event::Server(ferry_events::ServerEvent::ServerDetailsChanged(d))
                         if d.storage.postgres_url.as_deref().is_some_and(|u| u.ends_with("pg16_"))
                 )
-            });
-            applied = optional_log
+            })
+        })
+    })
+    .await;
+    assert!(moved, "the server's PostgreSQL is the new version's");
+    let optional_ref = AggregateRef::new(AggregateType::OptionalMigration, optional.clone())?;
+    let applied = eventually(TRANSFER_SECS, || async {
+        log.load(&optional_ref).await.is_ok_and(|optional| {
+            optional
                 .events
                 .iter()
-                .any(|r| r.envelope.event.event_type() == "OptionalMigrationApplied");
-        }
-        if moved && applied {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    assert!(moved, "the server's PostgreSQL is the new version's");
+                .any(|r| r.envelope.event.event_type() == "OptionalMigrationApplied")
+        })
+    })
+    .await;
     assert!(applied, "the optional migration is applied");
     assert_eq!(pg_rows(&shop("pg16")).await, rows_before, "every row moved");
 
@@ -817,14 +535,15 @@ async fn read_side_and_audit(
     assert!(refused.is_err_and(|e| e.to_string().contains("403")));
     let refused = stranger.get("/servers/srv-0042/audit").await;
     assert!(refused.is_err_and(|e| e.to_string().contains("403")));
-    let mut server = Value::Null;
-    for _ in 0..750 {
-        server = customer.get("/servers/srv-0042").await?;
-        if server.pointer("/migration/state") == Some(&json!("completed")) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let completed = eventually_some(15, || async {
+        let server = customer.get("/servers/srv-0042").await.ok()?;
+        (server.pointer("/migration/state") == Some(&json!("completed"))).then_some(server)
+    })
+    .await;
+    let server = match completed {
+        Some(server) => server,
+        None => customer.get("/servers/srv-0042").await?,
+    };
     assert_eq!(
         server.pointer("/migration/state"),
         Some(&json!("completed")),

@@ -15,7 +15,7 @@ use ferry_data_mover::reactor::{MoverExecutor, TransferWorker};
 use ferry_events::*;
 use ferry_infra::command::CommandHandler;
 use ferry_infra::event_log::EventLog;
-use ferry_infra::testkit::{self, TestStack, append_inputs};
+use ferry_infra::testkit::{self, TestStack, append_inputs, eventually_some};
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -297,23 +297,27 @@ impl World {
 
     /// Waits until the transfer completed or failed; its events.
     pub async fn ended(&self, transfer_id: Uuid, seconds: u64) -> Vec<Event> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-        loop {
+        let ended = eventually_some(seconds, || async {
             let events = self.transfer(transfer_id).await;
-            if events.iter().any(|e| {
-                matches!(
-                    e,
-                    Event::Transfer(
-                        TransferEvent::TransferCompleted(_) | TransferEvent::TransferFailed(_)
+            events
+                .iter()
+                .any(|e| {
+                    matches!(
+                        e,
+                        Event::Transfer(
+                            TransferEvent::TransferCompleted(_) | TransferEvent::TransferFailed(_)
+                        )
                     )
-                )
-            }) {
-                return events;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!("transfer {transfer_id} did not end: {:?}", types(&events));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+                })
+                .then_some(events)
+        })
+        .await;
+        match ended {
+            Some(events) => events,
+            None => panic!(
+                "transfer {transfer_id} did not end in {seconds} s: {:?}",
+                types(&self.transfer(transfer_id).await)
+            ),
         }
     }
 
@@ -370,17 +374,11 @@ impl World {
         seconds: u64,
         wanted: impl Fn(&TransferScheduled) -> bool,
     ) -> TransferScheduled {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-        loop {
-            if let Some(found) = self.scheduled().await.into_iter().find(|s| wanted(s)) {
-                return found;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {what} scheduled within {seconds} s"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually_some(seconds, || async {
+            self.scheduled().await.into_iter().find(|s| wanted(s))
+        })
+        .await
+        .unwrap_or_else(|| panic!("no {what} scheduled within {seconds} s"))
     }
 
     /// Drops the world's databases and directories.

@@ -1,23 +1,31 @@
 //! Shared by the `ferry` process tests: starting `ferry up` on a test's own stream and
-//! database, following a migration and its transfers through the log, and playing the
-//! network **as test inputs**. The data mover runs for real inside `ferry up` (its
+//! database (inside the test's process, [`start`], or as the binary, [`spawn_up`]),
+//! this run's fleet and data ([`Demo`]), following a migration and its transfers
+//! through the log, and playing the network **as test inputs**. The data mover runs for real inside `ferry up` (its
 //! transfers copy real files and databases); only the network service (IP rerouting,
 //! DNS: `AccountTrafficSwitched`) is not built yet, and the running system never fakes
 //! its events.
 
 #![allow(dead_code)]
 
+mod demo;
+// Only the tests that move real data use it.
+#[allow(unused_imports)]
+pub use demo::*;
+
 use ferry_accounts::domain::migration::{MigrationDecider, MigrationState, Place};
 use ferry_events::*;
 use ferry_infra::command::Decider;
 use ferry_infra::event_log::{AggregateRef, EventLog};
-use ferry_infra::testkit::{TestStack, append_inputs};
+use ferry_infra::testkit::{TestStack, append_inputs, eventually, eventually_some};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::Duration;
 use uuid::Uuid;
 
 /// A running `ferry up` on a test stack, inside the test's process (zero2prod's
 /// `spawn_app`): served on a port bound at 0, stopped through an injected shutdown.
-/// `tests/up.rs` keeps the process-level test of the binary.
+/// [`spawn_up`] starts the binary itself.
 pub struct Ferry {
     /// Its API.
     pub base: String,
@@ -50,8 +58,35 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
             .try_init();
     }
-    let settings = stack.log.settings().clone();
-    let mut settings_env: Vec<(&str, String)> = vec![
+    let mut settings_env = up_settings(stack);
+    settings_env.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
+    let args = up_args(&settings_env);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("bound"));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(ferry::up_embedded(args, listener, shutdown.clone()));
+    let client = reqwest::Client::new();
+    let ready = eventually(30, || async {
+        assert!(!task.is_finished(), "ferry up stopped while starting");
+        ready_with_read_models(&client, &base).await
+    })
+    .await;
+    assert!(ready, "ferry up did not become ready");
+    Ferry {
+        base,
+        shutdown,
+        task,
+    }
+}
+
+/// The settings `ferry up` runs with in these tests, by their environment variable's
+/// name: the test's own stream, subject prefix and database, instant transit
+/// installations and wipes, a calendar open round the clock.
+fn up_settings(stack: &TestStack) -> Vec<(&'static str, String)> {
+    let settings = stack.log.settings();
+    vec![
         ("FERRY_NATS_URL", stack.nats_url.clone()),
         ("FERRY_STREAM", settings.stream.clone()),
         ("FERRY_SUBJECT_PREFIX", settings.subject_prefix.clone()),
@@ -62,30 +97,143 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
         ("FERRY_WORKING_DAYS", "mon-sun".into()),
         ("FERRY_WORKING_HOURS", "00:00-24:00".into()),
         ("FERRY_TIME_ZONE", "UTC".into()),
-    ];
-    settings_env.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
-    let args = up_args(&settings_env);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port");
-    let base = format!("http://{}", listener.local_addr().expect("bound"));
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(ferry::up_embedded(args, listener, shutdown.clone()));
-    let client = reqwest::Client::new();
-    for _ in 0..600 {
-        if let Ok(response) = client.get(format!("{base}/ready")).send().await
-            && response.status().is_success()
-        {
-            return Ferry {
-                base,
-                shutdown,
-                task,
-            };
-        }
-        assert!(!task.is_finished(), "ferry up stopped while starting");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    ]
+}
+
+/// How [`spawn_up`] starts the binary, besides [`up_settings`].
+#[derive(Debug, Default, Clone)]
+pub struct UpOptions {
+    /// More settings by their environment variable's name; they win over the defaults
+    /// (`FERRY_LOG` is `warn` unless given).
+    pub env: Vec<(&'static str, String)>,
+    /// Put first on its `PATH` (e.g. a directory with a slowed-down `rsync`).
+    pub path_first: Option<PathBuf>,
+    /// Where its output goes (nowhere without).
+    pub log_file: Option<PathBuf>,
+}
+
+/// `ferry up` as a process of its own: the real binary, on a test's stack.
+pub struct UpProcess {
+    /// Its HTTP port on 127.0.0.1.
+    pub port: u16,
+    /// Its API.
+    pub base: String,
+    /// The process, killed when dropped.
+    pub child: tokio::process::Child,
+    log_file: Option<PathBuf>,
+}
+
+/// Starts the `ferry` binary's `up` on `stack` (its own stream, subject prefix and
+/// database, [`up_settings`]) and waits until it is ready.
+pub async fn spawn_up(stack: &TestStack, options: &UpOptions) -> UpProcess {
+    let port = free_port();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command
+        .arg("up")
+        .env("FERRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("FERRY_LOG", "warn")
+        .envs(up_settings(stack))
+        .envs(options.env.iter().cloned())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(dir) = &options.path_first {
+        let path = std::env::var("PATH").unwrap_or_default();
+        command.env("PATH", format!("{}:{path}", dir.display()));
     }
-    panic!("ferry up did not become ready");
+    match &options.log_file {
+        Some(file) => {
+            let log = std::fs::File::create(file).expect("a log file");
+            command
+                .stdout(log.try_clone().expect("the log file"))
+                .stderr(log);
+        }
+        None => {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    let mut child = command.spawn().expect("ferry starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let ready = eventually(30, || {
+        let exited = child.try_wait().ok().flatten();
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            if let Some(status) = exited {
+                panic!("ferry up stopped while starting: {status}");
+            }
+            ready_with_read_models(&client, &base).await
+        }
+    })
+    .await;
+    let process = UpProcess {
+        port,
+        base,
+        child,
+        log_file: options.log_file.clone(),
+    };
+    assert!(ready, "ferry up did not become ready:\n{}", process.logs());
+    process
+}
+
+impl UpProcess {
+    /// A CLI client acting as `actor`.
+    pub fn api(&self, actor: &str) -> ferry::client::Api {
+        ferry::client::Api::new(&self.base, actor).expect("valid actor")
+    }
+
+    /// Kills it as a crash would (SIGKILL: nothing run on the way out) and reaps it.
+    pub async fn crash(&mut self) {
+        self.child.start_kill().expect("killed");
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("dies")
+            .expect("reaped");
+    }
+
+    /// Stops it with SIGTERM and waits for its clean end within its grace period.
+    pub async fn stop(mut self) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM sent");
+        let status = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("stops within its grace period")
+            .expect("exit status");
+        assert!(
+            status.success(),
+            "clean exit on SIGTERM: {status:?}\n{}",
+            self.logs()
+        );
+    }
+
+    /// Its output so far (empty without a log file).
+    pub fn logs(&self) -> String {
+        self.log_file
+            .as_ref()
+            .and_then(|file| std::fs::read_to_string(file).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Whether the `ferry up` at `base` is ready (`/ready`) and has built every read model:
+/// each projection running, its tables made. Ready alone is not enough for a test
+/// that reads at once: a projection still starting answers "being built".
+async fn ready_with_read_models(client: &reqwest::Client, base: &str) -> bool {
+    let Ok(response) = client.get(format!("{base}/ready")).send().await else {
+        return false;
+    };
+    if !response.status().is_success() {
+        return false;
+    }
+    let Ok(body) = response.json::<serde_json::Value>().await else {
+        return false;
+    };
+    body["projections"].as_array().is_some_and(|projections| {
+        !projections.is_empty() && projections.iter().all(|p| p["state"] == "running")
+    })
 }
 
 /// `ferry up`'s settings from `(variable, value)` pairs, each given as the flag that
@@ -137,19 +285,27 @@ pub async fn migration(log: &EventLog, id: Uuid) -> MigrationState {
     MigrationDecider::fold(loaded.events.iter().map(|r| &r.envelope.event))
 }
 
-/// Waits (up to a minute: real transfers may be under way) until the migration is in
-/// `state` (its name in docs/process.md).
+/// Seconds a real transfer may take here: a few, but creating a replication slot can
+/// wait a minute on the shared PostgreSQL (another test's `DROP DATABASE` waits for
+/// every backend to take its signal, a slot being created waits for that drop's
+/// transaction, until `wal_sender_timeout` ends a walsender stuck in between).
+pub const TRANSFER_SECS: u64 = 180;
+
+/// Waits (up to [`TRANSFER_SECS`]: real transfers may be under way) until the
+/// migration is in `state` (its name in docs/process.md).
 pub async fn wait_for_state(log: &EventLog, id: Uuid, state: &str) -> MigrationState {
-    let mut last = String::new();
-    for _ in 0..3_000 {
+    let reached = eventually_some(TRANSFER_SECS, || async {
         let current = migration(log, id).await;
-        if current.state_name() == state {
-            return current;
-        }
-        last = current.state_name().to_owned();
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        (current.state_name() == state).then_some(current)
+    })
+    .await;
+    match reached {
+        Some(current) => current,
+        None => panic!(
+            "migration {id} never became {state}; it is {}",
+            migration(log, id).await.state_name()
+        ),
     }
-    panic!("migration {id} never became {state}; it is {last}");
 }
 
 /// The events of a transfer so far (none before it is scheduled).
@@ -190,41 +346,49 @@ pub async fn wait_for_transfer(
     transfer_id: Uuid,
     seconds: u64,
 ) -> TransferCompleted {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    loop {
-        let events = transfer_events(log, transfer_id).await;
-        match outcome(&events) {
-            Some(Ok(completed)) => return completed,
-            Some(Err(reason)) => panic!("transfer {transfer_id}: {reason}"),
-            None if tokio::time::Instant::now() > deadline => panic!(
-                "transfer {transfer_id} did not end in {seconds} s: {:?}",
-                events.iter().map(Event::event_type).collect::<Vec<_>>()
-            ),
-            None => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
+    let ended = eventually_some(seconds, || async {
+        outcome(&transfer_events(log, transfer_id).await)
+    })
+    .await;
+    match ended {
+        Some(Ok(completed)) => completed,
+        Some(Err(reason)) => panic!("transfer {transfer_id}: {reason}"),
+        None => panic!(
+            "transfer {transfer_id} did not end in {seconds} s: {:?}",
+            transfer_events(log, transfer_id)
+                .await
+                .iter()
+                .map(Event::event_type)
+                .collect::<Vec<_>>()
+        ),
     }
 }
 
 /// Waits until `account` is at `place`; panics early with the reason if the transfer
 /// moving it fails, or after `seconds`.
 pub async fn wait_for_place(log: &EventLog, id: Uuid, account: &str, place: &Place, seconds: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    loop {
+    let reached = eventually_some(seconds, || async {
         let current = migration(log, id).await.accounts[account].place.clone();
         if current == *place {
-            return;
+            return Some(Ok(()));
         }
         if let Place::MovingToTransit { transfer_id }
         | Place::RollingBack { transfer_id }
         | Place::Relocating { transfer_id } = current
             && let Some(Err(reason)) = outcome(&transfer_events(log, transfer_id).await)
         {
-            panic!("{account} never reached {place:?}: transfer {transfer_id}: {reason}");
+            return Some(Err(format!("transfer {transfer_id}: {reason}")));
         }
-        if tokio::time::Instant::now() > deadline {
-            panic!("{account} never reached {place:?} in {seconds} s; it is {current:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        None
+    })
+    .await;
+    match reached {
+        Some(Ok(())) => {}
+        Some(Err(reason)) => panic!("{account} never reached {place:?}: {reason}"),
+        None => panic!(
+            "{account} never reached {place:?} in {seconds} s; it is {:?}",
+            migration(log, id).await.accounts[account].place
+        ),
     }
 }
 

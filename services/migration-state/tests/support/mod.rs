@@ -11,7 +11,7 @@ use std::time::Duration;
 use ferry_events::*;
 use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::projection::{Projection, ProjectionRunner, RunnerSettings, StatusBoard};
-use ferry_infra::testkit::TestStack;
+use ferry_infra::testkit::{TestStack, eventually};
 use ferry_migration_state::projection::AGGREGATE_TYPES;
 use ferry_migration_state::{MigrationStateArgs, ReadState, routes};
 use serde::de::DeserializeOwned;
@@ -137,13 +137,12 @@ pub fn run<P: Projection>(
 
 /// Waits until the projection `name` has applied the log up to `sequence`.
 pub async fn caught_up(board: &StatusBoard, name: &str, sequence: u64) {
-    for _ in 0..400 {
-        if board.get(name).is_some_and(|s| s.checkpoint >= sequence) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
+    let reached = eventually(20, || async {
+        board.get(name).is_some_and(|s| s.checkpoint >= sequence)
+    })
+    .await;
+    assert!(
+        reached,
         "projection {name} did not reach sequence {sequence}: {:?}",
         board.get(name)
     );

@@ -7,12 +7,12 @@ use ferry_events::{
     TransferStarted, TransferVerified, TransitServerEvent, TransitServerRequested,
 };
 use ferry_infra::event_log::{AggregateRef, EventLog};
-use ferry_infra::testkit::append_inputs;
+use ferry_infra::testkit::{append_inputs, eventually_some};
 use ferry_transit_pool::service::ServerResult;
 use ferry_transit_pool::{CommandMeta, NewTransitServer, PoolSettings, TransitPool};
 use futures::StreamExt;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -25,23 +25,16 @@ pub fn quick(install_ms: u64, wipe_ms: u64) -> PoolSettings {
     }
 }
 
-/// Polls `check` until it gives `Some`, or panics after `timeout` naming `what`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+/// Polls `check` until it gives `Some` (testkit's [`eventually_some`]), or panics
+/// after `timeout` (whole seconds) naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_some(timeout.as_secs(), check)
+        .await
+        .unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
 }
 
 /// Appends `events` to an aggregate as test inputs, after its current version.

@@ -369,7 +369,18 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
     use ferry_events::{OptionalMigrationEvent, OptionalMigrationScheduled, ServiceKind};
 
     let stack = TestStack::new().await;
-    let (accounts, _) = setup(&stack).await;
+    let (accounts, base) = setup(&stack).await;
+    // A second server for the marker below: a service has one optional migration
+    // at a time, and srv-42's two database services are taken by the first two.
+    let (status, _) = call(
+        &base,
+        reqwest::Method::PUT,
+        "/servers/srv-43",
+        Some("support:jdoe"),
+        Some(serde_json::to_value(registration("c-43")).expect("json")),
+    )
+    .await;
+    assert_eq!(status, 200);
     // Two services: one optional migration per service at a time.
     let schedule = |to: &str, at| OptionalMigrationScheduled {
         optional_migration_id: uuid::Uuid::nil(),
@@ -418,7 +429,7 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
         .schedule_optional(
             Actor::support("jdoe"),
             uuid::Uuid::now_v7(),
-            "srv-42",
+            "srv-43",
             schedule("18", now - chrono::Duration::seconds(1)),
         )
         .await

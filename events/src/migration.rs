@@ -253,7 +253,9 @@ pub struct AccountMoveStarted {
     pub account_id: String,
     /// The cutover transfer.
     pub transfer_id: Uuid,
-    /// Expected downtime in milliseconds (one minute per gigabyte of databases).
+    /// Expected downtime in milliseconds by the host's rule of thumb (one minute per
+    /// gigabyte of databases); the data mover's fitted estimate follows as the
+    /// transfer's `DowntimeEstimated`.
     pub estimated_downtime_ms: u64,
 }
 

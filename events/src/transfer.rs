@@ -187,6 +187,20 @@ pub struct AccountUnfrozen {
     pub unfrozen_at: DateTime<Utc>,
 }
 
+/// The data mover's estimate of an account's downtime, as the move starts: fitted on
+/// the downtimes measured on the fleet's earlier cutovers and the account's own
+/// sizes and database methods (what `GET /servers/{id}/downtime-estimates` answers).
+/// It replaces the rule of thumb `AccountMoveStarted` carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DowntimeEstimated {
+    /// The account.
+    pub account_id: String,
+    /// The expected downtime, in milliseconds.
+    pub estimated_downtime_ms: u64,
+    /// How many measured cutovers the fit used (0: the priors alone).
+    pub measured_cutovers: u64,
+}
+
 /// The destination was checked equal to the source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferVerified {
@@ -243,5 +257,6 @@ aggregate_events! {
         TransferCompleted = 1,
         TransferFailed = 1,
         TransferCancelled = 1,
+        DowntimeEstimated = 1,
     }
 }

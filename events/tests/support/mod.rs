@@ -778,6 +778,16 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
         ),
         (
             CUTOVER.into(),
+            DowntimeEstimated {
+                account_id: "acc-1207".into(),
+                estimated_downtime_ms: 3_700,
+                measured_cutovers: 12,
+            }
+            .into(),
+            system("data-mover"),
+        ),
+        (
+            CUTOVER.into(),
             TransferProgressed {
                 phase: TransferPhase::Databases,
                 account_id: Some("acc-1207".into()),
@@ -1091,6 +1101,7 @@ const ADDED_LATER: &[&str] = &[
     "AccountTransferAborted",
     "ServiceMigrationClaimed",
     "ServiceMigrationReleased",
+    "DowntimeEstimated",
 ];
 
 /// A type's rank: its place in the catalogue's first release, then in [`ADDED_LATER`].

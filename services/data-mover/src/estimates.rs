@@ -13,7 +13,7 @@ use crate::downtime_model::{Rates, Sample};
 use crate::engine::databases::located;
 use crate::settings::MoverSettings;
 use ferry_events::{
-    AggregateType, DatabaseEngine, DatabaseMethod, DatabaseSpec, Event, ServerStorage,
+    AccountSpec, AggregateType, DatabaseEngine, DatabaseMethod, DatabaseSpec, Event, ServerStorage,
     TransferCompleted, TransferEvent, TransferKind, TransferScheduled,
 };
 use ferry_infra::event_log::{EventLog, ReadError};
@@ -174,30 +174,7 @@ impl Estimates {
         let rates = Rates::fit(&samples);
         let mut accounts = Vec::with_capacity(data.accounts.len());
         for account in data.accounts.into_values() {
-            let mut databases = Vec::with_capacity(account.databases.len());
-            for database in &account.databases {
-                let (method, why_dump) = self.method_for(data.storage.as_ref(), database).await;
-                databases.push(DatabaseEstimate {
-                    name: database.name.clone(),
-                    engine: database.engine,
-                    size_bytes: database.size_bytes,
-                    method,
-                    why_dump,
-                });
-            }
-            let estimated_downtime_ms = rates.estimate(&account, |d| {
-                databases
-                    .iter()
-                    .find(|e| e.name == d.name)
-                    .map_or(DatabaseMethod::DumpRestore, |e| e.method)
-            });
-            accounts.push(AccountEstimate {
-                account_id: account.account_id.clone(),
-                name: account.name.clone(),
-                tree_bytes: account.files_bytes + account.mail_bytes,
-                databases,
-                estimated_downtime_ms,
-            });
+            accounts.push(self.account(&rates, data.storage.as_ref(), &account).await);
         }
         Ok(ServerEstimates {
             server_id: server_id.to_owned(),
@@ -210,6 +187,54 @@ impl Estimates {
             },
             accounts,
         })
+    }
+
+    /// The estimate of one account whose databases are on `storage`, fitted now on
+    /// every measured cutover, and how many there were: what a cutover announces
+    /// as it starts (`DowntimeEstimated`).
+    pub async fn of_account(
+        &self,
+        account: &AccountSpec,
+        storage: &ServerStorage,
+    ) -> Result<(AccountEstimate, usize), ReadError> {
+        let samples = self.samples().await?;
+        let rates = Rates::fit(&samples);
+        Ok((
+            self.account(&rates, Some(storage), account).await,
+            samples.len(),
+        ))
+    }
+
+    async fn account(
+        &self,
+        rates: &Rates,
+        storage: Option<&ServerStorage>,
+        account: &AccountSpec,
+    ) -> AccountEstimate {
+        let mut databases = Vec::with_capacity(account.databases.len());
+        for database in &account.databases {
+            let (method, why_dump) = self.method_for(storage, database).await;
+            databases.push(DatabaseEstimate {
+                name: database.name.clone(),
+                engine: database.engine,
+                size_bytes: database.size_bytes,
+                method,
+                why_dump,
+            });
+        }
+        let estimated_downtime_ms = rates.estimate(account, |d| {
+            databases
+                .iter()
+                .find(|e| e.name == d.name)
+                .map_or(DatabaseMethod::DumpRestore, |e| e.method)
+        });
+        AccountEstimate {
+            account_id: account.account_id.clone(),
+            name: account.name.clone(),
+            tree_bytes: account.files_bytes + account.mail_bytes,
+            databases,
+            estimated_downtime_ms,
+        }
     }
 
     /// The method the data mover would pick for `database` now, and why a dump.

@@ -57,7 +57,7 @@ pub fn service(runtime: &Runtime, settings: MoverSettings) -> utoipa_axum::route
         Arc::new(settings.clone()),
     );
     let handler = ferry_infra::command::CommandHandler::new(runtime.log.clone(), 20);
-    let mover = engine::Mover::new(handler, settings);
+    let mover = engine::Mover::new(handler, settings).with_estimates(estimates.clone());
     runtime
         .spawn_policy::<domain::policy::MoverPolicy, _>(reactor::MoverExecutor::new(mover.clone()));
     let worker = reactor::TransferWorker::new(mover, runtime.shutdown.clone());

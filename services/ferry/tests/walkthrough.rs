@@ -226,6 +226,27 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     assert!(second.is_err_and(|e| e.to_string().contains("one at a time")));
     let moved = wait_for_transfer(&log, t1, TRANSFER_SECS).await;
     assert!(moved.downtime_ms.is_some(), "{moved:?}");
+    // The data mover announced its fitted estimate before the freeze: with no
+    // cutover measured yet in this test's log, from its priors.
+    let history = log
+        .load(&AggregateRef::new(AggregateType::Transfer, t1.to_string()).expect("id"))
+        .await
+        .expect("the transfer's history");
+    let told: Vec<&TransferEvent> = history
+        .events
+        .iter()
+        .filter_map(|r| match &r.envelope.event {
+            Event::Transfer(
+                e @ (TransferEvent::DowntimeEstimated(_) | TransferEvent::AccountFrozen(_)),
+            ) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(told.as_slice(), [TransferEvent::DowntimeEstimated(e), TransferEvent::AccountFrozen(_), ..]
+            if e.account_id == "acc-1207" && e.estimated_downtime_ms > 0 && e.measured_cutovers == 0),
+        "{told:?}"
+    );
     assert_eq!(
         moved
             .database_methods

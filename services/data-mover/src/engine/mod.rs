@@ -78,6 +78,7 @@ pub struct Mover {
     settings: Arc<MoverSettings>,
     limits: Limits,
     running: abort::Running,
+    estimates: Option<crate::estimates::Estimates>,
 }
 
 impl Mover {
@@ -89,7 +90,53 @@ impl Mover {
             settings: Arc::new(settings),
             limits,
             running: abort::Running::default(),
+            estimates: None,
         }
+    }
+
+    /// The same mover, announcing each cutover's expected downtime from `estimates`
+    /// as it starts (`DowntimeEstimated`), as `ferry up` runs it.
+    pub fn with_estimates(mut self, estimates: crate::estimates::Estimates) -> Self {
+        self.estimates = Some(estimates);
+        self
+    }
+
+    /// Records the fitted downtime estimate of each account a started cutover moves
+    /// (once per account: a resumed run finds them recorded). An estimate that
+    /// cannot be made (the log unreadable) is logged and the cutover goes on: it is
+    /// a forecast, and the downtime is measured anyway.
+    async fn estimate(
+        &self,
+        scheduled: &TransferScheduled,
+        state: &TransferState,
+    ) -> Result<(), EngineError> {
+        let Some(estimates) = &self.estimates else {
+            return Ok(());
+        };
+        for account in &scheduled.accounts {
+            if state.estimated.contains(&account.account_id) || state.frozen_at.is_some() {
+                continue;
+            }
+            match estimates
+                .of_account(account, &scheduled.source.storage)
+                .await
+            {
+                Ok((estimate, measured)) => {
+                    let estimated = ferry_events::DowntimeEstimated {
+                        account_id: account.account_id.clone(),
+                        estimated_downtime_ms: estimate.estimated_downtime_ms,
+                        measured_cutovers: u64::try_from(measured).unwrap_or(u64::MAX),
+                    };
+                    let step = format!("estimate/{}", account.account_id);
+                    self.record(scheduled, &step, TransferCommand::Estimate(estimated))
+                        .await?;
+                }
+                Err(e) => tracing::warn!(transfer_id = %scheduled.transfer_id,
+                    account_id = %account.account_id, error = %e,
+                    "no downtime estimate: the measured cutovers could not be read"),
+            }
+        }
+        Ok(())
     }
 
     /// Its settings.
@@ -211,6 +258,9 @@ impl Mover {
         self.schedule(scheduled).await?;
         self.record(scheduled, "start", TransferCommand::Start)
             .await?;
+        if state.is_cutover() {
+            self.estimate(scheduled, &state).await?;
+        }
         if state.stage == Stage::Verified && state.freezes() {
             // Interrupted after the switch was verified: only its end is left.
             return cutover::complete_after_restart(self, scheduled, &state).await;

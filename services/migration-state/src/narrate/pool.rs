@@ -115,6 +115,18 @@ impl Narrator {
                 e.source.server_id, e.destination.server_id
             ),
             E::TransferStarted(_) => format!("{what} started"),
+            E::DowntimeEstimated(e) => format!(
+                "account {} expected down about {} ({})",
+                e.account_id,
+                duration(e.estimated_downtime_ms),
+                match e.measured_cutovers {
+                    0 => "no cutover measured yet: the priors alone".to_owned(),
+                    n => format!(
+                        "fitted on {}",
+                        count(usize::try_from(n).unwrap_or(usize::MAX), "measured cutover")
+                    ),
+                }
+            ),
             E::TransferProgressed(e) => {
                 let mut line = format!(
                     "{what}: {} {} of {}",

@@ -228,11 +228,9 @@ impl Narrator {
                 "transfer of account {} called off: {}",
                 e.account_id, e.reason
             ),
-            E::AccountMoveStarted(e) => format!(
-                "account {} moving to {transit} (about {} of downtime expected)",
-                e.account_id,
-                duration(e.estimated_downtime_ms)
-            ),
+            // Its estimate is the rule of thumb: the data mover's fitted one follows
+            // (`DowntimeEstimated`), and is the one told.
+            E::AccountMoveStarted(e) => format!("account {} moving to {transit}", e.account_id),
             E::AccountMoved(e) => {
                 return Narration::with_downtime(
                     format!(

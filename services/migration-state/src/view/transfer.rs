@@ -69,6 +69,10 @@ pub struct TransferView {
     pub duration_ms: Option<u64>,
     /// Time the accounts were frozen, in milliseconds, once completed.
     pub downtime_ms: Option<u64>,
+    /// The data mover's expected downtime, fitted on the measured cutovers, once it
+    /// has estimated it (a cutover, rollback or relocation, as it starts).
+    #[serde(default)]
+    pub estimated_downtime_ms: Option<u64>,
     /// Why it failed or was cancelled.
     pub failure: Option<String>,
     /// Whether trying again may succeed, for a failed transfer.
@@ -98,6 +102,7 @@ impl TransferView {
             bytes_copied: None,
             duration_ms: None,
             downtime_ms: None,
+            estimated_downtime_ms: None,
             failure: None,
             retryable: None,
             requested_at: at.occurred_at,
@@ -142,6 +147,9 @@ impl TransferView {
         match event {
             TransferEvent::TransferScheduled(e) => self.plan(e, at),
             TransferEvent::TransferStarted(_) => self.status = TransferStatus::Running,
+            TransferEvent::DowntimeEstimated(e) => {
+                self.estimated_downtime_ms = Some(e.estimated_downtime_ms);
+            }
             TransferEvent::TransferProgressed(e) => {
                 self.status = TransferStatus::Running;
                 self.phase = Some(e.phase);

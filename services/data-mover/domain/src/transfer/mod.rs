@@ -13,9 +13,9 @@
 use chrono::{DateTime, Utc};
 use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
-    AccountFrozen, AccountUnfrozen, AggregateType, DatabaseMethodUsed, TransferCancelled,
-    TransferCompleted, TransferEvent, TransferFailed, TransferKind, TransferPhase,
-    TransferProgressed, TransferScheduled, TransferStarted, TransferVerified,
+    AccountFrozen, AccountUnfrozen, AggregateType, DatabaseMethodUsed, DowntimeEstimated,
+    TransferCancelled, TransferCompleted, TransferEvent, TransferFailed, TransferKind,
+    TransferPhase, TransferProgressed, TransferScheduled, TransferStarted, TransferVerified,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -53,6 +53,8 @@ pub struct TransferState {
     pub frozen: BTreeSet<String>,
     /// Measured downtime, once frozen and unfrozen.
     pub downtime_ms: Option<u64>,
+    /// The accounts whose downtime was estimated as the transfer started.
+    pub estimated: BTreeSet<String>,
     /// The last phase reported.
     pub phase: Option<TransferPhase>,
     /// Bytes copied by each run, as far as its progress events told.
@@ -104,6 +106,8 @@ pub enum TransferCommand {
     Schedule(Box<TransferScheduled>),
     /// Starts copying.
     Start,
+    /// Records the expected downtime of a cutover's account (once per account).
+    Estimate(DowntimeEstimated),
     /// Reports progress: its `run_id` and `run_bytes_copied` (the decider sets
     /// `bytes_copied`, the transfer's total).
     Progress(TransferProgressed),
@@ -216,6 +220,24 @@ impl Decider for TransferDecider {
                 Stage::Running | Stage::Verified => Ok(vec![]),
                 _ => Err(over(state)),
             },
+            TransferCommand::Estimate(estimate) => {
+                if !state.is_cutover() {
+                    return Err(TransferRefusal::WrongStage(
+                        "only a cutover, a rollback or a relocation has a downtime to estimate"
+                            .into(),
+                    ));
+                }
+                of_transfer(state, &estimate.account_id)?;
+                // Once, before the account is frozen: after that it is measured.
+                if state.estimated.contains(&estimate.account_id)
+                    || state.frozen_at.is_some()
+                    || state.downtime_ms.is_some()
+                    || state.stage != Stage::Running
+                {
+                    return Ok(vec![]);
+                }
+                Ok(vec![estimate.clone().into()])
+            }
             TransferCommand::Progress(progress) => match state.stage {
                 Stage::Running => {
                     let mut progress = progress.clone();
@@ -368,6 +390,9 @@ impl Decider for TransferDecider {
                     let ms = (e.unfrozen_at - frozen_at).num_milliseconds().max(0);
                     state.downtime_ms = Some(u64::try_from(ms).unwrap_or(0));
                 }
+            }
+            TransferEvent::DowntimeEstimated(e) => {
+                state.estimated.insert(e.account_id.clone());
             }
             TransferEvent::TransferVerified(_) => state.stage = Stage::Verified,
             TransferEvent::TransferCompleted(_) => state.stage = Stage::Completed,

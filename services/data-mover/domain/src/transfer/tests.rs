@@ -484,3 +484,33 @@ fn a_failed_service_migration_unfreezes_each_frozen_account_on_its_source() {
             .into(),
         ]);
 }
+
+#[test]
+fn a_cutover_estimates_each_account_once_before_its_freeze() {
+    let estimate = |account: &str| DowntimeEstimated {
+        account_id: account.into(),
+        estimated_downtime_ms: 3_700,
+        measured_cutovers: 12,
+    };
+    given::<TransferDecider>(cutover_running())
+        .when(TransferCommand::Estimate(estimate("acc-1")))
+        .then(vec![estimate("acc-1").into()]);
+    let mut estimated = cutover_running();
+    estimated.push(estimate("acc-1").into());
+    given::<TransferDecider>(estimated)
+        .when(TransferCommand::Estimate(estimate("acc-1")))
+        .then_nothing();
+    // Frozen, the downtime is being measured: a late forecast says nothing.
+    given::<TransferDecider>(frozen())
+        .when(TransferCommand::Estimate(estimate("acc-1")))
+        .then_nothing();
+    given::<TransferDecider>(cutover_running())
+        .when(TransferCommand::Estimate(estimate("acc-9")))
+        .then_refused_because(Invalid, "not moved by this transfer");
+    given::<TransferDecider>(vec![
+        scheduled(TransferKind::PreCopy, &["acc-1"]).into(),
+        TransferStarted {}.into(),
+    ])
+    .when(TransferCommand::Estimate(estimate("acc-1")))
+    .then_refused_because(Conflict, "downtime to estimate");
+}

@@ -81,6 +81,12 @@ impl MigrationView {
                 .filter(|o| o.transfer.transfer_id == transfer_id)
             {
                 operation.transfer.apply(event, at);
+                // The data mover's fitted estimate replaces the rule of thumb.
+                if let TransferEvent::DowntimeEstimated(e) = event
+                    && e.account_id == account.account_id
+                {
+                    operation.estimated_downtime_ms = e.estimated_downtime_ms;
+                }
             }
         }
     }

@@ -239,6 +239,23 @@ fn a_move_in_progress_shows_its_transfer_phase_and_bytes() {
     .push(&tid, TransferStarted {})
     .push(
         &tid,
+        ferry_events::DowntimeEstimated {
+            account_id: "acc-1".into(),
+            estimated_downtime_ms: 3_700,
+            measured_cutovers: 12,
+        },
+    );
+    let operation = h.account(m, "acc-1").operation.clone().expect("moving");
+    assert_eq!(
+        (
+            operation.estimated_downtime_ms,
+            operation.transfer.estimated_downtime_ms
+        ),
+        (3_700, Some(3_700)),
+        "the data mover's fitted estimate replaces the rule of thumb"
+    );
+    h.push(
+        &tid,
         TransferProgressed {
             phase: TransferPhase::FinalSync,
             account_id: Some("acc-1".into()),

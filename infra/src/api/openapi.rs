@@ -1,7 +1,7 @@
 //! The OpenAPI vocabulary every service's routes share, so that the description says
 //! exactly what the extractors of [`super`] accept: the actor as an API-key security
 //! scheme (`x-ferry-actor`), the `idempotency-key` header as a UUID, ids with their
-//! pattern and length, free text that must not be blank.
+//! pattern and length, addresses, and request objects closed to unknown fields.
 //!
 //! Schemathesis checks the description against a live `ferry up` (see the README's
 //! test command): a value the description allows must not be refused as malformed,
@@ -43,26 +43,6 @@ impl PartialSchema for Id {
 impl ToSchema for Id {
     fn name() -> Cow<'static, str> {
         "Id".into()
-    }
-}
-
-/// Text for a human that says something: at least one character that is not a
-/// space (see [`ferry_events::is_blank`]).
-pub struct Text;
-
-impl PartialSchema for Text {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(r"\S"))
-            .examples(["disk fault"])
-            .into()
-    }
-}
-
-impl ToSchema for Text {
-    fn name() -> Cow<'static, str> {
-        "Text".into()
     }
 }
 

@@ -6,9 +6,11 @@
 //! (bounded) for their effects.
 
 mod inputs;
+mod tools;
 pub use ferry_core::scenario;
 
 pub use inputs::{append_inputs, eventually, eventually_some};
+pub use tools::slow_rsync;
 
 use crate::event_log::{EventLog, LogSettings};
 use deadpool_postgres::Pool;

@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use ferry_events::*;
 use ferry_infra::event_log::AggregateRef;
 use ferry_infra::testkit::{eventually, eventually_some};
-use std::path::{Path, PathBuf};
 use support::worker_process::{WorkerOptions, run_if_asked};
 use support::*;
 
@@ -197,29 +196,6 @@ fn any_alive_in(groups: &[u32]) -> bool {
     })
 }
 
-/// A directory with an `rsync` that is the real one limited to `kib` KiB/s.
-fn slow_rsync(dir: &Path, kib: u32) -> PathBuf {
-    let real = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(|d| Path::new(d).join("rsync"))
-        .find(|p| p.is_file())
-        .expect("rsync on PATH");
-    let bin = dir.join("slow-bin");
-    write(
-        &bin.join("rsync"),
-        format!(
-            "#!/bin/sh\nexec {} --bwlimit={kib} \"$@\"\n",
-            real.display()
-        )
-        .as_bytes(),
-    );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(bin.join("rsync"), std::fs::Permissions::from_mode(0o755))
-        .expect("executable");
-    bin
-}
-
 const FILE: usize = 512 << 10;
 const FILES: usize = 40;
 
@@ -239,7 +215,7 @@ async fn a_pre_copy_killed_leaves_no_copy_running_and_its_resume_reports_all_it_
     world.client_and_transit(vec![site.clone()]).await;
     // 2 MiB/s: the 20 MiB take ten seconds.
     let options = WorkerOptions {
-        path_first: Some(slow_rsync(&world.root, 2048)),
+        path_first: Some(ferry_infra::testkit::slow_rsync(&world.root, 2048)),
         ..WorkerOptions::default()
     };
     let mut first = world.worker_process(1, &options);

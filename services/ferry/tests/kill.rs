@@ -17,7 +17,7 @@ use reqwest::Method;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use support::*;
 use uuid::Uuid;
 
@@ -41,28 +41,6 @@ fn content(seed: usize, len: usize) -> Vec<u8> {
     }
     bytes.truncate(len);
     bytes
-}
-
-/// A directory with an `rsync` that is the real one limited to `kib` KiB/s.
-fn slow_rsync(dir: &Path, kib: u32) -> PathBuf {
-    let real = std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .map(|d| Path::new(d).join("rsync"))
-        .find(|p| p.is_file())
-        .expect("rsync on PATH");
-    let bin = dir.join("slow-bin");
-    write(
-        &bin.join("rsync"),
-        format!(
-            "#!/bin/sh\nexec {} --bwlimit={kib} \"$@\"\n",
-            real.display()
-        ),
-    );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(bin.join("rsync"), std::fs::Permissions::from_mode(0o755))
-        .expect("executable");
-    bin
 }
 
 /// Every regular file under `root` by its path below it, with a hash of its content.
@@ -155,7 +133,7 @@ async fn ferry_up_killed_mid_transfer_completes_it_once_started_again() -> anyho
             }
         }
     }
-    let slow = slow_rsync(&demo.root, RSYNC_KIB_PER_SEC);
+    let slow = ferry_infra::testkit::slow_rsync(&demo.root, RSYNC_KIB_PER_SEC);
     let options = |n: u32| UpOptions {
         env: [
             demo.ferry_env(),

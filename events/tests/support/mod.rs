@@ -137,6 +137,15 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
     let support = || Actor::support("jdoe");
     let system = |service: &str| Actor::system(service);
     let accounts_service = || system("accounts");
+    let optional_scheduled = || OptionalMigrationScheduled {
+        optional_migration_id: uuid(OPTIONAL_MIGRATION),
+        server_id: server(),
+        customer_id: "c-42".into(),
+        service: ServiceKind::Postgresql,
+        from_version: "13".into(),
+        to_version: "16".into(),
+        scheduled_for: Some(at("2026-12-01T06:00:00Z")),
+    };
     let ipv4 = || vec!["203.0.113.42".to_owned()];
     let ipv6 = || vec!["2001:db8::42".to_owned()];
 
@@ -524,16 +533,7 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
         // optional_migration
         (
             OPTIONAL_MIGRATION.into(),
-            OptionalMigrationScheduled {
-                optional_migration_id: uuid(OPTIONAL_MIGRATION),
-                server_id: server(),
-                customer_id: "c-42".into(),
-                service: ServiceKind::Postgresql,
-                from_version: "13".into(),
-                to_version: "16".into(),
-                scheduled_for: Some(at("2026-12-01T06:00:00Z")),
-            }
-            .into(),
+            optional_scheduled().into(),
             customer(),
         ),
         (
@@ -679,15 +679,7 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
         (
             server(),
             ServiceMigrationClaimed {
-                schedule: OptionalMigrationScheduled {
-                    optional_migration_id: uuid(OPTIONAL_MIGRATION),
-                    server_id: server(),
-                    customer_id: "c-42".into(),
-                    service: ServiceKind::Postgresql,
-                    from_version: "13".into(),
-                    to_version: "16".into(),
-                    scheduled_for: Some(at("2026-12-01T06:00:00Z")),
-                },
+                schedule: optional_scheduled(),
             }
             .into(),
             support(),

@@ -246,6 +246,10 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandId {
 }
 
 /// A JSON body whose rejection is an [`ApiError`] with the parser's reason.
+///
+/// A string holding a NUL character (`\u0000`) is refused, wherever it is: no name,
+/// path, reason or address has one, and PostgreSQL's text cannot hold it, so an
+/// event carrying one would stop every projection that reaches it.
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
 
@@ -257,10 +261,54 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(ApiError::invalid(rejection.body_text())),
+        };
+        if let Some(at) = nul_at(&value, String::new()) {
+            return Err(ApiError::invalid(format!(
+                "{at}: a NUL character (\\u0000) is not accepted in any text"
+            )));
+        }
+        // Read again as `T` from its bytes, for axum's reason naming the field.
+        let bytes = serde_json::to_vec(&value)
+            .map_err(|e| ApiError::invalid(format!("the JSON body: {e}")))?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
         }
+    }
+}
+
+/// Where the first string (or key) holding a NUL character is, e.g. `accounts[0].name`.
+fn nul_at(value: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    let named = |at: &str| {
+        if at.is_empty() {
+            "the body".to_owned()
+        } else {
+            at.to_owned()
+        }
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Some(named(&at)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, format!("{at}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, field)| {
+            let path = if at.is_empty() {
+                key.clone()
+            } else {
+                format!("{at}.{key}")
+            };
+            if key.contains('\0') {
+                Some(named(&at))
+            } else {
+                nul_at(field, path)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -306,6 +354,22 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_character_is_found_where_it_is() {
+        let body = serde_json::json!({
+            "name": "ok",
+            "accounts": [{"name": "fine"}, {"name": "bad\u{0}name"}],
+        });
+        assert_eq!(
+            nul_at(&body, String::new()).as_deref(),
+            Some("accounts[1].name")
+        );
+        assert_eq!(
+            nul_at(&serde_json::json!({"name": "ok"}), String::new()),
+            None
+        );
+    }
 
     #[test]
     fn actors_parse_and_print_back() {

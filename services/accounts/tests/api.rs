@@ -133,6 +133,31 @@ async fn setup(stack: &TestStack) -> (Accounts, String) {
 }
 
 #[tokio::test]
+async fn a_nul_character_in_any_text_is_refused_and_changes_nothing() {
+    let stack = TestStack::new().await;
+    let (accounts, base) = setup(&stack).await;
+    let before = accounts.server("srv-42").await.expect("registered");
+    let mut registration = serde_json::to_value(registration("c-42")).expect("json");
+    registration["accounts"][0]["name"] = json!("bakery\u{0}");
+    let (status, body) = call(
+        &base,
+        reqwest::Method::PUT,
+        "/servers/srv-42",
+        Some("support:jdoe"),
+        Some(registration),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("accounts[0].name") && r.contains("NUL")),
+        "{body}"
+    );
+    assert_eq!(accounts.server("srv-42").await.expect("registered"), before);
+}
+
+#[tokio::test]
 async fn another_customers_server_is_refused_with_a_reason_and_nothing_changes() {
     let stack = TestStack::new().await;
     let (accounts, base) = setup(&stack).await;

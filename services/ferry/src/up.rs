@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 #[derive(OpenApi)]
 #[openapi(info(
     title = "ferry",
-    description = "Moves a web host's customer servers onto new infrastructure through a lent transit server. Every request names its actor in `x-ferry-actor` (`customer:<id>` or `support:<login>`); commands take an optional `idempotency-key` (UUID).",
+    description = "Moves a web host's customer servers onto new infrastructure through a lent transit server. Every request names its actor in `x-ferry-actor` (`customer:<id>` or `support:<login>`); commands take an optional `idempotency-key` (UUID). No text holds a NUL character (`\\u0000`): a body with one is refused (400).",
 ))]
 struct ApiDoc;
 

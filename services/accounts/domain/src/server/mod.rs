@@ -154,9 +154,10 @@ pub enum ServerRefusal {
     /// Another migration holds the server.
     #[error("migration {0} is already in progress on this server")]
     MigrationInProgress(Uuid),
-    /// Another optional migration of the service is scheduled or under way.
+    /// Another optional migration of the service is not finished (a failed one waits
+    /// for a retry or a cancel).
     #[error(
-        "optional migration {0} of this service is already scheduled or under way: apply or cancel it first"
+        "optional migration {0} of this service is not finished (scheduled, under way, or failed and waiting for a retry): it must be applied or cancelled first"
     )]
     ServiceMigrationInProgress(Uuid),
     /// Who owns the server and which transit servers fit it are fixed while a

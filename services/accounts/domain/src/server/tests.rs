@@ -502,7 +502,7 @@ fn one_optional_migration_per_service_at_a_time() {
         .then_nothing();
     given::<ServerDecider>(held.clone())
         .when(claim(second, ServiceKind::Postgresql))
-        .then_refused_because(Conflict, "already scheduled or under way");
+        .then_refused_because(Conflict, "is not finished");
     given::<ServerDecider>(held.clone())
         .when(claim(second, ServiceKind::Mysql))
         .then(vec![claimed(second, ServiceKind::Mysql)]);

@@ -283,6 +283,29 @@ async fn the_cli_answers_a_refusal_in_json_and_ends_quietly_when_its_reader_goes
         "the reason, without the code and status it has fields for: {body}"
     );
 
+    // A migration named by another customer's server: the API's 403 with its
+    // reason, not "neither a migration id nor a known server".
+    let by_server = cli_command(
+        port,
+        &[
+            "--as",
+            "customer:c-77",
+            "migration",
+            "ready",
+            "srv-0042",
+            "acc-1207",
+        ],
+    )
+    .output()
+    .await
+    .expect("the CLI runs");
+    assert_eq!(by_server.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&by_server.stderr);
+    assert!(
+        said.contains("forbidden, 403") && said.contains("c-77"),
+        "{said}"
+    );
+
     // `ferry … | head -0`: the reader is gone before the answer is written.
     let mut listing = cli_command(port, &["--as", "support:jdoe", "servers"])
         .stdout(Stdio::piped())

@@ -270,13 +270,16 @@ where
                 "{at}: a NUL character (\\u0000) is not accepted in any text"
             )));
         }
-        // Read again as `T` from its bytes, for axum's reason naming the field.
-        let bytes = serde_json::to_vec(&value)
-            .map_err(|e| ApiError::invalid(format!("the JSON body: {e}")))?;
-        match axum::Json::<T>::from_bytes(&bytes) {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
-        }
+        // Read as `T` from the value already parsed, naming the field as axum does.
+        serde_path_to_error::deserialize(value)
+            .map(ApiJson)
+            .map_err(|e| {
+                ApiError::invalid(format!(
+                    "Failed to deserialize the JSON body into the target type: {}: {}",
+                    e.path(),
+                    e.inner()
+                ))
+            })
     }
 }
 

@@ -10,7 +10,7 @@ mod tools;
 pub use ferry_core::scenario;
 
 pub use inputs::{append_inputs, eventually, eventually_some};
-pub use tools::slow_rsync;
+pub use tools::{crash, slow_rsync};
 
 use crate::event_log::{EventLog, LogSettings};
 use deadpool_postgres::Pool;

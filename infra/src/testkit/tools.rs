@@ -1,4 +1,5 @@
-//! Test stand-ins for the tools the data mover runs, built from the real ones.
+//! Test stand-ins for the tools the data mover runs, built from the real ones, and
+//! the crash of a process a test started.
 
 use std::path::{Path, PathBuf};
 
@@ -27,4 +28,14 @@ pub fn slow_rsync(dir: &Path, kib: u32) -> PathBuf {
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
         .expect("the slow rsync executable");
     bin
+}
+
+/// Kills `child` as a crash would (SIGKILL: nothing run on the way out) and reaps
+/// it, within 10 s; panics otherwise.
+pub async fn crash(child: &mut tokio::process::Child) {
+    child.start_kill().expect("killed");
+    tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("dies")
+        .expect("reaped");
 }

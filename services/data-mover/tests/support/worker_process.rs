@@ -73,11 +73,7 @@ impl World {
 impl WorkerProcess {
     /// Kills it as a crash would (SIGKILL, nothing run on the way out) and reaps it.
     pub async fn crash(&mut self) {
-        self.child.start_kill().expect("killed");
-        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .expect("dies")
-            .expect("reaped");
+        ferry_infra::testkit::crash(&mut self.child).await;
     }
 
     /// Its logs so far.

@@ -37,14 +37,7 @@ async fn pg_test_copies(world: &World) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_test_copy_leaves_the_original_serving_and_can_be_refreshed_and_discarded() {
     let mut world = World::new().await;
-    let shop = account(
-        "acc-1",
-        "shop",
-        vec![
-            database(DatabaseEngine::Postgres, "shop_pg"),
-            database(DatabaseEngine::Mysql, "shop_my"),
-        ],
-    );
+    let shop = shop_with_both_databases();
     pg_shop(&world.db("srv-1", "shop_pg"), 500).await;
     my_shop(&world.db("srv-1", "shop_my"), 300);
     world.client_and_transit(vec![shop]).await;

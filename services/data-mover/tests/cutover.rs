@@ -69,14 +69,7 @@ fn methods(done: &TransferCompleted) -> Vec<(String, DatabaseMethod)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
     let mut world = World::new().await;
-    let shop = account(
-        "acc-1",
-        "shop",
-        vec![
-            database(DatabaseEngine::Postgres, "shop_pg"),
-            database(DatabaseEngine::Mysql, "shop_my"),
-        ],
-    );
+    let shop = shop_with_both_databases();
     write(
         &world.path("srv-1", "files/shop/www/index.php"),
         b"<?php echo 'shop';",

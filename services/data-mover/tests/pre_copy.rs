@@ -124,14 +124,7 @@ async fn pre_copy_then_torn_down_by(ending: Event) {
     );
     pg_shop(&world.db("srv-1", "shop_pg"), 1_000).await;
     my_shop(&world.db("srv-1", "shop_my"), 100);
-    let shop = account(
-        "acc-1",
-        "shop",
-        vec![
-            database(DatabaseEngine::Postgres, "shop_pg"),
-            database(DatabaseEngine::Mysql, "shop_my"),
-        ],
-    );
+    let shop = shop_with_both_databases();
     let (_, events) = world.pre_copy(vec![shop], MoverSettings::default()).await;
     let done = completed(&events).unwrap_or_else(|| panic!("{:?}", failed(&events)));
     let mut methods: Vec<_> = done.database_methods.iter().map(|m| m.method).collect();

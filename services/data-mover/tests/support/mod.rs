@@ -434,6 +434,19 @@ pub fn account(id: &str, name: &str, databases: Vec<DatabaseSpec>) -> AccountSpe
     }
 }
 
+/// `acc-1` (`shop`) with a PostgreSQL database, `shop_pg`, and a MariaDB one,
+/// `shop_my`: the account most transfer tests move.
+pub fn shop_with_both_databases() -> AccountSpec {
+    account(
+        "acc-1",
+        "shop",
+        vec![
+            database(DatabaseEngine::Postgres, "shop_pg"),
+            database(DatabaseEngine::Mysql, "shop_my"),
+        ],
+    )
+}
+
 pub fn database(engine: DatabaseEngine, name: &str) -> DatabaseSpec {
     DatabaseSpec {
         engine,

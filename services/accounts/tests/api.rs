@@ -101,6 +101,24 @@ async fn call(
     )
 }
 
+/// An optional migration of `service` from 13 to `to`, due `at`, as the edge
+/// completes it (id, server and customer are filled in by `schedule_optional`).
+fn optional_migration(
+    service: ferry_events::ServiceKind,
+    to: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> ferry_events::OptionalMigrationScheduled {
+    ferry_events::OptionalMigrationScheduled {
+        optional_migration_id: uuid::Uuid::nil(),
+        server_id: String::new(),
+        customer_id: String::new(),
+        service,
+        from_version: "13".into(),
+        to_version: to.into(),
+        scheduled_for: Some(at),
+    }
+}
+
 /// The accounts service over HTTP, with its policy running (it opens the migrations
 /// whose server the API claimed) until the test ends.
 async fn setup(stack: &TestStack) -> (Accounts, String) {
@@ -391,7 +409,7 @@ async fn racing_openings_open_one_migration_per_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
-    use ferry_events::{OptionalMigrationEvent, OptionalMigrationScheduled, ServiceKind};
+    use ferry_events::{OptionalMigrationEvent, ServiceKind};
 
     let stack = TestStack::new().await;
     let (accounts, base) = setup(&stack).await;
@@ -407,18 +425,13 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
     .await;
     assert_eq!(status, 200);
     // Two services: one optional migration per service at a time.
-    let schedule = |to: &str, at| OptionalMigrationScheduled {
-        optional_migration_id: uuid::Uuid::nil(),
-        server_id: String::new(),
-        customer_id: String::new(),
-        service: if to == "16" {
+    let schedule = |to: &str, at| {
+        let service = if to == "16" {
             ServiceKind::Postgresql
         } else {
             ServiceKind::Mysql
-        },
-        from_version: "13".into(),
-        to_version: to.into(),
-        scheduled_for: Some(at),
+        };
+        optional_migration(service, to, at)
     };
     let now = chrono::Utc::now();
     let due = accounts
@@ -496,19 +509,14 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_has_one_optional_migration_at_a_time() {
     use ferry_accounts::domain::optional_migration::OptionalAction;
-    use ferry_events::{OptionalMigrationScheduled, ServiceKind};
+    use ferry_events::ServiceKind;
 
     let stack = TestStack::new().await;
     let (accounts, _) = setup(&stack).await;
     let support = || Actor::support("jdoe");
-    let schedule = |to: &str| OptionalMigrationScheduled {
-        optional_migration_id: uuid::Uuid::nil(),
-        server_id: String::new(),
-        customer_id: String::new(),
-        service: ServiceKind::Postgresql,
-        from_version: "13".into(),
-        to_version: to.into(),
-        scheduled_for: Some(chrono::Utc::now() + chrono::Duration::days(30)),
+    let schedule = |to: &str| {
+        let at = chrono::Utc::now() + chrono::Duration::days(30);
+        optional_migration(ServiceKind::Postgresql, to, at)
     };
     let first = accounts
         .schedule_optional(support(), uuid::Uuid::now_v7(), "srv-42", schedule("16"))

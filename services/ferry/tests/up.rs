@@ -173,16 +173,22 @@ async fn cli(port: u16, args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_script_sees_the_migration_it_has_just_opened() {
-    let stack = TestStack::new().await;
-    let (port, _ferry) = ferry_up(&stack).await;
+/// `ferry up` with `examples/fleet.yaml` imported by the CLI, as support.
+async fn ferry_up_with_the_example_fleet(stack: &TestStack) -> (u16, tokio::process::Child) {
+    let (port, ferry) = ferry_up(stack).await;
     let (imported, output) = cli(
         port,
         &["--as", "support:jdoe", "import", "examples/fleet.yaml"],
     )
     .await;
     assert!(imported, "{output}");
+    (port, ferry)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_sees_the_migration_it_has_just_opened() {
+    let stack = TestStack::new().await;
+    let (port, _ferry) = ferry_up_with_the_example_fleet(&stack).await;
 
     // Open, then at once act on the server by name, as a script does: the second
     // command must see the first, whatever the read side's delay. Three rounds.
@@ -244,13 +250,7 @@ async fn a_script_sees_the_migration_it_has_just_opened() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_answers_a_refusal_in_json_and_ends_quietly_when_its_reader_goes() {
     let stack = TestStack::new().await;
-    let (port, _ferry) = ferry_up(&stack).await;
-    let (imported, output) = cli(
-        port,
-        &["--as", "support:jdoe", "import", "examples/fleet.yaml"],
-    )
-    .await;
-    assert!(imported, "{output}");
+    let (port, _ferry) = ferry_up_with_the_example_fleet(&stack).await;
 
     // Another customer's server: the API's refusal, as JSON, exit code 1.
     let refused = cli_command(

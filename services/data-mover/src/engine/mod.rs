@@ -114,7 +114,8 @@ impl Mover {
             return Ok(());
         };
         for account in &scheduled.accounts {
-            if state.estimated.contains(&account.account_id) || state.frozen_at.is_some() {
+            // A resumed run (frozen, verified, estimated) does not read the log again.
+            if !state.awaits_estimate(&account.account_id) {
                 continue;
             }
             match estimates
@@ -259,7 +260,9 @@ impl Mover {
         self.record(scheduled, "start", TransferCommand::Start)
             .await?;
         if state.is_cutover() {
-            self.estimate(scheduled, &state).await?;
+            // As it is once started: a fresh run estimates, a resumed one has.
+            let started = self.state(scheduled.transfer_id).await?;
+            self.estimate(scheduled, &started).await?;
         }
         if state.stage == Stage::Verified && state.freezes() {
             // Interrupted after the switch was verified: only its end is left.

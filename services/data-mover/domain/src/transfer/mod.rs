@@ -82,6 +82,15 @@ impl TransferState {
                 .is_some_and(|s| s.kind == TransferKind::ServiceMigration)
     }
 
+    /// Whether `account_id`'s downtime is still to be estimated: once, while the
+    /// cutover runs and before anything is frozen (after that it is measured).
+    pub fn awaits_estimate(&self, account_id: &str) -> bool {
+        self.stage == Stage::Running
+            && self.frozen_at.is_none()
+            && self.downtime_ms.is_none()
+            && !self.estimated.contains(account_id)
+    }
+
     /// Bytes copied by the runs other than `run`, as their progress events told.
     pub fn copied_besides(&self, run: Option<Uuid>) -> u64 {
         self.copied_by_run
@@ -228,12 +237,7 @@ impl Decider for TransferDecider {
                     ));
                 }
                 of_transfer(state, &estimate.account_id)?;
-                // Once, before the account is frozen: after that it is measured.
-                if state.estimated.contains(&estimate.account_id)
-                    || state.frozen_at.is_some()
-                    || state.downtime_ms.is_some()
-                    || state.stage != Stage::Running
-                {
+                if !state.awaits_estimate(&estimate.account_id) {
                     return Ok(vec![]);
                 }
                 Ok(vec![estimate.clone().into()])

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// How an account's traffic was sent to another server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,6 +42,22 @@ pub struct AccountTrafficSwitched {
     pub method: TrafficSwitchMethod,
     /// When the switch took effect.
     pub switched_at: DateTime<Utc>,
+    /// The cutover, rollback or relocation whose verification it completes: the data
+    /// mover retires the account's source once it sees it. `None` in version 1.
+    pub transfer_id: Option<Uuid>,
+}
+
+/// `AccountTrafficSwitched` v1 → v2: v1 did not name the transfer it completed.
+pub(crate) fn switched_v1_to_v2(
+    mut payload: serde_json::Value,
+) -> Result<serde_json::Value, crate::upcast::UpcastError> {
+    let object = payload.as_object_mut().ok_or_else(|| {
+        crate::upcast::UpcastError::new(
+            "the AccountTrafficSwitched v1 payload is not a JSON object",
+        )
+    })?;
+    object.insert("transfer_id".to_owned(), serde_json::Value::Null);
+    Ok(payload)
 }
 
 aggregate_events! {
@@ -48,6 +65,6 @@ aggregate_events! {
     pub enum AccountTrafficEvent for AccountTraffic {
         RedirectEnabled = 1,
         RedirectRemoved = 1,
-        AccountTrafficSwitched = 1,
+        AccountTrafficSwitched = 2,
     }
 }

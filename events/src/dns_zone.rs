@@ -37,6 +37,12 @@ pub enum DnsRecordKind {
     /// A mail exchanger record.
     #[serde(rename = "MX")]
     Mx,
+    /// A text record (SPF, verification tokens).
+    #[serde(rename = "TXT")]
+    Txt,
+    /// An alias of another name.
+    #[serde(rename = "CNAME")]
+    Cname,
 }
 
 /// One DNS record.
@@ -46,12 +52,66 @@ pub struct DnsRecord {
     pub name: String,
     /// The record type.
     pub kind: DnsRecordKind,
-    /// The data: an IP address for A/AAAA, the exchanger's host name for MX.
+    /// The data: an IP address for A/AAAA, the exchanger's host name for MX, the
+    /// text for TXT, the target name for CNAME (host names without trailing dot).
     pub value: String,
     /// The MX preference (lower is preferred); `None` for A and AAAA.
     pub priority: Option<u16>,
     /// Time to live, in seconds.
     pub ttl_secs: u32,
+}
+
+/// The provider's DNS serves the zone of a domain on its DNS, with these records
+/// (generated from the fleet: the account's server addresses, the mail exchangers).
+/// Published again, whole, when what it derives from changes. SOA and NS records
+/// are the DNS server's own, from its settings; their serial counts the zone's
+/// events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsZonePublished {
+    /// The domain (the zone).
+    pub domain: String,
+    /// The account the domain belongs to.
+    pub account_id: String,
+    /// The server the address records point at.
+    pub server_id: String,
+    /// Every record of the zone but SOA and NS.
+    pub records: Vec<DnsRecord>,
+}
+
+/// The provider's DNS no longer serves the zone: the domain left the fleet, or
+/// moved to another DNS provider. Queries for it are refused from now on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsZoneWithdrawn {
+    /// The domain (the zone).
+    pub domain: String,
+    /// Why, for support.
+    pub reason: String,
+}
+
+/// The address records' TTL was lowered while the account's server migrates, so
+/// that its switches reach resolvers fast (a transit server was requested).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsTtlLowered {
+    /// The domain (the zone).
+    pub domain: String,
+    /// The migration that asked for it.
+    pub migration_id: uuid::Uuid,
+    /// The TTL of the A and AAAA records now, in seconds.
+    pub ttl_secs: u32,
+    /// The records as they are now.
+    pub records: Vec<DnsRecord>,
+}
+
+/// The address records' TTL is back to what it was before the migration (it
+/// completed or was cancelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsTtlRestored {
+    /// The domain (the zone).
+    pub domain: String,
+    /// The migration that had lowered it.
+    pub migration_id: uuid::Uuid,
+    /// The records as they are now.
+    pub records: Vec<DnsRecord>,
 }
 
 /// An account's address records in the zone now point at another server (steps 4,
@@ -104,5 +164,9 @@ aggregate_events! {
         DnsRecordsSwitched = 1,
         DnsRecordsReverted = 1,
         MxRecordRemovalAdvised = 1,
+        DnsZonePublished = 1,
+        DnsZoneWithdrawn = 1,
+        DnsTtlLowered = 1,
+        DnsTtlRestored = 1,
     }
 }

@@ -64,6 +64,9 @@ pub enum TransferPhase {
     Verifying,
     /// Erasing a transit server's data, and checking it gone ([`TransferKind::Wipe`]).
     Erasing,
+    /// Verified, the accounts still frozen: waiting for the network service to
+    /// switch their traffic to the destination (a cutover, rollback or relocation).
+    Switching,
 }
 
 /// How a database was copied.

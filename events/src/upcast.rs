@@ -58,6 +58,11 @@ pub const UPCASTERS: &[UpcastStep] = &[
         from_version: 1,
         upcaster: crate::transfer::progressed_v1_to_v2,
     },
+    UpcastStep {
+        event_type: "AccountTrafficSwitched",
+        from_version: 1,
+        upcaster: crate::account_traffic::switched_v1_to_v2,
+    },
 ];
 
 /// The upcaster reading `event_type` at `from_version`, if one is registered.

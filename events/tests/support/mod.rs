@@ -917,6 +917,71 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
             .into(),
             system("network"),
         ),
+        (
+            dns_zone_id("bakery.example"),
+            DnsZonePublished {
+                domain: "bakery.example".into(),
+                account_id: "acc-1207".into(),
+                server_id: server(),
+                records: vec![
+                    a_record("203.0.113.42"),
+                    aaaa_record("2001:db8::42"),
+                    DnsRecord {
+                        name: "bakery.example".into(),
+                        kind: DnsRecordKind::Mx,
+                        value: "bakery.hosting.example".into(),
+                        priority: Some(5),
+                        ttl_secs: 3_600,
+                    },
+                    DnsRecord {
+                        name: "bakery.example".into(),
+                        kind: DnsRecordKind::Txt,
+                        value: "v=spf1 mx a ~all".into(),
+                        priority: None,
+                        ttl_secs: 3_600,
+                    },
+                    DnsRecord {
+                        name: "www.bakery.example".into(),
+                        kind: DnsRecordKind::Cname,
+                        value: "bakery.example".into(),
+                        priority: None,
+                        ttl_secs: 3_600,
+                    },
+                ],
+            }
+            .into(),
+            system("network"),
+        ),
+        (
+            dns_zone_id("bakery.example"),
+            DnsTtlLowered {
+                domain: "bakery.example".into(),
+                migration_id: uuid(MIGRATION),
+                ttl_secs: 60,
+                records: vec![a_record("203.0.113.42"), aaaa_record("2001:db8::42")],
+            }
+            .into(),
+            system("network"),
+        ),
+        (
+            dns_zone_id("bakery.example"),
+            DnsTtlRestored {
+                domain: "bakery.example".into(),
+                migration_id: uuid(MIGRATION),
+                records: vec![a_record("203.0.113.42"), aaaa_record("2001:db8::42")],
+            }
+            .into(),
+            system("network"),
+        ),
+        (
+            dns_zone_id("bakery.example"),
+            DnsZoneWithdrawn {
+                domain: "bakery.example".into(),
+                reason: "the domain moved to another DNS provider".into(),
+            }
+            .into(),
+            system("network"),
+        ),
         // account_traffic
         (
             "acc-1207".into(),
@@ -941,6 +1006,7 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
                 to_server_id: "tr-0007".into(),
                 method: TrafficSwitchMethod::TransparentRedirect,
                 switched_at: at("2026-11-22T09:02:18.500Z"),
+                transfer_id: Some(uuid(CUTOVER)),
             }
             .into(),
             system("network"),
@@ -1094,6 +1160,10 @@ const ADDED_LATER: &[&str] = &[
     "ServiceMigrationClaimed",
     "ServiceMigrationReleased",
     "DowntimeEstimated",
+    "DnsZonePublished",
+    "DnsTtlLowered",
+    "DnsTtlRestored",
+    "DnsZoneWithdrawn",
 ];
 
 /// A type's rank: its place in the catalogue's first release, then in [`ADDED_LATER`].

@@ -89,6 +89,7 @@ async fn transfer_account(
                 to_server_id: to.into(),
                 method: TrafficSwitchMethod::ProviderDns,
                 switched_at: Utc::now(),
+                transfer_id: None,
             };
             s.one(a, m, &system("network"), switched).await;
         }
@@ -669,6 +670,7 @@ async fn a_whole_migration_is_read_back_rebuilt_identically_and_audited() {
         to_server_id: TRANSIT.into(),
         method: TrafficSwitchMethod::ProviderDns,
         switched_at: Utc::now(),
+        transfer_id: None,
     };
     s.one("acc-1", m, &system("network"), switched).await;
     s.one(

@@ -394,6 +394,7 @@ pub async fn traffic_switched(log: &EventLog, migration_id: Uuid, account_id: &s
         to_server_id: to.into(),
         method: TrafficSwitchMethod::ProviderDns,
         switched_at: chrono::Utc::now(),
+        transfer_id: None,
     };
     append_inputs(
         log,

@@ -32,6 +32,23 @@ pub(super) fn dns(event: &DnsZoneEvent) -> Narration {
             "advised removing the MX record {} of {} ({})",
             e.record.value, e.domain, e.account_id
         ),
+        DnsZoneEvent::DnsZonePublished(e) => format!(
+            "DNS zone of {} ({}) published, pointing at {}: {}",
+            e.domain,
+            e.account_id,
+            e.server_id,
+            count(e.records.len(), "record")
+        ),
+        DnsZoneEvent::DnsZoneWithdrawn(e) => {
+            format!("DNS zone of {} withdrawn: {}", e.domain, e.reason)
+        }
+        DnsZoneEvent::DnsTtlLowered(e) => format!(
+            "TTL of the address records of {} lowered to {} s for the migration",
+            e.domain, e.ttl_secs
+        ),
+        DnsZoneEvent::DnsTtlRestored(e) => {
+            format!("TTL of the address records of {} restored", e.domain)
+        }
     })
 }
 

@@ -56,6 +56,7 @@ fn phase_name(phase: TransferPhase) -> &'static str {
         TransferPhase::FinalSync => "final sync",
         TransferPhase::Verifying => "verification",
         TransferPhase::Erasing => "erasure",
+        TransferPhase::Switching => "traffic switch",
     }
 }
 

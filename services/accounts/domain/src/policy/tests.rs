@@ -110,6 +110,7 @@ fn switched(to: &str) -> Envelope {
             to_server_id: to.into(),
             method: TrafficSwitchMethod::ProviderDns,
             switched_at: at(1),
+            transfer_id: None,
         },
     )
 }

@@ -58,7 +58,8 @@ async fn wait_for_event<T>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cutover_killed_just_after_its_freeze_resumes_within_seconds_of_the_restart() {
-    let world = World::new().await;
+    let mut world = World::new().await;
+    world.start_network();
     let shop = account(
         "acc-1",
         "shop",
@@ -150,6 +151,7 @@ async fn a_cutover_killed_just_after_its_freeze_resumes_within_seconds_of_the_re
         "the database arrived whole"
     );
     drop(second);
+    world.stop().await;
     world.cleanup().await;
 }
 

@@ -254,6 +254,84 @@ async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_verified_cutover_waits_frozen_for_the_traffic_switch_and_its_downtime_ends_there() {
+    let mut world = World::new().await;
+    let shop = account(
+        "acc-1",
+        "shop",
+        vec![database(DatabaseEngine::Postgres, "shop_pg")],
+    );
+    write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
+    pg_shop(&world.db("srv-1", "shop_pg"), 100).await;
+    world.client_and_transit(vec![shop]).await;
+    world.start_mover(MoverSettings::default());
+    let moving = Uuid::now_v7();
+    world
+        .account_transfer(TransferKind::Cutover, "acc-1", moving)
+        .await;
+    let verified = eventually(120, || async {
+        types(&world.transfer(moving).await).contains(&"TransferVerified")
+    })
+    .await;
+    assert!(
+        verified,
+        "verified: {:?}",
+        types(&world.transfer(moving).await)
+    );
+    // No switch yet: the account stays frozen, the source refuses writes.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let waiting = types(&world.transfer(moving).await);
+    assert!(
+        !waiting.contains(&"AccountUnfrozen") && !waiting.contains(&"TransferCompleted"),
+        "nothing after the verification before the switch: {waiting:?}"
+    );
+    let source = pg(&world.db("srv-1", "shop_pg")).await.expect("connects");
+    assert!(
+        source
+            .execute("INSERT INTO items (label) VALUES ('too late')", &[])
+            .await
+            .is_err(),
+        "the frozen source refuses writes while the switch is awaited"
+    );
+    world.start_network();
+    let events = world.ended(moving, 60).await;
+    let done = completed(&events).unwrap_or_else(|| panic!("{:?}", types(&events)));
+    let frozen_at = events.iter().find_map(|e| match e {
+        Event::Transfer(TransferEvent::AccountFrozen(f)) => Some(f.frozen_at),
+        _ => None,
+    });
+    let unfrozen_at = events.iter().find_map(|e| match e {
+        Event::Transfer(TransferEvent::AccountUnfrozen(u)) => Some(u.unfrozen_at),
+        _ => None,
+    });
+    let traffic = ferry_infra::event_log::AggregateRef::new(AggregateType::AccountTraffic, "acc-1")
+        .expect("id");
+    let switched_at = world
+        .log
+        .load(&traffic)
+        .await
+        .expect("reads")
+        .events
+        .iter()
+        .find_map(|r| match &r.envelope.event {
+            Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(s)) => {
+                Some(s.switched_at)
+            }
+            _ => None,
+        });
+    assert_eq!(unfrozen_at, switched_at, "the downtime ends at the switch");
+    let downtime = done.downtime_ms.expect("measured");
+    let expected = (switched_at.expect("switched") - frozen_at.expect("frozen")).num_milliseconds();
+    assert_eq!(i64::try_from(downtime).expect("small"), expected);
+    assert!(
+        downtime >= 1_500,
+        "the wait for the switch is downtime: {downtime} ms"
+    );
+    world.stop().await;
+    world.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_freeze_leaves_the_account_serving_from_its_source() {
     let mut world = World::new().await;
     let shop = account(
@@ -421,22 +499,14 @@ async fn a_cutover_killed_after_its_verification_completes_at_the_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cutover_killed_after_verification_with_a_mariadb_source_stays_on_its_source() {
+async fn a_cutover_killed_after_verification_with_a_mariadb_source_completes_at_the_restart() {
+    // The verification is the point of no return: the network switches the traffic
+    // of every verified cutover, so the restart completes it whatever the engine.
     let mut world = World::new().await;
     let transfer = verified_then_killed(&world, DatabaseEngine::Mysql).await;
     world.start(MoverSettings::default());
     let events = world.ended(transfer, 60).await;
-    let failure = failed(&events).unwrap_or_else(|| panic!("{:?}", types(&events)));
-    assert!(
-        failure.reason.contains("MariaDB source's lock"),
-        "{}",
-        failure.reason
-    );
-    assert!(failure.retryable);
-    assert!(
-        types(&events).contains(&"AccountUnfrozen"),
-        "unfrozen on its source"
-    );
+    assert!(completed(&events).is_some(), "{:?}", types(&events));
     world.stop().await;
     world.cleanup().await;
 }

@@ -11,9 +11,14 @@
 //!    listing, size and time, and by content every file sent since the live content
 //!    check); and each database finished (replication drained and detached, or dumped
 //!    and restored), verified table by table, then switched to its final name.
-//! 5. `TransferVerified`, the sources retired (writers still waiting there are cut off,
-//!    so nothing lands on the old copy), `AccountUnfrozen`: the downtime ends, measured
-//!    between the two recorded instants. Then `TransferCompleted`.
+//! 4. `TransferVerified`: the point of no return. For a cutover, rollback or
+//!    relocation the network service now switches the accounts' traffic to the
+//!    destination (DNS records, the client server's redirect) and records
+//!    `AccountTrafficSwitched`; the data mover waits for it, the accounts frozen
+//!    (phase `switching`).
+//! 5. The sources retired (they stay frozen for good, so nothing lands on the old
+//!    copy), `AccountUnfrozen` at the instant the traffic switched: the downtime is
+//!    freeze → switch, as a client sees it. Then `TransferCompleted`.
 //!
 //! Any failure after the freeze thaws the sources and tears down replication before
 //! the failure is recorded (with `AccountUnfrozen` on the source): the account serves
@@ -23,7 +28,7 @@ use super::databases::{self, Move, Purpose};
 use super::freeze;
 use super::progress::Reporter;
 use super::trees::{self, Depth, SyncMode, Synced};
-use super::{Mover, Step, StepFailure, millis};
+use super::{Mover, Step, StepFailure, millis, switch_wait};
 use crate::domain::transfer::{TransferCommand, TransferState};
 use chrono::Utc;
 use ferry_events::{
@@ -114,9 +119,19 @@ pub(crate) async fn run(
                     TransferCommand::RecordVerified(verified),
                 )
                 .await?;
+            let at = if switch_wait::awaits_switch(scheduled.kind) {
+                reporter.report(TransferPhase::Switching, None, 0, 0);
+                match switch_wait::traffic_switched(mover, scheduled, stop).await? {
+                    Some(at) => at,
+                    // Stopping: the sources stay frozen, the run resumes at the wait.
+                    None => return Err(mover.stopped(scheduled)),
+                }
+            } else {
+                Utc::now()
+            };
+            tracing::info!(transfer_id = %scheduled.transfer_id, ms = millis(frozen_since), "traffic switched");
             frozen.retire().await;
             tracing::info!(transfer_id = %scheduled.transfer_id, ms = millis(frozen_since), "sources retired");
-            let at = Utc::now();
             for account in &scheduled.accounts {
                 let unfreeze = TransferCommand::Unfreeze {
                     account_id: account.account_id.clone(),
@@ -195,37 +210,26 @@ async fn switch(
     Ok((files?, checks, methods, db_bytes))
 }
 
-/// A cutover interrupted after its switch was verified. PostgreSQL sources stay
-/// read-only across a restart: the accounts are unfrozen at the destination and the
-/// transfer completed (with what its runs' progress events counted, and no methods:
-/// those were not kept across the restart). A MariaDB source's lock died with the process, so
-/// writes may have reached the old copy since: the cutover fails instead, the
-/// PostgreSQL sources are thawed, and the account serves from its source, to be moved
-/// again (the destination's copies are replaced then). Nothing written is lost.
+/// A cutover interrupted after its destination was verified: the verification was the
+/// point of no return, so it goes on from there. It waits for the traffic switch (a
+/// cutover, rollback or relocation), keeps the sources frozen for good, unfreezes the
+/// accounts at the switch and completes the transfer (with what its runs' progress
+/// events counted, and no methods: those were not kept across the restart).
 pub(crate) async fn complete_after_restart(
     mover: &Mover,
     scheduled: &TransferScheduled,
     state: &TransferState,
+    stop: &CancellationToken,
 ) -> Result<(), super::EngineError> {
-    let at = Utc::now();
-    let mysql = scheduled
-        .accounts
-        .iter()
-        .flat_map(|a| &a.databases)
-        .any(|d| d.engine == ferry_events::DatabaseEngine::Mysql);
-    if mysql {
-        freeze::thaw_sources(mover.settings(), scheduled).await;
-        let fail = TransferCommand::Fail {
-            phase: TransferPhase::Verifying,
-            reason: "interrupted after verification: a MariaDB source's lock does not survive \
-                     a restart, so writes may have reached it since; the account stays on \
-                     its source, move it again"
-                .into(),
-            retryable: true,
-            at,
-        };
-        return mover.record(scheduled, "fail", fail).await;
-    }
+    let at = if switch_wait::awaits_switch(scheduled.kind) {
+        match switch_wait::traffic_switched(mover, scheduled, stop).await? {
+            Some(at) => at,
+            None => return Err(mover.stopped(scheduled)),
+        }
+    } else {
+        Utc::now()
+    };
+    freeze::retire_sources(mover.settings(), scheduled).await;
     for account_id in &state.frozen {
         let unfreeze = TransferCommand::Unfreeze {
             account_id: account_id.clone(),

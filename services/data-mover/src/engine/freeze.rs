@@ -134,6 +134,23 @@ pub(crate) async fn thaw_sources(settings: &MoverSettings, scheduled: &TransferS
     thaw_command(settings, scheduled).await;
 }
 
+/// After a restart, with nothing of the freeze in hand, the switch done: keeps the
+/// PostgreSQL sources read-only for good (best effort, logged).
+pub(crate) async fn retire_sources(settings: &MoverSettings, scheduled: &TransferScheduled) {
+    if let Ok(planned) =
+        super::databases::plan(settings, scheduled, super::databases::Purpose::Move)
+    {
+        for p in planned
+            .iter()
+            .filter(|p| p.engine == DatabaseEngine::Postgres)
+        {
+            if let Err(e) = postgres::freeze(&p.spec.source_url, &p.spec.database).await {
+                tracing::error!(database = %p.spec.database, error = %e, "cannot keep a retired PostgreSQL source read-only");
+            }
+        }
+    }
+}
+
 /// `thaw` for the transfer's accounts (best effort, logged).
 pub(crate) async fn thaw_command(settings: &MoverSettings, scheduled: &TransferScheduled) {
     if let Some(command) = &settings.freeze_command {

@@ -23,6 +23,7 @@ pub mod freeze;
 pub mod pre_copy;
 pub mod progress;
 mod sources;
+mod switch_wait;
 pub mod test_copy;
 pub mod trees;
 pub mod wipe;
@@ -180,6 +181,11 @@ impl Mover {
             })
     }
 
+    /// The event log it records in.
+    pub(crate) fn log(&self) -> &ferry_infra::event_log::EventLog {
+        self.handler.log()
+    }
+
     /// The transfer's state as recorded.
     pub(crate) async fn state(&self, transfer_id: Uuid) -> Result<TransferState, EngineError> {
         self.handler
@@ -266,7 +272,7 @@ impl Mover {
         }
         if state.stage == Stage::Verified && state.freezes() {
             // Interrupted after the switch was verified: only its end is left.
-            return cutover::complete_after_restart(self, scheduled, &state).await;
+            return cutover::complete_after_restart(self, scheduled, &state, stop).await;
         }
         // Stopped with the process, or by support calling it off (`abort`).
         let process_stop = stop;
@@ -312,7 +318,7 @@ impl Mover {
         databases::abort_planned(&self.settings, scheduled).await;
     }
 
-    fn stopped(&self, scheduled: &TransferScheduled) -> EngineError {
+    pub(crate) fn stopped(&self, scheduled: &TransferScheduled) -> EngineError {
         EngineError {
             transfer_id: scheduled.transfer_id,
             reason: "interrupted: the data mover is stopping; the transfer resumes at its restart"

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test file uses its part
 
+pub mod network;
 pub mod worker_process;
 
 use ferry_data_mover::MoverSettings;
@@ -46,6 +47,7 @@ pub struct World {
     pub tag: String,
     pub migration: Uuid,
     stop: CancellationToken,
+    network_stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     policy_context: ferry_infra::policy::PolicyContext,
 }
@@ -66,6 +68,7 @@ impl World {
             tag,
             migration: Uuid::now_v7(),
             stop: CancellationToken::new(),
+            network_stop: CancellationToken::new(),
             tasks: vec![],
         }
     }
@@ -233,8 +236,16 @@ impl World {
         .await;
     }
 
-    /// Starts the data mover's policy (view and reactor) and worker.
+    /// Starts the data mover's policy (view and reactor) and worker, and the
+    /// network's part of the handshake.
     pub fn start(&mut self, settings: MoverSettings) {
+        self.start_mover(settings);
+        self.start_network();
+    }
+
+    /// Starts the data mover's policy (view and reactor) and worker alone: verified
+    /// cutovers wait for a traffic switch nobody makes.
+    pub fn start_mover(&mut self, settings: MoverSettings) {
         self.stop = CancellationToken::new();
         let mover = Mover::new(CommandHandler::new(self.log.clone(), 20), settings);
         let executor = MoverExecutor::new(mover.clone());
@@ -251,6 +262,17 @@ impl World {
         self.tasks.push(tokio::spawn(async move {
             worker.run(log, parked).await.expect("worker runs");
         }));
+    }
+
+    /// Starts the network's part of the handshake: verified cutovers switched.
+    pub fn start_network(&mut self) {
+        let (log, stop) = (self.log.clone(), self.network_stop.clone());
+        self.tasks
+            .push(tokio::spawn(network::switch_verified_transfers(
+                log,
+                stop,
+                Duration::ZERO,
+            )));
     }
 
     /// Starts the data mover's policy alone (view and reactor, with its executor):
@@ -270,6 +292,8 @@ impl World {
     /// Stops them, as a SIGTERM would.
     pub async fn stop(&mut self) {
         self.stop.cancel();
+        self.network_stop.cancel();
+        self.network_stop = CancellationToken::new();
         for task in self.tasks.drain(..) {
             tokio::time::timeout(Duration::from_secs(30), task)
                 .await

@@ -197,10 +197,21 @@ fn endpoint(world: &World, server: &str) -> Endpoint {
 }
 
 async fn run(mover: &Mover, world: &World, scheduled: &TransferScheduled) -> Vec<Event> {
+    // The network's part of the handshake: a verified cutover's traffic switched as
+    // soon as it is recorded (the redirect and DNS themselves are the network's
+    // benchmarks), so that the downtime counts the wait for the switch.
+    let network = CancellationToken::new();
+    let switching = tokio::spawn(support::network::switch_verified_transfers(
+        world.log.clone(),
+        network.clone(),
+        Duration::ZERO,
+    ));
     mover
         .run(scheduled, &CancellationToken::new())
         .await
         .expect("the transfer runs");
+    network.cancel();
+    let _ = switching.await;
     world.ended(scheduled.transfer_id, 5).await
 }
 

@@ -165,6 +165,41 @@ impl EventLog {
         Ok(first_events(messages, pending))
     }
 
+    /// Every event from `start_sequence` on, restricted to subjects matching
+    /// `filters`, then each new one as it is appended: an endless stream (an ordered
+    /// push consumer, which the client recreates by itself after a gap), for what
+    /// follows the log live in memory (the network's DNS and redirect).
+    pub async fn follow_filtered(
+        &self,
+        start_sequence: u64,
+        filters: Vec<String>,
+    ) -> Result<impl Stream<Item = Result<Recorded, ReadError>> + use<>, ReadError> {
+        let stream = self.stream_handle().await.map_err(ReadError::Unavailable)?;
+        let consumer = stream
+            .create_consumer(consumer::push::OrderedConfig {
+                deliver_subject: self.client.new_inbox(),
+                filter_subjects: filters,
+                deliver_policy: deliver_from(start_sequence),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| ReadError::Unavailable(e.to_string()))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| ReadError::Unavailable(e.to_string()))?;
+        Ok(messages.flat_map(|message| {
+            let decoded = match message {
+                Ok(message) => Recorded::from_message(&message),
+                Err(e) => Err(ReadError::Unavailable(e.to_string())),
+            };
+            futures::stream::iter(match decoded {
+                Ok(events) => events.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })
+        }))
+    }
+
     /// A durable pull consumer named `name` over `filters`, created afresh so that it
     /// delivers from `start_sequence`. Acknowledging a message acknowledges every one
     /// before it, so a batch is acknowledged once, after it is committed.

@@ -5,5 +5,6 @@
 //! reinstalled (aggregate `ip_route`).
 
 pub use ferry_network_domain as domain;
+pub mod live;
 pub mod reactions;
 pub mod service;

@@ -156,6 +156,22 @@ pub struct MxRecordRemovalAdvised {
     pub account_id: String,
     /// The record to delete.
     pub record: DnsRecord,
+    /// The provider's mail exchangers to keep (`MX 10 mx1…`, `MX 20 mx2…`): they
+    /// receive the mail while the account moves. Empty in version 1.
+    pub keep: Vec<DnsRecord>,
+}
+
+/// `MxRecordRemovalAdvised` v1 → v2: v1 did not list the records to keep.
+pub(crate) fn mx_advised_v1_to_v2(
+    mut payload: serde_json::Value,
+) -> Result<serde_json::Value, crate::upcast::UpcastError> {
+    let object = payload.as_object_mut().ok_or_else(|| {
+        crate::upcast::UpcastError::new(
+            "the MxRecordRemovalAdvised v1 payload is not a JSON object",
+        )
+    })?;
+    object.insert("keep".to_owned(), serde_json::Value::Array(Vec::new()));
+    Ok(payload)
 }
 
 aggregate_events! {
@@ -163,7 +179,7 @@ aggregate_events! {
     pub enum DnsZoneEvent for DnsZone {
         DnsRecordsSwitched = 1,
         DnsRecordsReverted = 1,
-        MxRecordRemovalAdvised = 1,
+        MxRecordRemovalAdvised = 2,
         DnsZonePublished = 1,
         DnsZoneWithdrawn = 1,
         DnsTtlLowered = 1,

@@ -63,6 +63,11 @@ pub const UPCASTERS: &[UpcastStep] = &[
         from_version: 1,
         upcaster: crate::account_traffic::switched_v1_to_v2,
     },
+    UpcastStep {
+        event_type: "MxRecordRemovalAdvised",
+        from_version: 1,
+        upcaster: crate::dns_zone::mx_advised_v1_to_v2,
+    },
 ];
 
 /// The upcaster reading `event_type` at `from_version`, if one is registered.

@@ -913,6 +913,22 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
                     priority: Some(5),
                     ttl_secs: 3_600,
                 },
+                keep: vec![
+                    DnsRecord {
+                        name: "bakery-blog.example".into(),
+                        kind: DnsRecordKind::Mx,
+                        value: "mx1.hosting.example".into(),
+                        priority: Some(10),
+                        ttl_secs: 3_600,
+                    },
+                    DnsRecord {
+                        name: "bakery-blog.example".into(),
+                        kind: DnsRecordKind::Mx,
+                        value: "mx2.hosting.example".into(),
+                        priority: Some(20),
+                        ttl_secs: 3_600,
+                    },
+                ],
             }
             .into(),
             system("network"),

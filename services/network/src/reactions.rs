@@ -190,6 +190,7 @@ impl<R: Rerouting> Execute<NetworkCommand> for NetworkExecutor<R> {
                     domain: domain.clone(),
                     account_id: account_id.clone(),
                     record: records::mx_of_server(domain, server_name, settings.ttl_secs),
+                    keep: records::provider_mx(domain, settings),
                 };
                 self.zone(&meta, advise).await
             }

@@ -85,18 +85,7 @@ pub fn zone_records(
     ));
     if mail_hosted {
         records.push(mx_of_server(domain, server.name, ttl));
-        for (rank, exchanger) in settings.mail_exchangers.iter().enumerate() {
-            let preference = u16::try_from(rank + 1)
-                .unwrap_or(u16::MAX / 10)
-                .saturating_mul(10);
-            records.push(record(
-                domain,
-                DnsRecordKind::Mx,
-                exchanger,
-                Some(preference),
-                ttl,
-            ));
-        }
+        records.extend(provider_mx(domain, settings));
         records.push(record(
             domain,
             DnsRecordKind::Txt,
@@ -106,6 +95,28 @@ pub fn zone_records(
         ));
     }
     records
+}
+
+/// The provider's own mail exchangers of `domain`: `MX 10 mx1…`, `MX 20 mx2…`, in
+/// the settings' order.
+pub fn provider_mx(domain: &str, settings: &ZoneSettings) -> Vec<DnsRecord> {
+    settings
+        .mail_exchangers
+        .iter()
+        .enumerate()
+        .map(|(rank, exchanger)| {
+            let preference = u16::try_from(rank + 1)
+                .unwrap_or(u16::MAX / 10)
+                .saturating_mul(10);
+            record(
+                domain,
+                DnsRecordKind::Mx,
+                exchanger,
+                Some(preference),
+                settings.ttl_secs,
+            )
+        })
+        .collect()
 }
 
 /// `MX 5 <server>`: the record a domain on another DNS provider must delete before

@@ -104,6 +104,8 @@ pub enum DnsZoneCommand {
         account_id: String,
         /// The record to delete.
         record: DnsRecord,
+        /// The records to keep.
+        keep: Vec<DnsRecord>,
     },
     /// Stop serving the zone.
     Withdraw {
@@ -193,6 +195,7 @@ impl Decider for DnsZoneDecider {
                 domain,
                 account_id,
                 record,
+                keep,
             } => Ok(if state.advised.as_ref() == Some(record) {
                 vec![]
             } else {
@@ -201,6 +204,7 @@ impl Decider for DnsZoneDecider {
                         domain: domain.clone(),
                         account_id: account_id.clone(),
                         record: record.clone(),
+                        keep: keep.clone(),
                     },
                 )]
             }),

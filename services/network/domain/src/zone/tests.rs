@@ -200,6 +200,7 @@ fn mx_advice_is_given_once_and_a_withdrawn_zone_stops_being_served() {
         domain: DOMAIN.into(),
         account_id: "acc-1207".into(),
         record: crate::records::mx_of_server(DOMAIN, "bakery.hosting.example", 3_600),
+        keep: crate::records::provider_mx(DOMAIN, &ZoneSettings::default()),
     };
     let advised = given::<DnsZoneDecider>([]).when(advise.clone()).events();
     assert_eq!(advised.len(), 1);

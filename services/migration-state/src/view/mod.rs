@@ -11,6 +11,7 @@
 pub mod account;
 pub mod migration;
 pub mod model;
+pub mod network;
 pub mod optional;
 pub mod server;
 pub mod target;
@@ -31,6 +32,7 @@ pub use migration::{
     TransitRequest,
 };
 pub use model::{Changed, Needs, QueueEntry, ReadModel, TransferLink};
+pub use network::{IpRouteView, LoweredTtl, MigrationNetwork, MxAdvice, TrafficSwitch};
 pub use optional::{OptionalMigrationState, OptionalMigrationView};
 pub use server::{MigrationRecord, MigrationSummary, ServerAccount, ServerView, VersionChange};
 pub use target::TargetInfrastructureView;

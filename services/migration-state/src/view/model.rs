@@ -121,6 +121,9 @@ impl Needs {
                     needs.migrations.extend(migration);
                     needs.transit_servers.extend(transit.map(str::to_owned));
                 }
+                Event::DnsZone(_) | Event::AccountTraffic(_) | Event::IpRoute(_) => {
+                    needs.migrations.insert(envelope.correlation_id);
+                }
                 Event::Transfer(event) => {
                     needs.transfers.extend(Uuid::parse_str(id).ok());
                     if let TransferEvent::TransferScheduled(e) = event {
@@ -204,8 +207,30 @@ impl ReadModel {
             Event::TransitServer(event) => self.apply_transit(id, event, at),
             Event::TransitQueue(event) => self.apply_queue(id, event, at),
             Event::Transfer(event) => self.apply_transfer(id, event, at),
+            Event::DnsZone(_) | Event::AccountTraffic(_) | Event::IpRoute(_) => {
+                self.apply_network(envelope, at);
+            }
             _ => {}
         }
+    }
+
+    /// The network's events recorded as part of a migration (their correlation).
+    fn apply_network(&mut self, envelope: &Envelope, at: At) {
+        let migration_id = envelope.correlation_id;
+        let Some(migration) = self.migrations.get_mut(&migration_id) else {
+            return;
+        };
+        match &envelope.event {
+            Event::DnsZone(event) => migration.network.apply_dns(event, at),
+            Event::AccountTraffic(event) => {
+                migration
+                    .network
+                    .apply_traffic(&envelope.aggregate_id, event);
+            }
+            Event::IpRoute(event) => migration.network.apply_route(event, at),
+            _ => return,
+        }
+        self.changed.migrations.insert(migration_id);
     }
 
     /// The migrations waiting for `configuration`, first served first (meaningful when

@@ -139,6 +139,9 @@ pub struct MigrationView {
     pub pre_copy_failure: Option<PreCopyFailure>,
     /// Every state entered, in order.
     pub history: Vec<StateChange>,
+    /// What the network did for it: MX advice, TTLs, traffic switches, IP routes.
+    #[serde(default)]
+    pub network: super::network::MigrationNetwork,
 }
 
 impl MigrationView {
@@ -177,6 +180,7 @@ impl MigrationView {
                 at: at.occurred_at,
                 sequence: at.sequence,
             }],
+            network: super::network::MigrationNetwork::default(),
         }
     }
 

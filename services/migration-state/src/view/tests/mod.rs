@@ -41,9 +41,18 @@ impl History {
     }
 
     pub(super) fn push(&mut self, aggregate_id: &str, event: impl Into<Event>) -> &mut Self {
+        self.push_correlated(aggregate_id, event, Uuid::now_v7())
+    }
+
+    /// Like [`History::push`], as part of `correlation` (a migration).
+    pub(super) fn push_correlated(
+        &mut self,
+        aggregate_id: &str,
+        event: impl Into<Event>,
+        correlation: Uuid,
+    ) -> &mut Self {
         self.sequence += 1;
         self.clock += Duration::minutes(1);
-        let correlation = Uuid::now_v7();
         let mut envelope = Envelope::new(
             aggregate_id,
             event,

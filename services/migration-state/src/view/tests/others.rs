@@ -359,3 +359,86 @@ fn batch_boundaries_and_storage_change_nothing() {
         );
     }
 }
+
+#[test]
+fn the_network_part_of_a_migration_shows_mx_advice_ttls_switches_and_ip_routes() {
+    let mut h = History::new();
+    let m = Uuid::now_v7();
+    up_to_transit_request(&mut h, m, &["acc-1"]);
+    let mx = |value: &str, priority| DnsRecord {
+        name: "blog.example".into(),
+        kind: DnsRecordKind::Mx,
+        value: value.into(),
+        priority: Some(priority),
+        ttl_secs: 3_600,
+    };
+    h.push_correlated(
+        "blog_example",
+        MxRecordRemovalAdvised {
+            domain: "blog.example".into(),
+            account_id: "acc-1".into(),
+            record: mx("bakery.hosting.example", 5),
+            keep: vec![mx("mx1.hosting.example", 10), mx("mx2.hosting.example", 20)],
+        },
+        m,
+    );
+    h.push_correlated(
+        "shop_example",
+        DnsTtlLowered {
+            domain: "shop.example".into(),
+            migration_id: m,
+            ttl_secs: 60,
+            records: vec![],
+        },
+        m,
+    );
+    let switched_at = h.now();
+    h.push_correlated(
+        "acc-1",
+        AccountTrafficSwitched {
+            to_server_id: TRANSIT.into(),
+            method: TrafficSwitchMethod::TransparentRedirect,
+            switched_at,
+            transfer_id: None,
+        },
+        m,
+    );
+    h.push_correlated(
+        SERVER,
+        IpRerouteStarted {
+            ips: vec!["203.0.113.42".into()],
+            to_server_id: TRANSIT.into(),
+        },
+        m,
+    );
+    h.push_correlated(
+        SERVER,
+        IpsRerouted {
+            ips: vec!["203.0.113.42".into()],
+            to_server_id: TRANSIT.into(),
+            unavailability_ms: 850,
+        },
+        m,
+    );
+    // Another migration's (or no migration's) network events change nothing here.
+    h.push(
+        "other_example",
+        DnsTtlLowered {
+            domain: "other.example".into(),
+            migration_id: Uuid::now_v7(),
+            ttl_secs: 60,
+            records: vec![],
+        },
+    );
+    let network = &h.migration(m).network;
+    assert_eq!(network.mx_advice.len(), 1);
+    assert_eq!(network.mx_advice[0].delete.priority, Some(5));
+    assert_eq!(network.mx_advice[0].keep.len(), 2);
+    assert_eq!(network.ttl_lowered.len(), 1);
+    assert_eq!(network.ttl_lowered[0].domain, "shop.example");
+    assert_eq!(network.switches.len(), 1);
+    assert_eq!(network.switches[0].to_server_id, TRANSIT);
+    let route = network.ip_route.as_ref().expect("rerouted");
+    assert_eq!(route.reroute_unavailability_ms, Some(850));
+    assert_eq!(route.restored_at, None);
+}

@@ -254,6 +254,7 @@ fn migration_lines(migration: &MigrationDetail) {
             failure.reason
         );
     }
+    network_lines(&migration.view.network);
     for a in &migration.accounts {
         if let Some(failure) = &a.last_failure {
             outln!(
@@ -267,6 +268,61 @@ fn migration_lines(migration: &MigrationDetail) {
         if let Some(reason) = &a.test_failure {
             outln!("  {}: test copy failed: {reason}", a.account_id);
         }
+    }
+}
+
+/// A DNS record as written at a DNS provider: `MX 5 bakery.hosting.example`.
+fn record(r: &ferry_events::DnsRecord) -> String {
+    let kind = named(&r.kind);
+    match r.priority {
+        Some(priority) => format!("{kind} {priority} {}", r.value),
+        None => format!("{kind} {}", r.value),
+    }
+}
+
+/// What the network did and asks of the customer: the MX records to change at
+/// another DNS provider (before the accounts move), the lowered TTLs, the IP reroute.
+fn network_lines(network: &ferry_migration_state::view::MigrationNetwork) {
+    for advice in &network.mx_advice {
+        let keep: Vec<String> = advice.keep.iter().map(record).collect();
+        outln!(
+            "  {} ({}) uses another DNS provider: delete `{}` there, keep {}",
+            advice.domain,
+            advice.account_id,
+            record(&advice.delete),
+            if keep.is_empty() {
+                "the other MX records".to_owned()
+            } else {
+                keep.iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            }
+        );
+    }
+    let lowered: Vec<String> = network
+        .ttl_lowered
+        .iter()
+        .filter(|l| l.restored_at.is_none())
+        .map(|l| format!("{} ({} s)", l.domain, l.ttl_secs))
+        .collect();
+    if !lowered.is_empty() {
+        outln!("  DNS TTL lowered for the move: {}", lowered.join(", "));
+    }
+    if let Some(route) = &network.ip_route {
+        let state = match (route.rerouted_at, route.restored_at) {
+            (_, Some(_)) => format!(
+                "routed home again ({} unavailable)",
+                duration(route.restore_unavailability_ms.unwrap_or(0))
+            ),
+            (Some(_), None) => format!(
+                "rerouted to {} ({} unavailable)",
+                route.to_server_id,
+                duration(route.reroute_unavailability_ms.unwrap_or(0))
+            ),
+            (None, None) => format!("being rerouted to {}", route.to_server_id),
+        };
+        outln!("  IPs {}: {state}", route.ips.join(", "));
     }
 }
 

@@ -262,6 +262,10 @@ impl Topology {
                 "netns", peer,
             ]);
             for (namespace, device, host) in [(router, device, 1), (peer, "eth0", 2)] {
+                // Up before the addresses: an IPv6 address added to a veth still
+                // down left the first neighbor solicitation for it unanswered
+                // (a second lost at the first connection).
+                ip(&["-n", namespace, "link", "set", device, "up"]);
                 ip(&[
                     "-n",
                     namespace,
@@ -282,7 +286,6 @@ impl Topology {
                     device,
                     "nodad",
                 ]);
-                ip(&["-n", namespace, "link", "set", device, "up"]);
             }
             ip(&[
                 "-n",
@@ -621,6 +624,21 @@ async fn bad_input_is_refused_before_any_command_runs() {
         Err(RouteError::RerouteToOwner { .. })
     ));
     assert!(rerouter.backend().calls.lock().expect("calls").is_empty());
+
+    // Probes that cannot run (their namespace does not exist) stop the change.
+    let blind = Rerouter::new(
+        RecordingBackend::default(),
+        ProbeSettings::new(
+            Some(NamespaceName::new("ferry-no-such-internet").expect("name")),
+            PORT,
+        ),
+    );
+    let refused = blind.reroute(&table, &client_ips(), TRANSIT_SERVER).await;
+    assert!(
+        matches!(refused, Err(RouteError::Probe { .. })),
+        "{refused:?}"
+    );
+    assert!(blind.backend().calls.lock().expect("calls").is_empty());
 
     // The Linux backend refuses unusable addresses before running anything: its
     // namespaces do not exist, so a command that ran would fail with a command

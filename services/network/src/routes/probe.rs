@@ -109,11 +109,28 @@ where
         })
     };
     // Wait for every address's first answer (or its absence), so that the probes
-    // have seen the state before the change. None: the probe thread failed.
-    for _ in 0..ips.len() {
-        if baseline.recv().await.is_none() {
-            break;
+    // have seen the state before the change.
+    let mut baselines = 0;
+    while baselines < ips.len() && baseline.recv().await.is_some() {
+        baselines += 1;
+    }
+    if baselines < ips.len() {
+        // The probes ended before seeing every address: they could not run (no
+        // change is made then), or their timeout is shorter than a connect.
+        match probes.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(probe_error(error)),
+            Err(joined) => return Err(probe_error(std::io::Error::other(joined))),
         }
+        change.await?;
+        return Ok(ips
+            .iter()
+            .map(|&ip| AddressUnavailability {
+                ip,
+                unavailable_ms: millis(settings.timeout),
+                answered_again: false,
+            })
+            .collect());
     }
     if let Err(error) = change.await {
         drop(completed_sender);

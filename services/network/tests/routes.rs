@@ -463,6 +463,9 @@ async fn rerouted_ipv4_and_ipv6_addresses_reach_the_transit_then_the_client_agai
         rerouted.ips(),
         vec!["198.51.100.10", "198.51.100.11", "2001:db8:100::10"]
     );
+    let event = rerouted.rerouted_event(TRANSIT_SERVER);
+    assert_eq!(event.unavailability_ms, rerouted.max_unavailability_ms);
+    assert_eq!(event.ips, rerouted.ips());
     assert_eq!(topology.answers().await, everywhere("transit"));
     assert!(
         topology

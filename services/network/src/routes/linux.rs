@@ -17,6 +17,45 @@
 //!
 //! Order keeps the unavailability down: the receiver accepts before the route
 //! points at it, and the route leaves it before it stops accepting.
+//!
+//! # On one machine
+//!
+//! A setup script builds the provider's side in namespaces (as root; the host's
+//! own routes are never touched), here one client and one transit server:
+//!
+//! ```text
+//! for ns in ferry-router ferry-internet ferry-client-1 ferry-transit-1; do
+//!     ip netns add $ns && ip -n $ns link set lo up
+//! done
+//! ip netns exec ferry-router sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+//! # subnet 1: client-1, 2: transit-1, 9: the internet (probes come from there)
+//! for link in client-1:1 transit-1:2 internet:9; do
+//!     peer=ferry-${link%:*} dev=to-${link%:*} n=${link#*:}
+//!     ip -n ferry-router link add $dev type veth peer name eth0 netns $peer
+//!     ip -n ferry-router link set $dev up && ip -n $peer link set eth0 up
+//!     ip -n ferry-router addr add 10.0.$n.1/24 dev $dev
+//!     ip -n ferry-router addr add fd00:$n::1/64 dev $dev nodad
+//!     ip -n $peer addr add 10.0.$n.2/24 dev eth0
+//!     ip -n $peer addr add fd00:$n::2/64 dev eth0 nodad
+//!     ip -n $peer route add default via 10.0.$n.1
+//!     ip -n $peer -6 route add default via fd00:$n::1
+//! done
+//! # the client's addresses, routed by the router to it
+//! ip -n ferry-client-1 addr add 198.51.100.10/32 dev lo
+//! ip -n ferry-client-1 addr add 2001:db8:100::10/128 dev lo
+//! ip -n ferry-router route add 198.51.100.10/32 via 10.0.1.2 dev to-client-1
+//! ip -n ferry-router route add 2001:db8:100::10/128 via fd00:1::2 dev to-client-1
+//! # something answering on port 80 on both servers (the transit's on its own
+//! # addresses is enough), e.g.
+//! ip netns exec ferry-client-1 python3 -m http.server 80 --bind :: &
+//! ip netns exec ferry-transit-1 python3 -m http.server 80 --bind 10.0.2.2 &
+//! ip netns exec ferry-transit-1 python3 -m http.server 80 --bind fd00:2::2 &
+//! ```
+//!
+//! (`ip netns del` of the four namespaces undoes it all.) ferry's settings are
+//! then those of the `single_machine_settings` test below; the address table
+//! has `client-1` (addresses `10.0.1.2`/`fd00:1::2`, client addresses
+//! `198.51.100.10`, `2001:db8:100::10`) and `transit-1` (`10.0.2.2`/`fd00:2::2`).
 
 use std::net::IpAddr;
 
@@ -283,4 +322,70 @@ async fn run(program: &str, args: &[String]) -> Result<(), RouteError> {
         status: output.status,
         stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::ProbeSettings;
+
+    /// The settings of a single-machine `ferry up` (see the module documentation).
+    const SINGLE_MACHINE_ROUTES: &str = r#"{
+        "router_namespace": "ferry-router",
+        "servers": [
+            {
+                "addresses": { "ipv4": "10.0.1.2", "ipv6": "fd00:1::2" },
+                "router_device": "to-client-1"
+            },
+            {
+                "addresses": { "ipv4": "10.0.2.2", "ipv6": "fd00:2::2" },
+                "router_device": "to-transit-1",
+                "namespace": "ferry-transit-1"
+            }
+        ]
+    }"#;
+
+    const SINGLE_MACHINE_PROBES: &str = r#"{
+        "namespace": "ferry-internet",
+        "port": 80,
+        "interval_ms": 10,
+        "connect_timeout_ms": 500,
+        "timeout_ms": 180000
+    }"#;
+
+    #[test]
+    fn single_machine_settings() {
+        let settings: LinuxRoutesSettings =
+            serde_json::from_str(SINGLE_MACHINE_ROUTES).expect("routes settings");
+        let routes = LinuxRoutes::new(settings).expect("usable addresses");
+        let commands = routes
+            .route_commands(
+                &["198.51.100.10".parse().expect("address")],
+                &routes.settings().servers[1].addresses,
+            )
+            .expect("commands");
+        assert_eq!(
+            commands,
+            vec![
+                "-n ferry-router -4 route replace 198.51.100.10/32 via 10.0.2.2 dev to-transit-1"
+                    .split(' ')
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            ]
+        );
+        let probes: ProbeSettings = serde_json::from_str(SINGLE_MACHINE_PROBES).expect("probes");
+        assert_eq!(probes.timeout, std::time::Duration::from_secs(180));
+    }
+
+    #[test]
+    fn hostile_names_in_settings_are_refused() {
+        let hostile = SINGLE_MACHINE_ROUTES.replace("to-transit-1", "eth0 && reboot");
+        assert!(serde_json::from_str::<LinuxRoutesSettings>(&hostile).is_err());
+        let loopback = SINGLE_MACHINE_ROUTES.replace("10.0.2.2", "127.0.0.1");
+        let settings: LinuxRoutesSettings = serde_json::from_str(&loopback).expect("parses");
+        assert!(matches!(
+            LinuxRoutes::new(settings),
+            Err(RouteError::UnusableAddress { .. })
+        ));
+    }
 }

@@ -32,14 +32,14 @@ pub struct ProbeSettings {
     /// The TCP port that answers on every rerouted address, on both homes.
     pub port: u16,
     /// Time between two attempts on one address: the resolution of the figure.
-    #[serde(with = "millis")]
+    #[serde(rename = "interval_ms", with = "millis")]
     pub interval: Duration,
     /// How long an attempt waits for an answer before counting as unanswered.
-    #[serde(with = "millis")]
+    #[serde(rename = "connect_timeout_ms", with = "millis")]
     pub connect_timeout: Duration,
     /// The longest a measure lasts: an address still not answering then is
     /// reported as not answering again, unavailable the whole time.
-    #[serde(with = "millis")]
+    #[serde(rename = "timeout_ms", with = "millis")]
     pub timeout: Duration,
 }
 

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use ferry_events::{IpRoutesRestored, IpsRerouted};
 use serde::Serialize;
 
 use super::probe::measure_around;
@@ -86,6 +87,23 @@ impl RerouteReport {
             .iter()
             .map(|address| address.ip.to_string())
             .collect()
+    }
+
+    /// The event of a completed reroute to server `to_server_id`.
+    pub fn rerouted_event(&self, to_server_id: &str) -> IpsRerouted {
+        IpsRerouted {
+            ips: self.ips(),
+            to_server_id: to_server_id.to_owned(),
+            unavailability_ms: self.max_unavailability_ms,
+        }
+    }
+
+    /// The event of a completed restore.
+    pub fn restored_event(&self) -> IpRoutesRestored {
+        IpRoutesRestored {
+            ips: self.ips(),
+            unavailability_ms: self.max_unavailability_ms,
+        }
     }
 }
 

@@ -26,12 +26,15 @@
 //! ```text
 //! for ns in ferry-router ferry-internet ferry-client-1 ferry-transit-1; do
 //!     ip netns add $ns && ip -n $ns link set lo up
+//!     # no duplicate address detection: it delays IPv6 neighbor discovery by seconds
+//!     ip netns exec $ns sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 //! done
 //! ip netns exec ferry-router sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 //! # subnet 1: client-1, 2: transit-1, 9: the internet (probes come from there)
 //! for link in client-1:1 transit-1:2 internet:9; do
 //!     peer=ferry-${link%:*} dev=to-${link%:*} n=${link#*:}
 //!     ip -n ferry-router link add $dev type veth peer name eth0 netns $peer
+//!     # links up before their addresses (else the first IPv6 solicitation is lost)
 //!     ip -n ferry-router link set $dev up && ip -n $peer link set eth0 up
 //!     ip -n ferry-router addr add 10.0.$n.1/24 dev $dev
 //!     ip -n ferry-router addr add fd00:$n::1/64 dev $dev nodad

@@ -121,11 +121,13 @@ impl LinuxRoutes {
         &self.settings
     }
 
+    /// The linked server with one of `addresses` (the address table may know
+    /// fewer of a server's addresses than the settings, or the other way round).
     fn linked(&self, addresses: &ServerAddresses) -> Option<&LinkedServer> {
         self.settings
             .servers
             .iter()
-            .find(|server| server.addresses == *addresses)
+            .find(|server| server_ips(addresses).any(|ip| server.addresses.contains(ip)))
     }
 
     /// The host route changes `ip route replace <ip>/<len> via <next hop>`,

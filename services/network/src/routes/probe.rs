@@ -116,21 +116,15 @@ where
     }
     if baselines < ips.len() {
         // The probes ended before seeing every address: they could not run (no
-        // change is made then), or their timeout is shorter than a connect.
-        match probes.await {
-            Ok(Ok(_)) => {}
+        // change is made then), or their timeout is shorter than a connect (the
+        // change is made, its addresses reported as not answering again).
+        let unavailability = match probes.await {
+            Ok(Ok(unavailability)) => unavailability,
             Ok(Err(error)) => return Err(probe_error(error)),
             Err(joined) => return Err(probe_error(std::io::Error::other(joined))),
-        }
+        };
         change.await?;
-        return Ok(ips
-            .iter()
-            .map(|&ip| AddressUnavailability {
-                ip,
-                unavailable_ms: millis(settings.timeout),
-                answered_again: false,
-            })
-            .collect());
+        return Ok(unavailability);
     }
     if let Err(error) = change.await {
         drop(completed_sender);
@@ -200,7 +194,8 @@ async fn probe_address(
             () = tokio::time::sleep_until(deadline) => break,
             _ = ticker.tick() => {
                 // The change failed: its sender is gone without a completion.
-                if completed.borrow().is_none() && completed.has_changed().is_err() {
+                // (`has_changed` first: it must not run while a `borrow` is held.)
+                if completed.has_changed().is_err() && completed.borrow().is_none() {
                     break;
                 }
                 let index = starts.len();

@@ -187,6 +187,28 @@ async fn fetch(namespace: &NamespaceName, ip: IpAddr) -> String {
 
 static TOPOLOGIES: AtomicUsize = AtomicUsize::new(0);
 
+/// Namespaces are named `frt<pid>-<n>-<role>`. A test process killed outright
+/// (no unwinding, no drop) leaves its namespaces: they are deleted by the next
+/// run once that process is gone.
+fn remove_namespaces_of_killed_runs() {
+    for line in ip_output(&["netns", "list"]).lines() {
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Some(pid) = name
+            .strip_prefix("frt")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            // Not asserted: a parallel test may be deleting it too.
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+    }
+}
+
 /// The namespaces of one test; deleted on drop (after a failure too).
 struct Topology {
     router: NamespaceName,
@@ -218,6 +240,7 @@ impl Topology {
     /// the router, and starts the client's and the transit's servers.
     async fn build() -> Self {
         require_root();
+        remove_namespaces_of_killed_runs();
         let id = format!(
             "frt{}-{}",
             std::process::id(),

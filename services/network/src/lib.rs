@@ -7,4 +7,5 @@
 pub use ferry_network_domain as domain;
 pub mod live;
 pub mod reactions;
+pub mod routes;
 pub mod service;

@@ -7,5 +7,6 @@
 pub use ferry_network_domain as domain;
 pub mod live;
 pub mod reactions;
+pub mod router;
 pub mod routes;
 pub mod service;

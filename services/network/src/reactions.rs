@@ -10,7 +10,7 @@ use crate::domain::policy::{NetworkAction, NetworkCommand};
 use crate::domain::records::{self, ServerAddresses, ZoneSettings};
 use crate::domain::route::{IpRoute, IpRouteCommand};
 use crate::domain::traffic::SwitchTraffic;
-use crate::domain::zone::{DnsZoneCommand, SwitchTarget};
+use crate::domain::zone::DnsZoneCommand;
 use crate::service::{CommandMeta, Network};
 use chrono::Utc;
 use ferry_infra::policy::Execute;
@@ -23,17 +23,18 @@ pub use crate::domain::policy::NAME as REACTOR_NAME;
 /// Changes where a client server's IPs lead, and measures how long they answered
 /// nowhere meanwhile (milliseconds, the longest of the addresses).
 pub trait Rerouting: Send + Sync + 'static {
-    /// Routes `ips` to the server `to`.
+    /// Routes the client server's `ips` to the server `to_server_id`.
     fn reroute(
         &self,
+        client_server_id: &str,
         ips: &[String],
-        to: &SwitchTarget,
+        to_server_id: &str,
     ) -> impl Future<Output = Result<u64, String>> + Send;
-    /// Routes `ips` back to their own server `home`.
+    /// Routes the client server's `ips` back to it.
     fn restore(
         &self,
+        client_server_id: &str,
         ips: &[String],
-        home: &SwitchTarget,
     ) -> impl Future<Output = Result<u64, String>> + Send;
 }
 
@@ -79,13 +80,14 @@ impl<R: Rerouting> NetworkExecutor<R> {
         meta: &CommandMeta,
         server_id: &str,
         ips: &[String],
-        to: &SwitchTarget,
+        to_server_id: &str,
     ) -> Result<Vec<Effect>, ReactionError> {
         let routing = self.network.routing(server_id).await?;
         if !matches!(routing, IpRoute::Rerouting { .. }) {
             return Ok(vec![]);
         }
-        let unavailability_ms = self.routes.reroute(ips, to).await.map_err(|reason| {
+        let rerouted = self.routes.reroute(server_id, ips, to_server_id).await;
+        let unavailability_ms = rerouted.map_err(|reason| {
             ReactionError::Failed(format!("cannot reroute the IPs of {server_id}: {reason}"))
         })?;
         let record = IpRouteCommand::RecordRerouted { unavailability_ms };
@@ -96,17 +98,20 @@ impl<R: Rerouting> NetworkExecutor<R> {
         &self,
         meta: &CommandMeta,
         server_id: &str,
-        home: &SwitchTarget,
     ) -> Result<Vec<Effect>, ReactionError> {
         let ips = match self.network.routing(server_id).await? {
             IpRoute::Home => return Ok(vec![]),
             IpRoute::Rerouting { ips, .. } | IpRoute::Rerouted { ips, .. } => ips,
         };
-        let unavailability_ms = self.routes.restore(&ips, home).await.map_err(|reason| {
-            ReactionError::Failed(format!(
-                "cannot route the IPs of {server_id} home: {reason}"
-            ))
-        })?;
+        let unavailability_ms = self
+            .routes
+            .restore(server_id, &ips)
+            .await
+            .map_err(|reason| {
+                ReactionError::Failed(format!(
+                    "cannot route the IPs of {server_id} home: {reason}"
+                ))
+            })?;
         let record = IpRouteCommand::RecordRestored { unavailability_ms };
         command_outcome(self.network.route(meta, server_id, record).await)
     }
@@ -221,11 +226,16 @@ impl<R: Rerouting> Execute<NetworkCommand> for NetworkExecutor<R> {
                 };
                 command_outcome(self.network.route(&meta, server_id, start).await)
             }
-            NetworkAction::ApplyReroute { server_id, ips, to } => {
-                self.apply_reroute(&meta, server_id, ips, to).await
+            NetworkAction::ApplyReroute {
+                server_id,
+                ips,
+                to_server_id,
+            } => {
+                self.apply_reroute(&meta, server_id, ips, to_server_id)
+                    .await
             }
-            NetworkAction::RestoreRoutes { server_id, home } => {
-                self.restore_routes(&meta, server_id, home).await
+            NetworkAction::RestoreRoutes { server_id } => {
+                self.restore_routes(&meta, server_id).await
             }
         }
     }

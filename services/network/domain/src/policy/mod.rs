@@ -136,15 +136,13 @@ pub enum NetworkAction {
         server_id: String,
         /// Its IPs.
         ips: Vec<String>,
-        /// The transit server's name and addresses.
-        to: SwitchTarget,
+        /// The transit server.
+        to_server_id: String,
     },
     /// Route the client server's IPs home again and record it, measured.
     RestoreRoutes {
         /// The client server.
         server_id: String,
-        /// Its name and addresses.
-        home: SwitchTarget,
     },
 }
 
@@ -163,7 +161,6 @@ impl Policy for NetworkPolicy {
             Event::Server(_) => vec![server_key(id)],
             Event::Migration(_) => vec![migration_key(id)],
             Event::Transfer(TransferEvent::TransferVerified(_)) => vec![transfer_key(id)],
-            Event::IpRoute(IpRouteEvent::IpRerouteStarted(e)) => vec![transit_key(&e.to_server_id)],
             _ => return vec![],
         };
         for fact in known.values() {
@@ -283,26 +280,19 @@ impl Policy for NetworkPolicy {
             }
             Event::Migration(MigrationEvent::ServerReinstalled(_)) => {
                 let server_id = ctx.migration_server(id)?;
-                let server = ctx.server(&server_id)?;
                 Ok(vec![ctx.command(
                     "restore-routes",
-                    NetworkAction::RestoreRoutes {
-                        home: target(&server.addresses),
-                        server_id,
-                    },
+                    NetworkAction::RestoreRoutes { server_id },
                 )])
             }
-            Event::IpRoute(IpRouteEvent::IpRerouteStarted(e)) => {
-                let transit = ctx.transit(&e.to_server_id)?;
-                Ok(vec![ctx.command(
-                    "apply-reroute",
-                    NetworkAction::ApplyReroute {
-                        server_id: id.clone(),
-                        ips: e.ips.clone(),
-                        to: target(transit),
-                    },
-                )])
-            }
+            Event::IpRoute(IpRouteEvent::IpRerouteStarted(e)) => Ok(vec![ctx.command(
+                "apply-reroute",
+                NetworkAction::ApplyReroute {
+                    server_id: id.clone(),
+                    ips: e.ips.clone(),
+                    to_server_id: e.to_server_id.clone(),
+                },
+            )]),
             Event::Transfer(TransferEvent::TransferVerified(_)) => ctx.switch(id),
             _ => Ok(vec![]),
         }

@@ -340,7 +340,7 @@ fn a_reinstall_reroutes_the_client_ips_to_the_transit_server_and_its_end_routes_
         vec![NetworkAction::ApplyReroute {
             server_id: "srv-1".into(),
             ips: vec!["203.0.113.42".into()],
-            to: transit(),
+            to_server_id: "tr-7".into(),
         }]
     );
     let reinstalled = envelope(
@@ -356,22 +356,16 @@ fn a_reinstall_reroutes_the_client_ips_to_the_transit_server_and_its_end_routes_
         actions(commands),
         vec![NetworkAction::RestoreRoutes {
             server_id: "srv-1".into(),
-            home: client(),
         }]
     );
 }
 
 #[test]
-fn a_missing_transit_server_is_a_missing_fact_not_a_silent_skip() {
-    let rerouting = envelope(
-        "srv-1",
-        IpRerouteStarted {
-            ips: vec!["203.0.113.42".into()],
-            to_server_id: "tr-9".into(),
-        },
-    );
-    given_view::<NetworkPolicy>(&fleet())
-        .when(&rerouting)
+fn a_verified_cutover_to_an_unknown_transit_server_is_a_missing_fact_not_a_silent_skip() {
+    let mut history = fleet();
+    history.push(scheduled(TransferKind::Cutover, "tr-9"));
+    given_view::<NetworkPolicy>(&history)
+        .when(&verified())
         .then_missing("transit server tr-9");
 }
 

@@ -298,8 +298,22 @@ impl Policy for NetworkPolicy {
         }
     }
 
+    /// A migration's reactions run in its lane, but its IP routes have a lane of
+    /// their own: a reroute waiting on the router (parked, retried) never holds up
+    /// the traffic switches of the accounts' moves.
     fn lane(event: &Envelope) -> String {
-        process_lane(event)
+        let routes = matches!(
+            &event.event,
+            Event::IpRoute(_)
+                | Event::Migration(
+                    MigrationEvent::ReinstallStarted(_) | MigrationEvent::ServerReinstalled(_)
+                )
+        );
+        if routes {
+            format!("routes/{}", process_lane(event))
+        } else {
+            process_lane(event)
+        }
     }
 }
 

@@ -380,3 +380,15 @@ fn a_redelivered_event_issues_the_same_command_ids() {
         .commands();
     assert_eq!(once, twice);
 }
+
+#[test]
+fn ip_routes_have_a_lane_of_their_own_beside_the_migrations() {
+    let started = envelope(
+        &m().to_string(),
+        ReinstallStarted {
+            ips_rerouted_to: "tr-7".into(),
+        },
+    );
+    assert_eq!(NetworkPolicy::lane(&started), format!("routes/{}", m()));
+    assert_eq!(NetworkPolicy::lane(&verified()), m().to_string());
+}

@@ -109,6 +109,15 @@ pub trait Policy: Send + Sync + 'static {
     fn lane(_event: &Envelope) -> String {
         String::new()
     }
+
+    /// The process of the reaction to `event`: when it fails and is parked, the later
+    /// events of its process wait behind it, so that the process's order holds. By
+    /// default, its correlation (the migration, [`process_lane`]); a policy whose
+    /// reactions to one migration are independent of each other (the network's IP
+    /// routes and its traffic switches) names finer processes.
+    fn process(event: &Envelope) -> String {
+        process_lane(event)
+    }
 }
 
 /// The lane of an event's process: its correlation (the migration it is part of).

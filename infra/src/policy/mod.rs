@@ -126,6 +126,10 @@ impl<P: Policy, X: Execute<P::Command>> Reactor for PolicyReactor<P, X> {
         log.filters_for(<P::View as View>::AGGREGATES)
     }
 
+    fn process(&self, event: &Recorded) -> String {
+        P::process(&event.envelope)
+    }
+
     fn lane(&self, event: &Recorded) -> String {
         P::lane(&event.envelope)
     }

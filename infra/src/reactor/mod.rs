@@ -59,6 +59,13 @@ pub trait Reactor: Send + Sync + 'static {
         event.envelope.correlation_id.to_string()
     }
 
+    /// The process of `event`: a parked reaction holds back the later events of its
+    /// process, so that a process's order is kept. By default, its correlation (the
+    /// migration).
+    fn process(&self, event: &Recorded) -> String {
+        event.envelope.correlation_id.to_string()
+    }
+
     /// Handles a parked event again, later than it was appended: a reaction that
     /// reads a view first waits until the view has caught up with `log`, so that it
     /// sees what the retries before it caused.
@@ -448,7 +455,7 @@ async fn handle_event<R: Reactor>(
     recorded.link_span(&span);
     // Keep the process's order: behind an earlier parked event of the same migration,
     // this one waits too.
-    let process = recorded.envelope.correlation_id.to_string();
+    let process = reactor.process(recorded);
     let at = ParkedEvent {
         sequence: recorded.sequence,
         subject,

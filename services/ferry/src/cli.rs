@@ -123,6 +123,9 @@ pub struct UpArgs {
     /// Data mover settings.
     #[command(flatten)]
     pub data_mover: ferry_data_mover::DataMoverArgs,
+    /// Network settings (DNS, redirect, IP routes).
+    #[command(flatten)]
+    pub network: ferry_network::NetworkArgs,
 }
 
 /// A migration is named by its id, or by its server (the server's current migration).

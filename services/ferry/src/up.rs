@@ -57,6 +57,10 @@ fn check(args: &UpArgs) -> anyhow::Result<()> {
         .settings()
         .map_err(anyhow::Error::msg)
         .context("data mover settings")?;
+    args.network
+        .check()
+        .map_err(anyhow::Error::msg)
+        .context("network settings")?;
     Ok(())
 }
 
@@ -73,6 +77,9 @@ fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Router> {
     let transit = ferry_transit_pool::service(runtime, args.transit);
     let data_mover = ferry_data_mover::service(runtime, data_mover);
     let read = ferry_migration_state::service(runtime, args.read);
+    ferry_network::service(runtime, &args.network)
+        .map_err(anyhow::Error::msg)
+        .context("starting the network service")?;
     let reactions = ferry_infra::policy::routes::router(runtime.parked.clone());
     let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)

@@ -3,9 +3,10 @@
 //! the example fleet under a temp dir and a name tag of this run, srv-0042's accounts
 //! with files, mail, a PostgreSQL and a MariaDB database. The data mover is real: the
 //! test copy, the pre-copies, every cutover, the rollback and the relocations copy
-//! those files and databases, and the test checks them where they land. Only the
-//! network (traffic switches) is not built yet: the test publishes its events **as
-//! test inputs**.
+//! those files and databases, and the test checks them where they land. So is the
+//! network: it lowers the TTLs, advises the MX change, switches each account's
+//! traffic (its zones and the redirect) once the copy is verified, which lets the
+//! data mover retire the source; nothing is published by the test.
 //! Then the downtime added up, the audit, the read side, and the migration-state read
 //! model rebuilt from the log and compared with the live one.
 
@@ -15,8 +16,8 @@ use ferry::client::Api;
 use ferry::fleet;
 use ferry_accounts::domain::migration::{MigrationState, Place, TestCopy};
 use ferry_events::{
-    AccountTrafficEvent, AggregateType, DatabaseEngine, Event, IncompatibilityKind, MigrationEvent,
-    TransferEvent, TransitQueueEvent,
+    AccountTrafficEvent, Actor, AggregateType, DatabaseEngine, Event, IncompatibilityKind,
+    MigrationEvent, TransferEvent, TransitQueueEvent,
 };
 use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::projection::rebuild::build_shadow;
@@ -41,6 +42,18 @@ fn moving_transfer(state: &MigrationState, account: &str) -> Uuid {
 }
 
 /// The stream sequence of the last event of an aggregate that `pick` accepts.
+/// Who recorded the events of an aggregate, each actor once, in order.
+async fn actors_of(log: &EventLog, kind: AggregateType, id: &str) -> Vec<Actor> {
+    let aggregate = AggregateRef::new(kind, id).expect("an id");
+    let mut actors: Vec<Actor> = Vec::new();
+    for recorded in log.load(&aggregate).await.expect("reads").events {
+        if !actors.contains(&recorded.envelope.actor) {
+            actors.push(recorded.envelope.actor);
+        }
+    }
+    actors
+}
+
 async fn sequence_of(
     log: &EventLog,
     kind: AggregateType,
@@ -219,6 +232,29 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         "pre-copied"
     );
 
+    // Before any account moves, the network lowered the TTL of the zones on the
+    // provider's DNS and says which MX record to delete at the other DNS provider
+    // (bakery-paris.example: external DNS, the provider's mail), and which to keep.
+    let advised = eventually_some(30, || async {
+        let view = customer.get(&format!("/migrations/{m}")).await.ok()?;
+        let network = view.get("view")?.get("network")?.clone();
+        let advice = network["mx_advice"].as_array()?.clone();
+        let lowered = network["ttl_lowered"].as_array()?.clone();
+        (!advice.is_empty() && lowered.len() == 2).then_some((advice, lowered))
+    })
+    .await;
+    let (advice, lowered) = advised.expect("MX advice and lowered TTLs shown before the move");
+    assert_eq!(advice[0]["domain"], "bakery-paris.example");
+    assert_eq!(advice[0]["delete"]["priority"], 5);
+    assert_eq!(advice[0]["delete"]["value"], "bakery.hosting.example");
+    assert_eq!(advice[0]["keep"].as_array().map(Vec::len), Some(2));
+    let mut lowered: Vec<&str> = lowered
+        .iter()
+        .filter_map(|l| l["domain"].as_str())
+        .collect();
+    lowered.sort_unstable();
+    assert_eq!(lowered, ["bakery.example", "blog.bakery.example"]);
+
     // Step 4: one account at a time; moved once copied and its traffic switched.
     post(&customer, format!("/migrations/{m}/accounts/acc-1207/move")).await?;
     let t1 = moving_transfer(&migration(&log, m).await, "acc-1207");
@@ -281,26 +317,34 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         &demo.path("tr-0001", "files/bakery/uploads/menu.txt"),
         "uploaded on transit",
     );
-    traffic_switched(&log, m, "acc-1207", "tr-0001").await;
     wait_for_place(&log, m, "acc-1207", &Place::Transit, TRANSFER_SECS).await;
 
     post(&customer, format!("/migrations/{m}/accounts/acc-1208/move")).await?;
     let t2 = moving_transfer(&migration(&log, m).await, "acc-1208");
-    // The network may switch first: the move completes when both are done.
-    traffic_switched(&log, m, "acc-1208", "tr-0001").await;
     wait_for_place(&log, m, "acc-1208", &Place::Transit, TRANSFER_SECS).await;
-    // Whichever came first (the switch, here, as the copy takes a while), the move is
-    // recorded after both: neither alone moved the account.
+    // The handshake, in order: the copy verified, the network's switch naming it,
+    // the source retired and the account unfrozen at the switch, then the move
+    // recorded. Nobody but ferry's services wrote these.
+    let transfer_step = |pick: fn(&TransferEvent) -> bool| {
+        let log = log.clone();
+        async move {
+            sequence_of(
+                &log,
+                AggregateType::Transfer,
+                &t2.to_string(),
+                |e| matches!(e, Event::Transfer(t) if pick(t)),
+            )
+            .await
+        }
+    };
+    let verified = transfer_step(|e| matches!(e, TransferEvent::TransferVerified(_))).await;
+    let unfrozen = transfer_step(|e| matches!(e, TransferEvent::AccountUnfrozen(_))).await;
     let switched = sequence_of(&log, AggregateType::AccountTraffic, "acc-1208", |e| {
         matches!(
             e,
             Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(s))
-                if s.to_server_id == "tr-0001"
+                if s.to_server_id == "tr-0001" && s.transfer_id == Some(t2)
         )
-    })
-    .await;
-    let copied = sequence_of(&log, AggregateType::Transfer, &t2.to_string(), |e| {
-        matches!(e, Event::Transfer(TransferEvent::TransferCompleted(_)))
     })
     .await;
     let moved = sequence_of(
@@ -311,8 +355,14 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     )
     .await;
     assert!(
-        moved > switched && moved > copied,
-        "moved at {moved}, after the switch at {switched} and the copy's end at {copied}"
+        verified < switched && switched < unfrozen && unfrozen < moved,
+        "verified at {verified}, switched at {switched}, unfrozen at {unfrozen}, moved at {moved}"
+    );
+    let actors = actors_of(&log, AggregateType::AccountTraffic, "acc-1208").await;
+    assert_eq!(
+        actors,
+        vec![Actor::system("network")],
+        "the network switched it"
     );
     wait_for_state(&log, m, "verifying").await;
     assert_eq!(my_rows(&blog("tr-0001")), BLOG_ROWS);
@@ -334,7 +384,6 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     )
     .await?;
     let t3 = moving_transfer(&migration(&log, m).await, "acc-1208");
-    traffic_switched(&log, m, "acc-1208", "srv-0042").await;
     wait_for_place(&log, m, "acc-1208", &Place::Client, TRANSFER_SECS).await;
     wait_for_state(&log, m, "migrating_accounts").await;
     assert_eq!(my_rows(&blog("srv-0042")), BLOG_ROWS + 1);
@@ -344,7 +393,6 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     assert!(reinstall.is_err_and(|e| e.to_string().contains("acc-1208")));
     post(&customer, format!("/migrations/{m}/accounts/acc-1208/move")).await?;
     let t4 = moving_transfer(&migration(&log, m).await, "acc-1208");
-    traffic_switched(&log, m, "acc-1208", "tr-0001").await;
     wait_for_place(&log, m, "acc-1208", &Place::Transit, TRANSFER_SECS).await;
     wait_for_state(&log, m, "verifying").await;
     assert_eq!(my_rows(&blog("tr-0001")), BLOG_ROWS + 2);
@@ -387,7 +435,6 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         )
         .await?;
         relocations.push(moving_transfer(&migration(&log, m).await, account));
-        traffic_switched(&log, m, account, "srv-0042").await;
         wait_for_place(&log, m, account, &Place::Relocated, TRANSFER_SECS).await;
     }
     // What the accounts did on the transit server is home, and the home copies take

@@ -1,10 +1,8 @@
 //! Shared by the `ferry` process tests: starting `ferry up` on a test's own stream and
 //! database (inside the test's process, [`start`], or as the binary, [`spawn_up`]),
 //! this run's fleet and data ([`Demo`]), following a migration and its transfers
-//! through the log, and playing the network **as test inputs**. The data mover runs for real inside `ferry up` (its
-//! transfers copy real files and databases); only the network service (IP rerouting,
-//! DNS: `AccountTrafficSwitched`) is not built yet, and the running system never fakes
-//! its events.
+//! through the log. Every service runs for real inside `ferry up`: the data mover's
+//! transfers copy real files and databases, the network switches the traffic.
 
 #![allow(dead_code)]
 
@@ -17,7 +15,7 @@ use ferry_accounts::domain::migration::{MigrationDecider, MigrationState, Place}
 use ferry_events::*;
 use ferry_infra::command::Decider;
 use ferry_infra::event_log::{AggregateRef, EventLog};
-use ferry_infra::testkit::{TestStack, append_inputs, eventually, eventually_some};
+use ferry_infra::testkit::{TestStack, eventually, eventually_some};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -386,23 +384,4 @@ pub async fn wait_for_place(log: &EventLog, id: Uuid, account: &str, place: &Pla
             migration(log, id).await.accounts[account].place
         ),
     }
-}
-
-/// As the network would: an account's traffic switched to a server.
-pub async fn traffic_switched(log: &EventLog, migration_id: Uuid, account_id: &str, to: &str) {
-    let switched = AccountTrafficSwitched {
-        to_server_id: to.into(),
-        method: TrafficSwitchMethod::ProviderDns,
-        switched_at: chrono::Utc::now(),
-        transfer_id: None,
-    };
-    append_inputs(
-        log,
-        AggregateType::AccountTraffic,
-        account_id,
-        migration_id,
-        vec![switched.into()],
-        Actor::system("network"),
-    )
-    .await;
 }

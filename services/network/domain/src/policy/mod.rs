@@ -301,6 +301,12 @@ impl Policy for NetworkPolicy {
     /// A migration's reactions run in its lane, but its IP routes have a lane of
     /// their own: a reroute waiting on the router (parked, retried) never holds up
     /// the traffic switches of the accounts' moves.
+    /// Its process is its lane: a parked reroute holds back the migration's routes
+    /// only.
+    fn process(event: &Envelope) -> String {
+        Self::lane(event)
+    }
+
     fn lane(event: &Envelope) -> String {
         let routes = matches!(
             &event.event,

@@ -391,4 +391,13 @@ fn ip_routes_have_a_lane_of_their_own_beside_the_migrations() {
     );
     assert_eq!(NetworkPolicy::lane(&started), format!("routes/{}", m()));
     assert_eq!(NetworkPolicy::lane(&verified()), m().to_string());
+    // A parked reroute holds back the routes only, not the switches.
+    assert_eq!(
+        NetworkPolicy::process(&started),
+        NetworkPolicy::lane(&started)
+    );
+    assert_ne!(
+        NetworkPolicy::process(&started),
+        NetworkPolicy::process(&verified())
+    );
 }

@@ -290,7 +290,10 @@ impl Answer {
     }
 }
 
-pub(crate) async fn send(client: &HttpClient, request: Request<ClientBody>) -> Result<Answer, BoxError> {
+pub(crate) async fn send(
+    client: &HttpClient,
+    request: Request<ClientBody>,
+) -> Result<Answer, BoxError> {
     let response = client.request(request).await?;
     let (head, body) = response.into_parts();
     let body = body.collect().await?.to_bytes();
@@ -363,7 +366,7 @@ pub(crate) async fn generate_load(load: Load, stop: CancellationToken) -> Vec<Ou
             let mut sequence = 0u64;
             while !stop.is_cancelled() {
                 sequence += 1;
-                let post = load.post_every > 0 && sequence % load.post_every == 0;
+                let post = load.post_every > 0 && sequence.is_multiple_of(load.post_every);
                 let request = if post {
                     let size =
                         1024 + ((sequence * 7919 + worker as u64 * 104_729) % 15_360) as usize;

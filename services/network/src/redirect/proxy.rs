@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::body::{ProxyBody, RequestBody, UpstreamBody};
 use super::settings::RedirectSettings;
-use super::table::{HoldLimits, RedirectTable, Refusal};
+use super::table::{Admitted, HoldLimits, InFlight, RedirectTable, Refusal};
 
 /// The pooled HTTP/1.1 client towards the upstreams.
 pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
@@ -78,26 +78,45 @@ impl Proxy {
                 "ferry redirect: bad request target\n",
             ));
         };
-        let response = tokio::select! {
-            // The abort wins over a response arriving at the same time: once a
-            // hold gave up on this request it must not go on.
-            biased;
-            () = admitted.abort.cancelled() => {
-                return Ok(text(StatusCode::BAD_GATEWAY, "ferry redirect: request aborted by a cutover\n"));
-            }
-            sent = tokio::time::timeout(self.settings.upstream_timeout, self.client.request(upstream_request)) => sent,
+        let Admitted {
+            upstream,
+            abort,
+            in_flight,
+        } = admitted;
+        // Spawned so that a client going away does not cut the exchange short on
+        // the proxy's side: the request stays in flight (a `hold` waits for it)
+        // until the upstream has answered, failed or timed out.
+        let exchange = tokio::spawn(exchange(
+            self.client.clone(),
+            upstream_request,
+            self.settings.upstream_timeout,
+            abort.clone(),
+            in_flight,
+        ));
+        let Ok((outcome, in_flight)) = exchange.await else {
+            self.table.count_failed_upstream();
+            return Ok(text(
+                StatusCode::BAD_GATEWAY,
+                "ferry redirect: internal error\n",
+            ));
         };
-        let response = match response {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => {
-                tracing::debug!(upstream = %admitted.upstream, %error, "upstream failed");
+        let response = match outcome {
+            Exchange::Answered(response) => response,
+            Exchange::Aborted => {
+                return Ok(text(
+                    StatusCode::BAD_GATEWAY,
+                    "ferry redirect: request aborted by a cutover\n",
+                ));
+            }
+            Exchange::Failed(error) => {
+                tracing::debug!(%upstream, %error, "upstream failed");
                 self.table.count_failed_upstream();
                 return Ok(text(
                     StatusCode::BAD_GATEWAY,
                     "ferry redirect: upstream unreachable\n",
                 ));
             }
-            Err(_elapsed) => {
+            Exchange::TimedOut => {
                 self.table.count_failed_upstream();
                 return Ok(text(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -107,7 +126,7 @@ impl Proxy {
         };
         let (mut head, body) = response.into_parts();
         remove_hop_by_hop(&mut head.headers);
-        let body = UpstreamBody::new(body, admitted.abort, admitted.in_flight, self.table.clone());
+        let body = UpstreamBody::new(body, abort, in_flight, self.table.clone());
         Ok(Response::from_parts(
             head,
             ProxyBody::Upstream(Box::new(body)),
@@ -140,6 +159,38 @@ impl Proxy {
         );
         response
     }
+}
+
+/// How the upstream exchange of a request ended, up to the response head.
+enum Exchange {
+    Answered(Response<Incoming>),
+    /// A `hold` gave up waiting for the request.
+    Aborted,
+    Failed(hyper_util::client::legacy::Error),
+    TimedOut,
+}
+
+/// Sends the request upstream and waits for the response head, keeping the request
+/// counted in flight until then (and returning it to the caller with the outcome).
+async fn exchange(
+    client: UpstreamClient,
+    request: Request<RequestBody>,
+    upstream_timeout: std::time::Duration,
+    abort: CancellationToken,
+    in_flight: InFlight,
+) -> (Exchange, InFlight) {
+    let outcome = tokio::select! {
+        // The abort wins over a response arriving at the same time: once a hold
+        // gave up on this request it must not go on.
+        biased;
+        () = abort.cancelled() => Exchange::Aborted,
+        sent = tokio::time::timeout(upstream_timeout, client.request(request)) => match sent {
+            Ok(Ok(response)) => Exchange::Answered(response),
+            Ok(Err(error)) => Exchange::Failed(error),
+            Err(_elapsed) => Exchange::TimedOut,
+        },
+    };
+    (outcome, in_flight)
 }
 
 fn text(status: StatusCode, message: &'static str) -> Response<ProxyBody> {

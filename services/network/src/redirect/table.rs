@@ -246,8 +246,12 @@ impl RedirectTable {
     /// every request of the account is either admitted before the hold (counted in
     /// [`HoldReport::in_flight_at_hold`]) or waits for the release and then goes to
     /// the location current at the release — never to the old one. When `hold`
-    /// returns, every request admitted before it has finished (the upstream's
-    /// response was received to its end, or the exchange failed), except the
+    /// returns, every request admitted before it has finished — the upstream's
+    /// response was received to its end (a client that went away meanwhile does
+    /// not end it sooner: the proxy still waits for the upstream's response head),
+    /// or the exchange failed (connection refused or broken, or no response head
+    /// within `upstream_timeout`: an upstream that timed out may still be working
+    /// on it) — except the
     /// [`HoldReport::aborted`] ones still running at `in_flight_bound`: those are
     /// aborted (their request body stops, the upstream connection is dropped
     /// instead of reused, the client gets 502 or a cut response) at their next
@@ -256,8 +260,11 @@ impl RedirectTable {
     /// means no request of the account is being processed by the old upstream on
     /// the proxy's behalf.
     ///
-    /// Holding an account the table does not know yet creates it (held, no
-    /// location); holding a held account waits again for what is still in flight.
+    /// The account is held from the first poll of the returned future; dropping
+    /// the future before it completes leaves the account held (only
+    /// [`release`](Self::release) ends a hold). Holding an account the table does
+    /// not know yet creates it (held, no location); holding a held account waits
+    /// again for what is still in flight.
     pub async fn hold(&self, account_id: &str, in_flight_bound: Duration) -> HoldReport {
         let route = self.route_entry(account_id);
         let started = Instant::now();

@@ -4,6 +4,9 @@
 //! - direct: `BENCH_REDIRECT_CONNECTIONS` (64) keep-alive clients send GETs to a
 //!   backend for `BENCH_REDIRECT_SECS` (10) seconds;
 //! - proxied: the same clients through the redirect to the same backend;
+//!
+//! the two cases alternate in `BENCH_REDIRECT_ROUNDS` (5) slices after a warm-up, so
+//! other load on the machine weighs on both alike;
 //! - cutover: the same clients (one request in three a POST with a 1-16 KiB body)
 //!   through the redirect while the account is held, given
 //!   `BENCH_REDIRECT_SYNC_MS` (500) of "final sync", relocated and released:
@@ -30,8 +33,7 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Load on `target` for `duration`, after a one-second warm-up whose requests are
-/// not counted.
+/// Load on `target` for `duration`.
 async fn measure(target: std::net::SocketAddr, clients: usize, duration: Duration) -> Vec<Outcome> {
     let load = Load {
         target,
@@ -39,11 +41,6 @@ async fn measure(target: std::net::SocketAddr, clients: usize, duration: Duratio
         clients,
         post_every: 0,
     };
-    let warm_up = CancellationToken::new();
-    let warming = tokio::spawn(generate_load(load.clone(), warm_up.clone()));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    warm_up.cancel();
-    let _ = warming.await;
     let stop = CancellationToken::new();
     let running = tokio::spawn(generate_load(load, stop.clone()));
     tokio::time::sleep(duration).await;
@@ -77,6 +74,7 @@ async fn main() {
     let clients = env_or("BENCH_REDIRECT_CONNECTIONS", 64) as usize;
     let duration = Duration::from_secs(env_or("BENCH_REDIRECT_SECS", 10));
     let final_sync = Duration::from_millis(env_or("BENCH_REDIRECT_SYNC_MS", 500));
+    let rounds = env_or("BENCH_REDIRECT_ROUNDS", 5).max(1) as u32;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
 
     let backend = Backend::start("old").await;
@@ -86,13 +84,21 @@ async fn main() {
     let proxy = RunningProxy::start(&table, RedirectSettings::default()).await;
 
     println!(
-        "redirect: GET, {clients} keep-alive connections, {}s per case, {cores} cores shared by clients, proxy and backend",
+        "redirect: GET, {clients} keep-alive connections, {}s per case in {rounds} alternating slices, {cores} cores shared by clients, proxy and backend",
         duration.as_secs()
     );
-    let direct = measure(backend.addr, clients, duration).await;
-    print_figures("direct", &direct, duration);
-    let proxied = measure(proxy.addr, clients, duration).await;
-    print_figures("proxied", &proxied, duration);
+    // Warm both paths (connections, pools), then alternate short slices so that
+    // the load of other processes on the machine weighs on both cases alike.
+    measure(backend.addr, clients, Duration::from_secs(1)).await;
+    measure(proxy.addr, clients, Duration::from_secs(1)).await;
+    let slice = duration / rounds;
+    let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        direct.extend(measure(backend.addr, clients, slice).await);
+        proxied.extend(measure(proxy.addr, clients, slice).await);
+    }
+    print_figures("direct", &direct, slice * rounds);
+    print_figures("proxied", &proxied, slice * rounds);
     proxy.shutdown.cancel();
     let _ = proxy.served.await;
 

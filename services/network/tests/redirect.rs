@@ -377,6 +377,35 @@ async fn hold_waits_for_the_requests_already_forwarded_and_counts_them() {
 }
 
 #[tokio::test]
+async fn a_release_while_hold_waits_ends_the_wait_and_aborts_nothing() {
+    let old = Backend::start("old").await;
+    let (table, proxy) = proxy_for(old.addr, RedirectSettings::default()).await;
+    let client = client();
+    let slow =
+        tokio::spawn(async move { get(&client, proxy.addr, "shop.example", "/gated").await });
+    old.next_gated().await;
+    let table_for_hold = table.clone();
+    let hold = tokio::spawn(async move {
+        table_for_hold
+            .hold("acc-shop", Duration::from_secs(30))
+            .await
+    });
+    wait_until("the account is held", || table.is_held("acc-shop")).await;
+    table.release("acc-shop");
+    let report = tokio::time::timeout(Duration::from_secs(5), hold)
+        .await
+        .expect("hold returns at the release")
+        .expect("hold");
+    assert_eq!(report.aborted, 0);
+    old.open_gate(1);
+    let answer = slow.await.expect("task").expect("answer");
+    assert_eq!(
+        (answer.status, answer.backend()),
+        (StatusCode::OK, Some("old"))
+    );
+}
+
+#[tokio::test]
 async fn a_forwarded_request_outlasting_the_holds_bound_is_aborted() {
     let old = Backend::start("old").await;
     let new = Backend::start("new").await;

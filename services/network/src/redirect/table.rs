@@ -37,7 +37,8 @@ pub(crate) struct AccountRoute {
     state: Mutex<RouteState>,
     /// Wakes the requests waiting on a hold when the account is released.
     released: Notify,
-    /// Wakes `hold` when the last in-flight request of the account finishes.
+    /// Wakes `hold` when the last in-flight request of the account finishes, or
+    /// when the account is released.
     finished: Notify,
 }
 
@@ -264,7 +265,8 @@ impl RedirectTable {
     /// the future before it completes leaves the account held (only
     /// [`release`](Self::release) ends a hold). Holding an account the table does
     /// not know yet creates it (held, no location); holding a held account waits
-    /// again for what is still in flight.
+    /// again for what is still in flight. A [`release`](Self::release) while
+    /// `hold` waits ends the wait at once, aborting nothing.
     pub async fn hold(&self, account_id: &str, in_flight_bound: Duration) -> HoldReport {
         let route = self.route_entry(account_id);
         let started = Instant::now();
@@ -280,7 +282,13 @@ impl RedirectTable {
             // Registered before the check so a finish between the check and the
             // wait still wakes us.
             finished.as_mut().enable();
-            if route.lock().in_flight == 0 {
+            let (in_flight, held) = {
+                let state = route.lock();
+                (state.in_flight, state.held)
+            };
+            // Released meanwhile (a cutover given up): the requests in flight now
+            // include new ones, which this hold must neither wait for nor abort.
+            if in_flight == 0 || !held {
                 return HoldReport {
                     in_flight_at_hold,
                     aborted: 0,
@@ -292,7 +300,7 @@ impl RedirectTable {
                 () = tokio::time::sleep_until(deadline) => {
                     let aborted = {
                         let mut state = route.lock();
-                        let left = state.in_flight;
+                        let left = if state.held { state.in_flight } else { 0 };
                         if left > 0 {
                             // A fresh token for the requests admitted after the
                             // release; the old one aborts those still running.
@@ -324,6 +332,8 @@ impl RedirectTable {
         };
         route.lock().held = false;
         route.released.notify_waiters();
+        // A `hold` still waiting for in-flight requests stops waiting.
+        route.finished.notify_waiters();
     }
 
     /// Whether the account is held now.

@@ -434,6 +434,34 @@ async fn a_forwarded_request_outlasting_the_holds_bound_is_aborted() {
 }
 
 #[tokio::test]
+async fn a_response_still_streaming_at_the_holds_bound_is_cut() {
+    let old = Backend::start("old").await;
+    let (table, proxy) = proxy_for(old.addr, RedirectSettings::default()).await;
+    let response = client()
+        .request(request(
+            "GET",
+            proxy.addr,
+            "shop.example",
+            "/download-gated",
+            empty(),
+        ))
+        .await
+        .expect("response head");
+    let mut body = response.into_body();
+    body.frame()
+        .await
+        .expect("a frame")
+        .expect("the first chunk");
+    let report = table.hold("acc-shop", Duration::from_millis(100)).await;
+    assert_eq!((report.in_flight_at_hold, report.aborted), (1, 1));
+    assert!(
+        count_body(body).await.is_err(),
+        "the client sees the response cut"
+    );
+    old.open_gate(1);
+}
+
+#[tokio::test]
 async fn shutdown_stops_accepting_and_lets_the_exchange_in_flight_finish() {
     let backend = Backend::start("old").await;
     let (_table, proxy) = proxy_for(backend.addr, RedirectSettings::default()).await;

@@ -10,12 +10,16 @@
 //! [`RedirectTable::release`]. See [`RedirectTable::hold`] for what is guaranteed.
 
 mod body;
+mod host;
 mod proxy;
 mod settings;
+mod stats;
 mod table;
 
+pub use host::normalize_host;
 pub use settings::RedirectSettings;
-pub use table::{HoldReport, RedirectStats, RedirectTable, normalize_host};
+pub use stats::RedirectStats;
+pub use table::{HoldReport, RedirectTable};
 
 use std::io;
 use std::sync::Arc;

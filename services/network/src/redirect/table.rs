@@ -5,13 +5,16 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use super::host::normalize_host;
+use super::stats::{Counters, HeldSlot, RedirectStats};
 
 /// Where traffic for each host goes; a cheap handle (clones share the table),
 /// safe to use from any thread, updated live while [`serve`](super::serve) runs.
@@ -74,41 +77,6 @@ impl AccountRoute {
     }
 }
 
-#[derive(Default)]
-struct Counters {
-    held_now: AtomicUsize,
-    longest_hold_micros: AtomicU64,
-    forwarded: AtomicU64,
-    failed_upstream: AtomicU64,
-    hold_timeouts: AtomicU64,
-    too_many_held: AtomicU64,
-    unknown_host: AtomicU64,
-    aborted_by_hold: AtomicU64,
-}
-
-/// A snapshot of the redirect's counters (see [`RedirectTable::stats`]); totals
-/// count since the table was created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RedirectStats {
-    /// Requests waiting on a hold right now.
-    pub held_now: usize,
-    /// The longest time a request has waited on a hold, whatever its outcome.
-    pub longest_hold: Duration,
-    /// Requests admitted to an upstream.
-    pub forwarded: u64,
-    /// Requests answered 502/504 because the upstream could not be reached, failed
-    /// or timed out, or whose response body broke off.
-    pub failed_upstream: u64,
-    /// Requests answered 503 because their hold outlasted `hold_timeout`.
-    pub hold_timeouts: u64,
-    /// Requests answered 503 at once because `max_held` requests were waiting.
-    pub too_many_held: u64,
-    /// Requests answered 421 because their host is not in the table.
-    pub unknown_host: u64,
-    /// In-flight requests aborted because a `hold` bound passed before they finished.
-    pub aborted_by_hold: u64,
-}
-
 /// What [`RedirectTable::hold`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HoldReport {
@@ -163,51 +131,11 @@ impl Drop for InFlight {
     }
 }
 
-/// Counts one request as held until dropped, and records how long it waited;
-/// dropped on every way out of the wait, including the client going away.
-struct HeldSlot<'a> {
-    counters: &'a Counters,
-    since: Instant,
-}
-
-impl Drop for HeldSlot<'_> {
-    fn drop(&mut self) {
-        self.counters.held_now.fetch_sub(1, Ordering::AcqRel);
-        let micros = u64::try_from(self.since.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.counters
-            .longest_hold_micros
-            .fetch_max(micros, Ordering::AcqRel);
-    }
-}
-
 /// The limits of a request's wait on a hold.
 pub(crate) struct HoldLimits<'a> {
     pub(crate) timeout: Duration,
     pub(crate) max_held: usize,
     pub(crate) shutdown: &'a CancellationToken,
-}
-
-/// The form of a host the table keys on: lowercase, without `:port` and without a
-/// trailing dot. Works on `Host` header values, IPv6 literals (`[::1]:8080`)
-/// included.
-pub fn normalize_host(host: &str) -> String {
-    let host = host.trim();
-    let without_port = if host.starts_with('[') {
-        // IPv6 literal: the port, if any, follows the closing bracket.
-        match host.find(']') {
-            Some(end) => &host[..=end],
-            None => host,
-        }
-    } else {
-        match host.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-            _ => host,
-        }
-    };
-    without_port
-        .strip_suffix('.')
-        .unwrap_or(without_port)
-        .to_ascii_lowercase()
 }
 
 impl RedirectTable {
@@ -218,7 +146,7 @@ impl RedirectTable {
 
     /// Sends requests for `host` to the account `account_id` (wherever it is
     /// located); replaces an earlier route of the host. `host` is normalised (see
-    /// [`normalize_host`]), so `Example.COM.` and `example.com` are the same.
+    /// [`normalize_host`](super::normalize_host)), so `Example.COM.` and `example.com` are the same.
     pub fn route_host(&self, host: &str, account_id: &str) {
         let account: Arc<str> = self.route_entry_key(account_id);
         write(&self.shared.hosts).insert(normalize_host(host).into_boxed_str(), account);
@@ -345,19 +273,7 @@ impl RedirectTable {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> RedirectStats {
-        let counters = &self.shared.counters;
-        RedirectStats {
-            held_now: counters.held_now.load(Ordering::Acquire),
-            longest_hold: Duration::from_micros(
-                counters.longest_hold_micros.load(Ordering::Acquire),
-            ),
-            forwarded: counters.forwarded.load(Ordering::Relaxed),
-            failed_upstream: counters.failed_upstream.load(Ordering::Relaxed),
-            hold_timeouts: counters.hold_timeouts.load(Ordering::Relaxed),
-            too_many_held: counters.too_many_held.load(Ordering::Relaxed),
-            unknown_host: counters.unknown_host.load(Ordering::Relaxed),
-            aborted_by_hold: counters.aborted_by_hold.load(Ordering::Relaxed),
-        }
+        self.shared.counters.snapshot()
     }
 
     /// The account a request's `Host` header value routes to, or `None` (counted
@@ -477,20 +393,5 @@ impl std::fmt::Debug for RedirectTable {
             .field("hosts", &read(&self.shared.hosts).len())
             .field("accounts", &read(&self.shared.accounts).len())
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_host;
-
-    #[test]
-    fn hosts_are_normalised_to_lowercase_without_port_or_trailing_dot() {
-        assert_eq!(normalize_host("Example.COM"), "example.com");
-        assert_eq!(normalize_host("example.com:8080"), "example.com");
-        assert_eq!(normalize_host("www.example.com.:80"), "www.example.com");
-        assert_eq!(normalize_host("[::1]:8080"), "[::1]");
-        assert_eq!(normalize_host("[2001:DB8::1]"), "[2001:db8::1]");
-        assert_eq!(normalize_host("192.0.2.1:80"), "192.0.2.1");
     }
 }

@@ -336,7 +336,8 @@ pub(crate) enum AnsweredBy {
 pub(crate) struct Outcome {
     pub(crate) sent_at: Instant,
     pub(crate) latency: Duration,
-    /// `None` when the request failed (transport error or a status other than 200).
+    /// `None` when the request failed (transport error, a status other than 200,
+    /// or the backend did not get the whole body).
     pub(crate) answered_by: Option<AnsweredBy>,
 }
 
@@ -367,9 +368,13 @@ pub(crate) async fn generate_load(load: Load, stop: CancellationToken) -> Vec<Ou
             while !stop.is_cancelled() {
                 sequence += 1;
                 let post = load.post_every > 0 && sequence.is_multiple_of(load.post_every);
+                // The body size the backend must report: a POST's body arrived whole.
+                let size = if post {
+                    1024 + ((sequence * 7919 + worker as u64 * 104_729) % 15_360) as usize
+                } else {
+                    0
+                };
                 let request = if post {
-                    let size =
-                        1024 + ((sequence * 7919 + worker as u64 * 104_729) % 15_360) as usize;
                     request(
                         "POST",
                         load.target,
@@ -382,11 +387,16 @@ pub(crate) async fn generate_load(load: Load, stop: CancellationToken) -> Vec<Ou
                 };
                 let sent_at = Instant::now();
                 let answered_by = match send(&client, request).await {
-                    Ok(answer) if answer.status == StatusCode::OK => Some(match answer.backend() {
-                        Some("old") => AnsweredBy::Old,
-                        Some("new") => AnsweredBy::New,
-                        _ => AnsweredBy::Other,
-                    }),
+                    Ok(answer)
+                        if answer.status == StatusCode::OK
+                            && answer.text().ends_with(&format!(" {size}")) =>
+                    {
+                        Some(match answer.backend() {
+                            Some("old") => AnsweredBy::Old,
+                            Some("new") => AnsweredBy::New,
+                            _ => AnsweredBy::Other,
+                        })
+                    }
                     _ => None,
                 };
                 outcomes.push(Outcome {

@@ -205,11 +205,11 @@ impl RedirectTable {
             state.in_flight
         };
         loop {
+            // Created before the check so a finish between the check and the wait
+            // still wakes us (`notify_waiters` wakes every `Notified` created
+            // before it is called).
             let finished = route.finished.notified();
             tokio::pin!(finished);
-            // Registered before the check so a finish between the check and the
-            // wait still wakes us.
-            finished.as_mut().enable();
             let (in_flight, held) = {
                 let state = route.lock();
                 (state.in_flight, state.held)
@@ -304,9 +304,12 @@ impl RedirectTable {
         let mut held: Option<HeldSlot<'_>> = None;
         let deadline = Instant::now() + limits.timeout;
         loop {
+            // Created before the check: `notify_waiters` wakes every `Notified`
+            // created before it is called, so a release right after the check is
+            // not missed. Not enabled: registering would lock the `Notify` on every
+            // request, held or not.
             let released = route.released.notified();
             tokio::pin!(released);
-            released.as_mut().enable();
             {
                 let mut state = route.lock();
                 if !state.held {

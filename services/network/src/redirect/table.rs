@@ -180,13 +180,13 @@ impl RedirectTable {
     /// not end it sooner: the proxy still waits for the upstream's response head),
     /// or the exchange failed (connection refused or broken, or no response head
     /// within `upstream_timeout`: an upstream that timed out may still be working
-    /// on it) — except the
-    /// [`HoldReport::aborted`] ones still running at `in_flight_bound`: those are
-    /// aborted (their request body stops, the upstream connection is dropped
-    /// instead of reused, the client gets 502 or a cut response) at their next
-    /// step, so they send no more of the request, though what they had already
-    /// sent may still be processed by the old upstream. An `aborted` of 0 therefore
-    /// means no request of the account is being processed by the old upstream on
+    /// on it) — except the [`HoldReport::aborted`] ones still running at
+    /// `in_flight_bound`: those are aborted (their request body stops, the
+    /// upstream connection is dropped instead of reused, the client gets 502 or a
+    /// cut response) at their next step, so they send no more of the request,
+    /// though what they had already sent may still be processed by the old
+    /// upstream. An `aborted` of 0 therefore means that, upstream timeouts aside,
+    /// no request of the account is still being processed by the old upstream on
     /// the proxy's behalf.
     ///
     /// The account is held from the first poll of the returned future; dropping

@@ -184,6 +184,26 @@ async fn beyond_max_held_a_request_gets_503_at_once_and_the_held_ones_go_on_at_r
 }
 
 #[tokio::test]
+async fn a_hold_holds_only_its_own_account() {
+    let old = Backend::start("old").await;
+    let (table, proxy) = proxy_for(old.addr, RedirectSettings::default()).await;
+    table.route_host("blog.example", "acc-blog");
+    table.locate("acc-blog", old.addr);
+    table.hold("acc-shop", Duration::from_secs(1)).await;
+    let client = client();
+    let blog = tokio::time::timeout(
+        Duration::from_secs(5),
+        get(&client, proxy.addr, "blog.example", "/"),
+    )
+    .await
+    .expect("another account is not held")
+    .expect("answer");
+    assert_eq!((blog.status, blog.backend()), (StatusCode::OK, Some("old")));
+    assert!(table.is_held("acc-shop") && !table.is_held("acc-blog"));
+    assert_eq!(table.stats().held_now, 0);
+}
+
+#[tokio::test]
 async fn releasing_without_a_new_location_sends_the_held_requests_back_to_the_old_server() {
     let old = Backend::start("old").await;
     let (table, proxy) = proxy_for(old.addr, RedirectSettings::default()).await;

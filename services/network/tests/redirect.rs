@@ -13,6 +13,7 @@ use http::StatusCode;
 use http_body_util::BodyExt;
 use http_body_util::channel::Channel;
 use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -479,6 +480,47 @@ async fn a_response_still_streaming_at_the_holds_bound_is_cut() {
         "the client sees the response cut"
     );
     old.open_gate(1);
+}
+
+/// A WebSocket handshake through the proxy, with the raw bytes a browser sends.
+async fn open_tunnel(proxy: std::net::SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(proxy).await.expect("connects");
+    stream
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: shop.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        .await
+        .expect("handshake sent");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream
+            .read_exact(&mut byte)
+            .await
+            .expect("handshake answer");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    stream
+}
+
+#[tokio::test]
+async fn a_websocket_is_tunnelled_and_a_hold_closes_it_at_its_bound() {
+    let old = Backend::start("old").await;
+    let (table, proxy) = proxy_for(old.addr, RedirectSettings::default()).await;
+    let mut tunnel = open_tunnel(proxy.addr).await;
+    tunnel.write_all(b"ping").await.expect("sent");
+    let mut echoed = [0u8; 4];
+    tunnel.read_exact(&mut echoed).await.expect("echoed");
+    assert_eq!(&echoed, b"ping");
+    let report = table.hold("acc-shop", Duration::from_millis(100)).await;
+    assert_eq!((report.in_flight_at_hold, report.aborted), (1, 1));
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), tunnel.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the tunnel is closed after the hold's bound"
+    );
 }
 
 #[tokio::test]

@@ -42,6 +42,7 @@ static CHUNK: [u8; 64 * 1024] = [0; 64 * 1024];
 /// - `/download/{bytes}`: that many bytes, streamed in 64 KiB chunks;
 /// - `/download-gated`: one chunk, then waits for a gate permit, then one more;
 /// - `/upload-gated`: reports the first body chunk's arrival, then reads the rest;
+/// - `/ws`: switches protocols (101, `Upgrade: websocket`) and echoes the bytes;
 /// - anything else: reads the body, answers `{name} {body bytes}`.
 pub(crate) struct Backend {
     pub(crate) addr: SocketAddr,
@@ -133,10 +134,12 @@ async fn serve_backend(listener: TcpListener, state: Arc<BackendState>, stop: Ca
         let state = Arc::clone(&state);
         let stop = stop.clone();
         tokio::spawn(async move {
-            let connection = http1::Builder::new().serve_connection(
-                TokioIo::new(stream),
-                service_fn(move |request| answer(Arc::clone(&state), request)),
-            );
+            let connection = http1::Builder::new()
+                .serve_connection(
+                    TokioIo::new(stream),
+                    service_fn(move |request| answer(Arc::clone(&state), request)),
+                )
+                .with_upgrades();
             tokio::select! {
                 _ = connection => {}
                 () = stop.cancelled() => {}
@@ -147,11 +150,26 @@ async fn serve_backend(listener: TcpListener, state: Arc<BackendState>, stop: Ca
 
 async fn answer(
     state: Arc<BackendState>,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Result<Response<ClientBody>, Infallible> {
     *state.last_arrival.lock().expect("lock") = Some(Instant::now());
     state.requests.send_modify(|count| *count += 1);
     let path = request.uri().path().to_owned();
+    if path == "/ws" {
+        // Switches to an echo of whatever the client sends.
+        let switched = hyper::upgrade::on(&mut request);
+        tokio::spawn(async move {
+            let Ok(switched) = switched.await else { return };
+            let (mut reading, mut writing) = tokio::io::split(TokioIo::new(switched));
+            let _ = tokio::io::copy(&mut reading, &mut writing).await;
+        });
+        let mut response = Response::new(empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(http::header::CONNECTION, "upgrade".parse().expect("value"));
+        headers.insert(http::header::UPGRADE, "websocket".parse().expect("value"));
+        return Ok(response);
+    }
     let body: ClientBody = if path == "/echo-headers" {
         let mut lines = String::new();
         for (name, value) in request.headers() {

@@ -2,7 +2,8 @@
 //! while its accounts are migrated. It owns the routing of each request by `Host`
 //! to where the request's account lives now ([`RedirectTable`]), the hold of an
 //! account's requests during its cutover, and the proxying itself ([`serve`]:
-//! hyper 1, HTTP/1.1 with keep-alive, a pooled upstream client, bodies streamed).
+//! hyper 1, HTTP/1.1 with keep-alive, a pooled upstream client, bodies streamed,
+//! protocol switches such as WebSocket tunnelled).
 //!
 //! A cutover drives it as: [`RedirectTable::hold`] (new requests of the account
 //! wait; returns once those already forwarded have finished) → final sync and
@@ -46,7 +47,8 @@ pub enum RedirectError {
 /// Proxies every connection accepted on `listener` by `table` until `shutdown` is
 /// cancelled; then stops accepting, answers the held requests 503, lets the
 /// exchanges in flight finish for up to `settings.shutdown_grace`, drops the
-/// connections still open after it, and returns.
+/// connections still open after it, and returns. Tunnels (WebSocket) are closed at
+/// once.
 ///
 /// Accept errors (out of file descriptors, a connection reset before it was
 /// accepted) are logged and retried: they do not stop the proxy.
@@ -90,10 +92,12 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let proxy = Arc::clone(&proxy);
         let shutdown = shutdown.clone();
-        let connection = server.serve_connection(
-            TokioIo::new(stream),
-            service_fn(move |request| Arc::clone(&proxy).handle(request, peer)),
-        );
+        let connection = server
+            .serve_connection(
+                TokioIo::new(stream),
+                service_fn(move |request| Arc::clone(&proxy).handle(request, peer)),
+            )
+            .with_upgrades();
         connections.spawn(async move {
             tokio::pin!(connection);
             let served = tokio::select! {

@@ -1,6 +1,7 @@
 //! One proxied exchange: find the request's account by `Host`, pass the hold gate,
 //! rewrite the head for the upstream (hop-by-hop headers out, `Host` kept,
-//! forwarding headers in) and stream both bodies through.
+//! forwarding headers in) and stream both bodies through; a protocol switch
+//! (WebSocket) becomes a tunnel between the two connections.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -51,7 +52,7 @@ impl Proxy {
     /// is an HTTP answer).
     pub(crate) async fn handle(
         self: Arc<Self>,
-        request: Request<Incoming>,
+        mut request: Request<Incoming>,
         peer: SocketAddr,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let host = request_host(&request);
@@ -70,7 +71,11 @@ impl Proxy {
             Ok(admitted) => admitted,
             Err(refusal) => return Ok(self.refused(refusal)),
         };
-        let Some(upstream_request) =
+        // A protocol switch (WebSocket): the client's side of the tunnel, ready
+        // once the upstream agreed and the 101 went back.
+        let upgrade = upgrade_protocol(request.headers())
+            .map(|protocol| (protocol, hyper::upgrade::on(&mut request)));
+        let Some(mut upstream_request) =
             upstream_request(request, admitted.upstream, peer, &admitted.abort)
         else {
             return Ok(text(
@@ -78,6 +83,9 @@ impl Proxy {
                 "ferry redirect: bad request target\n",
             ));
         };
+        if let Some((protocol, _)) = &upgrade {
+            ask_upgrade(upstream_request.headers_mut(), protocol.clone());
+        }
         let Admitted {
             upstream,
             abort,
@@ -124,6 +132,16 @@ impl Proxy {
                 ));
             }
         };
+        if let Some((_, client_side)) = upgrade
+            && response.status() == StatusCode::SWITCHING_PROTOCOLS
+            && let Some(protocol) = upgrade_protocol(response.headers())
+        {
+            let stop = Stop {
+                abort,
+                shutdown: self.shutdown.clone(),
+            };
+            return Ok(tunnel(response, protocol, client_side, stop, in_flight));
+        }
         let (mut head, body) = response.into_parts();
         remove_hop_by_hop(&mut head.headers);
         let body = UpstreamBody::new(body, abort, in_flight, self.table.clone());
@@ -159,6 +177,67 @@ impl Proxy {
         );
         response
     }
+}
+
+/// The protocol a message asks to switch to (`Connection: upgrade` with an
+/// `Upgrade` header), if any.
+fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// Puts back the two hop-by-hop headers of a protocol switch, which the proxy
+/// carries on to the next hop itself.
+fn ask_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, protocol);
+}
+
+/// What closes a tunnel besides its ends: a `hold` giving up on it, or the
+/// proxy shutting down (a tunnel may stay open for hours, no grace would cover it).
+struct Stop {
+    abort: CancellationToken,
+    shutdown: CancellationToken,
+}
+
+/// Answers 101 to the client and joins the two switched connections; the tunnel
+/// counts as in flight for its account while open, so a `hold` waits for it up to
+/// its bound and then closes it.
+fn tunnel(
+    mut response: Response<Incoming>,
+    protocol: HeaderValue,
+    client_side: hyper::upgrade::OnUpgrade,
+    stop: Stop,
+    in_flight: InFlight,
+) -> Response<ProxyBody> {
+    let upstream_side = hyper::upgrade::on(&mut response);
+    tokio::spawn(async move {
+        let _in_flight = in_flight;
+        let joined = async {
+            let (client, upstream) = tokio::try_join!(client_side, upstream_side)?;
+            let mut client = hyper_util::rt::TokioIo::new(client);
+            let mut upstream = hyper_util::rt::TokioIo::new(upstream);
+            tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+            Ok::<_, super::body::BoxError>(())
+        };
+        tokio::select! {
+            () = stop.abort.cancelled() => {}
+            () = stop.shutdown.cancelled() => {}
+            joined = joined => if let Err(error) = joined {
+                tracing::debug!(%error, "redirect: tunnel ended with an error");
+            },
+        }
+    });
+    let (mut head, _) = response.into_parts();
+    remove_hop_by_hop(&mut head.headers);
+    ask_upgrade(&mut head.headers, protocol);
+    Response::from_parts(head, ProxyBody::text(""))
 }
 
 /// How the upstream exchange of a request ended, up to the response head.

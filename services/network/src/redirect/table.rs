@@ -185,7 +185,9 @@ impl RedirectTable {
     /// upstream connection is dropped instead of reused, the client gets 502 or a
     /// cut response) at their next step, so they send no more of the request,
     /// though what they had already sent may still be processed by the old
-    /// upstream. An `aborted` of 0 therefore means that, upstream timeouts aside,
+    /// upstream. A tunnel (WebSocket) counts as in flight until it closes, so it
+    /// is among the aborted ones unless it closed within the bound.
+    /// An `aborted` of 0 therefore means that, upstream timeouts aside,
     /// no request of the account is still being processed by the old upstream on
     /// the proxy's behalf.
     ///

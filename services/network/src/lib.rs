@@ -7,6 +7,7 @@
 pub use ferry_network_domain as domain;
 pub mod live;
 pub mod reactions;
+pub mod redirect;
 pub mod router;
 pub mod routes;
 pub mod service;

@@ -5,3 +5,5 @@
 //! reinstalled (aggregate `ip_route`).
 
 pub use ferry_network_domain as domain;
+
+pub mod dns;

@@ -224,7 +224,12 @@ fn bench_zones(count: usize) -> Vec<Zone> {
                     record("www", A, format!("10.{hi}.{lo}.10"), None),
                     record("", Mx, "mx1.hosting.example".to_owned(), Some(10)),
                     record("", Mx, "mx2.hosting.example".to_owned(), Some(20)),
-                    record("", Txt, "v=spf1 mx include:hosting.example -all".to_owned(), None),
+                    record(
+                        "",
+                        Txt,
+                        "v=spf1 mx include:hosting.example -all".to_owned(),
+                        None,
+                    ),
                     record("", Txt, format!("site-verification={i:08x}cafe"), None),
                 ],
             }
@@ -443,7 +448,10 @@ fn check_same_answers(zones: &[Zone], ferry: SocketAddr, knot: SocketAddr) -> Be
             (d.clone(), "SOA"),
             (d.clone(), "NS"),
         ] {
-            let (ours, theirs) = (dig_short(ferry, &name, qtype)?, dig_short(knot, &name, qtype)?);
+            let (ours, theirs) = (
+                dig_short(ferry, &name, qtype)?,
+                dig_short(knot, &name, qtype)?,
+            );
             if ours != theirs || ours.is_empty() {
                 return Err(
                     format!("{name} {qtype}: ferry says {ours:?}, knot says {theirs:?}").into(),

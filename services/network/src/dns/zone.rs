@@ -346,3 +346,139 @@ fn add_apex_and_empty_non_terminals(origin: &Name, nodes: &mut HashMap<LowerName
     }
     nodes.entry(LowerName::new(origin)).or_default();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, kind: DnsRecordKind, value: &str) -> DnsRecord {
+        DnsRecord {
+            name: name.to_owned(),
+            kind,
+            value: value.to_owned(),
+            priority: (kind == DnsRecordKind::Mx).then_some(10),
+            ttl_secs: 300,
+        }
+    }
+
+    fn compile(records: Vec<DnsRecord>) -> (ServedZone, Vec<SkipReason>) {
+        let zone = Zone {
+            domain: "Bakery.Example.".to_owned(),
+            serial: 3,
+            records,
+        };
+        let (served, skipped) = ServedZone::compile(zone).expect("valid domain");
+        (served, skipped.into_iter().map(|s| s.reason).collect())
+    }
+
+    fn node<'z>(zone: &'z ServedZone, name: &str) -> Option<&'z Node> {
+        let name = parse_host_name(name).expect("valid name");
+        zone.nodes.get(&LowerName::new(&name))
+    }
+
+    #[test]
+    fn the_domain_and_names_are_stored_lowercase_without_trailing_dot() {
+        let (served, skipped) = compile(vec![
+            record("WWW.Bakery.Example.", DnsRecordKind::A, "192.0.2.1"),
+            record("Bakery.Example", DnsRecordKind::Mx, "MX1.Hosting.Example."),
+        ]);
+        assert!(skipped.is_empty());
+        assert_eq!(served.zone.domain, "bakery.example");
+        assert_eq!(served.zone.records[0].name, "www.bakery.example");
+        assert_eq!(served.zone.records[1].value, "mx1.hosting.example");
+        assert!(node(&served, "www.bakery.example").is_some());
+    }
+
+    #[test]
+    fn the_apex_and_empty_non_terminals_exist() {
+        let (served, _) = compile(vec![record(
+            "a.b.c.bakery.example",
+            DnsRecordKind::A,
+            "192.0.2.1",
+        )]);
+        for name in ["bakery.example", "c.bakery.example", "b.c.bakery.example"] {
+            let empty = node(&served, name).expect(name);
+            assert!(empty.records.is_empty() && empty.cname.is_none(), "{name}");
+        }
+        assert!(node(&served, "x.bakery.example").is_none());
+        assert_eq!(served.nodes.len(), 4);
+    }
+
+    #[test]
+    fn duplicates_and_second_cnames_are_skipped() {
+        use DnsRecordKind::*;
+        let (served, skipped) = compile(vec![
+            record("www.bakery.example", A, "192.0.2.1"),
+            DnsRecord {
+                ttl_secs: 60,
+                ..record("www.bakery.example", A, "192.0.2.1")
+            },
+            record("alias.bakery.example", Cname, "www.bakery.example"),
+            record("alias.bakery.example", Cname, "www.bakery.example"),
+            record("alias.bakery.example", Cname, "other.example"),
+        ]);
+        assert_eq!(
+            skipped,
+            [
+                SkipReason::Duplicate,
+                SkipReason::Duplicate,
+                SkipReason::SecondCname
+            ]
+        );
+        assert_eq!(served.zone.records.len(), 2);
+    }
+
+    #[test]
+    fn hostile_values_are_skipped_without_panicking() {
+        use DnsRecordKind::*;
+        let long_label = format!("{}.bakery.example", "x".repeat(64));
+        let (served, skipped) = compile(vec![
+            record("www.bakery.example", A, "2001:db8::1"),
+            record("www.bakery.example", A, "999.0.0.1"),
+            record("www.bakery.example", Aaaa, "not an address"),
+            record("www.bakery.example", Mx, "mx\\.evil.example"),
+            record("www.bakery.example", Cname, ""),
+            record(&long_label, A, "192.0.2.1"),
+            record("", A, "192.0.2.1"),
+            record("notbakery.example", A, "192.0.2.1"),
+            record("www.bakery.example", Txt, &"x".repeat(MAX_TXT_BYTES + 1)),
+        ]);
+        assert_eq!(
+            skipped,
+            [
+                SkipReason::NotIpv4,
+                SkipReason::NotIpv4,
+                SkipReason::NotIpv6,
+                SkipReason::InvalidTarget(InvalidName::Character),
+                SkipReason::InvalidTarget(InvalidName::Empty),
+                SkipReason::InvalidOwner(InvalidName::Syntax),
+                SkipReason::InvalidOwner(InvalidName::Empty),
+                SkipReason::OutsideZone,
+                SkipReason::TxtTooLong,
+            ]
+        );
+        assert!(served.zone.records.is_empty());
+    }
+
+    #[test]
+    fn a_long_txt_value_becomes_255_byte_strings() {
+        let value = "k".repeat(600);
+        let txt = txt(&value).expect("short enough");
+        let lengths: Vec<usize> = txt.txt_data.iter().map(|s| s.len()).collect();
+        assert_eq!(lengths, [255, 255, 90]);
+        let empty = super::txt("").expect("empty is valid");
+        assert_eq!(empty.txt_data.len(), 1);
+    }
+
+    #[test]
+    fn an_invalid_domain_is_an_error() {
+        for domain in ["", ".", "bad domain.example", "a..example"] {
+            let zone = Zone {
+                domain: domain.to_owned(),
+                serial: 1,
+                records: Vec::new(),
+            };
+            assert!(ServedZone::compile(zone).is_err(), "{domain:?}");
+        }
+    }
+}

@@ -18,7 +18,8 @@
 //! its own config, zone files, port and rundir in a temporary directory.
 //! Environment: BENCH_DNS_ZONES (1000), BENCH_DNS_SECS (10),
 //! BENCH_DNS_CLIENTS (dnsperf -c, 4), BENCH_DNS_OUTSTANDING (dnsperf -q, 100),
-//! BENCH_DNS_RATES (comma-separated queries/s of the latency runs).
+//! BENCH_DNS_RATES (comma-separated queries/s of the latency runs; empty:
+//! none), BENCH_DNS_UDP_READERS (ferry's `DnsSettings::udp_readers`).
 
 use std::{
     fmt::Write as _,
@@ -68,6 +69,7 @@ fn main() -> BenchResult<()> {
     }
     let ferry_load = loading.elapsed();
     let ferry = start_ferry(&runtime, store)?;
+    let udp_readers = ferry.udp_readers;
     let knot = Knot::start(&workdir.path, &zone_set)?;
 
     check_same_answers(&zone_set, ferry.addr, knot.addr)?;
@@ -97,6 +99,7 @@ fn main() -> BenchResult<()> {
     let rates: Vec<u64> = match std::env::var("BENCH_DNS_RATES") {
         Ok(rates) => rates
             .split(',')
+            .filter(|rate| !rate.trim().is_empty())
             .map(|rate| rate.trim().parse::<u64>())
             .collect::<Result<_, _>>()?,
         Err(_) => vec![
@@ -132,7 +135,7 @@ fn main() -> BenchResult<()> {
     )?;
     writeln!(
         report,
-        "ferry loaded the zones in {:.1} ms",
+        "ferry loaded the zones in {:.1} ms; {udp_readers} UDP reader(s)",
         ferry_load.as_secs_f64() * 1e3
     )?;
     writeln!(report, "{:<38} {:>16} {:>16}", "", "ferry", "knot")?;
@@ -293,14 +296,17 @@ fn query_file(zones: &[Zone]) -> String {
 
 struct Ferry {
     addr: SocketAddr,
+    udp_readers: usize,
     shutdown: CancellationToken,
 }
 
 fn start_ferry(runtime: &tokio::runtime::Runtime, store: ZoneStore) -> BenchResult<Ferry> {
-    let settings = DnsSettings::new(
+    let mut settings = DnsSettings::new(
         NAME_SERVERS.iter().map(|ns| (*ns).to_owned()).collect(),
         HOSTMASTER,
     );
+    settings.udp_readers = env_number("BENCH_DNS_UDP_READERS", settings.udp_readers)?;
+    let udp_readers = settings.udp_readers;
     let shutdown = CancellationToken::new();
     let addr = runtime.block_on(async {
         let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
@@ -314,7 +320,11 @@ fn start_ferry(runtime: &tokio::runtime::Runtime, store: ZoneStore) -> BenchResu
         });
         Ok::<_, std::io::Error>(addr)
     })?;
-    Ok(Ferry { addr, shutdown })
+    Ok(Ferry {
+        addr,
+        udp_readers,
+        shutdown,
+    })
 }
 
 /// knotd as a child process, killed when dropped.

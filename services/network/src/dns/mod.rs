@@ -72,7 +72,15 @@ pub async fn serve(
     let udp_addr = udp.local_addr().ok();
     let tcp_addr = tcp.local_addr().ok();
     let mut server = Server::new(handler);
-    server.register_socket(udp);
+    // hickory reads a UDP socket from one task; more readers of the same
+    // socket (duplicated descriptors) spread the receiving over the cores.
+    let failed = |error: std::io::Error| DnsError::Server(format!("UDP socket: {error}"));
+    let udp = udp.into_std().map_err(failed)?;
+    for _ in 1..settings.udp_readers.max(1) {
+        let reader = udp.try_clone().map_err(failed)?;
+        server.register_socket(UdpSocket::from_std(reader).map_err(failed)?);
+    }
+    server.register_socket(UdpSocket::from_std(udp).map_err(failed)?);
     server.register_listener(tcp, settings.tcp_idle_timeout, TCP_RESPONSE_BUFFER);
     tracing::info!(?udp_addr, ?tcp_addr, "DNS server listening");
 

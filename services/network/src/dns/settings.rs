@@ -27,6 +27,9 @@ pub struct DnsSettings {
     pub ns_soa_ttl_secs: u32,
     /// A TCP connection that sends no query for this long is closed.
     pub tcp_idle_timeout: Duration,
+    /// How many tasks read queries from the UDP socket (each hands every query
+    /// to a task of its own): one per core lets a busy server use them all.
+    pub udp_readers: usize,
     /// After the shutdown token is cancelled, how long the server may take to
     /// stop its listeners and connections before they are dropped.
     pub shutdown_grace: Duration,
@@ -61,6 +64,7 @@ impl DnsSettings {
             soa_minimum_secs: Self::DEFAULT_SOA_MINIMUM_SECS,
             ns_soa_ttl_secs: Self::DEFAULT_NS_SOA_TTL_SECS,
             tcp_idle_timeout: Self::DEFAULT_TCP_IDLE_TIMEOUT,
+            udp_readers: std::thread::available_parallelism().map_or(1, usize::from),
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
         }
     }

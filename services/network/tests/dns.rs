@@ -238,8 +238,12 @@ impl TestServer {
     async fn stop(mut self) -> TestResult {
         self.shutdown.cancel();
         let task = self.task.take().ok_or("stopped twice")?;
-        let result = tokio::time::timeout(Duration::from_secs(5), task).await??;
-        result?;
+        let joined = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .map_err(|_| "the server did not stop within 5 s of the shutdown")?;
+        joined
+            .map_err(|error| format!("the server task failed: {error}"))?
+            .map_err(|error| format!("the server returned an error: {error}"))?;
         Ok(())
     }
 }
@@ -609,10 +613,26 @@ async fn shutdown_stops_the_server_and_frees_its_ports() -> TestResult {
     let reply = server.dig(Transport::Udp, "bakery.example", "A").await?;
     assert_eq!(reply.status, "NOERROR");
     let (udp, tcp) = (server.udp, server.tcp);
-    server.stop().await?;
-    UdpSocket::bind(udp).await?;
-    TcpListener::bind(tcp).await?;
-    Ok(())
+    server
+        .stop()
+        .await
+        .map_err(|error| format!("stopping: {error}"))?;
+    // The connections' tasks are aborted on shutdown and dropped by the
+    // runtime just after: allow that a moment.
+    let mut attempts = 0;
+    loop {
+        let freed = match (UdpSocket::bind(udp).await, TcpListener::bind(tcp).await) {
+            (Ok(_), Ok(_)) => Ok(()),
+            (Err(error), _) => Err(format!("UDP {udp} still taken: {error}")),
+            (_, Err(error)) => Err(format!("TCP {tcp} still taken: {error}")),
+        };
+        attempts += 1;
+        match freed {
+            Ok(()) => return Ok(()),
+            Err(error) if attempts >= 20 => return Err(error.into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

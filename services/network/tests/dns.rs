@@ -317,6 +317,47 @@ async fn a_long_txt_value_is_split_into_255_byte_strings() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_too_big_for_udp_is_truncated_and_whole_over_tcp() -> TestResult {
+    let records = (0..12)
+        .map(|i| {
+            let value = format!("token-{i:02}-{}", "x".repeat(80));
+            record("bakery.example", DnsRecordKind::Txt, &value)
+        })
+        .collect();
+    let server = start(vec![Zone {
+        domain: "bakery.example".to_owned(),
+        serial: 1,
+        records,
+    }])
+    .await?;
+    // Without EDNS a UDP answer holds 512 bytes; `+ignore` keeps dig from
+    // retrying over TCP by itself.
+    let udp = server
+        .dig_with(
+            Transport::Udp,
+            &["+noedns", "+ignore", "bakery.example", "TXT"],
+        )
+        .await?;
+    assert!(udp.has_flag("tc"), "{udp:?}");
+    assert!(udp.answer.len() < 12, "{udp:?}");
+    let tcp = server
+        .dig_with(Transport::Tcp, &["+noedns", "bakery.example", "TXT"])
+        .await?;
+    assert!(!tcp.has_flag("tc"));
+    assert_eq!(tcp.answer_data("TXT").len(), 12);
+    // With EDNS, the client's larger buffer is used.
+    let edns = server
+        .dig_with(
+            Transport::Udp,
+            &["+bufsize=4096", "+ignore", "bakery.example", "TXT"],
+        )
+        .await?;
+    assert!(!edns.has_flag("tc"));
+    assert_eq!(edns.answer_data("TXT").len(), 12);
+    server.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_change_bumps_the_serial_and_the_answer_without_restart() -> TestResult {
     let server = start(vec![bakery(1, "192.0.2.20")]).await?;
     for transport in BOTH {

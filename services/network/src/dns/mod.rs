@@ -60,7 +60,9 @@ pub enum DnsError {
 /// On cancellation the listeners stop at once and connections still open are
 /// dropped; if that takes longer than [`DnsSettings::shutdown_grace`], the
 /// server is abandoned and this returns anyway. Returns an error when the
-/// settings are invalid or a listener fails.
+/// settings are invalid, or when the listeners stop without the token being
+/// cancelled (socket failures). UDP is read by [`DnsSettings::udp_readers`]
+/// tasks; TCP connections idle for [`DnsSettings::tcp_idle_timeout`] are closed.
 pub async fn serve(
     store: ZoneStore,
     settings: DnsSettings,

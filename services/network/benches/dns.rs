@@ -16,7 +16,11 @@
 //! Needs `dnsperf`, `knotd` and `dig` (Debian dnsperf, knot, bind9-dnsutils;
 //! `scripts/bench dns` installs them). Knot runs as a plain child process with
 //! its own config, zone files, port and rundir in a temporary directory.
-//! Environment: BENCH_DNS_ZONES (1000), BENCH_DNS_SECS (10),
+//! Every run is repeated BENCH_DNS_ROUNDS (3) times, alternating between the
+//! servers so that both meet the same background load, and the medians over
+//! rounds are printed with their ranges.
+//!
+//! Environment: BENCH_DNS_ZONES (1000), BENCH_DNS_SECS (5, per run),
 //! BENCH_DNS_CLIENTS (dnsperf -c, 4), BENCH_DNS_OUTSTANDING (dnsperf -q, 100),
 //! BENCH_DNS_RATES (comma-separated queries/s of the latency runs; empty:
 //! none), BENCH_DNS_UDP_READERS (ferry's `DnsSettings::udp_readers`).
@@ -42,9 +46,10 @@ const HOSTMASTER: &str = "hostmaster.hosting.example";
 fn main() -> BenchResult<()> {
     // `cargo bench` passes `--bench`; a filter argument selects nothing here.
     let zones = env_number("BENCH_DNS_ZONES", 1000)?;
-    let secs = env_number("BENCH_DNS_SECS", 10)?;
+    let secs = env_number("BENCH_DNS_SECS", 5)?;
     let clients = env_number("BENCH_DNS_CLIENTS", 4)?;
     let outstanding = env_number("BENCH_DNS_OUTSTANDING", 100)?;
+    let rounds = env_number("BENCH_DNS_ROUNDS", 3)?.max(1);
     for tool in ["dnsperf", "knotd", "dig"] {
         if Command::new(tool).arg("-h").output().is_err() {
             return Err(format!(
@@ -93,9 +98,16 @@ fn main() -> BenchResult<()> {
         args.extend_from_slice(extra);
         dnsperf(&args)
     };
-    eprintln!("dns bench: peak runs ({secs} s each)");
-    let ferry_peak = perf(ferry.addr, &[])?;
-    let knot_peak = perf(knot.addr, &[])?;
+    // Runs alternate between the servers, round after round, so that both
+    // meet the same background load; the figures are medians over rounds.
+    let mut ferry_peaks = Rounds::default();
+    let mut knot_peaks = Rounds::default();
+    for round in 1..=rounds {
+        eprintln!("dns bench: peak runs, round {round}/{rounds} ({secs} s each)");
+        ferry_peaks.0.push(perf(ferry.addr, &[])?);
+        knot_peaks.0.push(perf(knot.addr, &[])?);
+    }
+    let knot_peak_qps = knot_peaks.median(|run| run.qps);
     // A light load, then the load the target asks for: half of Knot's peak.
     let rates: Vec<u64> = match std::env::var("BENCH_DNS_RATES") {
         Ok(rates) => rates
@@ -105,16 +117,21 @@ fn main() -> BenchResult<()> {
             .collect::<Result<_, _>>()?,
         Err(_) => vec![
             5000,
-            ((knot_peak.qps / 2.0 / 1000.0).round() as u64).max(1) * 1000,
+            ((knot_peak_qps / 2.0 / 1000.0).round() as u64).max(1) * 1000,
         ],
     };
     let mut latency_runs = Vec::new();
     for &rate in &rates {
-        eprintln!("dns bench: latency runs at {rate} queries/s ({secs} s each)");
         let verbose = ["-Q".to_owned(), rate.to_string(), "-v".to_owned()];
-        let ferry_latency = perf(ferry.addr, &verbose)?;
-        let knot_latency = perf(knot.addr, &verbose)?;
-        latency_runs.push((rate, ferry_latency, knot_latency));
+        let (mut ferry_rounds, mut knot_rounds) = (Rounds::default(), Rounds::default());
+        for round in 1..=rounds {
+            eprintln!(
+                "dns bench: latency runs at {rate} queries/s, round {round}/{rounds} ({secs} s each)"
+            );
+            ferry_rounds.0.push(perf(ferry.addr, &verbose)?);
+            knot_rounds.0.push(perf(knot.addr, &verbose)?);
+        }
+        latency_runs.push((rate, ferry_rounds, knot_rounds));
     }
 
     let knot_version = command_line("knotd", &["--version"])?;
@@ -128,8 +145,9 @@ fn main() -> BenchResult<()> {
     )?;
     writeln!(
         report,
-        "dnsperf ({}) -c {clients} -q {outstanding}, {secs} s per run; {}; \
-         client and servers share this machine's {} cores (other builds may run)",
+        "dnsperf ({}) -c {clients} -q {outstanding}, {secs} s per run, medians of {rounds} \
+         alternating rounds; {}; client and servers share this machine's {} cores \
+         (other builds may run)",
         dnsperf_version.trim(),
         knot_version.trim(),
         std::thread::available_parallelism().map_or(0, usize::from),
@@ -139,63 +157,86 @@ fn main() -> BenchResult<()> {
         "ferry loaded the zones in {:.1} ms; {udp_readers} UDP reader(s)",
         ferry_load.as_secs_f64() * 1e3
     )?;
-    writeln!(report, "{:<38} {:>16} {:>16}", "", "ferry", "knot")?;
+    writeln!(report, "{:<38} {:>20} {:>20}", "", "ferry", "knot")?;
     let row = |report: &mut String, label: &str, ferry: String, knot: String| {
-        writeln!(report, "{label:<38} {ferry:>16} {knot:>16}")
+        writeln!(report, "{label:<38} {ferry:>20} {knot:>20}")
+    };
+    let median_and_range = |rounds: &Rounds, value: &dyn Fn(&DnsperfRun) -> f64| {
+        let (low, high) = rounds.range(value);
+        format!("{:.0} ({low:.0}-{high:.0})", rounds.median(value))
     };
     row(
         &mut report,
-        "peak QPS",
-        format!("{:.0}", ferry_peak.qps),
-        format!("{:.0}", knot_peak.qps),
+        "peak QPS (range)",
+        median_and_range(&ferry_peaks, &|run| run.qps),
+        median_and_range(&knot_peaks, &|run| run.qps),
     )?;
     row(
         &mut report,
         "  avg latency at peak (ms)",
-        format!("{:.3}", ferry_peak.avg_latency_secs * 1e3),
-        format!("{:.3}", knot_peak.avg_latency_secs * 1e3),
+        format!(
+            "{:.3}",
+            ferry_peaks.median(|run| run.avg_latency_secs) * 1e3
+        ),
+        format!("{:.3}", knot_peaks.median(|run| run.avg_latency_secs) * 1e3),
     )?;
     row(
         &mut report,
         "  lost queries at peak",
-        ferry_peak.lost.to_string(),
-        knot_peak.lost.to_string(),
+        ferry_peaks.lost().to_string(),
+        knot_peaks.lost().to_string(),
     )?;
     row(
         &mut report,
         "  avg response size (bytes)",
-        ferry_peak.response_size.clone(),
-        knot_peak.response_size.clone(),
+        ferry_peaks.0[0].response_size.clone(),
+        knot_peaks.0[0].response_size.clone(),
     )?;
-    for (rate, ferry_latency, knot_latency) in &latency_runs {
-        for (label, percentile) in [("p50", 0.50), ("p99", 0.99), ("p99.9", 0.999), ("max", 1.0)] {
+    for (rate, ferry_rounds, knot_rounds) in &latency_runs {
+        for (label, percentile) in [("p50", 0.50), ("p99", 0.99), ("p99.9", 0.999)] {
+            let ms = |run: &DnsperfRun| run.percentile(percentile) * 1e3;
+            let (ferry_low, ferry_high) = ferry_rounds.range(ms);
+            let (knot_low, knot_high) = knot_rounds.range(ms);
             row(
                 &mut report,
-                &format!("{label} latency at {rate} q/s (ms)"),
-                format!("{:.3}", ferry_latency.percentile(percentile) * 1e3),
-                format!("{:.3}", knot_latency.percentile(percentile) * 1e3),
+                &format!("{label} latency at {rate} q/s (ms, range)"),
+                format!(
+                    "{:.3} ({ferry_low:.2}-{ferry_high:.2})",
+                    ferry_rounds.median(ms)
+                ),
+                format!(
+                    "{:.3} ({knot_low:.2}-{knot_high:.2})",
+                    knot_rounds.median(ms)
+                ),
             )?;
         }
+        let max_ms = |rounds: &Rounds| rounds.range(|run| run.percentile(1.0) * 1e3).1;
         row(
             &mut report,
-            &format!("  answered / lost at {rate} q/s"),
-            format!("{}/{}", ferry_latency.latencies.len(), ferry_latency.lost),
-            format!("{}/{}", knot_latency.latencies.len(), knot_latency.lost),
+            &format!("max latency at {rate} q/s (ms)"),
+            format!("{:.3}", max_ms(ferry_rounds)),
+            format!("{:.3}", max_ms(knot_rounds)),
+        )?;
+        row(
+            &mut report,
+            &format!("  lost at {rate} q/s"),
+            ferry_rounds.lost().to_string(),
+            knot_rounds.lost().to_string(),
         )?;
     }
-    let share = ferry_peak.qps / knot_peak.qps * 100.0;
+    let share = ferry_peaks.median(|run| run.qps) / knot_peak_qps * 100.0;
     writeln!(
         report,
         "ferry/knot peak QPS: {share:.0} % (target ≥ 50 %: {})",
         if share >= 50.0 { "met" } else { "NOT met" },
     )?;
-    for (rate, ferry_latency, knot_latency) in &latency_runs {
-        let p99_ms = ferry_latency.percentile(0.99) * 1e3;
-        let knot_p99_ms = knot_latency.percentile(0.99) * 1e3;
+    for (rate, ferry_rounds, knot_rounds) in &latency_runs {
+        let p99_ms = ferry_rounds.median(|run| run.percentile(0.99)) * 1e3;
+        let knot_p99_ms = knot_rounds.median(|run| run.percentile(0.99)) * 1e3;
         writeln!(
             report,
             "ferry p99 at {rate} q/s: {p99_ms:.3} ms (target < 2 ms: {}; knot's: {knot_p99_ms:.3} ms)",
-            if p99_ms < 2.0 && ferry_latency.lost == 0 {
+            if p99_ms < 2.0 && ferry_rounds.lost() == 0 {
                 "met"
             } else {
                 "NOT met"
@@ -497,6 +538,39 @@ fn check_same_answers(zones: &[Zone], ferry: SocketAddr, knot: SocketAddr) -> Be
         }
     }
     Ok(())
+}
+
+/// The runs of one kind against one server, one per round.
+#[derive(Debug, Default)]
+struct Rounds(Vec<DnsperfRun>);
+
+impl Rounds {
+    fn values(&self, value: impl Fn(&DnsperfRun) -> f64) -> Vec<f64> {
+        let mut values: Vec<f64> = self.0.iter().map(value).collect();
+        values.sort_by(f64::total_cmp);
+        values
+    }
+
+    /// The median over rounds (the lower middle one for an even count).
+    fn median(&self, value: impl Fn(&DnsperfRun) -> f64) -> f64 {
+        let values = self.values(value);
+        values
+            .get(values.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
+    fn range(&self, value: impl Fn(&DnsperfRun) -> f64) -> (f64, f64) {
+        let values = self.values(value);
+        (
+            values.first().copied().unwrap_or(f64::NAN),
+            values.last().copied().unwrap_or(f64::NAN),
+        )
+    }
+
+    fn lost(&self) -> u64 {
+        self.0.iter().map(|run| run.lost).sum()
+    }
 }
 
 /// What one dnsperf run reported.

@@ -157,9 +157,9 @@ fn main() -> BenchResult<()> {
         "ferry loaded the zones in {:.1} ms; {udp_readers} UDP reader(s)",
         ferry_load.as_secs_f64() * 1e3
     )?;
-    writeln!(report, "{:<38} {:>20} {:>20}", "", "ferry", "knot")?;
+    writeln!(report, "{:<40} {:>20} {:>20}", "", "ferry", "knot")?;
     let row = |report: &mut String, label: &str, ferry: String, knot: String| {
-        writeln!(report, "{label:<38} {ferry:>20} {knot:>20}")
+        writeln!(report, "{label:<40} {ferry:>20} {knot:>20}")
     };
     let median_and_range = |rounds: &Rounds, value: &dyn Fn(&DnsperfRun) -> f64| {
         let (low, high) = rounds.range(value);

@@ -5,6 +5,7 @@
 //! reinstalled (aggregate `ip_route`).
 
 pub use ferry_network_domain as domain;
+pub mod dns;
 pub mod live;
 pub mod reactions;
 pub mod redirect;

@@ -160,6 +160,13 @@ pub enum DbError {
         /// The tables that differ (missing at one end, other row count or checksum).
         tables: Vec<String>,
     },
+    /// The source database was retired (its account serves from elsewhere since a
+    /// cutover): it stays frozen; only an operator's deliberate `unretire` thaws it.
+    #[error("database {name:?} is retired at its source: it stays frozen (an operator may unretire it)")]
+    Retired {
+        /// The database name.
+        name: String,
+    },
     /// The copy was cancelled; its child processes were killed.
     #[error("interrupted: the copy was cancelled and its processes killed")]
     Interrupted,

@@ -162,7 +162,9 @@ pub enum DbError {
     },
     /// The source database was retired (its account serves from elsewhere since a
     /// cutover): it stays frozen; only an operator's deliberate `unretire` thaws it.
-    #[error("database {name:?} is retired at its source: it stays frozen (an operator may unretire it)")]
+    #[error(
+        "database {name:?} is retired at its source: it stays frozen (an operator may unretire it)"
+    )]
     Retired {
         /// The database name.
         name: String,

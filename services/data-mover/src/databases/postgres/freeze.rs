@@ -213,7 +213,10 @@ async fn lock_out(
         let sql = if grantor == owner {
             revoke
         } else {
-            format!("SET LOCAL ROLE {}; {revoke}; RESET ROLE", ident(&grantor_name))
+            format!(
+                "SET LOCAL ROLE {}; {revoke}; RESET ROLE",
+                ident(&grantor_name)
+            )
         };
         tx.batch_execute(&sql)
             .await
@@ -340,11 +343,7 @@ pub async fn unretire(url: &str, database: &str) -> Result<(), DbError> {
 }
 
 /// The thaw's transaction; whether the database was frozen.
-async fn restore(
-    endpoint: &Endpoint,
-    admin: &mut Client,
-    database: &str,
-) -> Result<bool, DbError> {
+async fn restore(endpoint: &Endpoint, admin: &mut Client, database: &str) -> Result<bool, DbError> {
     let err = |context: &str, e: tokio_postgres::Error| query_error(endpoint, context, &e);
     let tx = admin
         .transaction()
@@ -356,10 +355,7 @@ async fn restore(
     let (oid, _) = database_row(endpoint, &tx, database).await?;
     let read_only = is_read_only(endpoint, &tx, database).await?;
     let recorded: bool = tx
-        .query_one(
-            "SELECT to_regclass('ferry_freeze.frozen') IS NOT NULL",
-            &[],
-        )
+        .query_one("SELECT to_regclass('ferry_freeze.frozen') IS NOT NULL", &[])
         .await
         .map_err(|e| err("looking for the freeze records", e))?
         .get(0);
@@ -388,7 +384,9 @@ async fn restore(
                 .batch_execute(&format!("ALTER DATABASE {on} OWNER TO {}", ident(&owner)))
                 .await
                 .map_err(|e| err(&format!("giving {database} back to {owner}"), e))?,
-            None => tracing::warn!(%database, "its owner was dropped while frozen: ferry's login keeps it"),
+            None => {
+                tracing::warn!(%database, "its owner was dropped while frozen: ferry's login keeps it")
+            }
         }
         regrant(endpoint, &tx, oid, &on).await?;
         tx.execute("DELETE FROM ferry_freeze.frozen WHERE datoid = $1", &[&oid])
@@ -460,11 +458,7 @@ async fn regrant(
             // A chain that cannot be rebuilt: the owner grants the rest.
             .unwrap_or(0);
         let mut grant = pending.swap_remove(ready);
-        if grant
-            .by
-            .as_ref()
-            .is_some_and(|by| !can_grant.contains(by))
-        {
+        if grant.by.as_ref().is_some_and(|by| !can_grant.contains(by)) {
             grant.by = None;
         }
         let option = if grant.grantable {

@@ -63,6 +63,10 @@ const RECORDS: &str = "CREATE SCHEMA IF NOT EXISTS ferry_freeze;
        grantable boolean NOT NULL,
        PRIMARY KEY (datoid, grantee, grantor));";
 
+/// How many times the freeze's transaction is tried when a concurrent change of the
+/// database's catalog row made it fail.
+const LOCK_OUT_ATTEMPTS: u32 = 5;
+
 /// How many times the non-superuser sessions are looked for again after the first
 /// termination, and how long apart.
 const STRAGGLER_PASSES: u32 = 3;
@@ -87,7 +91,19 @@ async fn apply(url: &str, database: &str, retired: bool) -> Result<(), DbError> 
     let (endpoint, config) = Endpoint::postgres(url)?;
     let (mut admin, task) = connect(&endpoint, &config, None).await?;
     let result = async {
-        let revoked = lock_out(&endpoint, &mut admin, database, retired).await?;
+        let mut attempt = 1;
+        let revoked = loop {
+            match lock_out(&endpoint, &mut admin, database, retired).await {
+                // A grant committed between the row's lock and the read of its grants
+                // (READ COMMITTED): once more, then it is seen.
+                Err(DbError::Query { reason, .. })
+                    if reason.contains("concurrently") && attempt < LOCK_OUT_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        };
         end_sessions(&endpoint, &admin, database).await?;
         Ok(revoked)
     }
@@ -99,7 +115,9 @@ async fn apply(url: &str, database: &str, retired: bool) -> Result<(), DbError> 
     result.map(|_| ())
 }
 
-/// The database's oid and owner, [`DbError::NotFound`] if it does not exist.
+/// The database's oid and owner, [`DbError::NotFound`] if it does not exist. Its
+/// catalog row is locked until the transaction ends: a concurrent `GRANT` (its owner
+/// granting itself back in) waits, then fails, instead of failing this transaction.
 async fn database_row(
     endpoint: &Endpoint,
     tx: &Transaction<'_>,
@@ -107,7 +125,7 @@ async fn database_row(
 ) -> Result<(u32, u32), DbError> {
     let row = tx
         .query_opt(
-            "SELECT oid, datdba FROM pg_database WHERE datname = $1",
+            "SELECT oid, datdba FROM pg_database WHERE datname = $1 FOR UPDATE",
             &[&database],
         )
         .await

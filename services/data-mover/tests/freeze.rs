@@ -1,0 +1,496 @@
+//! The cutover's freeze against the stack's PostgreSQL and MariaDB, from the outside:
+//! writers logged in as the account's own users keep trying (new connections, a
+//! session that asks for read-write transactions, an owner trying to grant itself
+//! its database back) through freeze → final sync → crash of ferry → thaw after the
+//! restart → freeze → retire; not one write may land on the source while it is
+//! frozen, the thaw must give back exactly what was there before, and a retired
+//! source stays frozen until an operator deliberately unretires it.
+//!
+//! Each test has its own databases, roles and users (unique names), so they run in
+//! parallel with the others.
+
+mod support;
+
+use ferry_data_mover::MoverSettings;
+use ferry_data_mover::databases::{self, DbError, mysql, postgres};
+use ferry_data_mover::engine::freeze::{retire_sources, thaw_sources};
+use ferry_events::DatabaseEngine;
+use mysql_async::prelude::Queryable;
+use support::freeze::{Writers, transfer, unique};
+use support::{my, my_url, pg, pg_url};
+use tokio_postgres::NoTls;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// How many more attempts every writer must make in each frozen stage.
+const TRIES: u64 = 20;
+
+/// `pg_url()` with another login and database.
+fn pg_as(user: &str, database: &str) -> Result<String, url::ParseError> {
+    let mut url = url::Url::parse(pg_url())?;
+    let _ = url.set_username(user);
+    let _ = url.set_password(Some("pw"));
+    url.set_path(&format!("/{database}"));
+    url.set_query(None);
+    Ok(url.into())
+}
+
+/// One write as `user` on a new connection to `database`.
+async fn pg_write_once(url: String, setup: &'static str) -> bool {
+    let Ok((client, connection)) = tokio_postgres::connect(&url, NoTls).await else {
+        return false;
+    };
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("{setup} INSERT INTO t (who) VALUES ('w')"))
+        .await
+        .is_ok()
+}
+
+/// The database's owner and every privilege on it (grantee, grantor, privilege,
+/// grant option), sorted: what a thaw must give back exactly.
+async fn pg_acl(database: &str) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = pg("postgres")
+        .await?
+        .query(
+            "SELECT 'owner ' || d.datdba::regrole::text FROM pg_database d WHERE d.datname = $1
+             UNION ALL
+             SELECT format('%s %s %s %s', a.grantee::regrole, a.grantor::regrole,
+                           a.privilege_type, a.is_grantable)
+               FROM pg_database d,
+                    aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+              WHERE d.datname = $1
+              ORDER BY 1",
+            &[&database],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+async fn pg_rows(database: &str) -> Result<i64, tokio_postgres::Error> {
+    Ok(pg(database)
+        .await?
+        .query_one("SELECT count(*) FROM t", &[])
+        .await?
+        .get(0))
+}
+
+/// The PostgreSQL writers: `app` (the owner) on new connections, in one session
+/// that turns read-only off, and as an owner that first tries to grant its database
+/// back from the `postgres` database.
+fn pg_writers(app: &str, database: &str) -> Result<Writers, url::ParseError> {
+    let mut writers = Writers::new();
+    let url = pg_as(app, database)?;
+    let fresh = url.clone();
+    writers.spawn(
+        "pg: new connection each time",
+        Box::new(move || Box::pin(pg_write_once(fresh.clone(), ""))),
+    );
+    let session_url = url.clone();
+    let session: std::sync::Arc<tokio::sync::Mutex<Option<tokio_postgres::Client>>> =
+        std::sync::Arc::default();
+    writers.spawn(
+        "pg: one session, read-only turned off",
+        Box::new(move || {
+            let (url, session) = (session_url.clone(), session.clone());
+            Box::pin(async move {
+                let mut session = session.lock().await;
+                if session.is_none()
+                    && let Ok((client, connection)) = tokio_postgres::connect(&url, NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let set = client
+                        .batch_execute(
+                            "SET default_transaction_read_only = off;
+                             SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+                        )
+                        .await;
+                    if set.is_ok() {
+                        *session = Some(client);
+                    }
+                }
+                let Some(client) = session.as_ref() else {
+                    return false;
+                };
+                let written = client
+                    .batch_execute("BEGIN READ WRITE; INSERT INTO t (who) VALUES ('s'); COMMIT")
+                    .await
+                    .is_ok();
+                if !written {
+                    *session = None;
+                }
+                written
+            })
+        }),
+    );
+    let (maintenance, grant) = (
+        pg_as(app, "postgres")?,
+        format!(
+            "GRANT CONNECT ON DATABASE \"{database}\" TO PUBLIC, \"{app}\";
+             ALTER DATABASE \"{database}\" RESET default_transaction_read_only"
+        ),
+    );
+    writers.spawn(
+        "pg: owner granting itself back in",
+        Box::new(move || {
+            let (maintenance, grant, url) = (maintenance.clone(), grant.clone(), url.clone());
+            Box::pin(async move {
+                if let Ok((client, connection)) = tokio_postgres::connect(&maintenance, NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client.batch_execute(&grant).await;
+                }
+                pg_write_once(url, "SET default_transaction_read_only = off;").await
+            })
+        }),
+    );
+    Ok(writers)
+}
+
+#[tokio::test]
+async fn postgres_freeze_stops_every_write_of_the_accounts_users_across_a_crash_and_retire()
+-> TestResult {
+    let prefix = format!("{}_", unique("fzp"));
+    let database = format!("{prefix}shop");
+    let (app, other, third) = (
+        format!("{prefix}app"),
+        format!("{prefix}other"),
+        format!("{prefix}third"),
+    );
+    let admin = pg("postgres").await?;
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE \"{app}\" LOGIN PASSWORD 'pw';
+             CREATE ROLE \"{other}\" LOGIN PASSWORD 'pw';
+             CREATE ROLE \"{third}\" LOGIN PASSWORD 'pw';"
+        ))
+        .await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{database}\" OWNER \"{app}\""))
+        .await?;
+    let result = postgres_scenario(&database, &app, &other, &third).await;
+    let _ = postgres::unretire(pg_url(), &database).await;
+    let _ = admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE);
+             DROP ROLE IF EXISTS \"{third}\"; DROP ROLE IF EXISTS \"{other}\";
+             DROP ROLE IF EXISTS \"{app}\";"
+        ))
+        .await;
+    result
+}
+
+async fn postgres_scenario(database: &str, app: &str, other: &str, third: &str) -> TestResult {
+    // The account's table, its owner's; a grant with grant option, and one made by
+    // its holder rather than by the owner, for the thaw to restore exactly.
+    pg(database)
+        .await?
+        .batch_execute(&format!(
+            "CREATE TABLE t (id bigserial PRIMARY KEY, who text);
+             ALTER TABLE t OWNER TO \"{app}\";
+             GRANT CONNECT ON DATABASE \"{database}\" TO \"{other}\" WITH GRANT OPTION;
+             SET ROLE \"{other}\";
+             GRANT CONNECT ON DATABASE \"{database}\" TO \"{third}\";
+             RESET ROLE;"
+        ))
+        .await?;
+    let before = pg_acl(database).await?;
+    let prefix = database.trim_end_matches("shop");
+    let scheduled = transfer(
+        prefix,
+        pg_url(),
+        my_url(),
+        &[(DatabaseEngine::Postgres, "shop")],
+    );
+    let settings = MoverSettings::default();
+
+    let writers = pg_writers(app, database)?;
+    assert!(
+        writers.keep_writing(3).await,
+        "the writers write while live"
+    );
+
+    // Frozen: no write gets through, whatever the writers try.
+    postgres::freeze(pg_url(), database).await?;
+    writers.set_frozen(true);
+    let frozen_rows = pg_rows(database).await?;
+    assert!(writers.keep_trying(TRIES).await, "the writers keep trying");
+    // The final sync and verification still read the source (ferry's login).
+    databases::checksum(pg_url(), database).await?;
+    // Freezing twice is harmless.
+    postgres::freeze(pg_url(), database).await?;
+    // ferry "crashes": it holds nothing, the server keeps the freeze.
+    assert!(writers.keep_trying(TRIES).await);
+    assert_eq!(
+        pg_rows(database).await?,
+        frozen_rows,
+        "rows after the freeze"
+    );
+    assert_eq!(writers.through_freeze(), 0, "writes through the freeze");
+
+    // After the restart: thawed from the transfer alone, exactly as before, twice.
+    writers.set_frozen(false);
+    thaw_sources(&settings, &scheduled).await;
+    thaw_sources(&settings, &scheduled).await;
+    assert_eq!(
+        pg_acl(database).await?,
+        before,
+        "the thaw restores the grants"
+    );
+    assert!(writers.keep_writing(2).await, "the writers write again");
+
+    // Frozen again, then retired: still no write, and no thaw.
+    postgres::freeze(pg_url(), database).await?;
+    writers.set_frozen(true);
+    let frozen_rows = pg_rows(database).await?;
+    assert!(writers.keep_trying(TRIES).await);
+    postgres::retire(pg_url(), database).await?;
+    assert!(writers.keep_trying(TRIES).await);
+    retire_sources(&settings, &scheduled).await?;
+    thaw_sources(&settings, &scheduled).await;
+    let refused = postgres::thaw(pg_url(), database).await;
+    assert!(
+        matches!(refused, Err(DbError::Retired { .. })),
+        "{refused:?}"
+    );
+    assert!(writers.keep_trying(TRIES).await);
+    assert_eq!(pg_rows(database).await?, frozen_rows, "rows after retiring");
+    assert_eq!(
+        writers.through_freeze(),
+        0,
+        "writes through the retirement: {:?} {:?}",
+        writers.names,
+        writers.through_each()
+    );
+    let tries = writers.frozen_attempts();
+
+    // The operator's deliberate undo.
+    writers.set_frozen(false);
+    postgres::unretire(pg_url(), database).await?;
+    assert_eq!(
+        pg_acl(database).await?,
+        before,
+        "unretire restores the grants"
+    );
+    assert!(writers.keep_writing(2).await, "the writers write again");
+    println!(
+        "postgres: 0 writes through the freeze out of {tries} attempts by {:?}",
+        writers.names
+    );
+    writers.stop().await;
+    Ok(())
+}
+
+/// A MariaDB session's options for `user` on the stack's server.
+fn my_opts(user: &str) -> Result<mysql_async::Opts, url::ParseError> {
+    let url = url::Url::parse(my_url())?;
+    Ok(mysql_async::OptsBuilder::default()
+        .ip_or_hostname(url.host_str().unwrap_or("127.0.0.1").to_owned())
+        .tcp_port(url.port().unwrap_or(3306))
+        .user(Some(user.to_owned()))
+        .pass(Some("pw"))
+        .prefer_socket(false)
+        // A write blocked by the read lock fails soon, and the writer tries again.
+        .init(vec!["SET SESSION lock_wait_timeout = 1"])
+        .into())
+}
+
+async fn my_write_once(opts: mysql_async::Opts, insert: String) -> bool {
+    let Ok(mut conn) = mysql_async::Conn::new(opts).await else {
+        return false;
+    };
+    let written = conn.query_drop(&insert).await.is_ok();
+    let _ = conn.disconnect().await;
+    written
+}
+
+/// The MariaDB writers: `app` (all privileges on the schema) on new connections and
+/// in one session asking for read-write transactions, `table` (a table's privilege)
+/// and `roled` (through a role) on new connections.
+fn my_writers(
+    database: &str,
+    app: &str,
+    table: &str,
+    roled: &str,
+) -> Result<Writers, url::ParseError> {
+    let mut writers = Writers::new();
+    let insert = format!("INSERT INTO `{database}`.t (who) VALUES ('w')");
+    for (name, user) in [
+        ("my: new connection each time", app),
+        ("my: table privilege", table),
+        ("my: through a role", roled),
+    ] {
+        let (opts, insert) = (my_opts(user)?, insert.clone());
+        writers.spawn(
+            name,
+            Box::new(move || Box::pin(my_write_once(opts.clone(), insert.clone()))),
+        );
+    }
+    let opts = my_opts(app)?;
+    let session: std::sync::Arc<tokio::sync::Mutex<Option<mysql_async::Conn>>> =
+        std::sync::Arc::default();
+    writers.spawn(
+        "my: one session, read-write asked for",
+        Box::new(move || {
+            let (opts, insert, session) = (opts.clone(), insert.clone(), session.clone());
+            Box::pin(async move {
+                let mut session = session.lock().await;
+                if session.is_none()
+                    && let Ok(mut conn) = mysql_async::Conn::new(opts).await
+                    && conn
+                        .query_drop("SET SESSION TRANSACTION READ WRITE")
+                        .await
+                        .is_ok()
+                {
+                    *session = Some(conn);
+                }
+                let Some(conn) = session.as_mut() else {
+                    return false;
+                };
+                let written = conn.query_drop(&insert).await.is_ok();
+                if !written {
+                    *session = None;
+                }
+                written
+            })
+        }),
+    );
+    Ok(writers)
+}
+
+/// Whether each account is locked, in order.
+fn my_locked(users: &[&str]) -> Result<Vec<bool>, String> {
+    users
+        .iter()
+        .map(|user| {
+            my(&format!(
+                "SELECT COALESCE(JSON_VALUE(Priv, '$.account_locked'), 'false') IN ('true', '1')
+                   FROM mysql.global_priv WHERE User = '{user}' AND Host = '%'"
+            ))
+            .map(|out| out == "1")
+        })
+        .collect()
+}
+
+fn my_rows(database: &str) -> Result<u64, String> {
+    my(&format!("SELECT COUNT(*) FROM `{database}`.t"))?
+        .parse()
+        .map_err(|e| format!("{e}"))
+}
+
+#[tokio::test]
+async fn mariadb_freeze_stops_every_write_of_the_accounts_users_across_a_crash_and_retire()
+-> TestResult {
+    let prefix = format!("{}_", unique("fzm"));
+    let database = format!("{prefix}shop");
+    let [app, table, roled, locked, role] =
+        ["app", "tbl", "rl", "lck", "role"].map(|u| format!("{prefix}{u}"));
+    my(&format!(
+        "CREATE DATABASE `{database}`;
+         CREATE TABLE `{database}`.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(10)) ENGINE=InnoDB;
+         CREATE USER '{app}'@'%' IDENTIFIED BY 'pw';
+         GRANT ALL ON `{database}`.* TO '{app}'@'%';
+         CREATE USER '{table}'@'%' IDENTIFIED BY 'pw';
+         GRANT SELECT, INSERT ON `{database}`.t TO '{table}'@'%';
+         CREATE ROLE '{role}';
+         GRANT INSERT ON `{database}`.* TO '{role}';
+         CREATE USER '{roled}'@'%' IDENTIFIED BY 'pw';
+         GRANT '{role}' TO '{roled}'@'%';
+         SET DEFAULT ROLE '{role}' FOR '{roled}'@'%';
+         CREATE USER '{locked}'@'%' IDENTIFIED BY 'pw' ACCOUNT LOCK;
+         GRANT ALL ON `{database}`.* TO '{locked}'@'%';"
+    ))?;
+    let result = mariadb_scenario(&database, [&app, &table, &roled, &locked]).await;
+    let _ = mysql::unretire(my_url(), &database).await;
+    let _ = my(&format!(
+        "DROP USER IF EXISTS '{app}'@'%', '{table}'@'%', '{roled}'@'%', '{locked}'@'%';
+         DROP ROLE IF EXISTS '{role}';
+         DROP DATABASE IF EXISTS `{database}`;
+         DELETE FROM ferry_freeze.locked WHERE db = '{database}';
+         DELETE FROM ferry_freeze.frozen WHERE db = '{database}';"
+    ));
+    result
+}
+
+async fn mariadb_scenario(database: &str, users: [&str; 4]) -> TestResult {
+    let [app, table, roled, _] = users;
+    let prefix = database.trim_end_matches("shop");
+    let scheduled = transfer(
+        prefix,
+        pg_url(),
+        my_url(),
+        &[(DatabaseEngine::Mysql, "shop")],
+    );
+    let settings = MoverSettings::default();
+    let live = vec![false, false, false, true];
+    assert_eq!(my_locked(&users)?, live);
+
+    let writers = my_writers(database, app, table, roled)?;
+    assert!(
+        writers.keep_writing(3).await,
+        "the writers write while live"
+    );
+
+    // Frozen: no write gets through.
+    let frozen = mysql::freeze(my_url(), database).await?;
+    writers.set_frozen(true);
+    let frozen_rows = my_rows(database)?;
+    assert_eq!(my_locked(&users)?, vec![true; 4]);
+    assert!(writers.keep_trying(TRIES).await, "the writers keep trying");
+    databases::checksum(my_url(), database).await?;
+    // ferry crashes: its session, and the tables' read lock with it, are gone; the
+    // accounts stay locked.
+    drop(frozen);
+    assert!(writers.keep_trying(TRIES).await);
+    // Restarted, the cutover freezes again (harmless), and crashes again.
+    drop(mysql::freeze(my_url(), database).await?);
+    assert!(writers.keep_trying(TRIES).await);
+    assert_eq!(my_rows(database)?, frozen_rows, "rows after the freeze");
+    assert_eq!(writers.through_freeze(), 0, "writes through the freeze");
+
+    // After the restart: thawed from the transfer alone, exactly as before, twice;
+    // the account locked by someone else stays locked.
+    writers.set_frozen(false);
+    thaw_sources(&settings, &scheduled).await;
+    thaw_sources(&settings, &scheduled).await;
+    assert_eq!(my_locked(&users)?, live, "the thaw restores the accounts");
+    assert!(writers.keep_writing(2).await, "the writers write again");
+
+    // Frozen again, then retired: still no write, and no thaw.
+    let frozen = mysql::freeze(my_url(), database).await?;
+    writers.set_frozen(true);
+    let frozen_rows = my_rows(database)?;
+    assert!(writers.keep_trying(TRIES).await);
+    frozen.retire().await?;
+    assert!(writers.keep_trying(TRIES).await);
+    retire_sources(&settings, &scheduled).await?;
+    thaw_sources(&settings, &scheduled).await;
+    let refused = mysql::thaw(my_url(), database).await;
+    assert!(
+        matches!(refused, Err(DbError::Retired { .. })),
+        "{refused:?}"
+    );
+    assert!(writers.keep_trying(TRIES).await);
+    assert_eq!(my_rows(database)?, frozen_rows, "rows after retiring");
+    assert_eq!(
+        writers.through_freeze(),
+        0,
+        "writes through the retirement: {:?} {:?}",
+        writers.names,
+        writers.through_each()
+    );
+    assert_eq!(my_locked(&users)?, vec![true; 4]);
+    let tries = writers.frozen_attempts();
+
+    // The operator's deliberate undo.
+    writers.set_frozen(false);
+    mysql::unretire(my_url(), database).await?;
+    assert_eq!(my_locked(&users)?, live, "unretire restores the accounts");
+    assert!(writers.keep_writing(2).await, "the writers write again");
+    println!(
+        "mariadb: 0 writes through the freeze out of {tries} attempts by {:?}",
+        writers.names
+    );
+    writers.stop().await;
+    Ok(())
+}

@@ -15,6 +15,7 @@ use ferry_data_mover::MoverSettings;
 use ferry_data_mover::databases::{self, DbError, mysql, postgres};
 use ferry_data_mover::engine::freeze::{retire_sources, thaw_sources};
 use ferry_events::DatabaseEngine;
+use ferry_infra::testkit::eventually;
 use mysql_async::prelude::Queryable;
 use support::freeze::{Writers, transfer, unique};
 use support::{my, my_url, pg, pg_url};
@@ -441,6 +442,15 @@ async fn mariadb_scenario(database: &str, users: [&str; 4]) -> TestResult {
     // ferry crashes: its session, and the tables' read lock with it, are gone; the
     // accounts stay locked.
     drop(frozen);
+    // Its read lock is gone indeed: an administrator (not locked out) writes again.
+    let root_write = format!(
+        "SET SESSION lock_wait_timeout = 1; INSERT INTO `{database}`.t (who) VALUES ('root')"
+    );
+    assert!(
+        eventually(30, || async { my(&root_write).is_ok() }).await,
+        "the read lock died with its session"
+    );
+    let frozen_rows = frozen_rows + 1;
     assert!(writers.keep_trying(TRIES).await);
     // Restarted, the cutover freezes again (harmless), and crashes again.
     drop(mysql::freeze(my_url(), database).await?);

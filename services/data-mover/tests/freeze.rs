@@ -504,3 +504,56 @@ async fn mariadb_scenario(database: &str, users: [&str; 4]) -> TestResult {
     writers.stop().await;
     Ok(())
 }
+
+/// A rollback onto the server the account left: the copy switched in under the
+/// retired source's name lifts its freeze (the old copy is kept aside under another
+/// name), so that the account's users reach the new copy.
+#[tokio::test]
+async fn a_copy_switched_in_over_a_retired_mariadb_source_unlocks_its_accounts() -> TestResult {
+    let prefix = format!("{}_", unique("fzr"));
+    let (database, incoming, app) = (
+        format!("{prefix}shop"),
+        format!("{prefix}back"),
+        format!("{prefix}app"),
+    );
+    my(&format!(
+        "CREATE DATABASE `{database}`;
+         CREATE TABLE `{database}`.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(10)) ENGINE=InnoDB;
+         CREATE DATABASE `{incoming}`;
+         CREATE TABLE `{incoming}`.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(10)) ENGINE=InnoDB;
+         INSERT INTO `{incoming}`.t (who) VALUES ('new');
+         CREATE USER '{app}'@'%' IDENTIFIED BY 'pw';
+         GRANT ALL ON `{database}`.* TO '{app}'@'%';"
+    ))?;
+    let result = async {
+        mysql::retire(my_url(), &database).await?;
+        assert_eq!(my_locked(&[&app])?, vec![true]);
+        let spec = databases::CopySpec::new(my_url(), my_url(), &incoming)
+            .renamed(&database)
+            .replacing_existing();
+        mysql::copy(&spec, &databases::CancellationToken::new()).await?;
+        assert_eq!(
+            my_locked(&[&app])?,
+            vec![false],
+            "the account reaches the new copy"
+        );
+        let insert = format!("INSERT INTO `{database}`.t (who) VALUES ('app')");
+        assert!(
+            my_write_once(my_opts(&app)?, insert).await,
+            "the account writes"
+        );
+        let refused = mysql::thaw(my_url(), &database).await;
+        assert!(refused.is_ok(), "nothing left to thaw: {refused:?}");
+        Ok(())
+    }
+    .await;
+    let kept = databases::replaced_name(&database);
+    let _ = my(&format!(
+        "DROP USER IF EXISTS '{app}'@'%';
+         DROP DATABASE IF EXISTS `{database}`; DROP DATABASE IF EXISTS `{incoming}`;
+         DROP DATABASE IF EXISTS `{kept}`;
+         DELETE FROM ferry_freeze.locked WHERE db = '{database}';
+         DELETE FROM ferry_freeze.frozen WHERE db = '{database}';"
+    ));
+    result
+}

@@ -6,7 +6,7 @@
 //! [`CopySpec::replace_existing`] an existing database under the final name is kept
 //! aside under [`replaced_name`] once the staging one is verified.
 //!
-//! Also the freeze of an account's database at its source (`freeze`: [`freeze()`],
+//! Also the freeze of an account's database at its source (`lockout`: [`freeze`],
 //! [`thaw`], [`retire`], [`unretire`]): its non-superuser logins locked out durably,
 //! its sessions ended.
 
@@ -27,9 +27,9 @@ use super::{
     CopyPhase, CopyReport, CopySpec, DbError, check_name, process, replaced_name, staging_name,
 };
 
-mod freeze;
+mod lockout;
 
-pub use freeze::{freeze, retire, thaw, unretire};
+pub use lockout::{freeze, retire, thaw, unretire};
 
 /// Longest PostgreSQL identifier, in bytes.
 pub(crate) const MAX_NAME: usize = 63;

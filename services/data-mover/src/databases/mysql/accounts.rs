@@ -361,3 +361,42 @@ pub(crate) async fn unretire(endpoint: &Endpoint, database: &str) -> Result<(), 
     records.close().await;
     result
 }
+
+/// A new copy took the name `database` at this server (a switch): a freeze recorded
+/// for that name was the replaced copy's, kept aside under another name now, which
+/// its accounts' privileges on `database` no longer reach. It is lifted, retired or
+/// not, so that the accounts use the new copy; idempotent, and quick when ferry never
+/// froze anything on the server.
+pub(crate) async fn release(endpoint: &Endpoint, database: &str) -> Result<(), DbError> {
+    let cancel = CancellationToken::new();
+    let recorded: Option<(String,)> = super::client::first(
+        endpoint,
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+        (RECORDS,),
+        &cancel,
+    )
+    .await?;
+    if recorded.is_none() {
+        return Ok(());
+    }
+    let mut records = Records::open(endpoint).await?;
+    let result = async {
+        if records.frozen(database).await?.is_none() {
+            return Ok(());
+        }
+        records
+            .client
+            .execute(
+                "UPDATE ferry_freeze.frozen SET retired = 0 WHERE db = ?",
+                (database,),
+                &cancel,
+            )
+            .await?;
+        let unlocked = unlock_in(&mut records, database).await?;
+        tracing::info!(%database, unlocked, "the freeze of a replaced copy lifted");
+        Ok(())
+    }
+    .await;
+    records.close().await;
+    result
+}

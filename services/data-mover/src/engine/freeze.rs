@@ -14,7 +14,7 @@
 //!   and the schema's sessions killed; recorded in the server's `ferry_freeze`
 //!   schema; plus, while ferry runs, the tables' read lock.
 //!
-//! After a restart, with no [`SourceFreeze`] in hand, [`thaw_sources`] and
+//! After a restart, with no `SourceFreeze` in hand, [`thaw_sources`] and
 //! [`retire_sources`] finish the job from the transfer alone; both are idempotent.
 //!
 //! An operator who must deliberately undo a retirement (e.g. to serve the account
@@ -141,7 +141,7 @@ pub(crate) async fn freeze(
     Ok(frozen)
 }
 
-/// Thaws what a freeze of `scheduled` may have left frozen when no [`SourceFreeze`]
+/// Thaws what a freeze of `scheduled` may have left frozen when no `SourceFreeze`
 /// is in hand (the process that froze them is gone): its PostgreSQL sources' grants
 /// and owners restored, its MariaDB sources' accounts unlocked, the freeze command's
 /// `thaw` run. Sources never frozen are left alone; retired ones stay frozen.
@@ -169,7 +169,7 @@ pub async fn thaw_sources(settings: &MoverSettings, scheduled: &TransferSchedule
 #[error("{} source(s) not retired: {}", .0.len(), .0.join("; "))]
 pub struct NotRetired(pub Vec<String>);
 
-/// Retires the sources of `scheduled` when no [`SourceFreeze`] is in hand (a cutover
+/// Retires the sources of `scheduled` when no `SourceFreeze` is in hand (a cutover
 /// interrupted after its verification, completed after a restart): each source
 /// database frozen for good (frozen again first if its freeze was lost, its writers'
 /// sessions ended), then the freeze command's `retire` run. Idempotent. Fails if a

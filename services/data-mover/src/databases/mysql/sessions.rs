@@ -32,9 +32,10 @@ pub(crate) async fn kill_users(
 /// a commit under way may still land until the session is gone).
 const KILL_WAIT: Duration = Duration::from_secs(10);
 
-/// How many times the sessions are looked for again, for those that logged in just
-/// before their account was locked.
+/// How many times the sessions are looked for, again for those that logged in just
+/// before their account was locked, and how long apart.
 const PASSES: u32 = 4;
+const STRAGGLER_GAP: Duration = Duration::from_millis(100);
 
 /// Which sessions a freeze ends.
 #[derive(Debug, Clone, Copy)]
@@ -84,12 +85,20 @@ async fn kill_passes(
     params.extend(targets.users.iter().map(|u| Value::from(u.as_str())));
     params.extend([targets.waiting.into(), targets.database.into()]);
     let mut killed = 0;
-    for _ in 0..PASSES {
+    for pass in 0..PASSES {
+        if pass > 0 {
+            // A login authenticated just before its account was locked shows its user
+            // only once logged in: looked for once more, a moment later.
+            tokio::time::sleep(STRAGGLER_GAP).await;
+        }
         let ids: Vec<(u64,)> = client
             .rows(&statement, Params::Positional(params.clone()), cancel)
             .await?;
         if ids.is_empty() {
-            break;
+            if pass > 0 {
+                break;
+            }
+            continue;
         }
         killed += ids.len();
         let ids: Vec<u64> = ids.into_iter().map(|(id,)| id).collect();

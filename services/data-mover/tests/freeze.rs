@@ -16,37 +16,15 @@ use ferry_data_mover::databases::{self, DbError, mysql, postgres};
 use ferry_data_mover::engine::freeze::{retire_sources, thaw_sources};
 use ferry_events::DatabaseEngine;
 use ferry_infra::testkit::eventually;
-use mysql_async::prelude::Queryable;
-use support::freeze::{Writers, transfer, unique};
+use support::freeze::{
+    my_locked, my_opts, my_write_once, my_writers, pg_writers, transfer, unique,
+};
 use support::{my, my_url, pg, pg_url};
-use tokio_postgres::NoTls;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// How many more attempts every writer must make in each frozen stage.
 const TRIES: u64 = 20;
-
-/// `pg_url()` with another login and database.
-fn pg_as(user: &str, database: &str) -> Result<String, url::ParseError> {
-    let mut url = url::Url::parse(pg_url())?;
-    let _ = url.set_username(user);
-    let _ = url.set_password(Some("pw"));
-    url.set_path(&format!("/{database}"));
-    url.set_query(None);
-    Ok(url.into())
-}
-
-/// One write as `user` on a new connection to `database`.
-async fn pg_write_once(url: String, setup: &'static str) -> bool {
-    let Ok((client, connection)) = tokio_postgres::connect(&url, NoTls).await else {
-        return false;
-    };
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("{setup} INSERT INTO t (who) VALUES ('w')"))
-        .await
-        .is_ok()
-}
 
 /// The database's owner and every privilege on it (grantee, grantor, privilege,
 /// grant option), sorted: what a thaw must give back exactly.
@@ -74,78 +52,6 @@ async fn pg_rows(database: &str) -> Result<i64, tokio_postgres::Error> {
         .query_one("SELECT count(*) FROM t", &[])
         .await?
         .get(0))
-}
-
-/// The PostgreSQL writers: `app` (the owner) on new connections, in one session
-/// that turns read-only off, and as an owner that first tries to grant its database
-/// back from the `postgres` database.
-fn pg_writers(app: &str, database: &str) -> Result<Writers, url::ParseError> {
-    let mut writers = Writers::new();
-    let url = pg_as(app, database)?;
-    let fresh = url.clone();
-    writers.spawn(
-        "pg: new connection each time",
-        Box::new(move || Box::pin(pg_write_once(fresh.clone(), ""))),
-    );
-    let session_url = url.clone();
-    let session: std::sync::Arc<tokio::sync::Mutex<Option<tokio_postgres::Client>>> =
-        std::sync::Arc::default();
-    writers.spawn(
-        "pg: one session, read-only turned off",
-        Box::new(move || {
-            let (url, session) = (session_url.clone(), session.clone());
-            Box::pin(async move {
-                let mut session = session.lock().await;
-                if session.is_none()
-                    && let Ok((client, connection)) = tokio_postgres::connect(&url, NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let set = client
-                        .batch_execute(
-                            "SET default_transaction_read_only = off;
-                             SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
-                        )
-                        .await;
-                    if set.is_ok() {
-                        *session = Some(client);
-                    }
-                }
-                let Some(client) = session.as_ref() else {
-                    return false;
-                };
-                let written = client
-                    .batch_execute("BEGIN READ WRITE; INSERT INTO t (who) VALUES ('s'); COMMIT")
-                    .await
-                    .is_ok();
-                if !written {
-                    *session = None;
-                }
-                written
-            })
-        }),
-    );
-    let (maintenance, grant) = (
-        pg_as(app, "postgres")?,
-        format!(
-            "GRANT CONNECT ON DATABASE \"{database}\" TO PUBLIC, \"{app}\";
-             ALTER DATABASE \"{database}\" RESET default_transaction_read_only"
-        ),
-    );
-    writers.spawn(
-        "pg: owner granting itself back in",
-        Box::new(move || {
-            let (maintenance, grant, url) = (maintenance.clone(), grant.clone(), url.clone());
-            Box::pin(async move {
-                if let Ok((client, connection)) = tokio_postgres::connect(&maintenance, NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client.batch_execute(&grant).await;
-                }
-                pg_write_once(url, "SET default_transaction_read_only = off;").await
-            })
-        }),
-    );
-    Ok(writers)
 }
 
 #[tokio::test]
@@ -205,7 +111,7 @@ async fn postgres_scenario(database: &str, app: &str, other: &str, third: &str) 
     );
     let settings = MoverSettings::default();
 
-    let writers = pg_writers(app, database)?;
+    let writers = pg_writers(app, database, "INSERT INTO t (who) VALUES ('w')")?;
     assert!(
         writers.keep_writing(3).await,
         "the writers write while live"
@@ -282,97 +188,6 @@ async fn postgres_scenario(database: &str, app: &str, other: &str, third: &str) 
     Ok(())
 }
 
-/// A MariaDB session's options for `user` on the stack's server.
-fn my_opts(user: &str) -> Result<mysql_async::Opts, url::ParseError> {
-    let url = url::Url::parse(my_url())?;
-    Ok(mysql_async::OptsBuilder::default()
-        .ip_or_hostname(url.host_str().unwrap_or("127.0.0.1").to_owned())
-        .tcp_port(url.port().unwrap_or(3306))
-        .user(Some(user.to_owned()))
-        .pass(Some("pw"))
-        .prefer_socket(false)
-        // A write blocked by the read lock fails soon, and the writer tries again.
-        .init(vec!["SET SESSION lock_wait_timeout = 1"])
-        .into())
-}
-
-async fn my_write_once(opts: mysql_async::Opts, insert: String) -> bool {
-    let Ok(mut conn) = mysql_async::Conn::new(opts).await else {
-        return false;
-    };
-    let written = conn.query_drop(&insert).await.is_ok();
-    let _ = conn.disconnect().await;
-    written
-}
-
-/// The MariaDB writers: `app` (all privileges on the schema) on new connections and
-/// in one session asking for read-write transactions, `table` (a table's privilege)
-/// and `roled` (through a role) on new connections.
-fn my_writers(
-    database: &str,
-    app: &str,
-    table: &str,
-    roled: &str,
-) -> Result<Writers, url::ParseError> {
-    let mut writers = Writers::new();
-    let insert = format!("INSERT INTO `{database}`.t (who) VALUES ('w')");
-    for (name, user) in [
-        ("my: new connection each time", app),
-        ("my: table privilege", table),
-        ("my: through a role", roled),
-    ] {
-        let (opts, insert) = (my_opts(user)?, insert.clone());
-        writers.spawn(
-            name,
-            Box::new(move || Box::pin(my_write_once(opts.clone(), insert.clone()))),
-        );
-    }
-    let opts = my_opts(app)?;
-    let session: std::sync::Arc<tokio::sync::Mutex<Option<mysql_async::Conn>>> =
-        std::sync::Arc::default();
-    writers.spawn(
-        "my: one session, read-write asked for",
-        Box::new(move || {
-            let (opts, insert, session) = (opts.clone(), insert.clone(), session.clone());
-            Box::pin(async move {
-                let mut session = session.lock().await;
-                if session.is_none()
-                    && let Ok(mut conn) = mysql_async::Conn::new(opts).await
-                    && conn
-                        .query_drop("SET SESSION TRANSACTION READ WRITE")
-                        .await
-                        .is_ok()
-                {
-                    *session = Some(conn);
-                }
-                let Some(conn) = session.as_mut() else {
-                    return false;
-                };
-                let written = conn.query_drop(&insert).await.is_ok();
-                if !written {
-                    *session = None;
-                }
-                written
-            })
-        }),
-    );
-    Ok(writers)
-}
-
-/// Whether each account is locked, in order.
-fn my_locked(users: &[&str]) -> Result<Vec<bool>, String> {
-    users
-        .iter()
-        .map(|user| {
-            my(&format!(
-                "SELECT COALESCE(JSON_VALUE(Priv, '$.account_locked'), 'false') IN ('true', '1')
-                   FROM mysql.global_priv WHERE User = '{user}' AND Host = '%'"
-            ))
-            .map(|out| out == "1")
-        })
-        .collect()
-}
-
 fn my_rows(database: &str) -> Result<u64, String> {
     my(&format!("SELECT COUNT(*) FROM `{database}`.t"))?
         .parse()
@@ -426,7 +241,15 @@ async fn mariadb_scenario(database: &str, users: [&str; 4]) -> TestResult {
     let live = vec![false, false, false, true];
     assert_eq!(my_locked(&users)?, live);
 
-    let writers = my_writers(database, app, table, roled)?;
+    let writers = my_writers(
+        &format!("INSERT INTO `{database}`.t (who) VALUES ('w')"),
+        &[
+            ("my: new connection each time", app),
+            ("my: table privilege", table),
+            ("my: through a role", roled),
+        ],
+        app,
+    )?;
     assert!(
         writers.keep_writing(3).await,
         "the writers write while live"

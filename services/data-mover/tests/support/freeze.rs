@@ -16,7 +16,10 @@ use ferry_events::{
     AccountSpec, DatabaseEngine, DatabaseSpec, ServerStorage, TransferKind, TransferScheduled,
 };
 use ferry_infra::testkit::eventually;
+use mysql_async::prelude::Queryable;
+use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
+use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -222,4 +225,176 @@ pub fn transfer(
             storage: storage(&format!("{prefix}dst_")),
         },
     }
+}
+
+/// `pg_url()` with another login (password `pw`) and database.
+pub fn pg_as(user: &str, database: &str) -> Result<String, url::ParseError> {
+    let mut url = url::Url::parse(super::pg_url())?;
+    let _ = url.set_username(user);
+    let _ = url.set_password(Some("pw"));
+    url.set_path(&format!("/{database}"));
+    url.set_query(None);
+    Ok(url.into())
+}
+
+/// One write (`sql`) on a new connection at `url`.
+pub async fn pg_write_once(url: String, sql: String) -> bool {
+    let Ok((client, connection)) = tokio_postgres::connect(&url, NoTls).await else {
+        return false;
+    };
+    tokio::spawn(connection);
+    client.batch_execute(&sql).await.is_ok()
+}
+
+/// The PostgreSQL writers of `insert` into `database`, as `app` (its owner): on new
+/// connections, in one session that turns read-only off, and as an owner that first
+/// tries to grant its database back from the `postgres` database.
+pub fn pg_writers(app: &str, database: &str, insert: &str) -> Result<Writers, url::ParseError> {
+    let mut writers = Writers::new();
+    let url = pg_as(app, database)?;
+    let (fresh, sql) = (url.clone(), insert.to_owned());
+    writers.spawn(
+        "pg: new connection each time",
+        Box::new(move || Box::pin(pg_write_once(fresh.clone(), sql.clone()))),
+    );
+    let (session_url, sql) = (url.clone(), format!("BEGIN READ WRITE; {insert}; COMMIT"));
+    let session: Arc<Mutex<Option<tokio_postgres::Client>>> = Arc::default();
+    writers.spawn(
+        "pg: one session, read-only turned off",
+        Box::new(move || {
+            let (url, session, sql) = (session_url.clone(), session.clone(), sql.clone());
+            Box::pin(async move {
+                let mut session = session.lock().await;
+                if session.is_none()
+                    && let Ok((client, connection)) = tokio_postgres::connect(&url, NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let set = client
+                        .batch_execute(
+                            "SET default_transaction_read_only = off;
+                             SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+                        )
+                        .await;
+                    if set.is_ok() {
+                        *session = Some(client);
+                    }
+                }
+                let Some(client) = session.as_ref() else {
+                    return false;
+                };
+                let written = client.batch_execute(&sql).await.is_ok();
+                if !written {
+                    *session = None;
+                }
+                written
+            })
+        }),
+    );
+    let maintenance = pg_as(app, "postgres")?;
+    let grant = format!(
+        "GRANT CONNECT ON DATABASE \"{database}\" TO PUBLIC, \"{app}\";
+         ALTER DATABASE \"{database}\" RESET default_transaction_read_only"
+    );
+    let sql = format!("SET default_transaction_read_only = off; {insert}");
+    writers.spawn(
+        "pg: owner granting itself back in",
+        Box::new(move || {
+            let (maintenance, grant, url, sql) =
+                (maintenance.clone(), grant.clone(), url.clone(), sql.clone());
+            Box::pin(async move {
+                if let Ok((client, connection)) = tokio_postgres::connect(&maintenance, NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client.batch_execute(&grant).await;
+                }
+                pg_write_once(url, sql).await
+            })
+        }),
+    );
+    Ok(writers)
+}
+
+/// A MariaDB session's options for `user` (password `pw`) on the stack's server.
+pub fn my_opts(user: &str) -> Result<mysql_async::Opts, url::ParseError> {
+    let url = url::Url::parse(super::my_url())?;
+    Ok(mysql_async::OptsBuilder::default()
+        .ip_or_hostname(url.host_str().unwrap_or("127.0.0.1").to_owned())
+        .tcp_port(url.port().unwrap_or(3306))
+        .user(Some(user.to_owned()))
+        .pass(Some("pw"))
+        .prefer_socket(false)
+        // A write blocked by the read lock fails soon, and the writer tries again.
+        .init(vec!["SET SESSION lock_wait_timeout = 1"])
+        .into())
+}
+
+/// One write (`sql`) on a new connection with `opts`.
+pub async fn my_write_once(opts: mysql_async::Opts, sql: String) -> bool {
+    let Ok(mut conn) = mysql_async::Conn::new(opts).await else {
+        return false;
+    };
+    let written = conn.query_drop(&sql).await.is_ok();
+    let _ = conn.disconnect().await;
+    written
+}
+
+/// The MariaDB writers of `insert`: each `(name, user)` of `fresh` on new
+/// connections, and `session_user` in one session asking for read-write
+/// transactions.
+pub fn my_writers(
+    insert: &str,
+    fresh: &[(&str, &str)],
+    session_user: &str,
+) -> Result<Writers, url::ParseError> {
+    let mut writers = Writers::new();
+    for (name, user) in fresh {
+        let (opts, sql) = (my_opts(user)?, insert.to_owned());
+        writers.spawn(
+            name,
+            Box::new(move || Box::pin(my_write_once(opts.clone(), sql.clone()))),
+        );
+    }
+    let (opts, sql) = (my_opts(session_user)?, insert.to_owned());
+    let session: Arc<Mutex<Option<mysql_async::Conn>>> = Arc::default();
+    writers.spawn(
+        "my: one session, read-write asked for",
+        Box::new(move || {
+            let (opts, sql, session) = (opts.clone(), sql.clone(), session.clone());
+            Box::pin(async move {
+                let mut session = session.lock().await;
+                if session.is_none()
+                    && let Ok(mut conn) = mysql_async::Conn::new(opts).await
+                    && conn
+                        .query_drop("SET SESSION TRANSACTION READ WRITE")
+                        .await
+                        .is_ok()
+                {
+                    *session = Some(conn);
+                }
+                let Some(conn) = session.as_mut() else {
+                    return false;
+                };
+                let written = conn.query_drop(&sql).await.is_ok();
+                if !written {
+                    *session = None;
+                }
+                written
+            })
+        }),
+    );
+    Ok(writers)
+}
+
+/// Whether each account `user@'%'` is locked, in order.
+pub fn my_locked(users: &[&str]) -> Result<Vec<bool>, String> {
+    users
+        .iter()
+        .map(|user| {
+            super::my(&format!(
+                "SELECT COALESCE(JSON_VALUE(Priv, '$.account_locked'), 'false') IN ('true', '1')
+                   FROM mysql.global_priv WHERE User = '{user}' AND Host = '%'"
+            ))
+            .map(|out| out == "1")
+        })
+        .collect()
 }

@@ -36,6 +36,7 @@
 
 use std::time::{Duration, Instant};
 
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Transaction};
 
 use super::{MAX_NAME, close, connect, ident, query_error, terminate_sessions};
@@ -94,14 +95,14 @@ async fn apply(url: &str, database: &str, retired: bool) -> Result<(), DbError> 
         let mut attempt = 1;
         let revoked = loop {
             match lock_out(&endpoint, &mut admin, database, retired).await {
-                // A grant committed between the row's lock and the read of its grants
-                // (READ COMMITTED): once more, then it is seen.
-                Err(DbError::Query { reason, .. })
-                    if reason.contains("concurrently") && attempt < LOCK_OUT_ATTEMPTS =>
-                {
+                Ok(revoked) => break revoked,
+                // Someone changed the database's grants at the same moment (its owner
+                // granting itself back in): again, from a fresh look at them.
+                Err(LockOutError::Conflict(e)) if attempt < LOCK_OUT_ATTEMPTS => {
+                    tracing::debug!(%database, error = %e, "freeze conflicted; once more");
                     attempt += 1;
                 }
-                other => break other?,
+                Err(LockOutError::Conflict(e) | LockOutError::Failed(e)) => return Err(e),
             }
         };
         end_sessions(&endpoint, &admin, database).await?;
@@ -136,14 +137,47 @@ async fn database_row(
     Ok((row.get(0), row.get(1)))
 }
 
+/// Why the freeze's transaction failed: a conflict with a concurrent change (worth
+/// another try), or anything else.
+enum LockOutError {
+    Conflict(DbError),
+    Failed(DbError),
+}
+
+impl From<DbError> for LockOutError {
+    fn from(e: DbError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+/// Whether a statement failed on a concurrent change of the same catalog rows: a
+/// deadlock, a serialization failure, or "tuple concurrently updated" (an internal
+/// error, for catalogs).
+fn conflict(e: &tokio_postgres::Error) -> bool {
+    [
+        SqlState::T_R_DEADLOCK_DETECTED,
+        SqlState::T_R_SERIALIZATION_FAILURE,
+        SqlState::INTERNAL_ERROR,
+    ]
+    .iter()
+    .any(|code| e.code() == Some(code))
+}
+
 /// Steps 1-4 of the freeze, in one transaction; how many grants it revoked.
 async fn lock_out(
     endpoint: &Endpoint,
     admin: &mut Client,
     database: &str,
     retired: bool,
-) -> Result<usize, DbError> {
-    let err = |context: &str, e: tokio_postgres::Error| query_error(endpoint, context, &e);
+) -> Result<usize, LockOutError> {
+    let err = |context: &str, e: tokio_postgres::Error| {
+        let failure = query_error(endpoint, context, &e);
+        if conflict(&e) {
+            LockOutError::Conflict(failure)
+        } else {
+            LockOutError::Failed(failure)
+        }
+    };
     let tx = admin
         .transaction()
         .await
@@ -160,11 +194,11 @@ async fn lock_out(
         .map_err(|e| err("reading ferry's login", e))?
         .get(0);
     if !superuser {
-        return Err(DbError::Query {
+        return Err(LockOutError::Failed(DbError::Query {
             endpoint: endpoint.display(),
             context: format!("freezing {database}"),
             reason: "ferry's login must be a superuser to lock the database's users out".into(),
-        });
+        }));
     }
     let (oid, owner) = database_row(endpoint, &tx, database).await?;
     tx.batch_execute(RECORDS)
@@ -354,7 +388,7 @@ pub async fn unretire(url: &str, database: &str) -> Result<(), DbError> {
     match result {
         Ok(_) => {}
         // No record table: nothing was ever frozen here.
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {}
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {}
         Err(e) => return Err(query_error(&endpoint, "unretiring", &e)),
     }
     thaw(url, database).await

@@ -13,11 +13,13 @@
 //! and the copy returns [`DbError::Interrupted`].
 //!
 //! - [`postgres`]: `pg_dump -Fd -j` / `pg_restore -j`, then `ALTER DATABASE … RENAME`;
-//!   and the freeze of a source database (read-only, sessions ended).
+//!   and the freeze of a source database (non-superusers locked out durably,
+//!   recorded for an exact thaw; sessions ended).
 //! - [`pg_logical`]: the low-downtime PostgreSQL copy by logical replication, set up
 //!   live, finished frozen ([`DatabaseMethod::LogicalReplication`]).
 //! - [`mysql`]: `mariadb-dump | mariadb`, then an atomic `RENAME TABLE` of every table;
-//!   and the freeze of a source schema (tables locked, other sessions ended). Its
+//!   and the freeze of a source schema (its accounts locked durably, their sessions
+//!   killed, its tables read-locked while ferry runs). Its
 //!   queries go through the `mysql_async` driver, its data through the tools.
 //! - [`mysql_binlog`]: the low-downtime MariaDB copy, a dump caught up from the binary
 //!   log ([`DatabaseMethod::BinlogReplication`]).

@@ -380,3 +380,26 @@ async fn a_copy_switched_in_over_a_retired_mariadb_source_unlocks_its_accounts()
     ));
     result
 }
+
+/// A MariaDB grant to PUBLIC lets every account in: the freeze refuses (the cutover
+/// fails, the account stays live on its source) rather than leave a way in.
+#[tokio::test]
+async fn a_mariadb_schema_granted_to_public_is_not_frozen_but_refused() -> TestResult {
+    let database = format!("{}_shop", unique("fzq"));
+    my(&format!(
+        "CREATE DATABASE `{database}`;
+         CREATE TABLE `{database}`.t (id BIGINT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB;
+         GRANT INSERT ON `{database}`.* TO PUBLIC;"
+    ))?;
+    let refused = mysql::freeze(my_url(), &database).await;
+    let _ = my(&format!(
+        "REVOKE INSERT ON `{database}`.* FROM PUBLIC;
+         DROP DATABASE IF EXISTS `{database}`;
+         DELETE FROM ferry_freeze.frozen WHERE db = '{database}';"
+    ));
+    assert!(
+        matches!(&refused, Err(DbError::Query { reason, .. }) if reason.contains("PUBLIC")),
+        "{refused:?}"
+    );
+    Ok(())
+}

@@ -6,7 +6,8 @@
 //! The accounts are those holding any privilege on the schema: in `mysql.db` (whose
 //! `Db` is a `LIKE` pattern), `mysql.tables_priv`, `mysql.columns_priv` and
 //! `mysql.procs_priv`, directly or through a role (granted to them, maybe through
-//! other roles). Left alone: accounts with global privileges (the server's
+//! other roles); privileges granted to `PUBLIC` make the freeze refuse (every account
+//! could write). Left alone: accounts with global privileges (the server's
 //! administrators, like ferry's own login, which keeps working) and roles themselves
 //! (they cannot log in).
 //!
@@ -47,6 +48,8 @@ pub(crate) type Account = (String, String);
 struct Records {
     client: Client,
     cancel: CancellationToken,
+    /// `host:port`, for messages.
+    endpoint: String,
 }
 
 impl Records {
@@ -93,7 +96,11 @@ impl Records {
         for statement in [&schema, &frozen, &locked] {
             client.execute(statement, (), &cancel).await?;
         }
-        Ok(Self { client, cancel })
+        Ok(Self {
+            client,
+            cancel,
+            endpoint: endpoint.display(),
+        })
     }
 
     async fn close(self) {
@@ -152,6 +159,20 @@ impl Records {
                 &self.cancel,
             )
             .await?;
+        // A grant to PUBLIC (MariaDB 10.11) is every account's: no lock short of the
+        // whole server's would hold, so the freeze refuses rather than leak.
+        if direct
+            .iter()
+            .any(|(user, host)| user == "PUBLIC" && host.is_empty())
+        {
+            return Err(DbError::Query {
+                endpoint: self.endpoint.clone(),
+                context: format!("freezing {database}"),
+                reason: "PUBLIC holds privileges on the schema: any account could write to it; \
+                         revoke them (or grant them to the account's users) first"
+                    .into(),
+            });
+        }
         // Roles (host '') pass their privileges on to the accounts granted them.
         let mut seen: BTreeSet<Account> = BTreeSet::new();
         let mut todo = direct;

@@ -8,9 +8,10 @@
 //! none of it:
 //! 1. records, in `ferry_freeze.frozen` of that admin database, the database (by oid:
 //!    a rename, e.g. a rollback keeping it aside, keeps its record) and its owner;
-//! 2. revokes `CONNECT` on the database from `PUBLIC` and from every non-superuser
-//!    role holding it (the owner's implicit grant included), each recorded in
-//!    `ferry_freeze.revoked` (grantee, grantor, grant option);
+//! 2. revokes `CONNECT` on the database from `PUBLIC` and from every role holding it
+//!    (the owner's implicit grant included; a superuser needs none, and a grant to
+//!    one would let its role's members in), each recorded in `ferry_freeze.revoked`
+//!    (grantee, grantor, grant option);
 //! 3. makes ferry's login (a superuser) the database's owner: an owner can always
 //!    grant itself `CONNECT` again, from any other database;
 //! 4. sets `default_transaction_read_only = on` on the database, which also stops
@@ -228,7 +229,8 @@ async fn lock_out(
         .await
         .map_err(|e| err("recording the retirement", e))?;
     }
-    // Every CONNECT a non-superuser holds, the owner's implicit one included.
+    // Every CONNECT granted, the owner's implicit one included: a superuser needs
+    // none, and a grant to one would let its roles' members in.
     let grants = tx
         .query(
             "SELECT a.grantee, coalesce(g.rolname, 'PUBLIC'), a.grantor, r.rolname, a.is_grantable
@@ -236,8 +238,7 @@ async fn lock_out(
               CROSS JOIN LATERAL aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
                LEFT JOIN pg_roles g ON g.oid = a.grantee
                JOIN pg_roles r ON r.oid = a.grantor
-              WHERE d.oid = $1 AND a.privilege_type = 'CONNECT'
-                AND (a.grantee = 0 OR NOT g.rolsuper)",
+              WHERE d.oid = $1 AND a.privilege_type = 'CONNECT'",
             &[&oid],
         )
         .await

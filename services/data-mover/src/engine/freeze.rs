@@ -7,9 +7,10 @@
 //! Both engines' freezes are **durable**, kept by the database server, not by a
 //! session of ferry: a crash of ferry leaves the sources frozen.
 //! - PostgreSQL ([`postgres::freeze`]): `CONNECT` revoked from `PUBLIC` and every
-//!   non-superuser role, the database's ownership taken over by ferry's (superuser)
+//!   role holding it, the database's ownership taken over by ferry's (superuser)
 //!   login, the read-only default set, its sessions ended; recorded in
-//!   `ferry_freeze.frozen`/`revoked` of the server's admin database.
+//!   `ferry_freeze.frozen`/`revoked` of the server's admin database. Only superusers
+//!   (ferry's login, the logical copy's walsender) still connect.
 //! - MariaDB ([`mysql::freeze`]): the schema's accounts locked (`ACCOUNT LOCK`), their
 //!   and the schema's sessions killed; recorded in the server's `ferry_freeze`
 //!   schema; plus, while ferry runs, the tables' read lock.

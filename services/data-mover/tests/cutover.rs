@@ -445,6 +445,12 @@ async fn a_cutover_interrupted_by_a_stop_resumes_at_the_restart() {
 /// would have left them.
 async fn verified_then_killed(world: &World, engine: DatabaseEngine) -> Uuid {
     let shop = account("acc-1", "shop", vec![database(engine, "shop_db")]);
+    // The source the verified copy came from, which the restart retires.
+    let source = world.db("srv-1", "shop_db");
+    match engine {
+        DatabaseEngine::Postgres => pg_shop(&source, 10).await,
+        DatabaseEngine::Mysql => my_shop(&source, 10),
+    }
     world.client_and_transit(vec![shop.clone()]).await;
     let transfer = Uuid::now_v7();
     let at = chrono::Utc::now();

@@ -13,11 +13,13 @@
 //! and the copy returns [`DbError::Interrupted`].
 //!
 //! - [`postgres`]: `pg_dump -Fd -j` / `pg_restore -j`, then `ALTER DATABASE … RENAME`;
-//!   and the freeze of a source database (read-only, sessions ended).
+//!   and the freeze of a source database (non-superusers locked out durably,
+//!   recorded for an exact thaw; sessions ended).
 //! - [`pg_logical`]: the low-downtime PostgreSQL copy by logical replication, set up
 //!   live, finished frozen ([`DatabaseMethod::LogicalReplication`]).
 //! - [`mysql`]: `mariadb-dump | mariadb`, then an atomic `RENAME TABLE` of every table;
-//!   and the freeze of a source schema (tables locked, other sessions ended). Its
+//!   and the freeze of a source schema (its accounts locked durably, their sessions
+//!   killed, its tables read-locked while ferry runs). Its
 //!   queries go through the `mysql_async` driver, its data through the tools.
 //! - [`mysql_binlog`]: the low-downtime MariaDB copy, a dump caught up from the binary
 //!   log ([`DatabaseMethod::BinlogReplication`]).
@@ -159,6 +161,15 @@ pub enum DbError {
     Mismatch {
         /// The tables that differ (missing at one end, other row count or checksum).
         tables: Vec<String>,
+    },
+    /// The source database was retired (its account serves from elsewhere since a
+    /// cutover): it stays frozen; only an operator's deliberate `unretire` thaws it.
+    #[error(
+        "database {name:?} is retired at its source: it stays frozen (an operator may unretire it)"
+    )]
+    Retired {
+        /// The database name.
+        name: String,
     },
     /// The copy was cancelled; its child processes were killed.
     #[error("interrupted: the copy was cancelled and its processes killed")]

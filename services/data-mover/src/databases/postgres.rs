@@ -6,8 +6,9 @@
 //! [`CopySpec::replace_existing`] an existing database under the final name is kept
 //! aside under [`replaced_name`] once the staging one is verified.
 //!
-//! Also the freeze of an account's database at its source ([`freeze`], [`thaw`]):
-//! every new transaction read-only, its sessions ended.
+//! Also the freeze of an account's database at its source (`lockout`: [`freeze`],
+//! [`thaw`], [`retire`], [`unretire`]): its non-superuser logins locked out durably,
+//! its sessions ended.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -25,6 +26,10 @@ use super::verify::{self, TableCheck};
 use super::{
     CopyPhase, CopyReport, CopySpec, DbError, check_name, process, replaced_name, staging_name,
 };
+
+mod lockout;
+
+pub use lockout::{freeze, retire, thaw, unretire};
 
 /// Longest PostgreSQL identifier, in bytes.
 pub(crate) const MAX_NAME: usize = 63;
@@ -513,12 +518,12 @@ async fn rename_database(
 }
 
 /// How long ended sessions are waited for, so that none still commits afterwards.
-const TERMINATION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const TERMINATION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Ends the sessions on `database` other than this one (only client backends if
 /// `clients_only`: replication senders and workers are left alone) and waits until
 /// they are gone: a session being ended may still be committing.
-async fn terminate_sessions(
+pub(super) async fn terminate_sessions(
     endpoint: &Endpoint,
     admin: &Client,
     database: &str,
@@ -590,71 +595,4 @@ async fn alter_database(
                 query_error(endpoint, &format!("altering {database}"), &e)
             }
         })
-}
-
-/// Stops the writes to `database` on the server at `url` (an account's source, at
-/// cutover): every new transaction is read-only (`ALTER DATABASE … SET
-/// default_transaction_read_only = on`), and its open client sessions are ended and
-/// waited for, so that none still writes. Replication senders and workers keep
-/// running (a logical copy still has to catch up). Idempotent.
-///
-/// A client can still open a read-write transaction explicitly (`BEGIN READ WRITE`);
-/// the web applications of an account do not.
-pub async fn freeze(url: &str, database: &str) -> Result<(), DbError> {
-    check_name(database, MAX_NAME)?;
-    let (endpoint, config) = Endpoint::postgres(url)?;
-    let (admin, task) = connect(&endpoint, &config, None).await?;
-    let result = async {
-        alter_database(
-            &endpoint,
-            &admin,
-            database,
-            "SET default_transaction_read_only = on",
-        )
-        .await?;
-        terminate_sessions(&endpoint, &admin, database, true).await
-    }
-    .await;
-    close(admin, task).await;
-    if result.is_ok() {
-        tracing::info!(%database, endpoint = %endpoint.display(), "postgres database frozen");
-    }
-    result
-}
-
-/// Lets `database` on the server at `url` be written again after a [`freeze`] (a
-/// cutover that failed: the account stays on its source). If it was frozen, the
-/// client sessions opened meanwhile are ended too: they began read-only and would
-/// stay so. Idempotent; a database that was not frozen is left alone.
-pub async fn thaw(url: &str, database: &str) -> Result<(), DbError> {
-    check_name(database, MAX_NAME)?;
-    let (endpoint, config) = Endpoint::postgres(url)?;
-    let (admin, task) = connect(&endpoint, &config, None).await?;
-    let result = async {
-        let frozen = is_frozen(&endpoint, &admin, database).await?;
-        reset_read_only(&endpoint, &admin, database).await?;
-        if frozen {
-            terminate_sessions(&endpoint, &admin, database, true).await?;
-            tracing::info!(%database, endpoint = %endpoint.display(), "postgres database thawed");
-        }
-        Ok(())
-    }
-    .await;
-    close(admin, task).await;
-    result
-}
-
-/// Whether `database` has `default_transaction_read_only = on` as its own setting.
-async fn is_frozen(endpoint: &Endpoint, admin: &Client, database: &str) -> Result<bool, DbError> {
-    admin
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_db_role_setting s
-                              JOIN pg_database d ON d.oid = s.setdatabase
-                             WHERE d.datname = $1 AND s.setrole = 0
-                               AND 'default_transaction_read_only=on' = ANY (s.setconfig))",
-            &[&database],
-        )
-        .await
-        .map(|row| row.get(0))
-        .map_err(|e| query_error(endpoint, &format!("reading the settings of {database}"), &e))
 }

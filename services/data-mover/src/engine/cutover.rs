@@ -229,7 +229,14 @@ pub(crate) async fn complete_after_restart(
     } else {
         Utc::now()
     };
-    freeze::retire_sources(mover.settings(), scheduled).await;
+    // An old copy that may still take writes is never left behind a completed cutover:
+    // the transfer waits (and is retried) until every source is retired.
+    if let Err(not_retired) = freeze::retire_sources(mover.settings(), scheduled).await {
+        return Err(super::EngineError {
+            transfer_id: scheduled.transfer_id,
+            reason: not_retired.to_string(),
+        });
+    }
     for account_id in &state.frozen {
         let unfreeze = TransferCommand::Unfreeze {
             account_id: account_id.clone(),

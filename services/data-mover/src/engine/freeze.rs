@@ -1,10 +1,30 @@
 //! Freezing an account's sources for the switch: its databases stop taking writes
-//! (PostgreSQL: read-only transactions, sessions ended; MariaDB: tables locked, other
-//! sessions ended) and the operator's freeze command, if set, stops the account's own
-//! services. Thawed when the switch fails (the account serves from its source again);
-//! retired when it succeeds (a PostgreSQL source stays read-only, so the old copy can
-//! never drift from the one that now serves; writers still waiting on a MariaDB lock
-//! are cut off first).
+//! and the operator's freeze command, if set, stops the account's own services.
+//! Thawed when the switch fails (the account serves from its source again); retired
+//! when it succeeds: the sources stay frozen for good, so that the old copy can never
+//! drift from the one that now serves.
+//!
+//! Both engines' freezes are **durable**, kept by the database server, not by a
+//! session of ferry: a crash of ferry leaves the sources frozen.
+//! - PostgreSQL ([`postgres::freeze`]): `CONNECT` revoked from `PUBLIC` and every
+//!   role holding it, the database's ownership taken over by ferry's (superuser)
+//!   login, the read-only default set, its sessions ended; recorded in
+//!   `ferry_freeze.frozen`/`revoked` of the server's admin database. Only superusers
+//!   (ferry's login, the logical copy's walsender) still connect.
+//! - MariaDB ([`mysql::freeze`]): the schema's accounts locked (`ACCOUNT LOCK`), their
+//!   and the schema's sessions killed; recorded in the server's `ferry_freeze`
+//!   schema; plus, while ferry runs, the tables' read lock.
+//!
+//! After a restart, with no `SourceFreeze` in hand, [`thaw_sources`] and
+//! [`retire_sources`] finish the job from the transfer alone; both are idempotent.
+//!
+//! An operator who must deliberately undo a retirement (e.g. to serve the account
+//! from its old server again after the new copy was lost) calls
+//! [`postgres::unretire`] / [`mysql::unretire`] for each database, or by hand:
+//! PostgreSQL, in the admin database, `UPDATE ferry_freeze.frozen SET retired = false`
+//! for the database's oid, then a thaw; MariaDB, `UPDATE ferry_freeze.frozen SET
+//! retired = 0 WHERE db = …`, then a thaw (or `ALTER USER … ACCOUNT UNLOCK` of the
+//! accounts listed in `ferry_freeze.locked` and deleting their rows).
 
 use super::StepFailure;
 use super::databases::{Move, db_failure};
@@ -106,6 +126,15 @@ pub(crate) async fn freeze(
                 .map(|lock| frozen.mysql.push(lock)),
         };
         if let Err(e) = outcome {
+            // Part of this database's freeze may have held (its durable half): undone
+            // with the others.
+            let undone = match m.planned().engine {
+                DatabaseEngine::Postgres => postgres::thaw(&spec.source_url, &spec.database).await,
+                DatabaseEngine::Mysql => mysql::thaw(&spec.source_url, &spec.database).await,
+            };
+            if let Err(e) = undone {
+                tracing::error!(database = %spec.database, error = %e, "cannot thaw a source whose freeze failed");
+            }
             frozen.thaw().await;
             return Err(db_failure(TransferPhase::FinalSync, &e));
         }
@@ -113,41 +142,71 @@ pub(crate) async fn freeze(
     Ok(frozen)
 }
 
-/// After a restart, with nothing of the freeze in hand: runs the freeze command's
-/// Thaws what a freeze of `scheduled` may have left frozen when no [`SourceFreeze`]
-/// is in hand (the process that froze them is gone): its PostgreSQL sources made
-/// writable again, the freeze command's `thaw` run. A MariaDB source's locks died
-/// with their session. Best effort, logged.
-pub(crate) async fn thaw_sources(settings: &MoverSettings, scheduled: &TransferScheduled) {
+/// Thaws what a freeze of `scheduled` may have left frozen when no `SourceFreeze`
+/// is in hand (the process that froze them is gone): its PostgreSQL sources' grants
+/// and owners restored, its MariaDB sources' accounts unlocked, the freeze command's
+/// `thaw` run. Sources never frozen are left alone; retired ones stay frozen.
+/// Idempotent; best effort, each failure logged.
+pub async fn thaw_sources(settings: &MoverSettings, scheduled: &TransferScheduled) {
     if let Ok(planned) =
         super::databases::plan(settings, scheduled, super::databases::Purpose::Move)
     {
-        for p in planned
-            .iter()
-            .filter(|p| p.engine == DatabaseEngine::Postgres)
-        {
-            if let Err(e) = postgres::thaw(&p.spec.source_url, &p.spec.database).await {
-                tracing::error!(database = %p.spec.database, error = %e, "cannot thaw a PostgreSQL source");
+        for p in &planned {
+            let (url, database) = (&p.spec.source_url, &p.spec.database);
+            let thawed = match p.engine {
+                DatabaseEngine::Postgres => postgres::thaw(url, database).await,
+                DatabaseEngine::Mysql => mysql::thaw(url, database).await,
+            };
+            if let Err(e) = thawed {
+                tracing::error!(%database, error = %e, "cannot thaw a source database");
             }
         }
     }
     thaw_command(settings, scheduled).await;
 }
 
-/// After a restart, with nothing of the freeze in hand, the switch done: keeps the
-/// PostgreSQL sources read-only for good (best effort, logged).
-pub(crate) async fn retire_sources(settings: &MoverSettings, scheduled: &TransferScheduled) {
-    if let Ok(planned) =
-        super::databases::plan(settings, scheduled, super::databases::Purpose::Move)
-    {
-        for p in planned
-            .iter()
-            .filter(|p| p.engine == DatabaseEngine::Postgres)
-        {
-            if let Err(e) = postgres::freeze(&p.spec.source_url, &p.spec.database).await {
-                tracing::error!(database = %p.spec.database, error = %e, "cannot keep a retired PostgreSQL source read-only");
+/// Why [`retire_sources`] could not retire every source.
+#[derive(Debug, thiserror::Error)]
+#[error("{} source(s) not retired: {}", .0.len(), .0.join("; "))]
+pub struct NotRetired(pub Vec<String>);
+
+/// Retires the sources of `scheduled` when no `SourceFreeze` is in hand (a cutover
+/// interrupted after its verification, completed after a restart): each source
+/// database frozen for good (frozen again first if its freeze was lost, its writers'
+/// sessions ended), then the freeze command's `retire` run. Idempotent. Fails if a
+/// database could not be retired (the others are, all the same): the cutover must not
+/// be completed while an old copy may still take writes; calling again is safe.
+pub async fn retire_sources(
+    settings: &MoverSettings,
+    scheduled: &TransferScheduled,
+) -> Result<(), NotRetired> {
+    let mut failures = Vec::new();
+    match super::databases::plan(settings, scheduled, super::databases::Purpose::Move) {
+        Ok(planned) => {
+            for p in &planned {
+                let (url, database) = (&p.spec.source_url, &p.spec.database);
+                let retired = match p.engine {
+                    DatabaseEngine::Postgres => postgres::retire(url, database).await,
+                    DatabaseEngine::Mysql => mysql::retire(url, database).await,
+                };
+                if let Err(e) = retired {
+                    tracing::error!(%database, error = %e, "cannot retire a source database");
+                    failures.push(format!("{database}: {e}"));
+                }
             }
         }
+        Err(failure) => failures.push(failure.reason),
+    }
+    if let Some(command) = &settings.freeze_command {
+        let hook = Hook::for_transfer(command, scheduled);
+        if let Err(reason) = hook.run("retire").await {
+            tracing::warn!(%reason, "the freeze command could not retire the account");
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(NotRetired(failures))
     }
 }
 
@@ -166,7 +225,7 @@ impl SourceFreeze {
     pub(crate) async fn thaw(self) {
         for (url, database) in &self.postgres {
             if let Err(e) = postgres::thaw(url, database).await {
-                tracing::error!(%database, error = %e, "cannot thaw a PostgreSQL source; it stays read-only");
+                tracing::error!(%database, error = %e, "cannot thaw a PostgreSQL source; it stays frozen");
             }
         }
         for lock in self.mysql {
@@ -182,8 +241,14 @@ impl SourceFreeze {
         }
     }
 
-    /// The switch succeeded: the sources are retired.
+    /// The switch succeeded: the sources are retired, frozen for good (best effort,
+    /// each logged; [`retire_sources`] does it again from the transfer alone).
     pub(crate) async fn retire(self) {
+        for (url, database) in &self.postgres {
+            if let Err(e) = postgres::retire(url, database).await {
+                tracing::error!(%database, error = %e, "cannot retire a PostgreSQL source; it stays frozen, but not marked retired");
+            }
+        }
         for lock in self.mysql {
             let database = lock.database().to_owned();
             if let Err(e) = lock.retire().await {

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test file uses its part
 
+pub mod freeze;
 pub mod network;
 pub mod worker_process;
 

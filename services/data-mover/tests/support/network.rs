@@ -17,42 +17,43 @@ use uuid::Uuid;
 /// Switches the traffic of every verified cutover, rollback or relocation of `log`
 /// until `stop`. With `delay`, each switch waits that long first (a slow network).
 pub async fn switch_verified_transfers(log: EventLog, stop: CancellationToken, delay: Duration) {
-    let mut next = 1;
     let mut scheduled: HashMap<Uuid, TransferScheduled> = HashMap::new();
-    while !stop.is_cancelled() {
-        let filter = vec![log.type_filter(AggregateType::Transfer)];
-        if let Ok(events) = log.replay_filtered(next, filter).await {
-            let events: Vec<_> = events.collect().await;
-            for recorded in events.into_iter().flatten() {
-                next = recorded.sequence + 1;
-                let envelope = recorded.envelope;
-                let Ok(transfer_id) = envelope.aggregate_id.parse::<Uuid>() else {
-                    continue;
-                };
-                match envelope.event {
-                    Event::Transfer(TransferEvent::TransferScheduled(s)) => {
-                        scheduled.insert(transfer_id, s);
-                    }
-                    Event::Transfer(TransferEvent::TransferVerified(_)) => {
-                        if let Some(s) = scheduled.get(&transfer_id) {
-                            if matches!(
-                                s.kind,
-                                TransferKind::Cutover
-                                    | TransferKind::Rollback
-                                    | TransferKind::Relocation
-                            ) {
-                                tokio::time::sleep(delay).await;
-                                switch(&log, s, envelope.correlation_id).await;
-                            }
-                        }
-                    }
-                    _ => {}
+    // One subscription for the whole test: a consumer per poll would exhaust the
+    // stream's consumers.
+    let filter = vec![log.type_filter(AggregateType::Transfer)];
+    let events = log
+        .follow_filtered(1, filter)
+        .await
+        .expect("follows the log");
+    let mut events = std::pin::pin!(events);
+    loop {
+        let recorded = tokio::select! {
+            recorded = events.next() => recorded,
+            () = stop.cancelled() => return,
+        };
+        let Some(Ok(recorded)) = recorded else {
+            return;
+        };
+        let envelope = recorded.envelope;
+        let Ok(transfer_id) = envelope.aggregate_id.parse::<Uuid>() else {
+            continue;
+        };
+        match envelope.event {
+            Event::Transfer(TransferEvent::TransferScheduled(s)) => {
+                scheduled.insert(transfer_id, s);
+            }
+            Event::Transfer(TransferEvent::TransferVerified(_)) => {
+                if let Some(s) = scheduled.get(&transfer_id)
+                    && matches!(
+                        s.kind,
+                        TransferKind::Cutover | TransferKind::Rollback | TransferKind::Relocation
+                    )
+                {
+                    tokio::time::sleep(delay).await;
+                    switch(&log, s, envelope.correlation_id).await;
                 }
             }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(20)) => {}
-            () = stop.cancelled() => {}
+            _ => {}
         }
     }
 }

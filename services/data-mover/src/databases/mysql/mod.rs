@@ -22,7 +22,8 @@
 //!
 //! The switch is shared with the binary-log catch-up copy ([`super::mysql_binlog`]).
 //! This module also owns the **freeze** of a schema for a cutover ([`freeze()`],
-//! [`MysqlFreeze`]): its writes stopped by a session holding its tables' read lock.
+//! [`MysqlFreeze`], [`thaw`], [`retire`], [`unretire`]): its accounts locked durably
+//! and their sessions killed, its tables read-locked while ferry runs.
 //!
 //! - `client`: sessions, bound parameters, quoted identifiers, errors.
 //! - `schema`: a schema's existence, character set, tables, creation and removal.
@@ -30,12 +31,14 @@
 //! - `objects`: triggers, routines, events and views, dumped, loaded, dropped.
 //! - `copy`, `switch`: the two parts of a copy.
 //! - `checksum`: the per-table checks verification compares.
-//! - `freeze`: the cutover's freeze.
+//! - `freeze`, `accounts`: the cutover's freeze, and its durable half (the accounts'
+//!   locks and ferry's records of them).
 //!
 //! [`DbError::AlreadyExists`]: crate::databases::DbError::AlreadyExists
 //! [`CopySpec::replace_existing`]: crate::databases::CopySpec::replace_existing
 //! [`replaced_name`]: crate::databases::replaced_name
 
+mod accounts;
 mod checksum;
 pub(crate) mod client;
 mod copy;
@@ -48,7 +51,7 @@ mod switch;
 pub use checksum::checksum;
 pub use copy::copy;
 pub(crate) use copy::{data_dump, ends, prepare_final, verify_staging};
-pub use freeze::{MysqlFreeze, freeze};
+pub use freeze::{MysqlFreeze, freeze, retire, thaw, unretire};
 pub(crate) use objects::dump_objects;
 pub(crate) use schema::{create_schema, drop_schema, schema, tables_of};
 pub(crate) use switch::switch;

@@ -2,10 +2,12 @@
 //! one atomic `RENAME TABLE` (MariaDB cannot rename a schema), with the source's
 //! triggers, routines, events and views created after them; an existing final schema
 //! kept aside when the copy replaces it. Shared by the dump copy ([`super::copy()`]) and
-//! the binary-log copy ([`crate::databases::mysql_binlog`]).
+//! the binary-log copy ([`crate::databases::mysql_binlog`]). A freeze ferry recorded
+//! for the final name (a retired source the copy replaces) is lifted afterwards.
 
 use tokio_util::sync::CancellationToken;
 
+use super::accounts;
 use super::client::{self, Client, ER_DB_CREATE_EXISTS, ident};
 use super::objects::{drop_objects, dump_objects, load_objects};
 use super::schema::{
@@ -43,15 +45,24 @@ pub(crate) async fn switch(
 ) -> Result<(), DbError> {
     spec.phase(CopyPhase::Switching);
     match schema(dst, &spec.destination_name, cancel).await? {
-        None => switch_new(spec, dst, staging, charset, objects, cancel).await,
+        None => switch_new(spec, dst, staging, charset, objects, cancel).await?,
         Some(old) if spec.replace_existing => {
             let old = (old.0.as_str(), old.1.as_str());
-            switch_replacing(spec, dst, staging, (charset, old), objects, cancel).await
+            switch_replacing(spec, dst, staging, (charset, old), objects, cancel).await?;
         }
-        Some(_) => Err(DbError::AlreadyExists {
-            name: spec.destination_name.clone(),
-        }),
+        Some(_) => {
+            return Err(DbError::AlreadyExists {
+                name: spec.destination_name.clone(),
+            });
+        }
     }
+    // The name may have been a retired source's (a rollback onto the server the
+    // account left): its accounts, locked for that copy, must reach this one.
+    if let Err(e) = accounts::release(dst, &spec.destination_name).await {
+        tracing::error!(database = %spec.destination_name, error = %e,
+            "the accounts locked for the replaced copy stay locked; unretire the schema");
+    }
+    Ok(())
 }
 
 /// `RENAME TABLE a TO b, …` for `(from schema, to schema, table)` moves.

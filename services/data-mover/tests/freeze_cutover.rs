@@ -1,0 +1,132 @@
+//! A real cutover, through the log, while the account's own users (not superusers)
+//! keep writing to its source databases, and go on trying after it completed: no
+//! row may exist only on the old copy, during the cutover or after it (the source
+//! is retired, frozen for good).
+
+mod support;
+
+use ferry_data_mover::MoverSettings;
+use ferry_data_mover::databases::{DbError, mysql, postgres};
+use ferry_events::*;
+use support::freeze::{Writers, my_writers, pg_writers};
+use support::*;
+use uuid::Uuid;
+
+/// How many more attempts every writer must make after the cutover.
+const TRIES: u64 = 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cutover_lets_no_write_of_the_accounts_users_land_on_the_old_copy() {
+    let mut world = World::new().await;
+    let app = format!("{}app", world.tag);
+    let (src_pg, src_my) = (world.db("srv-1", "shop_pg"), world.db("srv-1", "shop_my"));
+    write(&world.path("srv-1", "files/shop/www/index.php"), b"<?php");
+    write(
+        &world.path("srv-1", "mail/shop/Maildir/cur/1"),
+        b"Subject: x",
+    );
+    pg_shop(&src_pg, 500).await;
+    my_shop(&src_my, 500);
+    // The account's own users: the PostgreSQL database's owner, a MariaDB user with
+    // every privilege on its schema.
+    pg("postgres")
+        .await
+        .expect("connects")
+        .batch_execute(&format!(
+            "CREATE ROLE \"{app}\" LOGIN PASSWORD 'pw';
+             ALTER DATABASE \"{src_pg}\" OWNER TO \"{app}\";"
+        ))
+        .await
+        .expect("the account's role");
+    pg(&src_pg)
+        .await
+        .expect("connects")
+        .batch_execute(&format!("ALTER TABLE items OWNER TO \"{app}\""))
+        .await
+        .expect("the account's table");
+    my(&format!(
+        "CREATE USER '{app}'@'%' IDENTIFIED BY 'pw';
+         GRANT ALL ON `{src_my}`.* TO '{app}'@'%';"
+    ))
+    .expect("the account's user");
+
+    world
+        .client_and_transit(vec![shop_with_both_databases()])
+        .await;
+    world.start(MoverSettings::default());
+    let pg_writers =
+        pg_writers(&app, &src_pg, "INSERT INTO items (label) VALUES ('w')").expect("pg writers");
+    let my_writers = my_writers(
+        &format!("INSERT INTO `{src_my}`.orders (note) VALUES ('w')"),
+        &[("my: new connection each time", &app)],
+        &app,
+    )
+    .expect("my writers");
+    assert!(pg_writers.keep_writing(3).await && my_writers.keep_writing(3).await);
+
+    let moving = Uuid::now_v7();
+    world
+        .account_transfer(TransferKind::Cutover, "acc-1", moving)
+        .await;
+    let events = world.ended(moving, 180).await;
+    assert!(
+        completed(&events).is_some(),
+        "{:?} {:?}",
+        types(&events),
+        failed(&events)
+    );
+    let (dst_pg, dst_my) = (world.db("tr-1", "shop_pg"), world.db("tr-1", "shop_my"));
+    let same = |when: &str| {
+        let (src_pg, dst_pg, src_my, dst_my) = (&src_pg, &dst_pg, &src_my, &dst_my);
+        let when = when.to_owned();
+        async move {
+            assert_eq!(
+                pg_count(src_pg).await,
+                pg_count(dst_pg).await,
+                "PostgreSQL rows only on the old copy {when}"
+            );
+            assert_eq!(
+                my_count(src_my),
+                my_count(dst_my),
+                "MariaDB rows only on the old copy {when}"
+            );
+        }
+    };
+    same("at the switch").await;
+    let attempts = |w: &Writers| w.attempts().iter().sum::<u64>();
+    let before = attempts(&pg_writers) + attempts(&my_writers);
+    assert!(pg_writers.keep_trying(TRIES).await && my_writers.keep_trying(TRIES).await);
+    same("after the switch").await;
+
+    // Retired: no thaw lets them in, whatever asks.
+    let refused = postgres::thaw(pg_url(), &src_pg).await;
+    assert!(
+        matches!(refused, Err(DbError::Retired { .. })),
+        "{refused:?}"
+    );
+    let refused = mysql::thaw(my_url(), &src_my).await;
+    assert!(
+        matches!(refused, Err(DbError::Retired { .. })),
+        "{refused:?}"
+    );
+    assert!(pg_writers.keep_trying(TRIES).await && my_writers.keep_trying(TRIES).await);
+    same("after a thaw was refused").await;
+    let after = attempts(&pg_writers) + attempts(&my_writers);
+    println!(
+        "cutover: 0 rows only on the old copy, {} write attempts on it after the switch",
+        after - before
+    );
+
+    pg_writers.stop().await;
+    my_writers.stop().await;
+    world.stop().await;
+    let _ = postgres::unretire(pg_url(), &src_pg).await;
+    let _ = mysql::unretire(my_url(), &src_my).await;
+    world.cleanup().await;
+    let _ = pg("postgres")
+        .await
+        .expect("connects")
+        .batch_execute(&format!("DROP ROLE IF EXISTS \"{app}\""))
+        .await;
+    let _ = my(&format!("DROP USER IF EXISTS '{app}'@'%'"));
+}

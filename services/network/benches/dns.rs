@@ -23,7 +23,8 @@
 //! Environment: BENCH_DNS_ZONES (1000), BENCH_DNS_SECS (5, per run),
 //! BENCH_DNS_CLIENTS (dnsperf -c, 4), BENCH_DNS_OUTSTANDING (dnsperf -q, 100),
 //! BENCH_DNS_RATES (comma-separated queries/s of the latency runs; empty:
-//! none), BENCH_DNS_UDP_READERS (ferry's `DnsSettings::udp_readers`).
+//! none), BENCH_DNS_UDP_READERS (ferry's `DnsSettings::udp_readers`),
+//! BENCH_DNS_WORKERS (ferry's tokio worker threads; one per core).
 
 use std::{
     fmt::Write as _,
@@ -67,7 +68,14 @@ fn main() -> BenchResult<()> {
     fs::write(&queries, query_file(&zone_set))?;
     let query_count = zone_set.len() * QUERIES_PER_ZONE;
 
-    let runtime = tokio::runtime::Runtime::new()?;
+    // ferry's runtime: tokio's default (one worker per core) unless
+    // BENCH_DNS_WORKERS says otherwise.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let workers = env_number("BENCH_DNS_WORKERS", cores)?.max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?;
     let store = ZoneStore::new();
     let loading = Instant::now();
     for zone in &zone_set {
@@ -154,7 +162,7 @@ fn main() -> BenchResult<()> {
     )?;
     writeln!(
         report,
-        "ferry loaded the zones in {:.1} ms; {udp_readers} UDP reader(s)",
+        "ferry loaded the zones in {:.1} ms; {udp_readers} UDP reader(s), {workers} tokio worker(s)",
         ferry_load.as_secs_f64() * 1e3
     )?;
     writeln!(report, "{:<40} {:>20} {:>20}", "", "ferry", "knot")?;

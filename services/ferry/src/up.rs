@@ -22,7 +22,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let runtime = Runtime::start(args.runtime.clone(), "ferry")
         .await
         .context("starting ferry")?;
-    let routes = services(&runtime, args)?;
+    let routes = services(&runtime, args).await?;
     runtime.serve(routes).await.context("serving")?;
     tracing::info!("ferry stopped");
     Ok(())
@@ -40,7 +40,7 @@ pub async fn up_embedded(
     let runtime = Runtime::start_embedded(args.runtime.clone(), "ferry", shutdown)
         .await
         .context("starting ferry")?;
-    let routes = services(&runtime, args)?;
+    let routes = services(&runtime, args).await?;
     runtime
         .serve_on(listener, routes)
         .await
@@ -65,7 +65,7 @@ fn check(args: &UpArgs) -> anyhow::Result<()> {
 }
 
 /// Starts every service in `runtime`; their routes, with `/openapi.json`.
-fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Router> {
+async fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Router> {
     let data_mover = args
         .data_mover
         .settings()
@@ -78,6 +78,7 @@ fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Router> {
     let data_mover = ferry_data_mover::service(runtime, data_mover);
     let read = ferry_migration_state::service(runtime, args.read);
     ferry_network::service(runtime, &args.network)
+        .await
         .map_err(anyhow::Error::msg)
         .context("starting the network service")?;
     let reactions = ferry_infra::policy::routes::router(runtime.parked.clone());

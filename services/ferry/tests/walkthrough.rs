@@ -42,6 +42,43 @@ fn moving_transfer(state: &MigrationState, account: &str) -> Uuid {
 }
 
 /// The stream sequence of the last event of an aggregate that `pick` accepts.
+/// `dig +short` of `name`'s `kind` records at ferry's DNS, sorted.
+async fn dig(port: u16, name: &str, kind: &str) -> Vec<String> {
+    let out = dig_run(port, &[name, kind, "+short"]).await;
+    let mut lines: Vec<String> = out.lines().map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+/// The TTL of the first answer to `name`'s `kind`.
+async fn dig_ttl(port: u16, name: &str, kind: &str) -> Option<u32> {
+    let out = dig_run(port, &[name, kind, "+noall", "+answer"]).await;
+    out.lines()
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|ttl| ttl.parse().ok())
+}
+
+/// The status of a query for `name` (`NOERROR`, `NXDOMAIN`, `REFUSED`...).
+async fn dig_status(port: u16, name: &str) -> String {
+    let out = dig_run(port, &[name, "A", "+noall", "+comments"]).await;
+    out.split("status: ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or("no status")
+        .to_owned()
+}
+
+async fn dig_run(port: u16, args: &[&str]) -> String {
+    let output = tokio::process::Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=2"])
+        .args(args)
+        .output()
+        .await
+        .expect("dig runs (Debian's bind9-dnsutils; scripts/test installs it)");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Who recorded the events of an aggregate, each actor once, in order.
 async fn actors_of(log: &EventLog, kind: AggregateType, id: &str) -> Vec<Actor> {
     let aggregate = AggregateRef::new(kind, id).expect("an id");
@@ -78,7 +115,10 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     // Declared before ferry: dropped (its databases with it) after ferry is killed.
     let demo = Demo::new();
     demo.client_data().await?;
-    let env = demo.ferry_env();
+    let mut env = demo.ferry_env();
+    let dns_port = free_dns_port();
+    let dns_addr = format!("127.0.0.1:{dns_port}");
+    env.push(("FERRY_DNS_ADDR", dns_addr));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ferry = start_with(&stack, &env).await;
     let support = ferry.api("support:jdoe");
@@ -255,6 +295,27 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     lowered.sort_unstable();
     assert_eq!(lowered, ["bakery.example", "blog.bakery.example"]);
 
+    // The provider's DNS answers for the zones of domains on it, from the client
+    // server, with their TTL lowered; a domain on another DNS provider is refused.
+    assert_eq!(dig(dns_port, "bakery.example", "A").await, ["192.0.2.42"]);
+    assert_eq!(dig_ttl(dns_port, "bakery.example", "A").await, Some(60));
+    assert_eq!(
+        dig(dns_port, "www.bakery.example", "A").await,
+        ["192.0.2.42", "bakery.example."]
+    );
+    assert_eq!(
+        dig(dns_port, "bakery.example", "MX").await,
+        [
+            "10 mx1.hosting.example.",
+            "20 mx2.hosting.example.",
+            "5 bakery.hosting.example."
+        ]
+    );
+    assert_eq!(
+        dig_status(dns_port, "bakery-paris.example").await,
+        "REFUSED"
+    );
+
     // Step 4: one account at a time; moved once copied and its traffic switched.
     post(&customer, format!("/migrations/{m}/accounts/acc-1207/move")).await?;
     let t1 = moving_transfer(&migration(&log, m).await, "acc-1207");
@@ -318,6 +379,20 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         "uploaded on transit",
     );
     wait_for_place(&log, m, "acc-1207", &Place::Transit, TRANSFER_SECS).await;
+    // Its zone follows it to the transit server, the server's own MX too.
+    assert_eq!(
+        dig(dns_port, "bakery.example", "A").await,
+        ["198.51.100.11"]
+    );
+    assert_eq!(
+        dig(dns_port, "bakery.example", "AAAA").await,
+        ["2001:db8:100::11"]
+    );
+    assert!(
+        dig(dns_port, "bakery.example", "MX")
+            .await
+            .contains(&"5 transit-01.hosting.example.".to_owned())
+    );
 
     post(&customer, format!("/migrations/{m}/accounts/acc-1208/move")).await?;
     let t2 = moving_transfer(&migration(&log, m).await, "acc-1208");

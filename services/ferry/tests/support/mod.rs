@@ -38,6 +38,17 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A port free for both UDP and TCP on 127.0.0.1 (the DNS server listens on both).
+pub fn free_dns_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+        let port = udp.local_addr().expect("bound").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// Starts `ferry up` with instant transit installations and wipes and a calendar
 /// open round the clock, and waits until it is ready.
 pub async fn start(stack: &TestStack) -> Ferry {
@@ -95,6 +106,9 @@ fn up_settings(stack: &TestStack) -> Vec<(&'static str, String)> {
         ("FERRY_WORKING_DAYS", "mon-sun".into()),
         ("FERRY_WORKING_HOURS", "00:00-24:00".into()),
         ("FERRY_TIME_ZONE", "UTC".into()),
+        // Its own DNS server and redirect, beside the other tests'.
+        ("FERRY_DNS_ADDR", format!("127.0.0.1:{}", free_dns_port())),
+        ("FERRY_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port())),
     ]
 }
 

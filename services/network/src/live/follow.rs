@@ -1,20 +1,72 @@
 //! Follows the log from its start, folds each event into the [`LiveState`] and
-//! hands the changes to the sinks (the DNS server's zones, the redirect's table).
+//! applies the changes to what is served (the DNS server's zones, the redirect's
+//! table).
 //! A broken subscription is opened again after the last event applied, so nothing
 //! is skipped nor applied twice.
 
 use super::state::{LiveChange, LiveState};
+use crate::dns::{Zone, ZoneStore};
+use crate::redirect::RedirectTable;
 use ferry_events::AggregateType;
 use ferry_infra::event_log::EventLog;
 use futures::StreamExt;
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Where live changes go.
-pub trait LiveSink: Send + Sync + 'static {
-    /// Applies one change; never blocks for long.
-    fn apply(&self, change: &LiveChange);
+/// What the live changes go to: the DNS server's zones and the redirect's table.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The DNS server's zones.
+    pub zones: ZoneStore,
+    /// The redirect's table.
+    pub redirect: RedirectTable,
+    /// The port each server's web front listens on (the redirect's upstreams).
+    pub upstream_port: u16,
+    /// How long a hold waits for the requests already forwarded to finish.
+    pub in_flight_bound: Duration,
+}
+
+impl Served {
+    /// Applies one change.
+    pub async fn apply(&self, change: &LiveChange) {
+        match change {
+            LiveChange::Zone {
+                domain,
+                serial,
+                records,
+            } => {
+                let zone = Zone {
+                    domain: domain.clone(),
+                    serial: *serial,
+                    records: records.clone(),
+                };
+                if let Err(e) = self.zones.upsert(zone) {
+                    tracing::warn!(%domain, error = %e, "a zone cannot be served");
+                }
+            }
+            LiveChange::ZoneRemoved { domain } => {
+                self.zones.remove(domain);
+            }
+            LiveChange::Host { host, account_id } => self.redirect.route_host(host, account_id),
+            LiveChange::HostRemoved { host } => self.redirect.remove_host(host),
+            LiveChange::Locate {
+                account_id,
+                address,
+            } => {
+                let upstream = SocketAddr::new(*address, self.upstream_port);
+                self.redirect.locate(account_id, upstream);
+            }
+            LiveChange::Hold { account_id } => {
+                let report = self.redirect.hold(account_id, self.in_flight_bound).await;
+                if report.aborted > 0 {
+                    tracing::warn!(%account_id, aborted = report.aborted,
+                        "requests still running at the source were cut at the freeze");
+                }
+            }
+            LiveChange::Release { account_id } => self.redirect.release(account_id),
+        }
+    }
 }
 
 /// The aggregates the live state folds.
@@ -26,11 +78,11 @@ const FOLLOWED: &[AggregateType] = &[
     AggregateType::AccountTraffic,
 ];
 
-/// Follows `log` until `shutdown`, applying every change to each of `sinks`.
+/// Follows `log` until `shutdown`, applying every change to what is `served`.
 /// `caught_up` is cancelled once the events present at the start are applied.
 pub async fn follow(
     log: EventLog,
-    sinks: Vec<Arc<dyn LiveSink>>,
+    served: Served,
     caught_up: CancellationToken,
     shutdown: CancellationToken,
 ) {
@@ -67,9 +119,7 @@ pub async fn follow(
                     // read starts after all of them.
                     next = recorded.sequence + 1;
                     for change in state.apply(&recorded.envelope) {
-                        for sink in &sinks {
-                            sink.apply(&change);
-                        }
+                        served.apply(&change).await;
                     }
                     if recorded.sequence >= end {
                         caught_up.cancel();

@@ -5,5 +5,5 @@
 pub mod follow;
 pub mod state;
 
-pub use follow::{LiveSink, follow};
+pub use follow::{Served, follow};
 pub use state::{LiveChange, LiveState};

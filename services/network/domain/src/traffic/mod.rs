@@ -92,12 +92,12 @@ impl Decider for AccountTrafficDecider {
             to_server_id: c.to_server_id.clone(),
         });
         if state.redirect != wanted {
-            if let Some(on) = &state.redirect {
-                if wanted.is_none() {
-                    events.push(AccountTrafficEvent::RedirectRemoved(RedirectRemoved {
-                        from_server_id: on.from_server_id.clone(),
-                    }));
-                }
+            if let Some(on) = &state.redirect
+                && wanted.is_none()
+            {
+                events.push(AccountTrafficEvent::RedirectRemoved(RedirectRemoved {
+                    from_server_id: on.from_server_id.clone(),
+                }));
             }
             if let Some(wanted) = wanted {
                 events.push(AccountTrafficEvent::RedirectEnabled(wanted));

@@ -63,7 +63,12 @@ struct BackendState {
 
 impl Backend {
     pub(crate) async fn start(name: &'static str) -> Backend {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        Self::start_on(name, "127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    /// A backend listening on `addr` (a server's own address, in the live tests).
+    pub(crate) async fn start_on(name: &'static str, addr: SocketAddr) -> Backend {
+        let listener = TcpListener::bind(addr).await.expect("binds");
         let addr = listener.local_addr().expect("address");
         let (gated_arrivals, gated) = mpsc::unbounded_channel();
         let state = Arc::new(BackendState {

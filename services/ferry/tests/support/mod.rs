@@ -68,6 +68,8 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
             .try_init();
     }
     let mut settings_env = up_settings(stack);
+    // A setting given here replaces the default (a flag may be given once).
+    settings_env.retain(|(name, _)| env.iter().all(|(given, _)| given != name));
     settings_env.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
     let args = up_args(&settings_env);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -55,7 +55,12 @@ pub struct DatabaseArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct TelemetryArgs {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `ferry_infra=debug,info`.
-    #[arg(long = "log", env = "FERRY_LOG", default_value = "info")]
+    /// The DNS server's library logs every query at `info`: kept to warnings.
+    #[arg(
+        long = "log",
+        env = "FERRY_LOG",
+        default_value = "info,hickory_server=warn"
+    )]
     pub log: String,
     /// Log format.
     #[arg(long = "log-format", env = "FERRY_LOG_FORMAT", default_value = "text")]

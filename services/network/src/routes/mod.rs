@@ -12,6 +12,7 @@
 
 mod backend;
 mod error;
+pub mod lab;
 mod linux;
 mod names;
 mod netns;

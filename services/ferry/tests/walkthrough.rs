@@ -23,8 +23,10 @@ use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::projection::rebuild::build_shadow;
 use ferry_infra::testkit::{TestStack, eventually, eventually_some};
 use ferry_migration_state::projection::MigrationState as MigrationStateProjection;
+use ferry_network::routes::lab::{Lab, LabServer};
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::net::IpAddr;
 use support::*;
 use uuid::Uuid;
 
@@ -42,6 +44,24 @@ fn moving_transfer(state: &MigrationState, account: &str) -> Uuid {
 }
 
 /// The stream sequence of the last event of an aggregate that `pick` accepts.
+/// The example fleet's servers in a network lab: srv-0042 and its transit servers,
+/// each answering its id over HTTP on its public addresses.
+async fn fleet_network() -> Lab {
+    let ip = |text: &str| text.parse::<IpAddr>().expect("an address");
+    let servers = [
+        LabServer::new("srv-0042", &[ip("192.0.2.42"), ip("2001:db8::42")], false),
+        LabServer::new(
+            "tr-0001",
+            &[ip("198.51.100.11"), ip("2001:db8:100::11")],
+            true,
+        ),
+        LabServer::new("tr-0002", &[ip("198.51.100.12")], true),
+    ];
+    Lab::up("walk", &servers, 80)
+        .await
+        .expect("the network lab (root, iproute2, nftables)")
+}
+
 /// `dig +short` of `name`'s `kind` records at ferry's DNS, sorted.
 async fn dig(port: u16, name: &str, kind: &str) -> Vec<String> {
     let out = dig_run(port, &[name, kind, "+short"]).await;
@@ -119,6 +139,13 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     let dns_port = free_dns_port();
     let dns_addr = format!("127.0.0.1:{dns_port}");
     env.push(("FERRY_DNS_ADDR", dns_addr));
+    // The provider's network for the example fleet, in namespaces of this test: the
+    // reinstallation's IP reroute is applied to it for real, and measured.
+    let lab = fleet_network().await;
+    let routes = demo.path("network", "routes.json");
+    std::fs::create_dir_all(demo.path("network", ""))?;
+    lab.write_description(&routes)?;
+    env.push(("FERRY_IP_ROUTES", routes.display().to_string()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ferry = start_with(&stack, &env).await;
     let support = ferry.api("support:jdoe");
@@ -500,6 +527,27 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         )
         .await?;
     wait_for_state(&log, m, "relocating").await;
+    // The client server's IPs went to the transit server during the reinstallation
+    // and came home after it, through the lab's router, each way measured.
+    let route = eventually_some(60, || async {
+        let view = support.get(&format!("/migrations/{m}")).await.ok()?;
+        let route = view["view"]["network"]["ip_route"].clone();
+        route["restored_at"].is_string().then_some(route)
+    })
+    .await
+    .expect("the IPs rerouted and routed home");
+    eprintln!(
+        "IPs of srv-0042 rerouted: {} ms unavailable; routed home: {} ms",
+        route["reroute_unavailability_ms"], route["restore_unavailability_ms"]
+    );
+    assert_eq!(route["to_server_id"], "tr-0001");
+    assert!(route["reroute_unavailability_ms"].is_u64(), "{route}");
+    assert!(route["restore_unavailability_ms"].is_u64(), "{route}");
+    let home = lab.fetch("192.0.2.42".parse()?).await?;
+    assert_eq!(
+        home, "srv-0042",
+        "the client server answers its own IPs again"
+    );
 
     // Step 7: support moves the accounts back, one by one.
     let mut relocations = vec![];

@@ -5,7 +5,7 @@
 //! the transit server at the switch: no request fails, none reaches the old copy
 //! once held.
 
-#[allow(dead_code)] // the redirect tests' backends and load generator, shared
+// The redirect tests' backends and load generator, shared.
 mod redirect_support;
 
 use ferry_events::*;

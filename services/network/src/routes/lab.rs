@@ -383,7 +383,7 @@ impl Lab {
             let Some(pid) = owner_pid(prefix, name) else {
                 continue;
             };
-            if Path::new(&format!("/proc/{pid}")).exists() {
+            if process_alive(pid) {
                 continue;
             }
             // Checked again as a name: it comes from the system, and reaches a
@@ -753,6 +753,21 @@ fn owner_pid(prefix: &str, name: &str) -> Option<u32> {
     (!role.is_empty() && parts.next().is_none()).then_some(pid)
 }
 
+/// Whether process `pid` still runs. A zombie does not: a process killed outright
+/// stays one until reaped (by an init that may take its time), while its
+/// namespaces are already orphaned.
+fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // `pid (comm) state …`: comm may hold spaces and parentheses, the state
+    // follows the last `)`.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
 /// Links `peer` to the router with link `number` of `addressing`: router
 /// interface `device`, `eth0` in the peer, the peer's default routes via the
 /// router.
@@ -1048,6 +1063,12 @@ mod tests {
         ] {
             assert_eq!(owner_pid("lab", other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_pid_above_any_pid_max_is_not() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(u32::MAX));
     }
 
     #[test]

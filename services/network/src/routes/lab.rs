@@ -291,12 +291,13 @@ pub struct Lab {
     nodes: Vec<Node>,
     /// Every namespace made, deleted at teardown.
     created: Vec<NamespaceName>,
-    answering: Vec<AnswerServer>,
+    /// The running answer servers, by server id.
+    answering: Vec<(String, AnswerServer)>,
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for server in self.answering.drain(..) {
+        for (_, server) in self.answering.drain(..) {
             server.stop_blocking();
         }
         for namespace in self.created.drain(..) {
@@ -427,7 +428,11 @@ impl Lab {
             )
             .await?;
             for ip in node.server.public_ips() {
-                publish(router, node, ip).await?;
+                let next_hop = match ip {
+                    IpAddr::V4(_) => IpAddr::V4(addressing.v4(number, 2)),
+                    IpAddr::V6(_) => IpAddr::V6(addressing.v6(number, 2)),
+                };
+                publish(router, node, ip, next_hop).await?;
             }
         }
         Ok(())
@@ -464,7 +469,7 @@ impl Lab {
                 .map(|ip| SocketAddr::new(ip, self.port))
                 .collect();
             let server = serve(&node.namespace, &node.server.server_id, binds).await?;
-            self.answering.push(server);
+            self.answering.push((node.server.server_id.clone(), server));
         }
         Ok(())
     }
@@ -573,7 +578,7 @@ impl Lab {
 
     /// Stops the answer servers and deletes every namespace, waiting for both.
     pub async fn down(mut self) {
-        for server in std::mem::take(&mut self.answering) {
+        for (_, server) in std::mem::take(&mut self.answering) {
             server.stop().await;
         }
         for namespace in std::mem::take(&mut self.created) {
@@ -581,6 +586,18 @@ impl Lab {
                 tracing::warn!(%error, "lab: namespace not deleted");
             }
         }
+    }
+
+    /// Stops the answer server of `server_id`, as its reinstallation would:
+    /// its addresses then answer nowhere (connections refused) until rerouted.
+    /// Returns whether it was answering.
+    pub async fn stop_answering(&mut self, server_id: &str) -> bool {
+        let Some(index) = self.answering.iter().position(|(id, _)| id == server_id) else {
+            return false;
+        };
+        let (_, server) = self.answering.remove(index);
+        server.stop().await;
+        true
     }
 
     /// The prefix the lab was built with.
@@ -816,13 +833,13 @@ async fn link(
 }
 
 /// Puts public address `ip` on `node`'s loopback, and its host route on the
-/// router via the node's link.
-async fn publish(router: &str, node: &Node, ip: IpAddr) -> Result<(), LabError> {
-    let (host, next_hop) = match ip {
-        IpAddr::V4(_) => (format!("{ip}/32"), node.link.ipv4.map(IpAddr::V4)),
-        IpAddr::V6(_) => (format!("{ip}/128"), node.link.ipv6.map(IpAddr::V6)),
+/// router via `next_hop`, the node's link address of its family.
+async fn publish(router: &str, node: &Node, ip: IpAddr, next_hop: IpAddr) -> Result<(), LabError> {
+    let host = match ip {
+        IpAddr::V4(_) => format!("{ip}/32"),
+        IpAddr::V6(_) => format!("{ip}/128"),
     };
-    let next_hop = next_hop.map(|hop| hop.to_string()).unwrap_or_default();
+    let next_hop = next_hop.to_string();
     let namespace = node.namespace.as_str();
     run("ip", &["-n", namespace, "addr", "add", &host, "dev", "lo"]).await?;
     run(

@@ -20,9 +20,10 @@
 //!   ([`Lab::remove_leftovers`]).
 //! - Link `i` (0 for the internet, then one per server in the order given) is
 //!   `10.B.i.0/24` and `fdXX:XXXX:XXXX:i::/64`, the router `.1`/`::1`, the peer
-//!   `.2`/`::2`, with `B` and the `X`s derived from the lab's name: two labs never
-//!   describe the same link addresses, so a description used with the wrong lab
-//!   fails instead of half-working.
+//!   `.2`/`::2`, with `B` and the `X`s (40 bits) hashed from the lab's name: two
+//!   labs practically never describe the same link addresses, so a description
+//!   used with the wrong lab fails instead of half-working. (Addresses inside
+//!   namespaces never clash anyway.)
 //! - Interfaces are named by index (`to-internet`, `to-s<i>` on the router,
 //!   `eth0` in the peer), within the kernel's 15 characters whatever the ids.
 //! - Needs root (namespaces, `setns`), iproute2, `sysctl` and, for the reroute

@@ -363,3 +363,29 @@ async fn namespaces_left_by_a_killed_run_of_the_prefix_are_removed() {
     assert!(listed.contains(&other), "{listed:?}");
     lab.down().await;
 }
+
+#[tokio::test]
+async fn a_client_that_stopped_answering_is_unavailable_until_the_transit_takes_its_addresses() {
+    let mut lab = lab("lt-outage").await;
+    let file = DescriptionFile::new(lab.prefix());
+    lab.write_description(&file.0).expect("description written");
+    let router = ConfiguredRouter::from_file(Some(&file.0)).expect("configured router");
+    let client_ips = public_ips(CLIENT);
+    // Its reinstallation began: nothing answers on its addresses.
+    assert!(lab.stop_answering(CLIENT).await);
+    assert!(!lab.stop_answering(CLIENT).await, "stopped twice");
+    let silent = lab.fetch(client_ips[0]).await;
+    assert!(matches!(silent, Err(LabError::Fetch { .. })), "{silent:?}");
+
+    let rerouted_ms = router
+        .reroute(CLIENT, &client_ip_strings(), TRANSIT_1)
+        .await
+        .expect("reroute");
+    println!("reroute of a silent {CLIENT} → {TRANSIT_1}: unavailable at most {rerouted_ms} ms");
+    assert!((1..5_000).contains(&rerouted_ms), "{rerouted_ms} ms");
+    assert_eq!(
+        answers(&lab, &client_ips).await,
+        everywhere(TRANSIT_1, &client_ips)
+    );
+    lab.down().await;
+}

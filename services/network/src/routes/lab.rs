@@ -20,9 +20,10 @@
 //!   ([`Lab::remove_leftovers`]).
 //! - Link `i` (0 for the internet, then one per server in the order given) is
 //!   `10.B.i.0/24` and `fdXX:XXXX:XXXX:i::/64`, the router `.1`/`::1`, the peer
-//!   `.2`/`::2`, with `B` and the `X`s derived from the lab's name: two labs never
-//!   describe the same link addresses, so a description used with the wrong lab
-//!   fails instead of half-working.
+//!   `.2`/`::2`, with `B` and the `X`s (40 bits) hashed from the lab's name: two
+//!   labs practically never describe the same link addresses, so a description
+//!   used with the wrong lab fails instead of half-working. (Addresses inside
+//!   namespaces never clash anyway.)
 //! - Interfaces are named by index (`to-internet`, `to-s<i>` on the router,
 //!   `eth0` in the peer), within the kernel's 15 characters whatever the ids.
 //! - Needs root (namespaces, `setns`), iproute2, `sysctl` and, for the reroute
@@ -291,12 +292,13 @@ pub struct Lab {
     nodes: Vec<Node>,
     /// Every namespace made, deleted at teardown.
     created: Vec<NamespaceName>,
-    answering: Vec<AnswerServer>,
+    /// The running answer servers, by server id.
+    answering: Vec<(String, AnswerServer)>,
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        for server in self.answering.drain(..) {
+        for (_, server) in self.answering.drain(..) {
             server.stop_blocking();
         }
         for namespace in self.created.drain(..) {
@@ -383,7 +385,7 @@ impl Lab {
             let Some(pid) = owner_pid(prefix, name) else {
                 continue;
             };
-            if Path::new(&format!("/proc/{pid}")).exists() {
+            if process_alive(pid) {
                 continue;
             }
             // Checked again as a name: it comes from the system, and reaches a
@@ -427,7 +429,11 @@ impl Lab {
             )
             .await?;
             for ip in node.server.public_ips() {
-                publish(router, node, ip).await?;
+                let next_hop = match ip {
+                    IpAddr::V4(_) => IpAddr::V4(addressing.v4(number, 2)),
+                    IpAddr::V6(_) => IpAddr::V6(addressing.v6(number, 2)),
+                };
+                publish(router, node, ip, next_hop).await?;
             }
         }
         Ok(())
@@ -464,7 +470,7 @@ impl Lab {
                 .map(|ip| SocketAddr::new(ip, self.port))
                 .collect();
             let server = serve(&node.namespace, &node.server.server_id, binds).await?;
-            self.answering.push(server);
+            self.answering.push((node.server.server_id.clone(), server));
         }
         Ok(())
     }
@@ -573,7 +579,7 @@ impl Lab {
 
     /// Stops the answer servers and deletes every namespace, waiting for both.
     pub async fn down(mut self) {
-        for server in std::mem::take(&mut self.answering) {
+        for (_, server) in std::mem::take(&mut self.answering) {
             server.stop().await;
         }
         for namespace in std::mem::take(&mut self.created) {
@@ -581,6 +587,18 @@ impl Lab {
                 tracing::warn!(%error, "lab: namespace not deleted");
             }
         }
+    }
+
+    /// Stops the answer server of `server_id`, as its reinstallation would:
+    /// its addresses then answer nowhere (connections refused) until rerouted.
+    /// Returns whether it was answering.
+    pub async fn stop_answering(&mut self, server_id: &str) -> bool {
+        let Some(index) = self.answering.iter().position(|(id, _)| id == server_id) else {
+            return false;
+        };
+        let (_, server) = self.answering.remove(index);
+        server.stop().await;
+        true
     }
 
     /// The prefix the lab was built with.
@@ -753,6 +771,21 @@ fn owner_pid(prefix: &str, name: &str) -> Option<u32> {
     (!role.is_empty() && parts.next().is_none()).then_some(pid)
 }
 
+/// Whether process `pid` still runs. A zombie does not: a process killed outright
+/// stays one until reaped (by an init that may take its time), while its
+/// namespaces are already orphaned.
+fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // `pid (comm) state …`: comm may hold spaces and parentheses, the state
+    // follows the last `)`.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
 /// Links `peer` to the router with link `number` of `addressing`: router
 /// interface `device`, `eth0` in the peer, the peer's default routes via the
 /// router.
@@ -801,13 +834,13 @@ async fn link(
 }
 
 /// Puts public address `ip` on `node`'s loopback, and its host route on the
-/// router via the node's link.
-async fn publish(router: &str, node: &Node, ip: IpAddr) -> Result<(), LabError> {
-    let (host, next_hop) = match ip {
-        IpAddr::V4(_) => (format!("{ip}/32"), node.link.ipv4.map(IpAddr::V4)),
-        IpAddr::V6(_) => (format!("{ip}/128"), node.link.ipv6.map(IpAddr::V6)),
+/// router via `next_hop`, the node's link address of its family.
+async fn publish(router: &str, node: &Node, ip: IpAddr, next_hop: IpAddr) -> Result<(), LabError> {
+    let host = match ip {
+        IpAddr::V4(_) => format!("{ip}/32"),
+        IpAddr::V6(_) => format!("{ip}/128"),
     };
-    let next_hop = next_hop.map(|hop| hop.to_string()).unwrap_or_default();
+    let next_hop = next_hop.to_string();
     let namespace = node.namespace.as_str();
     run("ip", &["-n", namespace, "addr", "add", &host, "dev", "lo"]).await?;
     run(
@@ -1048,6 +1081,12 @@ mod tests {
         ] {
             assert_eq!(owner_pid("lab", other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_pid_above_any_pid_max_is_not() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(u32::MAX));
     }
 
     #[test]

@@ -349,4 +349,17 @@ pub enum DemoCommand {
         #[arg(long)]
         remove: bool,
     },
+    /// Builds the provider's network for a fleet file in network namespaces (a
+    /// router, one namespace per server answering HTTP on its public addresses),
+    /// writes the router's description for `FERRY_IP_ROUTES`, and keeps it up until
+    /// Ctrl-C: the reinstallation's IP reroute (step 6) is then applied for real.
+    /// Needs root, iproute2 and nftables; the host's own network is not touched.
+    Network {
+        /// The fleet file.
+        #[arg(default_value = "examples/fleet.yaml")]
+        fleet: PathBuf,
+        /// Where to write the router's description.
+        #[arg(long, default_value = ".stack/routes.json")]
+        out: PathBuf,
+    },
 }

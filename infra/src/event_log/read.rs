@@ -133,16 +133,16 @@ impl EventLog {
             .await
     }
 
-    /// Like [`EventLog::replay`], restricted to subjects matching `filters`.
-    pub async fn replay_filtered(
+    /// An ordered push consumer over `filters` from `start_sequence`: the server
+    /// streams the messages with flow control, about twice the rate of pulling them
+    /// in batches.
+    async fn ordered_consumer(
         &self,
         start_sequence: u64,
         filters: Vec<String>,
-    ) -> Result<impl Stream<Item = Result<Recorded, ReadError>> + use<>, ReadError> {
+    ) -> Result<consumer::Consumer<consumer::push::OrderedConfig>, ReadError> {
         let stream = self.stream_handle().await.map_err(ReadError::Unavailable)?;
-        // An ordered push consumer: the server streams the messages with flow control,
-        // about twice the rate of pulling them in batches.
-        let consumer = stream
+        stream
             .create_consumer(consumer::push::OrderedConfig {
                 deliver_subject: self.client.new_inbox(),
                 filter_subjects: filters,
@@ -150,7 +150,16 @@ impl EventLog {
                 ..Default::default()
             })
             .await
-            .map_err(|e| ReadError::Unavailable(e.to_string()))?;
+            .map_err(|e| ReadError::Unavailable(e.to_string()))
+    }
+
+    /// Like [`EventLog::replay`], restricted to subjects matching `filters`.
+    pub async fn replay_filtered(
+        &self,
+        start_sequence: u64,
+        filters: Vec<String>,
+    ) -> Result<impl Stream<Item = Result<Recorded, ReadError>> + use<>, ReadError> {
+        let consumer = self.ordered_consumer(start_sequence, filters).await?;
         // Exactly what matches now: the replay ends where the log ended when it began.
         let pending = usize::try_from(consumer.cached_info().num_pending).unwrap_or(usize::MAX);
         let messages = match pending {
@@ -174,16 +183,7 @@ impl EventLog {
         start_sequence: u64,
         filters: Vec<String>,
     ) -> Result<impl Stream<Item = Result<Recorded, ReadError>> + use<>, ReadError> {
-        let stream = self.stream_handle().await.map_err(ReadError::Unavailable)?;
-        let consumer = stream
-            .create_consumer(consumer::push::OrderedConfig {
-                deliver_subject: self.client.new_inbox(),
-                filter_subjects: filters,
-                deliver_policy: deliver_from(start_sequence),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| ReadError::Unavailable(e.to_string()))?;
+        let consumer = self.ordered_consumer(start_sequence, filters).await?;
         let messages = consumer
             .messages()
             .await

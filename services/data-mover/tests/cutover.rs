@@ -14,6 +14,19 @@ use std::time::Duration;
 use support::*;
 use uuid::Uuid;
 
+/// The client server with one account, `acc-1`: a file and a small PostgreSQL
+/// database (`shop_pg`), and the transit server.
+async fn small_shop(world: &World) {
+    let shop = account(
+        "acc-1",
+        "shop",
+        vec![database(DatabaseEngine::Postgres, "shop_pg")],
+    );
+    write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
+    pg_shop(&world.db("srv-1", "shop_pg"), 100).await;
+    world.client_and_transit(vec![shop]).await;
+}
+
 /// Inserts into the source database until writes are refused; how many succeeded.
 fn pg_writer(name: String) -> tokio::task::JoinHandle<(u64, String)> {
     tokio::spawn(async move {
@@ -256,14 +269,7 @@ async fn an_account_moves_rolls_back_and_relocates_with_everything_verified() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_verified_cutover_waits_frozen_for_the_traffic_switch_and_its_downtime_ends_there() {
     let mut world = World::new().await;
-    let shop = account(
-        "acc-1",
-        "shop",
-        vec![database(DatabaseEngine::Postgres, "shop_pg")],
-    );
-    write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
-    pg_shop(&world.db("srv-1", "shop_pg"), 100).await;
-    world.client_and_transit(vec![shop]).await;
+    small_shop(&world).await;
     world.start_mover(MoverSettings::default());
     let moving = Uuid::now_v7();
     world
@@ -334,14 +340,7 @@ async fn a_verified_cutover_waits_frozen_for_the_traffic_switch_and_its_downtime
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_freeze_leaves_the_account_serving_from_its_source() {
     let mut world = World::new().await;
-    let shop = account(
-        "acc-1",
-        "shop",
-        vec![database(DatabaseEngine::Postgres, "shop_pg")],
-    );
-    write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
-    pg_shop(&world.db("srv-1", "shop_pg"), 100).await;
-    world.client_and_transit(vec![shop]).await;
+    small_shop(&world).await;
     let marker = world.root.join("freeze-calls");
     world.start(MoverSettings {
         // The operator's command cannot stop the account: the move must not go on.

@@ -26,36 +26,8 @@ async fn a_worker_killed_while_frozen_lets_no_write_of_the_accounts_users_throug
 -> Result<(), String> {
     let mut world = World::new().await;
     world.start_network();
-    let app = format!("{}app", world.tag);
     let shop = shop_with_both_databases();
-    let (src_pg, src_my) = (world.db("srv-1", "shop_pg"), world.db("srv-1", "shop_my"));
-    write(&world.path("srv-1", "files/shop/www/index.php"), b"<?php");
-    write(
-        &world.path("srv-1", "mail/shop/Maildir/cur/1"),
-        b"Subject: x",
-    );
-    pg_shop(&src_pg, 500).await;
-    my_shop(&src_my, 500);
-    pg("postgres")
-        .await
-        .expect("connects")
-        .batch_execute(&format!(
-            "CREATE ROLE \"{app}\" LOGIN PASSWORD 'pw';
-             ALTER DATABASE \"{src_pg}\" OWNER TO \"{app}\";"
-        ))
-        .await
-        .expect("the account's role");
-    pg(&src_pg)
-        .await
-        .expect("connects")
-        .batch_execute(&format!("ALTER TABLE items OWNER TO \"{app}\""))
-        .await
-        .expect("the account's table");
-    my(&format!(
-        "CREATE USER '{app}'@'%' IDENTIFIED BY 'pw';
-         GRANT ALL ON `{src_my}`.* TO '{app}'@'%';"
-    ))
-    .expect("the account's user");
+    let (app, src_pg, src_my) = support::freeze::shop_owned_by_its_users(&world).await;
     world.client_and_transit(vec![shop.clone()]).await;
 
     // While the marker exists (the freeze command made it) the final sync's rsync

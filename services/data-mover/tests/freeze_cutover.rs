@@ -18,37 +18,7 @@ const TRIES: u64 = 20;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cutover_lets_no_write_of_the_accounts_users_land_on_the_old_copy() {
     let mut world = World::new().await;
-    let app = format!("{}app", world.tag);
-    let (src_pg, src_my) = (world.db("srv-1", "shop_pg"), world.db("srv-1", "shop_my"));
-    write(&world.path("srv-1", "files/shop/www/index.php"), b"<?php");
-    write(
-        &world.path("srv-1", "mail/shop/Maildir/cur/1"),
-        b"Subject: x",
-    );
-    pg_shop(&src_pg, 500).await;
-    my_shop(&src_my, 500);
-    // The account's own users: the PostgreSQL database's owner, a MariaDB user with
-    // every privilege on its schema.
-    pg("postgres")
-        .await
-        .expect("connects")
-        .batch_execute(&format!(
-            "CREATE ROLE \"{app}\" LOGIN PASSWORD 'pw';
-             ALTER DATABASE \"{src_pg}\" OWNER TO \"{app}\";"
-        ))
-        .await
-        .expect("the account's role");
-    pg(&src_pg)
-        .await
-        .expect("connects")
-        .batch_execute(&format!("ALTER TABLE items OWNER TO \"{app}\""))
-        .await
-        .expect("the account's table");
-    my(&format!(
-        "CREATE USER '{app}'@'%' IDENTIFIED BY 'pw';
-         GRANT ALL ON `{src_my}`.* TO '{app}'@'%';"
-    ))
-    .expect("the account's user");
+    let (app, src_pg, src_my) = support::freeze::shop_owned_by_its_users(&world).await;
 
     world
         .client_and_transit(vec![shop_with_both_databases()])

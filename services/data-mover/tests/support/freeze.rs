@@ -398,3 +398,41 @@ pub fn my_locked(users: &[&str]) -> Result<Vec<bool>, String> {
         })
         .collect()
 }
+
+/// The client server's shop (`shop_with_both_databases`: files, mail, 500 rows in
+/// each database) owned by the account's own users, as a host sets it up: a
+/// PostgreSQL role owning the database and its table, a MariaDB user with every
+/// privilege on its schema, all named `<tag>app` with password `pw`. Gives that
+/// name and the two source databases' names.
+pub async fn shop_owned_by_its_users(world: &super::World) -> (String, String, String) {
+    let app = format!("{}app", world.tag);
+    let (src_pg, src_my) = (world.db("srv-1", "shop_pg"), world.db("srv-1", "shop_my"));
+    super::write(&world.path("srv-1", "files/shop/www/index.php"), b"<?php");
+    super::write(
+        &world.path("srv-1", "mail/shop/Maildir/cur/1"),
+        b"Subject: x",
+    );
+    super::pg_shop(&src_pg, 500).await;
+    super::my_shop(&src_my, 500);
+    super::pg("postgres")
+        .await
+        .expect("connects")
+        .batch_execute(&format!(
+            "CREATE ROLE \"{app}\" LOGIN PASSWORD 'pw';
+             ALTER DATABASE \"{src_pg}\" OWNER TO \"{app}\";"
+        ))
+        .await
+        .expect("the account's role");
+    super::pg(&src_pg)
+        .await
+        .expect("connects")
+        .batch_execute(&format!("ALTER TABLE items OWNER TO \"{app}\""))
+        .await
+        .expect("the account's table");
+    super::my(&format!(
+        "CREATE USER '{app}'@'%' IDENTIFIED BY 'pw';
+         GRANT ALL ON `{src_my}`.* TO '{app}'@'%';"
+    ))
+    .expect("the account's user");
+    (app, src_pg, src_my)
+}

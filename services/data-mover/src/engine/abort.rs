@@ -90,6 +90,13 @@ impl Mover {
         ) {
             return Ok(());
         }
+        if state.past_no_return() {
+            // The network switches its traffic to the destination: thawing the source
+            // now would split the account in two. It completes.
+            tracing::warn!(%transfer_id, %reason,
+                "not called off: the cutover is verified and its traffic switching");
+            return Ok(());
+        }
         if self.running.stop(transfer_id) {
             let deadline = tokio::time::Instant::now() + STOP_WAIT;
             while self.running.runs(transfer_id) && tokio::time::Instant::now() < deadline {

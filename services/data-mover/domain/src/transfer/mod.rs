@@ -82,6 +82,14 @@ impl TransferState {
                 .is_some_and(|s| s.kind == TransferKind::ServiceMigration)
     }
 
+    /// Whether the cutover is past its point of no return: verified, the network
+    /// switching (or having switched) its traffic to the destination. It can then only
+    /// complete: neither failed nor called off, which would unfreeze it on a source
+    /// that no longer receives its traffic.
+    pub fn past_no_return(&self) -> bool {
+        self.stage == Stage::Verified && self.is_cutover()
+    }
+
     /// Whether `account_id`'s downtime is still to be estimated: once, while the
     /// cutover runs and before anything is frozen (after that it is measured).
     pub fn awaits_estimate(&self, account_id: &str) -> bool {
@@ -340,6 +348,12 @@ impl Decider for TransferDecider {
                 if state.is_over() {
                     return Ok(vec![]);
                 }
+                if state.past_no_return() {
+                    return Err(TransferRefusal::WrongStage(
+                        "the cutover is verified and its traffic switching: it can only complete"
+                            .into(),
+                    ));
+                }
                 let mut events = unfreeze_on_source(state, *at);
                 events.push(
                     TransferFailed {
@@ -354,6 +368,13 @@ impl Decider for TransferDecider {
             TransferCommand::Cancel { reason, at } => {
                 if state.is_over() {
                     return Err(over(state));
+                }
+                if state.past_no_return() {
+                    return Err(TransferRefusal::WrongStage(
+                        "the cutover is verified and its traffic switching: it can no longer \
+                         be called off"
+                            .into(),
+                    ));
                 }
                 let mut events = unfreeze_on_source(state, *at);
                 events.push(

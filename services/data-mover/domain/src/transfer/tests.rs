@@ -514,3 +514,23 @@ fn a_cutover_estimates_each_account_once_before_its_freeze() {
     .when(TransferCommand::Estimate(estimate("acc-1")))
     .then_refused_because(Conflict, "downtime to estimate");
 }
+
+#[test]
+fn a_verified_cutover_can_only_complete_its_traffic_being_switched() {
+    given::<TransferDecider>(verified())
+        .when(TransferCommand::Cancel {
+            reason: "support".into(),
+            at: at("2026-11-23T10:00:04Z"),
+        })
+        .then_refused_because(Conflict, "can no longer be called off");
+    given::<TransferDecider>(verified())
+        .when(TransferCommand::Fail {
+            phase: TransferPhase::Switching,
+            reason: "x".into(),
+            retryable: true,
+            at: at("2026-11-23T10:00:04Z"),
+        })
+        .then_refused_because(Conflict, "can only complete");
+    assert!(given::<TransferDecider>(verified()).state().past_no_return());
+    assert!(!given::<TransferDecider>(frozen()).state().past_no_return());
+}

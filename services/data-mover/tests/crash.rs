@@ -307,3 +307,78 @@ async fn a_pre_copy_killed_leaves_no_copy_running_and_its_resume_reports_all_it_
     drop(second);
     world.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_killed_between_the_switch_and_the_retirement_completes_without_losing_a_write() {
+    let mut world = World::new().await;
+    world.start_network();
+    let shop = account(
+        "acc-1",
+        "shop",
+        vec![database(DatabaseEngine::Postgres, "shop_pg")],
+    );
+    write(&world.path("srv-1", "files/shop/index.php"), b"<?php");
+    pg_shop(&world.db("srv-1", "shop_pg"), 2_000).await;
+    world.client_and_transit(vec![shop.clone()]).await;
+    // The first retirement takes two seconds (the operator's command), so that the
+    // kill lands after the switch, before the source is retired and the move recorded.
+    let once = world.root.join("retiring-once");
+    let options = WorkerOptions {
+        freeze_command: Some(format!(
+            "if [ \"$FERRY_FREEZE_ACTION\" = retire ] && [ ! -e {once} ]; then touch {once}; sleep 2; fi",
+            once = once.display()
+        )),
+        ..WorkerOptions::default()
+    };
+    let mut first = world.worker_process(1, &options);
+    let transfer = world.schedule(TransferKind::Cutover, vec![shop]).await;
+    assert!(
+        eventually(120, || async { once.exists() }).await,
+        "the retirement began; the worker said:\n{}",
+        first.logs()
+    );
+    first.crash().await;
+    let left = types(&world.transfer(transfer).await);
+    assert!(
+        left.contains(&"TransferVerified") && !left.contains(&"TransferCompleted"),
+        "killed after the verification, before the completion: {left:?}"
+    );
+    // Written at the destination after the switch: it serves the account now.
+    let destination = pg(&world.db("tr-1", "shop_pg")).await.expect("connects");
+    destination
+        .execute("INSERT INTO items (label) VALUES ('after the switch')", &[])
+        .await
+        .expect("the destination serves");
+
+    let second = world.worker_process(2, &options);
+    let events = world.ended(transfer, 120).await;
+    let done = completed(&events).unwrap_or_else(|| {
+        panic!(
+            "not completed: {:?}\nsecond worker:\n{}",
+            types(&events),
+            second.logs()
+        )
+    });
+    assert!(done.downtime_ms.is_some(), "the downtime is measured");
+    assert_eq!(
+        pg_count(&world.db("tr-1", "shop_pg")).await,
+        2_001,
+        "every row moved, and the one written after the switch kept"
+    );
+    // The old copy is retired for good (recorded on its server, where the freeze
+    // lives whatever becomes of ferry).
+    let retired: bool = pg("postgres")
+        .await
+        .expect("connects")
+        .query_one(
+            "SELECT retired FROM ferry_freeze.frozen WHERE datname = $1",
+            &[&world.db("srv-1", "shop_pg")],
+        )
+        .await
+        .expect("the source's freeze is recorded")
+        .get(0);
+    assert!(retired, "the source is retired");
+    drop(second);
+    world.stop().await;
+    world.cleanup().await;
+}

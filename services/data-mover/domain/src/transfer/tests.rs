@@ -531,6 +531,10 @@ fn a_verified_cutover_can_only_complete_its_traffic_being_switched() {
             at: at("2026-11-23T10:00:04Z"),
         })
         .then_refused_because(Conflict, "can only complete");
-    assert!(given::<TransferDecider>(verified()).state().past_no_return());
+    assert!(
+        given::<TransferDecider>(verified())
+            .state()
+            .past_no_return()
+    );
     assert!(!given::<TransferDecider>(frozen()).state().past_no_return());
 }

@@ -7,7 +7,7 @@
 //! | `ServerDetailsChanged` (server) | publish its accounts' zones again (addresses, name) |
 //! | `AccountRemoved` (server) | withdraw the account's zones |
 //! | `TransitServerRequested` (migration) | lower the address TTL of the server's zones; advise removing `MX 5 <server>` for each domain on another DNS provider whose mail the provider receives |
-//! | `MigrationCompleted`, `MigrationCancelled` (migration) | restore the TTL of the server's zones |
+//! | `MigrationCompleted`, `MigrationCancelled`, `ObsoleteLanguagesRestored` (migration: over, or back to step 1 with its transit request withdrawn) | restore the TTL of the server's zones (lowered again by the next request) |
 //! | `TransferVerified` of a cutover, rollback or relocation (transfer) | for each account: switch its zones to the destination (revert for a rollback), then its traffic (`AccountTrafficSwitched`, with the redirect) |
 //! | `ReinstallStarted` (migration) | start rerouting the client server's IPs to the transit server |
 //! | `IpRerouteStarted` (ip_route) | apply the reroute and measure it |
@@ -248,7 +248,9 @@ impl Policy for NetworkPolicy {
                 })
             }
             Event::Migration(
-                MigrationEvent::MigrationCompleted(_) | MigrationEvent::MigrationCancelled(_),
+                MigrationEvent::MigrationCompleted(_)
+                | MigrationEvent::MigrationCancelled(_)
+                | MigrationEvent::ObsoleteLanguagesRestored(_),
             ) => ctx.for_migration(id, |ctx, migration_id, _, account| {
                 hosted(account)
                     .map(|domain| {

@@ -202,16 +202,26 @@ fn a_transit_request_lowers_the_ttl_and_advises_the_mx_removal_where_dns_is_else
             total_downtime_ms: 0,
         },
     );
-    let commands = given_view::<NetworkPolicy>(&fleet())
-        .when(&completed)
-        .commands();
-    assert_eq!(
-        actions(commands),
-        vec![NetworkAction::RestoreTtl {
-            domain: "bakery.example".into(),
-            migration_id: m(),
-        }]
+    let restored = envelope(
+        &m().to_string(),
+        ferry_events::ObsoleteLanguagesRestored {
+            restorations: vec![],
+        },
     );
+    for ended in [completed, restored] {
+        let commands = given_view::<NetworkPolicy>(&fleet())
+            .when(&ended)
+            .commands();
+        assert_eq!(
+            actions(commands),
+            vec![NetworkAction::RestoreTtl {
+                domain: "bakery.example".into(),
+                migration_id: m(),
+            }],
+            "{}",
+            ended.event_type()
+        );
+    }
 }
 
 #[test]

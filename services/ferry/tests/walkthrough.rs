@@ -507,6 +507,20 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     assert!(not_support.is_err_and(|e| e.to_string().contains("403")));
     post(&support, format!("/migrations/{m}/reinstall")).await?;
     wait_for_state(&log, m, "reinstalling").await;
+    // The client server's IPs reach the transit server before it goes down for its
+    // reinstallation (which takes hours: here the report comes once they do).
+    let rerouted = eventually_some(60, || async {
+        let view = support.get(&format!("/migrations/{m}")).await.ok()?;
+        let route = view["view"]["network"]["ip_route"].clone();
+        route["rerouted_at"].is_string().then_some(route)
+    })
+    .await
+    .expect("the IPs rerouted to the transit server");
+    assert_eq!(
+        lab.fetch("192.0.2.42".parse()?).await?,
+        "tr-0001",
+        "the transit server answers the client server's IPs: {rerouted}"
+    );
     // The report says what was installed: anything but the target is refused.
     let wrong = support
         .command(

@@ -8,8 +8,8 @@ use super::state::{LiveChange, LiveState};
 use crate::dns::{Zone, ZoneStore};
 use crate::redirect::RedirectTable;
 use ferry_events::AggregateType;
-use ferry_infra::event_log::EventLog;
-use futures::StreamExt;
+use ferry_infra::event_log::{EventLog, ReadError, Recorded};
+use futures::{Stream, StreamExt};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -90,47 +90,70 @@ pub async fn follow(
     let mut next = 1;
     let mut retry = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
-        let end = log.last_sequence().await.unwrap_or(0);
-        if end < next {
-            caught_up.cancel();
-        }
-        let events = match log.follow_filtered(next, log.filters_for(FOLLOWED)).await {
-            Ok(events) => events,
-            Err(e) => {
-                tracing::warn!(error = %e, "the network cannot follow the log; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(retry) => {}
-                    () = shutdown.cancelled() => return,
-                }
-                retry = (retry * 2).min(Duration::from_secs(5));
-                continue;
+        // What the log holds now, to its end (a finite replay), then what comes.
+        let caught = if caught_up.is_cancelled() {
+            Ok(())
+        } else {
+            let replay = log.replay_filtered(next, log.filters_for(FOLLOWED)).await;
+            match replay {
+                Ok(events) => apply_all(events, &mut state, &served, &mut next, &shutdown).await,
+                Err(e) => Err(e.to_string()),
             }
         };
-        retry = Duration::from_millis(100);
-        let mut events = std::pin::pin!(events);
-        loop {
-            let recorded = tokio::select! {
-                recorded = events.next() => recorded,
-                () = shutdown.cancelled() => return,
-            };
-            match recorded {
-                Some(Ok(recorded)) => {
-                    // A multi-event command's events share their sequence: its next
-                    // read starts after all of them.
-                    next = recorded.sequence + 1;
-                    for change in state.apply(&recorded.envelope) {
-                        served.apply(&change).await;
+        let reason = match caught {
+            Ok(()) => {
+                caught_up.cancel();
+                match log.follow_filtered(next, log.filters_for(FOLLOWED)).await {
+                    Ok(events) => {
+                        retry = Duration::from_millis(100);
+                        match apply_all(events, &mut state, &served, &mut next, &shutdown).await {
+                            Ok(()) => "the subscription ended".to_owned(),
+                            Err(reason) => reason,
+                        }
                     }
-                    if recorded.sequence >= end {
-                        caught_up.cancel();
-                    }
+                    Err(e) => e.to_string(),
                 }
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "the network's subscription to the log broke; reopening it");
-                    break;
-                }
-                None => break,
             }
+            Err(reason) => reason,
+        };
+        if shutdown.is_cancelled() {
+            return;
+        }
+        tracing::warn!(%reason, "the network cannot follow the log; reopening it");
+        tokio::select! {
+            () = tokio::time::sleep(retry) => {}
+            () = shutdown.cancelled() => return,
+        }
+        retry = (retry * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Applies `events` until they end (`Ok`), one is unreadable or the subscription
+/// breaks (`Err`, to reopen after the last applied), or `shutdown`.
+async fn apply_all(
+    events: impl Stream<Item = Result<Recorded, ReadError>>,
+    state: &mut LiveState,
+    served: &Served,
+    next: &mut u64,
+    shutdown: &CancellationToken,
+) -> Result<(), String> {
+    let mut events = std::pin::pin!(events);
+    loop {
+        let recorded = tokio::select! {
+            recorded = events.next() => recorded,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        match recorded {
+            Some(Ok(recorded)) => {
+                // A multi-event command's events share their sequence: the next read
+                // starts after all of them.
+                *next = recorded.sequence + 1;
+                for change in state.apply(&recorded.envelope) {
+                    served.apply(&change).await;
+                }
+            }
+            Some(Err(e)) => return Err(e.to_string()),
+            None => return Ok(()),
         }
     }
 }

@@ -186,23 +186,7 @@ async fn answer(
         state.gate.acquire().await.expect("gate open").forget();
         full(state.name)
     } else if let Some(size) = path.strip_prefix("/download/") {
-        let size: u64 = size.parse().unwrap_or(0);
-        let (mut sender, body) = Channel::<Bytes, BoxError>::new(4);
-        tokio::spawn(async move {
-            let mut left = size;
-            while left > 0 {
-                let chunk = left.min(CHUNK.len() as u64) as usize;
-                if sender
-                    .send_data(Bytes::from_static(&CHUNK[..chunk]))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                left -= chunk as u64;
-            }
-        });
-        BodyExt::boxed(body)
+        streamed_zeros(size.parse().unwrap_or(0))
     } else if path == "/download-gated" {
         let (mut sender, body) = Channel::<Bytes, BoxError>::new(1);
         let state = Arc::clone(&state);

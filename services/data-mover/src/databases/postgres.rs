@@ -543,6 +543,17 @@ pub(super) async fn terminate_sessions(
         .await
         .map_err(|e| query_error(endpoint, &format!("ending the sessions on {database}"), &e))?;
     let pids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    wait_until_ended(admin, endpoint, &pids).await?;
+    Ok(())
+}
+
+/// Waits until the backends `pids` are gone (at most [`TERMINATION_WAIT`]): a session
+/// being ended may still be committing.
+pub(super) async fn wait_until_ended(
+    admin: &Client,
+    endpoint: &Endpoint,
+    pids: &[i32],
+) -> Result<(), DbError> {
     let deadline = Instant::now() + TERMINATION_WAIT;
     while !pids.is_empty() && Instant::now() < deadline {
         let left: i64 = admin

@@ -35,12 +35,12 @@
 //! a grant to ferry's own login on the database, made before the freeze, merges into
 //! the owner's privileges and goes back to the owner with them at the thaw.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Transaction};
 
-use super::{MAX_NAME, close, connect, ident, query_error, terminate_sessions};
+use super::{MAX_NAME, close, connect, ident, query_error, terminate_sessions, wait_until_ended};
 use crate::databases::endpoint::Endpoint;
 use crate::databases::{DbError, check_name};
 
@@ -330,21 +330,7 @@ async fn end_non_superusers(
         .await
         .map_err(|e| query_error(endpoint, &format!("ending the sessions on {database}"), &e))?;
     let pids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    let deadline = Instant::now() + super::TERMINATION_WAIT;
-    while !pids.is_empty() && Instant::now() < deadline {
-        let left: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
-                &[&pids],
-            )
-            .await
-            .map_err(|e| query_error(endpoint, "waiting for ended sessions", &e))?
-            .get(0);
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_ended(admin, endpoint, &pids).await?;
     Ok(pids.len())
 }
 

@@ -47,6 +47,22 @@ pub struct AccountTrafficSwitched {
     pub transfer_id: Option<Uuid>,
 }
 
+/// The account's new requests are held at the client server's redirect for a
+/// cutover about to freeze its source, and the requests forwarded before the hold
+/// have finished (or were cut at the bound): the data mover may freeze the source
+/// without failing a request. Released when the account is unfrozen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountTrafficHeld {
+    /// The transfer that froze the account.
+    pub transfer_id: Uuid,
+    /// When the hold took effect.
+    pub held_at: DateTime<Utc>,
+    /// Requests being forwarded to the source when the hold began.
+    pub in_flight: u64,
+    /// Of those, the ones still running at the bound, cut off.
+    pub cut: u64,
+}
+
 /// `AccountTrafficSwitched` v1 → v2: v1 did not name the transfer it completed.
 pub(crate) fn switched_v1_to_v2(
     mut payload: serde_json::Value,
@@ -66,5 +82,6 @@ aggregate_events! {
         RedirectEnabled = 1,
         RedirectRemoved = 1,
         AccountTrafficSwitched = 2,
+        AccountTrafficHeld = 1,
     }
 }

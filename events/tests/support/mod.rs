@@ -1027,6 +1027,17 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
             .into(),
             system("network"),
         ),
+        (
+            "acc-1207".into(),
+            AccountTrafficHeld {
+                transfer_id: uuid(CUTOVER),
+                held_at: at("2026-11-22T09:02:01.020Z"),
+                in_flight: 3,
+                cut: 0,
+            }
+            .into(),
+            system("network"),
+        ),
         // ip_route
         (
             server(),
@@ -1180,6 +1191,7 @@ const ADDED_LATER: &[&str] = &[
     "DnsTtlLowered",
     "DnsTtlRestored",
     "DnsZoneWithdrawn",
+    "AccountTrafficHeld",
 ];
 
 /// A type's rank: its place in the catalogue's first release, then in [`ADDED_LATER`].

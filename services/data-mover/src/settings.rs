@@ -60,6 +60,12 @@ pub struct DataMoverArgs {
     #[arg(long = "progress-secs", env = "FERRY_PROGRESS_SECS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub progress_secs: u64,
+    /// Most seconds a cutover waits, before freezing, for the network service to
+    /// hold the accounts' requests at the client server's redirect; past it the
+    /// cutover fails (nothing frozen yet) and is tried again.
+    #[arg(long = "hold-wait-secs", env = "FERRY_HOLD_WAIT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub hold_wait_secs: u64,
 }
 
 /// A server running one version of a service.
@@ -98,6 +104,8 @@ pub struct MoverSettings {
     pub freeze_command: Option<String>,
     /// See [`DataMoverArgs::progress_secs`].
     pub progress_every: Duration,
+    /// See [`DataMoverArgs::hold_wait_secs`].
+    pub hold_wait: Duration,
 }
 
 impl Default for MoverSettings {
@@ -114,6 +122,7 @@ impl Default for MoverSettings {
             service_servers: vec![],
             freeze_command: None,
             progress_every: Duration::from_secs(5),
+            hold_wait: Duration::from_secs(30),
         }
     }
 }
@@ -141,6 +150,7 @@ impl DataMoverArgs {
                 .collect::<Result<_, _>>()?,
             freeze_command: self.freeze_command.clone().filter(|c| !c.trim().is_empty()),
             progress_every: Duration::from_secs(self.progress_secs),
+            hold_wait: Duration::from_secs(self.hold_wait_secs),
         })
     }
 }

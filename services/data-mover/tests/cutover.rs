@@ -338,6 +338,39 @@ async fn a_verified_cutover_waits_frozen_for_the_traffic_switch_and_its_downtime
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cutover_whose_requests_nobody_holds_fails_before_freezing_anything() {
+    let mut world = World::new().await;
+    small_shop(&world).await;
+    // No network service: nobody holds the account's requests at the redirect.
+    world.start_mover_alone(MoverSettings {
+        hold_wait: Duration::from_secs(1),
+        ..MoverSettings::default()
+    });
+    let moving = Uuid::now_v7();
+    world
+        .account_transfer(TransferKind::Cutover, "acc-1", moving)
+        .await;
+    let events = world.ended(moving, 120).await;
+    let failure = failed(&events).unwrap_or_else(|| panic!("failed: {:?}", types(&events)));
+    assert!(
+        failure.reason.contains("did not hold") && failure.retryable,
+        "{failure:?}"
+    );
+    let seen = types(&events);
+    assert!(
+        seen.contains(&"AccountFrozen") && seen.contains(&"AccountUnfrozen"),
+        "recorded frozen, then unfrozen on its source: {seen:?}"
+    );
+    let source = pg(&world.db("srv-1", "shop_pg")).await.expect("connects");
+    source
+        .execute("INSERT INTO items (label) VALUES ('still serving')", &[])
+        .await
+        .expect("the source was never frozen");
+    world.stop().await;
+    world.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_freeze_leaves_the_account_serving_from_its_source() {
     let mut world = World::new().await;
     small_shop(&world).await;

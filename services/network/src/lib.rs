@@ -50,7 +50,7 @@ pub async fn service(runtime: &Runtime, args: &NetworkArgs) -> Result<(), String
     tracing::info!(dns = %dns_addr, redirect = %redirect_addr, "network service listening");
 
     let network = Network::new(runtime.log.clone());
-    let executor = NetworkExecutor::new(network, zones, Arc::new(router));
+    let executor = NetworkExecutor::new(network.clone(), zones, Arc::new(router));
     runtime.spawn_policy::<NetworkPolicy, _>(executor);
 
     let served = live::Served {
@@ -58,6 +58,7 @@ pub async fn service(runtime: &Runtime, args: &NetworkArgs) -> Result<(), String
         redirect: RedirectTable::new(),
         upstream_port: args.upstream_port,
         in_flight_bound: Duration::from_secs(5),
+        network: Some(network),
     };
     let shutdown = runtime.shutdown.clone();
     runtime.spawn(

@@ -9,7 +9,7 @@
 use crate::domain::policy::{NetworkAction, NetworkCommand};
 use crate::domain::records::{self, ServerAddresses, ZoneSettings};
 use crate::domain::route::{IpRoute, IpRouteCommand};
-use crate::domain::traffic::SwitchTraffic;
+use crate::domain::traffic::{SwitchTraffic, TrafficCommand};
 use crate::domain::zone::DnsZoneCommand;
 use crate::service::{CommandMeta, Network};
 use chrono::Utc;
@@ -213,7 +213,8 @@ impl<R: Rerouting> Execute<NetworkCommand> for NetworkExecutor<R> {
                     has_external_dns: *has_external_dns,
                     at: Utc::now(),
                 };
-                command_outcome(self.network.switch_traffic(&meta, account_id, switch).await)
+                let switch = TrafficCommand::Switch(switch);
+                command_outcome(self.network.traffic(&meta, account_id, switch).await)
             }
             NetworkAction::StartReroute {
                 server_id,

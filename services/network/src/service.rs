@@ -6,7 +6,7 @@
 
 use crate::domain::route::{IpRoute, IpRouteCommand, IpRouteDecider, IpRouteRejection};
 use crate::domain::traffic::{
-    AccountTraffic, AccountTrafficDecider, SwitchTraffic, TrafficRejection,
+    AccountTraffic, AccountTrafficDecider, TrafficCommand, TrafficRejection,
 };
 use crate::domain::zone::{DnsZone, DnsZoneCommand, DnsZoneDecider, DnsZoneRejection};
 use ferry_events::{Actor, dns_zone_id};
@@ -87,12 +87,12 @@ impl Network {
             .await
     }
 
-    /// Switches an account's traffic.
-    pub async fn switch_traffic(
+    /// A command to an account's traffic (its switch, its hold).
+    pub async fn traffic(
         &self,
         meta: &CommandMeta,
         account_id: &str,
-        command: SwitchTraffic,
+        command: TrafficCommand,
     ) -> TrafficResult {
         self.handler
             .handle::<AccountTrafficDecider>(&meta.command(account_id.to_owned(), command))

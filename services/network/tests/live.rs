@@ -1,18 +1,21 @@
 //! The network service's edge as `ferry up` runs it, on a real log: the live state
 //! followed from JetStream feeds the DNS server (asked with `dig`) and the redirect
 //! (loaded by a client generator), and an account's cutover, as the data mover and
-//! the network record it, holds its requests at the freeze and releases them to
-//! the transit server at the switch: no request fails, none reaches the old copy
-//! once held.
+//! the network record it, holds its requests at the freeze (recording the hold once
+//! the requests forwarded before it ended) and releases them to the transit server
+//! at the switch: no request fails, none reaches the old copy once the hold is
+//! recorded.
 
 // The redirect tests' backends and load generator, shared.
 mod redirect_support;
 
 use ferry_events::*;
+use ferry_infra::event_log::AggregateRef;
 use ferry_infra::testkit::{TestStack, append_inputs, eventually_some};
 use ferry_network::dns::{self, DnsSettings, ZoneStore};
 use ferry_network::live::{self, Served};
 use ferry_network::redirect::{self, RedirectSettings, RedirectTable};
+use ferry_network::service::Network;
 use redirect_support::{AnsweredBy, Backend, Load, generate_load};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -120,6 +123,17 @@ async fn dig_a(port: u16) -> Vec<String> {
         .collect()
 }
 
+/// Whether the account's traffic records a hold for the transfer.
+async fn held_for(stack: &TestStack, account_id: &str, transfer_id: Uuid) -> bool {
+    let traffic = AggregateRef::new(AggregateType::AccountTraffic, account_id).expect("an id");
+    let loaded = stack.log.load(&traffic).await.expect("the log reads");
+    loaded.events.iter().any(|recorded| {
+        matches!(&recorded.envelope.event,
+            Event::AccountTraffic(AccountTrafficEvent::AccountTrafficHeld(h))
+                if h.transfer_id == transfer_id)
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn what_the_log_says_is_served_and_a_cutover_holds_then_switches_without_a_failed_request() {
     let stack = TestStack::new().await;
@@ -142,6 +156,7 @@ async fn what_the_log_says_is_served_and_a_cutover_holds_then_switches_without_a
         redirect: RedirectTable::new(),
         upstream_port: port,
         in_flight_bound: Duration::from_secs(5),
+        network: Some(Network::new(stack.log.clone())),
     };
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
@@ -200,8 +215,11 @@ async fn what_the_log_says_is_served_and_a_cutover_holds_then_switches_without_a
     let load_task = tokio::spawn(generate_load(load, load_stop.clone()));
     old.wait_for_requests(50).await;
 
-    // The data mover freezes the account: the redirect holds its requests.
-    let transfer = Uuid::now_v7().to_string();
+    // The data mover records the account frozen: the redirect holds its requests,
+    // waits for those forwarded before, and records the hold, which the data mover
+    // waits for before freezing the source.
+    let transfer_id = Uuid::now_v7();
+    let transfer = transfer_id.to_string();
     let frozen = AccountFrozen {
         account_id: "acc-1".into(),
         frozen_at: chrono::Utc::now(),
@@ -212,10 +230,15 @@ async fn what_the_log_says_is_served_and_a_cutover_holds_then_switches_without_a
     })
     .await
     .expect("held at the freeze");
-    // The final sync and the verification; the requests forwarded before the hold
-    // have ended by then.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let recorded = eventually_some(10, || async {
+        held_for(&stack, "acc-1", transfer_id).await.then_some(())
+    })
+    .await;
+    assert!(recorded.is_some(), "the hold is recorded for the transfer");
+    // Nothing reaches the old copy from now on: the source may be frozen.
     let held_old = old.requests();
+    // The final sync and the verification.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     // The network switches the zone, then the traffic.
     let switched = DnsRecordsSwitched {
         domain: "shop.example".into(),

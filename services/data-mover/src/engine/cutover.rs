@@ -5,8 +5,10 @@
 //! 1. Live, the accounts serving: a sync of files and mails, then every tree compared
 //!    by content (what differs is synced again by checksums), and each database
 //!    prepared (replication started and caught up where the database allows it).
-//! 2. `AccountFrozen` recorded, then the sources frozen (databases read-only or locked,
-//!    the freeze command run): the downtime starts.
+//! 2. `AccountFrozen` recorded: the downtime starts. The client server's redirect
+//!    holds the accounts' new requests, lets those already forwarded finish and
+//!    records `AccountTrafficHeld`; then the sources are frozen (databases locked
+//!    durably, the freeze command run), so that the freeze fails no request.
 //! 3. At once: the final sync of what changed, then the files verified (every tree by
 //!    listing, size and time, and by content every file sent since the live content
 //!    check); and each database finished (replication drained and detached, or dumped
@@ -94,6 +96,25 @@ pub(crate) async fn run(
             .await?;
     }
     let frozen_since = Instant::now();
+    let bound = mover.settings().hold_wait;
+    match switch_wait::traffic_held(mover, scheduled, bound, stop).await? {
+        switch_wait::Waited::Done(_) => {}
+        switch_wait::Waited::Stopped => return Err(mover.stopped(scheduled)),
+        switch_wait::Waited::TimedOut => {
+            databases::abort_all(&moves).await;
+            let reason = format!(
+                "the network service did not hold the accounts' requests within {} s \
+                 (is it running?); nothing was frozen",
+                bound.as_secs()
+            );
+            return Ok(Err(StepFailure::new(
+                TransferPhase::FinalSync,
+                reason,
+                true,
+            )));
+        }
+    }
+    tracing::info!(transfer_id = %scheduled.transfer_id, ms = millis(frozen_since), "requests held");
     let frozen = match freeze::freeze(mover.settings(), scheduled, &moves).await {
         Ok(frozen) => frozen,
         Err(failure) => {

@@ -240,13 +240,23 @@ impl World {
     /// Starts the data mover's policy (view and reactor) and worker, and the
     /// network's part of the handshake.
     pub fn start(&mut self, settings: MoverSettings) {
-        self.start_mover(settings);
+        self.start_mover_alone(settings);
         self.start_network();
     }
 
-    /// Starts the data mover's policy (view and reactor) and worker alone: verified
-    /// cutovers wait for a traffic switch nobody makes.
+    /// Starts the data mover's policy (view and reactor) and worker, with a network
+    /// that holds frozen accounts' requests but switches nothing: verified cutovers
+    /// wait for a traffic switch nobody makes.
     pub fn start_mover(&mut self, settings: MoverSettings) {
+        let (log, stop) = (self.log.clone(), self.network_stop.clone());
+        self.tasks
+            .push(tokio::spawn(network::hold_frozen_accounts(log, stop)));
+        self.start_mover_alone(settings);
+    }
+
+    /// Starts the data mover's policy and worker without any network: cutovers wait
+    /// for a hold nobody makes.
+    pub fn start_mover_alone(&mut self, settings: MoverSettings) {
         self.stop = CancellationToken::new();
         let mover = Mover::new(CommandHandler::new(self.log.clone(), 20), settings);
         let executor = MoverExecutor::new(mover.clone());

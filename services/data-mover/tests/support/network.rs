@@ -1,7 +1,8 @@
 //! The network service's part of the cutover handshake, as these tests see it: once
-//! the data mover records a cutover, rollback or relocation verified, the network
-//! switches each account's traffic and records `AccountTrafficSwitched` naming the
-//! transfer (the real service, with its DNS and redirect, is tested end to end in
+//! the data mover records an account frozen, the network holds its requests and
+//! records `AccountTrafficHeld` naming the transfer; once it records a cutover,
+//! rollback or relocation verified, the network switches each account's traffic
+//! and records `AccountTrafficSwitched` naming the transfer (the real service, with its DNS and redirect, is tested end to end in
 //! `services/ferry/tests`). The data mover's tests need only that recorded fact, on
 //! the real log, to go on to retire the sources.
 
@@ -14,9 +15,21 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Switches the traffic of every verified cutover, rollback or relocation of `log`
-/// until `stop`. With `delay`, each switch waits that long first (a slow network).
+/// Holds the requests of every account frozen and switches the traffic of every
+/// verified cutover, rollback or relocation of `log` until `stop`. With `delay`,
+/// each switch waits that long first (a slow network).
 pub async fn switch_verified_transfers(log: EventLog, stop: CancellationToken, delay: Duration) {
+    stand_in(log, stop, Some(delay)).await;
+}
+
+/// Holds the requests of every account frozen, and switches nothing: verified
+/// transfers wait.
+pub async fn hold_frozen_accounts(log: EventLog, stop: CancellationToken) {
+    stand_in(log, stop, None).await;
+}
+
+/// The stand-in: `switch_after` `None` never switches.
+async fn stand_in(log: EventLog, stop: CancellationToken, switch_after: Option<Duration>) {
     let mut scheduled: HashMap<Uuid, TransferScheduled> = HashMap::new();
     // One subscription for the whole test: a consumer per poll would exhaust the
     // stream's consumers.
@@ -42,7 +55,17 @@ pub async fn switch_verified_transfers(log: EventLog, stop: CancellationToken, d
             Event::Transfer(TransferEvent::TransferScheduled(s)) => {
                 scheduled.insert(transfer_id, s);
             }
+            Event::Transfer(TransferEvent::AccountFrozen(frozen)) => {
+                hold(
+                    &log,
+                    transfer_id,
+                    &frozen.account_id,
+                    envelope.correlation_id,
+                )
+                .await;
+            }
             Event::Transfer(TransferEvent::TransferVerified(_)) => {
+                let Some(delay) = switch_after else { continue };
                 if let Some(s) = scheduled.get(&transfer_id)
                     && matches!(
                         s.kind,
@@ -56,6 +79,24 @@ pub async fn switch_verified_transfers(log: EventLog, stop: CancellationToken, d
             _ => {}
         }
     }
+}
+
+async fn hold(log: &EventLog, transfer_id: Uuid, account_id: &str, correlation: Uuid) {
+    let held = AccountTrafficHeld {
+        transfer_id,
+        held_at: chrono::Utc::now(),
+        in_flight: 0,
+        cut: 0,
+    };
+    append_inputs(
+        log,
+        AggregateType::AccountTraffic,
+        account_id,
+        correlation,
+        vec![held.into()],
+        Actor::system("network"),
+    )
+    .await;
 }
 
 async fn switch(log: &EventLog, scheduled: &TransferScheduled, correlation: Uuid) {

@@ -69,6 +69,14 @@ pub(super) fn traffic(account: &str, event: &AccountTrafficEvent) -> Narration {
                 TrafficSwitchMethod::TransparentRedirect => "transparent redirect",
             }
         ),
+        AccountTrafficEvent::AccountTrafficHeld(e) if e.cut > 0 => format!(
+            "requests of {account} held for the freeze; {} of the {} in flight were cut",
+            e.cut, e.in_flight
+        ),
+        AccountTrafficEvent::AccountTrafficHeld(e) => format!(
+            "requests of {account} held for the freeze ({} in flight finished first)",
+            e.in_flight
+        ),
     })
 }
 

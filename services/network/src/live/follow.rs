@@ -3,10 +3,18 @@
 //! table).
 //! A broken subscription is opened again after the last event applied, so nothing
 //! is skipped nor applied twice.
+//!
+//! A hold, once in effect (the requests forwarded before it finished), is recorded
+//! (`AccountTrafficHeld`, through the network's command side): the data mover
+//! freezes the source only then. Holds replayed from history are not recorded
+//! again, except those still in effect once the replay is done (a restart between
+//! the hold and its record): the decider records each transfer's hold once.
 
 use super::state::{LiveChange, LiveState};
 use crate::dns::{Zone, ZoneStore};
-use crate::redirect::RedirectTable;
+use crate::domain::traffic::{HoldTraffic, TrafficCommand};
+use crate::redirect::{HoldReport, RedirectTable};
+use crate::service::{CommandMeta, Network};
 use ferry_events::AggregateType;
 use ferry_infra::event_log::{EventLog, ReadError, Recorded};
 use futures::{Stream, StreamExt};
@@ -25,11 +33,14 @@ pub struct Served {
     pub upstream_port: u16,
     /// How long a hold waits for the requests already forwarded to finish.
     pub in_flight_bound: Duration,
+    /// Where holds in effect are recorded (`None`: nowhere, a redirect that does
+    /// not answer the data mover).
+    pub network: Option<Network>,
 }
 
 impl Served {
-    /// Applies one change.
-    pub async fn apply(&self, change: &LiveChange) {
+    /// Applies one change; `live`: it comes from the log's end, not its replay.
+    pub async fn apply(&self, change: &LiveChange, live: bool) {
         match change {
             LiveChange::Zone {
                 domain,
@@ -57,14 +68,47 @@ impl Served {
                 let upstream = SocketAddr::new(*address, self.upstream_port);
                 self.redirect.locate(account_id, upstream);
             }
-            LiveChange::Hold { account_id } => {
+            LiveChange::Hold { account_id, .. } => {
                 let report = self.redirect.hold(account_id, self.in_flight_bound).await;
                 if report.aborted > 0 {
                     tracing::warn!(%account_id, aborted = report.aborted,
                         "requests still running at the source were cut at the freeze");
                 }
+                if live {
+                    self.record_hold(change, &report).await;
+                }
             }
             LiveChange::Release { account_id } => self.redirect.release(account_id),
+        }
+    }
+}
+
+impl Served {
+    /// Records a hold in effect. A failure is logged: the data mover, which waits
+    /// for it, gives up after its bound and reports that the network did not hold.
+    async fn record_hold(&self, change: &LiveChange, report: &HoldReport) {
+        let (
+            Some(network),
+            LiveChange::Hold {
+                account_id,
+                transfer_id: Some(transfer_id),
+                correlation_id,
+            },
+        ) = (&self.network, change)
+        else {
+            return;
+        };
+        let hold = TrafficCommand::Hold(HoldTraffic {
+            transfer_id: *transfer_id,
+            at: chrono::Utc::now(),
+            in_flight: report.in_flight_at_hold as u64,
+            cut: report.aborted as u64,
+        });
+        // One command id per transfer and account: a second record is a no-op.
+        let id = uuid::Uuid::new_v5(transfer_id, format!("hold/{account_id}").as_bytes());
+        let meta = CommandMeta::system(id, *correlation_id);
+        if let Err(e) = network.traffic(&meta, account_id, hold).await {
+            tracing::error!(%account_id, %transfer_id, error = %e, "the hold cannot be recorded");
         }
     }
 }
@@ -96,17 +140,27 @@ pub async fn follow(
         } else {
             let replay = log.replay_filtered(next, log.filters_for(FOLLOWED)).await;
             match replay {
-                Ok(events) => apply_all(events, &mut state, &served, &mut next, &shutdown).await,
+                Ok(events) => {
+                    let at = (&mut next, &caught_up);
+                    apply_all(events, &mut state, &served, at, &shutdown).await
+                }
                 Err(e) => Err(e.to_string()),
             }
         };
         let reason = match caught {
             Ok(()) => {
+                if !caught_up.is_cancelled() {
+                    // Holds in effect at the end of the replay, perhaps never recorded.
+                    for hold in state.holds() {
+                        served.apply(hold, true).await;
+                    }
+                }
                 caught_up.cancel();
                 match log.follow_filtered(next, log.filters_for(FOLLOWED)).await {
                     Ok(events) => {
                         retry = Duration::from_millis(100);
-                        match apply_all(events, &mut state, &served, &mut next, &shutdown).await {
+                        let at = (&mut next, &caught_up);
+                        match apply_all(events, &mut state, &served, at, &shutdown).await {
                             Ok(()) => "the subscription ended".to_owned(),
                             Err(reason) => reason,
                         }
@@ -134,9 +188,10 @@ async fn apply_all(
     events: impl Stream<Item = Result<Recorded, ReadError>>,
     state: &mut LiveState,
     served: &Served,
-    next: &mut u64,
+    (next, caught_up): (&mut u64, &CancellationToken),
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
+    let live = caught_up.is_cancelled();
     let mut events = std::pin::pin!(events);
     loop {
         let recorded = tokio::select! {
@@ -149,7 +204,7 @@ async fn apply_all(
                 // starts after all of them.
                 *next = recorded.sequence + 1;
                 for change in state.apply(&recorded.envelope) {
-                    served.apply(&change).await;
+                    served.apply(&change, live).await;
                 }
             }
             Some(Err(e)) => return Err(e.to_string()),

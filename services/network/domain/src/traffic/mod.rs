@@ -9,6 +9,10 @@
 //! `AccountTrafficSwitched`, naming the transfer, which tells the data mover it may
 //! retire the source and the accounts service that the account moved.
 //!
+//! Before that, while a cutover freezes the account, the redirect holds its new
+//! requests and waits for those already forwarded: `AccountTrafficHeld`, naming the
+//! transfer, tells the data mover it may freeze the source without failing one.
+//!
 //! Emits every event of [`ferry_events::account_traffic`].
 
 #[cfg(test)]
@@ -17,8 +21,8 @@ mod tests;
 use chrono::{DateTime, Utc};
 use ferry_core::{Decider, Refusal, RefusalKind};
 use ferry_events::{
-    AccountTrafficEvent, AccountTrafficSwitched, AggregateType, Event, RedirectEnabled,
-    RedirectRemoved, TrafficSwitchMethod,
+    AccountTrafficEvent, AccountTrafficHeld, AccountTrafficSwitched, AggregateType, Event,
+    RedirectEnabled, RedirectRemoved, TrafficSwitchMethod,
 };
 use uuid::Uuid;
 
@@ -36,6 +40,30 @@ pub struct AccountTraffic {
     pub redirect: Option<RedirectEnabled>,
     /// The transfers whose switch was recorded.
     pub switched_for: Vec<Uuid>,
+    /// The transfers whose hold was recorded.
+    pub held_for: Vec<Uuid>,
+}
+
+/// A command to an account's traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrafficCommand {
+    /// Send it where the account now lives.
+    Switch(SwitchTraffic),
+    /// Record that its requests are held for a cutover's freeze.
+    Hold(HoldTraffic),
+}
+
+/// Record that the redirect holds an account's requests for a transfer's freeze.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldTraffic {
+    /// The transfer freezing the account.
+    pub transfer_id: Uuid,
+    /// When the hold took effect (the redirect's clock).
+    pub at: DateTime<Utc>,
+    /// Requests being forwarded when the hold began.
+    pub in_flight: u64,
+    /// Of those, the ones cut at the bound.
+    pub cut: u64,
 }
 
 /// Switch an account's traffic to the server that now holds it.
@@ -70,53 +98,27 @@ impl Refusal for TrafficRejection {
 
 impl Decider for AccountTrafficDecider {
     type State = AccountTraffic;
-    type Command = SwitchTraffic;
+    type Command = TrafficCommand;
     type Event = AccountTrafficEvent;
     type Rejection = TrafficRejection;
     const AGGREGATE: AggregateType = AggregateType::AccountTraffic;
 
     fn decide(
         state: &AccountTraffic,
-        c: &SwitchTraffic,
+        command: &TrafficCommand,
     ) -> Result<Vec<AccountTrafficEvent>, TrafficRejection> {
-        if c.home_server_id.is_empty() || c.to_server_id.is_empty() {
-            return Err(TrafficRejection::MissingServer);
+        match command {
+            TrafficCommand::Switch(c) => switch(state, c),
+            TrafficCommand::Hold(c) if state.held_for.contains(&c.transfer_id) => Ok(vec![]),
+            TrafficCommand::Hold(c) => Ok(vec![AccountTrafficEvent::AccountTrafficHeld(
+                AccountTrafficHeld {
+                    transfer_id: c.transfer_id,
+                    held_at: c.at,
+                    in_flight: c.in_flight,
+                    cut: c.cut,
+                },
+            )]),
         }
-        if state.switched_for.contains(&c.transfer_id) {
-            return Ok(vec![]);
-        }
-        let mut events = Vec::new();
-        let away = c.to_server_id != c.home_server_id;
-        let wanted = (away && c.has_external_dns).then(|| RedirectEnabled {
-            from_server_id: c.home_server_id.clone(),
-            to_server_id: c.to_server_id.clone(),
-        });
-        if state.redirect != wanted {
-            if let Some(on) = &state.redirect
-                && wanted.is_none()
-            {
-                events.push(AccountTrafficEvent::RedirectRemoved(RedirectRemoved {
-                    from_server_id: on.from_server_id.clone(),
-                }));
-            }
-            if let Some(wanted) = wanted {
-                events.push(AccountTrafficEvent::RedirectEnabled(wanted));
-            }
-        }
-        let method = if c.has_external_dns {
-            TrafficSwitchMethod::TransparentRedirect
-        } else {
-            TrafficSwitchMethod::ProviderDns
-        };
-        events.push(AccountTrafficEvent::AccountTrafficSwitched(
-            AccountTrafficSwitched {
-                to_server_id: c.to_server_id.clone(),
-                method,
-                switched_at: c.at,
-                transfer_id: Some(c.transfer_id),
-            },
-        ));
-        Ok(events)
     }
 
     fn evolve(mut state: AccountTraffic, event: &AccountTrafficEvent) -> AccountTraffic {
@@ -127,6 +129,7 @@ impl Decider for AccountTrafficDecider {
                 state.at_server_id = Some(e.to_server_id.clone());
                 state.switched_for.extend(e.transfer_id);
             }
+            AccountTrafficEvent::AccountTrafficHeld(e) => state.held_for.push(e.transfer_id),
         }
         state
     }
@@ -137,4 +140,50 @@ impl Decider for AccountTrafficDecider {
             _ => None,
         }
     }
+}
+
+/// A switch, once per transfer: the redirect set as the destination needs, then
+/// the switch recorded.
+fn switch(
+    state: &AccountTraffic,
+    c: &SwitchTraffic,
+) -> Result<Vec<AccountTrafficEvent>, TrafficRejection> {
+    if c.home_server_id.is_empty() || c.to_server_id.is_empty() {
+        return Err(TrafficRejection::MissingServer);
+    }
+    if state.switched_for.contains(&c.transfer_id) {
+        return Ok(vec![]);
+    }
+    let mut events = Vec::new();
+    let away = c.to_server_id != c.home_server_id;
+    let wanted = (away && c.has_external_dns).then(|| RedirectEnabled {
+        from_server_id: c.home_server_id.clone(),
+        to_server_id: c.to_server_id.clone(),
+    });
+    if state.redirect != wanted {
+        if let Some(on) = &state.redirect
+            && wanted.is_none()
+        {
+            events.push(AccountTrafficEvent::RedirectRemoved(RedirectRemoved {
+                from_server_id: on.from_server_id.clone(),
+            }));
+        }
+        if let Some(wanted) = wanted {
+            events.push(AccountTrafficEvent::RedirectEnabled(wanted));
+        }
+    }
+    let method = if c.has_external_dns {
+        TrafficSwitchMethod::TransparentRedirect
+    } else {
+        TrafficSwitchMethod::ProviderDns
+    };
+    events.push(AccountTrafficEvent::AccountTrafficSwitched(
+        AccountTrafficSwitched {
+            to_server_id: c.to_server_id.clone(),
+            method,
+            switched_at: c.at,
+            transfer_id: Some(c.transfer_id),
+        },
+    ));
+    Ok(events)
 }

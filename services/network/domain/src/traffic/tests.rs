@@ -6,14 +6,45 @@ fn at() -> DateTime<Utc> {
     "2026-11-22T09:02:18Z".parse().expect("an instant")
 }
 
-fn switch(transfer: u128, to: &str, external: bool) -> SwitchTraffic {
-    SwitchTraffic {
+fn switch(transfer: u128, to: &str, external: bool) -> TrafficCommand {
+    TrafficCommand::Switch(SwitchTraffic {
         transfer_id: Uuid::from_u128(transfer),
         home_server_id: "srv-0042".into(),
         to_server_id: to.into(),
         has_external_dns: external,
         at: at(),
-    }
+    })
+}
+
+fn hold(transfer: u128) -> TrafficCommand {
+    TrafficCommand::Hold(HoldTraffic {
+        transfer_id: Uuid::from_u128(transfer),
+        at: at(),
+        in_flight: 2,
+        cut: 0,
+    })
+}
+
+fn held(transfer: u128) -> AccountTrafficEvent {
+    AccountTrafficEvent::AccountTrafficHeld(AccountTrafficHeld {
+        transfer_id: Uuid::from_u128(transfer),
+        held_at: at(),
+        in_flight: 2,
+        cut: 0,
+    })
+}
+
+#[test]
+fn a_hold_is_recorded_once_per_transfer() {
+    given::<AccountTrafficDecider>([])
+        .when(hold(1))
+        .then(vec![held(1)]);
+    given::<AccountTrafficDecider>([held(1)])
+        .when(hold(1))
+        .then(vec![]);
+    given::<AccountTrafficDecider>([held(1)])
+        .when(hold(2))
+        .then(vec![held(2)]);
 }
 
 fn switched(transfer: u128, to: &str, method: TrafficSwitchMethod) -> AccountTrafficEvent {

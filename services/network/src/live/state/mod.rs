@@ -21,6 +21,7 @@ use ferry_events::{
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
+use uuid::Uuid;
 
 /// One change to apply to the running DNS server or redirect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,10 +59,14 @@ pub enum LiveChange {
         /// Its server's address.
         address: IpAddr,
     },
-    /// Hold the account's new requests (its cutover froze it).
+    /// Hold the account's new requests (its cutover froze it), then say so.
     Hold {
         /// The account.
         account_id: String,
+        /// The transfer freezing it (`None`: its id is not one).
+        transfer_id: Option<Uuid>,
+        /// The migration it belongs to.
+        correlation_id: Uuid,
     },
     /// Release the account's held and new requests to where it is served.
     Release {
@@ -83,9 +88,17 @@ pub struct LiveState {
     hosts: HashMap<String, Vec<String>>,
     /// Each zone's change count.
     serials: HashMap<String, u32>,
+    /// The holds in effect, by account.
+    holds: HashMap<String, LiveChange>,
 }
 
 impl LiveState {
+    /// The holds in effect (accounts frozen, their traffic neither switched nor
+    /// released), as the changes that made them.
+    pub fn holds(&self) -> impl Iterator<Item = &LiveChange> {
+        self.holds.values()
+    }
+
     /// Folds `event`; the changes it makes to what is served.
     pub fn apply(&mut self, event: &Envelope) -> Vec<LiveChange> {
         match &event.event {
@@ -94,15 +107,25 @@ impl LiveState {
                 self.addressed(&event.aggregate_id, &e.ipv4, &e.ipv6)
             }
             Event::DnsZone(e) => self.zone(e),
-            Event::Transfer(TransferEvent::AccountFrozen(e)) => vec![LiveChange::Hold {
-                account_id: e.account_id.clone(),
-            }],
-            Event::Transfer(TransferEvent::AccountUnfrozen(e)) => vec![LiveChange::Release {
-                account_id: e.account_id.clone(),
-            }],
+            Event::Transfer(TransferEvent::AccountFrozen(e)) => {
+                let hold = LiveChange::Hold {
+                    account_id: e.account_id.clone(),
+                    transfer_id: event.aggregate_id.parse().ok(),
+                    correlation_id: event.correlation_id,
+                };
+                self.holds.insert(e.account_id.clone(), hold.clone());
+                vec![hold]
+            }
+            Event::Transfer(TransferEvent::AccountUnfrozen(e)) => {
+                self.holds.remove(&e.account_id);
+                vec![LiveChange::Release {
+                    account_id: e.account_id.clone(),
+                }]
+            }
             Event::AccountTraffic(AccountTrafficEvent::AccountTrafficSwitched(e)) => {
                 let account_id = event.aggregate_id.clone();
                 self.at.insert(account_id.clone(), e.to_server_id.clone());
+                self.holds.remove(&account_id);
                 let mut changes = self.locate(&account_id);
                 changes.push(LiveChange::Release { account_id });
                 changes

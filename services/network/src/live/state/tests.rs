@@ -68,9 +68,11 @@ fn fleet(state: &mut LiveState) -> Vec<LiveChange> {
     changes
 }
 
-fn hold(id: &str) -> LiveChange {
+fn hold(id: &str, transfer: Uuid) -> LiveChange {
     LiveChange::Hold {
         account_id: id.into(),
+        transfer_id: Some(transfer),
+        correlation_id: Uuid::nil(),
     }
 }
 
@@ -105,14 +107,19 @@ fn an_accounts_hosts_go_to_its_server_are_held_while_frozen_and_follow_the_switc
             located("127.0.0.21"),
         ]
     );
-    let transfer = Uuid::from_u128(9).to_string();
+    let transfer_id = Uuid::from_u128(9);
+    let transfer = transfer_id.to_string();
     let frozen = AccountFrozen {
         account_id: "acc-1".into(),
         frozen_at: chrono::DateTime::UNIX_EPOCH,
     };
     assert_eq!(
         state.apply(&envelope(&transfer, frozen)),
-        vec![hold("acc-1")]
+        vec![hold("acc-1", transfer_id)]
+    );
+    assert_eq!(
+        state.holds().collect::<Vec<_>>(),
+        [&hold("acc-1", transfer_id)]
     );
     let switched = AccountTrafficSwitched {
         to_server_id: "tr-1".into(),
@@ -124,6 +131,7 @@ fn an_accounts_hosts_go_to_its_server_are_held_while_frozen_and_follow_the_switc
         state.apply(&envelope("acc-1", switched)),
         vec![located("127.0.0.22"), release("acc-1")]
     );
+    assert_eq!(state.holds().count(), 0, "the switch ends the hold");
     let unfrozen = AccountUnfrozen {
         account_id: "acc-1".into(),
         unfrozen_at: chrono::DateTime::UNIX_EPOCH,

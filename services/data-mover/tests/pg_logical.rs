@@ -149,10 +149,13 @@ async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResul
         let writing = writer(src.clone(), rounds.clone(), stop.clone());
         wait_rounds(&rounds, 20).await?;
         let started = Instant::now();
-        let copy = pg_logical::start(&spec, &CancellationToken::new()).await?;
+        let mut copy = pg_logical::start(&spec, &CancellationToken::new()).await?;
         copy.wait_synced(&CancellationToken::new()).await?;
         let synced = started.elapsed();
         let lag = copy.lag_bytes().await?;
+        // Hashed live while written: the finish hashes again what was written since.
+        copy.check_live(&CancellationToken::new()).await?;
+        assert!(copy.checked_live());
         let after_sync = rounds.load(Ordering::SeqCst);
         wait_rounds(&rounds, after_sync + 50).await?;
 
@@ -229,6 +232,47 @@ async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResul
         assert!(matches!(&refused, Err(e) if is_read_only(e)), "{refused:?}");
         postgres::thaw(pg_url(), &src).await?;
         pg(&src).await?.batch_execute(write).await?;
+        Ok(())
+    }
+    .await;
+    clean_up(&spec, &[&src, &dst, &staging]).await;
+    result
+}
+
+#[tokio::test]
+async fn a_destination_row_changed_after_the_live_check_is_found_when_frozen() -> TestResult {
+    let (src, dst) = (unique("pl_src"), unique("pl_dst"));
+    let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst);
+    let staging = staging_name(&dst);
+    let result = async {
+        create_db(&src, SHOP).await?;
+        // Items up to id 40,000: three chunks of 16,384 key values.
+        pg(&src)
+            .await?
+            .batch_execute(
+                "INSERT INTO items (customer_id, price) SELECT 1, g FROM generate_series(1, 30000) g",
+            )
+            .await?;
+        let mut copy = pg_logical::start(&spec, &CancellationToken::new()).await?;
+        copy.wait_synced(&CancellationToken::new()).await?;
+        copy.check_live(&CancellationToken::new()).await?;
+        assert!(copy.checked_live());
+        // The source changes in one chunk, the destination (by hand) in another that
+        // the source left alone since the live check: that one is found.
+        pg(&src)
+            .await?
+            .batch_execute("UPDATE items SET price = price + 1 WHERE id = 39000")
+            .await?;
+        pg(&staging)
+            .await?
+            .batch_execute("UPDATE items SET price = 0 WHERE id = 3")
+            .await?;
+        postgres::freeze(pg_url(), &src).await?;
+        match copy.finish(&CancellationToken::new()).await {
+            Err(DbError::Mismatch { tables }) => assert_eq!(tables, ["public.items"]),
+            other => panic!("the tampered row must be found: {other:?}"),
+        }
+        postgres::thaw(pg_url(), &src).await?;
         Ok(())
     }
     .await;

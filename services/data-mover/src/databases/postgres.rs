@@ -27,8 +27,10 @@ use super::{
     CopyPhase, CopyReport, CopySpec, DbError, check_name, process, replaced_name, staging_name,
 };
 
+mod chunks;
 mod lockout;
 
+pub use chunks::{LiveCheck, Side, frozen_check, live_check};
 pub use lockout::{freeze, retire, thaw, unretire};
 
 /// Longest PostgreSQL identifier, in bytes.
@@ -131,14 +133,11 @@ pub(crate) async fn row_hashes_at_both(
     Ok(true)
 }
 
+/// Starts a checking transaction: output settings both servers render rows alike
+/// with, read only, repeatable read (one snapshot for every table).
 // No parallel workers: both ends (and other databases) are checked at once, often on
 // the same cores; workers would only add their own overhead to the freeze.
-async fn table_checks(
-    endpoint: &Endpoint,
-    client: &Client,
-    binary: bool,
-) -> Result<Vec<TableCheck>, DbError> {
-    let err = |context: &str, e: tokio_postgres::Error| query_error(endpoint, context, &e);
+pub(crate) async fn start_checks(endpoint: &Endpoint, client: &Client) -> Result<(), DbError> {
     client
         .batch_execute(
             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
@@ -148,10 +147,18 @@ async fn table_checks(
              BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         )
         .await
-        .map_err(|e| err("session settings", e))?;
-    let tables = client
+        .map_err(|e| query_error(endpoint, "session settings", &e))
+}
+
+/// The tables of the session's database (ordinary tables, not the system's), as
+/// (schema, name), sorted.
+pub(crate) async fn list_tables(
+    endpoint: &Endpoint,
+    client: &Client,
+) -> Result<Vec<(String, String)>, DbError> {
+    let rows = client
         .query(
-            "SELECT n.nspname, c.relname FROM pg_class c
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c
                JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind = 'r'
                 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -160,11 +167,20 @@ async fn table_checks(
             &[],
         )
         .await
-        .map_err(|e| err("listing tables", e))?;
+        .map_err(|e| query_error(endpoint, "listing tables", &e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+async fn table_checks(
+    endpoint: &Endpoint,
+    client: &Client,
+    binary: bool,
+) -> Result<Vec<TableCheck>, DbError> {
+    let err = |context: &str, e: tokio_postgres::Error| query_error(endpoint, context, &e);
+    start_checks(endpoint, client).await?;
+    let tables = list_tables(endpoint, client).await?;
     let mut checks = Vec::with_capacity(tables.len());
-    for row in tables {
-        let schema: String = row.get(0);
-        let table: String = row.get(1);
+    for (schema, table) in tables {
         let relation = format!("{}.{}", ident(&schema), ident(&table));
         let name = format!("{schema}.{table}");
         let hashed = if binary {

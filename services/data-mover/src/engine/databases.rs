@@ -229,10 +229,12 @@ impl Move {
                 .map_err(failed)?
             {
                 pg_logical::Eligibility::Eligible => {
-                    let copy = pg_logical::start(&planned.spec, stop)
+                    let mut copy = pg_logical::start(&planned.spec, stop)
                         .await
                         .map_err(failed)?;
                     copy.wait_synced(stop).await.map_err(failed)?;
+                    // Hashed live, so that the freeze hashes only what changes next.
+                    copy.check_live(stop).await.map_err(failed)?;
                     Ok(Self::Logical(planned, Box::new(copy)))
                 }
                 pg_logical::Eligibility::NotEligible(reason) => {

@@ -23,6 +23,51 @@ impl LogicalCopy {
         self.wait_tables(&["r", "s"], cancel).await
     }
 
+    /// The account live, once synced: hashes every table in key-range chunks at the
+    /// source, then at the destination once it applied the source's WAL up to that
+    /// hash, so that [`LogicalCopy::finish`] hashes again only the chunks written
+    /// since. A failure is logged and leaves the finish to hash everything;
+    /// [`DbError::Interrupted`] when cancelled.
+    pub async fn check_live(&mut self, cancel: &CancellationToken) -> Result<(), DbError> {
+        let spec = &self.spec;
+        let source = postgres::Side {
+            url: &spec.source_url,
+            database: &spec.database,
+        };
+        let destination = postgres::Side {
+            url: &spec.destination_url,
+            database: &self.names.staging,
+        };
+        let checked = async {
+            let binary =
+                postgres::row_hashes_at_both(&spec.source_url, &spec.destination_url).await?;
+            let applied = |lsn: String| self.wait_applied(Some(lsn), cancel);
+            postgres::live_check(source, destination, binary, applied).await
+        };
+        let checked = tokio::select! {
+            checked = checked => checked,
+            () = cancel.cancelled() => return Err(DbError::Interrupted),
+        };
+        match checked {
+            Ok(live) => {
+                tracing::info!(database = %spec.database, differing = live.differing_chunks(),
+                    "postgres database checked live");
+                self.live = Some(live);
+            }
+            Err(DbError::Interrupted) => return Err(DbError::Interrupted),
+            Err(e) => {
+                tracing::warn!(database = %spec.database, error = %e,
+                    "no live check: the whole database is hashed while frozen");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether [`LogicalCopy::check_live`] hashed the database live.
+    pub fn checked_live(&self) -> bool {
+        self.live.is_some()
+    }
+
     /// Bytes of WAL the destination still has to apply: the source's current WAL
     /// position minus what the slot's subscriber confirmed. Meaningful once
     /// [`LogicalCopy::wait_synced`] returned.
@@ -63,10 +108,10 @@ impl LogicalCopy {
         let spec = &self.spec;
         spec.phase(CopyPhase::Restoring);
         self.wait_tables(&["r"], cancel).await?;
-        self.wait_caught_up(cancel).await?;
+        self.wait_applied(None, cancel).await?;
         copy_sequences(spec, &self.names).await?;
         remove_replication(spec, &self.names).await?;
-        let result = verify_and_switch(spec, &self.names, cancel).await;
+        let result = verify_and_switch(spec, &self.names, self.live.as_ref(), cancel).await;
         if result.is_err() {
             let dropped = with_session(
                 Session::open(&spec.destination_url, None).await?,
@@ -125,20 +170,28 @@ impl LogicalCopy {
         .await
     }
 
-    /// Waits until the slot's subscriber confirmed the source's current WAL position.
-    async fn wait_caught_up(&self, cancel: &CancellationToken) -> Result<(), DbError> {
+    /// Waits until the slot's subscriber confirmed the WAL position `target` (`None`:
+    /// the source's current one).
+    async fn wait_applied(
+        &self,
+        target: Option<String>,
+        cancel: &CancellationToken,
+    ) -> Result<(), DbError> {
         let staging = Session::open(&self.spec.destination_url, Some(&self.names.staging)).await?;
         let source = Session::source(&self.spec).await?;
         let object = &self.names.object;
         let result = async {
-            let target: String = source
-                .row(
-                    "reading the source's WAL position",
-                    "SELECT pg_current_wal_lsn()::text",
-                    &[],
-                )
-                .await?
-                .get(0);
+            let target: String = match target {
+                Some(target) => target,
+                None => source
+                    .row(
+                        "reading the source's WAL position",
+                        "SELECT pg_current_wal_lsn()::text",
+                        &[],
+                    )
+                    .await?
+                    .get(0),
+            };
             let watchdog = Watchdog::new(&staging, object).await?;
             poll(cancel, || async {
                 watchdog.check(&staging).await?;
@@ -205,10 +258,13 @@ async fn copy_sequences(spec: &CopySpec, names: &Names) -> Result<(), DbError> {
 async fn verify_and_switch(
     spec: &CopySpec,
     names: &Names,
+    live: Option<&postgres::LiveCheck>,
     cancel: &CancellationToken,
 ) -> Result<(Duration, ferry_events::transfer::DatabaseCheck), DbError> {
-    let (verify_duration, check) =
-        verify::staging_against_source(spec, &names.staging, cancel).await?;
+    let (verify_duration, check) = match live {
+        Some(live) => verify_after_live(spec, names, live, cancel).await?,
+        None => verify::staging_against_source(spec, &names.staging, cancel).await?,
+    };
     spec.phase(CopyPhase::Switching);
     with_session(
         Session::open(&spec.destination_url, None).await?,
@@ -225,4 +281,31 @@ async fn verify_and_switch(
     )
     .await?;
     Ok((verify_duration, check))
+}
+
+/// Verification against the frozen source after a live check: only the chunks
+/// written since are hashed again (see [`postgres::frozen_check`]).
+async fn verify_after_live(
+    spec: &CopySpec,
+    names: &Names,
+    live: &postgres::LiveCheck,
+    cancel: &CancellationToken,
+) -> Result<(Duration, ferry_events::transfer::DatabaseCheck), DbError> {
+    spec.phase(CopyPhase::Verifying);
+    let started = std::time::Instant::now();
+    let source = postgres::Side {
+        url: &spec.source_url,
+        database: &spec.database,
+    };
+    let destination = postgres::Side {
+        url: &spec.destination_url,
+        database: &names.staging,
+    };
+    let (source, mut destination) = tokio::select! {
+        checked = postgres::frozen_check(live, source, destination) => checked?,
+        () = cancel.cancelled() => return Err(DbError::Interrupted),
+    };
+    destination.name = spec.destination_name.clone();
+    let check = verify::compare(&source, &destination)?;
+    Ok((started.elapsed(), check))
 }

@@ -11,10 +11,14 @@
 //!   that publication and slot. The objects are named `ferry_<hash>` after the copy's
 //!   destination, so that a later [`start`] (another process, days later, after a
 //!   crash) finds them: a healthy replication is reused, a broken one rebuilt.
+//! - [`LogicalCopy::check_live`]: once synced, the account live, every table hashed
+//!   in key-range chunks at both ends ([`super::postgres::live_check`]).
 //! - [`LogicalCopy::finish`]: with the source frozen ([`super::postgres::freeze`]),
 //!   waits until everything is applied, copies the sequences' values (not
 //!   replicated), removes the replication, verifies the staging database table by
-//!   table and switches it to its final name, as [`super::postgres::copy`] does.
+//!   table (after a live check, hashing again only the chunks written since:
+//!   [`super::postgres::frozen_check`]) and switches it to its final name, as
+//!   [`super::postgres::copy`] does.
 //! - [`abort`]: removes whatever replication exists for a copy. A forgotten slot
 //!   makes the source keep its WAL forever, so every step is tried even when another
 //!   failed, and what is left is found again by the next call.
@@ -68,6 +72,8 @@ pub struct LogicalCopy {
     spec: CopySpec,
     names: Names,
     started: Instant,
+    /// The chunks hashed live, if [`LogicalCopy::check_live`] ran.
+    live: Option<super::postgres::LiveCheck>,
 }
 
 impl std::fmt::Debug for LogicalCopy {

@@ -53,6 +53,7 @@ pub async fn start(spec: &CopySpec, cancel: &CancellationToken) -> Result<Logica
         spec: spec.clone(),
         names,
         started,
+        live: None,
     })
 }
 

@@ -12,7 +12,7 @@ use crate::databases::DbError;
 use crate::databases::endpoint::Endpoint;
 
 /// How often the replication's progress is polled.
-const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(20);
 
 /// How many worker errors a wait tolerates (a worker restarts after
 /// `wal_retrieve_retry_interval`, 5 s by default) before reporting the replication

@@ -6,8 +6,12 @@
 //! - the pre-copy of the tree by ferry beside a raw `rsync -a` of it;
 //! - the cutover downtime with plain dump and restore while frozen (ferry with its
 //!   low-downtime methods off: `FERRY_LOW_DOWNTIME=false`) beside ferry's best
-//!   (logical replication and binary-log catch-up), each measured by ferry itself
-//!   from `AccountFrozen` to `AccountUnfrozen`.
+//!   (logical replication and binary-log catch-up, hashed live), `BENCH_RUNS` (3)
+//!   times and their median, each measured by ferry itself from `AccountFrozen` to
+//!   `AccountUnfrozen`: the hold at the redirect, the freeze, the final sync and
+//!   verification, and the wait for the traffic switch (recorded at once by a
+//!   stand-in of the network service: the redirect's own hold and release under
+//!   load is `scripts/bench redirect`). `BENCH_LOG` shows each phase's time.
 //!
 //! Every transfer runs through the engine with its events in a scratch stream, as in
 //! production; the generated data is dropped at the end.
@@ -187,6 +191,24 @@ impl Writers {
         let my = self.my.join().unwrap_or(0);
         (pg, my)
     }
+}
+
+/// Makes the account's source databases writable again after a cutover retired
+/// them, for the next run.
+async fn serve_again(pg_name: &str, my_name: &str) {
+    ferry_data_mover::databases::postgres::unretire(pg_url(), pg_name)
+        .await
+        .expect("PostgreSQL source unretired");
+    let admin = pg("postgres").await.expect("connects");
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{pg_name}\" RESET default_transaction_read_only"
+        ))
+        .await
+        .expect("thawed");
+    ferry_data_mover::databases::mysql::unretire(my_url(), my_name)
+        .await
+        .expect("MariaDB source unretired");
 }
 
 fn endpoint(world: &World, server: &str) -> Endpoint {
@@ -378,31 +400,41 @@ async fn main() {
         writes.0, writes.1
     );
 
-    // The account serves from its source again for the second run.
-    let admin = pg("postgres").await.expect("connects");
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE \"{pg_name}\" RESET default_transaction_read_only"
-        ))
-        .await
-        .expect("thawed");
-
-    // ferry's best methods.
-    let w = writers(pg_name.clone(), my_name.clone());
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let t = Instant::now();
-    let best_events = run(&best, &world, &scheduled(TransferKind::Cutover, "tr-1")).await;
-    let best_total = t.elapsed().as_secs_f64();
-    let writes = w.stop().await;
-    let (best_down, best_methods) = downtime(&best_events);
+    // ferry's best methods, BENCH_RUNS times (the first onto the pre-copied transit
+    // server, the next onto fresh ones, replication set up each time), writes
+    // going on until each freeze.
+    let runs = mb("BENCH_RUNS", 3).max(1);
+    let mut downtimes = Vec::new();
+    for run_no in 0..runs {
+        // The account serves from its source again (the last cutover retired it).
+        serve_again(&pg_name, &my_name).await;
+        let to = if run_no == 0 {
+            "tr-1".to_owned()
+        } else {
+            format!("tr-{}", run_no + 2)
+        };
+        let w = writers(pg_name.clone(), my_name.clone());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let t = Instant::now();
+        let best_events = run(&best, &world, &scheduled(TransferKind::Cutover, &to)).await;
+        let best_total = t.elapsed().as_secs_f64();
+        let writes = w.stop().await;
+        let (best_down, best_methods) = downtime(&best_events);
+        println!(
+            "cutover {} of {runs}, ferry: downtime {best_down:.2} s ({best_methods}), \
+             {best_total:.1} s in all; {} + {} writes before the freeze",
+            run_no + 1,
+            writes.0,
+            writes.1
+        );
+        downtimes.push(best_down);
+    }
+    downtimes.sort_by(f64::total_cmp);
+    let median = downtimes[downtimes.len() / 2];
     println!(
-        "cutover, ferry: downtime {best_down:.2} s ({best_methods}), {best_total:.1} s in all \
-         (replication set up by the pre-copy); {} + {} writes before the freeze",
-        writes.0, writes.1
-    );
-    println!(
-        "downtime: ferry {best_down:.2} s vs plain {plain_down:.2} s = {:.1}x less (targets: <= 5 s, >= 10x)",
-        plain_down / best_down.max(0.001)
+        "downtime: ferry median {median:.2} s of {runs} runs vs plain {plain_down:.2} s = \
+         {:.1}x less (targets: <= 2 s, >= 20x)",
+        plain_down / median.max(0.001)
     );
     world.cleanup().await;
 }

@@ -192,6 +192,9 @@ async fn binlog_copy_follows_a_live_source_and_switches_after_the_freeze() -> Te
             println!("catch-up: {bytes} bytes in {:?}", started.elapsed());
             assert!(bytes > 0, "the live writes were applied");
         }
+        // Hashed live while written: the finish hashes again the chunks written since.
+        copy.check_live(&cancel).await?;
+        assert!(copy.checked_live());
 
         // The freeze: the busy writer's sessions are killed or block, and so does a
         // writer arriving now.
@@ -244,6 +247,46 @@ async fn binlog_copy_follows_a_live_source_and_switches_after_the_freeze() -> Te
         println!("busy writer: {rounds} rounds");
         assert!(rounds > 0);
         assert_eq!(my(&format!("SELECT COUNT(*) FROM `{src}`.customers WHERE name = 'late'"))?, "0");
+        Ok(())
+    }
+    .await
+}
+
+#[tokio::test]
+async fn a_chunk_written_after_the_live_check_is_hashed_again_when_frozen() -> TestResult {
+    let (src, dst) = (unique("bl_src"), unique("bl_dst"));
+    let _cleanup = Cleanup::new(&[&src, &dst, &staging_name(&dst)]);
+    async {
+        shop(&src)?;
+        // Orders up to id 40,000: three chunks of 16,384 key values.
+        my(&format!(
+            "USE `{src}`; INSERT INTO orders (customer_id, amount, note)
+               SELECT 1, seq, 'bulk' FROM seq_1_to_35000"
+        ))?;
+        let spec = CopySpec::new(my_url(), my_url(), &src).renamed(&dst);
+        let cancel = CancellationToken::new();
+        let mut copy = mysql_binlog::start(&spec, &cancel).await?;
+        copy.check_live(&cancel).await?;
+        assert!(copy.checked_live());
+        // The source changes a row of the last chunk, whose row event the finish
+        // applies; a neighbour of it at the staging copy is wrong (as a faulty
+        // catch-up would leave it): the chunk is hashed again, the row found.
+        let max: u64 = my(&format!("SELECT MAX(id) FROM `{src}`.orders"))?.parse()?;
+        my(&format!(
+            "UPDATE `{src}`.orders SET amount = amount + 1 WHERE id = {max}"
+        ))?;
+        my(&format!(
+            "SET SESSION sql_log_bin = 0; UPDATE `{}`.orders SET note = 'forged' WHERE id = {}",
+            staging_name(&dst),
+            max - 1
+        ))?;
+        let frozen = mysql::freeze(my_url(), &src).await?;
+        let finished = copy.finish(&cancel).await;
+        frozen.thaw().await?;
+        match finished {
+            Err(DbError::Mismatch { tables }) => assert_eq!(tables, ["orders"]),
+            other => panic!("the forged row must be found: {other:?}"),
+        }
         Ok(())
     }
     .await

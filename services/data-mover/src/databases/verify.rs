@@ -5,7 +5,8 @@
 //!   each row's text form, in a session with fixed output settings (UTC, ISO dates,
 //!   hex bytea) so that both servers render rows alike. The sum does not depend on row
 //!   order and, unlike `string_agg`, is not limited to 1 GB per table.
-//! - MySQL/MariaDB: `CHECKSUM TABLE` and `COUNT(*)` ([`mysql::checksum`]).
+//! - MySQL/MariaDB: per table, the row count and the sum (as two 64-bit halves) of
+//!   the md5 of each row's columns as bytes ([`mysql::checksum`], in key-range chunks).
 //!
 //! The event records one checksum over the per-table ones: SHA-256, its first 128 bits
 //! in hex.

@@ -251,10 +251,12 @@ impl Move {
                         .await
                         .map_err(failed)?;
                     // Twice: the first catch-up covers the dump's duration, the second
-                    // what came meanwhile, leaving little for the freeze.
+                    // what came meanwhile; then hashed live (catching up again), so
+                    // that the freeze applies and hashes only what changes next.
                     for _ in 0..2 {
                         copy.catch_up(stop).await.map_err(failed)?;
                     }
+                    copy.check_live(stop).await.map_err(failed)?;
                     Ok(Self::Binlog(planned, Box::new(copy)))
                 }
                 mysql_binlog::Eligibility::NotEligible(reason) => {

@@ -40,6 +40,7 @@
 
 mod accounts;
 mod checksum;
+pub(crate) mod chunks;
 pub(crate) mod client;
 mod copy;
 mod freeze;

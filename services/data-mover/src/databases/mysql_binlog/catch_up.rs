@@ -136,8 +136,9 @@ impl BinlogCopy {
     }
 
     /// `mariadb-binlog` from the source, filtered, into `mariadb` at the destination.
+    /// The chunks its row events touch are added to `touched` (see [`super::live`]).
     async fn apply(
-        &self,
+        &mut self,
         files: &[String],
         target: &BinlogPosition,
         cancel: &CancellationToken,
@@ -145,8 +146,10 @@ impl BinlogCopy {
         let database = &self.spec.database;
         let mut read = self.reader(files, target);
         read.arg(format!("--database={database}"))
-            .arg(format!("--rewrite-db={database}->{}", self.staging));
-        let mut filter = BinlogFilter::new(database, &self.staging);
+            .arg(format!("--rewrite-db={database}->{}", self.staging))
+            // Row images as comments, read for the chunks they touch.
+            .arg("--verbose");
+        let mut filter = BinlogFilter::new(database, &self.staging).tracking(self.keys.clone());
         if let [_single] = files {
             filter.stop = Some(target.position);
         }
@@ -159,6 +162,8 @@ impl BinlogCopy {
             cancel,
         )
         .await?;
-        Ok(filter.row_bytes)
+        let bytes = filter.row_bytes;
+        self.touch(filter.touched());
+        Ok(bytes)
     }
 }

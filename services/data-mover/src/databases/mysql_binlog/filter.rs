@@ -1,8 +1,15 @@
 //! The filters of `mariadb-binlog` output: the scan for schema changes, and what may
 //! be applied to the staging schema.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use super::statements::{Piece, Splitter, Statement, classify, mentions};
 use crate::databases::DbError;
+use crate::databases::mysql::chunks::chunk_of;
+
+/// What row events touched, per table: the key-range chunks of their rows (`None`:
+/// the whole table, its key unknown or a row's key unread).
+pub(super) type Touched = BTreeMap<String, Option<BTreeSet<i64>>>;
 
 /// Finds, in `mariadb-binlog --short-form` output of the whole server (statements
 /// only, no row events), a statement that changes `database` other than by row
@@ -63,6 +70,14 @@ pub(super) struct BinlogFilter {
     /// The stop position, when the range is within one binlog file: an event ending
     /// beyond it means the tool read too far (the next catch-up would apply it again).
     pub(super) stop: Option<u64>,
+    /// Each table's key column position (1-based), to read the chunks that row
+    /// images (`--verbose`) touch.
+    keys: HashMap<String, usize>,
+    /// The table of the row image being read.
+    image_table: Option<String>,
+    /// Tables named by a table map: each must show in `touched`.
+    mapped: BTreeSet<String>,
+    touched: Touched,
 }
 
 impl BinlogFilter {
@@ -75,7 +90,79 @@ impl BinlogFilter {
             in_transaction: false,
             row_bytes: 0,
             stop: None,
+            keys: HashMap::new(),
+            image_table: None,
+            mapped: BTreeSet::new(),
+            touched: Touched::new(),
         }
+    }
+
+    /// Reads the row images (`mariadb-binlog --verbose`) for the chunks they touch,
+    /// with each table's key position.
+    pub(super) fn tracking(mut self, keys: HashMap<String, usize>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// What the row events touched. A table mapped without a row image read is
+    /// touched whole: nothing may go unseen.
+    pub(super) fn touched(mut self) -> Touched {
+        for table in std::mem::take(&mut self.mapped) {
+            self.touched.entry(table).or_insert(None);
+        }
+        self.touched
+    }
+
+    /// A row image line (`### …`, comments of `--verbose`): the table of the image,
+    /// or one of its column values, the key's giving a chunk. Their values are data:
+    /// never read as event headers.
+    fn row_image(&mut self, text: &str) -> bool {
+        let Some(rest) = text.strip_prefix("###") else {
+            return false;
+        };
+        let rest = rest.trim();
+        let named = ["INSERT INTO ", "UPDATE ", "DELETE FROM "]
+            .iter()
+            .find_map(|verb| rest.strip_prefix(verb));
+        if let Some(name) = named {
+            let table = name
+                .rsplit_once("`.`")
+                .map_or(name, |(_, table)| table)
+                .trim_matches('`')
+                .to_owned();
+            if !self.keys.contains_key(&table) {
+                self.touched.insert(table.clone(), None);
+            }
+            self.touched
+                .entry(table.clone())
+                .or_insert_with(|| Some(BTreeSet::new()));
+            self.image_table = Some(table);
+            return true;
+        }
+        let Some(table) = self.image_table.clone() else {
+            return true;
+        };
+        let Some((column, value)) = rest.strip_prefix('@').and_then(|v| v.split_once('=')) else {
+            return true;
+        };
+        if column.parse::<usize>().ok() != self.keys.get(&table).copied() {
+            return true;
+        }
+        // Unsigned values beyond the signed range are printed `-1 (18446744073709551615)`.
+        let value = value
+            .split_once(" (")
+            .map_or(value, |(_, unsigned)| unsigned.trim_end_matches(')'));
+        let chunk = value.trim().parse::<i128>().ok().map(chunk_of);
+        match (self.touched.get_mut(&table), chunk) {
+            (Some(Some(chunks)), Some(chunk)) => {
+                chunks.insert(chunk);
+            }
+            (Some(Some(_)), None) => {
+                self.touched.insert(table, None);
+            }
+            _ => {}
+        }
+        true
     }
 
     fn refuse(&self, reason: String) -> DbError {
@@ -90,6 +177,7 @@ impl BinlogFilter {
     pub(super) fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Result<(), DbError> {
         match self.split.push(line) {
             Piece::Nothing => Ok(()),
+            Piece::Comment(text) if self.row_image(&text) => Ok(()),
             Piece::Comment(text) => self.comment(&text),
             Piece::Delimiter => {
                 out.extend_from_slice(line);
@@ -101,7 +189,7 @@ impl BinlogFilter {
 
     /// Event headers are comments: an event must end by the stop position, a table
     /// map must name the staging schema.
-    fn comment(&self, text: &str) -> Result<(), DbError> {
+    fn comment(&mut self, text: &str) -> Result<(), DbError> {
         let end = text
             .split_once("end_log_pos ")
             .and_then(|(_, rest)| rest.split_whitespace().next())
@@ -116,8 +204,10 @@ impl BinlogFilter {
         let Some((_, rest)) = text.split_once("Table_map: `") else {
             return Ok(());
         };
-        let db = rest.split_once("`.`").map(|(db, _)| db).unwrap_or(rest);
+        let (db, table) = rest.split_once("`.`").unwrap_or((rest, ""));
         if db == self.staging {
+            let table = table.split_once('`').map_or(table, |(table, _)| table);
+            self.mapped.insert(table.to_owned());
             return Ok(());
         }
         Err(self.refuse(format!(
@@ -241,6 +331,29 @@ mod tests {
             .is_ok()
         );
         assert!(scan(&format!("{header}alter table myshop.t add c int\n/*!*/;\n")).is_ok());
+    }
+
+    #[test]
+    fn row_images_give_the_chunks_touched_and_a_mapped_table_without_one_is_whole()
+    -> Result<(), DbError> {
+        let keys = [("orders".to_owned(), 1)].into();
+        let mut filter = BinlogFilter::new("src", "st").tracking(keys);
+        run(
+            &mut filter,
+            "START TRANSACTION\n/*!*/;\n\
+             #261121 end_log_pos 100 Table_map: `st`.`orders` mapped to number 18\n\
+             #261121 end_log_pos 120 Table_map: `st`.`notes` mapped to number 19\n\
+             BINLOG '\nAAAA\n'/*!*/;\n\
+             ### INSERT INTO `st`.`orders`\n### SET\n###   @1=16385\n\
+             ###   @2='Table_map: `other`.`x` end_log_pos 999999'\n\
+             ### UPDATE `st`.`orders`\n### WHERE\n###   @1=-1 (18446744073709551615)\n\
+             ### SET\n###   @1=3\nCOMMIT/*!*/;\n",
+        )?;
+        let touched = filter.touched();
+        let chunks: BTreeSet<i64> = [0, 1, (u64::MAX >> 14) as i64].into();
+        assert_eq!(touched.get("orders"), Some(&Some(chunks)));
+        assert_eq!(touched.get("notes"), Some(&None));
+        Ok(())
     }
 
     #[test]

@@ -27,7 +27,10 @@ impl BinlogCopy {
         let views = tables_of(&self.src, &self.spec.database, &["VIEW"], cancel).await?;
         let objects = mysql::dump_objects(&self.src, &self.spec.database, &views, cancel).await?;
         self.align_auto_increments(cancel).await?;
-        let verified = mysql::verify_staging(&self.spec, &self.staging, cancel).await;
+        let verified = match self.verify_after_live(cancel).await {
+            Some(verified) => verified,
+            None => mysql::verify_staging(&self.spec, &self.staging, cancel).await,
+        };
         if let Err(DbError::Mismatch { .. }) = &verified {
             // The staging copy is wrong: never reuse it.
             self.forget_quietly().await;

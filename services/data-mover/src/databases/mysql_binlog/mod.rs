@@ -28,9 +28,13 @@
 //!    applying session runs with `sql_log_bin=0`, so nothing loops through the binlog.
 //!    Row events carry explicit AUTO_INCREMENT values; the counters themselves are
 //!    aligned with the source at [`BinlogCopy::finish`].
-//! 3. [`BinlogCopy::finish`], with the source frozen ([`super::mysql::freeze`]; the
+//! 3. [`BinlogCopy::check_live`], caught up, the account live: every table hashed in
+//!    key-range chunks at both ends ([`super::mysql::chunks`]); from then on the
+//!    catch-ups read the row images (`--verbose`) for the chunks they touch.
+//! 4. [`BinlogCopy::finish`], with the source frozen ([`super::mysql::freeze`]; the
 //!    binlog dump thread is not blocked by the table locks): a last catch-up,
-//!    verification table by table, the switch to the final name (as
+//!    verification table by table (after a live check, only the chunks touched
+//!    since, or that differed, hashed again), the switch to the final name (as
 //!    [`super::mysql::copy`] does, honouring [`CopySpec::replace_existing`]), and the
 //!    bookkeeping row removed.
 //!
@@ -60,6 +64,7 @@ mod dump;
 mod eligibility;
 mod filter;
 mod finish;
+mod live;
 mod relay;
 mod server;
 mod statements;
@@ -102,6 +107,12 @@ pub struct BinlogCopy {
     applied_bytes: u64,
     /// A catch-up failed half-way: the staging copy is in an unknown state.
     broken: bool,
+    /// Each table's key column position, for the chunks row events touch.
+    keys: std::collections::HashMap<String, usize>,
+    /// The chunks row events touched since the live check began.
+    touched: filter::Touched,
+    /// The chunks hashed live, if [`BinlogCopy::check_live`] ran.
+    live: Option<live::LiveCheck>,
 }
 
 /// Starts (or resumes) a binlog copy of `spec`: reuses a ready staging copy recorded
@@ -148,6 +159,9 @@ pub async fn start(spec: &CopySpec, cancel: &CancellationToken) -> Result<Binlog
         dump_bytes: 0,
         applied_bytes: 0,
         broken: false,
+        keys: std::collections::HashMap::new(),
+        touched: filter::Touched::new(),
+        live: None,
     };
     if let Some(position) = copy.reusable(cancel).await? {
         tracing::info!(staging = %copy.staging, ?position, "reusing a staging copy");

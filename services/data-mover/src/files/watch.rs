@@ -402,6 +402,7 @@ impl Watcher {
         if now.is_none() || now != self.root_id {
             return Changes::Untrusted("the root was removed, moved or replaced".to_owned());
         }
+        self.prune_missing();
         for path in &self.changed {
             if !is_safe(path) {
                 return Changes::Untrusted(format!("unsafe changed path {path:?}"));
@@ -416,6 +417,32 @@ impl Watcher {
             }
         }
         Changes::Tracked(self.changed.iter().cloned().collect())
+    }
+}
+
+impl Watcher {
+    /// Keeps, of the paths gone from the (frozen) tree, only the topmost of each gone
+    /// subtree: deleting it at the destination deletes the rest, and rsync would call
+    /// a path whose parent is gone "vanished".
+    fn prune_missing(&mut self) {
+        let exists = |path: &str| path == "." || std::fs::symlink_metadata(self.root.join(path)).is_ok();
+        let mut kept = BTreeSet::new();
+        for path in &self.changed {
+            if exists(path) {
+                kept.insert(path.clone());
+                continue;
+            }
+            // Up to the topmost gone ancestor, whose parent is still there.
+            let mut top = path.as_str();
+            while let Some((parent, _)) = top.rsplit_once('/') {
+                if exists(parent) {
+                    break;
+                }
+                top = parent;
+            }
+            kept.insert(top.to_owned());
+        }
+        self.changed = kept;
     }
 }
 

@@ -86,9 +86,15 @@ async fn writes_deletes_renames_and_attributes_are_recorded_with_their_parents()
     let watch = TreeWatch::start(&scratch.str("src"), WatchOptions::default()).await;
     write(&src.join("www/index.php"), "<?php echo 2;");
     fs::remove_file(src.join("Maildir/new/2")).expect("delete");
-    fs::rename(src.join("Maildir/cur/1:2,S"), src.join("Maildir/cur/1:2,ST")).expect("rename");
+    fs::rename(
+        src.join("Maildir/cur/1:2,S"),
+        src.join("Maildir/cur/1:2,ST"),
+    )
+    .expect("rename");
     fs::rename(src.join("logs/access.log"), src.join("www/moved.log")).expect("move across");
-    let mut perms = fs::metadata(src.join("top.txt")).expect("meta").permissions();
+    let mut perms = fs::metadata(src.join("top.txt"))
+        .expect("meta")
+        .permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
     fs::set_permissions(src.join("top.txt"), perms).expect("chmod");
     write(&src.join("new\nline.txt"), "a newline in its name");

@@ -297,6 +297,10 @@ fn sync_args(
         // non-empty directory included (`--delete` is in effect).
         args.extend(list.args());
         args.push("--delete-missing-args".to_owned());
+        // Listed because they changed: sent whatever their size and time say (a
+        // rewrite within the same second at the same size would pass rsync's quick
+        // check unsent).
+        args.push("--ignore-times".to_owned());
     }
     if options.force_delta {
         args.push("--no-whole-file".to_owned());

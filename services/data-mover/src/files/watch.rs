@@ -425,7 +425,8 @@ impl Watcher {
     /// subtree: deleting it at the destination deletes the rest, and rsync would call
     /// a path whose parent is gone "vanished".
     fn prune_missing(&mut self) {
-        let exists = |path: &str| path == "." || std::fs::symlink_metadata(self.root.join(path)).is_ok();
+        let exists =
+            |path: &str| path == "." || std::fs::symlink_metadata(self.root.join(path)).is_ok();
         let mut kept = BTreeSet::new();
         for path in &self.changed {
             if exists(path) {

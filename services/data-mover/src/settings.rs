@@ -66,6 +66,13 @@ pub struct DataMoverArgs {
     #[arg(long = "hold-wait-secs", env = "FERRY_HOLD_WAIT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub hold_wait_secs: u64,
+    /// Most paths a cutover's watch of a source tree records (from before its live
+    /// sync to the freeze) for the frozen final sync to copy only those; beyond, or
+    /// whenever the watch may have missed a change, the tree is synced and checked
+    /// whole. 0: no watch, every tree whole.
+    #[arg(long = "watch-max-changes", env = "FERRY_WATCH_MAX_CHANGES",
+          default_value_t = crate::files::DEFAULT_MAX_CHANGES)]
+    pub watch_max_changes: usize,
 }
 
 /// A server running one version of a service.
@@ -106,6 +113,8 @@ pub struct MoverSettings {
     pub progress_every: Duration,
     /// See [`DataMoverArgs::hold_wait_secs`].
     pub hold_wait: Duration,
+    /// See [`DataMoverArgs::watch_max_changes`].
+    pub watch_max_changes: usize,
 }
 
 impl Default for MoverSettings {
@@ -123,6 +132,7 @@ impl Default for MoverSettings {
             freeze_command: None,
             progress_every: Duration::from_secs(5),
             hold_wait: Duration::from_secs(30),
+            watch_max_changes: crate::files::DEFAULT_MAX_CHANGES,
         }
     }
 }
@@ -151,6 +161,7 @@ impl DataMoverArgs {
             freeze_command: self.freeze_command.clone().filter(|c| !c.trim().is_empty()),
             progress_every: Duration::from_secs(self.progress_secs),
             hold_wait: Duration::from_secs(self.hold_wait_secs),
+            watch_max_changes: self.watch_max_changes,
         })
     }
 }

@@ -548,3 +548,132 @@ async fn a_cutover_killed_after_verification_with_a_mariadb_source_completes_at_
     world.stop().await;
     world.cleanup().await;
 }
+
+/// Changes the account's files and mails (creations, writes, deletions, renames, new
+/// directories filled at once, names with a newline) until `stop` exists, then
+/// creates `stopped` and returns how many changes it made: the freeze command waits
+/// for that, so that nothing changes once the sources are frozen.
+fn file_writer(
+    files: std::path::PathBuf,
+    mail: std::path::PathBuf,
+    stop: std::path::PathBuf,
+    stopped: std::path::PathBuf,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut changes = 0u64;
+        while !stop.exists() {
+            let i = changes;
+            match i % 6 {
+                0 => write(&files.join(format!("www/new-{i}.php")), b"<?php // new"),
+                // A new size each time: a rewrite at the same size within the same
+                // second escapes rsync's quick check of a whole-tree sync.
+                1 => write(
+                    &files.join(format!("www/page-{}.html", i % 40)),
+                    &vec![b'p'; usize::try_from(i).expect("small") + 10],
+                ),
+                2 => {
+                    let _ = std::fs::remove_file(files.join(format!("www/new-{}.php", i - 2)));
+                    let _ = std::fs::remove_file(mail.join(format!("Maildir/cur/{}", i % 200)));
+                }
+                3 => {
+                    let from = mail.join(format!("Maildir/new/{i}"));
+                    write(&from, b"Subject: delivered");
+                    let to = mail.join(format!("Maildir/cur/{i}:2,S"));
+                    std::fs::rename(&from, &to).expect("renamed");
+                }
+                4 => write(
+                    &files.join(format!("up/{i}/a/b/file")),
+                    b"in a new directory",
+                ),
+                _ => write(&files.join(format!("odd\nname-{i}")), b"a newline"),
+            }
+            changes += 1;
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        write(&stopped, b"");
+        changes
+    })
+}
+
+/// A cutover of an account whose files keep changing until the freeze: every change
+/// is at the destination, equal by content, and the verification counted every file.
+async fn cutover_while_files_change(watch_max_changes: usize) {
+    let mut world = World::new().await;
+    let files = world.path("srv-1", "files/shop");
+    let mail = world.path("srv-1", "mail/shop");
+    for i in 0..40 {
+        write(&files.join(format!("www/page-{i}.html")), b"page");
+    }
+    for i in 0..200 {
+        write(&mail.join(format!("Maildir/cur/{i}")), b"Subject: old mail");
+    }
+    world
+        .client_and_transit(vec![account("acc-1", "shop", vec![])])
+        .await;
+    let (stop, stopped) = (
+        world.root.join("writer-stop"),
+        world.root.join("writer-stopped"),
+    );
+    let freeze_command = format!(
+        "if [ \"$FERRY_FREEZE_ACTION\" = freeze ]; then touch '{}'; \
+         for _ in $(seq 1000); do [ -e '{}' ] && exit 0; sleep 0.01; done; exit 1; fi",
+        stop.display(),
+        stopped.display()
+    );
+    world.start(MoverSettings {
+        freeze_command: Some(freeze_command),
+        watch_max_changes,
+        ..MoverSettings::default()
+    });
+    let writer = file_writer(files.clone(), mail.clone(), stop, stopped);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let moving = Uuid::now_v7();
+    world
+        .account_transfer(TransferKind::Cutover, "acc-1", moving)
+        .await;
+    let events = world.ended(moving, 120).await;
+    assert!(
+        completed(&events).is_some(),
+        "{:?} {:?}",
+        types(&events),
+        failed(&events)
+    );
+    let changes = writer.join().expect("joined");
+    assert!(changes > 20, "the writer kept writing: {changes} changes");
+    let mut files_total = 0;
+    for tree in ["files/shop", "mail/shop"] {
+        let (source, destination) = (
+            world.path("srv-1", tree).display().to_string(),
+            world.path("tr-1", tree).display().to_string(),
+        );
+        let check = ferry_data_mover::files::verify(
+            &source,
+            &destination,
+            &ferry_data_mover::files::VerifyOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{tree} equal by content: {e}"));
+        files_total += check.files;
+    }
+    let verified = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Transfer(TransferEvent::TransferVerified(v)) => Some(v.files_checked),
+            _ => None,
+        })
+        .expect("verified");
+    assert_eq!(verified, files_total, "every file counted as verified");
+    world.stop().await;
+    world.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn files_changing_until_the_freeze_are_synced_and_checked_by_their_changes() {
+    cutover_while_files_change(ferry_data_mover::files::DEFAULT_MAX_CHANGES).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn files_changing_past_what_a_watch_records_are_synced_and_checked_whole() {
+    // Three paths at most: the watches are untrusted, the trees synced whole.
+    cutover_while_files_change(3).await;
+}

@@ -2,16 +2,19 @@
 //! reinstall, or onto the reinstalled server), and service migrations (every account
 //! using a service moved to its new version's server at once).
 //!
-//! 1. Live, the accounts serving: a sync of files and mails, then every tree compared
-//!    by content (what differs is synced again by checksums), and each database
-//!    prepared (replication started and caught up where the database allows it).
+//! 1. Live, the accounts serving: the local source trees watched for changes
+//!    (inotify), a sync of files and mails, then every tree compared by content (what
+//!    differs is synced again by checksums), and each database prepared (replication
+//!    started and caught up where the database allows it).
 //! 2. `AccountFrozen` recorded: the downtime starts. The client server's redirect
 //!    holds the accounts' new requests, lets those already forwarded finish and
 //!    records `AccountTrafficHeld`; then the sources are frozen (databases locked
 //!    durably, the freeze command run), so that the freeze fails no request.
 //! 3. At once: the final sync of what changed, then the files verified (every tree by
 //!    listing, size and time, and by content every file sent since the live content
-//!    check); and each database finished (replication drained and detached, or dumped
+//!    check). A tree whose watch is trusted is synced and checked by content only
+//!    where it changed since the live content check, and compared whole by its counts:
+//!    no walk of whole trees during the downtime. And each database finished (replication drained and detached, or dumped
 //!    and restored), verified table by table, then switched to its final name.
 //! 4. `TransferVerified`: the point of no return. For a cutover, rollback or
 //!    relocation the network service now switches the accounts' traffic to the
@@ -29,7 +32,7 @@
 use super::databases::{self, Move, Purpose};
 use super::freeze;
 use super::progress::Reporter;
-use super::trees::{self, Depth, SyncMode, Synced};
+use super::trees::{self, Depth, SyncMode, Synced, Tracked, Watches};
 use super::{Mover, Step, StepFailure, millis, switch_wait};
 use crate::domain::transfer::{TransferCommand, TransferState};
 use chrono::Utc;
@@ -59,13 +62,21 @@ pub(crate) async fn run(
     } else {
         trees::trees(scheduled)
     };
-    // 1. Live. A cutover resumed after a crash while frozen goes straight on.
+    // 1. Live. A cutover resumed after a crash while frozen goes straight on, with
+    // no watch: its trees are synced and checked whole.
+    let mut watches = Watches::default();
     let live = if state.frozen_at.is_none() {
-        let synced = match trees::sync(&trees, SyncMode::Live, &reporter, stop).await {
-            Ok(synced) => synced,
-            Err(failure) => return Ok(Err(failure)),
-        };
+        // Watching from before the first copy: no change can fall between the two.
+        watches = trees::watch(&trees, mover.settings().watch_max_changes).await;
+        let synced =
+            match trees::sync(&trees, SyncMode::Live, &Tracked::new(), &reporter, stop).await {
+                Ok(synced) => synced,
+                Err(failure) => return Ok(Err(failure)),
+            };
         reporter.report(TransferPhase::Verifying, None, 0, 0);
+        // The content check compares every file from here on: what changed before is
+        // covered by it, what changes after by the watch.
+        watches.mark().await;
         match trees::verify_live(synced, stop).await {
             Ok(checked) => checked,
             Err(failure) => return Ok(Err(failure)),
@@ -125,7 +136,7 @@ pub(crate) async fn run(
     // 3-4. Final sync, databases, verification; undone on any failure.
     tracing::info!(transfer_id = %scheduled.transfer_id, ms = millis(frozen_since), "sources frozen");
     let resumed = state.frozen_at.is_some();
-    let switched = switch(&trees, live, resumed, moves, &reporter, stop).await;
+    let switched = switch(&trees, live, watches, resumed, moves, &reporter, stop).await;
     tracing::info!(transfer_id = %scheduled.transfer_id, ms = millis(frozen_since), "switched");
     match switched {
         Ok((synced, checks, methods, db_bytes)) => {
@@ -195,6 +206,7 @@ type Switched = (
 async fn switch(
     trees: &[trees::Tree],
     live: Synced,
+    watches: Watches,
     resumed: bool,
     moves: Vec<Move>,
     reporter: &Reporter,
@@ -206,7 +218,9 @@ async fn switch(
     // before the files failed is replaced by the next attempt (the destination is the
     // account's own server, or its lent transit server).
     let files = async {
-        let final_sync = trees::sync(trees, SyncMode::Final, reporter, stop).await?;
+        // The sources are frozen: every change is in the watches' queues now.
+        let tracked = watches.finish().await;
+        let final_sync = trees::sync(trees, SyncMode::Final, &tracked, reporter, stop).await?;
         tracing::info!(ms = millis(since), "final sync done");
         let mut synced = live.then(final_sync);
         if resumed {

@@ -9,7 +9,7 @@
 
 use super::databases::{self, Move, Purpose};
 use super::progress::Reporter;
-use super::trees::{self, Depth, SyncMode};
+use super::trees::{self, Depth, SyncMode, Tracked};
 use super::{Mover, Step, millis, sources};
 use crate::domain::transfer::TransferCommand;
 use ferry_events::{DatabaseMethodUsed, TransferPhase, TransferScheduled, TransferVerified};
@@ -28,7 +28,7 @@ pub(crate) async fn run(
     }
     let reporter = Reporter::start(mover, scheduled);
     let trees = trees::trees(scheduled);
-    let synced = match trees::sync(&trees, SyncMode::Live, &reporter, stop).await {
+    let synced = match trees::sync(&trees, SyncMode::Live, &Tracked::new(), &reporter, stop).await {
         Ok(synced) => synced,
         Err(failure) => return Ok(Err(failure)),
     };

@@ -1,10 +1,17 @@
 //! Files and mails of a transfer: each account's files and mail directories, named
 //! after the account under the roots of both ends, synced with rsync and verified.
+//!
+//! A cutover watches its local source trees from before its live sync ([`watch`]):
+//! frozen, a tree whose watch is trusted is synced and checked only where it changed
+//! since the live content check; any other tree whole, as before.
 
 use super::StepFailure;
 use super::progress::Reporter;
-use crate::files::{self, FileError, SyncOptions, VerifyOptions};
+use crate::files::{
+    self, Changes, FileError, SyncOptions, TreeSize, TreeWatch, VerifyOptions, WatchOptions,
+};
 use ferry_events::{TransferPhase, TransferScheduled};
+use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
 /// One directory tree to copy: an account's files or mails.
@@ -62,6 +69,65 @@ pub(crate) struct Synced {
     pub bytes_sent: u64,
     /// Per tree (same order, copied trees only): the tree and the files sent, if listed.
     pub copied: Vec<(Tree, Option<Vec<String>>)>,
+    /// The trees (by destination) whose last sync covered only these paths, changed
+    /// since the live content check by their trusted watch.
+    pub tracked: Tracked,
+}
+
+/// Per tree (by destination): the paths changed since the live content check, from
+/// a trusted watch.
+pub(crate) type Tracked = HashMap<String, Vec<String>>;
+
+/// The watches of a cutover's local source trees.
+#[derive(Debug, Default)]
+pub(crate) struct Watches(Vec<(String, TreeWatch)>);
+
+/// Starts watching every local source tree that exists (a remote one, or one
+/// missing, is synced whole at the freeze); none if `max_changes` is 0.
+pub(crate) async fn watch(trees: &[Tree], max_changes: usize) -> Watches {
+    let mut watches = Watches::default();
+    if max_changes == 0 {
+        return watches;
+    }
+    for tree in trees {
+        if files::is_remote(&tree.source) || !std::path::Path::new(&tree.source).is_dir() {
+            continue;
+        }
+        let options = WatchOptions {
+            max_changes,
+            ..WatchOptions::default()
+        };
+        let watch = TreeWatch::start(&tree.source, options).await;
+        watches.0.push((tree.destination.clone(), watch));
+    }
+    watches
+}
+
+impl Watches {
+    /// Forgets what changed so far: the live content check that follows covers it.
+    pub(crate) async fn mark(&self) {
+        for (_, watch) in &self.0 {
+            watch.mark().await;
+        }
+    }
+
+    /// Frozen: the trees whose watch is trusted, with what changed in them.
+    pub(crate) async fn finish(self) -> Tracked {
+        let mut tracked = Tracked::new();
+        for (destination, watch) in self.0 {
+            let root = watch.root().to_owned();
+            match watch.finish().await {
+                Changes::Tracked(paths) => {
+                    tracing::info!(%root, changed = paths.len(), "tree watch trusted");
+                    tracked.insert(destination, paths);
+                }
+                Changes::Untrusted(reason) => {
+                    tracing::info!(%root, %reason, "tree watch untrusted: the tree is synced and checked whole");
+                }
+            }
+        }
+        tracked
+    }
 }
 
 impl Synced {
@@ -90,14 +156,17 @@ impl Synced {
         Synced {
             bytes_sent: self.bytes_sent + later.bytes_sent,
             copied,
+            tracked: later.tracked,
         }
     }
 }
 
-/// Syncs every tree in turn (each listing the files it sent), reporting progress.
+/// Syncs every tree in turn (each listing the files it sent), reporting progress; a
+/// tree in `tracked` only where it changed.
 pub(crate) async fn sync(
     trees: &[Tree],
     mode: SyncMode,
+    tracked: &Tracked,
     reporter: &Reporter,
     stop: &CancellationToken,
 ) -> Result<Synced, StepFailure> {
@@ -109,12 +178,20 @@ pub(crate) async fn sync(
             SyncMode::Live => tree.phase,
             SyncMode::Final => TransferPhase::FinalSync,
         };
+        let changed = tracked.get(&tree.destination);
+        if changed.is_some_and(Vec::is_empty) {
+            // Nothing changed since the live content check: nothing to run.
+            synced.copied.push((tree.clone(), Some(Vec::new())));
+            synced.tracked.insert(tree.destination.clone(), Vec::new());
+            continue;
+        }
         let options = SyncOptions {
             tolerate_vanished: mode == SyncMode::Live,
             list_changed: true,
             on_progress: Some(reporter.rsync_callback(phase, &tree.account_id, done, total)),
             bytes_total_hint: Some(tree.bytes),
             cancel: stop.clone(),
+            files_from: changed.cloned(),
             ..SyncOptions::default()
         };
         match files::sync(&tree.source, &tree.destination, &options).await {
@@ -123,6 +200,11 @@ pub(crate) async fn sync(
                 synced.bytes_sent += report.bytes_sent;
                 done += report.bytes_total;
                 synced.copied.push((tree.clone(), report.changed));
+                if let Some(changed) = changed {
+                    synced
+                        .tracked
+                        .insert(tree.destination.clone(), changed.clone());
+                }
             }
             // An account without mail (or files) has no directory: nothing to copy.
             Err(FileError::SourceMissing { .. }) => {}
@@ -141,7 +223,9 @@ pub(crate) enum Depth {
     Listing,
     /// Frozen, before a switch: every tree by listing, sizes and times, and by content
     /// every file sent since the live content check ([`verify_live`]); a tree whose
-    /// sends were not listed is compared by content whole.
+    /// sends were not listed is compared by content whole. A tracked tree: by content
+    /// every path changed or sent since the live content check, and whole by its
+    /// counts of files, directories, symlinks and bytes.
     Switch,
 }
 
@@ -153,6 +237,14 @@ pub(crate) async fn verify(
 ) -> Result<u64, StepFailure> {
     let mut files_checked = 0u64;
     for (tree, sent) in &synced.copied {
+        if depth == Depth::Switch
+            && let (Some(changed), Some(sent)) = (synced.tracked.get(&tree.destination), sent)
+        {
+            files_checked += verify_tracked(tree, changed, sent, stop)
+                .await
+                .map_err(|e| failure(TransferPhase::Verifying, &e))?;
+            continue;
+        }
         let whole = VerifyOptions {
             quick: depth == Depth::Listing || sent.is_some(),
             cancel: stop.clone(),
@@ -176,6 +268,58 @@ pub(crate) async fn verify(
     Ok(files_checked)
 }
 
+/// A tracked tree, frozen: what changed since the live content check (which found
+/// everything else equal by content) compared by content, and the trees' counts
+/// compared whole (a local destination), a cheap guard against a loss the listing
+/// missed. Returns the files the destination now matches: the source's.
+async fn verify_tracked(
+    tree: &Tree,
+    changed: &[String],
+    sent: &[String],
+    stop: &CancellationToken,
+) -> Result<u64, FileError> {
+    // The root's own entry would compare its files by content (possibly large ones
+    // nothing changed); its changed entries are listed by name.
+    let mut only: Vec<String> = changed
+        .iter()
+        .chain(sent)
+        .filter(|p| p.as_str() != ".")
+        .cloned()
+        .collect();
+    only.sort_unstable();
+    only.dedup();
+    let content = VerifyOptions {
+        only: Some(only),
+        cancel: stop.clone(),
+        ..VerifyOptions::default()
+    };
+    let counts = async {
+        let source = TreeSize::measure(&tree.source);
+        if files::is_remote(&tree.destination) {
+            return (source.await, None);
+        }
+        let (source, destination) = tokio::join!(source, TreeSize::measure(&tree.destination));
+        (source, Some(destination))
+    };
+    let (checked, (source, destination)) = tokio::join!(
+        files::verify(&tree.source, &tree.destination, &content),
+        counts
+    );
+    checked?;
+    let source = source?;
+    if let Some(destination) = destination {
+        let destination = destination?;
+        if source != destination {
+            return Err(FileError::Mismatch {
+                differences: vec![format!(
+                    "tree sizes differ: source {source:?}, destination {destination:?}"
+                )],
+            });
+        }
+    }
+    Ok(source.files)
+}
+
 /// Live, before a cutover's freeze: every copied tree compared by content. A tree
 /// that differs (a file changing meanwhile, or a destination file damaged under the
 /// same size and time) is synced again by checksums, which repairs it; the files that
@@ -188,6 +332,7 @@ pub(crate) async fn verify_live(
     let mut checked = Synced {
         bytes_sent: synced.bytes_sent,
         copied: Vec::with_capacity(synced.copied.len()),
+        tracked: Tracked::new(),
     };
     for (tree, _) in synced.copied {
         let content = VerifyOptions {

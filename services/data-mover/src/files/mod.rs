@@ -9,17 +9,22 @@
 //! - [`verify()`]: the destination compared with the source by content checksums.
 //! - [`TreeSize`]: the files and bytes of a local tree, for progress totals and
 //!   estimates.
+//! - [`TreeWatch`]: what changed in a local source tree since a point in time, so that
+//!   a frozen final sync and check handle only that ([`SyncOptions::files_from`],
+//!   [`VerifyOptions::only`]).
 //!
 //! It knows nothing of events or transfers: the transfer logic calls these functions
 //! and turns their reports and [`FileError`]s into events.
 
 mod error;
+mod list;
 mod process;
 mod progress;
 mod rsync;
 mod stats;
 mod tree;
 mod verify;
+mod watch;
 
 pub use error::FileError;
 pub use progress::{ProgressFn, TreeProgress};
@@ -27,3 +32,4 @@ pub(crate) use rsync::is_remote;
 pub use rsync::{PARTIAL_DIR, SyncOptions, SyncReport, sync};
 pub use tree::TreeSize;
 pub use verify::{TreeCheck, VerifyOptions, verify};
+pub use watch::{Changes, DEFAULT_MAX_CHANGES, TreeWatch, WatchOptions};

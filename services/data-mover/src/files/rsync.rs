@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::FileError;
+use super::list::FileList;
 use super::process::{self, Context};
 use super::progress::{ProgressFn, Reporter, parse_progress2};
 use super::stats::parse_stats;
@@ -53,6 +54,12 @@ pub struct SyncOptions {
     /// List the regular files sent ([`SyncReport::changed`]), so that a final sync's
     /// changes can be verified by content without reading the whole tree again.
     pub list_changed: bool,
+    /// Sync only these entries (paths relative to the tree, e.g. from a
+    /// [`TreeWatch`](super::TreeWatch)): each listed file, symlink or directory
+    /// (as an entry, not its contents; a `.` entry syncs the root's own entries) is
+    /// made as at the source, a listed path gone from the source is deleted at the
+    /// destination. `None`: the whole tree.
+    pub files_from: Option<Vec<String>>,
 }
 
 impl Default for SyncOptions {
@@ -70,6 +77,7 @@ impl Default for SyncOptions {
             bytes_total_hint: None,
             cancel: CancellationToken::new(),
             list_changed: false,
+            files_from: None,
         }
     }
 }
@@ -89,6 +97,7 @@ impl fmt::Debug for SyncOptions {
             .field("bytes_total_hint", &self.bytes_total_hint)
             .field("cancelled", &self.cancel.is_cancelled())
             .field("list_changed", &self.list_changed)
+            .field("files_from", &self.files_from.as_ref().map(Vec::len))
             .finish()
     }
 }
@@ -147,7 +156,11 @@ pub async fn sync(
             reason: "cancelled before the copy started".to_owned(),
         });
     }
-    let args = sync_args(source, destination, options);
+    let list = match &options.files_from {
+        Some(files) => Some(FileList::write(files).await?),
+        None => None,
+    };
+    let args = sync_args(source, destination, options, list.as_ref());
     let mut reporter = options.on_progress.clone().map(|callback| {
         Reporter::new(
             callback,
@@ -197,6 +210,7 @@ pub async fn sync(
     )
     .await;
     let duration = started.elapsed();
+    drop(list);
     ran?;
     let stats = parse_stats(lines.iter().map(String::as_str));
     let report = SyncReport {
@@ -230,7 +244,12 @@ pub async fn sync(
 }
 
 /// rsync's arguments for [`sync()`].
-fn sync_args(source: &str, destination: &str, options: &SyncOptions) -> Vec<String> {
+fn sync_args(
+    source: &str,
+    destination: &str,
+    options: &SyncOptions,
+    list: Option<&FileList>,
+) -> Vec<String> {
     let mut args: Vec<String> = [
         // Archive: recursive; permissions, times, owner, group (we run as root),
         // symlinks as symlinks, devices and specials: the account sees the same tree.
@@ -270,6 +289,18 @@ fn sync_args(source: &str, destination: &str, options: &SyncOptions) -> Vec<Stri
     }
     if options.list_changed {
         args.push(format!("--out-format={SENT_PREFIX}%i %n"));
+    }
+    if let Some(list) = list {
+        // Only the listed entries (`--files-from` implies `--relative` and no
+        // recursion; their parent directories come along with their attributes). A
+        // listed path missing at the source is a deletion at the destination, a
+        // non-empty directory included (`--delete` is in effect).
+        args.extend(list.args());
+        args.push("--delete-missing-args".to_owned());
+        // Listed because they changed: sent whatever their size and time say (a
+        // rewrite within the same second at the same size would pass rsync's quick
+        // check unsent).
+        args.push("--ignore-times".to_owned());
     }
     if options.force_delta {
         args.push("--no-whole-file".to_owned());
@@ -370,7 +401,7 @@ mod tests {
 
     #[test]
     fn sources_are_copied_as_directories() {
-        let args = sync_args("/a/src", "host:/b/dst", &SyncOptions::default());
+        let args = sync_args("/a/src", "host:/b/dst", &SyncOptions::default(), None);
         assert_eq!(
             args[args.len() - 2..],
             ["/a/src/".to_owned(), "host:/b/dst/".to_owned()]

@@ -3,6 +3,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::FileError;
+use super::list::FileList;
 use super::process::{self, Context};
 use super::rsync::{check_source, is_remote, push_ends};
 use super::stats::parse_stats;
@@ -34,8 +35,10 @@ pub struct VerifyOptions {
     /// whole tree during a freeze, once its content was checked live and the files
     /// changed since are checked by content ([`VerifyOptions::only`]).
     pub quick: bool,
-    /// Check only these files (paths relative to the tree), by content: the files a
-    /// final sync sent. `None`: the whole tree.
+    /// Check only these entries (paths relative to the tree), by content: the files
+    /// a final sync sent, or the paths changed since a live check. A listed directory
+    /// is compared as an entry (not its contents); a listed path gone from the source
+    /// must be gone from the destination. `None`: the whole tree.
     pub only: Option<Vec<String>>,
 }
 
@@ -100,7 +103,10 @@ pub async fn verify(
         }
         Some(files) => {
             let list = FileList::write(files).await?;
-            args.push(format!("--files-from={}", list.path.display()));
+            args.extend(list.args());
+            // A listed file gone from the source must be gone at the destination
+            // too: reported as "only at destination" rather than failing the check.
+            args.push("--delete-missing-args".to_owned());
             Some(list)
         }
     };
@@ -149,29 +155,6 @@ pub async fn verify(
         files: stats.regular_files,
         bytes: stats.total_file_size,
     })
-}
-
-/// A list of files for rsync's `--files-from`, removed when dropped.
-struct FileList {
-    path: std::path::PathBuf,
-}
-
-impl FileList {
-    async fn write(files: &[String]) -> Result<Self, FileError> {
-        let path = std::env::temp_dir().join(format!("ferry-files-{}", uuid::Uuid::now_v7()));
-        let mut text = files.join("\n");
-        text.push('\n');
-        tokio::fs::write(&path, text)
-            .await
-            .map_err(|e| FileError::io(format!("writing {}", path.display()), e))?;
-        Ok(Self { path })
-    }
-}
-
-impl Drop for FileList {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 /// One itemized line (`YXcstpoguax name`) as a difference; `None` for a line that

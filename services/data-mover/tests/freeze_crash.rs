@@ -32,7 +32,8 @@ async fn a_worker_killed_while_frozen_lets_no_write_of_the_accounts_users_throug
 
     // While the marker exists (the freeze command made it) the final sync's rsync
     // says so and waits: the kill lands in the frozen phase, once the freeze is
-    // complete (the final sync starts after it).
+    // complete (the final sync starts after it). The freeze command also changes a
+    // file of the account, so that the final sync (of what changed) runs rsync.
     let (marker, syncing) = (world.root.join("frozen"), world.root.join("syncing"));
     let bin = world.root.join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
@@ -53,8 +54,10 @@ async fn a_worker_killed_while_frozen_lets_no_write_of_the_accounts_users_throug
         .expect("chmod");
     let options = WorkerOptions {
         freeze_command: Some(format!(
-            "if [ \"$FERRY_FREEZE_ACTION\" = freeze ]; then touch {}; fi",
-            marker.display()
+            "if [ \"$FERRY_FREEZE_ACTION\" = freeze ]; then touch {}; \
+             echo frozen > {}/$FERRY_ACCOUNT_NAME/frozen.txt; fi",
+            marker.display(),
+            world.storage("srv-1").files_root
         )),
         path_first: Some(bin),
     };

@@ -35,14 +35,8 @@ pub async fn service(runtime: &Runtime, args: &NetworkArgs) -> Result<(), String
     let zones = args.zone_settings()?;
     let dns = args.dns_settings()?;
     let router = ConfiguredRouter::from_file(args.ip_routes.as_deref())?;
-    let udp = tokio::net::UdpSocket::bind(args.dns_addr)
-        .await
-        .map_err(|e| format!("the DNS server cannot listen on UDP {}: {e}", args.dns_addr))?;
-    // Port 0 picks one for UDP; TCP takes the same, as resolvers expect.
+    let (udp, tcp) = dns::bind(args.dns_addr).await?;
     let dns_addr = udp.local_addr().map_err(|e| e.to_string())?;
-    let tcp = tokio::net::TcpListener::bind(dns_addr)
-        .await
-        .map_err(|e| format!("the DNS server cannot listen on TCP {dns_addr}: {e}"))?;
     let front = tokio::net::TcpListener::bind(args.redirect_addr)
         .await
         .map_err(|e| format!("the redirect cannot listen on {}: {e}", args.redirect_addr))?;

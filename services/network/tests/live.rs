@@ -158,11 +158,10 @@ async fn what_the_log_says_is_served_and_a_cutover_holds_then_switches_without_a
         in_flight_bound: Duration::from_secs(5),
         network: Some(Network::new(stack.log.clone())),
     };
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+    let (udp, tcp) = dns::bind("127.0.0.1:0".parse().expect("addr"))
         .await
-        .expect("udp");
+        .expect("UDP and TCP on one port");
     let dns_addr = udp.local_addr().expect("bound");
-    let tcp = tokio::net::TcpListener::bind(dns_addr).await.expect("tcp");
     let settings = DnsSettings::new(
         vec!["ns1.hosting.example".into()],
         "hostmaster.hosting.example",

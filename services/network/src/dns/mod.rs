@@ -54,6 +54,27 @@ pub enum DnsError {
     Server(String),
 }
 
+/// How many ports `bind` tries when asked for any (port 0).
+const BIND_TRIES: usize = 20;
+
+/// Binds UDP and TCP on the same address, as resolvers expect. With port 0 the
+/// system picks the UDP port, and another is picked when TCP's is taken there.
+pub async fn bind(addr: std::net::SocketAddr) -> Result<(UdpSocket, TcpListener), String> {
+    let tries = if addr.port() == 0 { BIND_TRIES } else { 1 };
+    let mut last = String::new();
+    for _ in 0..tries {
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|e| format!("the DNS server cannot listen on UDP {addr}: {e}"))?;
+        let bound = udp.local_addr().map_err(|e| e.to_string())?;
+        match TcpListener::bind(bound).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) => last = format!("the DNS server cannot listen on TCP {bound}: {e}"),
+        }
+    }
+    Err(last)
+}
+
 /// Serves the zones of `store` on `udp` and `tcp` (bound by the caller) until
 /// `shutdown` is cancelled.
 ///

@@ -36,6 +36,7 @@ use ferry_events::values::DatabaseEngine;
 use tokio::sync::watch;
 pub use tokio_util::sync::CancellationToken;
 
+pub(crate) mod chunks;
 pub mod discard;
 pub(crate) mod endpoint;
 pub(crate) mod erase;

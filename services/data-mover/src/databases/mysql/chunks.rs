@@ -12,27 +12,16 @@
 //! Unlike `CHECKSUM TABLE` (a 32-bit sum of CRCs), it does not depend on the
 //! storage engine's row format, and it can be restricted to a key range.
 
-use std::collections::BTreeMap;
-
 use tokio_util::sync::CancellationToken;
 
 use super::client::{Client, ident};
 use crate::databases::DbError;
+pub(crate) use crate::databases::chunks::Chunks;
+use crate::databases::chunks::{Sums, parse_sum, total};
 use crate::databases::verify::TableCheck;
 
 /// Key values per chunk.
 pub(crate) const CHUNK_KEYS: i128 = 16_384;
-
-/// One chunk's row count and hash sums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Sums {
-    rows: u64,
-    a: i128,
-    b: i128,
-}
-
-/// A table's chunks, by number.
-pub(crate) type Chunks = BTreeMap<i64, Sums>;
 
 /// A table as the checks hash it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,13 +123,7 @@ pub(crate) async fn hash(
         ident(&table.name)
     );
     let rows: Vec<(i64, u64, String, String)> = client.rows(&sql, (), cancel).await?;
-    let parse = |text: &str| {
-        text.parse::<i128>().map_err(|e| DbError::Query {
-            endpoint: String::new(),
-            context: format!("checksum of {}", table.name),
-            reason: format!("a sum that is not an integer ({text:?}): {e}"),
-        })
-    };
+    let parse = |text: &str| parse_sum(text, &table.name, String::new());
     let mut chunks = Chunks::new();
     for (c, count, a, b) in rows {
         chunks.insert(
@@ -157,16 +140,11 @@ pub(crate) async fn hash(
 
 /// The table's check from its chunks.
 pub(crate) fn table_check(table: &Table, chunks: &Chunks) -> TableCheck {
-    let (mut rows, mut a, mut b) = (0, 0, 0);
-    for sums in chunks.values() {
-        rows += sums.rows;
-        a += sums.a;
-        b += sums.b;
-    }
+    let total = total(chunks);
     TableCheck {
         table: table.name.clone(),
-        rows,
-        checksum: format!("m:{a}:{b}"),
+        rows: total.rows,
+        checksum: format!("m:{}:{}", total.a, total.b),
     }
 }
 

@@ -20,16 +20,13 @@ use tokio_util::sync::CancellationToken;
 use super::BinlogCopy;
 use super::filter::Touched;
 use crate::databases::DbError;
+use crate::databases::chunks::{self as shared, Rehash};
 use crate::databases::mysql::chunks::{self, Chunks, Table, describe, table_check};
 use crate::databases::mysql::client::Client;
 use crate::databases::mysql::tables_of;
 use crate::databases::verify::{DatabaseChecksums, TableCheck, compare};
 use ferry_events::transfer::DatabaseCheck;
 use ferry_events::values::DatabaseEngine;
-
-/// Above this share of a table's chunks to hash again, one scan of the whole table
-/// costs less than a range query per chunk.
-const WHOLE_TABLE_SHARE: usize = 4;
 
 /// Both ends' chunks of every table, hashed live.
 #[derive(Debug, Clone)]
@@ -210,44 +207,40 @@ impl BinlogCopy {
     }
 }
 
-/// Hashes `stale` chunks of `table` again (`None`: all): by key range, or the whole
-/// table at once when they are many.
+/// Hashes `stale` chunks of `table` again (`None`: the whole table; see
+/// [`chunks::rehash`]).
 async fn rehash(
     client: &mut Client,
     database: &str,
     table: &Table,
     stale: &Option<BTreeSet<i64>>,
-    chunks: usize,
+    count: usize,
     cancel: &CancellationToken,
 ) -> Result<Chunks, DbError> {
     let Some(stale) = stale else {
         return chunks::hash(client, database, table, None, cancel).await;
     };
-    if stale.is_empty() {
-        return Ok(Chunks::new());
+    match shared::rehash(stale, count, table.key.is_some()) {
+        Rehash::Nothing => Ok(Chunks::new()),
+        Rehash::WholeTable => {
+            let mut all = chunks::hash(client, database, table, None, cancel).await?;
+            all.retain(|k, _| stale.contains(k));
+            Ok(all)
+        }
+        Rehash::Ranges => {
+            let mut fresh = Chunks::new();
+            for chunk in stale {
+                fresh.extend(chunks::hash(client, database, table, Some(*chunk), cancel).await?);
+            }
+            Ok(fresh)
+        }
     }
-    if table.key.is_none() || stale.len() * WHOLE_TABLE_SHARE > chunks.max(1) {
-        let mut all = chunks::hash(client, database, table, None, cancel).await?;
-        all.retain(|k, _| stale.contains(k));
-        return Ok(all);
-    }
-    let mut fresh = Chunks::new();
-    for chunk in stale {
-        fresh.extend(chunks::hash(client, database, table, Some(*chunk), cancel).await?);
-    }
-    Ok(fresh)
 }
 
 /// The live chunks that stand, with those hashed again (`stale` `None`: all were).
 fn merged(live: &Chunks, stale: &Option<BTreeSet<i64>>, fresh: Chunks) -> Chunks {
-    let Some(stale) = stale else {
-        return fresh;
-    };
-    let mut chunks: Chunks = live
-        .iter()
-        .filter(|(k, _)| !stale.contains(k))
-        .map(|(k, s)| (*k, *s))
-        .collect();
-    chunks.extend(fresh);
-    chunks
+    match stale {
+        Some(stale) => shared::merged(live, stale, fresh),
+        None => fresh,
+    }
 }

@@ -24,21 +24,19 @@
 //! can only err towards hashing again (a chunk wrongly seen as changed), never the
 //! other way, as long as fewer than 2^31 transactions ran in between.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tokio_postgres::Client;
 
 use super::{close, connect, ident, list_tables, query_error, start_checks};
 use crate::databases::DbError;
+use crate::databases::chunks::{self, Chunks, Rehash, Sums, merged, parse_sum, total};
 use crate::databases::endpoint::Endpoint;
 use crate::databases::verify::{DatabaseChecksums, TableCheck};
 use ferry_events::values::DatabaseEngine;
 
 /// Key values per chunk, as a shift: 2^14.
 const CHUNK_BITS: u32 = 14;
-/// Above this share of a table's chunks to hash again, one scan of the whole table
-/// costs less than a range query per chunk.
-const WHOLE_TABLE_SHARE: usize = 4;
 /// xids are 32-bit on disk.
 const XID_SPACE: i64 = 1 << 32;
 
@@ -52,22 +50,6 @@ enum Form {
     Text,
 }
 
-/// One chunk's row count and hash sums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Sums {
-    rows: u64,
-    a: i128,
-    b: i128,
-}
-
-impl std::ops::AddAssign for Sums {
-    fn add_assign(&mut self, other: Sums) {
-        self.rows += other.rows;
-        self.a += other.a;
-        self.b += other.b;
-    }
-}
-
 /// A table as both checks know it.
 #[derive(Debug, Clone)]
 struct Table {
@@ -79,9 +61,6 @@ struct Table {
     key: Option<String>,
     form: Form,
 }
-
-/// One side's chunks of one table.
-type Chunks = BTreeMap<i64, Sums>;
 
 /// The live check of a database copy: both sides' chunks and horizons.
 #[derive(Debug, Clone)]
@@ -206,8 +185,8 @@ pub async fn frozen_check(
                         destination_scan.rehash(&table, &stale, b.len())
                     );
                     (
-                        merged(live_source, &a, fresh_source?),
-                        merged(live_destination, &b, fresh_destination?),
+                        merged(live_source, &stale, fresh_source?),
+                        merged(live_destination, &stale, fresh_destination?),
                     )
                 }
                 None => {
@@ -263,14 +242,14 @@ pub async fn frozen_check(
 }
 
 /// The chunks to hash again: changed on either side since hashed live, or whose
-/// live hashes differed, or present on one side only.
+/// live hashes differed, or present on one side only (gone ones among them).
 fn stale_chunks(
     live_source: &Chunks,
     live_destination: &Chunks,
     source: &BTreeMap<i64, (u64, bool)>,
     destination: &BTreeMap<i64, (u64, bool)>,
-) -> Vec<i64> {
-    let keys: std::collections::BTreeSet<i64> = live_source
+) -> BTreeSet<i64> {
+    let keys: BTreeSet<i64> = live_source
         .keys()
         .chain(live_destination.keys())
         .chain(source.keys())
@@ -293,23 +272,8 @@ fn stale_chunks(
         .collect()
 }
 
-/// One side's chunks now: the live ones that stand, and those hashed again.
-fn merged(live: &Chunks, now: &BTreeMap<i64, (u64, bool)>, fresh: Chunks) -> Chunks {
-    // A chunk hashed again replaces its live sums; one that is gone is dropped.
-    let mut chunks: Chunks = live
-        .iter()
-        .filter(|(k, _)| now.contains_key(k))
-        .map(|(k, s)| (*k, *s))
-        .collect();
-    chunks.extend(fresh);
-    chunks
-}
-
 fn table_check(table: &Table, chunks: &Chunks) -> TableCheck {
-    let mut total = Sums::default();
-    for sums in chunks.values() {
-        total += *sums;
-    }
+    let total = total(chunks);
     let checksum = match table.form {
         Form::Binary => format!("b:{}", total.a),
         Form::Text => format!("t:{}:{}", total.a, total.b),
@@ -408,22 +372,29 @@ impl Scan {
             .collect())
     }
 
-    /// Hashes `stale` chunks again: each by its key range, or the whole table at once
-    /// when they are many (or the table has no key: one chunk).
-    async fn rehash(&self, table: &Table, stale: &[i64], chunks: usize) -> Result<Chunks, DbError> {
-        if stale.is_empty() {
-            return Ok(Chunks::new());
+    /// Hashes `stale` chunks again (see [`chunks::rehash`]).
+    async fn rehash(
+        &self,
+        table: &Table,
+        stale: &BTreeSet<i64>,
+        chunks: usize,
+    ) -> Result<Chunks, DbError> {
+        let (endpoint, client) = (&self.endpoint, &self.client);
+        match chunks::rehash(stale, chunks, table.key.is_some()) {
+            Rehash::Nothing => Ok(Chunks::new()),
+            Rehash::WholeTable => {
+                let mut all = hash(endpoint, client, table, None).await?;
+                all.retain(|k, _| stale.contains(k));
+                Ok(all)
+            }
+            Rehash::Ranges => {
+                let mut fresh = Chunks::new();
+                for chunk in stale {
+                    fresh.extend(hash(endpoint, client, table, Some(*chunk)).await?);
+                }
+                Ok(fresh)
+            }
         }
-        if table.key.is_none() || stale.len() * WHOLE_TABLE_SHARE > chunks.max(1) {
-            let mut all = hash(&self.endpoint, &self.client, table, None).await?;
-            all.retain(|k, _| stale.contains(k));
-            return Ok(all);
-        }
-        let mut fresh = Chunks::new();
-        for chunk in stale {
-            fresh.extend(hash(&self.endpoint, &self.client, table, Some(*chunk)).await?);
-        }
-        Ok(fresh)
     }
 
     async fn close(self) {
@@ -560,13 +531,7 @@ async fn hash(
         .query(&sql, &[])
         .await
         .map_err(|e| query_error(endpoint, &format!("checksum of {}", table.name), &e))?;
-    let parse = |text: String| {
-        text.parse::<i128>().map_err(|e| DbError::Query {
-            endpoint: endpoint.display(),
-            context: format!("checksum of {}", table.name),
-            reason: format!("a sum that is not an integer ({text:?}): {e}"),
-        })
-    };
+    let parse = |text: String| parse_sum(&text, &table.name, endpoint.display());
     let mut chunks = Chunks::new();
     for row in rows {
         let count: i64 = row.get(1);
@@ -607,22 +572,13 @@ mod tests {
         destination.insert(0, (9, false)); // a row deleted at the destination
         assert_eq!(
             stale_chunks(&live_source, &live_destination, &source, &destination),
-            vec![0, 1, 2, 3]
+            BTreeSet::from([0, 1, 2, 3])
         );
         destination.insert(0, (10, false));
         assert_eq!(
             stale_chunks(&live_source, &live_destination, &source, &destination),
-            vec![1, 2, 3]
+            BTreeSet::from([1, 2, 3])
         );
-    }
-
-    #[test]
-    fn merged_chunks_keep_the_live_ones_that_stand_and_drop_the_vanished() {
-        let live: Chunks = [(0, sums(10, 1)), (1, sums(10, 2)), (5, sums(1, 7))].into();
-        let now: BTreeMap<i64, (u64, bool)> = [(0, (10, false)), (1, (11, true))].into();
-        let fresh: Chunks = [(1, sums(11, 4))].into();
-        let chunks = merged(&live, &now, fresh);
-        assert_eq!(chunks, [(0, sums(10, 1)), (1, sums(11, 4))].into());
     }
 
     #[test]

@@ -11,8 +11,12 @@ use super::session::Session;
 use crate::databases::DbError;
 use crate::databases::endpoint::Endpoint;
 
-/// How often the replication's progress is polled.
-const POLL: Duration = Duration::from_millis(20);
+/// The first pause between two polls of the replication's progress: a frozen drain
+/// usually ends within milliseconds, and each poll's wait is downtime.
+const FIRST_POLL: Duration = Duration::from_millis(10);
+/// The longest pause: the pauses double up to it, so that a wait of minutes (an
+/// initial copy) does not query the servers a hundred times a second.
+const MAX_POLL: Duration = Duration::from_millis(100);
 
 /// How many worker errors a wait tolerates (a worker restarts after
 /// `wal_retrieve_retry_interval`, 5 s by default) before reporting the replication
@@ -27,12 +31,14 @@ pub(super) fn missing_slot(endpoint: &Endpoint, object: &str) -> DbError {
     }
 }
 
-/// Polls `done` until it says so; [`DbError::Interrupted`] as soon as `cancel` fires.
+/// Polls `done` until it says so, the pauses growing from [`FIRST_POLL`] to
+/// [`MAX_POLL`]; [`DbError::Interrupted`] as soon as `cancel` fires.
 pub(super) async fn poll<F, Fut>(cancel: &CancellationToken, mut done: F) -> Result<(), DbError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<bool, DbError>>,
 {
+    let mut pause = FIRST_POLL;
     loop {
         tokio::select! {
             finished = done() => {
@@ -43,9 +49,10 @@ where
             () = cancel.cancelled() => return Err(DbError::Interrupted),
         }
         tokio::select! {
-            () = tokio::time::sleep(POLL) => {}
+            () = tokio::time::sleep(pause) => {}
             () = cancel.cancelled() => return Err(DbError::Interrupted),
         }
+        pause = (pause * 2).min(MAX_POLL);
     }
 }
 

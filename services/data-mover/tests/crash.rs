@@ -79,13 +79,7 @@ async fn a_cutover_killed_just_after_its_freeze_resumes_within_seconds_of_the_re
     // The first freeze takes two seconds (the operator's command), so that the kill
     // lands while the account is frozen however fast the rest is.
     let once = world.root.join("frozen-once");
-    let options = WorkerOptions {
-        freeze_command: Some(format!(
-            "if [ \"$FERRY_FREEZE_ACTION\" = freeze ] && [ ! -e {once} ]; then touch {once}; sleep 2; fi",
-            once = once.display()
-        )),
-        ..WorkerOptions::default()
-    };
+    let options = WorkerOptions::pausing_first("freeze", &once);
     let mut first = world.worker_process(1, &options);
     let transfer = world.schedule(TransferKind::Cutover, vec![shop]).await;
     let frozen = wait_for_event(&world, transfer, 120, |e| match e {
@@ -323,13 +317,7 @@ async fn a_worker_killed_between_the_switch_and_the_retirement_completes_without
     // The first retirement takes two seconds (the operator's command), so that the
     // kill lands after the switch, before the source is retired and the move recorded.
     let once = world.root.join("retiring-once");
-    let options = WorkerOptions {
-        freeze_command: Some(format!(
-            "if [ \"$FERRY_FREEZE_ACTION\" = retire ] && [ ! -e {once} ]; then touch {once}; sleep 2; fi",
-            once = once.display()
-        )),
-        ..WorkerOptions::default()
-    };
+    let options = WorkerOptions::pausing_first("retire", &once);
     let mut first = world.worker_process(1, &options);
     let transfer = world.schedule(TransferKind::Cutover, vec![shop]).await;
     assert!(

@@ -8,7 +8,7 @@ mod support;
 
 use ferry_events::*;
 use ferry_infra::testkit::eventually;
-use support::freeze::{my_locked, my_writers, pg_writers};
+use support::freeze::{my_locked, shop_writers};
 use support::worker_process::{WorkerOptions, run_if_asked};
 use support::*;
 
@@ -62,15 +62,7 @@ async fn a_worker_killed_while_frozen_lets_no_write_of_the_accounts_users_throug
         path_first: Some(bin),
     };
 
-    let pg_writers =
-        pg_writers(&app, &src_pg, "INSERT INTO items (label) VALUES ('w')").expect("pg writers");
-    let my_writers = my_writers(
-        &format!("INSERT INTO `{src_my}`.orders (note) VALUES ('w')"),
-        &[("my: new connection each time", &app)],
-        &app,
-    )
-    .expect("my writers");
-    assert!(pg_writers.keep_writing(3).await && my_writers.keep_writing(3).await);
+    let (pg_writers, my_writers) = shop_writers(&app, &src_pg, &src_my).await;
 
     let mut first = world.worker_process(1, &options);
     let transfer = world.schedule(TransferKind::Cutover, vec![shop]).await;

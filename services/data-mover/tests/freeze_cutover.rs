@@ -8,7 +8,7 @@ mod support;
 use ferry_data_mover::MoverSettings;
 use ferry_data_mover::databases::{DbError, mysql, postgres};
 use ferry_events::*;
-use support::freeze::{Writers, my_writers, pg_writers};
+use support::freeze::{Writers, shop_writers};
 use support::*;
 use uuid::Uuid;
 
@@ -24,15 +24,7 @@ async fn a_cutover_lets_no_write_of_the_accounts_users_land_on_the_old_copy() {
         .client_and_transit(vec![shop_with_both_databases()])
         .await;
     world.start(MoverSettings::default());
-    let pg_writers =
-        pg_writers(&app, &src_pg, "INSERT INTO items (label) VALUES ('w')").expect("pg writers");
-    let my_writers = my_writers(
-        &format!("INSERT INTO `{src_my}`.orders (note) VALUES ('w')"),
-        &[("my: new connection each time", &app)],
-        &app,
-    )
-    .expect("my writers");
-    assert!(pg_writers.keep_writing(3).await && my_writers.keep_writing(3).await);
+    let (pg_writers, my_writers) = shop_writers(&app, &src_pg, &src_my).await;
 
     let moving = Uuid::now_v7();
     world

@@ -436,3 +436,18 @@ pub async fn shop_owned_by_its_users(world: &super::World) -> (String, String, S
     .expect("the account's user");
     (app, src_pg, src_my)
 }
+
+/// Writers as the shop's own user (`shop_owned_by_its_users`), inserting into its
+/// PostgreSQL `items` and its MariaDB `orders`, each with a new connection per
+/// write; writing once three writes went through on each.
+pub async fn shop_writers(app: &str, src_pg: &str, src_my: &str) -> (Writers, Writers) {
+    let pg = pg_writers(app, src_pg, "INSERT INTO items (label) VALUES ('w')").expect("pg writers");
+    let my = my_writers(
+        &format!("INSERT INTO `{src_my}`.orders (note) VALUES ('w')"),
+        &[("my: new connection each time", app)],
+        app,
+    )
+    .expect("my writers");
+    assert!(pg.keep_writing(3).await && my.keep_writing(3).await);
+    (pg, my)
+}

@@ -32,6 +32,21 @@ pub struct WorkerOptions {
     pub path_first: Option<PathBuf>,
 }
 
+impl WorkerOptions {
+    /// An operator's command that takes two seconds the first time it is run for
+    /// `action` (`freeze`, `retire`, …), leaving the marker `once`: a kill then lands
+    /// inside that step however fast the rest is.
+    pub fn pausing_first(action: &str, once: &std::path::Path) -> Self {
+        Self {
+            freeze_command: Some(format!(
+                "if [ \"$FERRY_FREEZE_ACTION\" = {action} ] && [ ! -e {once} ]; then touch {once}; sleep 2; fi",
+                once = once.display()
+            )),
+            ..Self::default()
+        }
+    }
+}
+
 /// A worker process; killed (SIGKILL) when dropped.
 pub struct WorkerProcess {
     pub child: tokio::process::Child,

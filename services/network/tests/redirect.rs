@@ -299,23 +299,29 @@ async fn fifty_megabytes_stream_both_ways() {
     assert_eq!(count_body(response.into_body()).await.expect("body"), SIZE);
 }
 
+/// The body of a download through the proxy whose backend sends its second chunk
+/// only once its gate is opened (`Backend::open_gate`).
+async fn gated_download(proxy: std::net::SocketAddr) -> hyper::body::Incoming {
+    client()
+        .request(request(
+            "GET",
+            proxy,
+            "shop.example",
+            "/download-gated",
+            empty(),
+        ))
+        .await
+        .expect("response head")
+        .into_body()
+}
+
 /// Would hang (and time out) if the proxy buffered a response body whole: the
 /// backend sends its second chunk only after the client got the first.
 #[tokio::test]
 async fn a_response_body_reaches_the_client_before_the_upstream_finished_it() {
     let backend = Backend::start("old").await;
     let (_table, proxy) = proxy_for(backend.addr, RedirectSettings::default()).await;
-    let response = client()
-        .request(request(
-            "GET",
-            proxy.addr,
-            "shop.example",
-            "/download-gated",
-            empty(),
-        ))
-        .await
-        .expect("response");
-    let mut body = response.into_body();
+    let mut body = gated_download(proxy.addr).await;
     let first = tokio::time::timeout(Duration::from_secs(10), body.frame())
         .await
         .expect("the first chunk arrives while the upstream still holds the rest")
@@ -458,17 +464,7 @@ async fn a_forwarded_request_outlasting_the_holds_bound_is_aborted() {
 async fn a_response_still_streaming_at_the_holds_bound_is_cut() {
     let old = Backend::start("old").await;
     let (table, proxy) = proxy_for(old.addr, RedirectSettings::default()).await;
-    let response = client()
-        .request(request(
-            "GET",
-            proxy.addr,
-            "shop.example",
-            "/download-gated",
-            empty(),
-        ))
-        .await
-        .expect("response head");
-    let mut body = response.into_body();
+    let mut body = gated_download(proxy.addr).await;
     body.frame()
         .await
         .expect("a frame")

@@ -6,6 +6,7 @@
 //! (bounded) for their effects.
 
 mod inputs;
+pub mod bulk;
 mod tools;
 pub use ferry_core::scenario;
 

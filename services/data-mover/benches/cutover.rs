@@ -24,8 +24,7 @@ use ferry_data_mover::engine::Mover;
 use ferry_events::transfer::Endpoint;
 use ferry_events::*;
 use ferry_infra::command::CommandHandler;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use ferry_infra::testkit::bulk::{self, Writers};
 use std::time::{Duration, Instant};
 use support::*;
 use tokio_util::sync::CancellationToken;
@@ -36,161 +35,6 @@ fn mb(var: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Fills `items` in PostgreSQL database `name` up to `target` bytes.
-async fn generate_pg(name: &str, target: u64) {
-    let admin = pg("postgres").await.expect("connects");
-    admin
-        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .expect("created");
-    let db = pg(name).await.expect("connects");
-    db.batch_execute(
-        "SET synchronous_commit = off;
-         CREATE TABLE items (id bigserial PRIMARY KEY, payload text NOT NULL, n int NOT NULL);",
-    )
-    .await
-    .expect("table");
-    let mut from = 1i64;
-    loop {
-        let size: i64 = db
-            .query_one("SELECT pg_database_size(current_database())", &[])
-            .await
-            .expect("size")
-            .get(0);
-        if size as u64 >= target {
-            break;
-        }
-        db.batch_execute(&format!(
-            "INSERT INTO items (payload, n) SELECT repeat(md5(g::text), 6), g
-               FROM generate_series({from}, {}) g",
-            from + 249_999
-        ))
-        .await
-        .expect("rows");
-        from += 250_000;
-    }
-    db.batch_execute("VACUUM ANALYZE items")
-        .await
-        .expect("vacuum");
-}
-
-/// Fills `orders` in MariaDB schema `name` up to `target` bytes.
-fn generate_my(name: &str, target: u64) {
-    my(&format!(
-        "CREATE DATABASE `{name}`;
-         CREATE TABLE `{name}`.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY,
-           payload VARCHAR(255) NOT NULL, n INT NOT NULL) ENGINE=InnoDB;"
-    ))
-    .expect("created");
-    // InnoDB's sizes in information_schema lag behind inserts: count rows instead
-    // (~270 bytes each with the primary key, as measured after ANALYZE TABLE).
-    let rows = target / 270;
-    let mut done = 0;
-    while done < rows {
-        let batch = (rows - done).min(250_000);
-        my(&format!(
-            "SET SESSION sql_log_bin = 0; USE `{name}`;
-             INSERT INTO orders (payload, n)
-               SELECT REPEAT(MD5(seq), 6), seq FROM seq_1_to_{batch};"
-        ))
-        .expect("rows");
-        done += batch;
-    }
-    my(&format!("ANALYZE TABLE `{name}`.orders")).expect("analyzed");
-}
-
-/// Writes `bytes` of incompressible files: 1 MiB site files and 16 KiB mails.
-fn generate_files(root: &std::path::Path, bytes: u64) -> u64 {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut fill = |len: usize| -> Vec<u8> {
-        let mut out = Vec::with_capacity(len);
-        while out.len() < len {
-            out.extend_from_slice(&next().to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    };
-    let (site, mail) = (bytes * 3 / 4, bytes / 4);
-    let mut written = 0u64;
-    for i in 0..site / (1 << 20) {
-        write(
-            &root.join(format!("files/shop/www/d{}/f{i}.bin", i % 64)),
-            &fill(1 << 20),
-        );
-        written += 1 << 20;
-    }
-    for i in 0..mail / (16 << 10) {
-        write(
-            &root.join(format!("mail/shop/Maildir/cur/{}/m{i}", i % 256)),
-            &fill(16 << 10),
-        );
-        written += 16 << 10;
-    }
-    written
-}
-
-/// Keeps writing to both databases until each refuses (the freeze).
-struct Writers {
-    done: Arc<AtomicBool>,
-    pg: tokio::task::JoinHandle<u64>,
-    my: std::thread::JoinHandle<u64>,
-}
-
-fn writers(pg_name: String, my_name: String) -> Writers {
-    let done = Arc::new(AtomicBool::new(false));
-    let stop = done.clone();
-    let pg = tokio::spawn(async move {
-        let Ok(db) = pg(&pg_name).await else { return 0 };
-        let mut written = 0;
-        while db
-            .execute(
-                "INSERT INTO items (payload, n) VALUES (md5(random()::text), 0)",
-                &[],
-            )
-            .await
-            .is_ok()
-        {
-            written += 1;
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        written
-    });
-    let stop_my = done.clone();
-    let my = std::thread::spawn(move || {
-        let mut written = 0;
-        while !stop_my.load(Ordering::Relaxed)
-            && my(&format!(
-                "INSERT INTO `{my_name}`.orders (payload, n) VALUES (MD5(RAND()), 0)"
-            ))
-            .is_ok()
-        {
-            written += 1;
-        }
-        written
-    });
-    let _ = stop;
-    Writers { done, pg, my }
-}
-
-impl Writers {
-    async fn stop(self) -> (u64, u64) {
-        self.done.store(true, Ordering::Relaxed);
-        let pg = tokio::time::timeout(Duration::from_secs(30), self.pg)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or(0);
-        let my = self.my.join().unwrap_or(0);
-        (pg, my)
-    }
 }
 
 /// Makes the account's source databases writable again after a cutover retired
@@ -292,15 +136,21 @@ async fn main() {
         "cutover benchmark: {pg_mb} MB PostgreSQL + {my_mb} MB MariaDB + {files_mb} MB files and mails"
     );
     let started = Instant::now();
-    generate_pg(&pg_name, pg_mb << 20).await;
+    bulk::pg_items(&pg_name, pg_mb << 20).await;
     let my_name_gen = my_name.clone();
-    tokio::task::spawn_blocking(move || generate_my(&my_name_gen, my_mb << 20))
+    tokio::task::spawn_blocking(move || bulk::my_orders(&my_name_gen, my_mb << 20))
         .await
         .expect("generated");
     let root = world.root.join("srv-1");
-    let files = tokio::task::spawn_blocking(move || generate_files(&root, files_mb << 20))
-        .await
-        .expect("generated");
+    let files = tokio::task::spawn_blocking(move || {
+        bulk::files(
+            &root.join("files/shop/www"),
+            &root.join("mail/shop/Maildir"),
+            files_mb << 20,
+        )
+    })
+    .await
+    .expect("generated");
     println!(
         "  generated in {:.0} s ({} MB of files)",
         started.elapsed().as_secs_f64(),
@@ -387,7 +237,7 @@ async fn main() {
     );
 
     // Plain dump and restore while frozen, with writes until the freeze.
-    let w = writers(pg_name.clone(), my_name.clone());
+    let w = Writers::start(pg_name.clone(), my_name.clone());
     tokio::time::sleep(Duration::from_secs(2)).await;
     let t = Instant::now();
     let plain_events = run(&plain, &world, &scheduled(TransferKind::Cutover, "tr-2")).await;
@@ -413,7 +263,7 @@ async fn main() {
         } else {
             format!("tr-{}", run_no + 2)
         };
-        let w = writers(pg_name.clone(), my_name.clone());
+        let w = Writers::start(pg_name.clone(), my_name.clone());
         tokio::time::sleep(Duration::from_secs(2)).await;
         let t = Instant::now();
         let best_events = run(&best, &world, &scheduled(TransferKind::Cutover, &to)).await;

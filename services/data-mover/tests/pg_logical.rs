@@ -239,6 +239,21 @@ async fn a_live_database_is_replicated_frozen_finished_and_thawed() -> TestResul
     result
 }
 
+/// The live change captures' slots (temporary, held by their sessions) in
+/// `database`.
+async fn check_slots(database: &str) -> Result<i64, tokio_postgres::Error> {
+    Ok(pg("postgres")
+        .await?
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots
+              WHERE database = $1 AND temporary AND active
+                AND slot_name LIKE 'ferry\\_check\\_%'",
+            &[&database],
+        )
+        .await?
+        .get(0))
+}
+
 #[tokio::test]
 async fn a_destination_row_changed_after_the_live_check_is_found_when_frozen() -> TestResult {
     let (src, dst) = (unique("pl_src"), unique("pl_dst"));
@@ -257,6 +272,7 @@ async fn a_destination_row_changed_after_the_live_check_is_found_when_frozen() -
         copy.wait_synced(&CancellationToken::new()).await?;
         copy.check_live(&CancellationToken::new()).await?;
         assert!(copy.checked_live());
+        assert_eq!(copy.captures_changes(), (true, true), "both sides captured");
         // The source changes in one chunk, the destination (by hand) in another that
         // the source left alone since the live check: that one is found.
         pg(&src)
@@ -268,11 +284,52 @@ async fn a_destination_row_changed_after_the_live_check_is_found_when_frozen() -
             .batch_execute("UPDATE items SET price = 0 WHERE id = 3")
             .await?;
         postgres::freeze(pg_url(), &src).await?;
+        // The freeze ended every session on the source but the change captures'.
+        for database in [&src, &staging] {
+            assert_eq!(check_slots(database).await?, 1, "{database}'s capture lives");
+        }
         match copy.finish(&CancellationToken::new()).await {
             Err(DbError::Mismatch { tables }) => assert_eq!(tables, ["public.items"]),
             other => panic!("the tampered row must be found: {other:?}"),
         }
+        assert_eq!(check_slots(&src).await?, 0, "the captures end with the check");
         postgres::thaw(pg_url(), &src).await?;
+        Ok(())
+    }
+    .await;
+    clean_up(&spec, &[&src, &dst, &staging]).await;
+    result
+}
+
+#[tokio::test]
+async fn a_column_added_at_the_source_after_the_live_check_is_found_when_frozen() -> TestResult {
+    let (src, dst) = (unique("pl_src"), unique("pl_dst"));
+    let spec = CopySpec::new(pg_url(), pg_url(), &src).renamed(&dst);
+    let staging = staging_name(&dst);
+    let result = async {
+        create_db(&src, SHOP).await?;
+        pg(&src)
+            .await?
+            .batch_execute(
+                "INSERT INTO items (customer_id, price) SELECT 1, g FROM generate_series(1, 1000) g",
+            )
+            .await?;
+        let mut copy = pg_logical::start(&spec, &CancellationToken::new()).await?;
+        copy.wait_synced(&CancellationToken::new()).await?;
+        copy.check_live(&CancellationToken::new()).await?;
+        // Every row gains a value without a row written (a column's default), which
+        // the replication does not carry: no chunk looks written, the table is.
+        pg(&src)
+            .await?
+            .batch_execute("ALTER TABLE items ADD COLUMN note text NOT NULL DEFAULT 'gift'")
+            .await?;
+        postgres::freeze(pg_url(), &src).await?;
+        match copy.finish(&CancellationToken::new()).await {
+            Err(DbError::Mismatch { tables }) => assert_eq!(tables, ["public.items"]),
+            other => panic!("the new column must be found: {other:?}"),
+        }
+        postgres::thaw(pg_url(), &src).await?;
+        assert_eq!(check_slots(&src).await?, 0, "the change captures' slots are gone");
         Ok(())
     }
     .await;

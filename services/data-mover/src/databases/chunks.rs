@@ -24,6 +24,24 @@ pub(crate) struct Sums {
 /// A table's chunks, by number.
 pub(crate) type Chunks = BTreeMap<i64, Sums>;
 
+/// What changed since a live check, per table (`schema.table` or the table's name):
+/// the key-range chunks of the rows written (`None`: the whole table, its key unknown
+/// or a row's key unread). A table absent was not written.
+pub(crate) type Touched = BTreeMap<String, Option<BTreeSet<i64>>>;
+
+/// Adds `more` to `touched`.
+pub(crate) fn touch(touched: &mut Touched, more: Touched) {
+    for (table, chunks) in more {
+        let entry = touched
+            .entry(table)
+            .or_insert_with(|| Some(BTreeSet::new()));
+        match (entry.as_mut(), chunks) {
+            (Some(known), Some(more)) => known.extend(more),
+            _ => *entry = None,
+        }
+    }
+}
+
 /// The sums of a whole table.
 pub(crate) fn total(chunks: &Chunks) -> Sums {
     chunks.values().fold(Sums::default(), |t, s| Sums {

@@ -27,6 +27,7 @@ use super::{
     CopyPhase, CopyReport, CopySpec, DbError, check_name, process, replaced_name, staging_name,
 };
 
+mod capture;
 mod chunks;
 mod lockout;
 

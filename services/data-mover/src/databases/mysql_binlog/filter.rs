@@ -1,15 +1,14 @@
 //! The filters of `mariadb-binlog` output: the scan for schema changes, and what may
 //! be applied to the staging schema.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use super::statements::{Piece, Splitter, Statement, classify, mentions};
 use crate::databases::DbError;
 use crate::databases::mysql::chunks::chunk_of;
 
-/// What row events touched, per table: the key-range chunks of their rows (`None`:
-/// the whole table, its key unknown or a row's key unread).
-pub(super) type Touched = BTreeMap<String, Option<BTreeSet<i64>>>;
+/// What row events touched, per table.
+pub(super) use crate::databases::chunks::Touched;
 
 /// Finds, in `mariadb-binlog --short-form` output of the whole server (statements
 /// only, no row events), a statement that changes `database` other than by row

@@ -98,16 +98,7 @@ impl BinlogCopy {
 
     /// Adds what a catch-up's row events touched.
     pub(super) fn touch(&mut self, touched: Touched) {
-        for (table, chunks) in touched {
-            let entry = self
-                .touched
-                .entry(table)
-                .or_insert_with(|| Some(BTreeSet::new()));
-            match (entry.as_mut(), chunks) {
-                (Some(known), Some(more)) => known.extend(more),
-                _ => *entry = None,
-            }
-        }
+        crate::databases::chunks::touch(&mut self.touched, touched);
     }
 
     /// Frozen, after the last catch-up: the staging copy against the source, hashing

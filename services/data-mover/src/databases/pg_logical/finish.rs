@@ -51,8 +51,10 @@ impl LogicalCopy {
         match checked {
             Ok(live) => {
                 tracing::info!(database = %spec.database, differing = live.differing_chunks(),
-                    "postgres database checked live");
-                self.live = Some(live);
+                    captured = ?live.captured(), "postgres database checked live");
+                if let Some(earlier) = self.live.replace(live) {
+                    earlier.close().await;
+                }
             }
             Err(DbError::Interrupted) => return Err(DbError::Interrupted),
             Err(e) => {
@@ -66,6 +68,14 @@ impl LogicalCopy {
     /// Whether [`LogicalCopy::check_live`] hashed the database live.
     pub fn checked_live(&self) -> bool {
         self.live.is_some()
+    }
+
+    /// Whether the live check captures the changes made since at (source,
+    /// destination), rather than leaving the frozen check to scan the tables.
+    pub fn captures_changes(&self) -> (bool, bool) {
+        self.live
+            .as_ref()
+            .map_or((false, false), postgres::LiveCheck::captured)
     }
 
     /// Bytes of WAL the destination still has to apply: the source's current WAL
@@ -104,14 +114,20 @@ impl LogicalCopy {
     /// [`super::postgres::freeze`]: crate::databases::postgres::freeze
     /// [`start`]: super::start
     /// [`abort`]: super::abort
-    pub async fn finish(self, cancel: &CancellationToken) -> Result<CopyReport, DbError> {
+    pub async fn finish(mut self, cancel: &CancellationToken) -> Result<CopyReport, DbError> {
+        let live = self.live.take();
         let spec = &self.spec;
         spec.phase(CopyPhase::Restoring);
+        let frozen = std::time::Instant::now();
+        let ms = || frozen.elapsed().as_millis();
         self.wait_tables(&["r"], cancel).await?;
         self.wait_applied(None, cancel).await?;
+        tracing::debug!(database = %spec.database, ms = ms(), "postgres: changes applied");
         copy_sequences(spec, &self.names).await?;
         remove_replication(spec, &self.names).await?;
-        let result = verify_and_switch(spec, &self.names, self.live.as_ref(), cancel).await;
+        tracing::debug!(database = %spec.database, ms = ms(), "postgres: replication removed");
+        let result = verify_and_switch(spec, &self.names, live, cancel).await;
+        tracing::debug!(database = %spec.database, ms = ms(), "postgres: verified and switched");
         if result.is_err() {
             let dropped = with_session(
                 Session::open(&spec.destination_url, None).await?,
@@ -258,7 +274,7 @@ async fn copy_sequences(spec: &CopySpec, names: &Names) -> Result<(), DbError> {
 async fn verify_and_switch(
     spec: &CopySpec,
     names: &Names,
-    live: Option<&postgres::LiveCheck>,
+    live: Option<postgres::LiveCheck>,
     cancel: &CancellationToken,
 ) -> Result<(Duration, ferry_events::transfer::DatabaseCheck), DbError> {
     let (verify_duration, check) = match live {
@@ -288,7 +304,7 @@ async fn verify_and_switch(
 async fn verify_after_live(
     spec: &CopySpec,
     names: &Names,
-    live: &postgres::LiveCheck,
+    live: postgres::LiveCheck,
     cancel: &CancellationToken,
 ) -> Result<(Duration, ferry_events::transfer::DatabaseCheck), DbError> {
     spec.phase(CopyPhase::Verifying);
@@ -301,10 +317,13 @@ async fn verify_after_live(
         url: &spec.destination_url,
         database: &names.staging,
     };
-    let (source, mut destination) = tokio::select! {
-        checked = postgres::frozen_check(live, source, destination) => checked?,
-        () = cancel.cancelled() => return Err(DbError::Interrupted),
+    let checked = tokio::select! {
+        checked = postgres::frozen_check(&live, source, destination) => checked,
+        () = cancel.cancelled() => Err(DbError::Interrupted),
     };
+    // The captures' sessions end before the switch renames the databases.
+    live.close().await;
+    let (source, mut destination) = checked?;
     destination.name = spec.destination_name.clone();
     let check = verify::compare(&source, &destination)?;
     Ok((started.elapsed(), check))

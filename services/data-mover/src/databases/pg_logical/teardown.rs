@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::health::staging_exists;
 use super::names::Names;
 use super::session::{FirstError, Session, with_session};
+use super::watchdog::Pauses;
 use crate::databases::postgres::{self, ident};
 use crate::databases::{CopySpec, DbError};
 
@@ -108,10 +109,26 @@ async fn detach_subscriptions(spec: &CopySpec, names: &Names) -> Result<Option<u
     .await
 }
 
-/// Waits until the workers of a disabled subscription are gone: a table copy's
-/// worker still running could create its slot after they were listed for removal.
+/// Ends the workers of a disabled subscription and waits until they are gone: a
+/// table copy's worker still running could create its slot after they were listed
+/// for removal. Ended rather than left to notice the change, which an idle apply
+/// worker does only at its next wake-up (up to a second, all of it downtime in a
+/// cutover); not restarted, the subscription being disabled.
 async fn wait_workers_gone(staging: &Session, oid: u32) -> Result<(), DbError> {
+    let ended = staging
+        .client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_subscription
+              WHERE subid = $1 AND pid IS NOT NULL",
+            &[&oid],
+        )
+        .await;
+    if let Err(e) = ended {
+        // Not allowed to: they stop by themselves.
+        tracing::debug!(error = %e, "subscription workers left to stop");
+    }
     let deadline = Instant::now() + SLOT_RELEASE;
+    let mut pauses = Pauses::new();
     loop {
         let running: i64 = staging
             .row(
@@ -131,7 +148,7 @@ async fn wait_workers_gone(staging: &Session, oid: u32) -> Result<(), DbError> {
                 reason: format!("{running} worker(s) still running"),
             });
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pauses.next()).await;
     }
 }
 
@@ -197,6 +214,7 @@ async fn drop_source_objects(
 /// disabled, but its sender may take a moment to notice).
 async fn drop_slot(source: &Session, slot: &str) -> Result<(), DbError> {
     let deadline = Instant::now() + SLOT_RELEASE;
+    let mut pauses = Pauses::new();
     loop {
         let active = source
             .rows(
@@ -232,7 +250,7 @@ async fn drop_slot(source: &Session, slot: &str) -> Result<(), DbError> {
                 reason: "the slot stays in use".to_owned(),
             });
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(pauses.next()).await;
     }
 }
 

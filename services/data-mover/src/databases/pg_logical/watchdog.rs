@@ -31,6 +31,22 @@ pub(super) fn missing_slot(endpoint: &Endpoint, object: &str) -> DbError {
     }
 }
 
+/// The pauses of a poll: from [`FIRST_POLL`], doubling up to [`MAX_POLL`].
+pub(super) struct Pauses(Duration);
+
+impl Pauses {
+    pub(super) fn new() -> Self {
+        Self(FIRST_POLL)
+    }
+
+    /// The next pause.
+    pub(super) fn next(&mut self) -> Duration {
+        let pause = self.0;
+        self.0 = (pause * 2).min(MAX_POLL);
+        pause
+    }
+}
+
 /// Polls `done` until it says so, the pauses growing from [`FIRST_POLL`] to
 /// [`MAX_POLL`]; [`DbError::Interrupted`] as soon as `cancel` fires.
 pub(super) async fn poll<F, Fut>(cancel: &CancellationToken, mut done: F) -> Result<(), DbError>
@@ -38,7 +54,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<bool, DbError>>,
 {
-    let mut pause = FIRST_POLL;
+    let mut pauses = Pauses::new();
     loop {
         tokio::select! {
             finished = done() => {
@@ -49,10 +65,9 @@ where
             () = cancel.cancelled() => return Err(DbError::Interrupted),
         }
         tokio::select! {
-            () = tokio::time::sleep(pause) => {}
+            () = tokio::time::sleep(pauses.next()) => {}
             () = cancel.cancelled() => return Err(DbError::Interrupted),
         }
-        pause = (pause * 2).min(MAX_POLL);
     }
 }
 

@@ -9,16 +9,25 @@
 //!
 //! - [`live_check`], the account live: every chunk hashed at the source in one
 //!   snapshot `S`, then at the destination (once it applied the WAL up to `S`) in a
-//!   snapshot `T`; each side remembers its snapshot's **xmin horizon**: every
-//!   transaction whose changes that snapshot does not see has an id at or above it.
-//! - [`frozen_check`], the source frozen and replication drained: each side scans
-//!   its tables once without hashing, per chunk the row count and whether a row's
-//!   `xmin` lies between its horizon and the next transaction id (written, inserted
-//!   or updated, since its snapshot). A chunk unchanged on both sides (no such row,
-//!   the same count: a deletion lowers it, an insertion or update shows its xmin)
-//!   holds the very rows it held when hashed, so its live hashes stand if they were
-//!   equal; every other chunk, and every table that was not there live, is hashed
-//!   again on both sides. Then both sides' checks are compared as usual.
+//!   snapshot `T`. Before each snapshot, a change capture is opened on that side
+//!   ([`super::capture`]: a temporary logical slot), and each side remembers its
+//!   snapshot's **xmin horizon** (every transaction whose changes that snapshot does
+//!   not see has an id at or above it) and its tables' **shapes** (their columns).
+//! - [`frozen_check`], the source frozen and replication drained: what each side
+//!   wrote since its snapshot is known
+//!   - from its capture: the chunks of every row inserted, updated or deleted (at
+//!     the destination, those written other than by the subscription, whose changes
+//!     are the source's), or else
+//!   - by scanning its tables once without hashing: per chunk the row count and
+//!     whether a row's `xmin` lies between its horizon and the next transaction id
+//!     (a deletion lowers the count, an insertion or update shows its xmin).
+//!
+//!   A chunk unchanged on both sides holds the very rows it held when hashed, so its
+//!   live hashes stand if they were equal; every other chunk is hashed again on both
+//!   sides. A table whose shape changed (a column added, dropped or retyped changes
+//!   every row without writing one), written whole (a truncation, a change without
+//!   its key), or not there live, is hashed whole on both sides. Then both sides'
+//!   checks are compared as usual.
 //!
 //! `xmin` is the raw 32-bit id even on frozen tuples, so the test is modular; it
 //! can only err towards hashing again (a chunk wrongly seen as changed), never the
@@ -28,15 +37,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tokio_postgres::Client;
 
+use super::capture::{Capture, Origin};
 use super::{close, connect, ident, list_tables, query_error, start_checks};
 use crate::databases::DbError;
-use crate::databases::chunks::{self, Chunks, Rehash, Sums, merged, parse_sum, total};
+use crate::databases::chunks::{self, Chunks, Rehash, Sums, Touched, merged, parse_sum, total};
 use crate::databases::endpoint::Endpoint;
 use crate::databases::verify::{DatabaseChecksums, TableCheck};
 use ferry_events::values::DatabaseEngine;
 
 /// Key values per chunk, as a shift: 2^14.
-const CHUNK_BITS: u32 = 14;
+pub(super) const CHUNK_BITS: u32 = 14;
 /// xids are 32-bit on disk.
 const XID_SPACE: i64 = 1 << 32;
 
@@ -57,16 +67,19 @@ struct Table {
     name: String,
     /// Quoted, for SQL.
     relation: String,
-    /// The quoted integer primary key column, if the table has one.
+    /// The integer primary key column, if the table has one.
     key: Option<String>,
     form: Form,
 }
 
-/// The live check of a database copy: both sides' chunks and horizons.
-#[derive(Debug, Clone)]
+/// The live check of a database copy: both sides' chunks, horizons, shapes and
+/// change captures.
+#[derive(Debug)]
 pub struct LiveCheck {
     tables: Vec<(Table, Chunks, Chunks)>,
     horizons: (i64, i64),
+    shapes: (Shapes, Shapes),
+    captures: (Option<Capture>, Option<Capture>),
     binary: bool,
 }
 
@@ -77,15 +90,38 @@ impl LiveCheck {
         self.tables
             .iter()
             .map(|(_, source, destination)| {
-                let keys: std::collections::BTreeSet<_> =
-                    source.keys().chain(destination.keys()).collect();
+                let keys: BTreeSet<_> = source.keys().chain(destination.keys()).collect();
                 keys.into_iter()
                     .filter(|k| source.get(k) != destination.get(k))
                     .count()
             })
             .sum()
     }
+
+    /// Whether changes are captured at (source, destination).
+    pub fn captured(&self) -> (bool, bool) {
+        (self.captures.0.is_some(), self.captures.1.is_some())
+    }
+
+    /// Ends the change captures (dropping their slots).
+    pub async fn close(self) {
+        let (source, destination) = self.captures;
+        for capture in [source, destination].into_iter().flatten() {
+            capture.close().await;
+        }
+    }
+
+    /// Each live table's integer key column, by name.
+    fn keys(&self) -> BTreeMap<String, Option<String>> {
+        self.tables
+            .iter()
+            .map(|(t, ..)| (t.name.clone(), t.key.clone()))
+            .collect()
+    }
 }
+
+/// Each table's shape (a digest of its columns), by `schema.table`.
+type Shapes = BTreeMap<String, String>;
 
 /// A database to check: the server's URL and the database's name there.
 #[derive(Debug, Clone, Copy)]
@@ -109,9 +145,11 @@ where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = Result<(), DbError>>,
 {
+    let source_capture = capture(source, Origin::All).await;
     let (endpoint, client, task) = open(source).await?;
     let hashed = async {
         let (horizon, lsn) = snapshot(&endpoint, &client).await?;
+        let shapes = shapes(&endpoint, &client).await?;
         let mut tables = Vec::new();
         for (schema, name) in list_tables(&endpoint, &client).await? {
             let table = describe(&endpoint, &client, &schema, &name, binary).await?;
@@ -119,31 +157,69 @@ where
             tables.push((table, chunks));
         }
         end(&endpoint, &client).await?;
-        Ok::<_, DbError>((horizon, lsn, tables))
+        Ok::<_, DbError>((horizon, lsn, shapes, tables))
     }
     .await;
     close(client, task).await;
-    let (source_horizon, lsn, hashed) = hashed?;
-    applied(lsn).await?;
-    let (endpoint, client, task) = open(destination).await?;
     let checked = async {
-        let (horizon, _) = snapshot(&endpoint, &client).await?;
-        let mut tables = Vec::new();
-        for (table, source_chunks) in hashed {
-            let chunks = hash(&endpoint, &client, &table, None).await?;
-            tables.push((table, source_chunks, chunks));
+        let (source_horizon, lsn, source_shapes, hashed) = hashed.map_err(|e| (e, None))?;
+        applied(lsn).await.map_err(|e| (e, None))?;
+        let destination_capture = capture(destination, Origin::Local).await;
+        let (endpoint, client, task) = match open(destination).await {
+            Ok(opened) => opened,
+            Err(e) => return Err((e, destination_capture)),
+        };
+        let checked = async {
+            let (horizon, _) = snapshot(&endpoint, &client).await?;
+            let shapes = shapes(&endpoint, &client).await?;
+            let mut tables = Vec::new();
+            for (table, source_chunks) in hashed {
+                let chunks = hash(&endpoint, &client, &table, None).await?;
+                tables.push((table, source_chunks, chunks));
+            }
+            end(&endpoint, &client).await?;
+            Ok::<_, DbError>((horizon, shapes, tables))
         }
-        end(&endpoint, &client).await?;
-        Ok::<_, DbError>((horizon, tables))
+        .await;
+        close(client, task).await;
+        match checked {
+            Ok((horizon, shapes, tables)) => Ok((
+                (source_horizon, horizon),
+                (source_shapes, shapes),
+                tables,
+                destination_capture,
+            )),
+            Err(e) => Err((e, destination_capture)),
+        }
     }
     .await;
-    close(client, task).await;
-    let (destination_horizon, tables) = checked?;
-    Ok(LiveCheck {
-        tables,
-        horizons: (source_horizon, destination_horizon),
-        binary,
-    })
+    match checked {
+        Ok((horizons, shapes, tables, destination_capture)) => Ok(LiveCheck {
+            tables,
+            horizons,
+            shapes,
+            captures: (source_capture, destination_capture),
+            binary,
+        }),
+        Err((e, destination_capture)) => {
+            for capture in [source_capture, destination_capture].into_iter().flatten() {
+                capture.close().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A change capture on `side`, if one can be had (else that side is scanned).
+async fn capture(side: Side<'_>, origin: Origin) -> Option<Capture> {
+    match Capture::open(side.url, side.database, origin).await {
+        Ok(capture) => Some(capture),
+        Err(e) => {
+            tracing::info!(database = side.database, error = %e,
+                "no change capture: the frozen check scans the tables");
+            None
+        }
+    }
 }
 
 /// Both sides' checks, frozen, hashing again only what changed since `live` (see
@@ -154,8 +230,8 @@ pub async fn frozen_check(
     destination: Side<'_>,
 ) -> Result<(DatabaseChecksums, DatabaseChecksums), DbError> {
     let (source_scan, destination_scan) = tokio::join!(
-        Scan::open(source, live.horizons.0, live),
-        Scan::open(destination, live.horizons.1, live),
+        Scan::open(source, live, Either::Source),
+        Scan::open(destination, live, Either::Destination),
     );
     let (source_scan, destination_scan) = match (source_scan, destination_scan) {
         (Ok(a), Ok(b)) => (a, b),
@@ -169,52 +245,15 @@ pub async fn frozen_check(
         let mut source_checks = Vec::new();
         let mut destination_checks = Vec::new();
         for table in source_scan.tables.clone() {
-            let known = live.tables.iter().find(|(t, ..)| t.name == table.name);
-            let (source_chunks, destination_chunks) = match known {
-                Some((_, live_source, live_destination)) => {
-                    let (a, b) = tokio::join!(
-                        source_scan.changed(&table),
-                        destination_scan.changed(&table)
-                    );
-                    let (a, b) = (a?, b?);
-                    let stale = stale_chunks(live_source, live_destination, &a, &b);
-                    tracing::debug!(table = %table.name, chunks = a.len(), stale = stale.len(),
-                        "frozen check: chunks hashed again");
-                    let (fresh_source, fresh_destination) = tokio::join!(
-                        source_scan.rehash(&table, &stale, a.len()),
-                        destination_scan.rehash(&table, &stale, b.len())
-                    );
-                    (
-                        merged(live_source, &stale, fresh_source?),
-                        merged(live_destination, &stale, fresh_destination?),
-                    )
-                }
-                None => {
-                    let (a, b) = tokio::join!(
-                        hash(&source_scan.endpoint, &source_scan.client, &table, None),
-                        hash(
-                            &destination_scan.endpoint,
-                            &destination_scan.client,
-                            &table,
-                            None
-                        )
-                    );
-                    (a?, b?)
-                }
-            };
+            let (source_chunks, destination_chunks) =
+                check_table(live, &table, &source_scan, &destination_scan).await?;
             source_checks.push(table_check(&table, &source_chunks));
             destination_checks.push(table_check(&table, &destination_chunks));
         }
         // Tables only at the destination: counted there, so the comparison names them.
         for table in destination_scan.tables.clone() {
             if !source_scan.tables.iter().any(|t| t.name == table.name) {
-                let chunks = hash(
-                    &destination_scan.endpoint,
-                    &destination_scan.client,
-                    &table,
-                    None,
-                )
-                .await?;
+                let chunks = destination_scan.hash_whole(&table).await?;
                 destination_checks.push(table_check(&table, &chunks));
             }
         }
@@ -241,35 +280,115 @@ pub async fn frozen_check(
     ))
 }
 
+/// Both sides' chunks of `table` now: those hashed live that stand, the others
+/// hashed again.
+async fn check_table(
+    live: &LiveCheck,
+    table: &Table,
+    source: &Scan,
+    destination: &Scan,
+) -> Result<(Chunks, Chunks), DbError> {
+    let known = live
+        .tables
+        .iter()
+        .find(|(t, ..)| t.name == table.name)
+        .filter(|_| !source.reshaped.contains(&table.name))
+        .filter(|_| !destination.reshaped.contains(&table.name));
+    let Some((_, live_source, live_destination)) = known else {
+        let (a, b) = tokio::join!(source.hash_whole(table), destination.hash_whole(table));
+        return Ok((a?, b?));
+    };
+    let (a, b) = tokio::join!(source.changes(table), destination.changes(table));
+    let (a, b) = (a?, b?);
+    let Some(stale) = stale_chunks(live_source, live_destination, &a, &b) else {
+        tracing::debug!(table = %table.name, "frozen check: written whole, hashed again");
+        let (a, b) = tokio::join!(source.hash_whole(table), destination.hash_whole(table));
+        return Ok((a?, b?));
+    };
+    tracing::debug!(table = %table.name, stale = stale.len(), "frozen check: chunks hashed again");
+    let (fresh_source, fresh_destination) = tokio::join!(
+        source.rehash(table, &stale, a.chunks(live_source)),
+        destination.rehash(table, &stale, b.chunks(live_destination))
+    );
+    Ok((
+        merged(live_source, &stale, fresh_source?),
+        merged(live_destination, &stale, fresh_destination?),
+    ))
+}
+
+/// What one side wrote in a table since its live snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Changes {
+    /// Captured: the chunks written (`None`: the whole table).
+    Captured(Option<BTreeSet<i64>>),
+    /// Scanned: per chunk its rows and whether one was written.
+    Scanned(BTreeMap<i64, (u64, bool)>),
+}
+
+impl Changes {
+    /// How many chunks the table has now, as far as known.
+    fn chunks(&self, live: &Chunks) -> usize {
+        match self {
+            Self::Captured(_) => live.len(),
+            Self::Scanned(now) => now.len(),
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = i64> + '_ {
+        let (captured, scanned) = match self {
+            Self::Captured(Some(chunks)) => (Some(chunks.iter().copied()), None),
+            Self::Captured(None) => (None, None),
+            Self::Scanned(now) => (None, Some(now.keys().copied())),
+        };
+        captured
+            .into_iter()
+            .flatten()
+            .chain(scanned.into_iter().flatten())
+    }
+
+    /// Whether chunk `k`, as hashed `live`, holds the same rows now.
+    fn unchanged(&self, live: &Chunks, k: i64) -> bool {
+        match self {
+            Self::Captured(Some(written)) => !written.contains(&k),
+            Self::Captured(None) => false,
+            Self::Scanned(now) => match (live.get(&k), now.get(&k)) {
+                (Some(sums), Some((rows, changed))) => !changed && sums.rows == *rows,
+                (None, None) => true,
+                _ => false,
+            },
+        }
+    }
+}
+
 /// The chunks to hash again: changed on either side since hashed live, or whose
 /// live hashes differed, or present on one side only (gone ones among them).
+/// `None`: the whole table (written whole on a side).
 fn stale_chunks(
     live_source: &Chunks,
     live_destination: &Chunks,
-    source: &BTreeMap<i64, (u64, bool)>,
-    destination: &BTreeMap<i64, (u64, bool)>,
-) -> BTreeSet<i64> {
+    source: &Changes,
+    destination: &Changes,
+) -> Option<BTreeSet<i64>> {
+    if [source, destination].contains(&&Changes::Captured(None)) {
+        return None;
+    }
     let keys: BTreeSet<i64> = live_source
         .keys()
         .chain(live_destination.keys())
+        .copied()
         .chain(source.keys())
         .chain(destination.keys())
-        .copied()
         .collect();
-    keys.into_iter()
-        .filter(|k| {
-            let unchanged =
-                |live: &Chunks, now: &BTreeMap<i64, (u64, bool)>| match (live.get(k), now.get(k)) {
-                    (Some(sums), Some((rows, changed))) => !changed && sums.rows == *rows,
-                    (None, None) => true,
-                    _ => false,
-                };
-            let verified = live_source.get(k) == live_destination.get(k);
-            !(verified
-                && unchanged(live_source, source)
-                && unchanged(live_destination, destination))
-        })
-        .collect()
+    Some(
+        keys.into_iter()
+            .filter(|k| {
+                let verified = live_source.get(k) == live_destination.get(k);
+                !(verified
+                    && source.unchanged(live_source, *k)
+                    && destination.unchanged(live_destination, *k))
+            })
+            .collect(),
+    )
 }
 
 fn table_check(table: &Table, chunks: &Chunks) -> TableCheck {
@@ -285,28 +404,61 @@ fn table_check(table: &Table, chunks: &Chunks) -> TableCheck {
     }
 }
 
-/// One side, frozen, in one snapshot: its tables and the window of transaction ids
-/// since its live snapshot.
+/// Which side of the live check.
+#[derive(Debug, Clone, Copy)]
+enum Either {
+    Source,
+    Destination,
+}
+
+/// One side, frozen, in one snapshot: its tables, what it wrote since its live
+/// snapshot (captured), or the window of transaction ids since (to scan).
 struct Scan {
     endpoint: Endpoint,
     client: Client,
     task: tokio::task::JoinHandle<()>,
     database: String,
     tables: Vec<Table>,
+    /// The tables whose shape is not the one hashed live.
+    reshaped: BTreeSet<String>,
+    /// What the side's capture decoded, if it has one that worked.
+    captured: Option<Touched>,
     /// The live horizon, modulo 2^32, and how many ids were assigned from it on.
     horizon: i64,
     window: i64,
 }
 
 impl Scan {
-    async fn open(side: Side<'_>, horizon: i64, live: &LiveCheck) -> Result<Scan, DbError> {
-        let (endpoint, client, task) = open(side).await?;
+    async fn open(side: Side<'_>, live: &LiveCheck, which: Either) -> Result<Scan, DbError> {
+        let (horizon, live_shapes, capture) = match which {
+            Either::Source => (live.horizons.0, &live.shapes.0, live.captures.0.as_ref()),
+            Either::Destination => (live.horizons.1, &live.shapes.1, live.captures.1.as_ref()),
+        };
+        let decoded = async {
+            let capture = capture?;
+            match capture.touched(&live.keys()).await {
+                Ok(touched) => Some(touched),
+                Err(e) => {
+                    tracing::warn!(database = side.database, error = %e,
+                        "change capture lost: the frozen check scans the tables");
+                    None
+                }
+            }
+        };
+        let (captured, opened) = tokio::join!(decoded, open(side));
+        let (endpoint, client, task) = opened?;
         let described = async {
             let next: i64 = client
                 .query_one("SELECT txid_snapshot_xmax(txid_current_snapshot())", &[])
                 .await
                 .map_err(|e| query_error(&endpoint, "reading the next transaction id", &e))?
                 .get(0);
+            let now = shapes(&endpoint, &client).await?;
+            let reshaped = now
+                .iter()
+                .filter(|(name, shape)| live_shapes.get(*name) != Some(*shape))
+                .map(|(name, _)| name.clone())
+                .collect();
             let mut tables = Vec::new();
             for (schema, name) in list_tables(&endpoint, &client).await? {
                 let known = live
@@ -318,16 +470,18 @@ impl Scan {
                     None => describe(&endpoint, &client, &schema, &name, live.binary).await?,
                 });
             }
-            Ok::<_, DbError>((next, tables))
+            Ok::<_, DbError>((next, reshaped, tables))
         }
         .await;
         match described {
-            Ok((next, tables)) => Ok(Scan {
+            Ok((next, reshaped, tables)) => Ok(Scan {
                 endpoint,
                 client,
                 task,
                 database: side.database.to_owned(),
                 tables,
+                reshaped,
+                captured,
                 horizon: horizon.rem_euclid(XID_SPACE),
                 window: next - horizon,
             }),
@@ -342,8 +496,21 @@ impl Scan {
         self.database.clone()
     }
 
+    /// What the side wrote in `table` since its live snapshot.
+    async fn changes(&self, table: &Table) -> Result<Changes, DbError> {
+        match &self.captured {
+            Some(touched) => Ok(Changes::Captured(
+                touched
+                    .get(&table.name)
+                    .cloned()
+                    .unwrap_or_else(|| Some(BTreeSet::new())),
+            )),
+            None => self.scanned(table).await.map(Changes::Scanned),
+        }
+    }
+
     /// Per chunk: its rows, and whether one was written since the live snapshot.
-    async fn changed(&self, table: &Table) -> Result<BTreeMap<i64, (u64, bool)>, DbError> {
+    async fn scanned(&self, table: &Table) -> Result<BTreeMap<i64, (u64, bool)>, DbError> {
         let sql = format!(
             "SELECT {chunk}, count(*)::bigint,
                     bool_or((xmin::text::bigint - $1 + {XID_SPACE}) % {XID_SPACE} < $2)
@@ -370,6 +537,11 @@ impl Scan {
                 )
             })
             .collect())
+    }
+
+    /// Every chunk of `table`.
+    async fn hash_whole(&self, table: &Table) -> Result<Chunks, DbError> {
+        hash(&self.endpoint, &self.client, table, None).await
     }
 
     /// Hashes `stale` chunks again (see [`chunks::rehash`]).
@@ -438,6 +610,27 @@ async fn snapshot(endpoint: &Endpoint, client: &Client) -> Result<(i64, String),
     Ok((row.get(0), row.get(1)))
 }
 
+/// Every table's shape: a digest of its columns (number, name, type, dropped), which
+/// a column added, dropped or retyped changes.
+async fn shapes(endpoint: &Endpoint, client: &Client) -> Result<Shapes, DbError> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text || '.' || c.relname::text,
+                    md5(string_agg(concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod,
+                                             a.attisdropped), ',' ORDER BY a.attnum))
+               FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+              WHERE c.relkind = 'r'
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              GROUP BY 1",
+            &[],
+        )
+        .await
+        .map_err(|e| query_error(endpoint, "reading the tables' columns", &e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// A table's key (single-column integer primary key) and hash form.
 async fn describe(
     endpoint: &Endpoint,
@@ -458,7 +651,7 @@ async fn describe(
         )
         .await
         .map_err(|e| query_error(endpoint, &format!("primary key of {schema}.{name}"), &e))?
-        .map(|row| ident(&row.get::<_, String>(0)));
+        .map(|row| row.get::<_, String>(0));
     let mut table = Table {
         name: format!("{schema}.{name}"),
         relation,
@@ -492,7 +685,7 @@ async fn hashes_binary(client: &Client, table: &Table) -> bool {
 /// The SQL of a row's chunk number.
 fn chunk_of(table: &Table) -> String {
     match &table.key {
-        Some(key) => format!("({key}::bigint >> {CHUNK_BITS})"),
+        Some(key) => format!("({}::bigint >> {CHUNK_BITS})", ident(key)),
         None => "0::bigint".to_owned(),
     }
 }
@@ -508,6 +701,7 @@ async fn hash(
     let only = match (chunk, &table.key) {
         (Some(c), Some(key)) => format!(
             "WHERE {key} >= {lo}::bigint AND {number} = {c}",
+            key = ident(key),
             lo = c << CHUNK_BITS
         ),
         _ => String::new(),
@@ -560,24 +754,53 @@ mod tests {
         let live_source: Chunks = [(0, sums(10, 1)), (1, sums(10, 2)), (2, sums(5, 3))].into();
         let mut live_destination = live_source.clone();
         live_destination.insert(2, sums(4, 9)); // differed live (in flux)
-        let source: BTreeMap<i64, (u64, bool)> = [
-            (0, (10, false)),
-            (1, (10, true)),
+        let source = Changes::Scanned(
+            [
+                (0, (10, false)),
+                (1, (10, true)),
+                (2, (5, false)),
+                (3, (1, true)),
+            ]
+            .into(),
+        );
+        let mut scanned: BTreeMap<i64, (u64, bool)> = [
+            (0, (9, false)), // a row deleted at the destination
+            (1, (10, false)),
             (2, (5, false)),
             (3, (1, true)),
         ]
         .into();
-        let mut destination = source.clone();
-        destination.insert(1, (10, false));
-        destination.insert(0, (9, false)); // a row deleted at the destination
+        let destination = Changes::Scanned(scanned.clone());
         assert_eq!(
             stale_chunks(&live_source, &live_destination, &source, &destination),
-            BTreeSet::from([0, 1, 2, 3])
+            Some(BTreeSet::from([0, 1, 2, 3]))
         );
-        destination.insert(0, (10, false));
+        scanned.insert(0, (10, false));
+        let destination = Changes::Scanned(scanned);
         assert_eq!(
             stale_chunks(&live_source, &live_destination, &source, &destination),
-            BTreeSet::from([1, 2, 3])
+            Some(BTreeSet::from([1, 2, 3]))
+        );
+    }
+
+    #[test]
+    fn captured_changes_name_the_stale_chunks_and_a_whole_write_the_table() {
+        let live: Chunks = [(0, sums(10, 1)), (1, sums(10, 2)), (2, sums(5, 3))].into();
+        let source = Changes::Captured(Some([1, 7].into()));
+        let untouched = Changes::Captured(Some(BTreeSet::new()));
+        assert_eq!(
+            stale_chunks(&live, &live, &source, &untouched),
+            Some(BTreeSet::from([1, 7]))
+        );
+        // One side captured, the other scanned: a deletion there still counts.
+        let scanned = Changes::Scanned([(0, (10, false)), (1, (10, false)), (2, (4, false))].into());
+        assert_eq!(
+            stale_chunks(&live, &live, &untouched, &scanned),
+            Some(BTreeSet::from([2]))
+        );
+        assert_eq!(
+            stale_chunks(&live, &live, &source, &Changes::Captured(None)),
+            None
         );
     }
 

@@ -296,10 +296,31 @@ fn role(oid: u32, name: &str) -> String {
     }
 }
 
-/// Ends every client session on `database`, then, until none is found, the
-/// non-superuser ones that got in before the revoke but started only now.
+/// Ends every client session on `database` but ferry's change captures (a
+/// superuser's session holding a temporary `ferry_check_…` slot: the frozen check
+/// reads what was written up to the freeze from it, see `capture`), then, until
+/// none is found, the non-superuser ones that got in before the revoke but started
+/// only now. Sparing a superuser's session weakens nothing: superusers are not
+/// locked out.
 async fn end_sessions(endpoint: &Endpoint, admin: &Client, database: &str) -> Result<(), DbError> {
-    terminate_sessions(endpoint, admin, database, true).await?;
+    let rows = admin
+        .query(
+            "SELECT pid FROM (SELECT a.pid FROM pg_stat_activity a
+                               WHERE a.datname = $1 AND a.pid <> pg_backend_pid()
+                                 AND a.backend_type = 'client backend'
+                                 AND NOT EXISTS (
+                                   SELECT 1 FROM pg_replication_slots s
+                                     JOIN pg_roles r ON r.oid = a.usesysid
+                                    WHERE s.active_pid = a.pid AND s.temporary AND r.rolsuper
+                                      AND s.slot_name LIKE 'ferry\\_check\\_%')
+                              OFFSET 0) v
+              WHERE pg_terminate_backend(pid)",
+            &[&database],
+        )
+        .await
+        .map_err(|e| query_error(endpoint, &format!("ending the sessions on {database}"), &e))?;
+    let pids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    wait_until_ended(admin, endpoint, &pids).await?;
     for _ in 0..STRAGGLER_PASSES {
         tokio::time::sleep(STRAGGLER_GAP).await;
         if end_non_superusers(endpoint, admin, database).await? == 0 {

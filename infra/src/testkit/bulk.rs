@@ -12,7 +12,8 @@ use tokio_postgres::{Client, NoTls};
 
 /// A session on a database of the stack's PostgreSQL.
 async fn pg(database: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(&super::database_url(database), NoTls).await?;
+    let (client, connection) =
+        tokio_postgres::connect(&super::database_url(database), NoTls).await?;
     tokio::spawn(connection);
     Ok(client)
 }

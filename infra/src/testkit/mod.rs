@@ -5,8 +5,8 @@
 //! [`append_inputs`] publishes test inputs; [`eventually`] and [`eventually_some`] wait
 //! (bounded) for their effects.
 
-mod inputs;
 pub mod bulk;
+mod inputs;
 mod tools;
 pub use ferry_core::scenario;
 

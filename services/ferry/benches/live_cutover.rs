@@ -321,7 +321,11 @@ async fn main() {
             .expect("ready");
     }
     customer
-        .command(Method::POST, &format!("/migrations/{m}/transit-request"), None)
+        .command(
+            Method::POST,
+            &format!("/migrations/{m}/transit-request"),
+            None,
+        )
         .await
         .expect("transit requested");
     support
@@ -337,7 +341,10 @@ async fn main() {
         migration(&stack.log, m).await.state_name() == "migrating_accounts"
     })
     .await;
-    assert!(lent, "the transit server is lent once the files are pre-copied");
+    assert!(
+        lent,
+        "the transit server is lent once the files are pre-copied"
+    );
     println!(
         "  transit server lent, files pre-copied in {:.0} s",
         t.elapsed().as_secs_f64()

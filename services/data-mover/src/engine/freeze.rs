@@ -111,33 +111,48 @@ pub(crate) async fn freeze(
         }
         frozen.hook = Some(hook);
     }
-    for m in moves {
+    // Every database at once: each freeze waits on its server (sessions ended, a
+    // straggler pass), and all of it is downtime.
+    let outcomes = futures::future::join_all(moves.iter().map(|m| async move {
         let spec = &m.planned().spec;
         let outcome = match m.planned().engine {
             DatabaseEngine::Postgres => postgres::freeze(&spec.source_url, &spec.database)
                 .await
-                .map(|()| {
-                    frozen
-                        .postgres
-                        .push((spec.source_url.clone(), spec.database.clone()))
-                }),
+                .map(|()| None),
             DatabaseEngine::Mysql => mysql::freeze(&spec.source_url, &spec.database)
                 .await
-                .map(|lock| frozen.mysql.push(lock)),
+                .map(Some),
         };
-        if let Err(e) = outcome {
-            // Part of this database's freeze may have held (its durable half): undone
-            // with the others.
-            let undone = match m.planned().engine {
-                DatabaseEngine::Postgres => postgres::thaw(&spec.source_url, &spec.database).await,
-                DatabaseEngine::Mysql => mysql::thaw(&spec.source_url, &spec.database).await,
-            };
-            if let Err(e) = undone {
-                tracing::error!(database = %spec.database, error = %e, "cannot thaw a source whose freeze failed");
+        (m, outcome)
+    }))
+    .await;
+    let mut failure = None;
+    for (m, outcome) in outcomes {
+        let spec = &m.planned().spec;
+        match outcome {
+            Ok(Some(lock)) => frozen.mysql.push(lock),
+            Ok(None) => frozen
+                .postgres
+                .push((spec.source_url.clone(), spec.database.clone())),
+            Err(e) => {
+                // Part of this database's freeze may have held (its durable half):
+                // undone with the others.
+                let undone = match m.planned().engine {
+                    DatabaseEngine::Postgres => {
+                        postgres::thaw(&spec.source_url, &spec.database).await
+                    }
+                    DatabaseEngine::Mysql => mysql::thaw(&spec.source_url, &spec.database).await,
+                };
+                if let Err(e) = undone {
+                    tracing::error!(database = %spec.database, error = %e, "cannot thaw a source whose freeze failed");
+                }
+                failure.get_or_insert(e);
             }
-            frozen.thaw().await;
-            return Err(db_failure(TransferPhase::FinalSync, &e));
         }
+    }
+    if let Some(e) = failure {
+        frozen.thaw().await;
+        return Err(db_failure(TransferPhase::FinalSync, &e));
     }
     Ok(frozen)
 }

@@ -324,6 +324,8 @@ async fn verify_after_live(
     // The captures' sessions end before the switch renames the databases.
     live.close().await;
     let (source, mut destination) = checked?;
+    tracing::debug!(database = %spec.database, ms = started.elapsed().as_millis(),
+        "postgres: checked frozen");
     destination.name = spec.destination_name.clone();
     let check = verify::compare(&source, &destination)?;
     Ok((started.elapsed(), check))

@@ -215,11 +215,17 @@ async fn publish(
         .await
 }
 
+/// The subscription commits what it applies synchronously (not `off`, its
+/// default): the position it confirms to the source is then what it applied, at
+/// once, rather than once the destination's WAL writer flushed it (up to 200 ms)
+/// and the idle apply worker woke up to say so (up to a second): the frozen drain
+/// waits for that confirmation, and all of it is downtime.
 fn create_subscription_sql(spec: &CopySpec, names: &Names) -> Result<String, DbError> {
     let object = ident(&names.object);
     Ok(format!(
         "CREATE SUBSCRIPTION {object} CONNECTION {} PUBLICATION {object}
-           WITH (create_slot = false, slot_name = {}, copy_data = true, enabled = true)",
+           WITH (create_slot = false, slot_name = {}, copy_data = true, enabled = true,
+                 synchronous_commit = on)",
         literal(&conninfo(&spec.source_url, &spec.database)?),
         literal(&names.object)
     ))

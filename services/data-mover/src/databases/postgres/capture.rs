@@ -300,7 +300,10 @@ mod tests {
     fn keys() -> BTreeMap<String, Option<String>> {
         [
             ("public.items".to_owned(), Some("id".to_owned())),
-            ("Shop Schema.Order \"Lines\"".to_owned(), Some("Line No".to_owned())),
+            (
+                "Shop Schema.Order \"Lines\"".to_owned(),
+                Some("Line No".to_owned()),
+            ),
             ("public.notes".to_owned(), None),
         ]
         .into()
@@ -312,8 +315,7 @@ mod tests {
 
     #[test]
     fn an_insert_touches_its_keys_chunk() {
-        let line =
-            "table public.items: INSERT: id[bigint]:40000 payload[text]:'it''s id[bigint]:1 ' n[integer]:0";
+        let line = "table public.items: INSERT: id[bigint]:40000 payload[text]:'it''s id[bigint]:1 ' n[integer]:0";
         assert_eq!(parse(line, &keys()), Some(chunks("public.items", &[2])));
     }
 
@@ -325,7 +327,8 @@ mod tests {
 
     #[test]
     fn quoted_names_and_array_types_are_read() {
-        let line = "table \"Shop Schema\".\"Order \"\"Lines\"\"\": DELETE: \"Line No\"[integer]:16384";
+        let line =
+            "table \"Shop Schema\".\"Order \"\"Lines\"\"\": DELETE: \"Line No\"[integer]:16384";
         assert_eq!(
             parse(line, &keys()),
             Some(chunks("Shop Schema.Order \"Lines\"", &[1]))
@@ -338,7 +341,10 @@ mod tests {
     fn what_names_no_key_touches_the_whole_table() {
         let whole = |t: &str| Some([(t.to_owned(), None)].into());
         for (line, table) in [
-            ("table public.items: DELETE: (no-tuple-data)", "public.items"),
+            (
+                "table public.items: DELETE: (no-tuple-data)",
+                "public.items",
+            ),
             ("table public.items: TRUNCATE: (no-flags)", "public.items"),
             ("table public.items: INSERT: n[integer]:1", "public.items"),
             ("table public.items: INSERT: id[bigint]:'x'", "public.items"),

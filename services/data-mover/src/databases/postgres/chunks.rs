@@ -445,7 +445,14 @@ impl Scan {
                 }
             }
         };
+        let started = std::time::Instant::now();
         let (captured, opened) = tokio::join!(decoded, open(side));
+        tracing::debug!(
+            database = side.database,
+            captured = captured.is_some(),
+            ms = started.elapsed().as_millis(),
+            "frozen check: changes read"
+        );
         let (endpoint, client, task) = opened?;
         let described = async {
             let next: i64 = client
@@ -699,10 +706,13 @@ async fn hash(
 ) -> Result<Chunks, DbError> {
     let number = chunk_of(table);
     let only = match (chunk, &table.key) {
+        // Both bounds, so that even a table never analyzed (a fresh copy) is read
+        // through its key's index, not scanned whole.
         (Some(c), Some(key)) => format!(
-            "WHERE {key} >= {lo}::bigint AND {number} = {c}",
+            "WHERE {key} BETWEEN {lo}::bigint AND {hi}::bigint AND {number} = {c}",
             key = ident(key),
-            lo = c << CHUNK_BITS
+            lo = c << CHUNK_BITS,
+            hi = (c << CHUNK_BITS) + ((1 << CHUNK_BITS) - 1)
         ),
         _ => String::new(),
     };
@@ -793,7 +803,8 @@ mod tests {
             Some(BTreeSet::from([1, 7]))
         );
         // One side captured, the other scanned: a deletion there still counts.
-        let scanned = Changes::Scanned([(0, (10, false)), (1, (10, false)), (2, (4, false))].into());
+        let scanned =
+            Changes::Scanned([(0, (10, false)), (1, (10, false)), (2, (4, false))].into());
         assert_eq!(
             stale_chunks(&live, &live, &untouched, &scanned),
             Some(BTreeSet::from([2]))

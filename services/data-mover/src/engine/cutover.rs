@@ -95,6 +95,10 @@ pub(crate) async fn run(
             }
         }
     }
+    if let Err(failure) = databases::check_all_live(&mut moves, stop).await {
+        databases::abort_all(&moves).await;
+        return Ok(Err(failure));
+    }
     // 2. Freeze: recorded first, so that no freeze ever goes unrecorded.
     let at = Utc::now();
     for account in &scheduled.accounts {

@@ -229,12 +229,10 @@ impl Move {
                 .map_err(failed)?
             {
                 pg_logical::Eligibility::Eligible => {
-                    let mut copy = pg_logical::start(&planned.spec, stop)
+                    let copy = pg_logical::start(&planned.spec, stop)
                         .await
                         .map_err(failed)?;
                     copy.wait_synced(stop).await.map_err(failed)?;
-                    // Hashed live, so that the freeze hashes only what changes next.
-                    copy.check_live(stop).await.map_err(failed)?;
                     Ok(Self::Logical(planned, Box::new(copy)))
                 }
                 pg_logical::Eligibility::NotEligible(reason) => {
@@ -251,12 +249,10 @@ impl Move {
                         .await
                         .map_err(failed)?;
                     // Twice: the first catch-up covers the dump's duration, the second
-                    // what came meanwhile; then hashed live (catching up again), so
-                    // that the freeze applies and hashes only what changes next.
+                    // what came meanwhile.
                     for _ in 0..2 {
                         copy.catch_up(stop).await.map_err(failed)?;
                     }
-                    copy.check_live(stop).await.map_err(failed)?;
                     Ok(Self::Binlog(planned, Box::new(copy)))
                 }
                 mysql_binlog::Eligibility::NotEligible(reason) => {
@@ -264,6 +260,18 @@ impl Move {
                     Ok(Self::Dump(planned))
                 }
             },
+        }
+    }
+
+    /// Live, replication running: hashes the database at both ends (catching up
+    /// again for a binary-log copy), so that the freeze applies and hashes only what
+    /// changes next. Nothing for a dump.
+    async fn check_live(&mut self, stop: &CancellationToken) -> Result<(), StepFailure> {
+        let failed = |e: DbError| db_failure(TransferPhase::Databases, &e);
+        match self {
+            Self::Dump(_) => Ok(()),
+            Self::Logical(_, copy) => copy.check_live(stop).await.map_err(failed),
+            Self::Binlog(_, copy) => copy.check_live(stop).await.map_err(failed),
         }
     }
 
@@ -316,6 +324,18 @@ pub(crate) async fn abort_all(moves: &[Move]) {
     for m in moves {
         m.abort().await;
     }
+}
+
+/// Every prepared database hashed live, all at once and as late as can be: right
+/// before the freeze, so that what it hashes again is only what was written in
+/// the last seconds (see [`Move::check_live`]).
+pub(crate) async fn check_all_live(
+    moves: &mut [Move],
+    stop: &CancellationToken,
+) -> Result<(), StepFailure> {
+    futures::future::try_join_all(moves.iter_mut().map(|m| m.check_live(stop)))
+        .await
+        .map(|_| ())
 }
 
 /// Frozen: finishes every database at once (each is its own copy, most often on

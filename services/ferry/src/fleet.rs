@@ -85,12 +85,29 @@ impl Fleet {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         let fleet = if is_json {
-            serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
+            serde_json::from_str(&text).map_err(|e| unreadable(path, &e))?
         } else {
-            serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
+            serde_yaml_ng::from_str(&text).map_err(|e| unreadable(path, &e))?
         };
         Ok(fleet)
     }
+}
+
+/// Longest error text shown: the parsers quote the value they refuse, and a file
+/// that is not a fleet (or a secret in one) is not to be echoed whole.
+const MAX_ERROR: usize = 300;
+
+fn unreadable(path: &Path, e: &dyn std::fmt::Display) -> anyhow::Error {
+    let text = e.to_string();
+    let shown = match text.char_indices().nth(MAX_ERROR) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    };
+    anyhow!(
+        "{}: not a fleet file as ferry reads it (a mapping of target_infrastructures, \
+         transit_servers and servers; see examples/fleet.yaml): {shown}",
+        path.display()
+    )
 }
 
 /// What importing one item did.
@@ -189,6 +206,19 @@ mod tests {
         std::fs::write(&path, "serverz: []\n").ok();
         let error = Fleet::read(&path).expect_err("refused");
         assert!(error.to_string().contains("serverz"), "{error}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_file_that_is_no_fleet_is_refused_without_echoing_it() {
+        let dir = std::env::temp_dir().join(format!("ferry-fleet-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).ok();
+        let path = dir.join("passwd");
+        let secret = "root:x:0:0:root:/root:/bin/bash ".repeat(40);
+        std::fs::write(&path, &secret).ok();
+        let error = Fleet::read(&path).expect_err("refused").to_string();
+        assert!(error.contains("not a fleet file"), "{error}");
+        assert!(error.len() < 600, "{error}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -254,7 +254,8 @@ fn migration_lines(migration: &MigrationDetail) {
             failure.reason
         );
     }
-    network_lines(&migration.view.network);
+    let ended = migration.view.completed.is_some() || migration.view.cancelled.is_some();
+    network_lines(&migration.view.network, ended);
     for a in &migration.accounts {
         if let Some(failure) = &a.last_failure {
             outln!(
@@ -281,8 +282,9 @@ fn record(r: &ferry_events::DnsRecord) -> String {
 }
 
 /// What the network did and asks of the customer: the MX records to change at
-/// another DNS provider (before the accounts move), the lowered TTLs, the IP reroute.
-fn network_lines(network: &ferry_migration_state::view::MigrationNetwork) {
+/// another DNS provider (before the accounts move), the lowered TTLs, the IP reroute
+/// (`ended`: the migration is over, so a reroute not done is not under way).
+fn network_lines(network: &ferry_migration_state::view::MigrationNetwork, ended: bool) {
     for advice in &network.mx_advice {
         let keep: Vec<String> = advice.keep.iter().map(record).collect();
         outln!(
@@ -320,7 +322,16 @@ fn network_lines(network: &ferry_migration_state::view::MigrationNetwork) {
                 route.to_server_id,
                 duration(route.reroute_unavailability_ms.unwrap_or(0))
             ),
-            (None, None) => format!("being rerouted to {}", route.to_server_id),
+            // A reroute that cannot run (e.g. not configured) is parked by the
+            // network, with its reason, in support's list.
+            (None, None) if ended => format!(
+                "never rerouted to {} (support: `ferry reactions list` says why)",
+                route.to_server_id
+            ),
+            (None, None) => format!(
+                "being rerouted to {} (if it lasts, support: `ferry reactions list` says why)",
+                route.to_server_id
+            ),
         };
         outln!("  IPs {}: {state}", route.ips.join(", "));
     }

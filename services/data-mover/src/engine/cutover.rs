@@ -5,7 +5,9 @@
 //! 1. Live, the accounts serving: the local source trees watched for changes
 //!    (inotify), a sync of files and mails, then every tree compared by content (what
 //!    differs is synced again by checksums), and each database prepared (replication
-//!    started and caught up where the database allows it).
+//!    started and caught up where the database allows it); then every replicated
+//!    database hashed live at both ends, all at once, last: the freeze hashes again
+//!    only what was written since.
 //! 2. `AccountFrozen` recorded: the downtime starts. The client server's redirect
 //!    holds the accounts' new requests, lets those already forwarded finish and
 //!    records `AccountTrafficHeld`; then the sources are frozen (databases locked

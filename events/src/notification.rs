@@ -35,6 +35,24 @@ pub struct NotificationQueued {
     pub cause_event_id: Uuid,
 }
 
+/// An attempt to hand the message to the mail system began. Recorded before the
+/// attempt, so that an attempt whose outcome was never recorded (the sender stopped
+/// in between) is known: the message may have left, and is not sent again blindly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSending {
+    /// Which attempt, starting at 1.
+    pub attempt: u32,
+}
+
+/// Support put a message given up on back in the outbox (after mending the mail
+/// system, or after checking that an interrupted attempt did not arrive). Who did it
+/// is the envelope's actor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRequeued {
+    /// Why, for the audit.
+    pub reason: String,
+}
+
 /// The message was handed to the mail system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationSent {
@@ -61,5 +79,7 @@ aggregate_events! {
         NotificationQueued = 1,
         NotificationSent = 1,
         NotificationFailed = 1,
+        NotificationSending = 1,
+        NotificationRequeued = 1,
     }
 }

@@ -49,6 +49,11 @@ pub const UPCASTERS: &[UpcastStep] = &[
         upcaster: crate::loan::loan_opened_v1_to_v2,
     },
     UpcastStep {
+        event_type: "LoanOpened",
+        from_version: 2,
+        upcaster: crate::loan::loan_opened_v2_to_v3,
+    },
+    UpcastStep {
         event_type: "TransitServerWipeStarted",
         from_version: 1,
         upcaster: crate::transit_server::wipe_started_v1_to_v2,

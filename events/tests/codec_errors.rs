@@ -178,7 +178,11 @@ fn old_payload_an_upcaster_refuses() -> TestResult {
 #[test]
 fn old_payload_invalid_after_upcasting() -> TestResult {
     let mut wire = fixture("old/LoanOpened.v1.json")?;
-    wire["data"] = json!({"migration_id": "nope"});
+    // Every upcaster of the chain accepts it (v2 → v3 needs the daily price).
+    wire["data"] = json!({
+        "migration_id": "nope",
+        "daily_price": {"amount_cents": 150, "currency": "EUR"}
+    });
     let error = decode(&serde_json::to_vec(&wire)?).expect_err("must not decode");
     assert!(
         matches!(&error, CodecError::InvalidPayload { event_type, schema_version: 1, .. }

@@ -176,7 +176,7 @@ fn loan_opened_v1_upcasts_with_a_one_week_free_period() -> TestResult {
     assert!(v1["data"].get("free_period_days").is_none());
 
     let envelope = decode(&bytes)?;
-    assert_eq!(envelope.schema_version(), 2);
+    assert_eq!(envelope.schema_version(), 3);
     let Event::Loan(ferry_events::LoanEvent::LoanOpened(opened)) = &envelope.event else {
         return Err(format!("decoded {} instead of LoanOpened", envelope.event_type()).into());
     };
@@ -188,9 +188,27 @@ fn loan_opened_v1_upcasts_with_a_one_week_free_period() -> TestResult {
     assert_eq!(*free_period_days, 7);
     assert_eq!(transit_server_id, "tr-0003");
 
-    let v2: Value = serde_json::from_slice(&encode(&envelope)?)?;
-    assert_eq!(v2["schema_version"], Value::from(2));
-    assert_eq!(v2["data"]["free_period_days"], Value::from(7));
+    let v3: Value = serde_json::from_slice(&encode(&envelope)?)?;
+    assert_eq!(v3["schema_version"], Value::from(3));
+    assert_eq!(v3["data"]["free_period_days"], Value::from(7));
+    Ok(())
+}
+
+#[test]
+fn loan_opened_v2_upcasts_its_daily_price_to_thirty_days_a_month() -> TestResult {
+    let bytes = fs::read(fixtures("old").join("LoanOpened.v2.json"))?;
+    let v2: Value = serde_json::from_slice(&bytes)?;
+    let daily = v2["data"]["daily_price"]["amount_cents"]
+        .as_i64()
+        .ok_or("the v2 fixture has a daily price")?;
+
+    let envelope = decode(&bytes)?;
+    let Event::Loan(ferry_events::LoanEvent::LoanOpened(opened)) = &envelope.event else {
+        return Err(format!("decoded {} instead of LoanOpened", envelope.event_type()).into());
+    };
+    assert_eq!(opened.monthly_price.amount_cents, daily * 30);
+    assert_eq!(opened.monthly_price.currency, "EUR");
+    assert_eq!(opened.free_period_days, 14);
     Ok(())
 }
 
@@ -225,7 +243,7 @@ fn a_commands_events_share_one_body_each_with_its_own_type_and_version() -> Test
     let events = ferry_events::decode_all(&body)?;
     let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
     assert_eq!(types, ["LoanOpened", "LoanDayCharged"]);
-    assert_eq!(events[0].schema_version(), 2, "the old one is upcast");
+    assert_eq!(events[0].schema_version(), 3, "the old one is upcast");
     assert_eq!(events[0], decode(&old)?);
     assert_eq!(events[1], decode(&current)?);
 

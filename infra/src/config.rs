@@ -23,6 +23,11 @@ pub struct LogArgs {
     /// Seconds the server remembers message ids to drop duplicates.
     #[arg(long = "duplicate-window-secs", env = "FERRY_DUPLICATE_WINDOW_SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub duplicate_window_secs: u64,
+    /// Runs ferry as if it were this much later (`0`, or a whole number with s, m, h
+    /// or d, e.g. `16d`): events are recorded and timers fire by the shifted clock.
+    /// For rehearsing a migration's billing on a test fleet, never in production.
+    #[arg(long = "clock-offset", env = "FERRY_CLOCK_OFFSET", default_value = "0", value_parser = crate::clock::parse_offset)]
+    pub clock_offset: chrono::Duration,
 }
 
 impl LogArgs {
@@ -32,6 +37,7 @@ impl LogArgs {
             stream: self.stream.clone(),
             subject_prefix: self.subject_prefix.clone(),
             duplicate_window: std::time::Duration::from_secs(self.duplicate_window_secs),
+            clock: crate::clock::Clock::offset_by(self.clock_offset),
         }
     }
 }

@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod backoff;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod event_log;

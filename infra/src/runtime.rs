@@ -86,6 +86,13 @@ impl Runtime {
         shutdown: CancellationToken,
     ) -> Result<Self, RuntimeError> {
         let log = EventLog::connect(&args.log.nats_url, args.log.settings()).await?;
+        if !args.log.clock_offset.is_zero() {
+            tracing::warn!(
+                offset_secs = args.log.clock_offset.num_seconds(),
+                now = %log.clock().now(),
+                "the clock is shifted (FERRY_CLOCK_OFFSET): events are recorded and timers fire as if it were later; a rehearsal, never production"
+            );
+        }
         let pool = crate::postgres::connect(
             &args.database.database_url,
             usize::from(args.database.pool_size),

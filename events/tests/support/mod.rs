@@ -1076,8 +1076,28 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
                 customer_id: "c-42".into(),
                 client_server_id: server(),
                 started_at: at("2026-11-21T16:40:00Z"),
-                daily_price: eur(150),
+                monthly_price: eur(4500),
                 free_period_days: 14,
+            }
+            .into(),
+            system("billing"),
+        ),
+        (
+            migration(),
+            LoanFreePeriodChanged {
+                free_period_days: 21,
+                previous_free_period_days: 14,
+                reason: "the reinstall was delayed on our side".into(),
+            }
+            .into(),
+            support(),
+        ),
+        (
+            migration(),
+            LoanFreePeriodEnding {
+                ends_at: at("2026-12-05T16:40:00Z"),
+                days_left: 3,
+                first_day_price: eur(145),
             }
             .into(),
             system("billing"),
@@ -1137,6 +1157,19 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
             system("notifications"),
         ),
         (
+            NOTIFICATION.into(),
+            NotificationSending { attempt: 2 }.into(),
+            system("notifications"),
+        ),
+        (
+            NOTIFICATION.into(),
+            NotificationRequeued {
+                reason: "the relay accepts our mail again".into(),
+            }
+            .into(),
+            support(),
+        ),
+        (
             migration(),
             PreCopyFailed {
                 transfer_id: uuid(TEST_COPY),
@@ -1192,6 +1225,10 @@ const ADDED_LATER: &[&str] = &[
     "DnsTtlRestored",
     "DnsZoneWithdrawn",
     "AccountTrafficHeld",
+    "LoanFreePeriodChanged",
+    "LoanFreePeriodEnding",
+    "NotificationSending",
+    "NotificationRequeued",
 ];
 
 /// A type's rank: its place in the catalogue's first release, then in [`ADDED_LATER`].

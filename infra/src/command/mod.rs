@@ -165,13 +165,15 @@ impl CommandHandler {
             let envelopes: Vec<Envelope> = decided
                 .into_iter()
                 .map(|e| {
-                    Envelope::new(
+                    let mut envelope = Envelope::new(
                         aggregate.id.clone(),
                         e,
                         command.correlation_id,
                         command.id,
                         command.actor.clone(),
-                    )
+                    );
+                    envelope.occurred_at = self.log.clock().now();
+                    envelope
                 })
                 .collect();
             match self

@@ -42,6 +42,8 @@ pub struct LogSettings {
     /// How long the server remembers message ids for deduplication. Idempotency past this
     /// window comes from the expected-version check and the command's causation id.
     pub duplicate_window: Duration,
+    /// The time appended events are recorded at, and policies' timers fire by.
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for LogSettings {
@@ -50,6 +52,7 @@ impl Default for LogSettings {
             stream: "FERRY_EVENTS".into(),
             subject_prefix: "ferry".into(),
             duplicate_window: Duration::from_secs(120),
+            clock: crate::clock::Clock::system(),
         }
     }
 }
@@ -152,6 +155,11 @@ impl EventLog {
     /// The JetStream context.
     pub fn jetstream(&self) -> &jetstream::Context {
         &self.js
+    }
+
+    /// The time events are recorded at (see [`crate::clock`]).
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.settings.clock
     }
 
     /// The settings this log was opened with.

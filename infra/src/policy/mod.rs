@@ -219,7 +219,15 @@ where
             LANES_IN_FLIGHT,
             shutdown.clone(),
         ),
-        run_timers::<P, X>(view, executor, TimerSettings::default(), shutdown.clone()),
+        run_timers::<P, X>(
+            view,
+            executor,
+            TimerSettings {
+                clock: context.log.clock().clone(),
+                ..TimerSettings::default()
+            },
+            shutdown.clone()
+        ),
     );
     if let Err(e) = projected {
         tracing::error!(policy = P::NAME, error = %e, "the view stopped");
@@ -235,6 +243,8 @@ pub struct TimerSettings {
     pub poll: Duration,
     /// How long an entry fired and still due waits before it fires again.
     pub refire: Duration,
+    /// What "now" is (the log's clock in a service).
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for TimerSettings {
@@ -242,6 +252,7 @@ impl Default for TimerSettings {
         Self {
             poll: Duration::from_secs(1),
             refire: Duration::from_secs(30),
+            clock: crate::clock::Clock::system(),
         }
     }
 }
@@ -264,7 +275,7 @@ pub async fn run_timers<P: Policy, X: Execute<P::Command>>(
     let mut changes = view.changes();
     loop {
         changes.borrow_and_update();
-        let now = chrono::Utc::now();
+        let now = settings.clock.now();
         let mut sleep = settings.poll;
         match view.due(now, 100).await {
             Ok((due, next)) => {

@@ -133,6 +133,7 @@ impl TestStack {
             stream: format!("T_{id}"),
             subject_prefix: format!("t{id}"),
             duplicate_window: Duration::from_secs(120),
+            clock: crate::clock::Clock::system(),
         };
         let stream = settings.stream.clone();
         let log = EventLog::connect(&nats_url, settings)

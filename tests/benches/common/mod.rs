@@ -53,6 +53,7 @@ pub async fn fresh_log(url: &str) -> anyhow::Result<EventLog> {
         stream: format!("BENCH_{id}"),
         subject_prefix: format!("b{id}"),
         duplicate_window: Duration::from_secs(120),
+        ..LogSettings::default()
     };
     Ok(EventLog::connect(url, settings).await?)
 }
@@ -73,6 +74,7 @@ pub async fn kept_log(url: &str, total: u64) -> anyhow::Result<EventLog> {
         stream: "FERRY_BENCH_1M_V2".into(),
         subject_prefix: "ferrybench2".into(),
         duplicate_window: Duration::from_secs(120),
+        ..LogSettings::default()
     };
     let log = EventLog::connect(url, settings).await?;
     let have = log.last_sequence().await?;

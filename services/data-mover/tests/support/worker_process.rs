@@ -111,6 +111,7 @@ pub async fn run_if_asked() {
         stream: var(STREAM),
         subject_prefix: var(PREFIX),
         duplicate_window: Duration::from_secs(120),
+        ..LogSettings::default()
     };
     let log = EventLog::connect(&ferry_infra::testkit::nats_url(), settings)
         .await

@@ -110,10 +110,22 @@ pub(super) fn ip_route(server: &str, event: &IpRouteEvent) -> Narration {
 pub(super) fn loan(event: &LoanEvent) -> Narration {
     Narration::says(match event {
         LoanEvent::LoanOpened(e) => format!(
-            "loan of {} opened: {} free, then {} per day",
+            "loan of {} opened: {} free, then {} a month, pro rata per day",
             e.transit_server_id,
             count(e.free_period_days as usize, "day"),
-            money(&e.daily_price)
+            money(&e.monthly_price)
+        ),
+        LoanEvent::LoanFreePeriodChanged(e) => format!(
+            "free period of the loan changed from {} to {}: {}",
+            count(e.previous_free_period_days as usize, "day"),
+            count(e.free_period_days as usize, "day"),
+            e.reason
+        ),
+        LoanEvent::LoanFreePeriodEnding(e) => format!(
+            "free period ends in {} ({}); the first day then costs {}",
+            count(e.days_left as usize, "day"),
+            e.ends_at.format("%Y-%m-%d %H:%M UTC"),
+            money(&e.first_day_price)
         ),
         LoanEvent::LoanDayCharged(e) => {
             format!("loan day {} charged {}", e.day, money(&e.amount))
@@ -131,6 +143,12 @@ pub(super) fn notification(event: &NotificationEvent) -> Narration {
     Narration::says(match event {
         NotificationEvent::NotificationQueued(e) => {
             format!("notification to {} queued: {}", e.recipient, e.subject)
+        }
+        NotificationEvent::NotificationSending(e) => {
+            format!("notification being sent (attempt {})", e.attempt)
+        }
+        NotificationEvent::NotificationRequeued(e) => {
+            format!("notification put back in the outbox: {}", e.reason)
         }
         NotificationEvent::NotificationSent(e) => {
             format!("notification sent (attempt {})", e.attempt)

@@ -12,6 +12,21 @@ pub struct Money {
     pub currency: String,
 }
 
+/// `12.34 EUR`: hundredths of the currency unit, the sign first.
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.amount_cents < 0 { "-" } else { "" };
+        let cents = self.amount_cents.unsigned_abs();
+        write!(
+            f,
+            "{sign}{}.{:02} {}",
+            cents / 100,
+            cents % 100,
+            self.currency
+        )
+    }
+}
+
 impl Money {
     /// `amount_cents` hundredths of `currency` (an ISO 4217 code).
     pub fn new(amount_cents: i64, currency: impl Into<String>) -> Self {

@@ -117,9 +117,6 @@ pub struct UpArgs {
     /// Transit pool settings.
     #[command(flatten)]
     pub transit: ferry_transit_pool::TransitPoolArgs,
-    /// Read side settings.
-    #[command(flatten)]
-    pub read: ferry_migration_state::MigrationStateArgs,
     /// Data mover settings.
     #[command(flatten)]
     pub data_mover: ferry_data_mover::DataMoverArgs,

@@ -203,12 +203,24 @@ fn migration_lines(migration: &MigrationDetail) {
         );
     }
     if let Some(loan) = &migration.loan {
-        outln!(
-            "  loan: {} day(s) used of {} free, {} billable",
-            loan.days_used,
-            loan.free_period_days,
-            loan.billable_days
-        );
+        let charged = ferry_events::Money::new(loan.amount_cents, loan.currency.clone());
+        match loan.ended_at {
+            None => outln!(
+                "  loan of {}: {} day(s) used of {} free (free until {}), {} day(s) charged, {charged} so far",
+                loan.transit_server_id,
+                loan.days_used,
+                loan.free_period_days,
+                loan.free_period_ends_at.format("%Y-%m-%d %H:%M UTC"),
+                loan.billable_days,
+            ),
+            Some(ended) => outln!(
+                "  loan of {}: ended {} after {} day(s), {} of them charged: {charged}",
+                loan.transit_server_id,
+                ended.format("%Y-%m-%d %H:%M UTC"),
+                loan.days_used,
+                loan.billable_days,
+            ),
+        }
     }
     outln!("  downtime so far: {}", duration(migration.downtime_ms));
     let rows = migration
@@ -717,7 +729,6 @@ mod tests {
             None,
             None,
             DateTime::<Utc>::UNIX_EPOCH,
-            14,
         );
         let answer = ServerDetail {
             server: server(),

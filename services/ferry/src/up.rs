@@ -76,7 +76,7 @@ async fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Route
         .context("starting the accounts service")?;
     let transit = ferry_transit_pool::service(runtime, args.transit);
     let data_mover = ferry_data_mover::service(runtime, data_mover);
-    let read = ferry_migration_state::service(runtime, args.read);
+    let read = ferry_migration_state::service(runtime);
     ferry_network::service(runtime, &args.network)
         .await
         .map_err(anyhow::Error::msg)

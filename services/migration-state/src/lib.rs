@@ -36,62 +36,12 @@ use utoipa_axum::router::OpenApiRouter;
 pub use projection::MigrationState;
 pub use routes::ReadState;
 
-/// The free period of a transit server's loan unless configured otherwise, in days
-/// (the eight-step process page: two weeks).
-pub const DEFAULT_FREE_PERIOD_DAYS: u32 = 14;
-
-/// Settings of the read side.
-#[derive(clap::Args, Debug, Clone)]
-pub struct MigrationStateArgs {
-    /// Days a transit server is lent free of charge (a billing-policy setting); the
-    /// days beyond are shown as billable.
-    #[arg(
-        long = "free-period-days",
-        env = "FERRY_FREE_PERIOD_DAYS",
-        default_value_t = DEFAULT_FREE_PERIOD_DAYS
-    )]
-    pub free_period_days: u32,
-}
-
-impl Default for MigrationStateArgs {
-    fn default() -> Self {
-        Self {
-            free_period_days: DEFAULT_FREE_PERIOD_DAYS,
-        }
-    }
-}
-
 /// Starts the read side in `runtime`: spawns the projection and returns the query
 /// routes.
-pub fn service(runtime: &Runtime, args: MigrationStateArgs) -> OpenApiRouter {
+pub fn service(runtime: &Runtime) -> OpenApiRouter {
     runtime.spawn_projection(MigrationState, RunnerSettings::default());
     routes::router(ReadState {
         pool: runtime.pool.clone(),
         log: runtime.log.clone(),
-        args,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: MigrationStateArgs,
-    }
-
-    #[test]
-    fn the_free_period_is_a_setting_of_two_weeks_by_default() {
-        let defaults = Cli::try_parse_from(["ferry"]).expect("defaults parse");
-        assert_eq!(defaults.args.free_period_days, 14);
-        assert_eq!(MigrationStateArgs::default().free_period_days, 14);
-        let week = Cli::try_parse_from(["ferry", "--free-period-days", "7"]).expect("parses");
-        assert_eq!(week.args.free_period_days, 7);
-        let refused =
-            Cli::try_parse_from(["ferry", "--free-period-days", "soon"]).expect_err("refused");
-        assert!(refused.to_string().contains("--free-period-days"));
-    }
 }

@@ -103,7 +103,7 @@ pub struct MigrationDetail {
     pub transit: Option<TransitLine>,
     /// Its place in the queue (1: next served), while it waits.
     pub queue_position: Option<u32>,
-    /// The loan of the transit server: days used of the free period.
+    /// The loan of the transit server as billing recorded it: days used, charged.
     pub loan: Option<LoanView>,
     /// Everything the read model knows of it.
     pub view: MigrationView,
@@ -116,7 +116,6 @@ impl MigrationDetail {
         server: Option<&ServerView>,
         queue_position: Option<u32>,
         now: DateTime<Utc>,
-        free_period_days: u32,
     ) -> Self {
         let accounts = view
             .accounts
@@ -141,10 +140,7 @@ impl MigrationDetail {
             ready_at: t.ready_at,
             released_at: t.released_at,
         });
-        let loan = view
-            .transit
-            .as_ref()
-            .and_then(|t| loan(t, now, free_period_days));
+        let loan = view.loan.as_ref().map(|record| loan(record, now));
         let waiting = view.queue.as_ref().is_some_and(|q| q.is_waiting());
         Self {
             migration_id: view.migration_id,

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use chrono::Utc;
 use deadpool_postgres::Pool;
 use ferry_infra::api::openapi::Id;
 use ferry_infra::api::{ApiError, ApiPath, ApiQuery, ErrorBody, RequestActor};
@@ -18,7 +17,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::MigrationStateArgs;
 use crate::access::Viewer;
 use crate::audit::{self, AuditTimeline};
 use crate::error::QueryError;
@@ -36,8 +34,6 @@ pub struct ReadState {
     pub pool: Pool,
     /// The event log, for audits.
     pub log: EventLog,
-    /// The service's settings (the free period).
-    pub args: MigrationStateArgs,
 }
 
 /// The query routes, with their OpenAPI description.
@@ -109,8 +105,7 @@ async fn detail(
         view,
         server,
         position,
-        Utc::now(),
-        state.args.free_period_days,
+        state.log.clock().now(),
     ))
 }
 

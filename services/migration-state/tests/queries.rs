@@ -17,7 +17,7 @@ use ferry_migration_state::view::{
     MigrationStatus, OptionalMigrationState, OptionalMigrationView, TargetInfrastructureView,
     TransferStatus, TransitServerView, TransitState,
 };
-use ferry_migration_state::{MigrationState, MigrationStateArgs, ReadState, routes};
+use ferry_migration_state::{MigrationState, ReadState, routes};
 use support::*;
 use uuid::Uuid;
 
@@ -449,7 +449,6 @@ async fn the_routes_are_described_in_openapi_and_wait_for_the_read_model() {
     let state = ReadState {
         pool: stack.pool.clone(),
         log: stack.log.clone(),
-        args: MigrationStateArgs::default(),
     };
     let (_, openapi) = routes::router(state).split_for_parts();
     let paths: Vec<&str> = openapi.paths.paths.keys().map(String::as_str).collect();

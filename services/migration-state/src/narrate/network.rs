@@ -8,14 +8,7 @@ use ferry_events::{
 use super::{Narration, count, duration};
 
 fn money(amount: &Money) -> String {
-    let sign = if amount.amount_cents < 0 { "-" } else { "" };
-    let cents = amount.amount_cents.unsigned_abs();
-    format!(
-        "{sign}{}.{:02} {}",
-        cents / 100,
-        cents % 100,
-        amount.currency
-    )
+    amount.to_string()
 }
 
 pub(super) fn dns(event: &DnsZoneEvent) -> Narration {

@@ -38,6 +38,7 @@ pub const AGGREGATE_TYPES: &[AggregateType] = &[
     AggregateType::DnsZone,
     AggregateType::AccountTraffic,
     AggregateType::IpRoute,
+    AggregateType::Loan,
 ];
 
 // The definition (this text) changing rebuilds the projection from the log: the

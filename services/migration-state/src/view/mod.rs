@@ -9,6 +9,7 @@
 //! produces exactly the same documents as the live projection.
 
 pub mod account;
+pub mod billing;
 pub mod migration;
 pub mod model;
 pub mod network;
@@ -27,6 +28,7 @@ pub use account::{
     AccountState, Compatibility, Downtime, MigrationAccount, Operation, OperationFailure,
     OperationKind, TestMigration, TestStatus,
 };
+pub use billing::{LoanEnd, LoanRecord};
 pub use migration::{
     Cancellation, Completion, MigrationStatus, MigrationView, Reinstall, StateChange,
     TransitRequest,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::At;
+use super::billing::LoanRecord;
 use super::migration::MigrationView;
 use super::optional::OptionalMigrationView;
 use super::server::ServerView;
@@ -124,6 +125,9 @@ impl Needs {
                 Event::DnsZone(_) | Event::AccountTraffic(_) | Event::IpRoute(_) => {
                     needs.migrations.insert(envelope.correlation_id);
                 }
+                Event::Loan(_) => {
+                    needs.migrations.extend(Uuid::parse_str(id).ok());
+                }
                 Event::Transfer(event) => {
                     needs.transfers.extend(Uuid::parse_str(id).ok());
                     if let TransferEvent::TransferScheduled(e) = event {
@@ -210,8 +214,22 @@ impl ReadModel {
             Event::DnsZone(_) | Event::AccountTraffic(_) | Event::IpRoute(_) => {
                 self.apply_network(envelope, at);
             }
+            Event::Loan(event) => self.apply_loan(id, event),
             _ => {}
         }
+    }
+
+    /// Billing's record of a migration's loan (aggregate id: the migration).
+    fn apply_loan(&mut self, id: &str, event: &ferry_events::LoanEvent) {
+        let Ok(migration_id) = Uuid::parse_str(id) else {
+            return;
+        };
+        let Some(migration) = self.migrations.get_mut(&migration_id) else {
+            return;
+        };
+        let before = migration.loan.take();
+        migration.loan = LoanRecord::fold(before, event);
+        self.changed.migrations.insert(migration_id);
     }
 
     /// The network's events recorded as part of a migration (their correlation).

@@ -13,7 +13,7 @@ use ferry_infra::event_log::{AggregateRef, EventLog};
 use ferry_infra::projection::{Projection, ProjectionRunner, RunnerSettings, StatusBoard};
 use ferry_infra::testkit::{TestStack, eventually};
 use ferry_migration_state::projection::AGGREGATE_TYPES;
-use ferry_migration_state::{MigrationStateArgs, ReadState, routes};
+use ferry_migration_state::{ReadState, routes};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -177,7 +177,6 @@ impl Api {
         let state = ReadState {
             pool: stack.pool.clone(),
             log: stack.log.clone(),
-            args: MigrationStateArgs::default(),
         };
         let (router, _) = routes::router(state).split_for_parts();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -142,6 +142,9 @@ pub struct MigrationView {
     /// What the network did for it: MX advice, TTLs, traffic switches, IP routes.
     #[serde(default)]
     pub network: super::network::MigrationNetwork,
+    /// The loan of its transit server, as billing recorded it.
+    #[serde(default)]
+    pub loan: Option<super::billing::LoanRecord>,
 }
 
 impl MigrationView {
@@ -181,6 +184,7 @@ impl MigrationView {
                 sequence: at.sequence,
             }],
             network: super::network::MigrationNetwork::default(),
+            loan: None,
         }
     }
 

@@ -352,7 +352,6 @@ fn a_failed_move_leaves_the_account_ready_and_is_recorded() {
         None,
         None,
         chrono::Utc::now(),
-        14,
     );
     let line = detail
         .accounts
@@ -767,4 +766,62 @@ fn a_readiness_withdrawn_after_the_transit_request_is_back_in_step_one_as_the_ac
         (h.migration(m).state, h.migration(m).step),
         (S::Preparing, Some(1))
     );
+}
+
+#[test]
+fn the_loan_is_what_billing_recorded_and_nothing_before_it_opened() {
+    let mut h = History::new();
+    let m = Uuid::now_v7();
+    let id = m.to_string();
+    up_to_transit_request(&mut h, m, &["acc-1"]);
+    transit_ready(&mut h, m);
+    assert_eq!(h.migration(m).loan, None, "billing has not opened it yet");
+    let started = h.migration(m).opened_at;
+    let eur = |cents| Money::new(cents, "EUR");
+    h.push(
+        &id,
+        LoanOpened {
+            migration_id: m,
+            transit_server_id: "tr-0007".into(),
+            customer_id: "c-42".into(),
+            client_server_id: "srv-0042".into(),
+            started_at: started,
+            monthly_price: eur(3_100),
+            free_period_days: 14,
+        },
+    );
+    h.push(
+        &id,
+        LoanFreePeriodChanged {
+            free_period_days: 1,
+            previous_free_period_days: 14,
+            reason: "a test".into(),
+        },
+    );
+    for day in ["2026-03-03", "2026-03-04"] {
+        h.push(
+            &id,
+            LoanDayCharged {
+                day: day.parse().expect("a date"),
+                amount: eur(100),
+            },
+        );
+    }
+    let loan = h.migration(m).loan.clone().expect("opened");
+    assert_eq!(
+        (loan.free_period_days, loan.days_charged, loan.charged_cents),
+        (1, 2, 200)
+    );
+    assert_eq!(loan.monthly_price_cents, 3_100);
+    h.push(
+        &id,
+        LoanClosed {
+            ended_at: started + chrono::Duration::hours(60),
+            days_used: 3,
+            billable_days: 2,
+            total: eur(200),
+        },
+    );
+    let closed = h.migration(m).loan.clone().and_then(|l| l.closed);
+    assert_eq!(closed.map(|c| (c.days_used, c.total_cents)), Some((3, 200)));
 }

@@ -593,6 +593,26 @@ async fn a_whole_migration_is_read_back_rebuilt_identically_and_audited() {
         ready_at: lent_at,
     };
     s.one(&ms, m, &accounts_service, ready).await;
+    // Billing opened the loan at the lending and charged the days past its free
+    // period: the read side shows what billing recorded.
+    let billing = system("billing");
+    let opened = LoanOpened {
+        migration_id: m,
+        transit_server_id: TRANSIT.into(),
+        customer_id: "c-42".into(),
+        client_server_id: SERVER.into(),
+        started_at: lent_at,
+        monthly_price: Money::new(3_000, "EUR"),
+        free_period_days: 14,
+    };
+    s.one(&ms, m, &billing, opened).await;
+    for day in 15..=17 {
+        let charged = LoanDayCharged {
+            day: (lent_at + Duration::days(day - 1)).date_naive(),
+            amount: Money::new(100, "EUR"),
+        };
+        s.one(&ms, m, &billing, charged).await;
+    }
     caught_up(&board, PROJECTION, s.last_read).await;
 
     let detail = server_as(&api, me).await;
@@ -606,6 +626,7 @@ async fn a_whole_migration_is_read_back_rebuilt_identically_and_audited() {
         (loan.days_used, loan.free_period_days, loan.billable_days),
         (17, 14, 3)
     );
+    assert_eq!((loan.amount_cents, loan.currency.as_str()), (300, "EUR"));
     assert_eq!(loan.started_at, lent_at);
     assert!(loan.ended_at.is_none());
     let pre_copy = current
@@ -894,6 +915,13 @@ async fn a_whole_migration_is_read_back_rebuilt_identically_and_audited() {
     .await;
     s.one(TRANSIT, m, &pool, TransitServerReleased { migration_id: m })
         .await;
+    let closed = LoanClosed {
+        ended_at: lent_at + Duration::days(16) + Duration::hours(2),
+        days_used: 17,
+        billable_days: 3,
+        total: Money::new(300, "EUR"),
+    };
+    s.one(&m.to_string(), m, &system("billing"), closed).await;
     caught_up(&board, PROJECTION, s.last_read).await;
 
     let detail = server_as(&api, me).await;
@@ -920,7 +948,10 @@ async fn a_whole_migration_is_read_back_rebuilt_identically_and_audited() {
     );
     let loan = done.loan.as_ref().expect("the loan");
     assert!(loan.ended_at.is_some(), "the loan ended with the release");
-    assert_eq!(loan.days_used, 17);
+    assert_eq!(
+        (loan.days_used, loan.billable_days, loan.amount_cents),
+        (17, 3, 300)
+    );
     assert_eq!(
         done.view
             .history

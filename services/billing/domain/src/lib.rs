@@ -1,0 +1,1 @@
+//! ferry billing service, pure domain (being built).

@@ -1,0 +1,1 @@
+//! ferry notifications service, pure domain (being built).

@@ -1,0 +1,1 @@
+//! ferry notifications service (being built).

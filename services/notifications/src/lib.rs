@@ -1,1 +1,3 @@
-//! ferry notifications service (being built).
+//! ferry notifications service.
+pub use ferry_notifications_domain as domain;
+pub mod templates;

@@ -1,0 +1,6 @@
+//! Integration tests of billing against the local stack (NATS JetStream and
+//! PostgreSQL, `scripts/stack up`); each test has its own stream and database.
+
+mod api;
+mod support;
+mod timers;

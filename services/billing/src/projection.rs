@@ -145,7 +145,10 @@ async fn apply_one(
             envelope.aggregate_id
         ))
     })?;
-    let (sequence, position) = (seq(recorded.sequence), i32::try_from(recorded.index).unwrap_or(i32::MAX));
+    let (sequence, position) = (
+        seq(recorded.sequence),
+        i32::try_from(recorded.index).unwrap_or(i32::MAX),
+    );
     match event {
         LoanEvent::LoanOpened(e) => {
             tx.execute(
@@ -201,7 +204,12 @@ async fn apply_one(
                      ON CONFLICT (customer_id, month, currency) DO UPDATE
                      SET total_cents = invoices.total_cents + EXCLUDED.total_cents,
                          lines = invoices.lines + 1",
-                    &[&migration_id, &month, &e.amount.currency, &e.amount.amount_cents],
+                    &[
+                        &migration_id,
+                        &month,
+                        &e.amount.currency,
+                        &e.amount.amount_cents,
+                    ],
                 )
                 .await?;
             }

@@ -133,9 +133,7 @@ pub async fn loan(
     }
     let charges: Vec<ChargeLine> = client
         .query(
-            &format!(
-                "SELECT * FROM {SCHEMA_NAME}.charges WHERE migration_id = $1 ORDER BY day"
-            ),
+            &format!("SELECT * FROM {SCHEMA_NAME}.charges WHERE migration_id = $1 ORDER BY day"),
             &[&migration_id],
         )
         .await?
@@ -337,7 +335,9 @@ pub fn invoice_csv(invoice: &Invoice) -> String {
 /// A CSV field, quoted when it holds a comma, a quote or a line break; a leading
 /// `=`, `+`, `-` or `@` is prefixed with `'` so that no spreadsheet runs it.
 fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '@']) || (text.starts_with('-') && text.parse::<f64>().is_err()) {
+    let text = if text.starts_with(['=', '+', '@'])
+        || (text.starts_with('-') && text.parse::<f64>().is_err())
+    {
         format!("'{text}")
     } else {
         text.to_owned()

@@ -6,9 +6,7 @@
 //!
 //! Emits, through [`Billing`], `LoanFreePeriodChanged`; reads billing's read model.
 
-use crate::api::{
-    ChargeList, FreePeriodAnswer, FreePeriodBody, Invoice, InvoiceList, LoanDetail,
-};
+use crate::api::{ChargeList, FreePeriodAnswer, FreePeriodBody, Invoice, InvoiceList, LoanDetail};
 use crate::query;
 use crate::service::{Billing, CommandMeta};
 use axum::Json;

@@ -102,9 +102,18 @@ mod tests {
         // April: 30 days: exactly 100.
         assert_eq!(day_price(&monthly, date(2027, 4, 1)).amount_cents, 100);
         // Half up: 45/30 = 1.5 → 2; 44/30 = 1.47 → 1; 75/30 = 2.5 → 3.
-        assert_eq!(day_price(&Money::new(45, "EUR"), date(2027, 4, 1)).amount_cents, 2);
-        assert_eq!(day_price(&Money::new(44, "EUR"), date(2027, 4, 1)).amount_cents, 1);
-        assert_eq!(day_price(&Money::new(75, "EUR"), date(2027, 4, 1)).amount_cents, 3);
+        assert_eq!(
+            day_price(&Money::new(45, "EUR"), date(2027, 4, 1)).amount_cents,
+            2
+        );
+        assert_eq!(
+            day_price(&Money::new(44, "EUR"), date(2027, 4, 1)).amount_cents,
+            1
+        );
+        assert_eq!(
+            day_price(&Money::new(75, "EUR"), date(2027, 4, 1)).amount_cents,
+            3
+        );
         assert_eq!(day_price(&monthly, date(2027, 4, 1)).currency, "EUR");
     }
 

@@ -146,7 +146,9 @@ impl Running {
         let task = tokio::spawn({
             let (billing, shutdown) = (billing.clone(), shutdown.clone());
             async move {
-                run(billing, context, shutdown).await.expect("billing policy");
+                run(billing, context, shutdown)
+                    .await
+                    .expect("billing policy");
             }
         });
         Self { shutdown, task }

@@ -78,17 +78,15 @@ fn each_started_day_is_charged_once_pro_rata_of_its_calendar_month() {
             charged("2027-02-01", 107), // 3000/28 = 107.14
         ]);
     // Again at the same time, or a little later within the day: nothing more.
-    let history: Vec<LoanEvent> = [LoanEvent::LoanOpened(
-        state.opened.clone().expect("opened"),
-    )]
-    .into_iter()
-    .chain(state.charged.iter().map(|(d, m)| {
-        LoanEvent::LoanDayCharged(LoanDayCharged {
-            day: *d,
-            amount: m.clone(),
-        })
-    }))
-    .collect();
+    let history: Vec<LoanEvent> = [LoanEvent::LoanOpened(state.opened.clone().expect("opened"))]
+        .into_iter()
+        .chain(state.charged.iter().map(|(d, m)| {
+            LoanEvent::LoanDayCharged(LoanDayCharged {
+                day: *d,
+                amount: m.clone(),
+            })
+        }))
+        .collect();
     given::<LoanDecider>(history.clone())
         .when(advance("2027-02-02T22:59:59Z"))
         .then_nothing();
@@ -201,7 +199,11 @@ fn support_changes_the_free_period_with_a_reason_and_charged_days_stay() {
         .when(change(Actor::support("alice"), 14, "same"))
         .then_nothing();
     let state = given::<LoanDecider>(history.clone())
-        .when(change(Actor::support("alice"), 20, "disk fault on our side"))
+        .when(change(
+            Actor::support("alice"),
+            20,
+            "disk fault on our side",
+        ))
         .then(vec![LoanEvent::LoanFreePeriodChanged(
             LoanFreePeriodChanged {
                 free_period_days: 20,
@@ -228,7 +230,11 @@ fn support_changes_the_free_period_with_a_reason_and_charged_days_stay() {
         .when(advance("2027-01-21T10:00:00Z"))
         .then(vec![charged("2027-01-21", 100)]);
     // Shortened: the started days it makes billable are charged at once.
-    let mut shortened = vec![LoanEvent::LoanOpened(opened("2027-01-01T10:00:00Z", 3100, 14))];
+    let mut shortened = vec![LoanEvent::LoanOpened(opened(
+        "2027-01-01T10:00:00Z",
+        3100,
+        14,
+    ))];
     shortened.push(LoanEvent::LoanFreePeriodChanged(LoanFreePeriodChanged {
         free_period_days: 7,
         previous_free_period_days: 14,
@@ -265,17 +271,23 @@ fn notices_are_given_once_while_the_free_period_runs() {
         .then_nothing();
     given::<LoanDecider>([LoanEvent::LoanOpened(opening.clone()), given_3.clone()])
         .when(notice("2027-01-14T10:00:00Z", 1))
-        .then(vec![LoanEvent::LoanFreePeriodEnding(LoanFreePeriodEnding {
-            ends_at,
-            days_left: 1,
-            first_day_price: Money::new(100, "EUR"),
-        })]);
+        .then(vec![LoanEvent::LoanFreePeriodEnding(
+            LoanFreePeriodEnding {
+                ends_at,
+                days_left: 1,
+                first_day_price: Money::new(100, "EUR"),
+            },
+        )]);
     // Too late: the free period is over; the first day is charged instead.
     given::<LoanDecider>([LoanEvent::LoanOpened(opening.clone())])
         .when(notice("2027-01-15T10:00:00Z", 1))
         .then(vec![charged("2027-01-15", 100)]);
     // For a free period no longer in force: nothing.
-    given::<LoanDecider>([LoanEvent::LoanOpened(opened("2027-01-01T10:00:00Z", 3100, 20))])
-        .when(notice("2027-01-14T10:00:00Z", 1))
-        .then_nothing();
+    given::<LoanDecider>([LoanEvent::LoanOpened(opened(
+        "2027-01-01T10:00:00Z",
+        3100,
+        20,
+    ))])
+    .when(notice("2027-01-14T10:00:00Z", 1))
+    .then_nothing();
 }

@@ -330,7 +330,10 @@ impl Policy for BillingPolicy {
         }
     }
 
-    fn react(event: &Envelope, view: &Entries<BillingFact>) -> Result<Vec<BillingCommand>, Missing> {
+    fn react(
+        event: &Envelope,
+        view: &Entries<BillingFact>,
+    ) -> Result<Vec<BillingCommand>, Missing> {
         match &event.event {
             Event::TransitServer(TransitServerEvent::TransitServerLent(lent)) => {
                 let Some(BillingFact::Migration {

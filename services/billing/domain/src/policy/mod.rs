@@ -4,6 +4,7 @@
 //! - `server/<id>`: a client server's customer and monthly price
 //!   (`ServerRegistered`, `ServerDetailsChanged`);
 //! - `migration/<id>`: a migration's client server and customer (`MigrationOpened`);
+//! - `released/<migration id>`: when the migration's transit server was released;
 //! - `loan/<migration id>`: an open loan's start, free period in force (and since
 //!   when), days charged and notices given, from the loan's own events; removed when
 //!   it closes. These entries are billing's durable timers: an entry is due at the
@@ -14,6 +15,7 @@
 //! |---|---|
 //! | `TransitServerLent` (transit_server) | loan `Open`, started at the event's `occurred_at`, for the migration's customer and client server at the server's monthly price |
 //! | `TransitServerReleased` (transit_server) | loan `Close` at the event's `occurred_at` |
+//! | `TransitServerLent` after its release (its reaction retried late, a fact having been missing) | loan `Open`, then `Close` at the release |
 //! | a loan entry due | loan `Advance` (charges the days started, gives the notice due) |
 //!
 //! Notices: at 3 days and at 1 day before the free period ends, each once per end
@@ -58,6 +60,12 @@ pub enum BillingFact {
         server_id: String,
         /// Its customer.
         customer_id: String,
+    },
+    /// The transit server lent to a migration was released (kept so that a loan
+    /// opened late, its lending's reaction retried after the release, closes too).
+    Released {
+        /// When.
+        ended_at: DateTime<Utc>,
     },
     /// An open loan: a timer.
     Loan {
@@ -159,6 +167,10 @@ fn loan_key(id: impl std::fmt::Display) -> String {
     format!("loan/{id}")
 }
 
+fn released_key(id: impl std::fmt::Display) -> String {
+    format!("released/{id}")
+}
+
 impl View for BillingView {
     const NAME: &'static str = "billing_view";
     const AGGREGATES: &'static [AggregateType] = &[
@@ -178,6 +190,9 @@ impl View for BillingView {
                 vec![migration_key(&event.aggregate_id)]
             }
             Event::Loan(_) => vec![loan_key(&event.aggregate_id)],
+            Event::TransitServer(TransitServerEvent::TransitServerReleased(e)) => {
+                vec![released_key(e.migration_id)]
+            }
             _ => Vec::new(),
         }
     }
@@ -197,6 +212,11 @@ impl View for BillingView {
                 customer_id: e.customer_id.clone(),
             }),
             Event::Loan(e) => evolve_loan(entry, e, event.occurred_at),
+            Event::TransitServer(TransitServerEvent::TransitServerReleased(_)) => {
+                Some(BillingFact::Released {
+                    ended_at: event.occurred_at,
+                })
+            }
             _ => entry,
         }
     }
@@ -318,7 +338,7 @@ impl Policy for BillingPolicy {
     fn reads(event: &Envelope, known: &Entries<BillingFact>) -> Vec<String> {
         match &event.event {
             Event::TransitServer(TransitServerEvent::TransitServerLent(e)) => {
-                let mut keys = vec![migration_key(e.migration_id)];
+                let mut keys = vec![migration_key(e.migration_id), released_key(e.migration_id)];
                 if let Some(BillingFact::Migration { server_id, .. }) =
                     known.get(&migration_key(e.migration_id))
                 {
@@ -355,7 +375,7 @@ impl Policy for BillingPolicy {
                         lent.migration_id
                     )));
                 };
-                Ok(vec![BillingCommand {
+                let mut commands = vec![BillingCommand {
                     id: reaction_id(NAME, event.event_id, "open"),
                     correlation_id: lent.migration_id,
                     action: BillingAction::Open {
@@ -366,7 +386,22 @@ impl Policy for BillingPolicy {
                         started_at: event.occurred_at,
                         monthly_price: monthly_price.clone(),
                     },
-                }])
+                }];
+                // Released already (this reaction retried late): closed at once.
+                if let Some(BillingFact::Released { ended_at }) =
+                    view.get(&released_key(lent.migration_id))
+                    && *ended_at >= event.occurred_at
+                {
+                    commands.push(BillingCommand {
+                        id: reaction_id(NAME, event.event_id, "close-released"),
+                        correlation_id: lent.migration_id,
+                        action: BillingAction::Close {
+                            migration_id: lent.migration_id,
+                            ended_at: *ended_at,
+                        },
+                    });
+                }
+                Ok(commands)
             }
             Event::TransitServer(TransitServerEvent::TransitServerReleased(released)) => {
                 Ok(vec![BillingCommand {

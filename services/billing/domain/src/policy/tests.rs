@@ -312,3 +312,28 @@ fn the_same_step_of_a_loan_always_gets_the_same_command_id() {
         .commands();
     assert_eq!(first, again, "a timer fired late or twice: same command");
 }
+
+#[test]
+fn a_lending_reacted_to_after_its_release_opens_and_closes_the_loan() {
+    let lent = lent("2027-01-01T10:00:00Z");
+    let released = envelope(
+        "tr-1",
+        TransitServerEvent::TransitServerReleased(TransitServerReleased {
+            migration_id: MIGRATION,
+        }),
+        "2027-01-20T08:00:00Z",
+    );
+    let commands =
+        given_view::<BillingPolicy>([&server_registered(), &migration_opened(), &released])
+            .when(&lent)
+            .commands();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert!(matches!(commands[0].action, BillingAction::Open { .. }));
+    assert_eq!(
+        commands[1].action,
+        BillingAction::Close {
+            migration_id: MIGRATION,
+            ended_at: at("2027-01-20T08:00:00Z"),
+        }
+    );
+}

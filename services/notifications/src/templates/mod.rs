@@ -10,62 +10,230 @@ use std::collections::BTreeMap;
 
 /// Every template file: `<language>/<audience>/<name>` and its text.
 pub const FILES: &[(&str, &str)] = &[
-    ("en/customer/account_move_failed", include_str!("../../templates/en/customer/account_move_failed.txt")),
-    ("en/customer/account_moved", include_str!("../../templates/en/customer/account_moved.txt")),
-    ("en/customer/account_relocated", include_str!("../../templates/en/customer/account_relocated.txt")),
-    ("en/customer/account_relocation_failed", include_str!("../../templates/en/customer/account_relocation_failed.txt")),
-    ("en/customer/charges_started", include_str!("../../templates/en/customer/charges_started.txt")),
-    ("en/customer/free_period_ending", include_str!("../../templates/en/customer/free_period_ending.txt")),
-    ("en/customer/migration_cancelled", include_str!("../../templates/en/customer/migration_cancelled.txt")),
-    ("en/customer/migration_completed", include_str!("../../templates/en/customer/migration_completed.txt")),
-    ("en/customer/migration_opened", include_str!("../../templates/en/customer/migration_opened.txt")),
-    ("en/customer/mx_record_removal", include_str!("../../templates/en/customer/mx_record_removal.txt")),
-    ("en/customer/reinstall_requested", include_str!("../../templates/en/customer/reinstall_requested.txt")),
-    ("en/customer/reinstall_started", include_str!("../../templates/en/customer/reinstall_started.txt")),
-    ("en/customer/relocation_started", include_str!("../../templates/en/customer/relocation_started.txt")),
-    ("en/customer/server_reinstalled", include_str!("../../templates/en/customer/server_reinstalled.txt")),
-    ("en/customer/test_migration_failed", include_str!("../../templates/en/customer/test_migration_failed.txt")),
-    ("en/customer/test_migration_ready", include_str!("../../templates/en/customer/test_migration_ready.txt")),
-    ("en/customer/transit_installing", include_str!("../../templates/en/customer/transit_installing.txt")),
-    ("en/customer/transit_queued", include_str!("../../templates/en/customer/transit_queued.txt")),
-    ("en/customer/transit_ready", include_str!("../../templates/en/customer/transit_ready.txt")),
-    ("en/customer/transit_requested", include_str!("../../templates/en/customer/transit_requested.txt")),
-    ("en/support/account_move_failed", include_str!("../../templates/en/support/account_move_failed.txt")),
-    ("en/support/account_relocation_failed", include_str!("../../templates/en/support/account_relocation_failed.txt")),
-    ("en/support/account_rollback_failed", include_str!("../../templates/en/support/account_rollback_failed.txt")),
-    ("en/support/precopy_failed", include_str!("../../templates/en/support/precopy_failed.txt")),
-    ("en/support/reinstall_requested", include_str!("../../templates/en/support/reinstall_requested.txt")),
-    ("en/support/relocation_to_arrange", include_str!("../../templates/en/support/relocation_to_arrange.txt")),
-    ("en/support/transit_installation_failed", include_str!("../../templates/en/support/transit_installation_failed.txt")),
-    ("en/support/transit_requested", include_str!("../../templates/en/support/transit_requested.txt")),
-    ("fr/customer/account_move_failed", include_str!("../../templates/fr/customer/account_move_failed.txt")),
-    ("fr/customer/account_moved", include_str!("../../templates/fr/customer/account_moved.txt")),
-    ("fr/customer/account_relocated", include_str!("../../templates/fr/customer/account_relocated.txt")),
-    ("fr/customer/account_relocation_failed", include_str!("../../templates/fr/customer/account_relocation_failed.txt")),
-    ("fr/customer/charges_started", include_str!("../../templates/fr/customer/charges_started.txt")),
-    ("fr/customer/free_period_ending", include_str!("../../templates/fr/customer/free_period_ending.txt")),
-    ("fr/customer/migration_cancelled", include_str!("../../templates/fr/customer/migration_cancelled.txt")),
-    ("fr/customer/migration_completed", include_str!("../../templates/fr/customer/migration_completed.txt")),
-    ("fr/customer/migration_opened", include_str!("../../templates/fr/customer/migration_opened.txt")),
-    ("fr/customer/mx_record_removal", include_str!("../../templates/fr/customer/mx_record_removal.txt")),
-    ("fr/customer/reinstall_requested", include_str!("../../templates/fr/customer/reinstall_requested.txt")),
-    ("fr/customer/reinstall_started", include_str!("../../templates/fr/customer/reinstall_started.txt")),
-    ("fr/customer/relocation_started", include_str!("../../templates/fr/customer/relocation_started.txt")),
-    ("fr/customer/server_reinstalled", include_str!("../../templates/fr/customer/server_reinstalled.txt")),
-    ("fr/customer/test_migration_failed", include_str!("../../templates/fr/customer/test_migration_failed.txt")),
-    ("fr/customer/test_migration_ready", include_str!("../../templates/fr/customer/test_migration_ready.txt")),
-    ("fr/customer/transit_installing", include_str!("../../templates/fr/customer/transit_installing.txt")),
-    ("fr/customer/transit_queued", include_str!("../../templates/fr/customer/transit_queued.txt")),
-    ("fr/customer/transit_ready", include_str!("../../templates/fr/customer/transit_ready.txt")),
-    ("fr/customer/transit_requested", include_str!("../../templates/fr/customer/transit_requested.txt")),
-    ("fr/support/account_move_failed", include_str!("../../templates/fr/support/account_move_failed.txt")),
-    ("fr/support/account_relocation_failed", include_str!("../../templates/fr/support/account_relocation_failed.txt")),
-    ("fr/support/account_rollback_failed", include_str!("../../templates/fr/support/account_rollback_failed.txt")),
-    ("fr/support/precopy_failed", include_str!("../../templates/fr/support/precopy_failed.txt")),
-    ("fr/support/reinstall_requested", include_str!("../../templates/fr/support/reinstall_requested.txt")),
-    ("fr/support/relocation_to_arrange", include_str!("../../templates/fr/support/relocation_to_arrange.txt")),
-    ("fr/support/transit_installation_failed", include_str!("../../templates/fr/support/transit_installation_failed.txt")),
-    ("fr/support/transit_requested", include_str!("../../templates/fr/support/transit_requested.txt")),
+    (
+        "en/customer/account_move_failed",
+        include_str!("../../templates/en/customer/account_move_failed.txt"),
+    ),
+    (
+        "en/customer/account_moved",
+        include_str!("../../templates/en/customer/account_moved.txt"),
+    ),
+    (
+        "en/customer/account_relocated",
+        include_str!("../../templates/en/customer/account_relocated.txt"),
+    ),
+    (
+        "en/customer/account_relocation_failed",
+        include_str!("../../templates/en/customer/account_relocation_failed.txt"),
+    ),
+    (
+        "en/customer/charges_started",
+        include_str!("../../templates/en/customer/charges_started.txt"),
+    ),
+    (
+        "en/customer/free_period_ending",
+        include_str!("../../templates/en/customer/free_period_ending.txt"),
+    ),
+    (
+        "en/customer/migration_cancelled",
+        include_str!("../../templates/en/customer/migration_cancelled.txt"),
+    ),
+    (
+        "en/customer/migration_completed",
+        include_str!("../../templates/en/customer/migration_completed.txt"),
+    ),
+    (
+        "en/customer/migration_opened",
+        include_str!("../../templates/en/customer/migration_opened.txt"),
+    ),
+    (
+        "en/customer/mx_record_removal",
+        include_str!("../../templates/en/customer/mx_record_removal.txt"),
+    ),
+    (
+        "en/customer/reinstall_requested",
+        include_str!("../../templates/en/customer/reinstall_requested.txt"),
+    ),
+    (
+        "en/customer/reinstall_started",
+        include_str!("../../templates/en/customer/reinstall_started.txt"),
+    ),
+    (
+        "en/customer/relocation_started",
+        include_str!("../../templates/en/customer/relocation_started.txt"),
+    ),
+    (
+        "en/customer/server_reinstalled",
+        include_str!("../../templates/en/customer/server_reinstalled.txt"),
+    ),
+    (
+        "en/customer/test_migration_failed",
+        include_str!("../../templates/en/customer/test_migration_failed.txt"),
+    ),
+    (
+        "en/customer/test_migration_ready",
+        include_str!("../../templates/en/customer/test_migration_ready.txt"),
+    ),
+    (
+        "en/customer/transit_installing",
+        include_str!("../../templates/en/customer/transit_installing.txt"),
+    ),
+    (
+        "en/customer/transit_queued",
+        include_str!("../../templates/en/customer/transit_queued.txt"),
+    ),
+    (
+        "en/customer/transit_ready",
+        include_str!("../../templates/en/customer/transit_ready.txt"),
+    ),
+    (
+        "en/customer/transit_requested",
+        include_str!("../../templates/en/customer/transit_requested.txt"),
+    ),
+    (
+        "en/support/account_move_failed",
+        include_str!("../../templates/en/support/account_move_failed.txt"),
+    ),
+    (
+        "en/support/account_relocation_failed",
+        include_str!("../../templates/en/support/account_relocation_failed.txt"),
+    ),
+    (
+        "en/support/account_rollback_failed",
+        include_str!("../../templates/en/support/account_rollback_failed.txt"),
+    ),
+    (
+        "en/support/precopy_failed",
+        include_str!("../../templates/en/support/precopy_failed.txt"),
+    ),
+    (
+        "en/support/reinstall_requested",
+        include_str!("../../templates/en/support/reinstall_requested.txt"),
+    ),
+    (
+        "en/support/relocation_to_arrange",
+        include_str!("../../templates/en/support/relocation_to_arrange.txt"),
+    ),
+    (
+        "en/support/transit_installation_failed",
+        include_str!("../../templates/en/support/transit_installation_failed.txt"),
+    ),
+    (
+        "en/support/transit_requested",
+        include_str!("../../templates/en/support/transit_requested.txt"),
+    ),
+    (
+        "fr/customer/account_move_failed",
+        include_str!("../../templates/fr/customer/account_move_failed.txt"),
+    ),
+    (
+        "fr/customer/account_moved",
+        include_str!("../../templates/fr/customer/account_moved.txt"),
+    ),
+    (
+        "fr/customer/account_relocated",
+        include_str!("../../templates/fr/customer/account_relocated.txt"),
+    ),
+    (
+        "fr/customer/account_relocation_failed",
+        include_str!("../../templates/fr/customer/account_relocation_failed.txt"),
+    ),
+    (
+        "fr/customer/charges_started",
+        include_str!("../../templates/fr/customer/charges_started.txt"),
+    ),
+    (
+        "fr/customer/free_period_ending",
+        include_str!("../../templates/fr/customer/free_period_ending.txt"),
+    ),
+    (
+        "fr/customer/migration_cancelled",
+        include_str!("../../templates/fr/customer/migration_cancelled.txt"),
+    ),
+    (
+        "fr/customer/migration_completed",
+        include_str!("../../templates/fr/customer/migration_completed.txt"),
+    ),
+    (
+        "fr/customer/migration_opened",
+        include_str!("../../templates/fr/customer/migration_opened.txt"),
+    ),
+    (
+        "fr/customer/mx_record_removal",
+        include_str!("../../templates/fr/customer/mx_record_removal.txt"),
+    ),
+    (
+        "fr/customer/reinstall_requested",
+        include_str!("../../templates/fr/customer/reinstall_requested.txt"),
+    ),
+    (
+        "fr/customer/reinstall_started",
+        include_str!("../../templates/fr/customer/reinstall_started.txt"),
+    ),
+    (
+        "fr/customer/relocation_started",
+        include_str!("../../templates/fr/customer/relocation_started.txt"),
+    ),
+    (
+        "fr/customer/server_reinstalled",
+        include_str!("../../templates/fr/customer/server_reinstalled.txt"),
+    ),
+    (
+        "fr/customer/test_migration_failed",
+        include_str!("../../templates/fr/customer/test_migration_failed.txt"),
+    ),
+    (
+        "fr/customer/test_migration_ready",
+        include_str!("../../templates/fr/customer/test_migration_ready.txt"),
+    ),
+    (
+        "fr/customer/transit_installing",
+        include_str!("../../templates/fr/customer/transit_installing.txt"),
+    ),
+    (
+        "fr/customer/transit_queued",
+        include_str!("../../templates/fr/customer/transit_queued.txt"),
+    ),
+    (
+        "fr/customer/transit_ready",
+        include_str!("../../templates/fr/customer/transit_ready.txt"),
+    ),
+    (
+        "fr/customer/transit_requested",
+        include_str!("../../templates/fr/customer/transit_requested.txt"),
+    ),
+    (
+        "fr/support/account_move_failed",
+        include_str!("../../templates/fr/support/account_move_failed.txt"),
+    ),
+    (
+        "fr/support/account_relocation_failed",
+        include_str!("../../templates/fr/support/account_relocation_failed.txt"),
+    ),
+    (
+        "fr/support/account_rollback_failed",
+        include_str!("../../templates/fr/support/account_rollback_failed.txt"),
+    ),
+    (
+        "fr/support/precopy_failed",
+        include_str!("../../templates/fr/support/precopy_failed.txt"),
+    ),
+    (
+        "fr/support/reinstall_requested",
+        include_str!("../../templates/fr/support/reinstall_requested.txt"),
+    ),
+    (
+        "fr/support/relocation_to_arrange",
+        include_str!("../../templates/fr/support/relocation_to_arrange.txt"),
+    ),
+    (
+        "fr/support/transit_installation_failed",
+        include_str!("../../templates/fr/support/transit_installation_failed.txt"),
+    ),
+    (
+        "fr/support/transit_requested",
+        include_str!("../../templates/fr/support/transit_requested.txt"),
+    ),
 ];
 
 /// The languages messages are written in.

@@ -20,7 +20,10 @@ fn sample() -> BTreeMap<String, String> {
         ("total_downtime", "4 min 10 s"),
         ("domain", "shop.example"),
         ("record", "MX 5 vps42.hosting.example"),
-        ("keep", "MX 10 mx1.hosting.example, MX 20 mx2.hosting.example"),
+        (
+            "keep",
+            "MX 10 mx1.hosting.example, MX 20 mx2.hosting.example",
+        ),
         ("ends_at", "2026-12-18 09:30 UTC"),
         ("days_left", "2"),
         ("day_price", "1.50 EUR"),
@@ -32,8 +35,10 @@ fn sample() -> BTreeMap<String, String> {
     .collect()
 }
 
-const AUDIENCES: [NotificationAudience; 2] =
-    [NotificationAudience::Customer, NotificationAudience::Support];
+const AUDIENCES: [NotificationAudience; 2] = [
+    NotificationAudience::Customer,
+    NotificationAudience::Support,
+];
 
 #[test]
 fn every_template_renders_in_both_languages_with_nothing_left_over() {
@@ -92,9 +97,15 @@ fn the_languages_differ_and_follow_the_documentation() {
         )
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(en.body.contains("one by one"), "{}", en.body);
-    assert!(en.body.contains("one minute of downtime per gigabyte of databases"));
+    assert!(
+        en.body
+            .contains("one minute of downtime per gigabyte of databases")
+    );
     assert!(fr.body.contains("un par un"), "{}", fr.body);
-    assert!(fr.body.contains("une minute d'indisponibilité par giga de bases de données"));
+    assert!(
+        fr.body
+            .contains("une minute d'indisponibilité par giga de bases de données")
+    );
     assert!(fr.subject.starts_with("Étape 4"));
     // A language without texts falls back to English.
     let de = templates
@@ -138,12 +149,26 @@ fn the_mx_advice_lists_the_records_to_keep_only_when_there_are_some() {
     let templates = Templates::new();
     let mut values = sample();
     let with = templates
-        .render(Template::MxRecordRemoval, NotificationAudience::Customer, "fr", &values)
+        .render(
+            Template::MxRecordRemoval,
+            NotificationAudience::Customer,
+            "fr",
+            &values,
+        )
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(with.body.contains("MX 10 mx1.hosting.example"), "{}", with.body);
+    assert!(
+        with.body.contains("MX 10 mx1.hosting.example"),
+        "{}",
+        with.body
+    );
     values.insert("keep".into(), String::new());
     let without = templates
-        .render(Template::MxRecordRemoval, NotificationAudience::Customer, "fr", &values)
+        .render(
+            Template::MxRecordRemoval,
+            NotificationAudience::Customer,
+            "fr",
+            &values,
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!without.body.contains("gardés"), "{}", without.body);
 }

@@ -197,9 +197,21 @@ impl Decider for LoanDecider {
                 if let Some(notice) = notice
                     && notice_due(loan, opened, notice, *now)
                 {
+                    // A notice given late (the service was down, the clock moved)
+                    // says what is true now: when a later notice is due too, that
+                    // one is given instead ("1 day left", not "3 days left").
+                    let days_left = NOTICE_DAYS
+                        .iter()
+                        .copied()
+                        .filter(|&d| {
+                            notice.ends_at - crate::pricing::DAY * i32::try_from(d).unwrap_or(0)
+                                <= *now
+                        })
+                        .min()
+                        .unwrap_or(notice.days_left);
                     events.push(LoanEvent::LoanFreePeriodEnding(LoanFreePeriodEnding {
                         ends_at: notice.ends_at,
-                        days_left: notice.days_left,
+                        days_left,
                         first_day_price: day_price(
                             &opened.monthly_price,
                             notice.ends_at.date_naive(),

@@ -278,6 +278,19 @@ fn notices_are_given_once_while_the_free_period_runs() {
                 first_day_price: Money::new(100, "EUR"),
             },
         )]);
+    // Late (the service was down past the 1-day mark): the 3-day notice, still
+    // owed, says what is true now, and the 1-day one is then given already.
+    let given_1 = LoanEvent::LoanFreePeriodEnding(LoanFreePeriodEnding {
+        ends_at,
+        days_left: 1,
+        first_day_price: Money::new(100, "EUR"),
+    });
+    given::<LoanDecider>([LoanEvent::LoanOpened(opening.clone())])
+        .when(notice("2027-01-14T11:00:00Z", 3))
+        .then(vec![given_1.clone()]);
+    given::<LoanDecider>([LoanEvent::LoanOpened(opening.clone()), given_1])
+        .when(notice("2027-01-14T11:00:00Z", 1))
+        .then_nothing();
     // Too late: the free period is over; the first day is charged instead.
     given::<LoanDecider>([LoanEvent::LoanOpened(opening.clone())])
         .when(notice("2027-01-15T10:00:00Z", 1))

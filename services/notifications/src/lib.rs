@@ -20,9 +20,9 @@
 //! SMTP and maildir), [`routes`] (support's HTTP API).
 //!
 //! Nothing a customer or support must hear of is lost: a message given up on stays
-//! in the outbox, counted in `/ready` (`notifications_given_up`,
-//! [`given_up_count`]) until support puts it back; an attempt whose outcome was
-//! never recorded is never sent again blindly (`notifications_interrupted`).
+//! in the outbox, counted ([`given_up_count`], for `/ready`) until support puts it
+//! back; an attempt whose outcome was never recorded is never sent again blindly
+//! ([`interrupted_count`]).
 
 pub use ferry_notifications_domain as domain;
 pub mod mail;
@@ -169,8 +169,24 @@ impl NotificationsArgs {
         self
     }
 
-    /// The settings these arguments describe, or why they are not usable.
+    /// How long an attempt may stay unrecorded before it counts as interrupted.
+    pub fn interrupted_after(&self) -> Duration {
+        Duration::from_secs(self.interrupted_after_secs)
+    }
+
+    /// Checks the settings without creating anything (the maildir is created when
+    /// the service starts): why they are not usable, if they are not.
+    pub fn check(&self) -> Result<(), String> {
+        self.resolve(false).map(|_| ())
+    }
+
+    /// The settings these arguments describe (the maildir created if it is used),
+    /// or why they are not usable.
     pub fn settings(&self) -> Result<Settings, String> {
+        self.resolve(true)
+    }
+
+    fn resolve(&self, create: bool) -> Result<Settings, String> {
         let from: Mailbox = self
             .mail_from
             .parse()
@@ -195,7 +211,12 @@ impl NotificationsArgs {
                 self.smtp_credentials_file.as_deref(),
                 Duration::from_secs(self.smtp_timeout_secs),
             ),
-            _ => Transport::maildir(&self.maildir),
+            _ if create => Transport::maildir(&self.maildir),
+            _ if self.maildir.is_file() => Err(mail::MailSetupError::Maildir {
+                path: self.maildir.clone(),
+                reason: "it is a file".into(),
+            }),
+            _ => Ok(Transport::Maildir(self.maildir.clone())),
         }
         .map_err(|e| e.to_string())?;
         Ok(Settings {
@@ -214,7 +235,7 @@ impl NotificationsArgs {
                 from,
                 halt_after_send: false,
             },
-            interrupted_after: Duration::from_secs(self.interrupted_after_secs),
+            interrupted_after: self.interrupted_after(),
         })
     }
 }
@@ -237,6 +258,16 @@ pub async fn given_up_count(pool: &deadpool_postgres::Pool) -> Result<u64, Query
     outbox::query::given_up_count(pool).await
 }
 
+/// How many attempts began more than `interrupted_after` before `now` and were never
+/// recorded (the sender stopped in between): they wait for support to check them.
+pub async fn interrupted_count(
+    pool: &deadpool_postgres::Pool,
+    now: chrono::DateTime<chrono::Utc>,
+    interrupted_after: Duration,
+) -> Result<u64, QueryError> {
+    outbox::query::interrupted_count(pool, outbox::query::cutoff(now, interrupted_after)).await
+}
+
 /// The routes' state for `settings` over `log` and `pool`.
 fn api_state(
     log: ferry_infra::event_log::EventLog,
@@ -251,9 +282,9 @@ fn api_state(
 }
 
 /// Starts the notifications service in `runtime`: its policy (view, reactor), the
-/// outbox projection and the sender run until `runtime.shutdown`; registers the
-/// messages given up on and the interrupted attempts with `/ready`; returns its
-/// HTTP routes.
+/// outbox projection and the sender run until `runtime.shutdown`; returns its HTTP
+/// routes. What waits for support ([`given_up_count`], [`interrupted_count`]) is for
+/// the process to list in `/ready`.
 pub fn service(runtime: &Runtime, args: &NotificationsArgs) -> Result<OpenApiRouter, String> {
     let settings = args.settings()?;
     let outbox = Outbox::new(runtime.log.clone());
@@ -275,33 +306,6 @@ pub fn service(runtime: &Runtime, args: &NotificationsArgs) -> Result<OpenApiRou
             settings.sender.clone(),
             runtime.shutdown.clone(),
         ),
-    );
-    let pool = runtime.pool.clone();
-    runtime.attention.register(
-        "notifications_given_up",
-        Arc::new(move || {
-            let pool = pool.clone();
-            Box::pin(async move { given_up_count(&pool).await.map_err(|e| e.to_string()) })
-        }),
-    );
-    let (pool, log, after) = (
-        runtime.pool.clone(),
-        runtime.log.clone(),
-        settings.interrupted_after,
-    );
-    runtime.attention.register(
-        "notifications_interrupted",
-        Arc::new(move || {
-            let (pool, cutoff) = (
-                pool.clone(),
-                outbox::query::cutoff(log.clock().now(), after),
-            );
-            Box::pin(async move {
-                outbox::query::interrupted_count(&pool, cutoff)
-                    .await
-                    .map_err(|e| e.to_string())
-            })
-        }),
     );
     Ok(routes::router(api_state(
         runtime.log.clone(),
@@ -413,10 +417,11 @@ mod tests {
         assert!(args.settings().expect_err("de").contains("en or fr"));
         let mut args = NotificationsArgs::with_maildir(std::env::temp_dir().join("ferry-x"));
         args.mail_from = "nobody".into();
-        assert!(
-            args.settings()
-                .expect_err("from")
-                .contains("FERRY_MAIL_FROM")
-        );
+        assert!(args.check().expect_err("from").contains("FERRY_MAIL_FROM"));
+        let never = std::env::temp_dir().join(format!("ferry-never-{}", uuid::Uuid::now_v7()));
+        NotificationsArgs::with_maildir(&never)
+            .check()
+            .expect("usable");
+        assert!(!never.exists(), "a check creates nothing");
     }
 }

@@ -77,7 +77,7 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Messages skipped (0 by default).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4_294_967_295_u64)]
     pub offset: Option<u32>,
 }
 

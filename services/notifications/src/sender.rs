@@ -131,7 +131,7 @@ async fn attempt_once(
         Ok(handled) if handled.already_handled => {
             // Begun before: by another sender, or by this one before it stopped. Its
             // outcome is unknown: never made again blindly.
-            tracing::info!(%id, attempt, "attempt already begun elsewhere; not sent again");
+            tracing::debug!(%id, attempt, "attempt already begun; not made again");
             return Ok(());
         }
         Ok(_) => {}

@@ -357,7 +357,17 @@ fn messages(event: &Envelope, view: &Entries<Fact>) -> Result<Option<Messages>, 
                 ),
                 M::PreCopyFailed(e) if !e.retryable => (
                     values([
-                        ("destination", format!("{:?}", e.destination)),
+                        (
+                            "destination",
+                            match e.destination {
+                                ferry_events::PreCopyDestination::TransitServer => {
+                                    "transit_server".to_owned()
+                                }
+                                ferry_events::PreCopyDestination::ClientServer => {
+                                    "client_server".to_owned()
+                                }
+                            },
+                        ),
                         ("reason", e.reason.clone()),
                         ("attempt", e.attempt.to_string()),
                     ]),

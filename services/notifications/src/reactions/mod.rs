@@ -44,25 +44,35 @@ impl QueueExecutor {
 
     /// The message a command asks for, rendered.
     pub fn render(&self, command: &QueueNotification) -> Result<NotificationQueued, ReactionError> {
-        let (recipient, language) = match &command.recipient {
-            Recipient::Customer { email, language } => (email.clone(), language.clone()),
-            Recipient::Support => (self.support.email.clone(), self.support.language.clone()),
-        };
-        let audience = command.recipient.audience();
-        let rendered = self
-            .templates
-            .render(command.template, audience, &language, &command.values)
-            .map_err(|e| ReactionError::Failed(e.to_string()))?;
-        Ok(NotificationQueued {
-            recipient,
-            audience,
-            locale: language,
-            template: command.template.name().to_owned(),
-            subject: rendered.subject,
-            body: rendered.body,
-            cause_event_id: command.cause_event_id,
-        })
+        render(&self.templates, &self.support, command)
     }
+}
+
+/// The message `command` asks for, rendered from `templates`, support's going to
+/// `support`. A template that cannot be rendered (a value missing) fails the
+/// reaction, which is parked, visibly: never a message with a blank in it.
+pub fn render(
+    templates: &Templates,
+    support: &SupportContact,
+    command: &QueueNotification,
+) -> Result<NotificationQueued, ReactionError> {
+    let (recipient, language) = match &command.recipient {
+        Recipient::Customer { email, language } => (email.clone(), language.clone()),
+        Recipient::Support => (support.email.clone(), support.language.clone()),
+    };
+    let audience = command.recipient.audience();
+    let rendered = templates
+        .render(command.template, audience, &language, &command.values)
+        .map_err(|e| ReactionError::Failed(e.to_string()))?;
+    Ok(NotificationQueued {
+        recipient,
+        audience,
+        locale: language,
+        template: command.template.name().to_owned(),
+        subject: rendered.subject,
+        body: rendered.body,
+        cause_event_id: command.cause_event_id,
+    })
 }
 
 impl Execute<QueueNotification> for QueueExecutor {
@@ -75,3 +85,6 @@ impl Execute<QueueNotification> for QueueExecutor {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -194,7 +194,7 @@ impl Decider for NotificationDecider {
                 }
             }
             C::Requeue { reason } => {
-                if reason.trim().is_empty() {
+                if ferry_events::is_blank(reason) {
                     return Err(NotificationRejection::NoReason);
                 }
                 match state.stage {

@@ -344,3 +344,42 @@ fn templates_are_named_once() {
         assert_eq!(Template::named(t.name()), Some(*t));
     }
 }
+
+#[test]
+fn only_failures_that_need_a_person_reach_support() {
+    let precopy = |retryable| {
+        on_migration(ferry_events::PreCopyFailed {
+            transfer_id: Uuid::from_u128(3),
+            destination: ferry_events::PreCopyDestination::ClientServer,
+            reason: "rsync: no space left".into(),
+            retryable,
+            attempt: 2,
+            retry_at: None,
+        })
+    };
+    given_view::<NotificationsPolicy>(&history("en"))
+        .when(&precopy(true))
+        .then_nothing();
+    let commands = given_view::<NotificationsPolicy>(&history("en"))
+        .when(&precopy(false))
+        .commands();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].template, Template::PreCopyFailed);
+    assert_eq!(commands[0].recipient, Recipient::Support);
+    assert_eq!(commands[0].values["destination"], "client_server");
+    let failed = envelope(
+        "tr-0007",
+        ferry_events::TransitInstallationFailed {
+            migration_id: migration(),
+            reason: "disk fault".into(),
+        },
+    );
+    let commands = given_view::<NotificationsPolicy>(&history("fr"))
+        .when(&failed)
+        .commands();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].template, Template::TransitInstallationFailed);
+    assert_eq!(commands[0].recipient, Recipient::Support);
+    assert_eq!(commands[0].values["transit_server"], "tr-0007");
+    assert_eq!(commands[0].values["server"], "vps42.hosting.example");
+}

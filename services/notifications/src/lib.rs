@@ -19,6 +19,10 @@
 //! outbox in PostgreSQL and its queries), [`sender`] (delivery), [`mail`] (messages,
 //! SMTP and maildir), [`routes`] (support's HTTP API).
 //!
+//! Tests: `tests/support/smtp.rs` starts a real SMTP server (aiosmtpd, from
+//! `FERRY_AIOSMTPD`) and reads what it received; it depends on std and tokio only, so
+//! another crate's test includes it with `#[path = …] mod smtp;`.
+//!
 //! Nothing a customer or support must hear of is lost: a message given up on stays
 //! in the outbox, counted ([`given_up_count`], for `/ready`) until support puts it
 //! back; an attempt whose outcome was never recorded is never sent again blindly

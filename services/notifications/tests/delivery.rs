@@ -10,7 +10,9 @@ use ferry_events::{
     AccountMoved, AggregateType, Envelope, Event, NotificationEvent, TransitServerRequested,
 };
 use ferry_infra::event_log::AggregateRef;
+use ferry_infra::projection::rebuild::build_shadow;
 use ferry_infra::testkit::TestStack;
+use ferry_notifications::outbox::OutboxProjection;
 use ferry_notifications::{NotificationState, given_up_count};
 use serde_json::json;
 use std::time::Duration;
@@ -297,6 +299,14 @@ async fn a_message_given_up_on_stays_visible_until_support_puts_it_back() {
     assert_eq!(requeued["actor"], "support:alice");
     assert_eq!(requeued["detail"], "relay mended");
     running.stop().await.expect("stopped cleanly");
+
+    // The outbox is a projection of the log: rebuilt, it equals the live one.
+    let shadow = build_shadow(&OutboxProjection, &stack.log, &stack.pool, 3)
+        .await
+        .expect("rebuilt");
+    let comparison = shadow.compare_with_live().await.expect("compared");
+    assert!(comparison.is_equal(), "{comparison:#?}");
+    shadow.discard().await.expect("discarded");
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! The HTTP endpoints every ferry process serves: `/health` (alive), `/ready` (can do
 //! its work: NATS connected, PostgreSQL answering, no projection stalled; it also
-//! lists the parked reactions waiting for support) and `/metrics` (Prometheus). Services merge their own routes beside these.
+//! lists the parked reactions and whatever else the services count as waiting for support) and `/metrics` (Prometheus). Services merge their own routes beside these.
 
+use crate::attention::AttentionBoard;
 use crate::policy::parked::ParkedReactions;
 use crate::projection::{ProjectionState, ProjectionStatus, StatusBoard};
 use axum::extract::State;
@@ -24,6 +25,8 @@ pub struct HealthState {
     /// The reactions parked by this process's reactors (and others sharing its
     /// database).
     pub parked: ParkedReactions,
+    /// What the services count as waiting for a person.
+    pub attention: AttentionBoard,
 }
 
 #[derive(serde::Serialize)]
@@ -36,6 +39,9 @@ struct Readiness {
     /// support (`ferry reactions`). They do not make the process unready: it goes on
     /// with every other aggregate.
     parked_reactions: std::collections::BTreeMap<String, u64>,
+    /// Other things waiting for a person, by name (e.g. `notifications_given_up`):
+    /// they do not make the process unready either.
+    needs_attention: std::collections::BTreeMap<&'static str, serde_json::Value>,
 }
 
 /// The health, readiness and metrics routes.
@@ -79,6 +85,7 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
         .await
         .map(|counts| counts.into_iter().collect())
         .unwrap_or_default();
+    let needs_attention = state.attention.snapshot().await;
     let ready = nats == "ok" && postgres == "ok" && !stalled;
     let status = if ready {
         StatusCode::OK
@@ -93,6 +100,7 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
             postgres,
             projections,
             parked_reactions,
+            needs_attention,
         }),
     )
 }

@@ -20,6 +20,7 @@
 //! `ferry-events` catalogue.
 
 pub mod api;
+pub mod attention;
 pub mod backoff;
 pub mod clock;
 pub mod command;

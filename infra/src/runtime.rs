@@ -53,6 +53,8 @@ pub struct Runtime {
     pub board: StatusBoard,
     /// Where reactors park what they cannot handle.
     pub parked: ParkedReactions,
+    /// What the services count as waiting for a person, listed by `/ready`.
+    pub attention: crate::attention::AttentionBoard,
     /// Cancelled when the process is asked to stop.
     pub shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -106,6 +108,7 @@ impl Runtime {
             pool,
             board: StatusBoard::default(),
             parked,
+            attention: Default::default(),
             shutdown,
             tracker: TaskTracker::new(),
             telemetry,
@@ -139,7 +142,6 @@ impl Runtime {
         self.spawn("projection", runner.run(shutdown));
     }
 
-    /// Serves the health, readiness and metrics routes plus `routes` until shutdown, then
     /// Runs policy `P` with its commands carried out by `executor`: its view's
     /// projection, its reactor (failures parked) and its timers (see
     /// [`crate::policy`]).
@@ -186,6 +188,7 @@ impl Runtime {
             pool: self.pool.clone(),
             board: self.board.clone(),
             parked: self.parked.clone(),
+            attention: self.attention.clone(),
         };
         let app = crate::http::router(health).merge(routes);
         tracing::info!(%addr, "serving health, readiness and metrics");

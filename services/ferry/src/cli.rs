@@ -86,6 +86,86 @@ pub enum Command {
     /// event and error, retried every few minutes, or now on demand.
     #[command(subcommand)]
     Reactions(ReactionsCommand),
+    /// The transit server's loan, the charges after its free period, invoices.
+    #[command(subcommand)]
+    Billing(BillingCommand),
+    /// The messages to customers and support: what was sent, what waits, what was
+    /// given up on (support).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+/// Billing: loans of transit servers, charges and invoices. A customer reads its
+/// own; support reads all and may change a loan's free period.
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// A migration's loan: days used, free until, days charged, amount so far.
+    Loan {
+        /// Migration id or server id (its current migration).
+        migration: MigrationRef,
+    },
+    /// Support: give an open loan another free period (days from its start).
+    FreePeriod {
+        /// Migration id or server id (its current migration).
+        migration: MigrationRef,
+        /// The new number of free days from the loan's start.
+        #[arg(long)]
+        days: u32,
+        /// Why (the customer and the audit read it).
+        #[arg(long)]
+        reason: String,
+    },
+    /// A customer's charges, every day charged.
+    Charges {
+        /// The customer id, e.g. `c-42`.
+        customer: String,
+        /// Only this month (`YYYY-MM`).
+        #[arg(long)]
+        month: Option<String>,
+    },
+    /// A customer's invoices: one per month with charges.
+    Invoices {
+        /// The customer id.
+        customer: String,
+    },
+    /// One invoice with its lines.
+    Invoice {
+        /// The customer id.
+        customer: String,
+        /// The month, `YYYY-MM`.
+        month: String,
+        /// Print it as CSV (one line per charge) instead.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+/// The notifications outbox (support).
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List messages, newest first, with the counts per state.
+    List {
+        /// Only messages in this state: queued, sending, sent, retrying, given_up.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One message: recipient, subject, body and every attempt.
+    Show {
+        /// The notification id.
+        id: uuid::Uuid,
+    },
+    /// Put a message given up on (or whose last attempt was interrupted) back in the
+    /// outbox, once the mail system is mended or after checking it did not arrive.
+    Requeue {
+        /// The notification id.
+        id: uuid::Uuid,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// Parked reactions (support).
@@ -123,6 +203,12 @@ pub struct UpArgs {
     /// Network settings (DNS, redirect, IP routes).
     #[command(flatten)]
     pub network: ferry_network::NetworkArgs,
+    /// Billing settings (the free period of new loans).
+    #[command(flatten)]
+    pub billing: ferry_billing::BillingArgs,
+    /// Notification settings (SMTP or maildir, support's address, retries).
+    #[command(flatten)]
+    pub notifications: ferry_notifications::NotificationsArgs,
 }
 
 /// A migration is named by its id, or by its server (the server's current migration).

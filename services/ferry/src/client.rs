@@ -101,7 +101,27 @@ impl Api {
         self.call(method, path, body).await
     }
 
+    /// GET `path`, answered with text (e.g. CSV), as answered.
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        self.call_text(Method::GET, path, None).await
+    }
+
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let text = self.call_text(method.clone(), path, body).await?;
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text)
+            .with_context(|| format!("{method} {path} answered something that is not JSON"))
+    }
+
+    /// The call's answer as text when it succeeded, else the API's refusal.
+    async fn call_text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<String> {
         let url = format!("{}{path}", self.base);
         let key = Uuid::now_v7().to_string();
         let mut attempt = 0;
@@ -131,12 +151,7 @@ impl Api {
             let status = response.status();
             let text = response.text().await.context("reading the answer")?;
             if status.is_success() {
-                if text.is_empty() {
-                    return Ok(Value::Null);
-                }
-                return serde_json::from_str(&text).with_context(|| {
-                    format!("{method} {path} answered something that is not JSON")
-                });
+                return Ok(text);
             }
             return Err(error_of(status, &text));
         }

@@ -57,6 +57,8 @@ pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
         Command::Optional(command) => optional(&api, command, json).await,
         Command::Transit(command) => transit(&api, command, json).await,
         Command::Reactions(command) => reactions(&api, command, json).await,
+        Command::Billing(command) => crate::billing::run(&api, command, json).await,
+        Command::Outbox(command) => crate::outbox::run(&api, command, json).await,
     }
 }
 
@@ -350,7 +352,7 @@ async fn transit(api: &Api, command: TransitCommand, json: bool) -> anyhow::Resu
 }
 
 /// A migration id as given, or the current migration of the server given.
-async fn resolve(api: &Api, reference: &str) -> anyhow::Result<Uuid> {
+pub(crate) async fn resolve(api: &Api, reference: &str) -> anyhow::Result<Uuid> {
     if let Ok(id) = Uuid::parse_str(reference) {
         return Ok(id);
     }

@@ -20,11 +20,13 @@ macro_rules! outln {
     };
 }
 
+mod billing;
 pub mod cli;
 pub mod client;
 pub mod commands;
 mod demo;
 pub mod fleet;
+mod outbox;
 pub mod render;
 mod up;
 mod wait;

@@ -30,7 +30,7 @@ fn print_json(value: &Value) -> anyhow::Result<()> {
 }
 
 /// Prints `answer`: as answered with `json`, else by `text` from its response type.
-fn show<T: DeserializeOwned>(
+pub(crate) fn show<T: DeserializeOwned>(
     answer: &Answer<T>,
     json: bool,
     text: impl FnOnce(T),
@@ -44,7 +44,7 @@ fn show<T: DeserializeOwned>(
 
 /// What the API calls `value` (an enum's variant, an instant in RFC 3339), as its
 /// JSON answers write it.
-fn named<T: Serialize>(value: &T) -> String {
+pub(crate) fn named<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(Value::String(name)) => name,
         _ => "-".into(),
@@ -128,7 +128,7 @@ pub fn imported(items: &[Imported], json: bool) -> anyhow::Result<()> {
 }
 
 /// A table with a header, columns padded to their widest cell.
-fn table(header: &[&str], rows: Vec<Vec<String>>) {
+pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {

@@ -61,6 +61,10 @@ fn check(args: &UpArgs) -> anyhow::Result<()> {
         .check()
         .map_err(anyhow::Error::msg)
         .context("network settings")?;
+    args.notifications
+        .check()
+        .map_err(anyhow::Error::msg)
+        .context("notification settings")?;
     Ok(())
 }
 
@@ -81,12 +85,43 @@ async fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Route
         .await
         .map_err(anyhow::Error::msg)
         .context("starting the network service")?;
+    let billing = ferry_billing::service(runtime, &args.billing);
+    let notifications = ferry_notifications::service(runtime, &args.notifications)
+        .map_err(anyhow::Error::msg)
+        .context("starting the notifications service")?;
+    let pool = runtime.pool.clone();
+    runtime.attention.register(
+        "notifications_given_up",
+        std::sync::Arc::new(move || {
+            let pool = pool.clone();
+            Box::pin(async move {
+                ferry_notifications::given_up_count(&pool)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    );
+    let (pool, clock) = (runtime.pool.clone(), runtime.log.clock().clone());
+    let interrupted_after = args.notifications.interrupted_after();
+    runtime.attention.register(
+        "notifications_interrupted",
+        std::sync::Arc::new(move || {
+            let (pool, now) = (pool.clone(), clock.now());
+            Box::pin(async move {
+                ferry_notifications::interrupted_count(&pool, now, interrupted_after)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }),
+    );
     let reactions = ferry_infra::policy::routes::router(runtime.parked.clone());
     let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)
         .merge(transit)
         .merge(data_mover)
         .merge(read)
+        .merge(billing)
+        .merge(notifications)
         .merge(reactions)
         .split_for_parts();
     // After the merge: these conventions hold for every service's operations.

@@ -111,6 +111,14 @@ fn up_settings(stack: &TestStack) -> Vec<(&'static str, String)> {
         // Its own DNS server and redirect, beside the other tests'.
         ("FERRY_DNS_ADDR", format!("127.0.0.1:{}", free_dns_port())),
         ("FERRY_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port())),
+        // Its messages in a maildir of its own, not under the source tree.
+        (
+            "FERRY_MAILDIR",
+            std::env::temp_dir()
+                .join(format!("ferry-test-maildir-{}", settings.stream))
+                .display()
+                .to_string(),
+        ),
     ]
 }
 

@@ -9,8 +9,16 @@
 //! data mover retire the source; nothing is published by the test.
 //! Then the downtime added up, the audit, the read side, and the migration-state read
 //! model rebuilt from the log and compared with the live one.
+//! Billing and notifications are real too: ferry is restarted ahead of time
+//! (`FERRY_CLOCK_OFFSET`) while the transit server is lent, past the notices and the
+//! end of its free period, and the loan ends with its days charged; every message
+//! reaches the SMTP server the test runs (aiosmtpd), once.
 
 mod support;
+// The notifications service's SMTP harness (aiosmtpd as a child process).
+#[allow(dead_code)]
+#[path = "../../notifications/tests/support/smtp.rs"]
+mod smtp;
 
 use ferry::client::Api;
 use ferry::fleet;
@@ -146,8 +154,28 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     std::fs::create_dir_all(demo.path("network", ""))?;
     lab.write_description(&routes)?;
     env.push(("FERRY_IP_ROUTES", routes.display().to_string()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let ferry = start_with(&stack, &env).await;
+    // The mail system: a real SMTP server, receiving into a directory of this test.
+    let mail_dir = demo.path("smtp", "");
+    std::fs::create_dir_all(&mail_dir)?;
+    let mut smtp = smtp::SmtpServer::start(&mail_dir).await;
+    env.push(("FERRY_SMTP_URL", smtp.url()));
+    env.push(("FERRY_SUPPORT_EMAIL", "support@hosting.example".into()));
+    env.push(("FERRY_NOTIFY_RETRY_FIRST_MS", "200".into()));
+    // Kept across the restarts below.
+    env.push(("FERRY_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port())));
+    let env_of = |offset: &'static str| {
+        let mut env = env.clone();
+        env.push(("FERRY_CLOCK_OFFSET", offset.to_owned()));
+        env
+    };
+    let started = |env: Vec<(&'static str, String)>| {
+        let stack = &stack;
+        async move {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            start_with(stack, &env).await
+        }
+    };
+    let ferry = started(env.clone()).await;
     let support = ferry.api("support:jdoe");
     let customer = ferry.api("customer:c-42");
     let stranger = ferry.api("customer:c-77");
@@ -342,6 +370,56 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
         dig_status(dns_port, "bakery-paris.example").await,
         "REFUSED"
     );
+
+    // The transit server is lent: its loan is open, free for 14 days. ferry is run
+    // ahead of time, as `FERRY_CLOCK_OFFSET` does: 11 days later the customer is
+    // told 3 days ahead, 13 days later 1 day ahead, and 16 days later the 15th,
+    // 16th and 17th days are charged (a day is charged once it starts). Each time
+    // ferry stops and starts again: the timers are durable.
+    let loan = eventually_some(30, || async {
+        customer.get(&format!("/loans/{m}")).await.ok()
+    })
+    .await
+    .expect("the loan opened when the transit server was lent");
+    assert_eq!(loan["free_period_days"], 14, "{loan}");
+    assert_eq!(loan["days_used"], 1, "{loan}");
+    assert_eq!(loan["billable_days_charged"], 0, "{loan}");
+    let refused = stranger.get(&format!("/loans/{m}")).await;
+    assert!(refused.is_err(), "another customer's loan: {refused:?}");
+    let mut ferry = ferry;
+    for (offset, notices, charged) in [("265h", 1, 0), ("313h", 2, 0), ("16d", 2, 3)] {
+        ferry.stop().await;
+        ferry = started(env_of(offset)).await;
+        let customer = ferry.api("customer:c-42");
+        let loan = eventually_some(30, || async {
+            let loan = customer.get(&format!("/loans/{m}")).await.ok()?;
+            (loan["notices"].as_array()?.len() == notices
+                && loan["billable_days_charged"] == charged)
+                .then_some(loan)
+        })
+        .await;
+        let loan = match loan {
+            Some(loan) => loan,
+            None => customer.get(&format!("/loans/{m}")).await?,
+        };
+        assert_eq!(
+            loan["notices"].as_array().map(Vec::len),
+            Some(notices),
+            "{offset}: {loan}"
+        );
+        assert_eq!(loan["billable_days_charged"], charged, "{offset}: {loan}");
+    }
+    let support = ferry.api("support:jdoe");
+    let customer = ferry.api("customer:c-42");
+    let stranger = ferry.api("customer:c-77");
+    let loan = customer.get(&format!("/loans/{m}")).await?;
+    let days_left: Vec<&Value> = loan["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .map(|n| &n["days_left"])
+        .collect();
+    assert_eq!(days_left, [&json!(3), &json!(1)], "{loan}");
 
     // Step 4: one account at a time; moved once copied and its traffic switched.
     post(&customer, format!("/migrations/{m}/accounts/acc-1207/move")).await?;
@@ -628,6 +706,8 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     );
 
     read_side_and_audit(&customer, &stranger, m, &done).await?;
+    loan_closed_and_charged(&customer, m).await?;
+    every_message_once(&support, &mut smtp).await?;
 
     // Downtime estimates for the next migration, fitted to the cutovers measured.
     let estimates = customer.get("/servers/srv-0042/downtime-estimates").await?;
@@ -727,6 +807,132 @@ async fn a_server_walks_through_the_eight_steps() -> anyhow::Result<()> {
     ferry.stop().await;
     rebuild_equals_live(&stack).await;
     drop(demo);
+    Ok(())
+}
+
+/// The loan closed with the transit server's release: 17 days used (ferry ran 16
+/// days ahead), the last 3 charged at 49.00 EUR a month pro rata, on the invoice.
+async fn loan_closed_and_charged(customer: &Api, m: Uuid) -> anyhow::Result<()> {
+    let loan = eventually_some(30, || async {
+        let loan = customer.get(&format!("/loans/{m}")).await.ok()?;
+        (loan["closed"] == json!(true)).then_some(loan)
+    })
+    .await
+    .expect("the loan closed when the transit server was released");
+    assert_eq!(loan["ended"]["days_used"], 17, "{loan}");
+    assert_eq!(loan["ended"]["billable_days"], 3, "{loan}");
+    let charges = loan["charges"].as_array().expect("charges");
+    assert_eq!(charges.len(), 3, "{loan}");
+    let mut total = 0;
+    for charge in charges {
+        let day: chrono::NaiveDate = charge["day"].as_str().expect("a day").parse()?;
+        let days = ferry_billing::domain::pricing::days_in_month(day);
+        let expected = (4900 * 2 + days) / (2 * days);
+        assert_eq!(charge["amount"]["amount_cents"], expected, "{charge}");
+        assert_eq!(charge["amount"]["currency"], "EUR");
+        total += expected;
+    }
+    assert_eq!(loan["ended"]["total"]["amount_cents"], total, "{loan}");
+    // The same charges on the customer's invoices (one per month they fall in).
+    let listed = customer.get("/customers/c-42/charges").await?;
+    assert_eq!(
+        listed["charges"].as_array().map(Vec::len),
+        Some(3),
+        "{listed}"
+    );
+    let invoices = customer.get("/customers/c-42/invoices").await?;
+    let invoiced: i64 = invoices["invoices"]
+        .as_array()
+        .expect("invoices")
+        .iter()
+        .flat_map(|i| i["totals"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["amount_cents"].as_i64())
+        .sum();
+    assert_eq!(invoiced, total, "{invoices}");
+    let month = invoices["invoices"][0]["month"].as_str().expect("a month");
+    let csv = customer
+        .get_text(&format!("/customers/c-42/invoices/{month}/csv"))
+        .await?;
+    assert!(csv.lines().count() >= 2, "a header and a line: {csv}");
+    Ok(())
+}
+
+/// Every message queued during the walk was delivered to the SMTP server, once each
+/// (unique Message-IDs, as many as the outbox sent), in the customer's French or
+/// support's English; none given up.
+async fn every_message_once(support: &Api, smtp: &mut smtp::SmtpServer) -> anyhow::Result<()> {
+    let settled = eventually_some(60, || async {
+        let outbox = support.get("/notifications?limit=500").await.ok()?;
+        let counts = &outbox["counts"];
+        let pending: u64 = ["queued", "sending", "retrying", "interrupted", "given_up"]
+            .iter()
+            .map(|k| counts[*k].as_u64().unwrap_or(u64::MAX))
+            .sum();
+        (pending == 0).then_some(outbox)
+    })
+    .await;
+    let outbox = match settled {
+        Some(outbox) => outbox,
+        None => support.get("/notifications?limit=500").await?,
+    };
+    let sent = outbox["counts"]["sent"].as_u64().expect("a count");
+    let templates: Vec<String> = outbox["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .filter_map(|n| {
+            Some(format!(
+                "{}/{}",
+                n["audience"].as_str()?,
+                n["template"].as_str()?
+            ))
+        })
+        .collect();
+    assert_eq!(templates.len() as u64, sent, "everything sent: {outbox}");
+    for expected in [
+        "customer/migration_opened",
+        "customer/test_migration_ready",
+        "customer/transit_requested",
+        "support/transit_requested",
+        "customer/transit_ready",
+        "customer/mx_record_removal",
+        "customer/free_period_ending",
+        "customer/charges_started",
+        "customer/account_moved",
+        "customer/reinstall_requested",
+        "support/reinstall_requested",
+        "customer/server_reinstalled",
+        "support/relocation_to_arrange",
+        "customer/account_relocated",
+        "customer/migration_completed",
+    ] {
+        assert!(
+            templates.iter().any(|t| t == expected),
+            "{expected} was sent: {templates:?}"
+        );
+    }
+    let received = smtp
+        .wait_for(usize::try_from(sent)?, std::time::Duration::from_secs(30))
+        .await;
+    let mut ids: Vec<&str> = received
+        .iter()
+        .filter_map(|mail| mail.header("Message-ID"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len() as u64, sent, "each message received once");
+    assert_eq!(received.len() as u64, sent, "each message received once");
+    assert!(received.iter().any(|mail| {
+        mail.header("To")
+            .is_some_and(|to| to.contains("owner@bakery.example"))
+            && mail.header("Content-Language") == Some("fr")
+    }));
+    assert!(received.iter().any(|mail| {
+        mail.header("To")
+            .is_some_and(|to| to.contains("support@hosting.example"))
+            && mail.header("Content-Language") == Some("en")
+    }));
+    smtp.stop().await;
     Ok(())
 }
 

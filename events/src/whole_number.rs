@@ -16,6 +16,16 @@ pub fn signed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Erro
     deserializer.deserialize_any(Whole::<i64>(std::marker::PhantomData))
 }
 
+/// Reads any integer type (a `u32` count of days, say) written as an integer or as
+/// a float with no fraction; a value out of the type's range is refused.
+pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64> + TryFrom<i64>,
+{
+    deserializer.deserialize_any(Whole::<T>(std::marker::PhantomData))
+}
+
 struct Whole<T>(std::marker::PhantomData<T>);
 
 impl<T> Visitor<'_> for Whole<T>
@@ -65,6 +75,22 @@ mod tests {
         bytes: u64,
         #[serde(deserialize_with = "super::signed")]
         cents: i64,
+    }
+
+    #[derive(Deserialize)]
+    struct Days {
+        #[serde(deserialize_with = "super::whole")]
+        days: u32,
+    }
+
+    #[test]
+    fn a_smaller_type_reads_whole_floats_and_refuses_what_it_cannot_hold() {
+        let days = |json: &str| serde_json::from_str::<Days>(json).map(|d| d.days).ok();
+        assert_eq!(days(r#"{"days": 171.0}"#), Some(171));
+        assert_eq!(days(r#"{"days": 14}"#), Some(14));
+        assert_eq!(days(r#"{"days": 4294967296}"#), None);
+        assert_eq!(days(r#"{"days": -1}"#), None);
+        assert_eq!(days(r#"{"days": 1.5}"#), None);
     }
 
     fn read(json: &str) -> Result<(u64, i64), serde_json::Error> {

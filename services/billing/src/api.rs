@@ -180,6 +180,7 @@ pub struct Invoice {
 pub struct FreePeriodBody {
     /// Days free of charge from the loan's start, 0 to 365.
     #[schema(minimum = 0, maximum = 365)]
+    #[serde(deserialize_with = "ferry_events::whole_number::whole")]
     pub free_period_days: u32,
     /// Why, for the customer and the audit: not blank.
     #[schema(pattern = "\\S")]

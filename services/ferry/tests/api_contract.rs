@@ -40,7 +40,11 @@ async fn the_api_answers_as_its_description_says_to_support_and_to_a_customer() 
             .args(["run", &format!("{}/openapi.json", ferry.base)])
             .args(["--checks", "all", "--max-examples", EXAMPLES_PER_OPERATION])
             .args(["--header", &format!("x-ferry-actor: {actor}")])
-            .args(["--workers", "2", "--no-color", "--seed", "20261203"])
+            // One worker: CPython 3.11 (this machine's) shares the `ast` module's
+            // recursion counter between threads, and Hypothesis parses source while
+            // describing its filters, so two workers now and then die with
+            // "AST constructor recursion depth mismatch" (python/cpython#106905).
+            .args(["--workers", "1", "--no-color", "--seed", "20261203"])
             .current_dir(std::env::temp_dir())
             .output()
             .unwrap_or_else(|e| panic!("running {st}: {e}"));

@@ -16,7 +16,6 @@
 
 mod support;
 // The notifications service's SMTP harness (aiosmtpd as a child process).
-#[allow(dead_code)]
 #[path = "../../notifications/tests/support/smtp.rs"]
 mod smtp;
 

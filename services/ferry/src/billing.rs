@@ -10,11 +10,28 @@ use ferry_billing::api::{
 use reqwest::Method;
 use serde_json::json;
 
+/// The migration a loan is asked for by: its id, or the server's latest migration,
+/// over or not (a loan is read after its migration has completed, when the server
+/// has no migration in progress any more).
+async fn latest_migration(api: &Api, reference: &str) -> anyhow::Result<uuid::Uuid> {
+    if let Ok(id) = uuid::Uuid::parse_str(reference) {
+        return Ok(id);
+    }
+    let answer = api
+        .fetch::<serde_json::Value>(&format!("/servers/{reference}"))
+        .await?;
+    match answer.json()["migration"]["migration_id"].as_str() {
+        Some(id) => Ok(uuid::Uuid::parse_str(id)?),
+        // Opened a moment ago and not yet on the read side: the command side knows.
+        None => crate::commands::resolve(api, reference).await,
+    }
+}
+
 /// Runs a billing subcommand.
 pub async fn run(api: &Api, command: BillingCommand, json: bool) -> anyhow::Result<()> {
     match command {
         BillingCommand::Loan { migration } => {
-            let id = crate::commands::resolve(api, &migration).await?;
+            let id = latest_migration(api, &migration).await?;
             loan(&api.fetch(&format!("/loans/{id}")).await?, json)
         }
         BillingCommand::FreePeriod {
@@ -22,7 +39,7 @@ pub async fn run(api: &Api, command: BillingCommand, json: bool) -> anyhow::Resu
             days,
             reason,
         } => {
-            let id = crate::commands::resolve(api, &migration).await?;
+            let id = latest_migration(api, &migration).await?;
             let body = json!({ "free_period_days": days, "reason": reason });
             free_period(
                 &api.send(

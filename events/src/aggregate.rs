@@ -50,6 +50,9 @@ pub enum AggregateType {
     /// One message to a customer or to support (notifications service).
     /// Id: the notification uuid.
     Notification,
+    /// A token giving a person access to ferry's API (access service).
+    /// Id: the token uuid.
+    ApiToken,
 }
 
 impl AggregateType {
@@ -67,6 +70,7 @@ impl AggregateType {
         AggregateType::IpRoute,
         AggregateType::Loan,
         AggregateType::Notification,
+        AggregateType::ApiToken,
     ];
 
     /// The snake_case name used on the wire and in NATS subjects, e.g. `"dns_zone"`.
@@ -84,6 +88,7 @@ impl AggregateType {
             AggregateType::IpRoute => "ip_route",
             AggregateType::Loan => "loan",
             AggregateType::Notification => "notification",
+            AggregateType::ApiToken => "api_token",
         }
     }
 
@@ -204,7 +209,7 @@ mod tests {
             assert_eq!(back, *t);
             assert!(validate_aggregate_id(t.as_str()).is_ok());
         }
-        assert_eq!(AggregateType::ALL.len(), 12);
+        assert_eq!(AggregateType::ALL.len(), 13);
         assert_eq!(AggregateType::parse("Server"), None);
     }
 

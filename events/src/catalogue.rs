@@ -2,7 +2,7 @@
 
 use crate::aggregate::AggregateType;
 use crate::{
-    AccountTrafficEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, MigrationEvent, NotificationEvent,
+    AccountTrafficEvent, ApiTokenEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, MigrationEvent, NotificationEvent,
     OptionalMigrationEvent, ServerEvent, TargetInfrastructureEvent, TransferEvent,
     TransitQueueEvent, TransitServerEvent,
 };
@@ -120,6 +120,7 @@ catalogue! {
     IpRoute(IpRouteEvent),
     Loan(LoanEvent),
     Notification(NotificationEvent),
+    ApiToken(ApiTokenEvent),
 }
 
 impl Event {

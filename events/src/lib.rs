@@ -31,6 +31,7 @@
 //! | [`ip_route`] | `ip_route` | network |
 //! | [`loan`] | `loan` | billing |
 //! | [`notification`] | `notification` | notifications |
+//! | [`api_token`] | `api_token` | access |
 //!
 //! Every payload struct is named after its event type and re-exported at the crate
 //! root, so `Envelope::new(id, AccountMarkedReady { .. }, ..)` works directly.
@@ -47,6 +48,7 @@ pub mod values;
 pub mod whole_number;
 
 pub mod account_traffic;
+pub mod api_token;
 pub mod dns_zone;
 pub mod ip_route;
 pub mod loan;
@@ -73,6 +75,7 @@ pub use values::{
 };
 
 pub use account_traffic::*;
+pub use api_token::*;
 pub use dns_zone::*;
 pub use ip_route::*;
 pub use loan::*;

@@ -2,10 +2,10 @@
 //! errors as JSON with a reason and a fitting status (409 on a conflict), the actor
 //! of a request, and the idempotency key that makes a retried request harmless.
 //!
-//! Authentication is the job of the gateway in front of ferry: it authenticates the
-//! user and sets the `x-ferry-actor` header (`customer:<customer id>` or
-//! `support:<login>`); ferry authorizes every command with it. `system:<service>` is
-//! refused here: ferry's services act through events only.
+//! Who asks is what the gate ([`auth`]) authenticated from the request's bearer
+//! token, never a header the client sets: a customer (`customer:<customer id>`) or
+//! support (`support:<login>`); ferry authorizes every command with it.
+//! `system:<service>` is refused here: ferry's services act through events only.
 //!
 //! This module emits and consumes no event.
 
@@ -18,10 +18,9 @@ use ferry_events::{Actor, ActorRole};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod auth;
 pub mod openapi;
 
-/// Header naming who makes a request.
-pub const ACTOR_HEADER: &str = "x-ferry-actor";
 /// Header carrying the client's key for a command: the same key is carried out once.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
@@ -134,7 +133,7 @@ impl<R: Refusal> From<HandleError<R>> for ApiError {
     }
 }
 
-/// Who makes the request, from the `x-ferry-actor` header.
+/// Who makes the request, as the gate authenticated it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestActor(pub Actor);
 
@@ -198,22 +197,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestActor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let value = parts.headers.get(ACTOR_HEADER).ok_or_else(|| {
-            ApiError::new(
+        let Some(auth::Authenticated(actor)) = parts.extensions.get::<auth::Authenticated>() else {
+            return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
-                format!(
-                    "no {ACTOR_HEADER} header: say who you are (customer:<id> or support:<login>)"
-                ),
-            )
-        })?;
-        // A malformed actor identifies nobody: unauthenticated, like a missing one.
-        let unauthenticated =
-            |reason: String| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", reason);
-        let text = value
-            .to_str()
-            .map_err(|_| unauthenticated(format!("{ACTOR_HEADER} is not text")))?;
-        let actor = parse_actor(text).map_err(unauthenticated)?;
+                "say who you are: send `Authorization: Bearer <token>` (`ferry token create` issues one)",
+            ));
+        };
         if actor.role == ActorRole::System {
             // ferry's services act through events, never through the API: a request
             // claiming to be one could record work nobody did.
@@ -221,7 +211,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestActor {
                 "system actors act through events, not through the API",
             ));
         }
-        Ok(RequestActor(actor))
+        Ok(RequestActor(actor.clone()))
     }
 }
 

@@ -1,10 +1,15 @@
-//! The HTTP endpoints every ferry process serves: `/health` (alive), `/ready` (can do
-//! its work: NATS connected, PostgreSQL answering, no projection stalled; it also
-//! lists the parked reactions and whatever else the services count as waiting for support) and `/metrics` (Prometheus). Services merge their own routes beside these.
+//! The HTTP endpoints every ferry process serves: `/health` (alive, open to all),
+//! `/ready` (can do its work: NATS connected, PostgreSQL answering, no projection
+//! stalled; to support and monitoring it also says why, and lists the parked
+//! reactions and whatever else the services count as waiting for support) and
+//! `/metrics` (Prometheus; support and monitoring only, as the gate of
+//! [`crate::api::auth`] sees to). Services merge their own routes beside these.
 
 use crate::attention::AttentionBoard;
 use crate::policy::parked::ParkedReactions;
 use crate::projection::{ProjectionState, ProjectionStatus, StatusBoard};
+use crate::api::auth::SeesDetails;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -56,7 +61,12 @@ pub fn router(state: HealthState) -> Router {
         .with_state(state)
 }
 
-async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
+/// Whether the process is ready, to anyone; with why and what waits for a person
+/// to support and monitoring only (the gate marks them [`SeesDetails`]).
+async fn ready(
+    State(state): State<HealthState>,
+    details: Option<Extension<SeesDetails>>,
+) -> axum::response::Response {
     let nats = match state.nats.connection_state() {
         async_nats::connection::State::Connected => "ok".to_owned(),
         other => format!("{other:?}").to_lowercase(),
@@ -92,6 +102,9 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    if details.is_none() {
+        return (status, Json(serde_json::json!({ "ready": ready }))).into_response();
+    }
     (
         status,
         Json(Readiness {
@@ -103,6 +116,7 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
             needs_attention,
         }),
     )
+        .into_response()
 }
 
 async fn metrics() -> impl IntoResponse {

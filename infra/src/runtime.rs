@@ -162,9 +162,14 @@ impl Runtime {
         );
     }
 
-    /// Serves the health, readiness and metrics routes plus `routes` until shutdown, then
+    /// Serves the health, readiness and metrics routes plus `routes`, every request
+    /// through `gate` (authentication, see [`crate::api::auth`]), until shutdown, then
     /// drains the tasks within the grace period.
-    pub async fn serve(self, routes: axum::Router) -> Result<(), RuntimeError> {
+    pub async fn serve(
+        self,
+        routes: axum::Router,
+        gate: crate::api::auth::Gate,
+    ) -> Result<(), RuntimeError> {
         let addr = self.args.server.http_addr;
         let listener =
             tokio::net::TcpListener::bind(addr)
@@ -173,7 +178,7 @@ impl Runtime {
                     addr,
                     reason: e.to_string(),
                 })?;
-        self.serve_on(listener, routes).await
+        self.serve_on(listener, routes, gate).await
     }
 
     /// As [`Runtime::serve`], on a listener already bound (e.g. to port 0 in a test).
@@ -181,6 +186,7 @@ impl Runtime {
         self,
         listener: tokio::net::TcpListener,
         routes: axum::Router,
+        gate: crate::api::auth::Gate,
     ) -> Result<(), RuntimeError> {
         let addr = listener.local_addr().unwrap_or(self.args.server.http_addr);
         let health = HealthState {
@@ -190,9 +196,16 @@ impl Runtime {
             parked: self.parked.clone(),
             attention: self.attention.clone(),
         };
-        let app = crate::http::router(health).merge(routes);
+        let app = crate::http::router(health)
+            .merge(routes)
+            .layer(axum::middleware::from_fn_with_state(
+                gate,
+                crate::api::auth::gate,
+            ));
         tracing::info!(%addr, "serving health, readiness and metrics");
         let shutdown = self.shutdown.clone();
+        // The client's address, for the gate's count of failed authentications.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;

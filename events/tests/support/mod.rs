@@ -11,6 +11,7 @@ pub const MIGRATION: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c01";
 const OPTIONAL_MIGRATION: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c02";
 const CUTOVER: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c03";
 const NOTIFICATION: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c04";
+const API_TOKEN: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c05";
 const COMMAND: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c05";
 const TEST_COPY: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c06";
 const ROLLBACK: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c07";
@@ -1169,6 +1170,26 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
             .into(),
             support(),
         ),
+        // api_token
+        (
+            API_TOKEN.into(),
+            ApiTokenIssued {
+                holder: ferry_events::Actor::customer("c-42"),
+                label: "backup script".into(),
+                expires_at: at("2027-03-01T00:00:00Z"),
+                secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$9Xf0m1X9Z8b2rYp4uXW0A7Qy5HkzY2l0eC1mZXJyeQ".into(),
+            }
+            .into(),
+            support(),
+        ),
+        (
+            API_TOKEN.into(),
+            ApiTokenRevoked {
+                reason: "the laptop holding it was lost".into(),
+            }
+            .into(),
+            ferry_events::Actor::customer("c-42"),
+        ),
         (
             migration(),
             PreCopyFailed {
@@ -1229,6 +1250,8 @@ const ADDED_LATER: &[&str] = &[
     "LoanFreePeriodEnding",
     "NotificationSending",
     "NotificationRequeued",
+    "ApiTokenIssued",
+    "ApiTokenRevoked",
 ];
 
 /// A type's rank: its place in the catalogue's first release, then in [`ADDED_LATER`].

@@ -1,6 +1,6 @@
 //! The OpenAPI vocabulary every service's routes share, so that the description says
-//! exactly what the extractors of [`super`] accept: the actor as an API-key security
-//! scheme (`x-ferry-actor`), the `idempotency-key` header as a UUID, ids with their
+//! exactly what the extractors of [`super`] accept: the bearer token as the security
+//! scheme, the `idempotency-key` header as a UUID, ids with their
 //! pattern and length, addresses, and request objects closed to unknown fields.
 //!
 //! Schemathesis checks the description against a live `ferry up` (see the README's
@@ -9,7 +9,7 @@
 //!
 //! This module emits and consumes no event.
 
-use super::{ACTOR_HEADER, IDEMPOTENCY_HEADER};
+use super::IDEMPOTENCY_HEADER;
 use ferry_events::{ID_PATTERN, MAX_AGGREGATE_ID_LEN};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -18,12 +18,14 @@ use utoipa::openapi::schema::{
     AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ArrayItems, KnownFormat,
     ObjectBuilder, SchemaFormat, Type,
 };
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Components, OpenApi, Ref, RefOr, Required, Schema};
 use utoipa::{IntoParams, Modify, PartialSchema, ToSchema};
 
 /// The name of the actor's security scheme.
-pub const ACTOR_SCHEME: &str = "actor";
+pub const ACTOR_SCHEME: &str = "bearer";
 
 /// An aggregate id: a server, an account, a transit server, an infrastructure version,
 /// a hardware configuration, a customer.
@@ -132,22 +134,23 @@ impl IntoParams for IdempotencyKey {
     }
 }
 
-/// Declares the `x-ferry-actor` header as the API-key security scheme every
-/// operation requires: without it a request is answered 401, and so it is when
-/// the header is not `customer:<id>` or `support:<login>`.
+/// Declares bearer tokens as the security scheme every operation requires: without
+/// one a request is answered 401, and so it is when the token is unknown, expired,
+/// revoked or badly signed.
 pub struct ActorAuthentication;
 
 impl Modify for ActorAuthentication {
     fn modify(&self, openapi: &mut OpenApi) {
-        let mut scheme = ApiKeyValue::new(ACTOR_HEADER);
-        scheme.description = Some(
-            "Who makes the request, set by the gateway that authenticated them: `customer:<customer id>` or `support:<login>`."
-                .to_owned(),
-        );
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "A token ferry issued (`ferry token create`, `POST /tokens`) or one signed by the host's identity provider (a JWT): it says who makes the request, a customer or support.",
+            ))
+            .build();
         openapi
             .components
             .get_or_insert_with(Components::new)
-            .add_security_scheme(ACTOR_SCHEME, SecurityScheme::ApiKey(ApiKey::Header(scheme)));
+            .add_security_scheme(ACTOR_SCHEME, SecurityScheme::Http(scheme));
         openapi.security = Some(vec![SecurityRequirement::new(
             ACTOR_SCHEME,
             Vec::<String>::new(),

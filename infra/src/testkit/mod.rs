@@ -5,11 +5,13 @@
 //! [`append_inputs`] publishes test inputs; [`eventually`] and [`eventually_some`] wait
 //! (bounded) for their effects.
 
+mod actor_header;
 pub mod bulk;
 mod inputs;
 mod tools;
 pub use ferry_core::scenario;
 
+pub use actor_header::{TEST_ACTOR_HEADER, trusting_actor_header};
 pub use inputs::{append_inputs, eventually, eventually_some};
 pub use tools::{crash, slow_rsync};
 

@@ -2,7 +2,7 @@
 //! every customer and support command of a migration, and optional migrations.
 //! Reads (lists, a server's state, audits) are served by the read side.
 //!
-//! Every route takes the actor from `x-ferry-actor` and the command id from the
+//! Every route takes the actor the gate authenticated (bearer token) and the command id from the
 //! `idempotency-key` header; a refused command answers a JSON error with its reason
 //! (403 another customer's server, 404 unknown, 409 not possible now, 422 invalid).
 

@@ -1,5 +1,5 @@
 //! Billing's HTTP API: loans, charges and monthly invoices (as JSON and CSV), and
-//! support's change of a loan's free period. The `x-ferry-actor` header says who
+//! support's change of a loan's free period. The bearer token (authenticated by the gate) says who
 //! asks: support sees everything, a customer only their own loans, charges and
 //! invoices (another's are "not found"). An `idempotency-key` header (a UUID) makes a
 //! retried change harmless.

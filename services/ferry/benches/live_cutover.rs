@@ -281,8 +281,8 @@ async fn main() {
     env.push(("FERRY_REDIRECT_UPSTREAM_PORT", port.to_string()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ferry = start_with(&stack, &env).await;
-    let support = ferry.api("support:bench");
-    let customer = ferry.api("customer:c-42");
+    let support = ferry.api("support:bench").await;
+    let customer = ferry.api("customer:c-42").await;
 
     // Up to the accounts' moves: imported, opened, ready, a transit server lent
     // and the files pre-copied to it.

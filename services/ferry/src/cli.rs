@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use ferry_infra::config::RuntimeArgs;
 use std::path::PathBuf;
 
-/// Where the API is and who is asking.
+/// Where the API is and whose token asks.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// Base URL of a running `ferry up`.
@@ -16,11 +16,23 @@ pub struct ClientArgs {
         global = true
     )]
     pub api: String,
-    /// Who you are: `customer:<customer id>` or `support:<login>`. Required by every
-    /// command that calls the API: there is no default, so that nobody acts as
-    /// support by forgetting it.
-    #[arg(long = "as", env = "FERRY_ACTOR", global = true)]
-    pub actor: Option<String>,
+    /// Act with the token saved under this name in the token directory (`ferry token
+    /// create` saves one under its holder's name, e.g. `support:jdoe` or
+    /// `customer:c-42`). Without it, the token is read from FERRY_TOKEN_FILE, then
+    /// from the environment variable FERRY_TOKEN; never from the command line.
+    #[arg(long = "as", env = "FERRY_AS", global = true)]
+    pub profile: Option<String>,
+    /// Where `--as` finds saved tokens (one file per name, readable by you only).
+    #[arg(
+        long = "token-dir",
+        env = "FERRY_TOKEN_DIR",
+        default_value = ".ferry/tokens",
+        global = true
+    )]
+    pub token_dir: PathBuf,
+    /// A file holding the token to use.
+    #[arg(long = "token-file", env = "FERRY_TOKEN_FILE", global = true)]
+    pub token_file: Option<PathBuf>,
     /// Print the API's JSON instead of text, for scripts.
     #[arg(long, global = true)]
     pub json: bool,
@@ -93,6 +105,54 @@ pub enum Command {
     /// given up on (support).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// API tokens: issue one (where the log is, as the host's operator), list and
+    /// revoke them (through the API).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Who your token says you are.
+    Whoami,
+}
+
+/// API tokens.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token, as the host's operator: written to the event log directly
+    /// (FERRY_NATS_URL, FERRY_STREAM), so that the first support token can be
+    /// made. Saved in the token directory under its holder's name (readable by you
+    /// only), or printed once with `--print`.
+    Create {
+        /// A token acting as this customer (its id, e.g. `c-42`).
+        #[arg(long, conflicts_with = "support", required_unless_present = "support")]
+        customer: Option<String>,
+        /// A token acting as this support agent (the login, e.g. `jdoe`).
+        #[arg(long)]
+        support: Option<String>,
+        /// What it is for, shown when tokens are listed.
+        #[arg(long, default_value = "ferry CLI")]
+        label: String,
+        /// Days until it expires (1 to 366).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+        /// Save it under this name instead of the holder's (`--as <name>` uses it).
+        #[arg(long, conflicts_with = "print")]
+        save: Option<String>,
+        /// Print the token on stdout, once, instead of saving it.
+        #[arg(long)]
+        print: bool,
+        /// Where the event log is.
+        #[command(flatten)]
+        log: ferry_infra::config::LogArgs,
+    },
+    /// The tokens you may see (support: all; a customer: its own).
+    List,
+    /// Revoke a token: refused from the next request on.
+    Revoke {
+        /// The token's id (`ferry token list`).
+        token: uuid::Uuid,
+        /// Why (the audit reads it).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// Billing: loans of transit servers, charges and invoices. A customer reads its
@@ -209,6 +269,9 @@ pub struct UpArgs {
     /// Notification settings (SMTP or maildir, support's address, retries).
     #[command(flatten)]
     pub notifications: ferry_notifications::NotificationsArgs,
+    /// Access settings (the identity provider's JWTs, the metrics token).
+    #[command(flatten)]
+    pub access: ferry_access::AccessArgs,
 }
 
 /// A migration is named by its id, or by its server (the server's current migration).

@@ -1,5 +1,5 @@
 //! The HTTP client of the `ferry` CLI: every command is a call to the API of a running
-//! `ferry up`, with the actor header and an idempotency key, so that a retried call is
+//! `ferry up`, with the caller's bearer token and an idempotency key, so that a retried call is
 //! carried out once. Errors come back with the server's reason.
 //!
 //! [`Api::fetch`] and [`Api::send`] give an [`Answer`]: the JSON exactly as answered
@@ -43,26 +43,38 @@ impl<T: DeserializeOwned> Answer<T> {
     }
 }
 
-/// A connection to ferry's API as one actor.
-#[derive(Debug, Clone)]
+/// A connection to ferry's API with one person's token.
+#[derive(Clone)]
 pub struct Api {
     base: String,
-    actor: String,
+    authorization: String,
     http: reqwest::Client,
 }
 
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base)
+            .field("token", &"<hidden>")
+            .finish_non_exhaustive()
+    }
+}
+
 impl Api {
-    /// The API at `base` (e.g. `http://127.0.0.1:8080`), acting as `actor`
-    /// (`customer:<id>` or `support:<login>`).
-    pub fn new(base: &str, actor: &str) -> anyhow::Result<Self> {
-        ferry_infra::api::parse_person(actor).map_err(|e| anyhow!("--as: {e}"))?;
+    /// The API at `base` (e.g. `http://127.0.0.1:8080`), authenticated by `token`
+    /// (the server says who it stands for).
+    pub fn new(base: &str, token: &str) -> anyhow::Result<Self> {
+        let token = token.trim();
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(anyhow!("the token is empty or holds spaces or control characters"));
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .context("building the HTTP client")?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
-            actor: actor.to_owned(),
+            authorization: format!("Bearer {token}"),
             http,
         })
     }
@@ -130,7 +142,7 @@ impl Api {
             let mut request = self
                 .http
                 .request(method.clone(), &url)
-                .header(ferry_infra::api::ACTOR_HEADER, &self.actor)
+                .header(reqwest::header::AUTHORIZATION, &self.authorization)
                 .header(ferry_infra::api::IDEMPOTENCY_HEADER, &key);
             if let Some(body) = &body {
                 request = request.json(body);

@@ -6,20 +6,15 @@ use crate::cli::{
 use crate::client::Api;
 use crate::fleet::{self, Fleet};
 use crate::render;
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Runs a client subcommand against the API.
 pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
-    let Some(actor) = &args.actor else {
-        bail!(
-            "say who you are: --as customer:<customer id> or --as support:<login> \
-             (or FERRY_ACTOR)"
-        );
-    };
-    let api = Api::new(&args.api, actor)?;
+    let token = crate::token::read_token(args)?;
+    let api = Api::new(&args.api, &token)?;
     let json = args.json;
     match command {
         Command::Up(_) | Command::Demo { .. } => Err(anyhow!(
@@ -59,6 +54,8 @@ pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
         Command::Reactions(command) => reactions(&api, command, json).await,
         Command::Billing(command) => crate::billing::run(&api, command, json).await,
         Command::Outbox(command) => crate::outbox::run(&api, command, json).await,
+        Command::Token(command) => crate::token::run(&api, Some(command), json).await,
+        Command::Whoami => crate::token::run(&api, None, json).await,
     }
 }
 

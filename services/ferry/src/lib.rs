@@ -21,6 +21,7 @@ macro_rules! outln {
 }
 
 mod billing;
+pub mod token;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -102,6 +103,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Up(args) => up::up(*args).await,
         Command::Demo { command } => demo::run(command, cli.client.json).await,
+        Command::Token(cli::TokenCommand::Create {
+            customer,
+            support,
+            label,
+            days,
+            save,
+            print,
+            log,
+        }) => {
+            let holder = match (customer, support) {
+                (Some(customer), None) => ferry_events::Actor::customer(customer),
+                (None, Some(login)) => ferry_events::Actor::support(login),
+                _ => anyhow::bail!("say whose token it is: --customer <id> or --support <login>"),
+            };
+            let request = token::Create {
+                holder,
+                label,
+                days,
+                save,
+                print,
+            };
+            token::create(&cli.client, request, &log, cli.client.json).await
+        }
         command => commands::run(&cli.client, command).await,
     }
 }

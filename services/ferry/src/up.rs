@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 #[derive(OpenApi)]
 #[openapi(info(
     title = "ferry",
-    description = "Moves a web host's customer servers onto new infrastructure through a lent transit server. Every request names its actor in `x-ferry-actor` (`customer:<id>` or `support:<login>`); commands take an optional `idempotency-key` (UUID). No text holds a NUL character (`\\u0000`): a body with one is refused (400).",
+    description = "Moves a web host's customer servers onto new infrastructure through a lent transit server. Every request but `/health` is authenticated by a bearer token (`Authorization: Bearer <token>`: one ferry issued, `ferry token create` or `POST /tokens`, or a JWT of the host's identity provider), which says who asks: a customer or support; commands take an optional `idempotency-key` (UUID). No text holds a NUL character (`\\u0000`): a body with one is refused (400).",
 ))]
 struct ApiDoc;
 
@@ -22,8 +22,8 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let runtime = Runtime::start(args.runtime.clone(), "ferry")
         .await
         .context("starting ferry")?;
-    let routes = services(&runtime, args).await?;
-    runtime.serve(routes).await.context("serving")?;
+    let (routes, gate) = services(&runtime, args).await?;
+    runtime.serve(routes, gate).await.context("serving")?;
     tracing::info!("ferry stopped");
     Ok(())
 }
@@ -40,9 +40,9 @@ pub async fn up_embedded(
     let runtime = Runtime::start_embedded(args.runtime.clone(), "ferry", shutdown)
         .await
         .context("starting ferry")?;
-    let routes = services(&runtime, args).await?;
+    let (routes, gate) = services(&runtime, args).await?;
     runtime
-        .serve_on(listener, routes)
+        .serve_on(listener, routes, gate)
         .await
         .context("serving")?;
     Ok(())
@@ -65,11 +65,16 @@ fn check(args: &UpArgs) -> anyhow::Result<()> {
         .check()
         .map_err(anyhow::Error::msg)
         .context("notification settings")?;
+    args.access.check().context("access settings")?;
     Ok(())
 }
 
-/// Starts every service in `runtime`; their routes, with `/openapi.json`.
-async fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Router> {
+/// Starts every service in `runtime`; their routes, with `/openapi.json`, and the
+/// gate every request goes through (authentication).
+async fn services(
+    runtime: &Runtime,
+    args: UpArgs,
+) -> anyhow::Result<(axum::Router, ferry_infra::api::auth::Gate)> {
     let data_mover = args
         .data_mover
         .settings()
@@ -114,6 +119,8 @@ async fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Route
             })
         }),
     );
+    let (access, gate) =
+        ferry_access::service(runtime, &args.access).context("starting the access service")?;
     let reactions = ferry_infra::policy::routes::router(runtime.parked.clone());
     let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)
@@ -123,16 +130,18 @@ async fn services(runtime: &Runtime, args: UpArgs) -> anyhow::Result<axum::Route
         .merge(billing)
         .merge(notifications)
         .merge(reactions)
+        .merge(access)
         .split_for_parts();
     // After the merge: these conventions hold for every service's operations.
     ActorAuthentication.modify(&mut openapi);
     StrictRequestBodies.modify(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
-    Ok(routes.route(
+    let routes = routes.route(
         "/openapi.json",
         axum::routing::get(move || {
             let openapi = openapi.clone();
             async move { axum::Json(openapi.as_ref().clone()) }
         }),
-    ))
+    );
+    Ok((routes, gate))
 }

@@ -1,18 +1,28 @@
-//! The CLI's habits that need no running API: who acts must be said (no default
-//! actor, and only a person: customer or support), and with `--json` a failure is a
-//! JSON object on stdout, the exit code kept.
+//! The CLI's habits that need no running API: whose token is used must be said
+//! (there is no default, and the token never comes from the command line), a saved
+//! token is named safely, and with `--json` a failure is a JSON object on stdout,
+//! the exit code kept.
 
 use std::process::Output;
 
-async fn ferry(args: &[&str]) -> Output {
+async fn ferry_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let tokens = std::env::temp_dir().join(format!("ferry-cli-test-{}", uuid::Uuid::now_v7()));
     tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(args)
         // Nothing listens there: a command that got as far as calling says so.
         .env("FERRY_API_URL", "http://127.0.0.1:9")
-        .env_remove("FERRY_ACTOR")
+        .env("FERRY_TOKEN_DIR", &tokens)
+        .env_remove("FERRY_AS")
+        .env_remove("FERRY_TOKEN")
+        .env_remove("FERRY_TOKEN_FILE")
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("the CLI runs")
+}
+
+async fn ferry(args: &[&str]) -> Output {
+    ferry_with(args, &[]).await
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -20,12 +30,12 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[tokio::test]
-async fn who_acts_must_be_said_there_is_no_default_role() {
+async fn whose_token_acts_must_be_said_there_is_no_default() {
     let output = ferry(&["servers"]).await;
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("say who you are: --as customer:<customer id> or --as support:<login>"),
+        stderr.contains("say who you are: --as <name>") && stderr.contains("FERRY_TOKEN"),
         "{stderr}"
     );
     assert!(
@@ -35,29 +45,33 @@ async fn who_acts_must_be_said_there_is_no_default_role() {
 }
 
 #[tokio::test]
-async fn only_a_customer_or_support_may_be_named() {
-    for (actor, said) in [
-        (
-            "system:accounts",
-            "actor role \"system\" is not customer or support",
-        ),
-        (
-            "boss:jdoe",
-            "actor role \"boss\" is not customer or support",
-        ),
-        ("support:", "has no id"),
+async fn a_name_without_a_saved_token_or_an_unsafe_name_is_refused_before_any_call() {
+    for (name, said) in [
+        ("support:jdoe", "no token saved as \"support:jdoe\""),
+        ("../../etc/passwd", "cannot name a saved token"),
+        (".hidden", "cannot name a saved token"),
     ] {
-        let output = ferry(&["--as", actor, "servers"]).await;
-        assert!(!output.status.success(), "{actor}");
+        let output = ferry(&["--as", name, "servers"]).await;
+        assert!(!output.status.success(), "{name}");
         let stderr = text(&output.stderr);
-        assert!(stderr.contains(said), "{actor}: {stderr}");
-        assert!(!stderr.contains("or system"), "{actor}: {stderr}");
+        assert!(stderr.contains(said), "{name}: {stderr}");
+        assert!(!stderr.contains("cannot reach"), "{name}: {stderr}");
     }
 }
 
 #[tokio::test]
+async fn a_token_from_the_environment_is_sent_and_never_echoed() {
+    let token = "ferry_0193a5c27b107c3e9a415d2f0e8b1c05_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let output = ferry_with(&["servers"], &[("FERRY_TOKEN", token)]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(said.contains("cannot reach ferry"), "{said}");
+    assert!(!said.contains(&token[39..]), "the secret is never printed: {said}");
+}
+
+#[tokio::test]
 async fn with_json_a_failure_is_a_json_object_and_still_an_error() {
-    let output = ferry(&["--json", "--as", "support:jdoe", "servers"]).await;
+    let output = ferry_with(&["--json", "servers"], &[("FERRY_TOKEN", "ferry_x")]).await;
     assert_eq!(output.status.code(), Some(1));
     let stdout = text(&output.stdout);
     let error: serde_json::Value = serde_json::from_str(stdout.trim())

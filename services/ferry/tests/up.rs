@@ -13,13 +13,19 @@ use uuid::Uuid;
 mod support;
 use support::{UpOptions, spawn_up};
 
-/// A plain HTTP/1.0 GET: status code and body.
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+/// A plain HTTP/1.0 GET, with a bearer token if any: status code and body.
+async fn get(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .ok()?;
     stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .write_all(
+            format!(
+                "GET {path} HTTP/1.0\r\nHost: localhost\r\n{}\r\n",
+                token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default()
+            )
+            .as_bytes(),
+        )
         .await
         .ok()?;
     let mut response = String::new();
@@ -32,29 +38,38 @@ async fn get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
-async fn wait_for(port: u16, path: &str, want: impl Fn(u16, &str) -> bool) -> bool {
+async fn wait_for(port: u16, path: &str, token: &str, want: impl Fn(u16, &str) -> bool) -> bool {
     eventually(15, || async {
-        get(port, path)
+        get(port, path, Some(token))
             .await
             .is_some_and(|(status, body)| want(status, &body))
     })
     .await
 }
 
-/// `ferry up` as a process on `stack`, once ready: its port and the process (killed
-/// when dropped).
-async fn ferry_up(stack: &TestStack) -> (u16, tokio::process::Child) {
+/// `ferry up` as a process on `stack`, once ready: its port, the process (killed
+/// when dropped) and its metrics token.
+async fn ferry_up(stack: &TestStack) -> (u16, tokio::process::Child, String) {
     let up = spawn_up(stack, &UpOptions::default()).await;
-    (up.port, up.child)
+    (up.port, up.child, up.metrics_token)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ferry_up_serves_feeds_its_read_models_and_stops_on_sigterm() {
     let stack = TestStack::new().await;
-    let (port, mut child) = ferry_up(&stack).await;
-    let (status, health) = get(port, "/health").await.expect("health answers");
+    let (port, mut child, metrics_token) = ferry_up(&stack).await;
+    let (status, health) = get(port, "/health", None).await.expect("health answers");
     assert_eq!(status, 200);
     assert!(health.contains("ok"));
+    // Without a token: alive, ready or not, and nothing more.
+    let (status, metrics) = get(port, "/metrics", None).await.expect("metrics answers");
+    assert_eq!(status, 401, "{metrics}");
+    let (status, openapi) = get(port, "/openapi.json", None).await.expect("answers");
+    assert_eq!(status, 401, "{openapi}");
+    let (status, ready) = get(port, "/ready", None).await.expect("ready answers");
+    assert_eq!((status, ready.as_str()), (200, r#"{"ready":true}"#));
+    let (status, _) = get(port, "/ready", Some("ferry_guess")).await.expect("answers");
+    assert_eq!(status, 401, "a wrong token is refused, not ignored");
 
     let aggregate =
         AggregateRef::new(AggregateType::Migration, Uuid::now_v7().to_string()).expect("id");
@@ -77,7 +92,9 @@ async fn ferry_up_serves_feeds_its_read_models_and_stops_on_sigterm() {
         appended.version
     );
     assert!(
-        wait_for(port, "/metrics", |_, body| body.contains(&checkpoint)).await,
+        wait_for(port, "/metrics", &metrics_token, |_, body| body
+            .contains(&checkpoint))
+        .await,
         "the log index applied the event"
     );
     let pool = stack.pool.get().await.expect("connection");
@@ -89,7 +106,9 @@ async fn ferry_up_serves_feeds_its_read_models_and_stops_on_sigterm() {
         .await
         .expect("indexed");
     assert_eq!(row.get::<_, i64>(0), appended.version as i64);
-    let (_, ready) = get(port, "/ready").await.expect("ready answers");
+    let (_, ready) = get(port, "/ready", Some(&metrics_token))
+        .await
+        .expect("ready answers");
     assert!(ready.contains("\"log_index\""), "{ready}");
 
     let pid = child.id().expect("running").to_string();
@@ -149,12 +168,21 @@ async fn a_bad_setting_is_refused_with_its_name() {
     );
 }
 
-/// The `ferry` CLI against the API on `port`, from the repository's root.
+/// Where the CLI talking to the API on `port` keeps its tokens.
+fn token_dir(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("ferry-test-tokens-{port}"))
+}
+
+/// The `ferry` CLI against the API on `port`, from the repository's root, with the
+/// tokens saved for it (`--as <actor>`).
 fn cli_command(port: u16, args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
     command
         .args(args)
         .env("FERRY_API_URL", format!("http://127.0.0.1:{port}"))
+        .env("FERRY_TOKEN_DIR", token_dir(port))
+        .env_remove("FERRY_TOKEN")
+        .env_remove("FERRY_TOKEN_FILE")
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     command
 }
@@ -173,9 +201,16 @@ async fn cli(port: u16, args: &[&str]) -> (bool, String) {
     (output.status.success(), text)
 }
 
-/// `ferry up` with `examples/fleet.yaml` imported by the CLI, as support.
+/// `ferry up` with `examples/fleet.yaml` imported by the CLI, as support, and
+/// tokens saved for support and two customers (`ferry token create`).
 async fn ferry_up_with_the_example_fleet(stack: &TestStack) -> (u16, tokio::process::Child) {
-    let (port, ferry) = ferry_up(stack).await;
+    let (port, ferry, _) = ferry_up(stack).await;
+    support::save_tokens(
+        stack,
+        &token_dir(port),
+        &["support:jdoe", "customer:c-42", "customer:c-77"],
+    )
+    .await;
     let (imported, output) = cli(
         port,
         &["--as", "support:jdoe", "import", "examples/fleet.yaml"],

@@ -1,5 +1,5 @@
 //! The query routes of the read side (tag `read`). Every route needs the
-//! `x-ferry-actor` header (401 without it); a customer sees only their own servers,
+//! authenticated actor (401 without a valid bearer token); a customer sees only their own servers,
 //! migrations and audits (403 otherwise) and not the transit pool; unknown ids are
 //! 404. Errors are [`ApiError`] JSON bodies.
 

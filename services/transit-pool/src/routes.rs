@@ -2,7 +2,7 @@
 //! server to the pool, take it out of service and back, retry a failed installation.
 //!
 //! Every route answers [`Changes`]: whether the command changed anything and the
-//! types of the events it caused. The `x-ferry-actor` header says who asks; an
+//! types of the events it caused. The authenticated bearer token says who asks; an
 //! `idempotency-key` header (a UUID) makes a retried request harmless.
 //!
 //! Emits, through [`TransitPool`], `TransitServerAdded`, `TransitServerWithdrawn`

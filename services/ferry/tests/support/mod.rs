@@ -27,6 +27,10 @@ use uuid::Uuid;
 pub struct Ferry {
     /// Its API.
     pub base: String,
+    /// Where its event log is (to issue tokens).
+    pub log: ferry_infra::config::LogArgs,
+    /// The token that reads `/ready`'s details and `/metrics`.
+    pub metrics_token: String,
     shutdown: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -68,6 +72,7 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
             .try_init();
     }
     let mut settings_env = up_settings(stack);
+    let metrics_token = metrics_token_of(&settings_env);
     // A setting given here replaces the default (a flag may be given once).
     settings_env.retain(|(name, _)| env.iter().all(|(given, _)| given != name));
     settings_env.extend(env.iter().map(|(name, value)| (*name, (*value).to_owned())));
@@ -81,23 +86,90 @@ pub async fn start_with(stack: &TestStack, env: &[(&str, &str)]) -> Ferry {
     let client = reqwest::Client::new();
     let ready = eventually(30, || async {
         assert!(!task.is_finished(), "ferry up stopped while starting");
-        ready_with_read_models(&client, &base).await
+        ready_with_read_models(&client, &base, &metrics_token).await
     })
     .await;
     assert!(ready, "ferry up did not become ready");
     Ferry {
         base,
+        log: log_args(stack),
+        metrics_token,
         shutdown,
         task,
     }
 }
 
+/// Where a test's event log is, as `ferry token create` is told.
+pub fn log_args(stack: &TestStack) -> ferry_infra::config::LogArgs {
+    let settings = stack.log.settings();
+    ferry_infra::config::LogArgs {
+        nats_url: stack.nats_url.clone(),
+        stream: settings.stream.clone(),
+        subject_prefix: settings.subject_prefix.clone(),
+        duplicate_window_secs: 120,
+        clock_offset: chrono::Duration::zero(),
+    }
+}
+
+/// A token acting as `actor` (`customer:c-42`, `support:jdoe`), issued in the log
+/// `log` as the host's operator would (`ferry token create`). It lives a year and a
+/// day, so that a ferry run ahead of time still takes it.
+pub async fn token(log: &ferry_infra::config::LogArgs, actor: &str) -> String {
+    let holder = ferry_infra::api::parse_person(actor).expect("a person");
+    ferry::token::issue(log, holder, "test", 366)
+        .await
+        .expect("a token is issued")
+        .token
+}
+
+/// Saves a token for each of `actors` under its name in `dir`, with the real
+/// `ferry token create`, for the CLI's `--as <actor>`.
+pub async fn save_tokens(stack: &TestStack, dir: &std::path::Path, actors: &[&str]) {
+    let settings = stack.log.settings();
+    for actor in actors {
+        let (role, id) = actor.split_once(':').expect("role:id");
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["token", "create", &format!("--{role}"), id, "--days", "366"])
+            .env("FERRY_TOKEN_DIR", dir)
+            .env("FERRY_NATS_URL", &stack.nats_url)
+            .env("FERRY_STREAM", &settings.stream)
+            .env("FERRY_SUBJECT_PREFIX", &settings.subject_prefix)
+            .output()
+            .await
+            .expect("ferry token create runs");
+        assert!(
+            output.status.success(),
+            "ferry token create {actor}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// The metrics token in `settings` (its file's content).
+fn metrics_token_of(settings: &[(&str, String)]) -> String {
+    let (_, file) = settings
+        .iter()
+        .find(|(name, _)| *name == "FERRY_METRICS_TOKEN_FILE")
+        .expect("a metrics token file");
+    std::fs::read_to_string(file).expect("the metrics token").trim().to_owned()
+}
+
 /// The settings `ferry up` runs with in these tests, by their environment variable's
 /// name: the test's own stream, subject prefix and database, instant transit
-/// installations and wipes, a calendar open round the clock.
+/// installations and wipes, a calendar open round the clock, a metrics token.
 fn up_settings(stack: &TestStack) -> Vec<(&'static str, String)> {
     let settings = stack.log.settings();
+    let metrics_token_file =
+        std::env::temp_dir().join(format!("ferry-test-metrics-token-{}", settings.stream));
+    if !metrics_token_file.exists() {
+        let token = format!("{}{}", Uuid::now_v7().simple(), Uuid::now_v7().simple());
+        std::fs::write(&metrics_token_file, token).expect("a metrics token file");
+    }
     vec![
+        (
+            "FERRY_METRICS_TOKEN_FILE",
+            metrics_token_file.display().to_string(),
+        ),
         ("FERRY_NATS_URL", stack.nats_url.clone()),
         ("FERRY_STREAM", settings.stream.clone()),
         ("FERRY_SUBJECT_PREFIX", settings.subject_prefix.clone()),
@@ -140,6 +212,10 @@ pub struct UpProcess {
     pub port: u16,
     /// Its API.
     pub base: String,
+    /// Where its event log is (to issue tokens).
+    pub log: ferry_infra::config::LogArgs,
+    /// The token that reads `/ready`'s details and `/metrics`.
+    pub metrics_token: String,
     /// The process, killed when dropped.
     pub child: tokio::process::Child,
     log_file: Option<PathBuf>,
@@ -149,6 +225,7 @@ pub struct UpProcess {
 /// database, [`up_settings`]) and waits until it is ready.
 pub async fn spawn_up(stack: &TestStack, options: &UpOptions) -> UpProcess {
     let port = free_port();
+    let metrics_token = metrics_token_of(&up_settings(stack));
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
     command
         .arg("up")
@@ -178,18 +255,20 @@ pub async fn spawn_up(stack: &TestStack, options: &UpOptions) -> UpProcess {
     let client = reqwest::Client::new();
     let ready = eventually(30, || {
         let exited = child.try_wait().ok().flatten();
-        let (client, base) = (client.clone(), base.clone());
+        let (client, base, metrics_token) = (client.clone(), base.clone(), metrics_token.clone());
         async move {
             if let Some(status) = exited {
                 panic!("ferry up stopped while starting: {status}");
             }
-            ready_with_read_models(&client, &base).await
+            ready_with_read_models(&client, &base, &metrics_token).await
         }
     })
     .await;
     let process = UpProcess {
         port,
         base,
+        log: log_args(stack),
+        metrics_token,
         child,
         log_file: options.log_file.clone(),
     };
@@ -198,9 +277,9 @@ pub async fn spawn_up(stack: &TestStack, options: &UpOptions) -> UpProcess {
 }
 
 impl UpProcess {
-    /// A CLI client acting as `actor`.
-    pub fn api(&self, actor: &str) -> ferry::client::Api {
-        ferry::client::Api::new(&self.base, actor).expect("valid actor")
+    /// A CLI client with a token acting as `actor`.
+    pub async fn api(&self, actor: &str) -> ferry::client::Api {
+        ferry::client::Api::new(&self.base, &token(&self.log, actor).await).expect("a token")
     }
 
     /// Kills it as a crash would (SIGKILL: nothing run on the way out) and reaps it.
@@ -239,8 +318,13 @@ impl UpProcess {
 /// Whether the `ferry up` at `base` is ready (`/ready`) and has built every read model:
 /// each projection running, its tables made. Ready alone is not enough for a test
 /// that reads at once: a projection still starting answers "being built".
-async fn ready_with_read_models(client: &reqwest::Client, base: &str) -> bool {
-    let Ok(response) = client.get(format!("{base}/ready")).send().await else {
+async fn ready_with_read_models(client: &reqwest::Client, base: &str, metrics_token: &str) -> bool {
+    let Ok(response) = client
+        .get(format!("{base}/ready"))
+        .bearer_auth(metrics_token)
+        .send()
+        .await
+    else {
         return false;
     };
     if !response.status().is_success() {
@@ -280,9 +364,9 @@ fn up_args(env: &[(&str, String)]) -> ferry::cli::UpArgs {
 }
 
 impl Ferry {
-    /// A CLI client acting as `actor`.
-    pub fn api(&self, actor: &str) -> ferry::client::Api {
-        ferry::client::Api::new(&self.base, actor).expect("valid actor")
+    /// A CLI client with a token acting as `actor`.
+    pub async fn api(&self, actor: &str) -> ferry::client::Api {
+        ferry::client::Api::new(&self.base, &token(&self.log, actor).await).expect("a token")
     }
 
     /// Stops it (as SIGTERM would) and waits for a clean end.

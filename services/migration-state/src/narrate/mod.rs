@@ -78,6 +78,7 @@ impl Narrator {
             Event::IpRoute(e) => network::ip_route(id, e),
             Event::Loan(e) => network::loan(e),
             Event::Notification(e) => network::notification(e),
+            Event::ApiToken(e) => network::api_token(id, e),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Lines of the network, billing and notification services' events.
 
 use ferry_events::{
+    ApiTokenEvent,
     AccountTrafficEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, Money, NotificationEvent,
     TrafficSwitchMethod,
 };
@@ -152,5 +153,19 @@ pub(super) fn notification(event: &NotificationEvent) -> Narration {
             e.reason,
             if e.will_retry { "; will retry" } else { "" }
         ),
+    })
+}
+
+/// An API token's events are nobody's server's, but an audit of the whole log tells
+/// them too.
+pub(super) fn api_token(id: &str, event: &ApiTokenEvent) -> Narration {
+    Narration::says(match event {
+        ApiTokenEvent::ApiTokenIssued(e) => format!(
+            "API token {id} issued to {} ({}), until {}",
+            e.holder,
+            e.label,
+            e.expires_at.format("%Y-%m-%d %H:%M UTC")
+        ),
+        ApiTokenEvent::ApiTokenRevoked(e) => format!("API token {id} revoked: {}", e.reason),
     })
 }

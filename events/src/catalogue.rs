@@ -2,9 +2,9 @@
 
 use crate::aggregate::AggregateType;
 use crate::{
-    AccountTrafficEvent, ApiTokenEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, MigrationEvent, NotificationEvent,
-    OptionalMigrationEvent, ServerEvent, TargetInfrastructureEvent, TransferEvent,
-    TransitQueueEvent, TransitServerEvent,
+    AccountTrafficEvent, ApiTokenEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, MigrationEvent,
+    NotificationEvent, OptionalMigrationEvent, ServerEvent, TargetInfrastructureEvent,
+    TransferEvent, TransitQueueEvent, TransitServerEvent,
 };
 
 macro_rules! catalogue {

@@ -5,10 +5,10 @@
 //! `/metrics` (Prometheus; support and monitoring only, as the gate of
 //! [`crate::api::auth`] sees to). Services merge their own routes beside these.
 
+use crate::api::auth::SeesDetails;
 use crate::attention::AttentionBoard;
 use crate::policy::parked::ParkedReactions;
 use crate::projection::{ProjectionState, ProjectionStatus, StatusBoard};
-use crate::api::auth::SeesDetails;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

@@ -196,12 +196,13 @@ impl Runtime {
             parked: self.parked.clone(),
             attention: self.attention.clone(),
         };
-        let app = crate::http::router(health)
-            .merge(routes)
-            .layer(axum::middleware::from_fn_with_state(
-                gate,
-                crate::api::auth::gate,
-            ));
+        let app =
+            crate::http::router(health)
+                .merge(routes)
+                .layer(axum::middleware::from_fn_with_state(
+                    gate,
+                    crate::api::auth::gate,
+                ));
         tracing::info!(%addr, "serving health, readiness and metrics");
         let shutdown = self.shutdown.clone();
         // The client's address, for the gate's count of failed authentications.

@@ -87,7 +87,10 @@ impl FailureCounter {
 
     /// The seconds a client must wait, if it failed too often lately.
     fn blocked_for(&self, client: IpAddr, now: Instant) -> Option<u64> {
-        let clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (since, count) = clients.get(&client)?;
         let elapsed = now.duration_since(*since);
         (*count >= self.max_failures && elapsed < FAILURE_WINDOW)
@@ -95,7 +98,10 @@ impl FailureCounter {
     }
 
     fn record(&self, client: IpAddr, now: Instant) {
-        let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if clients.len() >= MAX_TRACKED_CLIENTS {
             clients.retain(|_, (since, _)| now.duration_since(*since) < FAILURE_WINDOW);
         }
@@ -118,7 +124,10 @@ pub struct Gate {
 impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gate")
-            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<set>"))
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<set>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -162,7 +171,10 @@ fn bearer(request: &Request) -> Option<Result<&str, ApiError>> {
     let text = value
         .to_str()
         .ok()
-        .and_then(|text| text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")))
+        .and_then(|text| {
+            text.strip_prefix("Bearer ")
+                .or_else(|| text.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|token| !token.is_empty());
     Some(text.ok_or_else(|| unauthenticated("Authorization must be `Bearer <token>`")))
@@ -188,9 +200,7 @@ pub async fn gate(State(gate): State<Gate>, mut request: Request, next: Next) ->
         let mut response = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_failures",
-            format!(
-                "too many failed authentications from this address: try again in {wait} s"
-            ),
+            format!("too many failed authentications from this address: try again in {wait} s"),
         )
         .into_response();
         if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {

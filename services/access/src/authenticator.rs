@@ -12,7 +12,7 @@ use crate::service::Access;
 use crate::token::TokenText;
 use ferry_access_domain::api_token::TokenRefused;
 use ferry_events::Actor;
-use ferry_infra::api::auth::{Authenticate, AuthFailure, AuthFuture};
+use ferry_infra::api::auth::{AuthFailure, AuthFuture, Authenticate};
 use ferry_infra::command::HandleError;
 use lru::LruCache;
 use std::num::NonZeroUsize;

@@ -63,9 +63,14 @@ fn algorithm_of(jwk: &Jwk) -> Result<Algorithm, String> {
         AlgorithmParameters::RSA(_) => Algorithm::RS256,
         AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => Algorithm::ES256,
         AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P384 => Algorithm::ES384,
-        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => Algorithm::EdDSA,
+        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+            Algorithm::EdDSA
+        }
         AlgorithmParameters::OctetKey(_) => {
-            return Err("a shared-secret (HMAC) key is not accepted: give the provider's public keys".into());
+            return Err(
+                "a shared-secret (HMAC) key is not accepted: give the provider's public keys"
+                    .into(),
+            );
         }
         _ => return Err("unsupported key type or curve".into()),
     };
@@ -82,8 +87,12 @@ impl JwtVerifier {
         customer_claim: &str,
     ) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let set: JwkSet = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a JWKS (JSON {{\"keys\": [...]}}): {e}", path.display()))?;
+        let set: JwkSet = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{} is not a JWKS (JSON {{\"keys\": [...]}}): {e}",
+                path.display()
+            )
+        })?;
         Self::new(issuer, audience, &set, role_claim, customer_claim)
             .map_err(|e| format!("{}: {e}", path.display()))
     }
@@ -128,7 +137,10 @@ impl JwtVerifier {
         let header = jsonwebtoken::decode_header(token).map_err(|e| refused(e.to_string()))?;
         // The key named by `kid`, else (a provider with one key) the only one.
         let key = match &header.kid {
-            Some(kid) => self.keys.iter().find(|k| k.id.as_deref() == Some(kid.as_str())),
+            Some(kid) => self
+                .keys
+                .iter()
+                .find(|k| k.id.as_deref() == Some(kid.as_str())),
             None if self.keys.len() == 1 => self.keys.first(),
             None => None,
         }
@@ -148,7 +160,10 @@ impl JwtVerifier {
         let actor = match text(&self.role_claim) {
             Some("support") => Actor::support(text("sub").unwrap_or_default()),
             Some("customer") => Actor::customer(text(&self.customer_claim).ok_or_else(|| {
-                refused(format!("a customer's JWT names its customer in `{}`", self.customer_claim))
+                refused(format!(
+                    "a customer's JWT names its customer in `{}`",
+                    self.customer_claim
+                ))
             })?),
             _ => {
                 return Err(refused(format!(

@@ -60,10 +60,18 @@ pub struct AccessArgs {
     #[arg(long = "jwt-keys-file", env = "FERRY_JWT_KEYS_FILE")]
     pub jwt_keys_file: Option<PathBuf>,
     /// The claim saying whether the person is `support` or a `customer`.
-    #[arg(long = "jwt-role-claim", env = "FERRY_JWT_ROLE_CLAIM", default_value = "ferry_role")]
+    #[arg(
+        long = "jwt-role-claim",
+        env = "FERRY_JWT_ROLE_CLAIM",
+        default_value = "ferry_role"
+    )]
     pub jwt_role_claim: String,
     /// The claim holding a customer's id (support's login is `sub`).
-    #[arg(long = "jwt-customer-claim", env = "FERRY_JWT_CUSTOMER_CLAIM", default_value = "customer_id")]
+    #[arg(
+        long = "jwt-customer-claim",
+        env = "FERRY_JWT_CUSTOMER_CLAIM",
+        default_value = "customer_id"
+    )]
     pub jwt_customer_claim: String,
     /// A file holding the token that opens `/metrics` and `/ready`'s details to a
     /// monitoring system (any other use of the API needs a person's token).
@@ -129,10 +137,7 @@ impl AccessArgs {
 
 /// Starts the access service in `runtime`: its read model, its routes and the gate
 /// every request of the process goes through.
-pub fn service(
-    runtime: &Runtime,
-    args: &AccessArgs,
-) -> Result<(OpenApiRouter, Gate), AccessError> {
+pub fn service(runtime: &Runtime, args: &AccessArgs) -> Result<(OpenApiRouter, Gate), AccessError> {
     let access = Access::new(runtime.log.clone());
     runtime.spawn_projection(projection::AccessReadModel, RunnerSettings::default());
     let authenticator = Authenticator::new(access.clone(), args.jwt()?);

@@ -15,7 +15,9 @@ use chrono::{DateTime, Duration, Utc};
 use deadpool_postgres::Pool;
 use ferry_events::{Actor, ActorRole};
 use ferry_infra::api::openapi::IdempotencyKey;
-use ferry_infra::api::{ApiError, ApiJson, ApiPath, CommandId, ErrorBody, RequestActor, parse_person};
+use ferry_infra::api::{
+    ApiError, ApiJson, ApiPath, CommandId, ErrorBody, RequestActor, parse_person,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -49,10 +51,13 @@ pub fn router(state: AccessState) -> OpenApiRouter {
 pub struct IssueBody {
     /// Who it will act as: `customer:<customer id>` or `support:<login>` (a
     /// customer may ask for itself only).
-    #[schema(example = "customer:c-42")]
+    #[schema(
+        example = "customer:c-42",
+        pattern = "^(customer|support):[A-Za-z0-9._@-]{1,64}$"
+    )]
     pub holder: String,
     /// What it is for, for whoever lists tokens.
-    #[schema(example = "backup script")]
+    #[schema(example = "backup script", pattern = "\\S", max_length = 200)]
     pub label: String,
     /// Days until it expires, 1 to 366.
     #[schema(minimum = 1, maximum = 366)]
@@ -131,7 +136,11 @@ pub struct WhoAmI {
 fn refused(error: IssueError) -> ApiError {
     match error {
         IssueError::Handle(e) => e.into(),
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+        other => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            other.to_string(),
+        ),
     }
 }
 
@@ -157,16 +166,24 @@ async fn issue(
     ApiJson(body): ApiJson<IssueBody>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     let holder = parse_person(&body.holder).map_err(|e| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("holder: {e}"))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("holder: {e}"),
+        )
     })?;
     if !(1..=u32::try_from(MAX_LIFETIME_DAYS).unwrap_or(u32::MAX)).contains(&body.expires_in_days) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
-            format!("expires_in_days is 1 to {MAX_LIFETIME_DAYS}, not {}", body.expires_in_days),
+            format!(
+                "expires_in_days is 1 to {MAX_LIFETIME_DAYS}, not {}",
+                body.expires_in_days
+            ),
         ));
     }
-    let expires_at = state.access.log().clock().now() + Duration::days(i64::from(body.expires_in_days));
+    let expires_at =
+        state.access.log().clock().now() + Duration::days(i64::from(body.expires_in_days));
     let issued = state
         .access
         .issue(&actor, holder.clone(), &body.label, expires_at)

@@ -5,9 +5,9 @@
 //! system. Only the secret's argon2id hash is kept (in the `ApiTokenIssued` event):
 //! the token is shown once, to whoever had it issued.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use std::fmt::Write as _;
 use uuid::Uuid;
 
@@ -80,8 +80,11 @@ impl TokenText {
     /// Whether the secret matches `phc`, an argon2id hash. Slow on purpose
     /// (tens of milliseconds): call it off the async threads.
     pub fn matches(&self, phc: &str) -> bool {
-        PasswordHash::new(phc)
-            .is_ok_and(|hash| Argon2::default().verify_password(self.secret.as_bytes(), &hash).is_ok())
+        PasswordHash::new(phc).is_ok_and(|hash| {
+            Argon2::default()
+                .verify_password(self.secret.as_bytes(), &hash)
+                .is_ok()
+        })
     }
 
     /// A digest of the secret, to remember a verified token without keeping it.
@@ -99,7 +102,10 @@ mod tests {
     fn a_token_reads_back_and_matches_its_hash_only() {
         let token = TokenText::generate(Uuid::now_v7());
         let text = token.reveal();
-        assert!(text.starts_with("ferry_") && text.len() == 6 + 32 + 1 + 64, "{text}");
+        assert!(
+            text.starts_with("ferry_") && text.len() == 6 + 32 + 1 + 64,
+            "{text}"
+        );
         let read = TokenText::parse(&text).expect("a token");
         assert_eq!(read, token);
         let hash = token.hash().expect("hashed");

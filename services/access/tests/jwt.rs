@@ -23,7 +23,10 @@ struct Provider {
 impl Provider {
     fn new(kid: &'static str) -> Self {
         let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("a key").as_ref().to_vec();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+            .expect("a key")
+            .as_ref()
+            .to_vec();
         let public = Ed25519KeyPair::from_pkcs8(&pkcs8)
             .expect("the key reads back")
             .public_key()
@@ -42,7 +45,8 @@ impl Provider {
     fn sign(&self, claims: &Value) -> String {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.to_owned());
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&self.pkcs8)).expect("signed")
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&self.pkcs8))
+            .expect("signed")
     }
 }
 
@@ -77,9 +81,15 @@ fn a_customers_and_a_support_agents_jwts_say_who_they_are() {
     let provider = Provider::new("k1");
     let other = Provider::new("k2");
     let verifier = verifier(&[&provider, &other]);
-    assert_eq!(verifier.verify(&provider.sign(&claims(json!({})))), Ok(Actor::customer("c-42")));
+    assert_eq!(
+        verifier.verify(&provider.sign(&claims(json!({})))),
+        Ok(Actor::customer("c-42"))
+    );
     let support = claims(json!({ "ferry_role": "support", "sub": "jdoe", "customer_id": null }));
-    assert_eq!(verifier.verify(&other.sign(&support)), Ok(Actor::support("jdoe")));
+    assert_eq!(
+        verifier.verify(&other.sign(&support)),
+        Ok(Actor::support("jdoe"))
+    );
 }
 
 #[test]
@@ -90,20 +100,44 @@ fn every_wrong_jwt_is_refused_with_its_reason() {
     let now = chrono::Utc::now().timestamp();
     let cases = [
         ("another key", stranger.sign(&claims(json!({})))),
-        ("expired", provider.sign(&claims(json!({ "exp": now - 3600 })))),
-        ("another issuer", provider.sign(&claims(json!({ "iss": "https://evil.example" })))),
-        ("another audience", provider.sign(&claims(json!({ "aud": "billing" })))),
-        ("no role", provider.sign(&claims(json!({ "ferry_role": null })))),
-        ("a role ferry has not", provider.sign(&claims(json!({ "ferry_role": "system" })))),
-        ("a customer without its id", provider.sign(&claims(json!({ "customer_id": null })))),
-        ("a malformed customer id", provider.sign(&claims(json!({ "customer_id": "../c-42" })))),
+        (
+            "expired",
+            provider.sign(&claims(json!({ "exp": now - 3600 }))),
+        ),
+        (
+            "another issuer",
+            provider.sign(&claims(json!({ "iss": "https://evil.example" }))),
+        ),
+        (
+            "another audience",
+            provider.sign(&claims(json!({ "aud": "billing" }))),
+        ),
+        (
+            "no role",
+            provider.sign(&claims(json!({ "ferry_role": null }))),
+        ),
+        (
+            "a role ferry has not",
+            provider.sign(&claims(json!({ "ferry_role": "system" }))),
+        ),
+        (
+            "a customer without its id",
+            provider.sign(&claims(json!({ "customer_id": null }))),
+        ),
+        (
+            "a malformed customer id",
+            provider.sign(&claims(json!({ "customer_id": "../c-42" }))),
+        ),
         ("no subject", provider.sign(&claims(json!({ "sub": null })))),
         ("garbage", "not.a.jwt".to_owned()),
     ];
     for (what, token) in cases {
         let refused = verifier.verify(&token);
         assert!(refused.is_err(), "{what}: {refused:?}");
-        assert!(refused.is_err_and(|e| e.0.starts_with("JWT refused: ")), "{what}");
+        assert!(
+            refused.is_err_and(|e| e.0.starts_with("JWT refused: ")),
+            "{what}"
+        );
     }
 }
 
@@ -114,7 +148,10 @@ fn the_tokens_header_never_chooses_the_algorithm() {
     // `alg: none`, and an HMAC signed with the public key as its secret: the
     // classic confusions.
     let body = URL_SAFE_NO_PAD.encode(claims(json!({})).to_string());
-    let none = format!("{}.{body}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#));
+    let none = format!(
+        "{}.{body}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#)
+    );
     assert!(verifier.verify(&none).is_err());
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("k1".into());

@@ -74,7 +74,13 @@ async fn serve(accounts: Accounts) -> String {
         .await
         .expect("a free port");
     let addr = listener.local_addr().expect("bound");
-    tokio::spawn(async move { axum::serve(listener, ferry_infra::testkit::trusting_actor_header(router)).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            ferry_infra::testkit::trusting_actor_header(router),
+        )
+        .await
+    });
     format!("http://{addr}")
 }
 

@@ -66,7 +66,9 @@ impl Api {
     pub fn new(base: &str, token: &str) -> anyhow::Result<Self> {
         let token = token.trim();
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(anyhow!("the token is empty or holds spaces or control characters"));
+            return Err(anyhow!(
+                "the token is empty or holds spaces or control characters"
+            ));
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))

@@ -21,7 +21,6 @@ macro_rules! outln {
 }
 
 mod billing;
-pub mod token;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -29,6 +28,7 @@ mod demo;
 pub mod fleet;
 mod outbox;
 pub mod render;
+pub mod token;
 mod up;
 mod wait;
 

@@ -57,7 +57,12 @@ pub struct IssuedToken {
 
 /// Issues a token to `holder` in the event log `log` describes, as the host's
 /// operator.
-pub async fn issue(log: &LogArgs, holder: Actor, label: &str, days: u32) -> anyhow::Result<IssuedToken> {
+pub async fn issue(
+    log: &LogArgs,
+    holder: Actor,
+    label: &str,
+    days: u32,
+) -> anyhow::Result<IssuedToken> {
     let event_log = EventLog::connect(&log.nats_url, log.settings())
         .await
         .context("connecting to the event log")?;
@@ -76,7 +81,12 @@ pub async fn issue(log: &LogArgs, holder: Actor, label: &str, days: u32) -> anyh
 }
 
 /// `ferry token create`.
-pub async fn create(client: &ClientArgs, request: Create, log: &LogArgs, json: bool) -> anyhow::Result<()> {
+pub async fn create(
+    client: &ClientArgs,
+    request: Create,
+    log: &LogArgs,
+    json: bool,
+) -> anyhow::Result<()> {
     let name = match (&request.save, request.print) {
         (_, true) => None,
         (Some(name), false) => Some(name.clone()),
@@ -137,7 +147,9 @@ fn check_profile(name: &str) -> anyhow::Result<()> {
     if ok {
         Ok(())
     } else {
-        bail!("{name:?} cannot name a saved token: letters, digits, ':', '.', '_', '-', '@', not starting with '.'")
+        bail!(
+            "{name:?} cannot name a saved token: letters, digits, ':', '.', '_', '-', '@', not starting with '.'"
+        )
     }
 }
 
@@ -226,7 +238,10 @@ pub async fn run(api: &Api, command: Option<TokenCommand>, json: bool) -> anyhow
                     },
                 ]
             });
-            table(&["ID", "HOLDER", "LABEL", "EXPIRES", "REVOKED"], rows.collect());
+            table(
+                &["ID", "HOLDER", "LABEL", "EXPIRES", "REVOKED"],
+                rows.collect(),
+            );
         }),
         Some(TokenCommand::Revoke { token, reason }) => {
             let answer = api

@@ -32,15 +32,36 @@ async fn the_api_answers_as_its_description_says_to_support_and_to_a_customer() 
     // brake on guessing (tested in `up`) would answer it 429.
     let ferry = support::start_with(&stack, &[("FERRY_AUTH_MAX_FAILURES", "1000000")]).await;
     let data = std::env::temp_dir().join(format!("ferry-api-contract-{}", uuid::Uuid::now_v7()));
-    register_fleet(&ferry.base, &support::token(&ferry.log, "support:fleet").await, &data).await;
+    register_fleet(
+        &ferry.base,
+        &support::token(&ferry.log, "support:fleet").await,
+        &data,
+    )
+    .await;
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/api/schemathesis.toml");
+    // The description is support's (and monitoring's) to read: read once, as support,
+    // and given to both runs as a file.
+    let description = data.join("openapi.json");
+    let openapi = reqwest::Client::new()
+        .get(format!("{}/openapi.json", ferry.base))
+        .bearer_auth(&ferry.metrics_token)
+        .send()
+        .await
+        .expect("ferry answers")
+        .text()
+        .await
+        .expect("the description");
+    std::fs::create_dir_all(&data).expect("a test directory");
+    std::fs::write(&description, openapi).expect("the description saved");
     for actor in ["support:st", "customer:c-42"] {
         let token = support::token(&ferry.log, actor).await;
         let started = Instant::now();
         let output = Command::new(&st)
             .arg("--config-file")
             .arg(&config)
-            .args(["run", &format!("{}/openapi.json", ferry.base)])
+            .arg("run")
+            .arg(&description)
+            .args(["--url", &ferry.base])
             .args(["--checks", "all", "--max-examples", EXAMPLES_PER_OPERATION])
             .args(["--header", &format!("Authorization: Bearer {token}")])
             // One worker: CPython 3.11 (this machine's) shares the `ast` module's

@@ -66,7 +66,10 @@ async fn a_token_from_the_environment_is_sent_and_never_echoed() {
     assert_eq!(output.status.code(), Some(1));
     let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
     assert!(said.contains("cannot reach ferry"), "{said}");
-    assert!(!said.contains(&token[39..]), "the secret is never printed: {said}");
+    assert!(
+        !said.contains(&token[39..]),
+        "the secret is never printed: {said}"
+    );
 }
 
 #[tokio::test]

@@ -150,7 +150,10 @@ async fn ferry_up_killed_mid_transfer_completes_it_once_started_again() -> anyho
     // srv-0042's migration up to its transit server's installation, after which the
     // data mover pre-copies every account's files, mails and databases.
     let mut first = spawn_up(&stack, &options(1)).await;
-    let (support, customer) = (first.api("support:jdoe").await, first.api("customer:c-42").await);
+    let (support, customer) = (
+        first.api("support:jdoe").await,
+        first.api("customer:c-42").await,
+    );
     fleet::import(&support, &fleet).await?;
     let opened = customer
         .command(

@@ -22,7 +22,9 @@ async fn get(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)
         .write_all(
             format!(
                 "GET {path} HTTP/1.0\r\nHost: localhost\r\n{}\r\n",
-                token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default()
+                token
+                    .map(|t| format!("Authorization: Bearer {t}\r\n"))
+                    .unwrap_or_default()
             )
             .as_bytes(),
         )
@@ -68,7 +70,9 @@ async fn ferry_up_serves_feeds_its_read_models_and_stops_on_sigterm() {
     assert_eq!(status, 401, "{openapi}");
     let (status, ready) = get(port, "/ready", None).await.expect("ready answers");
     assert_eq!((status, ready.as_str()), (200, r#"{"ready":true}"#));
-    let (status, _) = get(port, "/ready", Some("ferry_guess")).await.expect("answers");
+    let (status, _) = get(port, "/ready", Some("ferry_guess"))
+        .await
+        .expect("answers");
     assert_eq!(status, 401, "a wrong token is refused, not ignored");
 
     let aggregate =

@@ -77,7 +77,9 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Messages skipped (0 by default).
-    #[param(minimum = 0, maximum = 4_294_967_295_u64)]
+    // Described as a 64-bit integer: a `u32` would be `int32`, whose range stops at
+    // 2^31 − 1, below what is accepted.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4_294_967_295_u64)]
     pub offset: Option<u32>,
 }
 

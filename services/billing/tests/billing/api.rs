@@ -120,9 +120,12 @@ async fn the_api_shows_loans_charges_and_invoices_to_their_customer_and_the_rebu
     let addr = listener.local_addr().expect("address");
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        axum::serve(listener, ferry_infra::testkit::trusting_actor_header(router))
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
+        axum::serve(
+            listener,
+            ferry_infra::testkit::trusting_actor_header(router),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
     });
     let api = Api {
         base: format!("http://{addr}"),

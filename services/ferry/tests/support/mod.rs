@@ -151,7 +151,10 @@ fn metrics_token_of(settings: &[(&str, String)]) -> String {
         .iter()
         .find(|(name, _)| *name == "FERRY_METRICS_TOKEN_FILE")
         .expect("a metrics token file");
-    std::fs::read_to_string(file).expect("the metrics token").trim().to_owned()
+    std::fs::read_to_string(file)
+        .expect("the metrics token")
+        .trim()
+        .to_owned()
 }
 
 /// The settings `ferry up` runs with in these tests, by their environment variable's

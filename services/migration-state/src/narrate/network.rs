@@ -1,9 +1,8 @@
 //! Lines of the network, billing and notification services' events.
 
 use ferry_events::{
-    ApiTokenEvent,
-    AccountTrafficEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, Money, NotificationEvent,
-    TrafficSwitchMethod,
+    AccountTrafficEvent, ApiTokenEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, Money,
+    NotificationEvent, TrafficSwitchMethod,
 };
 
 use super::{Narration, count, duration};

@@ -183,7 +183,13 @@ impl Api {
             .await
             .expect("a local port");
         let addr = listener.local_addr().expect("its address");
-        tokio::spawn(async move { axum::serve(listener, ferry_infra::testkit::trusting_actor_header(router)).await });
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                ferry_infra::testkit::trusting_actor_header(router),
+            )
+            .await
+        });
         Self {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),

@@ -61,9 +61,12 @@ pub async fn start(stack: &TestStack, settings: Settings) -> Running {
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        axum::serve(listener, ferry_infra::testkit::trusting_actor_header(router))
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
+        axum::serve(
+            listener,
+            ferry_infra::testkit::trusting_actor_header(router),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
     });
     Running {
         shutdown,

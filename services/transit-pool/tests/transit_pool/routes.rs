@@ -113,9 +113,12 @@ async fn support_manages_transit_servers_over_http_and_customers_are_refused() {
     let addr = listener.local_addr().expect("address");
     let server_stop = shutdown.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, ferry_infra::testkit::trusting_actor_header(router))
-            .with_graceful_shutdown(async move { server_stop.cancelled().await })
-            .await
+        axum::serve(
+            listener,
+            ferry_infra::testkit::trusting_actor_header(router),
+        )
+        .with_graceful_shutdown(async move { server_stop.cancelled().await })
+        .await
     });
     let api = Api {
         base: format!("http://{addr}"),

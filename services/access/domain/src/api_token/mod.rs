@@ -143,7 +143,10 @@ impl Decider for ApiToken {
 
     const AGGREGATE: AggregateType = AggregateType::ApiToken;
 
-    fn decide(state: &ApiTokenState, command: &ApiTokenCommand) -> Result<Vec<ApiTokenEvent>, ApiTokenRejection> {
+    fn decide(
+        state: &ApiTokenState,
+        command: &ApiTokenCommand,
+    ) -> Result<Vec<ApiTokenEvent>, ApiTokenRejection> {
         match command {
             ApiTokenCommand::Issue {
                 actor,

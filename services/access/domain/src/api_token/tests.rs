@@ -2,7 +2,9 @@ use super::*;
 use chrono::TimeZone;
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).single().expect("a valid instant")
+    Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0)
+        .single()
+        .expect("a valid instant")
 }
 
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
@@ -19,10 +21,12 @@ fn issue_by(actor: Actor, holder: Actor) -> ApiTokenCommand {
 }
 
 fn given(commands: &[ApiTokenCommand]) -> ApiTokenState {
-    commands.iter().fold(ApiTokenState::default(), |state, command| {
-        let events = ApiToken::decide(&state, command).expect("accepted");
-        events.iter().fold(state, ApiToken::evolve)
-    })
+    commands
+        .iter()
+        .fold(ApiTokenState::default(), |state, command| {
+            let events = ApiToken::decide(&state, command).expect("accepted");
+            events.iter().fold(state, ApiToken::evolve)
+        })
 }
 
 fn revoke_by(actor: Actor) -> ApiTokenCommand {
@@ -46,7 +50,10 @@ fn support_issues_a_token_for_a_customer_accepted_until_it_expires() {
 
 #[test]
 fn the_hosts_operator_issues_the_first_support_token() {
-    let state = given(&[issue_by(Actor::system("host-operator"), Actor::support("jdoe"))]);
+    let state = given(&[issue_by(
+        Actor::system("host-operator"),
+        Actor::support("jdoe"),
+    )]);
     assert!(state.accepts(now()).is_ok());
 }
 
@@ -59,7 +66,10 @@ fn a_customer_issues_tokens_for_itself_only() {
             &ApiTokenState::default(),
             &issue_by(Actor::customer("c-42"), holder),
         );
-        assert!(matches!(refused, Err(ApiTokenRejection::Forbidden(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(ApiTokenRejection::Forbidden(_))),
+            "{refused:?}"
+        );
     }
 }
 
@@ -76,7 +86,10 @@ fn a_token_for_a_service_or_a_malformed_holder_is_invalid() {
             &ApiTokenState::default(),
             &issue_by(Actor::support("jdoe"), holder.clone()),
         );
-        assert!(matches!(refused, Err(ApiTokenRejection::Invalid(_))), "{holder}: {refused:?}");
+        assert!(
+            matches!(refused, Err(ApiTokenRejection::Invalid(_))),
+            "{holder}: {refused:?}"
+        );
     }
 }
 
@@ -84,7 +97,9 @@ fn a_token_for_a_service_or_a_malformed_holder_is_invalid() {
 fn a_token_expires_in_the_future_within_a_year_and_a_day_and_says_what_it_is_for() {
     let base = issue_by(Actor::support("jdoe"), Actor::customer("c-42"));
     let with = |label: &str, expires_at: DateTime<Utc>, hash: &str| match &base {
-        ApiTokenCommand::Issue { actor, holder, now, .. } => ApiTokenCommand::Issue {
+        ApiTokenCommand::Issue {
+            actor, holder, now, ..
+        } => ApiTokenCommand::Issue {
             actor: actor.clone(),
             holder: holder.clone(),
             label: label.into(),
@@ -99,19 +114,32 @@ fn a_token_expires_in_the_future_within_a_year_and_a_day_and_says_what_it_is_for
         with("x", now(), HASH),
         with("x", now() + Duration::days(MAX_LIFETIME_DAYS + 1), HASH),
         with("x", now() + Duration::days(1), "plain text"),
-        with(&"x".repeat(MAX_LABEL_CHARS + 1), now() + Duration::days(1), HASH),
+        with(
+            &"x".repeat(MAX_LABEL_CHARS + 1),
+            now() + Duration::days(1),
+            HASH,
+        ),
     ] {
         let refused = ApiToken::decide(&ApiTokenState::default(), &command);
-        assert!(matches!(refused, Err(ApiTokenRejection::Invalid(_))), "{command:?}");
+        assert!(
+            matches!(refused, Err(ApiTokenRejection::Invalid(_))),
+            "{command:?}"
+        );
     }
 }
 
 #[test]
 fn issuing_again_is_a_retry_and_another_token_under_the_same_id_a_conflict() {
     let state = given(&[issue_by(Actor::support("jdoe"), Actor::customer("c-42"))]);
-    let again = ApiToken::decide(&state, &issue_by(Actor::support("jdoe"), Actor::customer("c-42")));
+    let again = ApiToken::decide(
+        &state,
+        &issue_by(Actor::support("jdoe"), Actor::customer("c-42")),
+    );
     assert_eq!(again, Ok(vec![]));
-    let other = ApiToken::decide(&state, &issue_by(Actor::support("jdoe"), Actor::customer("c-77")));
+    let other = ApiToken::decide(
+        &state,
+        &issue_by(Actor::support("jdoe"), Actor::customer("c-77")),
+    );
     assert!(matches!(other, Err(ApiTokenRejection::Conflict(_))));
 }
 
@@ -122,13 +150,20 @@ fn a_revoked_token_is_refused_for_good_and_revoking_again_changes_nothing() {
         revoke_by(Actor::customer("c-42")),
     ]);
     assert_eq!(state.accepts(now()), Err(TokenRefused::Revoked));
-    assert_eq!(ApiToken::decide(&state, &revoke_by(Actor::support("jdoe"))), Ok(vec![]));
+    assert_eq!(
+        ApiToken::decide(&state, &revoke_by(Actor::support("jdoe"))),
+        Ok(vec![])
+    );
 }
 
 #[test]
 fn only_support_the_operator_or_the_holding_customer_revokes() {
     let state = given(&[issue_by(Actor::support("jdoe"), Actor::customer("c-42"))]);
-    for actor in [Actor::support("amy"), Actor::system("host-operator"), Actor::customer("c-42")] {
+    for actor in [
+        Actor::support("amy"),
+        Actor::system("host-operator"),
+        Actor::customer("c-42"),
+    ] {
         assert!(ApiToken::decide(&state, &revoke_by(actor)).is_ok());
     }
     assert_eq!(
@@ -145,14 +180,23 @@ fn only_support_the_operator_or_the_holding_customer_revokes() {
 #[test]
 fn an_unknown_token_is_not_found_and_a_revocation_needs_a_reason() {
     assert_eq!(
-        ApiToken::decide(&ApiTokenState::default(), &revoke_by(Actor::support("jdoe"))),
+        ApiToken::decide(
+            &ApiTokenState::default(),
+            &revoke_by(Actor::support("jdoe"))
+        ),
         Err(ApiTokenRejection::NotFound)
     );
-    assert_eq!(ApiTokenState::default().accepts(now()), Err(TokenRefused::Unknown));
+    assert_eq!(
+        ApiTokenState::default().accepts(now()),
+        Err(TokenRefused::Unknown)
+    );
     let state = given(&[issue_by(Actor::support("jdoe"), Actor::customer("c-42"))]);
     let blank = ApiTokenCommand::Revoke {
         actor: Actor::support("jdoe"),
         reason: " ".into(),
     };
-    assert!(matches!(ApiToken::decide(&state, &blank), Err(ApiTokenRejection::Invalid(_))));
+    assert!(matches!(
+        ApiToken::decide(&state, &blank),
+        Err(ApiTokenRejection::Invalid(_))
+    ));
 }

@@ -71,7 +71,7 @@ pub use codec::{CodecError, decode, decode_all, encode, encode_all, encode_prett
 pub use envelope::{Actor, ActorRole, Envelope};
 pub use values::{
     DatabaseEngine, DatabaseVersion, LanguageVersion, Money, ServerStorage, TOKEN_PATTERN,
-    is_blank, validate_addresses, validate_token,
+    is_blank, redact_url, validate_addresses, validate_token,
 };
 
 pub use account_traffic::*;

@@ -57,6 +57,57 @@ pub struct ServerStorage {
     pub mysql_url: Option<String>,
 }
 
+impl ServerStorage {
+    /// The same places with the database URLs' passwords masked (`***`): what an
+    /// API answer, a read model or a log line may show.
+    pub fn redacted(&self) -> ServerStorage {
+        ServerStorage {
+            files_root: self.files_root.clone(),
+            mail_root: self.mail_root.clone(),
+            postgres_url: self.postgres_url.as_deref().map(redact_url),
+            mysql_url: self.mysql_url.as_deref().map(redact_url),
+        }
+    }
+}
+
+/// `url` with the password of its user info, if any, masked as `***`
+/// (`postgres://ferry:s3cret@db:5432/x` → `postgres://ferry:***@db:5432/x`), and
+/// so the value of a `password` query parameter.
+pub fn redact_url(url: &str) -> String {
+    let masked = redact_user_info(url);
+    match masked.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if name.eq_ignore_ascii_case("password") => {
+                        format!("{name}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => masked,
+    }
+}
+
+fn redact_user_info(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    match authority[..at].split_once(':') {
+        Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 /// A database engine offered to accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -172,5 +223,37 @@ mod tests {
         assert!(validate_addresses(&[], &[]).is_err_and(|e| e.contains("at least one")));
         assert!(validate_addresses(&v4("300.1.1.1"), &[]).is_err_and(|e| e.contains("ipv4")));
         assert!(validate_addresses(&[], &v4("nope")).is_err_and(|e| e.contains("ipv6")));
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_masked_and_nothing_else_changes() {
+        for (url, shown) in [
+            (
+                "postgres://ferry:s3cret@db:5432/x?prefix=a_",
+                "postgres://ferry:***@db:5432/x?prefix=a_",
+            ),
+            (
+                "mysql://root:p%40ss@127.0.0.1:13306",
+                "mysql://root:***@127.0.0.1:13306",
+            ),
+            ("mysql://root:a@b@host", "mysql://root:***@host"),
+            ("postgres://ferry@db:5432/x", "postgres://ferry@db:5432/x"),
+            (
+                "mysql://root@127.0.0.1:13306",
+                "mysql://root@127.0.0.1:13306",
+            ),
+            (
+                "postgres://db/x?password=no@where&sslmode=require",
+                "postgres://db/x?password=***&sslmode=require",
+            ),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 }

@@ -101,7 +101,7 @@ impl Runtime {
         )
         .await?;
         let parked = ParkedReactions::open(pool.clone()).await?;
-        tracing::info!(service, nats = %args.log.nats_url, stream = %args.log.stream, "connected");
+        tracing::info!(service, nats = %ferry_events::redact_url(&args.log.nats_url), stream = %args.log.stream, "connected");
         Ok(Self {
             args,
             log,

@@ -7,6 +7,8 @@
 //! [`Authenticated`] actor in the request's extensions, where [`RequestActor`]
 //! (and nothing else) reads it: no header a client sets names the actor. The gate
 //! also
+//! - refuses (401) any request without a valid token but to `/health` and `/ready`,
+//!   before any route reads its path or body;
 //! - leaves `/health` open, and serves `/metrics` and `/openapi.json` to support or to
 //!   the holder of the metrics token only; `/ready` says ready or not to anyone and
 //!   its details ([`SeesDetails`]) to those two only;
@@ -231,6 +233,14 @@ pub async fn gate(State(gate): State<Gate>, mut request: Request, next: Next) ->
                     .into_response();
             }
         },
+    }
+    // Everything but `/health` and `/ready` is for someone: refused here, before any
+    // route reads its path or body.
+    if actor.is_none() && !sees_details && path != "/ready" {
+        return unauthenticated(
+            "say who you are: send `Authorization: Bearer <token>` (`ferry token create` issues one)",
+        )
+        .into_response();
     }
     if operational(&path) && !sees_details {
         return match actor {

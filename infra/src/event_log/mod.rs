@@ -119,7 +119,7 @@ impl EventLog {
             .connect(nats_url)
             .await
             .map_err(|e| SetupError::Connect {
-                url: nats_url.to_owned(),
+                url: ferry_events::redact_url(nats_url),
                 reason: e.to_string(),
             })?;
         Self::with_client(client, settings).await

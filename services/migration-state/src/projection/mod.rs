@@ -46,6 +46,7 @@ pub const AGGREGATE_TYPES: &[AggregateType] = &[
 const SCHEMA: &str = "
 -- views fold server, target_infrastructure, migration, optional_migration,
 -- transit_server, transit_queue, transfer, dns_zone, account_traffic, ip_route events
+-- (database URLs kept with their passwords masked)
 CREATE TABLE servers (
     server_id text PRIMARY KEY,
     customer_id text NOT NULL,

@@ -143,7 +143,8 @@ impl ServerView {
             customer_id: event.customer_id.clone(),
             contact_email: event.contact_email.clone(),
             locale: event.locale.clone(),
-            storage: event.storage.clone(),
+            // Answers and read models show no password: masked before it is kept.
+            storage: event.storage.redacted(),
             registered_at: at.occurred_at,
             accounts: Vec::new(),
             migration: None,
@@ -189,7 +190,7 @@ impl ServerView {
                 self.customer_id = e.customer_id.clone();
                 self.contact_email = e.contact_email.clone();
                 self.locale = e.locale.clone();
-                self.storage = e.storage.clone();
+                self.storage = e.storage.redacted();
             }
             ServerEvent::AccountAdded(e) => self.describe(&e.account, at),
             ServerEvent::AccountChanged(e) => self.describe(&e.account, at),

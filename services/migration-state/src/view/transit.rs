@@ -103,7 +103,8 @@ impl TransitServerView {
             infrastructure_version: event.infrastructure_version.clone(),
             ipv4: event.ipv4.clone(),
             ipv6: event.ipv6.clone(),
-            storage: event.storage.clone(),
+            // Answers and read models show no password: masked before it is kept.
+            storage: event.storage.redacted(),
             state: TransitState::Free,
             since: at.occurred_at,
             migration_id: None,

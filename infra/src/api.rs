@@ -10,6 +10,7 @@
 //! This module emits and consumes no event.
 
 use crate::command::{HandleError, Refusal, RefusalKind};
+use crate::event_log::AppendError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -29,7 +30,9 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable code: `invalid`, `unauthenticated`, `forbidden`, `not_found`,
-    /// `conflict`, `contention` or `unavailable`.
+    /// `conflict`, `contention`, `too_large` (413: the body is over the limit; 422:
+    /// the events it would record do not fit in one message of the log) or
+    /// `unavailable`.
     pub error: String,
     /// What went wrong and, where it helps, what to do, for a human.
     pub reason: String,
@@ -84,6 +87,11 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "conflict", reason)
     }
 
+    /// 413: the request's body is larger than ferry reads (`FERRY_MAX_BODY_BYTES`).
+    pub fn too_large(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", reason)
+    }
+
     /// 503: a dependency (NATS, PostgreSQL) did not answer; nothing changed.
     pub fn unavailable(reason: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
@@ -129,6 +137,13 @@ impl<R: Refusal> From<HandleError<R>> for ApiError {
             }
             HandleError::InvalidAggregate(e) => Self::invalid(e.to_string()),
             HandleError::Read(e) => Self::unavailable(e.to_string()),
+            // The command's events would not fit in one message of the log: the
+            // request asked too much (a body near the limit), not an outage.
+            HandleError::Append(e @ AppendError::TooLarge { .. }) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too_large",
+                format!("{e}: nothing was recorded; send less in one request"),
+            ),
             HandleError::Append(e) => Self::unavailable(e.to_string()),
         }
     }
@@ -263,6 +278,13 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
             Ok(axum::Json(value)) => value,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::too_large(format!(
+                    "the body is larger than ferry reads in one request ({}; \
+                     FERRY_MAX_BODY_BYTES): nothing was recorded",
+                    rejection.body_text()
+                )));
+            }
             Err(rejection) => return Err(ApiError::invalid(rejection.body_text())),
         };
         if let Some(at) = nul_at(&value, String::new()) {

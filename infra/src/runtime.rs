@@ -162,6 +162,11 @@ impl Runtime {
         );
     }
 
+    /// The directories servers' storage roots may lie in (`FERRY_STORAGE_ROOTS`).
+    pub fn storage_roots(&self) -> crate::config::AllowedRoots {
+        self.args.input.storage_roots.clone()
+    }
+
     /// Serves the health, readiness and metrics routes plus `routes` until shutdown, then
     /// drains the tasks within the grace period.
     pub async fn serve(self, routes: axum::Router) -> Result<(), RuntimeError> {
@@ -190,7 +195,11 @@ impl Runtime {
             parked: self.parked.clone(),
             attention: self.attention.clone(),
         };
-        let app = crate::http::router(health).merge(routes);
+        // A body over the limit is refused before it is read whole: 413, as JSON
+        // ([`crate::api::ApiJson`]), not an outage when its event would not fit.
+        let app = crate::http::router(health).merge(routes).layer(
+            axum::extract::DefaultBodyLimit::max(self.args.input.max_body()),
+        );
         tracing::info!(%addr, "serving health, readiness and metrics");
         let shutdown = self.shutdown.clone();
         let served = axum::serve(listener, app)

@@ -23,7 +23,11 @@ pub struct AccountSpec {
     /// The account id, e.g. `acc-1207`; unique across servers.
     #[cfg_attr(
         feature = "openapi",
-        schema(pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$", min_length = 1, max_length = 128)
+        schema(
+            pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$",
+            min_length = 1,
+            max_length = 128
+        )
     )]
     pub account_id: String,
     /// The account name, also the name of its directories under the server's

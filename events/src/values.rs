@@ -68,14 +68,20 @@ pub struct ServerStorage {
     /// `connect_timeout`; see [`crate::input::parse_database_url`]).
     #[cfg_attr(
         feature = "openapi",
-        schema(pattern = "^postgres(ql)?://[^\\s`$;|<>(){}'\"\\\\!*#^]+$", max_length = 1024)
+        schema(
+            pattern = "^postgres(ql)?://[^\\s`$;|<>(){}'\"\\\\!*#^]+$",
+            max_length = 1024
+        )
     )]
     pub postgres_url: Option<String>,
     /// Connection URL of the server's MySQL/MariaDB instance, if it runs one, e.g.
     /// `mysql://ferry@db-0042:3306` (parameter: `prefix`).
     #[cfg_attr(
         feature = "openapi",
-        schema(pattern = "^(mysql|mariadb)://[^\\s`$;|<>(){}'\"\\\\!*#^]+$", max_length = 1024)
+        schema(
+            pattern = "^(mysql|mariadb)://[^\\s`$;|<>(){}'\"\\\\!*#^]+$",
+            max_length = 1024
+        )
     )]
     pub mysql_url: Option<String>,
 }

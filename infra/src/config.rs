@@ -241,7 +241,10 @@ mod tests {
     fn storage_roots_are_checked_at_start() {
         let cli = Cli::try_parse_from(["ferry", "--storage-roots", "/data:/srv/hosting"])
             .expect("parsed");
-        assert_eq!(cli.runtime.input.storage_roots.0, vec!["/data", "/srv/hosting"]);
+        assert_eq!(
+            cli.runtime.input.storage_roots.0,
+            vec!["/data", "/srv/hosting"]
+        );
         for bad in ["/", "/etc", "data", "/srv/../etc"] {
             let error = Cli::try_parse_from(["ferry", "--storage-roots", bad])
                 .expect_err(bad)

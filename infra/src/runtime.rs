@@ -197,9 +197,12 @@ impl Runtime {
         };
         // A body over the limit is refused before it is read whole: 413, as JSON
         // ([`crate::api::ApiJson`]), not an outage when its event would not fit.
-        let app = crate::http::router(health).merge(routes).layer(
-            axum::extract::DefaultBodyLimit::max(self.args.input.max_body()),
-        );
+        let app =
+            crate::http::router(health)
+                .merge(routes)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    self.args.input.max_body(),
+                ));
         tracing::info!(%addr, "serving health, readiness and metrics");
         let shutdown = self.shutdown.clone();
         let served = axum::serve(listener, app)

@@ -178,7 +178,12 @@ impl Modify for BodyLimits {
                 .build()
         };
         for item in openapi.paths.paths.values_mut() {
-            let operations = [&mut item.put, &mut item.post, &mut item.patch, &mut item.delete];
+            let operations = [
+                &mut item.put,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ];
             for operation in operations.into_iter().flatten() {
                 if operation.request_body.is_none() {
                     continue;

@@ -248,8 +248,14 @@ fn message_size(headers: &HeaderMap, message_id: &str, body: &[u8]) -> usize {
                 .map(move |value| name.to_string().len() + 2 + value.as_str().len() + LINE_END)
         })
         .sum::<usize>();
-    let at_publish = NATS_MSG_ID.len() + 2 + message_id.len() + LINE_END
-        + "Nats-Expected-Last-Subject-Sequence".len() + 2 + u64::MAX.to_string().len() + LINE_END;
+    let at_publish = NATS_MSG_ID.len()
+        + 2
+        + message_id.len()
+        + LINE_END
+        + "Nats-Expected-Last-Subject-Sequence".len()
+        + 2
+        + u64::MAX.to_string().len()
+        + LINE_END;
     preamble + set + at_publish + LINE_END + body.len()
 }
 

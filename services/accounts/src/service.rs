@@ -131,7 +131,9 @@ impl Accounts {
         if actor.role != ferry_events::ActorRole::Customer
             && let Err(reason) = self.storage_roots.check_storage(&server.storage)
         {
-            return Err(HandleError::<ServerRefusal>::Rejected(ServerRefusal::Invalid(reason)).into());
+            return Err(
+                HandleError::<ServerRefusal>::Rejected(ServerRefusal::Invalid(reason)).into(),
+            );
         }
         let command = Command {
             id,
@@ -383,10 +385,9 @@ impl Accounts {
         let transfer_id = Uuid::new_v5(&id, b"transfer");
         let server = || self.server(&migration.server_id);
         let database_bytes = |server: &ServerState, account_id: &str| {
-            server
-                .accounts
-                .get(account_id)
-                .map_or(0, |a| a.databases.iter().map(|d| d.size_bytes).sum::<u64>())
+            server.accounts.get(account_id).map_or(0, |a| {
+                ferry_events::input::total_bytes(a.databases.iter().map(|d| d.size_bytes))
+            })
         };
         let action = match request {
             MigrationRequest::CheckCompatibility => Action::CheckCompatibility {

@@ -483,7 +483,7 @@ fn schedule(state: &TransferState, scheduled: &TransferScheduled) -> Decision {
 /// checked as a registration is ([`ferry_events::input`]): a transfer scheduled from
 /// facts recorded before those checks existed (a root of `/etc`, an account named
 /// `-rf`) is refused here, with the reason, rather than run.
-fn safe_to_touch(scheduled: &TransferScheduled) -> Result<(), String> {
+pub fn safe_to_touch(scheduled: &TransferScheduled) -> Result<(), String> {
     use ferry_events::DatabaseEngine;
     use ferry_events::input::{
         check_account_name, check_database_name, check_storage_root, parse_database_url,

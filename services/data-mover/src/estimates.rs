@@ -289,7 +289,7 @@ fn sample_of(scheduled: &TransferScheduled, done: &TransferCompleted) -> Option<
         return None;
     }
     let account = scheduled.accounts.first()?;
-    let (mut dumped, mut replicated) = (0, 0);
+    let (mut dumped, mut replicated) = (0_u64, 0_u64);
     for database in &account.databases {
         let method = done
             .database_methods

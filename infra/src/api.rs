@@ -139,7 +139,9 @@ impl<R: Refusal> From<HandleError<R>> for ApiError {
             HandleError::Read(e) => Self::unavailable(e.to_string()),
             // The command's events would not fit in one message of the log: the
             // request asked too much (a body near the limit), not an outage.
-            HandleError::Append(e @ AppendError::TooLarge { .. }) => Self::new(
+            HandleError::Append(
+                e @ (AppendError::TooLarge { .. } | AppendError::TooManyEvents { .. }),
+            ) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "too_large",
                 format!("{e}: nothing was recorded; send less in one request"),
@@ -287,22 +289,29 @@ where
             }
             Err(rejection) => return Err(ApiError::invalid(rejection.body_text())),
         };
-        if let Some(at) = nul_at(&value, String::new()) {
-            return Err(ApiError::invalid(format!(
-                "{at}: a NUL character (\\u0000) is not accepted in any text"
-            )));
-        }
-        // Read as `T` from the value already parsed, naming the field as axum does.
-        serde_path_to_error::deserialize(value)
-            .map(ApiJson)
-            .map_err(|e| {
-                ApiError::invalid(format!(
-                    "Failed to deserialize the JSON body into the target type: {}: {}",
-                    e.path(),
-                    e.inner()
-                ))
-            })
+        body_from_value(value).map(ApiJson)
     }
+}
+
+/// A request body, parsed as JSON, read as `T` as [`ApiJson`] reads it: a NUL
+/// character anywhere is refused, and a field that does not fit is named. Pure, so
+/// that the fuzz harness (`services/ferry/benches/fuzz.rs`) runs what the API runs.
+pub fn body_from_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
+    if let Some(at) = nul_at(&value, String::new()) {
+        return Err(ApiError::invalid(format!(
+            "{at}: a NUL character (\\u0000) is not accepted in any text"
+        )));
+    }
+    // Read as `T` from the value already parsed, naming the field as axum does.
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        ApiError::invalid(format!(
+            "Failed to deserialize the JSON body into the target type: {}: {}",
+            e.path(),
+            e.inner()
+        ))
+    })
 }
 
 /// Where the first string (or key) holding a NUL character is, e.g. `accounts[0].name`.

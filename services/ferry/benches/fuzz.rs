@@ -147,7 +147,7 @@ fn hostile_values() -> Vec<Value> {
         Value::Bool(true),
         serde_json::json!([]),
         serde_json::json!({}),
-        serde_json::json!([[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
+        (0..40).fold(Value::from(1), |inner, _| Value::Array(vec![inner])),
         serde_json::json!({"unknown": 1}),
     ]
 }

@@ -405,6 +405,59 @@ mod tests {
         );
     }
 
+    /// A refusal no decider gives: the tests here only need the type.
+    #[derive(Debug, thiserror::Error)]
+    #[error("never")]
+    struct NoRefusal;
+
+    impl Refusal for NoRefusal {
+        fn kind(&self) -> RefusalKind {
+            RefusalKind::Invalid
+        }
+    }
+
+    #[test]
+    fn events_too_large_for_the_log_are_the_clients_422_not_an_outage() {
+        let aggregate = crate::event_log::AggregateRef {
+            kind: ferry_events::AggregateType::Server,
+            id: "srv-0042".into(),
+        };
+        let too_large: HandleError<NoRefusal> = HandleError::Append(AppendError::TooLarge {
+            aggregate: aggregate.clone(),
+            bytes: 1_300_000,
+            max: 1_048_576,
+        });
+        let error = ApiError::from(too_large);
+        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error.body.error, "too_large");
+        assert!(
+            error.body.reason.contains("1300000 bytes"),
+            "{}",
+            error.body.reason
+        );
+        assert!(
+            error.body.reason.contains("at most 1048576"),
+            "{}",
+            error.body.reason
+        );
+        let too_many: HandleError<NoRefusal> = HandleError::Append(AppendError::TooManyEvents {
+            aggregate: aggregate.clone(),
+            count: 1001,
+            max: 1000,
+        });
+        assert_eq!(
+            ApiError::from(too_many).status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let down: HandleError<NoRefusal> =
+            HandleError::Append(AppendError::Unavailable("timed out".into()));
+        assert_eq!(ApiError::from(down).status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            ApiError::too_large("x").status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+
     #[test]
     fn actors_parse_and_print_back() {
         for text in ["customer:c-42", "support:alice", "system:billing"] {

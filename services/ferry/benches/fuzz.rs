@@ -195,15 +195,22 @@ impl Outcome {
         match result {
             Ok(_) => Outcome(format!("{stage}:ok")),
             Err(e) => {
-                // The reason's start, digits and quoted values left out: what kind
-                // of refusal, not which value.
-                let text: String = e
-                    .to_string()
-                    .chars()
-                    .filter(|c| !c.is_ascii_digit())
-                    .take(48)
-                    .collect();
-                let kind = text.split('"').step_by(2).collect::<Vec<_>>().join("");
+                // The reason's start, without digits and quoted values: what kind of
+                // refusal, not which value.
+                let mut kind = String::new();
+                let mut quote = None;
+                for c in e.to_string().chars() {
+                    match (quote, c) {
+                        (Some(q), c) if c == q => quote = None,
+                        (Some(_), _) => {}
+                        (None, '"' | '\'' | '`') => quote = Some(c),
+                        (None, c) if c.is_ascii_digit() => {}
+                        (None, c) => kind.push(c),
+                    }
+                    if kind.len() >= 40 {
+                        break;
+                    }
+                }
                 Outcome(format!("{stage}:{kind}"))
             }
         }
@@ -642,6 +649,8 @@ fn replace_node(value: &mut Value, target: usize, seen: &mut usize, with: Value)
 #[derive(Debug, Default, Clone)]
 struct Tally {
     execs: u64,
+    /// Inputs that went through every check (parsed, and accepted by the decider).
+    accepted: u64,
     panics: u64,
     outcomes: usize,
     corpus: usize,
@@ -668,6 +677,9 @@ fn fuzz(target: &Target, execs: u64, seed: u64, findings: &Path) -> Tally {
         tally.execs += 1;
         match outcome {
             Ok(outcome) => {
+                if outcome.0.ends_with(":ok") {
+                    tally.accepted += 1;
+                }
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
                 outcome.hash(&mut hasher);
                 if seen.insert(hasher.finish()) && corpus.len() < MAX_CORPUS {
@@ -762,12 +774,13 @@ fn main() {
         });
         let execs: u64 = tallies.iter().map(|t| t.execs).sum();
         let panics: u64 = tallies.iter().map(|t| t.panics).sum();
+        let accepted: u64 = tallies.iter().map(|t| t.accepted).sum();
         let wall = tallies.iter().map(|t| t.elapsed).max().unwrap_or_default();
         let outcomes = tallies.iter().map(|t| t.outcomes).max().unwrap_or(0);
         let corpus = tallies.iter().map(|t| t.corpus).max().unwrap_or(0);
         println!(
             "fuzz: {:<7} {execs:>10} executions, {panics} panics, {:>6.1} s, {:>9.0} execs/s, \
-             {} seeds, {outcomes} distinct outcomes, corpus {corpus}",
+             {accepted} accepted whole, {} seeds, {outcomes} distinct outcomes, corpus {corpus}",
             target.name,
             wall.as_secs_f64(),
             execs as f64 / wall.as_secs_f64().max(1e-9),

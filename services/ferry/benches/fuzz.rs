@@ -557,7 +557,7 @@ fn mutate(rng: &mut Rng, input: &[u8], other: &[u8], values: &[Value]) -> Vec<u8
                 out.truncate(cut);
                 out.extend_from_slice(&other[from..]);
             }
-            6 | 7 | 8 => {
+            6..=8 => {
                 if let Some(changed) = mutate_json(rng, &out, values) {
                     out = changed;
                 }

@@ -312,7 +312,8 @@ fn an_add_with_hostile_storage_is_refused_with_the_reason() {
         }
         action
     };
-    let cases: Vec<(Box<dyn Fn(&mut ServerStorage)>, &str)> = vec![
+    type Spoil = Box<dyn Fn(&mut ServerStorage)>;
+    let cases: Vec<(Spoil, &str)> = vec![
         (
             Box::new(|s| s.mail_root = "/etc".into()),
             "storage.mail_root: \"/etc\" is a system directory",

@@ -7,6 +7,8 @@
 //!   ([`validate_aggregate_id`]: one NATS subject token);
 //! - the complete catalogue of events, one module per aggregate, gathered in
 //!   [`Event`] and listed in [`Event::TYPES`];
+//! - the checks of inventory values that reach file systems, tools and database
+//!   servers ([`input`]: storage roots, names, database URLs, sizes);
 //! - the wire form ([`encode`], [`decode`]; [`encode_pretty`] for humans) and the
 //!   [`upcast`] registry that keeps every schema version ever written readable.
 //!
@@ -43,6 +45,7 @@ pub mod aggregate;
 pub mod catalogue;
 pub mod codec;
 pub mod envelope;
+pub mod input;
 pub mod upcast;
 pub mod values;
 pub mod whole_number;

@@ -23,24 +23,28 @@ pub struct AccountSpec {
     /// The account id, e.g. `acc-1207`; unique across servers.
     #[cfg_attr(
         feature = "openapi",
-        schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1, max_length = 128)
-    )]
-    pub account_id: String,
-    /// The account name, also the name of its directories under the server's
-    /// files and mail roots, e.g. `bakery`: letters, digits, `-`, `_`, `.`, not `.` or `..`.
-    #[cfg_attr(
-        feature = "openapi",
         schema(
-            pattern = "^([A-Za-z0-9_-][A-Za-z0-9_.-]*|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]*|\\.\\.[A-Za-z0-9_.-]+)$",
+            pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]*$",
+            min_length = 1,
             max_length = 128
         )
     )]
+    pub account_id: String,
+    /// The account name, also the name of its directories under the server's
+    /// files and mail roots, e.g. `bakery`: lowercase letters, digits, `_`, `.`, `-`,
+    /// starting with a letter or a digit, at most 63 ([`crate::input::NAME_PATTERN`]).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z0-9][a-z0-9_.-]{0,62}$", max_length = 63)
+    )]
     pub name: String,
-    /// Size of the account's files, in bytes.
+    /// Size of the account's files, in bytes (at most 1 PiB).
     #[serde(deserialize_with = "crate::whole_number::unsigned")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1_125_899_906_842_624_u64))]
     pub files_bytes: u64,
-    /// Size of the account's mailboxes, in bytes.
+    /// Size of the account's mailboxes, in bytes (at most 1 PiB).
     #[serde(deserialize_with = "crate::whole_number::unsigned")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1_125_899_906_842_624_u64))]
     pub mail_bytes: u64,
     /// The account's databases.
     pub databases: Vec<DatabaseSpec>,
@@ -56,15 +60,17 @@ pub struct AccountSpec {
 pub struct DatabaseSpec {
     /// The engine serving it.
     pub engine: DatabaseEngine,
-    /// The database name, unique on the server, e.g. `bakery_shop`: letters, digits,
-    /// `_` and `-`, at most 63 (PostgreSQL's limit).
+    /// The database name, unique on the server, e.g. `bakery_shop`: lowercase
+    /// letters, digits, `_` and `-`, not starting with `-`, at most 63 with the
+    /// server's prefix (PostgreSQL's limit; [`crate::input::DATABASE_NAME_PATTERN`]).
     #[cfg_attr(
         feature = "openapi",
-        schema(pattern = "^[A-Za-z0-9_-]+$", max_length = 63)
+        schema(pattern = "^[a-z0-9_][a-z0-9_-]{0,62}$", max_length = 63)
     )]
     pub name: String,
-    /// Size of the database, in bytes.
+    /// Size of the database, in bytes (at most 1 PiB).
     #[serde(deserialize_with = "crate::whole_number::unsigned")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1_125_899_906_842_624_u64))]
     pub size_bytes: u64,
     /// The engine version serving it, e.g. `"15"`.
     #[cfg_attr(

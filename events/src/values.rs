@@ -43,17 +43,46 @@ impl Money {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerStorage {
     /// Directory holding one sub-directory of files per account, e.g.
-    /// `/srv/ferry/srv-0042/files` (or `host:/path` for a remote server).
-    #[cfg_attr(feature = "openapi", schema(pattern = "\\S"))]
+    /// `/srv/ferry/srv-0042/files` (or `host:/path` for a remote server): absolute,
+    /// normalised, no system directory, inside the roots ferry is configured to
+    /// allow (`FERRY_STORAGE_ROOTS`); see [`crate::input::check_storage_root`].
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^([A-Za-z0-9_][A-Za-z0-9_.-]*@)?([A-Za-z0-9][A-Za-z0-9.-]*:)?(/[A-Za-z0-9._][A-Za-z0-9._-]*)+$",
+            max_length = 1024
+        )
+    )]
     pub files_root: String,
-    /// Directory holding one sub-directory of mailboxes per account.
-    #[cfg_attr(feature = "openapi", schema(pattern = "\\S"))]
+    /// Directory holding one sub-directory of mailboxes per account (same rules).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^([A-Za-z0-9_][A-Za-z0-9_.-]*@)?([A-Za-z0-9][A-Za-z0-9.-]*:)?(/[A-Za-z0-9._][A-Za-z0-9._-]*)+$",
+            max_length = 1024
+        )
+    )]
     pub mail_root: String,
     /// Connection URL of the server's PostgreSQL instance, if it runs one, e.g.
-    /// `postgres://ferry@db-0042:5432/postgres`.
+    /// `postgres://ferry@db-0042:5432/postgres` (parameters: `prefix`, `sslmode`,
+    /// `connect_timeout`; see [`crate::input::parse_database_url`]).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^postgres(ql)?://[^\\s`$;|<>(){}'\"\\\\!*#^]+$",
+            max_length = 1024
+        )
+    )]
     pub postgres_url: Option<String>,
     /// Connection URL of the server's MySQL/MariaDB instance, if it runs one, e.g.
-    /// `mysql://ferry@db-0042:3306`.
+    /// `mysql://ferry@db-0042:3306` (parameter: `prefix`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^(mysql|mariadb)://[^\\s`$;|<>(){}'\"\\\\!*#^]+$",
+            max_length = 1024
+        )
+    )]
     pub mysql_url: Option<String>,
 }
 

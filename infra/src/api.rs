@@ -10,6 +10,7 @@
 //! This module emits and consumes no event.
 
 use crate::command::{HandleError, Refusal, RefusalKind};
+use crate::event_log::AppendError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -28,7 +29,9 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable code: `invalid`, `unauthenticated`, `forbidden`, `not_found`,
-    /// `conflict`, `contention` or `unavailable`.
+    /// `conflict`, `contention`, `too_large` (413: the body is over the limit; 422:
+    /// the events it would record do not fit in one message of the log) or
+    /// `unavailable`.
     pub error: String,
     /// What went wrong and, where it helps, what to do, for a human.
     pub reason: String,
@@ -83,6 +86,11 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "conflict", reason)
     }
 
+    /// 413: the request's body is larger than ferry reads (`FERRY_MAX_BODY_BYTES`).
+    pub fn too_large(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", reason)
+    }
+
     /// 503: a dependency (NATS, PostgreSQL) did not answer; nothing changed.
     pub fn unavailable(reason: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", reason)
@@ -128,6 +136,15 @@ impl<R: Refusal> From<HandleError<R>> for ApiError {
             }
             HandleError::InvalidAggregate(e) => Self::invalid(e.to_string()),
             HandleError::Read(e) => Self::unavailable(e.to_string()),
+            // The command's events would not fit in one message of the log: the
+            // request asked too much (a body near the limit), not an outage.
+            HandleError::Append(
+                e @ (AppendError::TooLarge { .. } | AppendError::TooManyEvents { .. }),
+            ) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too_large",
+                format!("{e}: nothing was recorded; send less in one request"),
+            ),
             HandleError::Append(e) => Self::unavailable(e.to_string()),
         }
     }
@@ -253,24 +270,38 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
             Ok(axum::Json(value)) => value,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::too_large(format!(
+                    "the body is larger than ferry reads in one request ({}; \
+                     FERRY_MAX_BODY_BYTES): nothing was recorded",
+                    rejection.body_text()
+                )));
+            }
             Err(rejection) => return Err(ApiError::invalid(rejection.body_text())),
         };
-        if let Some(at) = nul_at(&value, String::new()) {
-            return Err(ApiError::invalid(format!(
-                "{at}: a NUL character (\\u0000) is not accepted in any text"
-            )));
-        }
-        // Read as `T` from the value already parsed, naming the field as axum does.
-        serde_path_to_error::deserialize(value)
-            .map(ApiJson)
-            .map_err(|e| {
-                ApiError::invalid(format!(
-                    "Failed to deserialize the JSON body into the target type: {}: {}",
-                    e.path(),
-                    e.inner()
-                ))
-            })
+        body_from_value(value).map(ApiJson)
     }
+}
+
+/// A request body, parsed as JSON, read as `T` as [`ApiJson`] reads it: a NUL
+/// character anywhere is refused, and a field that does not fit is named. Pure, so
+/// that the fuzz harness (`services/ferry/benches/fuzz.rs`) runs what the API runs.
+pub fn body_from_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
+    if let Some(at) = nul_at(&value, String::new()) {
+        return Err(ApiError::invalid(format!(
+            "{at}: a NUL character (\\u0000) is not accepted in any text"
+        )));
+    }
+    // Read as `T` from the value already parsed, naming the field as axum does.
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        ApiError::invalid(format!(
+            "Failed to deserialize the JSON body into the target type: {}: {}",
+            e.path(),
+            e.inner()
+        ))
+    })
 }
 
 /// Where the first string (or key) holding a NUL character is, e.g. `accounts[0].name`.
@@ -361,6 +392,59 @@ mod tests {
         assert_eq!(
             nul_at(&serde_json::json!({"name": "ok"}), String::new()),
             None
+        );
+    }
+
+    /// A refusal no decider gives: the tests here only need the type.
+    #[derive(Debug, thiserror::Error)]
+    #[error("never")]
+    struct NoRefusal;
+
+    impl Refusal for NoRefusal {
+        fn kind(&self) -> RefusalKind {
+            RefusalKind::Invalid
+        }
+    }
+
+    #[test]
+    fn events_too_large_for_the_log_are_the_clients_422_not_an_outage() {
+        let aggregate = crate::event_log::AggregateRef {
+            kind: ferry_events::AggregateType::Server,
+            id: "srv-0042".into(),
+        };
+        let too_large: HandleError<NoRefusal> = HandleError::Append(AppendError::TooLarge {
+            aggregate: aggregate.clone(),
+            bytes: 1_300_000,
+            max: 1_048_576,
+        });
+        let error = ApiError::from(too_large);
+        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error.body.error, "too_large");
+        assert!(
+            error.body.reason.contains("1300000 bytes"),
+            "{}",
+            error.body.reason
+        );
+        assert!(
+            error.body.reason.contains("at most 1048576"),
+            "{}",
+            error.body.reason
+        );
+        let too_many: HandleError<NoRefusal> = HandleError::Append(AppendError::TooManyEvents {
+            aggregate: aggregate.clone(),
+            count: 1001,
+            max: 1000,
+        });
+        assert_eq!(
+            ApiError::from(too_many).status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let down: HandleError<NoRefusal> =
+            HandleError::Append(AppendError::Unavailable("timed out".into()));
+        assert_eq!(ApiError::from(down).status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            ApiError::too_large("x").status,
+            StatusCode::PAYLOAD_TOO_LARGE
         );
     }
 

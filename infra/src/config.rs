@@ -101,6 +101,68 @@ pub struct ServerArgs {
     pub shutdown_grace_secs: u64,
 }
 
+/// What ferry takes from outside: the largest request body, and where storage roots
+/// may lie.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputArgs {
+    /// Largest request body the API reads, in bytes; a larger one is answered 413.
+    #[arg(long = "max-body-bytes", env = "FERRY_MAX_BODY_BYTES", default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1024..=67_108_864))]
+    pub max_body_bytes: u64,
+    /// Directories the servers' storage roots (`files_root`, `mail_root`) must lie
+    /// in, separated by `:`: absolute, never `/` nor a system directory. A server or
+    /// transit server with a root elsewhere is refused (422).
+    #[arg(long = "storage-roots", env = "FERRY_STORAGE_ROOTS", default_value = ferry_events::input::DEFAULT_ALLOWED_ROOTS, value_parser = parse_storage_roots)]
+    pub storage_roots: AllowedRoots,
+}
+
+impl InputArgs {
+    /// The largest body, as a byte count for the HTTP layer.
+    pub fn max_body(&self) -> usize {
+        usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX)
+    }
+}
+
+/// The directories storage roots may lie in ([`InputArgs::storage_roots`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedRoots(pub Vec<String>);
+
+impl Default for AllowedRoots {
+    fn default() -> Self {
+        parse_storage_roots(ferry_events::input::DEFAULT_ALLOWED_ROOTS)
+            .unwrap_or_else(|_| AllowedRoots(Vec::new()))
+    }
+}
+
+impl AllowedRoots {
+    /// Refuses a root outside every allowed directory, naming the field and the
+    /// directories allowed; the other checks of a root are the deciders'
+    /// ([`ferry_events::input::check_storage_root`]).
+    pub fn check(&self, field: &str, root: &str) -> Result<(), String> {
+        // A root the pure check refuses is the decider's to refuse, with its reason
+        // (`/etc` is a system directory, before being outside the allowed ones).
+        let malformed = ferry_events::input::check_storage_root(field, root).is_err();
+        if malformed || ferry_events::input::root_within(root, &self.0) {
+            return Ok(());
+        }
+        let shown: String = root.chars().take(80).collect();
+        Err(format!(
+            "{field}: {shown:?} is outside the directories ferry may use ({}; \
+             FERRY_STORAGE_ROOTS)",
+            self.0.join(", ")
+        ))
+    }
+
+    /// [`AllowedRoots::check`] of a server's files and mail roots.
+    pub fn check_storage(&self, storage: &ferry_events::ServerStorage) -> Result<(), String> {
+        self.check("storage.files_root", &storage.files_root)?;
+        self.check("storage.mail_root", &storage.mail_root)
+    }
+}
+
+fn parse_storage_roots(value: &str) -> Result<AllowedRoots, String> {
+    ferry_events::input::parse_allowed_roots(value).map(AllowedRoots)
+}
+
 /// Every setting of a service process.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RuntimeArgs {
@@ -116,6 +178,9 @@ pub struct RuntimeArgs {
     /// HTTP and shutdown.
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Limits of what comes from outside.
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 fn parse_subject_token(value: &str) -> Result<String, String> {
@@ -154,6 +219,38 @@ mod tests {
         assert_eq!(cli.runtime.log.stream, "FERRY_EVENTS");
         assert_eq!(cli.runtime.server.shutdown_grace_secs, 10);
         assert_eq!(cli.runtime.log.settings().duplicate_window.as_secs(), 120);
+        assert_eq!(cli.runtime.input.max_body_bytes, 1 << 20);
+        assert_eq!(cli.runtime.input.storage_roots, AllowedRoots::default());
+        assert!(
+            cli.runtime
+                .input
+                .storage_roots
+                .check("files_root", "/var/tmp/ferry-demo/srv-0042/files")
+                .is_ok()
+        );
+        let outside = cli
+            .runtime
+            .input
+            .storage_roots
+            .check("files_root", "/data/files")
+            .expect_err("outside");
+        assert!(outside.contains("FERRY_STORAGE_ROOTS"), "{outside}");
+    }
+
+    #[test]
+    fn storage_roots_are_checked_at_start() {
+        let cli = Cli::try_parse_from(["ferry", "--storage-roots", "/data:/srv/hosting"])
+            .expect("parsed");
+        assert_eq!(
+            cli.runtime.input.storage_roots.0,
+            vec!["/data", "/srv/hosting"]
+        );
+        for bad in ["/", "/etc", "data", "/srv/../etc"] {
+            let error = Cli::try_parse_from(["ferry", "--storage-roots", bad])
+                .expect_err(bad)
+                .to_string();
+            assert!(error.contains("--storage-roots"), "{error}");
+        }
     }
 
     #[test]

@@ -162,6 +162,11 @@ impl Runtime {
         );
     }
 
+    /// The directories servers' storage roots may lie in (`FERRY_STORAGE_ROOTS`).
+    pub fn storage_roots(&self) -> crate::config::AllowedRoots {
+        self.args.input.storage_roots.clone()
+    }
+
     /// Serves the health, readiness and metrics routes plus `routes`, every request
     /// through `gate` (authentication, see [`crate::api::auth`]), until shutdown, then
     /// drains the tasks within the grace period.
@@ -196,13 +201,18 @@ impl Runtime {
             parked: self.parked.clone(),
             attention: self.attention.clone(),
         };
-        let app =
-            crate::http::router(health)
-                .merge(routes)
-                .layer(axum::middleware::from_fn_with_state(
-                    gate,
-                    crate::api::auth::gate,
-                ));
+        // A body over the limit is refused before it is read whole: 413, as JSON
+        // ([`crate::api::ApiJson`]), not an outage when its event would not fit. The
+        // gate is the outer layer: nobody unauthenticated gets a body read.
+        let app = crate::http::router(health)
+            .merge(routes)
+            .layer(axum::extract::DefaultBodyLimit::max(
+                self.args.input.max_body(),
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                gate,
+                crate::api::auth::gate,
+            ));
         tracing::info!(%addr, "serving health, readiness and metrics");
         let shutdown = self.shutdown.clone();
         // The client's address, for the gate's count of failed authentications.

@@ -156,6 +156,58 @@ impl Modify for ActorAuthentication {
     }
 }
 
+/// Documents the limits of every operation that takes a body: 413 when the body is
+/// larger than ferry reads (`FERRY_MAX_BODY_BYTES`), and, for a command, 422 when the
+/// events it would record do not fit in one message of the event log; both with
+/// the JSON error body (`too_large`), nothing recorded. An operation that already
+/// documents `4XX` (or the status itself) keeps what it says.
+pub struct BodyLimits;
+
+impl Modify for BodyLimits {
+    fn modify(&self, openapi: &mut OpenApi) {
+        use utoipa::openapi::ResponseBuilder;
+        use utoipa::openapi::content::ContentBuilder;
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.put,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.request_body.is_none() {
+                    continue;
+                }
+                let responses = &mut operation.responses.responses;
+                if responses.contains_key("4XX") {
+                    continue;
+                }
+                responses.entry("413".to_owned()).or_insert_with(|| {
+                    RefOr::T(error(
+                        "The body is larger than ferry reads (FERRY_MAX_BODY_BYTES); nothing changed",
+                    ))
+                });
+                responses.entry("422".to_owned()).or_insert_with(|| {
+                    RefOr::T(error(
+                        "Impossible details, or events too large for one message of the event log; nothing changed",
+                    ))
+                });
+            }
+        }
+    }
+}
+
 /// Marks every object a request body can hold `additionalProperties: false`: ferry
 /// refuses a field it does not know (a misspelt field must not be dropped quietly),
 /// at any depth (`strict_json`), and the description says so. Responses may grow

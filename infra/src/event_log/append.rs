@@ -60,15 +60,19 @@ impl EventLog {
         } else {
             ferry_events::encode_all(events)?
         });
+        let headers = message_headers(events);
+        // The server's limit counts the headers too: checked here, before anything is
+        // sent, so a command too large is a typed refusal (422 at the API) and never a
+        // publish that fails as if the server were down.
         let max = self.client.server_info().max_payload;
-        if max > 0 && body.len() > max {
+        let bytes = message_size(&headers, &message_id(&subject, idempotency_key), &body);
+        if max > 0 && bytes > max {
             return Err(AppendError::TooLarge {
                 aggregate: aggregate.clone(),
-                bytes: body.len(),
+                bytes,
                 max,
             });
         }
-        let headers = message_headers(events);
 
         let mut attempt = 0;
         loop {
@@ -227,6 +231,32 @@ fn message_headers(events: &[Envelope]) -> HeaderMap {
     }
     super::trace_context::inject_current(&mut headers);
     headers
+}
+
+/// The size of a command's message as the server counts it against its largest
+/// payload: the body and the header block (`NATS/1.0`, each `name: value` line,
+/// with the message id and expected sequence set at publish; the sequence at its
+/// longest).
+fn message_size(headers: &HeaderMap, message_id: &str, body: &[u8]) -> usize {
+    const LINE_END: usize = 2;
+    let preamble = "NATS/1.0".len() + LINE_END;
+    let set = headers
+        .iter()
+        .flat_map(|(name, values)| {
+            values
+                .iter()
+                .map(move |value| name.to_string().len() + 2 + value.as_str().len() + LINE_END)
+        })
+        .sum::<usize>();
+    let at_publish = NATS_MSG_ID.len()
+        + 2
+        + message_id.len()
+        + LINE_END
+        + "Nats-Expected-Last-Subject-Sequence".len()
+        + 2
+        + u64::MAX.to_string().len()
+        + LINE_END;
+    preamble + set + at_publish + LINE_END + body.len()
 }
 
 /// The JetStream message id of a command's message. Ids are deduplicated across the

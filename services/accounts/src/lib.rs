@@ -55,7 +55,8 @@ impl AccountsArgs {
 /// Starts the accounts service's policy (view, reactor, timers) in `runtime` and
 /// returns its routes.
 pub fn service(runtime: &Runtime, args: &AccountsArgs) -> Result<OpenApiRouter, CalendarError> {
-    let accounts = service::Accounts::new(runtime.log.clone(), args.calendar()?);
+    let accounts = service::Accounts::new(runtime.log.clone(), args.calendar()?)
+        .with_storage_roots(runtime.storage_roots());
     runtime.spawn_policy::<domain::policy::AccountsPolicy, _>(reactions::AccountsExecutor::new(
         accounts.handler().clone(),
     ));

@@ -19,7 +19,8 @@ use ferry_events::{
     ServerRegistered,
 };
 use ferry_infra::api::ApiError;
-use ferry_infra::command::{Command, CommandHandler, Decider, Handled};
+use ferry_infra::command::{Command, CommandHandler, Decider, HandleError, Handled};
+use ferry_infra::config::AllowedRoots;
 use ferry_infra::event_log::EventLog;
 use uuid::Uuid;
 
@@ -33,6 +34,7 @@ const OPENING_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 pub struct Accounts {
     handler: CommandHandler,
     calendar: WorkingCalendar,
+    storage_roots: AllowedRoots,
 }
 
 /// What a customer or support asks of a migration, before the service adds what the
@@ -99,7 +101,15 @@ impl Accounts {
             // Generous: fleet imports and reactors may race on one aggregate.
             handler: CommandHandler::new(log, 20),
             calendar,
+            storage_roots: AllowedRoots::default(),
         }
+    }
+
+    /// The same service, taking servers whose storage roots lie in `roots` only
+    /// (`FERRY_STORAGE_ROOTS`; [`AllowedRoots::default`] otherwise).
+    pub fn with_storage_roots(mut self, roots: AllowedRoots) -> Self {
+        self.storage_roots = roots;
+        self
     }
 
     /// The command handler (and through it the log).
@@ -115,6 +125,16 @@ impl Accounts {
         server: ServerRegistered,
         accounts: Vec<AccountSpec>,
     ) -> Result<Handled<ServerState>, ApiError> {
+        // The roots' place is configuration, so checked here; the rest of the
+        // registration (and who may register) is the decider's. A customer is
+        // refused by the decider as such, not told where roots may lie.
+        if actor.role != ferry_events::ActorRole::Customer
+            && let Err(reason) = self.storage_roots.check_storage(&server.storage)
+        {
+            return Err(
+                HandleError::<ServerRefusal>::Rejected(ServerRefusal::Invalid(reason)).into(),
+            );
+        }
         let command = Command {
             id,
             aggregate_id: server.server_id.clone(),
@@ -365,10 +385,9 @@ impl Accounts {
         let transfer_id = Uuid::new_v5(&id, b"transfer");
         let server = || self.server(&migration.server_id);
         let database_bytes = |server: &ServerState, account_id: &str| {
-            server
-                .accounts
-                .get(account_id)
-                .map_or(0, |a| a.databases.iter().map(|d| d.size_bytes).sum::<u64>())
+            server.accounts.get(account_id).map_or(0, |a| {
+                ferry_events::input::total_bytes(a.databases.iter().map(|d| d.size_bytes))
+            })
         };
         let action = match request {
             MigrationRequest::CheckCompatibility => Action::CheckCompatibility {

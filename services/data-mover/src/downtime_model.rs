@@ -106,12 +106,12 @@ impl Rates {
         let (mut dumped, mut replicated) = (0u64, 0u64);
         for database in &account.databases {
             match method_of(database) {
-                DatabaseMethod::DumpRestore => dumped += database.size_bytes,
-                _ => replicated += database.size_bytes,
+                DatabaseMethod::DumpRestore => dumped = dumped.saturating_add(database.size_bytes),
+                _ => replicated = replicated.saturating_add(database.size_bytes),
             }
         }
         let x = Sample {
-            tree_bytes: account.files_bytes + account.mail_bytes,
+            tree_bytes: account.files_bytes.saturating_add(account.mail_bytes),
             dumped_bytes: dumped,
             replicated_bytes: replicated,
             downtime_ms: 0,

@@ -231,7 +231,7 @@ impl Estimates {
         AccountEstimate {
             account_id: account.account_id.clone(),
             name: account.name.clone(),
-            tree_bytes: account.files_bytes + account.mail_bytes,
+            tree_bytes: account.files_bytes.saturating_add(account.mail_bytes),
             databases,
             estimated_downtime_ms,
         }
@@ -289,7 +289,7 @@ fn sample_of(scheduled: &TransferScheduled, done: &TransferCompleted) -> Option<
         return None;
     }
     let account = scheduled.accounts.first()?;
-    let (mut dumped, mut replicated) = (0, 0);
+    let (mut dumped, mut replicated) = (0_u64, 0_u64);
     for database in &account.databases {
         let method = done
             .database_methods
@@ -297,12 +297,12 @@ fn sample_of(scheduled: &TransferScheduled, done: &TransferCompleted) -> Option<
             .find(|m| m.engine == database.engine && m.database.ends_with(&database.name))
             .map_or(DatabaseMethod::DumpRestore, |m| m.method);
         match method {
-            DatabaseMethod::DumpRestore => dumped += database.size_bytes,
-            _ => replicated += database.size_bytes,
+            DatabaseMethod::DumpRestore => dumped = dumped.saturating_add(database.size_bytes),
+            _ => replicated = replicated.saturating_add(database.size_bytes),
         }
     }
     Some(Sample {
-        tree_bytes: account.files_bytes + account.mail_bytes,
+        tree_bytes: account.files_bytes.saturating_add(account.mail_bytes),
         dumped_bytes: dumped,
         replicated_bytes: replicated,
         downtime_ms: done.downtime_ms?,

@@ -84,12 +84,17 @@ impl Fleet {
         let is_json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        let fleet = if is_json {
-            serde_json::from_str(&text).map_err(|e| unreadable(path, &e))?
+        Self::parse(&text, is_json).map_err(|e| unreadable(path, &e))
+    }
+
+    /// Parses a fleet file's text, JSON or YAML (what [`Fleet::read`] does once the
+    /// file is read; the fuzz harness feeds it directly).
+    pub fn parse(text: &str, is_json: bool) -> Result<Self, String> {
+        if is_json {
+            serde_json::from_str(text).map_err(|e| e.to_string())
         } else {
-            serde_yaml_ng::from_str(&text).map_err(|e| unreadable(path, &e))?
-        };
-        Ok(fleet)
+            serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::cli::UpArgs;
 use anyhow::Context;
-use ferry_infra::api::openapi::{ActorAuthentication, StrictRequestBodies};
+use ferry_infra::api::openapi::{ActorAuthentication, BodyLimits, StrictRequestBodies};
 use ferry_infra::projection::RunnerSettings;
 use ferry_infra::projection::log_index::LogIndex;
 use ferry_infra::runtime::Runtime;
@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 #[derive(OpenApi)]
 #[openapi(info(
     title = "ferry",
-    description = "Moves a web host's customer servers onto new infrastructure through a lent transit server. Every request but `/health` is authenticated by a bearer token (`Authorization: Bearer <token>`: one ferry issued, `ferry token create` or `POST /tokens`, or a JWT of the host's identity provider), which says who asks: a customer or support; commands take an optional `idempotency-key` (UUID). No text holds a NUL character (`\\u0000`): a body with one is refused (400).",
+    description = "Moves a web host's customer servers onto new infrastructure through a lent transit server. Every request but `/health` is authenticated by a bearer token (`Authorization: Bearer <token>`: one ferry issued, `ferry token create` or `POST /tokens`, or a JWT of the host's identity provider), which says who asks: a customer or support; commands take an optional `idempotency-key` (UUID). No text holds a NUL character (`\\u0000`): a body with one is refused (400). A body larger than `FERRY_MAX_BODY_BYTES` (1 MiB by default) is refused (413, `too_large`), and so is a command whose events would not fit in one message of the event log (422, `too_large`); nothing is recorded.",
 ))]
 struct ApiDoc;
 
@@ -135,6 +135,7 @@ async fn services(
     // After the merge: these conventions hold for every service's operations.
     ActorAuthentication.modify(&mut openapi);
     StrictRequestBodies.modify(&mut openapi);
+    BodyLimits.modify(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     let routes = routes.route(
         "/openapi.json",

@@ -74,7 +74,8 @@ impl TransitPoolArgs {
 /// Starts the transit pool in `runtime`: its policy (view, reactor, timers) runs
 /// until `runtime.shutdown`; returns its HTTP routes.
 pub fn service(runtime: &Runtime, args: TransitPoolArgs) -> OpenApiRouter {
-    let pool = TransitPool::new(runtime.log.clone(), args.settings());
+    let pool = TransitPool::new(runtime.log.clone(), args.settings())
+        .with_storage_roots(runtime.storage_roots());
     runtime.spawn_policy::<domain::policy::PoolPolicy, _>(PoolExecutor::new(pool.clone()));
     routes::router(pool)
 }

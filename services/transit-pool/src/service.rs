@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use ferry_events::{Actor, Envelope, ServerStorage};
 use ferry_infra::api::ApiError;
 use ferry_infra::command::{Command, CommandHandler, Decider, HandleError, Handled};
+use ferry_infra::config::AllowedRoots;
 use ferry_infra::event_log::{AggregateRef, EventLog, ReadError};
 use std::time::Duration;
 use uuid::Uuid;
@@ -135,6 +136,7 @@ pub type ServerResult = Result<Handled<TransitServer>, HandleError<TransitServer
 pub struct TransitPool {
     handler: CommandHandler,
     settings: PoolSettings,
+    storage_roots: AllowedRoots,
 }
 
 impl TransitPool {
@@ -143,7 +145,15 @@ impl TransitPool {
         Self {
             handler: CommandHandler::new(log, settings.max_attempts),
             settings,
+            storage_roots: AllowedRoots::default(),
         }
+    }
+
+    /// The same pool, taking transit servers whose storage roots lie in `roots` only
+    /// (`FERRY_STORAGE_ROOTS`; [`AllowedRoots::default`] otherwise).
+    pub fn with_storage_roots(mut self, roots: AllowedRoots) -> Self {
+        self.storage_roots = roots;
+        self
     }
 
     /// The event log it reads and writes.
@@ -256,6 +266,16 @@ impl TransitPool {
         transit_server_id: &str,
         details: NewTransitServer,
     ) -> ServerResult {
+        // Where roots may lie is configuration, checked here (support only: others
+        // are refused by the decider as such); the rest is the decider's.
+        if meta.actor.role != ferry_events::ActorRole::Customer {
+            let invalid = |reason| HandleError::Rejected(TransitServerRejection::Invalid(reason));
+            ferry_events::input::check_inventory_id("transit server id", transit_server_id)
+                .map_err(|e| invalid(e.to_string()))?;
+            self.storage_roots
+                .check_storage(&details.storage)
+                .map_err(invalid)?;
+        }
         let action = TransitServerAction::Add {
             name: details.name,
             configuration: details.configuration,

@@ -1,20 +1,26 @@
 //! Checks of what people type into the inventory (a fleet file, the API): a bad
 //! registration is refused with a reason naming the field, and changes nothing.
+//! What reaches a file system, a tool or a database server (roots, account and
+//! database names, URLs, sizes) is checked by [`ferry_events::input`].
 
+use ferry_events::input::{
+    self, check_account_name, check_database_name, check_inventory_id, check_size,
+    check_storage_root, parse_database_url,
+};
 use ferry_events::{
-    AccountSpec, DatabaseEngine, ServerRegistered, is_blank, validate_addresses,
+    AccountSpec, DatabaseEngine, ServerRegistered, ServerStorage, is_blank, validate_addresses,
     validate_aggregate_id, validate_token,
 };
 use std::collections::BTreeSet;
 
 /// Checks a server registration and its accounts.
 pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(), String> {
-    validate_aggregate_id(&server.server_id).map_err(|e| format!("server_id: {e}"))?;
+    check_inventory_id("server_id", &server.server_id).map_err(|e| e.to_string())?;
     validate_aggregate_id(&server.configuration).map_err(|e| format!("configuration: {e}"))?;
     non_empty("name", &server.name)?;
     validate_aggregate_id(&server.infrastructure_version)
         .map_err(|e| format!("infrastructure_version: {e}"))?;
-    validate_aggregate_id(&server.customer_id).map_err(|e| format!("customer_id: {e}"))?;
+    check_inventory_id("customer_id", &server.customer_id).map_err(|e| e.to_string())?;
     locale(&server.locale)?;
     email(&server.contact_email)?;
     validate_addresses(&server.ipv4, &server.ipv6)?;
@@ -27,16 +33,20 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
             "monthly_price.currency: {currency:?} is not an ISO 4217 code like EUR"
         ));
     }
-    non_empty("storage.files_root", &server.storage.files_root)?;
-    non_empty("storage.mail_root", &server.storage.mail_root)?;
+    let prefixes = storage(&server.storage)?;
     let (mut ids, mut names, mut databases) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for account in accounts {
         let id = &account.account_id;
-        validate_aggregate_id(id).map_err(|e| format!("account_id: {e}"))?;
+        check_inventory_id("account_id", id).map_err(|e| e.to_string())?;
         if !ids.insert(id) {
             return Err(format!("account {id} is listed twice"));
         }
-        directory_name(id, &account.name)?;
+        check_account_name(&format!("account {id}: name"), &account.name)
+            .map_err(|e| e.to_string())?;
+        check_size(&format!("account {id}: files_bytes"), account.files_bytes)
+            .map_err(|e| e.to_string())?;
+        check_size(&format!("account {id}: mail_bytes"), account.mail_bytes)
+            .map_err(|e| e.to_string())?;
         if !names.insert(&account.name) {
             return Err(format!("account name {:?} is used twice", account.name));
         }
@@ -48,7 +58,13 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
             )?;
         }
         for database in &account.databases {
-            database_name(id, &database.name)?;
+            let field = format!("account {id}: database");
+            check_database_name(&field, &database.name).map_err(|e| e.to_string())?;
+            check_size(
+                &format!("{field} {}: size_bytes", database.name),
+                database.size_bytes,
+            )
+            .map_err(|e| e.to_string())?;
             validate_token(
                 &format!("account {id}: database version"),
                 &database.version,
@@ -63,6 +79,18 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
                 DatabaseEngine::Postgres => server.storage.postgres_url.is_some(),
                 DatabaseEngine::Mysql => server.storage.mysql_url.is_some(),
             };
+            let prefix = match database.engine {
+                DatabaseEngine::Postgres => &prefixes.0,
+                DatabaseEngine::Mysql => &prefixes.1,
+            };
+            if prefix.len() + database.name.len() > input::MAX_DATABASE_NAME {
+                return Err(format!(
+                    "account {id}: database {:?} with the server's prefix {prefix:?} is longer \
+                     than {} bytes",
+                    database.name,
+                    input::MAX_DATABASE_NAME
+                ));
+            }
             if !served {
                 return Err(format!(
                     "account {id}: database {:?} needs the server's {} URL in storage",
@@ -79,6 +107,25 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Checks a server's storage (roots and URLs); gives the prefix of its PostgreSQL
+/// and MySQL databases (empty without one).
+pub fn storage(storage: &ServerStorage) -> Result<(String, String), String> {
+    check_storage_root("storage.files_root", &storage.files_root).map_err(|e| e.to_string())?;
+    check_storage_root("storage.mail_root", &storage.mail_root).map_err(|e| e.to_string())?;
+    let mut prefixes = (String::new(), String::new());
+    if let Some(url) = &storage.postgres_url {
+        prefixes.0 = parse_database_url("storage.postgres_url", DatabaseEngine::Postgres, url)
+            .map_err(|e| e.to_string())?
+            .prefix;
+    }
+    if let Some(url) = &storage.mysql_url {
+        prefixes.1 = parse_database_url("storage.mysql_url", DatabaseEngine::Mysql, url)
+            .map_err(|e| e.to_string())?
+            .prefix;
+    }
+    Ok(prefixes)
 }
 
 fn non_empty(field: &str, value: &str) -> Result<(), String> {
@@ -113,39 +160,6 @@ fn locale(locale: &str) -> Result<(), String> {
     if !valid {
         return Err(format!(
             "locale: {locale:?} is not a language tag like fr or pt-BR"
-        ));
-    }
-    Ok(())
-}
-
-/// A database name: letters, digits, `_`, `-`, at most 63 (PostgreSQL's limit),
-/// so that it is safe as a quoted identifier in both engines.
-fn database_name(id: &str, name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid {
-        return Err(format!(
-            "account {id}: database name {name:?} must be 1 to 63 letters, digits, '_' or '-'"
-        ));
-    }
-    Ok(())
-}
-
-/// An account name is a directory name under the server's roots.
-fn directory_name(id: &str, name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 128
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-    if !valid {
-        return Err(format!(
-            "account {id}: name {name:?} must be a directory name (letters, digits, '-', '_', '.')"
         ));
     }
     Ok(())

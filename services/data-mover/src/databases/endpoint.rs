@@ -55,6 +55,7 @@ impl Endpoint {
                 .get_password()
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
         };
+        endpoint.as_tool_arguments()?;
         Ok((endpoint, config))
     }
 
@@ -79,12 +80,31 @@ impl Endpoint {
             return Err(invalid("no host"));
         }
         let user = Some(decode(parsed.username())).filter(|u| !u.is_empty());
-        Ok(Self {
+        let endpoint = Self {
             host,
             port: parsed.port().unwrap_or(3306),
             user,
             password: parsed.password().map(decode),
-        })
+        };
+        endpoint.as_tool_arguments()?;
+        Ok(endpoint)
+    }
+
+    /// Refuses a host or a user that a tool would read as an option (`-o…`), or that
+    /// holds a control character: they go on the tools' command lines. The URLs of
+    /// the inventory are checked strictly before they are recorded
+    /// ([`ferry_events::input::parse_database_url`]); this catches the others
+    /// (settings, events recorded before those checks).
+    fn as_tool_arguments(&self) -> Result<(), DbError> {
+        let unsafe_text = |text: &str| text.starts_with('-') || text.chars().any(char::is_control);
+        if unsafe_text(&self.host) || self.user.as_deref().is_some_and(unsafe_text) {
+            return Err(DbError::InvalidUrl {
+                reason: "its host or user starts with '-' or holds a control character: \
+                         the tools would read it as an option"
+                    .to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// Adds `-h/-p/-U` and `PGPASSWORD` to a PostgreSQL tool.
@@ -141,6 +161,7 @@ mod tests {
         assert!(Endpoint::mysql("mysql:///shop").is_err());
         let e = Endpoint::mysql("mariadb://[::1]:3307?prefix=t_")?;
         assert_eq!((e.host.as_str(), e.port, e.user), ("::1", 3307, None));
+        assert!(Endpoint::mysql("mysql://-oProxyCommand%3Dsh@db").is_err());
         let err = Endpoint::mysql("mysql://root:secret@db:99999").map_err(|e| e.to_string());
         assert!(matches!(&err, Err(m) if !m.contains("secret")), "{err:?}");
         Ok(())
@@ -152,6 +173,8 @@ mod tests {
         assert_eq!(e.display(), "127.0.0.1:5432");
         assert_eq!(e.password.as_deref(), Some("secret"));
         assert!(!format!("{e:?}").contains("secret"));
+        assert!(Endpoint::postgres("host=-oProxyCommand=sh user=u").is_err());
+        assert!(Endpoint::postgres("postgres://-U@db/x").is_err());
         Ok(())
     }
 }

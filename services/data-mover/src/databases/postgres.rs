@@ -451,7 +451,8 @@ async fn transfer(
     let mut restore = process::command("pg_restore");
     restore.args(["-j", &jobs, "--no-owner", "--exit-on-error"]);
     dst.postgres_args(&mut restore);
-    restore.arg("-d").arg(staging).arg(dir);
+    // `--`: the dump's directory is a path, never an option.
+    restore.arg("-d").arg(staging).arg("--").arg(dir);
     process::run("pg_restore", restore, None, cancel).await?;
 
     let (verify_duration, check) = verify::staging_against_source(spec, staging, cancel).await?;

@@ -348,7 +348,7 @@ pub(crate) async fn finish_all(
     reporter: &Reporter,
     stop: &CancellationToken,
 ) -> Result<(Vec<DatabaseCheck>, Vec<DatabaseMethodUsed>, u64), StepFailure> {
-    let total: u64 = moves.iter().map(|m| m.planned().size_bytes).sum();
+    let total: u64 = ferry_events::input::total_bytes(moves.iter().map(|m| m.planned().size_bytes));
     reporter.report(TransferPhase::Databases, None, 0, total);
     let mut running = tokio::task::JoinSet::new();
     for (index, m) in moves.into_iter().enumerate() {
@@ -401,7 +401,7 @@ pub(crate) async fn finish_all(
     }
     reports.sort_by_key(|(index, _)| *index);
     reporter.report(TransferPhase::Databases, None, total, total);
-    let bytes = reports.iter().map(|(_, r)| r.dump_bytes).sum();
+    let bytes = ferry_events::input::total_bytes(reports.iter().map(|(_, r)| r.dump_bytes));
     let (checks, methods) = reports
         .into_iter()
         .map(|(_, r)| (r.check.clone(), r.method_used()))

@@ -278,14 +278,29 @@ impl Mover {
         let process_stop = stop;
         let running = self.running.register(scheduled.transfer_id, process_stop);
         let stop = &running.token;
-        let outcome = match scheduled.kind {
-            TransferKind::PreCopy => pre_copy::run(self, scheduled, stop).await,
-            TransferKind::Cutover
-            | TransferKind::Rollback
-            | TransferKind::Relocation
-            | TransferKind::ServiceMigration => cutover::run(self, scheduled, &state, stop).await,
-            TransferKind::TestCopy => test_copy::run(self, scheduled, stop).await,
-            TransferKind::Wipe => wipe::run(self, scheduled, stop).await,
+        // Scheduled before its values were checked (a root of `/etc`, an account
+        // named `-rf`): it fails for good with the reason, nothing touched.
+        let unsafe_to_run = crate::domain::transfer::safe_to_touch(scheduled).err();
+        let outcome = match (unsafe_to_run, scheduled.kind) {
+            (Some(reason), kind) => Ok(Err(StepFailure::new(
+                if kind == TransferKind::Wipe {
+                    TransferPhase::Erasing
+                } else {
+                    TransferPhase::Files
+                },
+                format!("not run: {reason}"),
+                false,
+            ))),
+            (None, TransferKind::PreCopy) => pre_copy::run(self, scheduled, stop).await,
+            (
+                None,
+                TransferKind::Cutover
+                | TransferKind::Rollback
+                | TransferKind::Relocation
+                | TransferKind::ServiceMigration,
+            ) => cutover::run(self, scheduled, &state, stop).await,
+            (None, TransferKind::TestCopy) => test_copy::run(self, scheduled, stop).await,
+            (None, TransferKind::Wipe) => wipe::run(self, scheduled, stop).await,
         }?;
         if let Err(failure) = outcome {
             if running.aborted(process_stop) {

@@ -77,12 +77,12 @@ async fn prepare_databases(
             return vec![];
         }
     };
-    let total: u64 = planned.iter().map(|p| p.size_bytes).sum();
+    let total: u64 = ferry_events::input::total_bytes(planned.iter().map(|p| p.size_bytes));
     let mut done = 0;
     let mut prepared = Vec::new();
     for p in planned {
         reporter.report(TransferPhase::Databases, None, done, total);
-        done += p.size_bytes;
+        done = done.saturating_add(p.size_bytes);
         let (engine, database) = (p.engine, p.spec.destination_name.clone());
         match Move::prepare(p, mover.settings(), stop).await {
             Ok(m) => {

@@ -74,7 +74,7 @@ pub(crate) async fn run(
                 ));
                 methods.push(report.method_used());
                 checks.push(report.check);
-                bytes += report.dump_bytes;
+                bytes = bytes.saturating_add(report.dump_bytes);
             }
             Err(e) => return Ok(Err(db_failure(TransferPhase::Databases, &e))),
         }

@@ -170,7 +170,7 @@ pub(crate) async fn sync(
     reporter: &Reporter,
     stop: &CancellationToken,
 ) -> Result<Synced, StepFailure> {
-    let total: u64 = trees.iter().map(|t| t.bytes).sum();
+    let total: u64 = ferry_events::input::total_bytes(trees.iter().map(|t| t.bytes));
     let mut done = 0u64;
     let mut synced = Synced::default();
     for tree in trees {
@@ -197,8 +197,8 @@ pub(crate) async fn sync(
         match files::sync(&tree.source, &tree.destination, &options).await {
             Ok(report) => {
                 reporter.copied(report.bytes_sent);
-                synced.bytes_sent += report.bytes_sent;
-                done += report.bytes_total;
+                synced.bytes_sent = synced.bytes_sent.saturating_add(report.bytes_sent);
+                done = done.saturating_add(report.bytes_total);
                 synced.copied.push((tree.clone(), report.changed));
                 if let Some(changed) = changed {
                     synced
@@ -354,7 +354,7 @@ pub(crate) async fn verify_live(
                 let report = files::sync(&tree.source, &tree.destination, &options)
                     .await
                     .map_err(|e| failure(tree.phase, &e))?;
-                checked.bytes_sent += report.bytes_sent;
+                checked.bytes_sent = checked.bytes_sent.saturating_add(report.bytes_sent);
                 report.changed
             }
             Err(e) => return Err(failure(TransferPhase::Verifying, &e)),

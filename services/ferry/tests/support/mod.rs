@@ -186,6 +186,15 @@ fn up_settings(stack: &TestStack) -> Vec<(&'static str, String)> {
         // Its own DNS server and redirect, beside the other tests'.
         ("FERRY_DNS_ADDR", format!("127.0.0.1:{}", free_dns_port())),
         ("FERRY_REDIRECT_ADDR", format!("127.0.0.1:{}", free_port())),
+        // The tests' servers keep their data under the system's temporary directory.
+        (
+            "FERRY_STORAGE_ROOTS",
+            format!(
+                "{}:{}",
+                std::env::temp_dir().display(),
+                ferry_events::input::DEFAULT_ALLOWED_ROOTS
+            ),
+        ),
         // Its messages in a maildir of its own, not under the source tree.
         (
             "FERRY_MAILDIR",

@@ -416,6 +416,12 @@ fn move_database_service(
     version: &str,
 ) -> Result<Vec<ServerEvent>, ServerRefusal> {
     let details = registered(state)?;
+    let field = match engine {
+        DatabaseEngine::Postgres => "postgres_url",
+        DatabaseEngine::Mysql => "mysql_url",
+    };
+    ferry_events::input::parse_database_url(field, engine, url)
+        .map_err(|e| ServerRefusal::Invalid(e.to_string()))?;
     let mut events = Vec::new();
     let mut storage = details.storage.clone();
     let current = match engine {

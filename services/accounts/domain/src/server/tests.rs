@@ -214,7 +214,7 @@ fn bad_registrations_are_refused_naming_the_field() {
         (Box::new(|_, a| a.push(account("acc-1"))), "listed twice"),
         (
             Box::new(|_, a| a[0].name = "../etc".into()),
-            "directory name",
+            "not an account name",
         ),
         (
             Box::new(|_, a| a[0].domains[0].name = "Bakery.Example".into()),
@@ -232,6 +232,10 @@ fn bad_registrations_are_refused_naming_the_field() {
             "postgres_url",
         ),
     ];
+    refused(cases);
+}
+
+fn refused(cases: Vec<(Spoil, &str)>) {
     for (spoil, reason) in cases {
         let (mut server, mut accounts) = (registered(), vec![account("acc-1")]);
         spoil(&mut server, &mut accounts);
@@ -243,6 +247,98 @@ fn bad_registrations_are_refused_naming_the_field() {
             })
             .then_refused_because(Invalid, reason);
     }
+}
+
+/// Issue 14's probes: what reaches a file system, a tool's command line or a database
+/// server is refused, with the reason, and nothing is recorded.
+#[test]
+fn hostile_registrations_are_refused_naming_the_field() {
+    fn root(root: &'static str) -> Spoil {
+        Box::new(move |s, _| s.storage.files_root = root.into())
+    }
+    fn mail_root(root: &'static str) -> Spoil {
+        Box::new(move |s, _| s.storage.mail_root = root.into())
+    }
+    fn pg_url(url: &'static str) -> Spoil {
+        Box::new(move |s, _| s.storage.postgres_url = Some(url.into()))
+    }
+    fn database(name: &'static str, size_bytes: u64) -> Spoil {
+        Box::new(move |s, a| {
+            s.storage.postgres_url = Some("postgres://ferry@db-42:5432/postgres".into());
+            a[0].databases.push(ferry_events::DatabaseSpec {
+                engine: ferry_events::DatabaseEngine::Postgres,
+                name: name.into(),
+                size_bytes,
+                version: "15".into(),
+            });
+        })
+    }
+    refused(vec![
+        (
+            root("/"),
+            "storage.files_root: \"/\" is the file system's root",
+        ),
+        (root("/etc"), "system directory"),
+        (root("srv/files"), "not an absolute path"),
+        (root("-oProxyCommand=sh"), "starts with '-'"),
+        (root("/srv/../etc"), "normalised"),
+        (root("/srv/files/"), "ends with '/'"),
+        (
+            mail_root("/etc"),
+            "storage.mail_root: \"/etc\" is a system directory",
+        ),
+        (pg_url("postgres://u@db;reboot/x"), "shell metacharacter"),
+        (pg_url("postgres://u@-oProxyCommand=sh/x"), "host"),
+        (pg_url("postgres://u@db/x?options=-c%20a%3Db"), "options"),
+        (database("-d", 1), "not a database name"),
+        (database("--help", 1), "not a database name"),
+        (database("shop", u64::MAX), "1 PiB"),
+        (
+            Box::new(|s, a| {
+                database("x", 1)(s, a);
+                s.storage.postgres_url =
+                    Some("postgres://ferry@db-42/postgres?prefix=srv42_".into());
+                a[0].databases[0].name = "x".repeat(60);
+            }),
+            "longer than 63 bytes",
+        ),
+        (
+            Box::new(|_, a| a[0].name = "-rf".into()),
+            "not an account name",
+        ),
+        (
+            Box::new(|_, a| a[0].name = "ssl/..".into()),
+            "not an account name",
+        ),
+        (Box::new(|_, a| a[0].files_bytes = u64::MAX), "files_bytes"),
+        (Box::new(|_, a| a[0].mail_bytes = 1 << 51), "1 PiB"),
+        (
+            Box::new(|_, a| a[0].account_id = "-acc".into()),
+            "account_id",
+        ),
+        (Box::new(|s, _| s.server_id = "-srv".into()), "server_id"),
+    ]);
+    // Within bounds, the largest sizes are taken.
+    let mut big = account("acc-1");
+    big.files_bytes = ferry_events::input::MAX_ITEM_BYTES;
+    big.mail_bytes = ferry_events::input::MAX_ITEM_BYTES;
+    given::<ServerDecider>([])
+        .when(register(vec![big.clone()]))
+        .then(vec![
+            registered().into(),
+            AccountAdded { account: big }.into(),
+        ]);
+}
+
+#[test]
+fn a_database_service_moves_only_to_a_well_formed_url() {
+    given::<ServerDecider>(history())
+        .when(ServerCommand::MoveDatabaseService {
+            engine: ferry_events::DatabaseEngine::Postgres,
+            url: "postgres://u@pg16;curl evil/postgres".into(),
+            version: "16".into(),
+        })
+        .then_refused_because(Invalid, "postgres_url");
 }
 
 #[test]

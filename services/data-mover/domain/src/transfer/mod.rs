@@ -443,6 +443,7 @@ fn schedule(state: &TransferState, scheduled: &TransferScheduled) -> Decision {
             Err(TransferRefusal::AlreadyScheduled)
         };
     }
+    safe_to_touch(scheduled).map_err(TransferRefusal::Invalid)?;
     let same_place = scheduled.source.server_id == scheduled.destination.server_id
         && scheduled.source.storage == scheduled.destination.storage;
     if scheduled.kind == TransferKind::Wipe {
@@ -476,6 +477,54 @@ fn schedule(state: &TransferState, scheduled: &TransferScheduled) -> Decision {
         ));
     }
     Ok(vec![scheduled.clone().into()])
+}
+
+/// What a transfer would hand to rsync, the database tools and the file system,
+/// checked as a registration is ([`ferry_events::input`]): a transfer scheduled from
+/// facts recorded before those checks existed (a root of `/etc`, an account named
+/// `-rf`) is refused here, with the reason, rather than run.
+pub fn safe_to_touch(scheduled: &TransferScheduled) -> Result<(), String> {
+    use ferry_events::DatabaseEngine;
+    use ferry_events::input::{
+        check_account_name, check_database_name, check_storage_root, parse_database_url,
+    };
+    let text = |e: ferry_events::input::InvalidInput| e.to_string();
+    for (end, endpoint) in [
+        ("source", &scheduled.source),
+        ("destination", &scheduled.destination),
+    ] {
+        let storage = &endpoint.storage;
+        // A test server has no roots: only databases are copied there.
+        for (field, root) in [
+            ("files_root", &storage.files_root),
+            ("mail_root", &storage.mail_root),
+        ] {
+            if !root.is_empty() {
+                check_storage_root(&format!("{end}.{field}"), root).map_err(text)?;
+            }
+        }
+        for (field, engine, url) in [
+            (
+                "postgres_url",
+                DatabaseEngine::Postgres,
+                &storage.postgres_url,
+            ),
+            ("mysql_url", DatabaseEngine::Mysql, &storage.mysql_url),
+        ] {
+            if let Some(url) = url {
+                parse_database_url(&format!("{end}.{field}"), engine, url).map_err(text)?;
+            }
+        }
+    }
+    for account in &scheduled.accounts {
+        let id = &account.account_id;
+        check_account_name(&format!("account {id}: name"), &account.name).map_err(text)?;
+        for database in &account.databases {
+            check_database_name(&format!("account {id}: database"), &database.name)
+                .map_err(text)?;
+        }
+    }
+    Ok(())
 }
 
 fn running(state: &TransferState) -> Result<(), TransferRefusal> {

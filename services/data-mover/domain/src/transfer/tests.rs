@@ -538,3 +538,53 @@ fn a_verified_cutover_can_only_complete_its_traffic_being_switched() {
     );
     assert!(!given::<TransferDecider>(frozen()).state().past_no_return());
 }
+
+/// Issue 14's probe: a transit server recorded with `/etc` as its mail root (before
+/// registrations were checked) and an account named `ssl` would have rsync mirror
+/// into `/etc/ssl/` with `--delete`. The transfer is refused, with the reason, and
+/// nothing is recorded; so are names that a tool would read as an option.
+#[test]
+fn a_transfer_that_would_touch_system_directories_is_refused() {
+    let mut etc = scheduled(TransferKind::PreCopy, &["acc-1"]);
+    etc.destination.storage.mail_root = "/etc".into();
+    etc.accounts[0].name = "ssl".into();
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(etc)))
+        .then_refused_because(
+            Invalid,
+            "destination.mail_root: \"/etc\" is a system directory",
+        );
+
+    let mut dashed = scheduled(TransferKind::Cutover, &["acc-1"]);
+    dashed.accounts[0].name = "-rf".into();
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(dashed)))
+        .then_refused_because(Invalid, "not an account name");
+
+    let mut database = scheduled(TransferKind::Cutover, &["acc-1"]);
+    database.accounts[0]
+        .databases
+        .push(ferry_events::DatabaseSpec {
+            engine: ferry_events::DatabaseEngine::Postgres,
+            name: "--help".into(),
+            size_bytes: 1,
+            version: "16".into(),
+        });
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(database)))
+        .then_refused_because(Invalid, "not a database name");
+
+    let mut url = scheduled(TransferKind::Cutover, &["acc-1"]);
+    url.source.storage.postgres_url = Some("postgres://u@-oProxyCommand=sh/x".into());
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(url)))
+        .then_refused_because(Invalid, "source.postgres_url");
+
+    // A test server has no roots: its empty roots are not refused.
+    let mut test_copy = scheduled(TransferKind::TestCopy, &["acc-1"]);
+    test_copy.destination.storage.files_root.clear();
+    test_copy.destination.storage.mail_root.clear();
+    given::<TransferDecider>([])
+        .when(TransferCommand::Schedule(Box::new(test_copy.clone())))
+        .then(vec![test_copy.into()]);
+}

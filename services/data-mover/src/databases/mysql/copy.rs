@@ -119,7 +119,7 @@ async fn transfer(
     let dump = data_dump(src, &spec.database, &views, &[]);
     let mut load = process::command("mariadb");
     dst.mysql_args(&mut load);
-    load.arg(staging);
+    load.arg("--").arg(staging);
     let dump_bytes = process::pipe(("mariadb-dump", dump), ("mariadb", load), cancel).await?;
 
     let (verify_duration, check) = verify_staging(spec, staging, cancel).await?;
@@ -153,7 +153,8 @@ pub(crate) fn data_dump(
     for view in views {
         dump.arg(format!("--ignore-table={database}.{view}"));
     }
-    dump.arg(database);
+    // `--`: the database is a name, never an option.
+    dump.arg("--").arg(database);
     dump
 }
 

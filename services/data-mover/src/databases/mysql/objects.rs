@@ -19,7 +19,8 @@ pub(crate) async fn dump_objects(
     let dump = |args: &[&str], views: &[String]| {
         let mut cmd = process::command("mariadb-dump");
         src.mysql_args(&mut cmd);
-        cmd.args(args).arg(database).args(views);
+        // `--`: the database and views are names, never options.
+        cmd.args(args).arg("--").arg(database).args(views);
         process::run("mariadb-dump", cmd, None, cancel)
     };
     // No LOCK TABLES: it would wait behind writers queued on a frozen schema (and
@@ -59,7 +60,7 @@ pub(crate) async fn load_objects(
 ) -> Result<(), DbError> {
     let mut load = process::command("mariadb");
     dst.mysql_args(&mut load);
-    load.arg(database);
+    load.arg("--").arg(database);
     process::run("mariadb", load, Some(objects), cancel)
         .await
         .map(|_| ())

@@ -105,8 +105,9 @@ impl BinlogCopy {
     }
 
     /// `mariadb-binlog` reading the source's `files` remotely, from the recorded
-    /// position to `target`.
-    fn reader(&self, files: &[String], target: &BinlogPosition) -> Command {
+    /// position to `target`, with the options `extra`; the files come last, after
+    /// `--`, so that none is ever read as an option.
+    fn reader(&self, files: &[String], target: &BinlogPosition, extra: &[String]) -> Command {
         let mut read = process::command("mariadb-binlog");
         self.src.mysql_args(&mut read);
         // Not `--skip-annotate-row-events`: read remotely without them, the tool
@@ -114,6 +115,8 @@ impl BinlogCopy {
         read.arg("--read-from-remote-server")
             .arg(format!("--start-position={}", self.position.position))
             .arg(format!("--stop-position={}", target.position))
+            .args(extra)
+            .arg("--")
             .args(files);
         read
     }
@@ -126,8 +129,7 @@ impl BinlogCopy {
         target: &BinlogPosition,
         cancel: &CancellationToken,
     ) -> Result<(), DbError> {
-        let mut read = self.reader(files, target);
-        read.arg("--short-form");
+        let read = self.reader(files, target, &["--short-form".to_owned()]);
         let mut scan = DdlScan::new(&self.spec.database);
         let mut lines = |line: &[u8], _: &mut Vec<u8>| scan.line(line);
         relay(("mariadb-binlog", read), None, &mut lines, cancel)
@@ -144,11 +146,16 @@ impl BinlogCopy {
         cancel: &CancellationToken,
     ) -> Result<u64, DbError> {
         let database = &self.spec.database;
-        let mut read = self.reader(files, target);
-        read.arg(format!("--database={database}"))
-            .arg(format!("--rewrite-db={database}->{}", self.staging))
-            // Row images as comments, read for the chunks they touch.
-            .arg("--verbose");
+        let read = self.reader(
+            files,
+            target,
+            &[
+                format!("--database={database}"),
+                format!("--rewrite-db={database}->{}", self.staging),
+                // Row images as comments, read for the chunks they touch.
+                "--verbose".to_owned(),
+            ],
+        );
         let mut filter = BinlogFilter::new(database, &self.staging).tracking(self.keys.clone());
         if let [_single] = files {
             filter.stop = Some(target.position);

@@ -67,7 +67,7 @@ impl BinlogCopy {
             source_database: self.spec.database.clone(),
             database: self.spec.destination_name.clone(),
             method: DatabaseMethod::BinlogReplication,
-            dump_bytes: self.dump_bytes + self.applied_bytes,
+            dump_bytes: self.dump_bytes.saturating_add(self.applied_bytes),
             duration: started.elapsed(),
             verify_duration,
             check,

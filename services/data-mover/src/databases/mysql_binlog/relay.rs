@@ -21,7 +21,7 @@ impl BinlogCopy {
             load.arg("--init-command=SET SESSION sql_log_bin = 0");
         }
         if let Some(database) = database {
-            load.arg(database);
+            load.arg("--").arg(database);
         }
         load
     }

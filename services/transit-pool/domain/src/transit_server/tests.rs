@@ -300,6 +300,60 @@ fn an_add_with_impossible_details_is_invalid() {
     }
 }
 
+/// Issue 14's probe: a transit server whose mail root is `/etc` would have the
+/// pre-copy of an account named `ssl` sync into `/etc/ssl/` with `--delete`. Refused
+/// at the door, with the reason; so are the other hostile roots and URLs.
+#[test]
+fn an_add_with_hostile_storage_is_refused_with_the_reason() {
+    let with = |spoil: &dyn Fn(&mut ServerStorage)| {
+        let mut action = add_action();
+        if let A::Add { storage, .. } = &mut action {
+            spoil(storage);
+        }
+        action
+    };
+    type Spoil = Box<dyn Fn(&mut ServerStorage)>;
+    let cases: Vec<(Spoil, &str)> = vec![
+        (
+            Box::new(|s| s.mail_root = "/etc".into()),
+            "storage.mail_root: \"/etc\" is a system directory",
+        ),
+        (
+            Box::new(|s| s.files_root = "/".into()),
+            "file system's root",
+        ),
+        (
+            Box::new(|s| s.files_root = "/usr/lib".into()),
+            "system directory",
+        ),
+        (
+            Box::new(|s| s.files_root = "files".into()),
+            "not an absolute path",
+        ),
+        (
+            Box::new(|s| s.files_root = "-oProxyCommand=sh".into()),
+            "'-'",
+        ),
+        (
+            Box::new(|s| s.files_root = "/srv/./files".into()),
+            "normalised",
+        ),
+        (
+            Box::new(|s| s.postgres_url = Some("postgres://u@h/x?options=-c%20a%3Db".into())),
+            "options",
+        ),
+        (
+            Box::new(|s| s.mysql_url = Some("mysql://root@h;id".into())),
+            "shell metacharacter",
+        ),
+    ];
+    for (spoil, reason) in cases {
+        given::<S>([])
+            .when(support(with(&*spoil)))
+            .then_refused_because(RefusalKind::Invalid, reason);
+    }
+}
+
 #[test]
 fn commands_to_a_server_not_in_the_pool_are_not_found() {
     for action in [

@@ -307,8 +307,8 @@ async fn a_body_over_the_limit_is_413_and_events_over_the_nats_limit_are_422() {
     let stack = TestStack::new().await;
     let ferry = support::start(&stack).await;
     let client = reqwest::Client::new();
-    let before = stack.log.last_sequence().await.expect("sequence");
     let token = support::token(&ferry.log, "support:jdoe").await;
+    let before = stack.log.last_sequence().await.expect("sequence");
     let put = |body: Vec<u8>| {
         client
             .put(format!("{}/servers/srv-0042", ferry.base))

@@ -129,6 +129,12 @@ impl<R: Refusal> From<HandleError<R>> for ApiError {
             }
             HandleError::InvalidAggregate(e) => Self::invalid(e.to_string()),
             HandleError::Read(e) => Self::unavailable(e.to_string()),
+            // The service's NATS user may not write there: ferry's fault, not an outage.
+            HandleError::Append(e @ crate::event_log::AppendError::Forbidden { .. }) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "forbidden_append",
+                e.to_string(),
+            ),
             HandleError::Append(e) => Self::unavailable(e.to_string()),
         }
     }

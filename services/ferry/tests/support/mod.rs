@@ -99,6 +99,11 @@ fn up_settings(stack: &TestStack) -> Vec<(&'static str, String)> {
     let settings = stack.log.settings();
     vec![
         ("FERRY_NATS_URL", stack.nats_url.clone()),
+        // Each service connects as its own NATS user, with the stack's credentials.
+        (
+            "FERRY_NATS_CREDENTIALS_DIR",
+            ferry_infra::testkit::nats_credentials_dir(),
+        ),
         ("FERRY_STREAM", settings.stream.clone()),
         ("FERRY_SUBJECT_PREFIX", settings.subject_prefix.clone()),
         ("FERRY_DATABASE_URL", stack.database_url.clone()),

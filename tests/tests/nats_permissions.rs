@@ -271,6 +271,87 @@ async fn a_service_may_not_listen_to_another_s_answers_nor_manage_streams() {
     assert!(message.contains("$JS.API.STREAM.CREATE"), "{message}");
 }
 
+/// Everything a service reads the log with works on `log`'s connection: loads, stream
+/// info, replays and live follows (ordered consumers), durable consumers and their
+/// lag, acknowledgements.
+async fn reads_the_log(log: &EventLog, migration: &AggregateRef, user: NatsUser) {
+    use futures::StreamExt;
+    let within = Duration::from_secs(10);
+    assert_eq!(
+        log.load(migration).await.expect("load").events.len(),
+        3,
+        "{user}"
+    );
+    assert_eq!(log.last_sequence().await.expect("stream info"), 1, "{user}");
+    let replayed: Vec<_> =
+        tokio::time::timeout(within, log.replay(1).await.expect("replay").collect())
+            .await
+            .unwrap_or_else(|_| panic!("{user}: replay"));
+    assert_eq!(replayed.len(), 3, "{user}");
+    let followed = log
+        .follow_filtered(1, log.filters_for(&[AggregateType::Migration]))
+        .await
+        .expect("follow");
+    let first_three: Vec<_> = tokio::time::timeout(within, followed.take(3).collect())
+        .await
+        .unwrap_or_else(|_| panic!("{user}: follow"));
+    assert!(first_three.iter().all(Result::is_ok), "{user}");
+    let name = format!("probe_{}", user.name().replace('-', "_"));
+    let consumer = log
+        .durable_consumer(&name, vec![log.all_filter()], Duration::from_secs(30))
+        .await
+        .expect("durable consumer");
+    let mut batch = tokio::time::timeout(within, consumer.fetch().max_messages(1).messages())
+        .await
+        .unwrap_or_else(|_| panic!("{user}: fetch"))
+        .expect("fetch");
+    let message = tokio::time::timeout(within, batch.next())
+        .await
+        .unwrap_or_else(|_| panic!("{user}: a message"))
+        .expect("a message")
+        .expect("delivered");
+    message.ack().await.expect("acknowledged");
+    assert!(
+        tokio::time::timeout(within, async {
+            loop {
+                if log.consumer_lag(&name).await.expect("lag") == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .is_ok(),
+        "{user}: the acknowledgement went through"
+    );
+    log.reset_durable_consumer(&name, vec![log.all_filter()], 1, Duration::from_secs(30))
+        .await
+        .expect("reset (delete and create)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_reads_the_log_as_it_needs() {
+    let stack = TestStack::new().await;
+    let migration = new_migration();
+    stack
+        .log
+        .append(
+            &migration,
+            0,
+            &ready_events(&migration, 3, Uuid::now_v7()),
+            &Uuid::now_v7().to_string(),
+        )
+        .await
+        .expect("an input");
+    for user in NatsUser::ALL
+        .iter()
+        .copied()
+        .filter(|u| *u != NatsUser::Setup)
+    {
+        reads_the_log(&stack.log_as(user).await, &migration, user).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_read_side_reads_the_log_and_publishes_nothing() {
     let stack = TestStack::new().await;
@@ -286,8 +367,7 @@ async fn the_read_side_reads_the_log_and_publishes_nothing() {
         .await
         .expect("an input");
     let read = stack.log_as(NatsUser::Read).await;
-    assert_eq!(read.load(&migration).await.expect("load").events.len(), 3);
-    assert_eq!(read.last_sequence().await.expect("stream info"), 1);
+    reads_the_log(&read, &migration, NatsUser::Read).await;
     let refused = read
         .append(
             &migration,

@@ -140,7 +140,7 @@ fn on_event(user: NatsUser, denials: &Denials, event: Event) {
             tracing::error!(nats_user = %user, "NATS refused this user's credential (authorization violation): was it rotated?");
         }
         Event::Disconnected => tracing::warn!(nats_user = %user, "NATS disconnected"),
-        Event::Connected => tracing::info!(nats_user = %user, "NATS connected"),
+        Event::Connected => tracing::debug!(nats_user = %user, "NATS connected"),
         other => tracing::warn!(nats_user = %user, event = %other, "NATS"),
     }
 }

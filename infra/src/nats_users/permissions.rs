@@ -31,8 +31,12 @@ const READ_API: &[(&str, &str)] = &[
         "stream info: the log's last sequence",
     ),
     (
+        "$JS.API.CONSUMER.CREATE.*",
+        "ordered consumers, unnamed (replays, the network's live follow)",
+    ),
+    (
         "$JS.API.CONSUMER.CREATE.*.>",
-        "durable and ordered consumers (projections, reactors, replays)",
+        "named consumers (projections, reactors)",
     ),
     ("$JS.API.CONSUMER.INFO.*.*", "a consumer's lag"),
     ("$JS.API.CONSUMER.MSG.NEXT.*.*", "pulling from a consumer"),

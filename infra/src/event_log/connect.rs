@@ -136,13 +136,22 @@ fn on_event(user: NatsUser, denials: &Denials, event: Event) {
             }
             None => tracing::warn!(nats_user = %user, error = %message, "NATS server error"),
         },
-        Event::ServerError(ServerError::AuthorizationViolation) => {
-            tracing::error!(nats_user = %user, "NATS refused this user's credential (authorization violation): was it rotated?");
+        Event::ServerError(ServerError::AuthorizationViolation) => refused(user),
+        Event::ClientError(error) if error.to_string().contains("authorization violation") => {
+            refused(user)
         }
         Event::Disconnected => tracing::warn!(nats_user = %user, "NATS disconnected"),
         Event::Connected => tracing::debug!(nats_user = %user, "NATS connected"),
+        Event::Closed => tracing::debug!(nats_user = %user, "NATS connection closed"),
         other => tracing::warn!(nats_user = %user, event = %other, "NATS"),
     }
+}
+
+fn refused(user: NatsUser) {
+    tracing::error!(
+        nats_user = %user,
+        "NATS refuses this user's credential (authorization violation): if its key was rotated, restart ferry to read the new one"
+    );
 }
 
 #[cfg(test)]

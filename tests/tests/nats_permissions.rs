@@ -381,3 +381,29 @@ async fn the_read_side_reads_the_log_and_publishes_nothing() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn a_refused_append_is_a_fault_to_show_not_an_outage_to_retry() {
+    use ferry_infra::api::ApiError;
+    use ferry_infra::command::HandleError;
+    use ferry_infra::reactor::{ReactionError, command_outcome};
+    let forbidden = || {
+        HandleError::<std::convert::Infallible>::Append(AppendError::Forbidden {
+            aggregate: AggregateRef::new(AggregateType::Transfer, "t-1").expect("an id"),
+            user: "accounts".into(),
+            reason: r#"Permissions Violation for Publish to "ferry.events.transfer.t-1""#.into(),
+        })
+    };
+    // The API answers 500 with the reason, not 503 "unavailable, try again".
+    let answer = ApiError::from(forbidden());
+    assert_eq!(answer.status.as_u16(), 500);
+    assert_eq!(answer.body.error, "forbidden_append");
+    assert!(answer.body.reason.contains("accounts"), "{answer}");
+    // A reaction is parked with the reason (retried slowly, shown), not retried as transient.
+    match command_outcome::<(), _>(Err(forbidden())) {
+        Err(ReactionError::Failed(reason)) => {
+            assert!(reason.contains("Permissions Violation"), "{reason}")
+        }
+        other => panic!("expected a failed reaction, got {other:?}"),
+    }
+}

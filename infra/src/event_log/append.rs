@@ -99,9 +99,7 @@ impl EventLog {
                 Err(Failure::Forbidden(reason)) => {
                     return Err(AppendError::Forbidden {
                         aggregate: aggregate.clone(),
-                        user: self
-                            .user
-                            .map_or_else(|| "of this connection".to_owned(), |u| u.to_string()),
+                        user: self.user.to_string(),
                         reason,
                     });
                 }

@@ -109,8 +109,8 @@ pub struct EventLog {
     client: async_nats::Client,
     js: jetstream::Context,
     settings: LogSettings,
-    /// Who it connected as (`None`: a connection made by the caller).
-    user: Option<NatsUser>,
+    /// Who it connected as.
+    user: NatsUser,
     /// What the server refused on the connection.
     denials: connect::Denials,
 }
@@ -140,7 +140,7 @@ impl EventLog {
             js: jetstream::new(client.clone()),
             client,
             settings,
-            user: Some(identity.user()),
+            user: identity.user(),
             denials,
         })
     }
@@ -157,33 +157,13 @@ impl EventLog {
         Ok(log)
     }
 
-    /// Uses an existing connection (made by the caller, with its own credentials);
-    /// makes sure the stream exists.
-    pub async fn with_client(
-        client: async_nats::Client,
-        settings: LogSettings,
-    ) -> Result<Self, SetupError> {
-        check_settings(&settings)?;
-        check_server_version(&client.server_info().version)?;
-        let js = jetstream::new(client.clone());
-        let log = Self {
-            client,
-            js,
-            settings,
-            user: None,
-            denials: connect::Denials::default(),
-        };
-        log.ensure_stream().await?;
-        Ok(log)
-    }
-
     /// The underlying NATS connection (health checks, core request/reply).
     pub fn client(&self) -> &async_nats::Client {
         &self.client
     }
 
-    /// The NATS user it connected as (`None` for a connection given by the caller).
-    pub fn user(&self) -> Option<NatsUser> {
+    /// The NATS user it connected as.
+    pub fn user(&self) -> NatsUser {
         self.user
     }
 

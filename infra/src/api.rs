@@ -145,6 +145,12 @@ impl<R: Refusal> From<HandleError<R>> for ApiError {
                 "too_large",
                 format!("{e}: nothing was recorded; send less in one request"),
             ),
+            // The service's NATS user may not write there: ferry's fault, not an outage.
+            HandleError::Append(e @ AppendError::Forbidden { .. }) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "forbidden_append",
+                e.to_string(),
+            ),
             HandleError::Append(e) => Self::unavailable(e.to_string()),
         }
     }

@@ -28,6 +28,87 @@ pub struct LogArgs {
     /// For rehearsing a migration's billing on a test fleet, never in production.
     #[arg(long = "clock-offset", env = "FERRY_CLOCK_OFFSET", default_value = "0", value_parser = crate::clock::parse_offset)]
     pub clock_offset: chrono::Duration,
+    /// Who connects to NATS: each service's credential.
+    #[command(flatten)]
+    pub credentials: NatsCredentialArgs,
+}
+
+/// Where each NATS user's nkey seed is read from (see [`crate::nats_users`]): a
+/// user's own file wins over `<user>.nk` in the directory.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct NatsCredentialArgs {
+    /// Directory holding each NATS user's nkey seed as `<user>.nk` (setup, accounts,
+    /// transit-pool, data-mover, network, billing, notifications, access, read); `scripts/stack
+    /// up` creates one and names it in .stack/env.
+    #[arg(long = "nats-credentials-dir", env = "FERRY_NATS_CREDENTIALS_DIR")]
+    pub dir: Option<std::path::PathBuf>,
+    /// The setup user's seed file (creates and updates the stream at start).
+    #[arg(long = "nats-setup-nkey-file", env = "FERRY_NATS_SETUP_NKEY_FILE")]
+    pub setup: Option<std::path::PathBuf>,
+    /// The accounts service's seed file.
+    #[arg(
+        long = "nats-accounts-nkey-file",
+        env = "FERRY_NATS_ACCOUNTS_NKEY_FILE"
+    )]
+    pub accounts: Option<std::path::PathBuf>,
+    /// The transit pool's seed file.
+    #[arg(
+        long = "nats-transit-pool-nkey-file",
+        env = "FERRY_NATS_TRANSIT_POOL_NKEY_FILE"
+    )]
+    pub transit_pool: Option<std::path::PathBuf>,
+    /// The data mover's seed file.
+    #[arg(
+        long = "nats-data-mover-nkey-file",
+        env = "FERRY_NATS_DATA_MOVER_NKEY_FILE"
+    )]
+    pub data_mover: Option<std::path::PathBuf>,
+    /// The network service's seed file.
+    #[arg(long = "nats-network-nkey-file", env = "FERRY_NATS_NETWORK_NKEY_FILE")]
+    pub network: Option<std::path::PathBuf>,
+    /// The billing service's seed file.
+    #[arg(long = "nats-billing-nkey-file", env = "FERRY_NATS_BILLING_NKEY_FILE")]
+    pub billing: Option<std::path::PathBuf>,
+    /// The notifications service's seed file.
+    #[arg(
+        long = "nats-notifications-nkey-file",
+        env = "FERRY_NATS_NOTIFICATIONS_NKEY_FILE"
+    )]
+    pub notifications: Option<std::path::PathBuf>,
+    /// The access service's seed file (API tokens).
+    #[arg(long = "nats-access-nkey-file", env = "FERRY_NATS_ACCESS_NKEY_FILE")]
+    pub access: Option<std::path::PathBuf>,
+    /// The read side's seed file (queries, audits, the log index, health).
+    #[arg(long = "nats-read-nkey-file", env = "FERRY_NATS_READ_NKEY_FILE")]
+    pub read: Option<std::path::PathBuf>,
+}
+
+impl NatsCredentialArgs {
+    /// The credentials these arguments describe.
+    pub fn credentials(&self) -> crate::nats_users::NatsCredentials {
+        use crate::nats_users::{NatsCredentials, NatsUser};
+        let mut credentials = match &self.dir {
+            Some(dir) => NatsCredentials::from_dir(dir),
+            None => NatsCredentials::none(),
+        };
+        for user in NatsUser::ALL {
+            let file = match user {
+                NatsUser::Setup => &self.setup,
+                NatsUser::Accounts => &self.accounts,
+                NatsUser::TransitPool => &self.transit_pool,
+                NatsUser::DataMover => &self.data_mover,
+                NatsUser::Network => &self.network,
+                NatsUser::Billing => &self.billing,
+                NatsUser::Notifications => &self.notifications,
+                NatsUser::Access => &self.access,
+                NatsUser::Read => &self.read,
+            };
+            if let Some(file) = file {
+                credentials = credentials.with_file(*user, file);
+            }
+        }
+        credentials
+    }
 }
 
 impl LogArgs {
@@ -267,5 +348,27 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(error.contains("--http-addr"), "{error}");
+    }
+
+    #[test]
+    fn a_user_s_own_credential_file_wins_over_the_directory() {
+        use crate::nats_users::NatsUser;
+        let cli = Cli::try_parse_from([
+            "ferry",
+            "--nats-credentials-dir",
+            "/run/ferry/nats",
+            "--nats-data-mover-nkey-file",
+            "/run/secrets/mover",
+        ])
+        .expect("parses");
+        let credentials = cli.runtime.log.credentials.credentials();
+        assert_eq!(
+            credentials.file_of(NatsUser::DataMover),
+            Ok("/run/secrets/mover".into())
+        );
+        assert_eq!(
+            credentials.file_of(NatsUser::Network),
+            Ok("/run/ferry/nats/network.nk".into())
+        );
     }
 }

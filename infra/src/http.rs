@@ -21,8 +21,9 @@ use std::time::Duration;
 /// What readiness looks at.
 #[derive(Clone)]
 pub struct HealthState {
-    /// The NATS connection.
-    pub nats: async_nats::Client,
+    /// The NATS connections of the process, by the user each is made as (one per
+    /// service): all must be connected.
+    pub nats: Vec<(String, async_nats::Client)>,
     /// The read-model database.
     pub pool: Pool,
     /// The projections of this process.
@@ -67,9 +68,18 @@ async fn ready(
     State(state): State<HealthState>,
     details: Option<Extension<SeesDetails>>,
 ) -> axum::response::Response {
-    let nats = match state.nats.connection_state() {
-        async_nats::connection::State::Connected => "ok".to_owned(),
-        other => format!("{other:?}").to_lowercase(),
+    let not_connected: Vec<String> = state
+        .nats
+        .iter()
+        .filter_map(|(user, client)| match client.connection_state() {
+            async_nats::connection::State::Connected => None,
+            other => Some(format!("{user}: {}", format!("{other:?}").to_lowercase())),
+        })
+        .collect();
+    let nats = if not_connected.is_empty() {
+        "ok".to_owned()
+    } else {
+        not_connected.join(", ")
     };
     let postgres = match tokio::time::timeout(Duration::from_secs(2), async {
         let client = state.pool.get().await.map_err(|e| e.to_string())?;

@@ -8,6 +8,8 @@
 //!   every command handler.
 //! - [`reactor`]: durable consumers turning events into a service's own commands,
 //!   in order, retried while dependencies are down, idempotent on redelivery.
+//! - [`nats_users`]: one NATS user per service, allowed to publish only its own
+//!   aggregates' subjects; their credentials (nkey seeds read from files).
 //! - [`api`]: the conventions of the HTTP JSON APIs (errors, actor, idempotency key).
 //! - [`projection`]: PostgreSQL read models fed by durable consumers, checkpointed in
 //!   the same transaction as their rows, rebuildable from sequence 1.
@@ -28,6 +30,7 @@ pub mod config;
 pub mod event_log;
 pub mod http;
 pub mod metrics;
+pub mod nats_users;
 pub mod policy;
 pub mod postgres;
 pub mod projection;

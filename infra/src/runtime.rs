@@ -1,10 +1,17 @@
 //! A ferry service process: telemetry, the event log, the read-model database, the HTTP
 //! endpoint and the tasks of the services, stopped together on SIGTERM/SIGINT within a
 //! bounded grace period.
+//!
+//! Every service talks to NATS as its own user ([`crate::nats_users`]): the process
+//! creates or updates the stream once at start as the setup user (that connection is
+//! then closed), its own log connects as the user it is started for, and
+//! [`Runtime::for_service`] gives each service of a process running several (`ferry
+//! up`) a runtime whose log is its own connection, as its own user.
 
 use crate::config::RuntimeArgs;
 use crate::event_log::{EventLog, SetupError};
 use crate::http::HealthState;
+use crate::nats_users::NatsUser;
 use crate::policy::parked::{ParkedReactions, ParkingError};
 use crate::postgres::PostgresError;
 use crate::projection::{Projection, ProjectionRunner, RunnerSettings, StatusBoard};
@@ -12,7 +19,7 @@ use crate::shutdown;
 use crate::telemetry::{Telemetry, TelemetryError};
 use deadpool_postgres::Pool;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -42,10 +49,10 @@ pub enum RuntimeError {
     },
 }
 
-/// A running service process.
+/// A running service process, or one service's view of it ([`Runtime::for_service`]).
 pub struct Runtime {
     args: RuntimeArgs,
-    /// The event log.
+    /// The event log, through a connection of this runtime's NATS user.
     pub log: EventLog,
     /// The read-model database.
     pub pool: Pool,
@@ -58,15 +65,21 @@ pub struct Runtime {
     /// Cancelled when the process is asked to stop.
     pub shutdown: CancellationToken,
     tracker: TaskTracker,
-    telemetry: Telemetry,
+    telemetry: Arc<Telemetry>,
+    /// Every NATS connection of the process, by user: readiness watches them all.
+    connections: Arc<Mutex<Vec<(String, async_nats::Client)>>>,
 }
 
 impl Runtime {
-    /// Starts telemetry, connects to NATS (creating the stream if needed) and PostgreSQL,
-    /// and listens for SIGTERM/SIGINT.
-    pub async fn start(args: RuntimeArgs, service: &'static str) -> Result<Self, RuntimeError> {
+    /// Starts telemetry, sets up the stream as the setup user, connects to NATS as
+    /// `user` and to PostgreSQL, and listens for SIGTERM/SIGINT.
+    pub async fn start(
+        args: RuntimeArgs,
+        service: &'static str,
+        user: NatsUser,
+    ) -> Result<Self, RuntimeError> {
         let telemetry = crate::telemetry::init(&args.telemetry, service)?;
-        Self::connect(args, service, telemetry, shutdown::on_signal()).await
+        Self::connect(args, service, user, telemetry, shutdown::on_signal()).await
     }
 
     /// As [`Runtime::start`], inside a process that has its own telemetry (a test):
@@ -75,19 +88,28 @@ impl Runtime {
     pub async fn start_embedded(
         args: RuntimeArgs,
         service: &'static str,
+        user: NatsUser,
         shutdown: CancellationToken,
     ) -> Result<Self, RuntimeError> {
         let telemetry = crate::telemetry::embedded(service);
-        Self::connect(args, service, telemetry, shutdown).await
+        Self::connect(args, service, user, telemetry, shutdown).await
     }
 
     async fn connect(
         args: RuntimeArgs,
         service: &'static str,
+        user: NatsUser,
         telemetry: Telemetry,
         shutdown: CancellationToken,
     ) -> Result<Self, RuntimeError> {
-        let log = EventLog::connect(&args.log.nats_url, args.log.settings()).await?;
+        let credentials = args.log.credentials.credentials();
+        // The stream is the setup user's: created or updated, then that connection closes.
+        let setup = credentials
+            .load(NatsUser::Setup)
+            .map_err(SetupError::from)?;
+        EventLog::set_up(&args.log.nats_url, &setup, args.log.settings()).await?;
+        let identity = credentials.load(user).map_err(SetupError::from)?;
+        let log = EventLog::connect(&args.log.nats_url, &identity, args.log.settings()).await?;
         if !args.log.clock_offset.is_zero() {
             tracing::warn!(
                 offset_secs = args.log.clock_offset.num_seconds(),
@@ -101,7 +123,8 @@ impl Runtime {
         )
         .await?;
         let parked = ParkedReactions::open(pool.clone()).await?;
-        tracing::info!(service, nats = %ferry_events::redact_url(&args.log.nats_url), stream = %args.log.stream, "connected");
+        tracing::info!(service, nats_user = %user, nats = %crate::event_log::redacted_url(&args.log.nats_url), stream = %args.log.stream, "connected");
+        let connections = Arc::new(Mutex::new(vec![(user.to_string(), log.client().clone())]));
         Ok(Self {
             args,
             log,
@@ -111,8 +134,52 @@ impl Runtime {
             attention: Default::default(),
             shutdown,
             tracker: TaskTracker::new(),
-            telemetry,
+            telemetry: Arc::new(telemetry),
+            connections,
         })
+    }
+
+    /// This process as one of its services sees it: the same database, status board,
+    /// parked reactions, tasks and shutdown, with the event log on a connection of
+    /// its own as `user`, so that what the service appends is checked against its
+    /// own permissions. (Not to be served: [`Runtime::serve`] is the process's.)
+    pub async fn for_service(&self, user: NatsUser) -> Result<Runtime, RuntimeError> {
+        let identity = self
+            .args
+            .log
+            .credentials
+            .credentials()
+            .load(user)
+            .map_err(SetupError::from)?;
+        let log = EventLog::connect(
+            &self.args.log.nats_url,
+            &identity,
+            self.log.settings().clone(),
+        )
+        .await?;
+        if let Ok(mut connections) = self.connections.lock() {
+            connections.push((user.to_string(), log.client().clone()));
+        }
+        tracing::info!(nats_user = %user, "service connected to NATS as its own user");
+        Ok(Runtime {
+            args: self.args.clone(),
+            log,
+            pool: self.pool.clone(),
+            board: self.board.clone(),
+            parked: self.parked.clone(),
+            attention: self.attention.clone(),
+            shutdown: self.shutdown.clone(),
+            tracker: self.tracker.clone(),
+            telemetry: self.telemetry.clone(),
+            connections: self.connections.clone(),
+        })
+    }
+
+    fn nats_connections(&self) -> Vec<(String, async_nats::Client)> {
+        self.connections
+            .lock()
+            .map(|connections| connections.clone())
+            .unwrap_or_default()
     }
 
     /// Runs `task` until it ends; it should watch [`Runtime::shutdown`]. Its error is
@@ -195,7 +262,7 @@ impl Runtime {
     ) -> Result<(), RuntimeError> {
         let addr = listener.local_addr().unwrap_or(self.args.server.http_addr);
         let health = HealthState {
-            nats: self.log.client().clone(),
+            nats: self.nats_connections(),
             pool: self.pool.clone(),
             board: self.board.clone(),
             parked: self.parked.clone(),
@@ -224,7 +291,9 @@ impl Runtime {
         self.shutdown.cancel();
         let grace = Duration::from_secs(self.args.server.shutdown_grace_secs);
         shutdown::drain(&self.tracker, grace).await;
-        self.log.client().flush().await.ok();
+        for (_, client) in self.nats_connections() {
+            client.flush().await.ok();
+        }
         self.telemetry.shutdown();
         served.map_err(|e| RuntimeError::Http {
             addr,

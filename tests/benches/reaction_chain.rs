@@ -796,7 +796,7 @@ async fn raw_batches(
     storage: StorageType,
     batches: usize,
 ) -> anyhow::Result<(f64, String)> {
-    let client = async_nats::connect(url).await?;
+    let client = common::setup_client(url).await?;
     let js = async_nats::jetstream::new(client.clone());
     let id = Uuid::now_v7().simple().to_string();
     let name = format!("BENCH_RAW_{id}");

@@ -36,6 +36,8 @@ enum Failure {
     Unavailable(String),
     /// The server said no.
     Refused(String),
+    /// The server refused the publish: this connection's user may not publish there.
+    Forbidden(String),
 }
 
 impl EventLog {
@@ -98,6 +100,13 @@ impl EventLog {
                 }
                 Err(Failure::Unavailable(reason)) => return Err(AppendError::Unavailable(reason)),
                 Err(Failure::Refused(reason)) => return Err(AppendError::Refused(reason)),
+                Err(Failure::Forbidden(reason)) => {
+                    return Err(AppendError::Forbidden {
+                        aggregate: aggregate.clone(),
+                        user: self.user.to_string(),
+                        reason,
+                    });
+                }
             }
         }
     }
@@ -116,12 +125,20 @@ impl EventLog {
             .payload(body.clone())
             .message_id(message_id(subject, idempotency_key))
             .expected_last_subject_sequence(expected_version);
+        // Watched from before the publish: the server's refusal cannot be missed.
+        let mut denials = self.denials.watch();
         let ack = self
             .js
             .send_publish(subject.to_owned(), message)
             .await
             .map_err(publish_failure)?;
-        let ack = ack.await.map_err(publish_failure)?;
+        // A refused publish is never acknowledged: the server's report ends the wait.
+        let ack = tokio::select! {
+            ack = std::future::IntoFuture::into_future(ack) => ack.map_err(publish_failure)?,
+            reason = super::connect::refused_publish(&mut denials, subject) => {
+                return Err(Failure::Forbidden(reason));
+            }
+        };
         Ok(Appended {
             version: ack.sequence,
             duplicate: ack.duplicate,

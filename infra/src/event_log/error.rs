@@ -15,6 +15,21 @@ pub enum SetupError {
         /// What the client said.
         reason: String,
     },
+    /// NATS refused the user's credential.
+    #[error(
+        "NATS at {url} refused the credential of the {user} user ({file}): is it the key the server was configured with? (authorization violation)"
+    )]
+    Refused {
+        /// The URL tried.
+        url: String,
+        /// The user.
+        user: crate::nats_users::NatsUser,
+        /// The file its seed came from.
+        file: String,
+    },
+    /// The user's credential could not be had.
+    #[error(transparent)]
+    Credential(#[from] crate::nats_users::CredentialError),
     /// A setting cannot be used.
     #[error("invalid {name}: {reason}")]
     InvalidSetting {
@@ -99,6 +114,18 @@ pub enum AppendError {
     /// The server refused the append for another reason.
     #[error("event log refused the append: {0}")]
     Refused(String),
+    /// This process's NATS user may not publish the aggregate's subject: the service
+    /// tried to write an aggregate it does not own (a bug), or the server's
+    /// permissions do not match ferry's. Nothing was appended; retrying cannot help.
+    #[error("the NATS user {user} may not append to {aggregate}: {reason}")]
+    Forbidden {
+        /// The aggregate.
+        aggregate: AggregateRef,
+        /// The user this log connected as.
+        user: String,
+        /// What the server said.
+        reason: String,
+    },
 }
 
 /// Reading the log failed.

@@ -16,8 +16,14 @@
 //!
 //! Each message carries the W3C trace context of the span that appended it
 //! ([`trace_context`]).
+//!
+//! A log is opened as one of ferry's NATS users ([`crate::nats_users`]): a service's
+//! appends go through its own connection, and a subject its user may not publish is
+//! refused by the server, reported as [`AppendError::Forbidden`]. Only the setup user
+//! creates or updates the stream ([`EventLog::ensure_stream`]).
 
 mod append;
+mod connect;
 mod error;
 pub mod headers;
 mod read;
@@ -25,9 +31,11 @@ mod stream;
 pub mod trace_context;
 
 pub use append::MAX_EVENTS_PER_APPEND;
+pub use connect::redacted as redacted_url;
 pub use error::{AppendError, ReadError, SetupError};
 pub use read::{Loaded, Recorded};
 
+use crate::nats_users::{NatsIdentity, NatsUser};
 use async_nats::jetstream;
 use ferry_events::{AggregateType, validate_aggregate_id};
 use std::time::Duration;
@@ -94,55 +102,57 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
-/// Handle on the event log. Cheap to clone; all clones share one NATS connection.
+/// Handle on the event log. Cheap to clone; all clones share one NATS connection,
+/// made as one NATS user.
 #[derive(Clone)]
 pub struct EventLog {
     client: async_nats::Client,
     js: jetstream::Context,
     settings: LogSettings,
+    /// Who it connected as.
+    user: NatsUser,
+    /// What the server refused on the connection.
+    denials: connect::Denials,
 }
 
 impl std::fmt::Debug for EventLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLog")
             .field("settings", &self.settings)
+            .field("user", &self.user)
             .finish_non_exhaustive()
     }
 }
 
 impl EventLog {
-    /// Connects to NATS and makes sure the stream exists with the right configuration.
-    pub async fn connect(nats_url: &str, settings: LogSettings) -> Result<Self, SetupError> {
-        let client = async_nats::ConnectOptions::new()
-            .name("ferry")
-            .connection_timeout(Duration::from_secs(5))
-            .connect(nats_url)
-            .await
-            .map_err(|e| SetupError::Connect {
-                url: ferry_events::redact_url(nats_url),
-                reason: e.to_string(),
-            })?;
-        Self::with_client(client, settings).await
-    }
-
-    /// Uses an existing connection; makes sure the stream exists.
-    pub async fn with_client(
-        client: async_nats::Client,
+    /// Connects to NATS as `identity`'s user. The stream is not touched: it must
+    /// exist (the setup user makes it, [`EventLog::set_up`]).
+    pub async fn connect(
+        nats_url: &str,
+        identity: &NatsIdentity,
         settings: LogSettings,
     ) -> Result<Self, SetupError> {
-        validate_aggregate_id(&settings.subject_prefix).map_err(|e| {
-            SetupError::InvalidSetting {
-                name: "subject prefix",
-                reason: e.to_string(),
-            }
-        })?;
+        check_settings(&settings)?;
+        let denials = connect::Denials::default();
+        let client = connect::connect(nats_url, identity, &denials).await?;
         check_server_version(&client.server_info().version)?;
-        let js = jetstream::new(client.clone());
-        let log = Self {
+        Ok(Self {
+            js: jetstream::new(client.clone()),
             client,
-            js,
             settings,
-        };
+            user: identity.user(),
+            denials,
+        })
+    }
+
+    /// Connects as `identity` (the setup user) and makes sure the stream exists with
+    /// the right configuration.
+    pub async fn set_up(
+        nats_url: &str,
+        identity: &NatsIdentity,
+        settings: LogSettings,
+    ) -> Result<Self, SetupError> {
+        let log = Self::connect(nats_url, identity, settings).await?;
         log.ensure_stream().await?;
         Ok(log)
     }
@@ -150,6 +160,11 @@ impl EventLog {
     /// The underlying NATS connection (health checks, core request/reply).
     pub fn client(&self) -> &async_nats::Client {
         &self.client
+    }
+
+    /// The NATS user it connected as.
+    pub fn user(&self) -> NatsUser {
+        self.user
     }
 
     /// The JetStream context.
@@ -194,6 +209,14 @@ impl EventLog {
             types.iter().map(|t| self.type_filter(*t)).collect()
         }
     }
+}
+
+fn check_settings(settings: &LogSettings) -> Result<(), SetupError> {
+    validate_aggregate_id(&settings.subject_prefix).map_err(|e| SetupError::InvalidSetting {
+        name: "subject prefix",
+        reason: e.to_string(),
+    })?;
+    Ok(())
 }
 
 /// The oldest nats-server ferry works with: batched direct gets (ADR-31, used by

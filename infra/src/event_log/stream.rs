@@ -27,8 +27,9 @@ impl EventLog {
         }
     }
 
-    /// Creates the stream, or brings an existing one to the configuration above.
-    pub(super) async fn ensure_stream(&self) -> Result<(), SetupError> {
+    /// Creates the stream, or brings an existing one to the configuration above: the
+    /// setup user's work (a service's user may not).
+    pub async fn ensure_stream(&self) -> Result<(), SetupError> {
         self.js
             .create_or_update_stream(self.stream_config())
             .await

@@ -139,6 +139,11 @@ where
             Ok(Vec::new())
         }
         Err(HandleError::InvalidAggregate(e)) => Err(ReactionError::Failed(e.to_string())),
+        // The service's NATS user may not write there: parked with the reason (retried
+        // slowly, shown to support), not retried as an outage.
+        Err(HandleError::Append(e @ crate::event_log::AppendError::Forbidden { .. })) => {
+            Err(ReactionError::Failed(e.to_string()))
+        }
         Err(e) => Err(ReactionError::Transient(e.to_string())),
     }
 }

@@ -1,7 +1,8 @@
 //! Test helpers: each test gets its own PostgreSQL database and its own JetStream
 //! stream and subject prefix on the local stack (`scripts/stack up`), so tests run in
 //! parallel and leave nothing behind (both are removed when the [`TestStack`] drops,
-//! also when the test panics). [`scenario`] is given/when/then for the pure deciders;
+//! also when the test panics). The test's stream is set up, and its inputs appended,
+//! as the setup NATS user; [`TestStack::log_as`] connects as a service's own user. [`scenario`] is given/when/then for the pure deciders;
 //! [`append_inputs`] publishes test inputs; [`eventually`] and [`eventually_some`] wait
 //! (bounded) for their effects.
 
@@ -16,6 +17,7 @@ pub use inputs::{append_inputs, eventually, eventually_some};
 pub use tools::{crash, slow_rsync};
 
 use crate::event_log::{EventLog, LogSettings};
+use crate::nats_users::{NatsCredentials, NatsIdentity, NatsUser};
 use deadpool_postgres::Pool;
 use std::time::Duration;
 
@@ -35,6 +37,46 @@ pub fn stack_var(name: &str) -> String {
 /// NATS of the local stack (`FERRY_NATS_URL`).
 pub fn nats_url() -> String {
     stack_var("FERRY_NATS_URL")
+}
+
+/// The local stack's NATS credentials (`FERRY_NATS_CREDENTIALS_DIR`: one nkey seed per
+/// ferry NATS user).
+pub fn nats_credentials_dir() -> String {
+    stack_var("FERRY_NATS_CREDENTIALS_DIR")
+}
+
+/// The credentials of the local stack's NATS users.
+pub fn nats_credentials() -> NatsCredentials {
+    NatsCredentials::from_dir(nats_credentials_dir())
+}
+
+/// `user`'s identity on the local stack's NATS. Panics naming the file when it
+/// cannot be read.
+pub fn nats_identity(user: NatsUser) -> NatsIdentity {
+    nats_credentials()
+        .load(user)
+        .unwrap_or_else(|e| panic!("{e}: run scripts/stack up"))
+}
+
+/// A raw NATS connection to the local stack as `user` (for what the event log does
+/// not do; the setup user may do anything).
+pub async fn nats_client(user: NatsUser) -> async_nats::Client {
+    try_nats_client(user)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: run scripts/stack up"))
+}
+
+async fn try_nats_client(user: NatsUser) -> Result<async_nats::Client, String> {
+    let file = nats_credentials()
+        .file_of(user)
+        .map_err(|e| e.to_string())?;
+    let seed = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let url = nats_url();
+    async_nats::ConnectOptions::with_nkey(seed.trim().to_owned())
+        .custom_inbox_prefix(user.inbox_prefix())
+        .connect(&url)
+        .await
+        .map_err(|e| format!("NATS at {url} as {user}: {e}"))
 }
 
 /// A PostgreSQL URL allowed to create databases (`FERRY_TEST_ADMIN_DATABASE_URL`), on
@@ -138,7 +180,7 @@ impl TestStack {
             clock: crate::clock::Clock::system(),
         };
         let stream = settings.stream.clone();
-        let log = EventLog::connect(&nats_url, settings)
+        let log = EventLog::set_up(&nats_url, &nats_identity(NatsUser::Setup), settings)
             .await
             .unwrap_or_else(|e| panic!("NATS at {nats_url} unusable ({e}): run scripts/stack up"));
         Self {
@@ -151,11 +193,22 @@ impl TestStack {
         }
     }
 
-    /// Another connection to the same stream, as a second process would have.
+    /// Another connection to the same stream, as a second process would have (as the
+    /// setup user, like [`TestStack::log`]).
     pub async fn second_log(&self) -> EventLog {
-        EventLog::connect(&self.nats_url, self.log.settings().clone())
-            .await
-            .expect("second connection")
+        self.log_as(NatsUser::Setup).await
+    }
+
+    /// A connection to the test's stream as `user`, as that service connects: it may
+    /// append only to its own aggregates.
+    pub async fn log_as(&self, user: NatsUser) -> EventLog {
+        EventLog::connect(
+            &self.nats_url,
+            &nats_identity(user),
+            self.log.settings().clone(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("connect as {user}: {e}"))
     }
 
     /// What a policy runs on in this test: its log, database and parked reactions,
@@ -179,11 +232,10 @@ impl TestStack {
 
 impl Drop for TestStack {
     fn drop(&mut self) {
-        let (database, stream, admin, nats) = (
+        let (database, stream, admin) = (
             self.database.clone(),
             self.stream.clone(),
             admin_database_url(),
-            self.nats_url.clone(),
         );
         self.pool.close();
         // Drop runs inside the test's runtime: clean up on a thread with a runtime of its own.
@@ -195,7 +247,7 @@ impl Drop for TestStack {
                 return;
             };
             runtime.block_on(async move {
-                if let Ok(client) = async_nats::connect(&nats).await {
+                if let Ok(client) = try_nats_client(NatsUser::Setup).await {
                     let _ = async_nats::jetstream::new(client)
                         .delete_stream(&stream)
                         .await;

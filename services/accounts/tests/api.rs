@@ -128,7 +128,13 @@ fn optional_migration(
 /// The accounts service over HTTP, with its policy running (it opens the migrations
 /// whose server the API claimed) until the test ends.
 async fn setup(stack: &TestStack) -> (Accounts, String) {
-    let accounts = Accounts::new(stack.log.clone(), calendar());
+    // As ferry up runs it: on its own NATS user.
+    let accounts = Accounts::new(
+        stack
+            .log_as(ferry_infra::nats_users::NatsUser::Accounts)
+            .await,
+        calendar(),
+    );
     tokio::spawn(ferry_accounts::reactions::run(
         accounts.handler().clone(),
         stack.policy_context().await,

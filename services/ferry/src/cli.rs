@@ -141,7 +141,7 @@ pub enum TokenCommand {
         print: bool,
         /// Where the event log is.
         #[command(flatten)]
-        log: ferry_infra::config::LogArgs,
+        log: Box<ferry_infra::config::LogArgs>,
     },
     /// The tokens you may see (support: all; a customer: its own).
     List,

@@ -63,7 +63,13 @@ pub async fn issue(
     label: &str,
     days: u32,
 ) -> anyhow::Result<IssuedToken> {
-    let event_log = EventLog::connect(&log.nats_url, log.settings())
+    // As the access service's NATS user: the only one that may write tokens.
+    let identity = log
+        .credentials
+        .credentials()
+        .load(ferry_infra::nats_users::NatsUser::Access)
+        .context("the access service's NATS credentials")?;
+    let event_log = EventLog::connect(&log.nats_url, &identity, log.settings())
         .await
         .context("connecting to the event log")?;
     let access = ferry_access::Access::new(event_log);

@@ -1,8 +1,11 @@
-//! `ferry up`: every service in one process.
+//! `ferry up`: every service in one process, each connected to NATS as its own user
+//! (the process's own connection, the read side's, serves the log index, the queries
+//! and readiness).
 
 use crate::cli::UpArgs;
 use anyhow::Context;
 use ferry_infra::api::openapi::{ActorAuthentication, BodyLimits, StrictRequestBodies};
+use ferry_infra::nats_users::NatsUser;
 use ferry_infra::projection::RunnerSettings;
 use ferry_infra::projection::log_index::LogIndex;
 use ferry_infra::runtime::Runtime;
@@ -19,7 +22,7 @@ struct ApiDoc;
 
 pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     check(&args)?;
-    let runtime = Runtime::start(args.runtime.clone(), "ferry")
+    let runtime = Runtime::start(args.runtime.clone(), "ferry", NatsUser::Read)
         .await
         .context("starting ferry")?;
     let (routes, gate) = services(&runtime, args).await?;
@@ -37,7 +40,7 @@ pub async fn up_embedded(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     check(&args)?;
-    let runtime = Runtime::start_embedded(args.runtime.clone(), "ferry", shutdown)
+    let runtime = Runtime::start_embedded(args.runtime.clone(), "ferry", NatsUser::Read, shutdown)
         .await
         .context("starting ferry")?;
     let (routes, gate) = services(&runtime, args).await?;
@@ -80,20 +83,30 @@ async fn services(
         .settings()
         .map_err(anyhow::Error::msg)
         .context("data mover settings")?;
+    // Each service appends through its own NATS connection, as its own user.
+    let as_user = |user: NatsUser| async move {
+        runtime
+            .for_service(user)
+            .await
+            .with_context(|| format!("connecting the {user} service to NATS"))
+    };
     runtime.spawn_projection(LogIndex, RunnerSettings::default());
-    let accounts = ferry_accounts::service(runtime, &args.accounts)
+    let accounts = ferry_accounts::service(&as_user(NatsUser::Accounts).await?, &args.accounts)
         .context("starting the accounts service")?;
-    let transit = ferry_transit_pool::service(runtime, args.transit);
-    let data_mover = ferry_data_mover::service(runtime, data_mover);
+    let transit = ferry_transit_pool::service(&as_user(NatsUser::TransitPool).await?, args.transit);
+    let data_mover = ferry_data_mover::service(&as_user(NatsUser::DataMover).await?, data_mover);
     let read = ferry_migration_state::service(runtime);
-    ferry_network::service(runtime, &args.network)
+    ferry_network::service(&as_user(NatsUser::Network).await?, &args.network)
         .await
         .map_err(anyhow::Error::msg)
         .context("starting the network service")?;
-    let billing = ferry_billing::service(runtime, &args.billing);
-    let notifications = ferry_notifications::service(runtime, &args.notifications)
-        .map_err(anyhow::Error::msg)
-        .context("starting the notifications service")?;
+    let billing = ferry_billing::service(&as_user(NatsUser::Billing).await?, &args.billing);
+    let notifications = ferry_notifications::service(
+        &as_user(NatsUser::Notifications).await?,
+        &args.notifications,
+    )
+    .map_err(anyhow::Error::msg)
+    .context("starting the notifications service")?;
     let pool = runtime.pool.clone();
     runtime.attention.register(
         "notifications_given_up",
@@ -119,8 +132,8 @@ async fn services(
             })
         }),
     );
-    let (access, gate) =
-        ferry_access::service(runtime, &args.access).context("starting the access service")?;
+    let (access, gate) = ferry_access::service(&as_user(NatsUser::Access).await?, &args.access)
+        .context("starting the access service")?;
     let reactions = ferry_infra::policy::routes::router(runtime.parked.clone());
     let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(accounts)

@@ -1,6 +1,6 @@
 //! `ferry up` as a process: it becomes ready, serves health and metrics, feeds its read
 //! models from the log, stops cleanly on SIGTERM within its grace period, and refuses a
-//! bad setting with a message naming it.
+//! bad setting with a message naming it, and a missing NATS credential naming its file.
 
 use ferry_events::{AccountMarkedReady, Actor, AggregateType, Envelope};
 use ferry_infra::event_log::AggregateRef;
@@ -189,6 +189,62 @@ fn cli_command(port: u16, args: &[&str]) -> tokio::process::Command {
         .env_remove("FERRY_TOKEN_FILE")
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_malformed_nats_credential_stops_the_start_naming_its_file() {
+    let stack = TestStack::new().await;
+    let stack_credentials = std::path::PathBuf::from(ferry_infra::testkit::nats_credentials_dir());
+    let dir =
+        std::env::temp_dir().join(format!("ferry-credentials-{}", stack.log.settings().stream));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    // Every service's key but the billing one's; the notifications' one is garbage.
+    for user in ferry_infra::nats_users::NatsUser::ALL {
+        let file = user.file_name();
+        if file != "billing.nk" {
+            std::fs::copy(stack_credentials.join(&file), dir.join(&file)).expect("copied");
+        }
+    }
+    let secret_looking = "not-a-seed-but-keep-it-quiet";
+    let start = |dir: std::path::PathBuf| {
+        let stack_settings = stack.log.settings().clone();
+        let (nats, database) = (stack.nats_url.clone(), stack.database_url.clone());
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+                .arg("up")
+                .env("FERRY_NATS_URL", nats)
+                .env("FERRY_STREAM", &stack_settings.stream)
+                .env("FERRY_SUBJECT_PREFIX", &stack_settings.subject_prefix)
+                .env("FERRY_DATABASE_URL", database)
+                .env("FERRY_NATS_CREDENTIALS_DIR", &dir)
+                .env("FERRY_HTTP_ADDR", "127.0.0.1:0")
+                .env("FERRY_LOG", "error")
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .expect("ferry runs")
+        }
+    };
+    let output = start(dir.clone()).await;
+    assert!(!output.status.success(), "no start without billing's key");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("billing")
+            && stderr.contains(&dir.join("billing.nk").display().to_string()),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.join("billing.nk"), secret_looking).expect("written");
+    let output = start(dir.clone()).await;
+    assert!(!output.status.success(), "no start with a malformed key");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&dir.join("billing.nk").display().to_string())
+            && stderr.contains("nkey seed")
+            && !stderr.contains(secret_looking),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
 }
 
 /// Runs the `ferry` CLI against the API on `port`: its exit status and output.

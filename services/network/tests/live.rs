@@ -156,7 +156,11 @@ async fn what_the_log_says_is_served_and_a_cutover_holds_then_switches_without_a
         redirect: RedirectTable::new(),
         upstream_port: port,
         in_flight_bound: Duration::from_secs(5),
-        network: Some(Network::new(stack.log.clone())),
+        network: Some(Network::new(
+            stack
+                .log_as(ferry_infra::nats_users::NatsUser::Network)
+                .await,
+        )),
     };
     let (udp, tcp) = dns::bind("127.0.0.1:0".parse().expect("addr"))
         .await
@@ -186,7 +190,9 @@ async fn what_the_log_says_is_served_and_a_cutover_holds_then_switches_without_a
     let table = served.redirect.clone();
     let caught_up = CancellationToken::new();
     tokio::spawn(live::follow(
-        stack.log.clone(),
+        stack
+            .log_as(ferry_infra::nats_users::NatsUser::Network)
+            .await,
         served,
         caught_up.clone(),
         stop.clone(),

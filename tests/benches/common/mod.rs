@@ -11,6 +11,7 @@
 use bytes::Bytes;
 use ferry_events::{AggregateType, Envelope};
 use ferry_infra::event_log::{AggregateRef, EventLog, LogSettings};
+use ferry_infra::nats_users::{NatsIdentity, NatsUser};
 use ferry_tests::bench_event;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -46,6 +47,24 @@ pub fn percentiles(latencies: &mut [Duration]) -> String {
     )
 }
 
+/// The setup NATS user of the local stack (`FERRY_NATS_CREDENTIALS_DIR`): the
+/// benchmarks make and fill streams of their own, on the durable server and on the
+/// scratch one (`scripts/bench` starts it with the same users).
+pub fn setup_identity() -> NatsIdentity {
+    ferry_infra::testkit::nats_identity(NatsUser::Setup)
+}
+
+/// A raw NATS connection as the setup user to the server at `url`.
+pub async fn setup_client(url: &str) -> anyhow::Result<async_nats::Client> {
+    let identity = setup_identity();
+    let seed = std::fs::read_to_string(identity.file())?;
+    Ok(
+        async_nats::ConnectOptions::with_nkey(seed.trim().to_owned())
+            .connect(url)
+            .await?,
+    )
+}
+
 /// A fresh stream of its own on the server at `url`.
 pub async fn fresh_log(url: &str) -> anyhow::Result<EventLog> {
     let id = Uuid::now_v7().simple().to_string();
@@ -55,7 +74,7 @@ pub async fn fresh_log(url: &str) -> anyhow::Result<EventLog> {
         duplicate_window: Duration::from_secs(120),
         ..LogSettings::default()
     };
-    Ok(EventLog::connect(url, settings).await?)
+    Ok(EventLog::set_up(url, &setup_identity(), settings).await?)
 }
 
 /// Deletes a stream made by [`fresh_log`].
@@ -76,7 +95,7 @@ pub async fn kept_log(url: &str, total: u64) -> anyhow::Result<EventLog> {
         duplicate_window: Duration::from_secs(120),
         ..LogSettings::default()
     };
-    let log = EventLog::connect(url, settings).await?;
+    let log = EventLog::set_up(url, &setup_identity(), settings).await?;
     let have = log.last_sequence().await?;
     if have >= total {
         return Ok(log);

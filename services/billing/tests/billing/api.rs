@@ -82,7 +82,13 @@ const C7: Option<&str> = Some("customer:c-7");
 async fn the_api_shows_loans_charges_and_invoices_to_their_customer_and_the_rebuild_equals_live() {
     let stack = TestStack::new().await;
     let log = stack.log.clone();
-    let billing = Billing::new(log.clone(), 0);
+    // As ferry up runs it: on its own NATS user.
+    let billing = Billing::new(
+        stack
+            .log_as(ferry_infra::nats_users::NatsUser::Billing)
+            .await,
+        0,
+    );
     let (m1, m2) = (Uuid::now_v7(), Uuid::now_v7());
     server_registered(&log, "srv-1", "c-42", 3100).await;
     server_registered(&log, "srv-2", "c-7", 2800).await;

@@ -113,9 +113,14 @@ pub async fn run_if_asked() {
         duplicate_window: Duration::from_secs(120),
         ..LogSettings::default()
     };
-    let log = EventLog::connect(&ferry_infra::testkit::nats_url(), settings)
-        .await
-        .expect("the log");
+    // As the data mover connects: its own NATS user.
+    let log = EventLog::connect(
+        &ferry_infra::testkit::nats_url(),
+        &ferry_infra::testkit::nats_identity(ferry_infra::nats_users::NatsUser::DataMover),
+        settings,
+    )
+    .await
+    .expect("the log");
     let pool = ferry_infra::postgres::connect(&var(DATABASE), 4)
         .await
         .expect("the database");

@@ -108,6 +108,10 @@ pub fn log_args(stack: &TestStack) -> ferry_infra::config::LogArgs {
         subject_prefix: settings.subject_prefix.clone(),
         duplicate_window_secs: 120,
         clock_offset: chrono::Duration::zero(),
+        credentials: ferry_infra::config::NatsCredentialArgs {
+            dir: Some(ferry_infra::testkit::nats_credentials_dir().into()),
+            ..Default::default()
+        },
     }
 }
 
@@ -134,6 +138,10 @@ pub async fn save_tokens(stack: &TestStack, dir: &std::path::Path, actors: &[&st
             .env("FERRY_NATS_URL", &stack.nats_url)
             .env("FERRY_STREAM", &settings.stream)
             .env("FERRY_SUBJECT_PREFIX", &settings.subject_prefix)
+            .env(
+                "FERRY_NATS_CREDENTIALS_DIR",
+                ferry_infra::testkit::nats_credentials_dir(),
+            )
             .output()
             .await
             .expect("ferry token create runs");
@@ -174,6 +182,11 @@ fn up_settings(stack: &TestStack) -> Vec<(&'static str, String)> {
             metrics_token_file.display().to_string(),
         ),
         ("FERRY_NATS_URL", stack.nats_url.clone()),
+        // Each service connects as its own NATS user, with the stack's credentials.
+        (
+            "FERRY_NATS_CREDENTIALS_DIR",
+            ferry_infra::testkit::nats_credentials_dir(),
+        ),
         ("FERRY_STREAM", settings.stream.clone()),
         ("FERRY_SUBJECT_PREFIX", settings.subject_prefix.clone()),
         ("FERRY_DATABASE_URL", stack.database_url.clone()),

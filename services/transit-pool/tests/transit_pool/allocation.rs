@@ -6,6 +6,7 @@ use crate::support::{
 };
 use chrono::Utc;
 use ferry_events::{Actor, AggregateType, Event, TransitQueueEvent, TransitServerEvent};
+use ferry_infra::nats_users::NatsUser;
 use ferry_infra::testkit::TestStack;
 use ferry_transit_pool::{CommandMeta, TransitPool, run};
 use futures::future::join_all;
@@ -90,7 +91,7 @@ fn check_queue(
 async fn concurrent_requests_never_share_a_server_and_waiting_ones_are_served_in_order() {
     let stack = TestStack::new().await;
     let settings = quick(50, 50);
-    let pool = TransitPool::new(stack.log.clone(), settings.clone());
+    let pool = TransitPool::new(stack.log_as(NatsUser::TransitPool).await, settings.clone());
     let other = TransitPool::new(stack.second_log().await, settings);
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(run(

@@ -10,6 +10,7 @@ use ferry_events::Actor;
 use ferry_events::{
     AggregateType, Event, MigrationCancelled, TransferKind, TransitQueueEvent, TransitServerEvent,
 };
+use ferry_infra::nats_users::NatsUser;
 use ferry_infra::testkit::TestStack;
 use ferry_transit_pool::REACTOR_NAME;
 use ferry_transit_pool::domain::transit_server::Status;
@@ -41,7 +42,7 @@ async fn wait_status(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_gets_a_transit_server_installed_and_lent_then_gives_it_back() {
     let stack = TestStack::new().await;
-    let pool = TransitPool::new(stack.log.clone(), quick(100, 100));
+    let pool = TransitPool::new(stack.log_as(NatsUser::TransitPool).await, quick(100, 100));
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(run(
         pool.clone(),
@@ -207,7 +208,7 @@ async fn a_migration_gets_a_transit_server_installed_and_lent_then_gives_it_back
 async fn installations_and_wipes_complete_across_restarts() {
     let stack = TestStack::new().await;
     let settings = quick(3_000, 1_000);
-    let pool = TransitPool::new(stack.log.clone(), settings.clone());
+    let pool = TransitPool::new(stack.log_as(NatsUser::TransitPool).await, settings.clone());
     let first = CancellationToken::new();
     let running = tokio::spawn(run(
         pool.clone(),
@@ -269,7 +270,7 @@ async fn installations_and_wipes_complete_across_restarts() {
     wipe_completed(&stack.log, "tr-1", Uuid::now_v7()).await;
     let third = CancellationToken::new();
     let running = tokio::spawn(run(
-        TransitPool::new(stack.log.clone(), settings),
+        TransitPool::new(stack.log_as(NatsUser::TransitPool).await, settings),
         stack.policy_context().await,
         third.clone(),
     ));
@@ -303,7 +304,10 @@ async fn a_request_of_a_migration_never_opened_is_parked_until_its_facts_arrive_
  {
     let stack = TestStack::new().await;
     // Installations take a minute: the assignment ends while it is under way.
-    let pool = TransitPool::new(stack.log.clone(), quick(60_000, 100));
+    let pool = TransitPool::new(
+        stack.log_as(NatsUser::TransitPool).await,
+        quick(60_000, 100),
+    );
     let context = stack.policy_context().await;
     let parked = context.parked.clone();
     let shutdown = CancellationToken::new();

@@ -3,6 +3,7 @@
 
 use crate::support::{eventually, languages_removed, migration_requesting, quick, transit_server};
 use ferry_events::Actor;
+use ferry_infra::nats_users::NatsUser;
 use ferry_infra::testkit::TestStack;
 use ferry_transit_pool::domain::transit_server::Status;
 use ferry_transit_pool::{Changes, CommandMeta, TransitPool, routes, run};
@@ -90,7 +91,10 @@ fn changes(value: Value) -> Changes {
 async fn support_manages_transit_servers_over_http_and_customers_are_refused() {
     let stack = TestStack::new().await;
     // Installations take an hour here: the one below stays under way until failed.
-    let pool = TransitPool::new(stack.log.clone(), quick(3_600_000, 100));
+    let pool = TransitPool::new(
+        stack.log_as(NatsUser::TransitPool).await,
+        quick(3_600_000, 100),
+    );
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(run(
         pool.clone(),

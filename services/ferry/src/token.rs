@@ -93,6 +93,10 @@ pub async fn create(
     log: &LogArgs,
     json: bool,
 ) -> anyhow::Result<()> {
+    // Whose token it is comes first: a malformed holder is said as such, not as a
+    // file name.
+    ferry_access::domain::api_token::validate_holder(&request.holder)
+        .map_err(|e| anyhow!("{}: {e}", request.holder))?;
     let name = match (&request.save, request.print) {
         (_, true) => None,
         (Some(name), false) => Some(name.clone()),

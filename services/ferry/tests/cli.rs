@@ -88,3 +88,22 @@ async fn with_json_a_failure_is_a_json_object_and_still_an_error() {
     );
     assert_eq!(text(&output.stderr), "", "nothing else said");
 }
+
+#[tokio::test]
+async fn a_malformed_holder_is_refused_as_such_before_the_log_is_reached() {
+    let output = ferry_with(
+        &["token", "create", "--customer", "c 42"],
+        &[("FERRY_NATS_URL", "nats://127.0.0.1:9")],
+    )
+    .await;
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("is not a customer id or a login"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("NATS"),
+        "refused before any connection: {stderr}"
+    );
+}

@@ -329,8 +329,8 @@ async fn reads_the_log(log: &EventLog, migration: &AggregateRef, user: NatsUser)
         .expect("reset (delete and create)");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_service_reads_the_log_as_it_needs() {
+/// A test stack whose log holds one migration of three events, for the users to read.
+async fn stack_with_a_migration() -> (TestStack, AggregateRef) {
     let stack = TestStack::new().await;
     let migration = new_migration();
     stack
@@ -343,6 +343,12 @@ async fn every_service_reads_the_log_as_it_needs() {
         )
         .await
         .expect("an input");
+    (stack, migration)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_reads_the_log_as_it_needs() {
+    let (stack, migration) = stack_with_a_migration().await;
     for user in NatsUser::ALL
         .iter()
         .copied()
@@ -354,18 +360,7 @@ async fn every_service_reads_the_log_as_it_needs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_read_side_reads_the_log_and_publishes_nothing() {
-    let stack = TestStack::new().await;
-    let migration = new_migration();
-    stack
-        .log
-        .append(
-            &migration,
-            0,
-            &ready_events(&migration, 3, Uuid::now_v7()),
-            &Uuid::now_v7().to_string(),
-        )
-        .await
-        .expect("an input");
+    let (stack, migration) = stack_with_a_migration().await;
     let read = stack.log_as(NatsUser::Read).await;
     reads_the_log(&read, &migration, NatsUser::Read).await;
     let refused = read

@@ -221,29 +221,20 @@ async fn list(
         .get()
         .await
         .map_err(|e| ApiError::unavailable(format!("access read model unavailable: {e}")))?;
-    let columns = "token_id, holder, label, issued_at, issued_by, expires_at, revoked_at, revoked_by, revoke_reason";
-    let rows = match actor.role {
-        ActorRole::Support => {
-            client
-                .query(
-                    &format!("SELECT {columns} FROM {SCHEMA_NAME}.api_tokens ORDER BY issued_at DESC, token_id"),
-                    &[],
-                )
-                .await
-        }
-        _ => {
-            client
-                .query(
-                    &format!(
-                        "SELECT {columns} FROM {SCHEMA_NAME}.api_tokens WHERE holder = $1
-                         ORDER BY issued_at DESC, token_id"
-                    ),
-                    &[&actor.to_string()],
-                )
-                .await
-        }
-    }
-    .map_err(|e| ApiError::unavailable(format!("access read model: {e}")))?;
+    // Support sees every token; anyone else, the tokens acting as them.
+    let holder = (actor.role != ActorRole::Support).then(|| actor.to_string());
+    let rows = client
+        .query(
+            &format!(
+                "SELECT token_id, holder, label, issued_at, issued_by, expires_at, revoked_at,
+                    revoked_by, revoke_reason
+                 FROM {SCHEMA_NAME}.api_tokens WHERE $1::text IS NULL OR holder = $1
+                 ORDER BY issued_at DESC, token_id"
+            ),
+            &[&holder],
+        )
+        .await
+        .map_err(|e| ApiError::unavailable(format!("access read model: {e}")))?;
     let tokens = rows
         .iter()
         .map(|row| {

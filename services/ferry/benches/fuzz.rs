@@ -35,7 +35,7 @@ use ferry_accounts::routes::{
     OpenMigration, Reason, ReinstallReport, ScheduleOptional, ServerRegistration,
     TargetRegistration,
 };
-use ferry_events::{Actor, DatabaseEngine, ServerStorage};
+use ferry_events::{Actor, DatabaseEngine};
 use ferry_infra::api::body_from_value;
 use ferry_infra::command::Decider;
 use ferry_transit_pool::domain::transit_server::{
@@ -274,12 +274,7 @@ fn add_transit(body: TransitServerBody) -> Outcome {
             infrastructure_version: body.infrastructure_version,
             ipv4: body.ipv4,
             ipv6: body.ipv6,
-            storage: ServerStorage {
-                files_root: body.storage.files_root,
-                mail_root: body.storage.mail_root,
-                postgres_url: body.storage.postgres_url,
-                mysql_url: body.storage.mysql_url,
-            },
+            storage: body.storage.into(),
         },
     };
     Outcome::of(

@@ -51,6 +51,17 @@ pub struct StorageBody {
     pub mysql_url: Option<String>,
 }
 
+impl From<StorageBody> for ServerStorage {
+    fn from(body: StorageBody) -> Self {
+        ServerStorage {
+            files_root: body.files_root,
+            mail_root: body.mail_root,
+            postgres_url: body.postgres_url,
+            mysql_url: body.mysql_url,
+        }
+    }
+}
+
 /// A transit server joining the pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -123,12 +134,7 @@ async fn put_transit_server(
         infrastructure_version: body.infrastructure_version,
         ipv4: body.ipv4,
         ipv6: body.ipv6,
-        storage: ServerStorage {
-            files_root: body.storage.files_root,
-            mail_root: body.storage.mail_root,
-            postgres_url: body.storage.postgres_url,
-            mysql_url: body.storage.mysql_url,
-        },
+        storage: body.storage.into(),
     };
     let handled = pool
         .add_server(&CommandMeta::new(command_id, actor), &id, details)

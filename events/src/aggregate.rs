@@ -53,6 +53,9 @@ pub enum AggregateType {
     /// A token giving a person access to ferry's API (access service).
     /// Id: the token uuid.
     ApiToken,
+    /// The migration rights a customer granted one of its users (access service).
+    /// Id: see [`user_grants_id`](crate::user_grants_id).
+    UserGrants,
 }
 
 impl AggregateType {
@@ -71,6 +74,7 @@ impl AggregateType {
         AggregateType::Loan,
         AggregateType::Notification,
         AggregateType::ApiToken,
+        AggregateType::UserGrants,
     ];
 
     /// The snake_case name used on the wire and in NATS subjects, e.g. `"dns_zone"`.
@@ -89,6 +93,7 @@ impl AggregateType {
             AggregateType::Loan => "loan",
             AggregateType::Notification => "notification",
             AggregateType::ApiToken => "api_token",
+            AggregateType::UserGrants => "user_grants",
         }
     }
 
@@ -209,7 +214,7 @@ mod tests {
             assert_eq!(back, *t);
             assert!(validate_aggregate_id(t.as_str()).is_ok());
         }
-        assert_eq!(AggregateType::ALL.len(), 13);
+        assert_eq!(AggregateType::ALL.len(), 14);
         assert_eq!(AggregateType::parse("Server"), None);
     }
 

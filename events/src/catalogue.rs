@@ -4,7 +4,7 @@ use crate::aggregate::AggregateType;
 use crate::{
     AccountTrafficEvent, ApiTokenEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, MigrationEvent,
     NotificationEvent, OptionalMigrationEvent, ServerEvent, TargetInfrastructureEvent,
-    TransferEvent, TransitQueueEvent, TransitServerEvent,
+    TransferEvent, TransitQueueEvent, TransitServerEvent, UserGrantsEvent,
 };
 
 macro_rules! catalogue {
@@ -121,6 +121,7 @@ catalogue! {
     Loan(LoanEvent),
     Notification(NotificationEvent),
     ApiToken(ApiTokenEvent),
+    UserGrants(UserGrantsEvent),
 }
 
 impl Event {

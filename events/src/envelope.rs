@@ -17,6 +17,9 @@ pub enum ActorRole {
     Support,
     /// A ferry service acting on its own (reacting to another event, a timer, ...).
     System,
+    /// One of a customer's other users (its developer, its agency), acting on what
+    /// the customer granted it (see [`crate::user_grants`]) and nothing else.
+    User,
 }
 
 /// Who caused an event: a role and the identity within that role.
@@ -24,8 +27,9 @@ pub enum ActorRole {
 pub struct Actor {
     /// The kind of actor.
     pub role: ActorRole,
-    /// The customer id (e.g. `c-42`), the support agent's login (e.g. `jdoe`), or the
-    /// service name (e.g. `transit-pool`), depending on [`role`](Self::role).
+    /// The customer id (e.g. `c-42`), the support agent's login (e.g. `jdoe`), the
+    /// service name (e.g. `transit-pool`), or a customer's user as `<customer
+    /// id>/<login>` (e.g. `c-42/alice`), depending on [`role`](Self::role).
     pub id: String,
 }
 
@@ -53,17 +57,51 @@ impl Actor {
             id: id.into(),
         }
     }
+
+    /// The user `login` of customer `customer_id`.
+    pub fn user(customer_id: &str, login: &str) -> Self {
+        Actor {
+            role: ActorRole::User,
+            id: format!("{customer_id}/{login}"),
+        }
+    }
+
+    /// The customer this actor acts for: a customer itself, or the customer whose
+    /// user it is; `None` for support and ferry's services.
+    pub fn customer_id(&self) -> Option<&str> {
+        match self.role {
+            ActorRole::Customer => Some(&self.id),
+            ActorRole::User => self.id.split_once('/').map(|(customer, _)| customer),
+            ActorRole::Support | ActorRole::System => None,
+        }
+    }
+
+    /// A customer's user's login; `None` for any other actor.
+    pub fn login(&self) -> Option<&str> {
+        match self.role {
+            ActorRole::User => self.id.split_once('/').map(|(_, login)| login),
+            _ => None,
+        }
+    }
 }
 
-/// `role:id`, as the API and the CLI write an actor (`support:jdoe`, `customer:c-42`).
-impl std::fmt::Display for Actor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let role = match self.role {
+impl ActorRole {
+    /// The role as the API and the CLI write it: `customer`, `support`, `system`, `user`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
             ActorRole::Customer => "customer",
             ActorRole::Support => "support",
             ActorRole::System => "system",
-        };
-        write!(f, "{role}:{}", self.id)
+            ActorRole::User => "user",
+        }
+    }
+}
+
+/// `role:id`, as the API and the CLI write an actor (`support:jdoe`, `customer:c-42`,
+/// `user:c-42/alice`).
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.role.as_str(), self.id)
     }
 }
 

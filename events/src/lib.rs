@@ -34,6 +34,7 @@
 //! | [`loan`] | `loan` | billing |
 //! | [`notification`] | `notification` | notifications |
 //! | [`api_token`] | `api_token` | access |
+//! | [`user_grants`] | `user_grants` | access |
 //!
 //! Every payload struct is named after its event type and re-exported at the crate
 //! root, so `Envelope::new(id, AccountMarkedReady { .. }, ..)` works directly.
@@ -64,6 +65,7 @@ pub mod target_infrastructure;
 pub mod transfer;
 pub mod transit_queue;
 pub mod transit_server;
+pub mod user_grants;
 
 pub use aggregate::{
     AggregateIdProblem, AggregateType, ID_PATTERN, InvalidAggregateId, MAX_AGGREGATE_ID_LEN,
@@ -91,3 +93,4 @@ pub use target_infrastructure::*;
 pub use transfer::*;
 pub use transit_queue::*;
 pub use transit_server::*;
+pub use user_grants::*;

@@ -15,7 +15,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use ferry_events::{Actor, ActorRole};
+use ferry_events::{Actor, ActorRole, Grants};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -160,28 +160,34 @@ impl<R: Refusal> From<HandleError<R>> for ApiError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestActor(pub Actor);
 
-/// Parses `customer:c-42`, `support:alice` or `system:billing`.
+/// Parses `customer:c-42`, `support:alice`, `system:billing` or `user:c-42/alice`.
 pub fn parse_actor(text: &str) -> Result<Actor, String> {
     parse_among(
         text,
-        &[ActorRole::Customer, ActorRole::Support, ActorRole::System],
+        &[
+            ActorRole::Customer,
+            ActorRole::Support,
+            ActorRole::System,
+            ActorRole::User,
+        ],
         "<role>:<id>",
     )
 }
 
-/// A person's actor, as the CLI is told it: `customer:<customer id>` or
-/// `support:<login>`. ferry's services act through events, never as a person, so
-/// `system:` is not offered.
+/// A person's actor, as the CLI is told it: `customer:<customer id>`,
+/// `support:<login>` or `user:<customer id>/<login>`. ferry's services act through
+/// events, never as a person, so `system:` is not offered.
 pub fn parse_person(text: &str) -> Result<Actor, String> {
     parse_among(
         text,
-        &[ActorRole::Customer, ActorRole::Support],
-        "customer:<id> or support:<login>",
+        &[ActorRole::Customer, ActorRole::Support, ActorRole::User],
+        "customer:<id>, support:<login> or user:<customer id>/<login>",
     )
 }
 
 /// `<role>:<id>` with one of `roles`; `shape` is how a malformed text is told what
-/// is expected.
+/// is expected. A user's id is `<customer id>/<login>`, both parts present; no
+/// other id holds a `/`.
 fn parse_among(text: &str, roles: &[ActorRole], shape: &str) -> Result<Actor, String> {
     let (role, id) = text
         .split_once(':')
@@ -190,24 +196,30 @@ fn parse_among(text: &str, roles: &[ActorRole], shape: &str) -> Result<Actor, St
     if id.is_empty() {
         return Err(format!("actor {text:?} has no id"));
     }
-    let name = |role: &ActorRole| match role {
-        ActorRole::Customer => "customer",
-        ActorRole::Support => "support",
-        ActorRole::System => "system",
+    let Some(role) = roles.iter().find(|r| r.as_str() == role.trim()) else {
+        let names: Vec<&str> = roles.iter().map(ActorRole::as_str).collect();
+        let listed = match names.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        return Err(format!("actor role {:?} is not {listed}", role.trim()));
     };
-    match roles.iter().find(|r| name(r) == role.trim()) {
-        Some(ActorRole::Customer) => Ok(Actor::customer(id)),
-        Some(ActorRole::Support) => Ok(Actor::support(id)),
-        Some(ActorRole::System) => Ok(Actor::system(id)),
-        None => {
-            let names: Vec<&str> = roles.iter().map(name).collect();
-            let listed = match names.split_last() {
-                Some((last, [])) => (*last).to_owned(),
-                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-                None => String::new(),
-            };
-            Err(format!("actor role {:?} is not {listed}", role.trim()))
-        }
+    match role {
+        ActorRole::User => match id.split_once('/') {
+            Some((customer, login))
+                if !customer.is_empty() && !login.is_empty() && !login.contains('/') =>
+            {
+                Ok(Actor::user(customer, login))
+            }
+            _ => Err(format!(
+                "actor {text:?}: a user is user:<customer id>/<login>"
+            )),
+        },
+        _ if id.contains('/') => Err(format!("actor {text:?}: an id holds no '/'")),
+        ActorRole::Customer => Ok(Actor::customer(id)),
+        ActorRole::Support => Ok(Actor::support(id)),
+        ActorRole::System => Ok(Actor::system(id)),
     }
 }
 
@@ -235,6 +247,33 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestActor {
             ));
         }
         Ok(RequestActor(actor.clone()))
+    }
+}
+
+/// The migration rights the caller holds by grant: a customer's user's, what its
+/// commands are checked against; none for anyone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestGrants(pub Grants);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestGrants {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // The gate sets both or neither: grants without an actor, or an actor whose
+        // grants were not read, is a bug, never "no rights" nor "every right".
+        match parts.extensions.get::<auth::Granted>() {
+            Some(auth::Granted(grants)) => Ok(RequestGrants(grants.clone())),
+            None if parts.extensions.get::<auth::Authenticated>().is_none() => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "say who you are: send `Authorization: Bearer <token>` (`ferry token create` issues one)",
+            )),
+            None => Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the caller's grants were not read",
+            )),
+        }
     }
 }
 

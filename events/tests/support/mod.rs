@@ -12,6 +12,8 @@ const OPTIONAL_MIGRATION: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c02";
 const CUTOVER: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c03";
 const NOTIFICATION: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c04";
 const API_TOKEN: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c05";
+/// `user_grants_id("c-42", "alice")`.
+const USER_GRANTS: &str = "f420b30f-9778-585c-aaad-0a688d9e1e2c";
 const COMMAND: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c05";
 const TEST_COPY: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c06";
 const ROLLBACK: &str = "0193a5c2-7b10-7c3e-9a41-5d2f0e8b1c07";
@@ -1190,6 +1192,27 @@ pub fn samples() -> Vec<(String, Event, Actor)> {
             .into(),
             ferry_events::Actor::customer("c-42"),
         ),
+        // user_grants
+        (
+            USER_GRANTS.into(),
+            MigrationRightsGranted {
+                customer_id: "c-42".into(),
+                login: "alice".into(),
+                scope: GrantScope::account("srv-0042", "acc-1207"),
+            }
+            .into(),
+            ferry_events::Actor::customer("c-42"),
+        ),
+        (
+            USER_GRANTS.into(),
+            MigrationRightsRevoked {
+                customer_id: "c-42".into(),
+                login: "alice".into(),
+                scope: GrantScope::server("srv-0042"),
+            }
+            .into(),
+            support(),
+        ),
         (
             migration(),
             PreCopyFailed {
@@ -1252,6 +1275,8 @@ const ADDED_LATER: &[&str] = &[
     "NotificationRequeued",
     "ApiTokenIssued",
     "ApiTokenRevoked",
+    "MigrationRightsGranted",
+    "MigrationRightsRevoked",
 ];
 
 /// A type's rank: its place in the catalogue's first release, then in [`ADDED_LATER`].

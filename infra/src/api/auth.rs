@@ -5,7 +5,9 @@
 //! issued or one signed by the host's identity provider, checked by an
 //! [`Authenticate`] implementation (the access service's). The gate puts the
 //! [`Authenticated`] actor in the request's extensions, where [`RequestActor`]
-//! (and nothing else) reads it: no header a client sets names the actor. The gate
+//! (and nothing else) reads it: no header a client sets names the actor. Beside it,
+//! the rights a customer's user was granted ([`Granted`], read by
+//! [`RequestGrants`]), checked by the services against each command. The gate
 //! also
 //! - refuses (401) any request without a valid token but to `/health` and `/ready`,
 //!   before any route reads its path or body;
@@ -19,13 +21,14 @@
 //! This module emits and consumes no event.
 //!
 //! [`RequestActor`]: super::RequestActor
+//! [`RequestGrants`]: super::RequestGrants
 
 use super::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ferry_events::{Actor, ActorRole};
+use ferry_events::{Actor, ActorRole, Grants};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -36,6 +39,21 @@ use std::time::{Duration, Instant};
 /// The actor a request authenticated as; set by the gate only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated(pub Actor);
+
+/// The migration rights the authenticated actor holds by grant (a customer's user's;
+/// none for anyone else), read when it authenticated; set by the gate only, beside
+/// [`Authenticated`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted(pub Grants);
+
+/// Who a bearer token stands for, and what it was granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The person.
+    pub actor: Actor,
+    /// Its grants now (a customer's user's; empty for anyone else).
+    pub grants: Grants,
+}
 
 /// Marks a request allowed to read operational details (`/ready`'s, `/metrics`):
 /// support, or the metrics token.
@@ -55,11 +73,12 @@ pub enum AuthFailure {
 }
 
 /// The future an [`Authenticate`] gives.
-pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<Actor, AuthFailure>> + Send + 'a>>;
+pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<Identity, AuthFailure>> + Send + 'a>>;
 
 /// Says who a bearer token stands for.
 pub trait Authenticate: Send + Sync + 'static {
-    /// The person `bearer` (the text after `Bearer `) authenticates, or why not.
+    /// The person `bearer` (the text after `Bearer `) authenticates and what it was
+    /// granted, or why not.
     fn authenticate<'a>(&'a self, bearer: &'a str) -> AuthFuture<'a>;
 }
 
@@ -218,7 +237,7 @@ pub async fn gate(State(gate): State<Gate>, mut request: Request, next: Next) ->
         Some(Ok(token)) if gate.is_metrics_token(token) => sees_details = true,
         Some(Ok(token)) => match gate.authenticator.authenticate(token).await {
             Ok(who) => {
-                sees_details = who.role == ActorRole::Support;
+                sees_details = who.actor.role == ActorRole::Support;
                 actor = Some(who);
             }
             Err(AuthFailure::Refused(reason)) => {
@@ -254,8 +273,9 @@ pub async fn gate(State(gate): State<Gate>, mut request: Request, next: Next) ->
     if sees_details {
         request.extensions_mut().insert(SeesDetails);
     }
-    if let Some(actor) = actor {
+    if let Some(Identity { actor, grants }) = actor {
         request.extensions_mut().insert(Authenticated(actor));
+        request.extensions_mut().insert(Granted(grants));
     }
     next.run(request).await
 }

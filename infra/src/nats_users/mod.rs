@@ -96,7 +96,7 @@ impl NatsUser {
             }
             AggregateType::Loan => NatsUser::Billing,
             AggregateType::Notification => NatsUser::Notifications,
-            AggregateType::ApiToken => NatsUser::Access,
+            AggregateType::ApiToken | AggregateType::UserGrants => NatsUser::Access,
         }
     }
 

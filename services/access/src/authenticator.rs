@@ -6,13 +6,16 @@
 //! purpose, so a secret once verified is remembered by its SHA-256 digest (never
 //! the secret itself) for the next requests. Anything else is read as a JWT of the
 //! identity provider, when one is configured.
+//!
+//! A customer's user's grants are read from the log with it (one more direct get),
+//! so that a grant or a revocation counts from the next request.
 
 use crate::jwt::JwtVerifier;
 use crate::service::Access;
 use crate::token::TokenText;
 use ferry_access_domain::api_token::TokenRefused;
-use ferry_events::Actor;
-use ferry_infra::api::auth::{AuthFailure, AuthFuture, Authenticate};
+use ferry_events::{Actor, ActorRole, Grants};
+use ferry_infra::api::auth::{AuthFailure, AuthFuture, Authenticate, Identity};
 use ferry_infra::command::HandleError;
 use lru::LruCache;
 use std::num::NonZeroUsize;
@@ -48,8 +51,26 @@ impl Authenticator {
         }
     }
 
-    /// The person `bearer` stands for.
-    pub async fn who(&self, bearer: &str) -> Result<Actor, AuthFailure> {
+    /// The person `bearer` stands for, and what it was granted.
+    pub async fn who(&self, bearer: &str) -> Result<Identity, AuthFailure> {
+        let actor = self.actor(bearer).await?;
+        let grants = match (actor.role, actor.customer_id(), actor.login()) {
+            (ActorRole::User, Some(customer), Some(login)) => self
+                .access
+                .grants(customer, login)
+                .await
+                .map_err(|e| AuthFailure::Unavailable(e.to_string()))?,
+            (ActorRole::User, _, _) => {
+                return Err(AuthFailure::Refused(format!(
+                    "{actor} is not a user's name"
+                )));
+            }
+            _ => Grants::none(),
+        };
+        Ok(Identity { actor, grants })
+    }
+
+    async fn actor(&self, bearer: &str) -> Result<Actor, AuthFailure> {
         match TokenText::parse(bearer) {
             Some(token) => self.ferry_token(token).await,
             None => match &self.jwt {

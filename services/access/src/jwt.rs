@@ -2,8 +2,10 @@
 //! configured keys (a JWKS file), by that key's algorithm (the token's header never
 //! chooses it), from the configured issuer, for the configured audience, unexpired.
 //! Their claims say who the person is: the role claim (`ferry_role` by default) is
-//! `support` (the login is `sub`) or `customer` (the customer id is the customer
-//! claim, `customer_id` by default).
+//! `support` (the login is `sub`), `customer` (the customer id is the customer
+//! claim, `customer_id` by default) or `user`, one of a customer's other users (the
+//! customer claim names the customer, `sub` is its login), who acts on what the
+//! customer granted it only.
 
 use ferry_access_domain::api_token::validate_holder;
 use ferry_events::Actor;
@@ -159,15 +161,21 @@ impl JwtVerifier {
         let text = |name: &str| claims.get(name).and_then(|v| v.as_str());
         let actor = match text(&self.role_claim) {
             Some("support") => Actor::support(text("sub").unwrap_or_default()),
-            Some("customer") => Actor::customer(text(&self.customer_claim).ok_or_else(|| {
-                refused(format!(
-                    "a customer's JWT names its customer in `{}`",
-                    self.customer_claim
-                ))
-            })?),
+            Some(role @ ("customer" | "user")) => {
+                let customer = text(&self.customer_claim).ok_or_else(|| {
+                    refused(format!(
+                        "a {role}'s JWT names its customer in `{}`",
+                        self.customer_claim
+                    ))
+                })?;
+                match role {
+                    "user" => Actor::user(customer, text("sub").unwrap_or_default()),
+                    _ => Actor::customer(customer),
+                }
+            }
             _ => {
                 return Err(refused(format!(
-                    "`{}` must be `support` or `customer`",
+                    "`{}` must be `support`, `customer` or `user`",
                     self.role_claim
                 )));
             }

@@ -9,12 +9,19 @@
 //!   keys (a JWKS file) configured, their claims mapped to a customer or support
 //!   ([`jwt`]).
 //! - The [`authenticator::Authenticator`] behind `ferry up`'s gate
-//!   (`ferry_infra::api::auth`), which checks either on every request.
+//!   (`ferry_infra::api::auth`), which checks either on every request, and reads a
+//!   customer's user's grants with it.
+//! - **Grants** (aggregate `user_grants`, one per user of a customer): a customer
+//!   grants one of its users (`user:c-42/alice`) migration rights on one of its
+//!   servers or on one account of it, and takes them back ([`grant_routes`]); every
+//!   service checks a user's commands against them.
 //!
-//! - Emits: `ApiTokenIssued`, `ApiTokenRevoked` (api_token).
+//! - Emits: `ApiTokenIssued`, `ApiTokenRevoked` (api_token);
+//!   `MigrationRightsGranted`, `MigrationRightsRevoked` (user_grants).
 //! - Consumes: its own events, into the read model `proj_access` (tokens listed by
-//!   `GET /tokens`, without their hashes) ([`projection`]); authentication reads a
-//!   token's events from the log itself, so that a revocation counts at once.
+//!   `GET /tokens`, without their hashes; grants in force) ([`projection`]);
+//!   authentication reads a token's events and a user's grants from the log itself,
+//!   so that a revocation counts at once; a grant reads the server it names.
 //!
 //! Modules: [`domain`] (the pure decider), [`service`] (commands), [`token`] (a
 //! token's text and hash), [`jwt`], [`authenticator`], [`projection`],
@@ -22,6 +29,7 @@
 
 pub use ferry_access_domain as domain;
 pub mod authenticator;
+pub mod grant_routes;
 pub mod jwt;
 pub mod projection;
 pub mod routes;
@@ -59,7 +67,8 @@ pub struct AccessArgs {
     /// The identity provider's public keys, a JWKS file (JSON `{"keys": [...]}`).
     #[arg(long = "jwt-keys-file", env = "FERRY_JWT_KEYS_FILE")]
     pub jwt_keys_file: Option<PathBuf>,
-    /// The claim saying whether the person is `support` or a `customer`.
+    /// The claim saying whether the person is `support`, a `customer` or one of a
+    /// customer's other `user`s (whose login is `sub`).
     #[arg(
         long = "jwt-role-claim",
         env = "FERRY_JWT_ROLE_CLAIM",

@@ -1,11 +1,13 @@
-//! The `access` projection: the tokens issued, in the PostgreSQL schema
-//! `proj_access`, folded from the `api_token` events alone, for `GET /tokens`.
-//! It never holds a token's hash: authentication reads the log, not this table.
+//! The `access` projection, in the PostgreSQL schema `proj_access`: the tokens
+//! issued (folded from the `api_token` events, for `GET /tokens`; never a token's
+//! hash: authentication reads the log, not this table) and the rights customers
+//! granted their users (folded from the `user_grants` events, for `GET
+//! /customers/{customer_id}/grants`; commands and authentication read the log).
 //!
 //! Each event is applied in log order inside the batch's transaction; nothing
 //! depends on anything but the events, so a rebuild equals the live table.
 
-use ferry_events::{AggregateType, ApiTokenEvent, Event};
+use ferry_events::{AggregateType, ApiTokenEvent, Event, UserGrantsEvent};
 use ferry_infra::event_log::Recorded;
 use ferry_infra::projection::{ApplyError, Projection};
 use uuid::Uuid;
@@ -32,6 +34,16 @@ CREATE TABLE api_tokens (
     revoke_reason text
 );
 CREATE INDEX api_tokens_by_holder ON api_tokens (holder, issued_at);
+-- v2: the grants in force ('' as account_id: the whole server)
+CREATE TABLE grants (
+    customer_id text NOT NULL,
+    login text NOT NULL,
+    server_id text NOT NULL,
+    account_id text NOT NULL,
+    granted_at timestamptz NOT NULL,
+    granted_by text NOT NULL,
+    PRIMARY KEY (customer_id, login, server_id, account_id)
+);
 ";
 
 /// The `access` projection.
@@ -44,7 +56,7 @@ impl Projection for AccessReadModel {
     }
 
     fn aggregate_types(&self) -> &'static [AggregateType] {
-        &[AggregateType::ApiToken]
+        &[AggregateType::ApiToken, AggregateType::UserGrants]
     }
 
     fn schema(&self) -> &'static str {
@@ -57,8 +69,13 @@ impl Projection for AccessReadModel {
         events: &'a [Recorded],
     ) -> Result<(), ApplyError> {
         for recorded in events {
-            let Event::ApiToken(event) = &recorded.envelope.event else {
-                continue;
+            let event = match &recorded.envelope.event {
+                Event::ApiToken(event) => event,
+                Event::UserGrants(event) => {
+                    apply_grant(tx, recorded, event).await?;
+                    continue;
+                }
+                _ => continue,
             };
             let envelope = &recorded.envelope;
             let token_id: Uuid = envelope.aggregate_id.parse().map_err(|_| {
@@ -70,11 +87,7 @@ impl Projection for AccessReadModel {
             let role = |actor: &ferry_events::Actor| actor.to_string();
             match event {
                 ApiTokenEvent::ApiTokenIssued(e) => {
-                    let holder_role = match e.holder.role {
-                        ferry_events::ActorRole::Customer => "customer",
-                        ferry_events::ActorRole::Support => "support",
-                        ferry_events::ActorRole::System => "system",
-                    };
+                    let holder_role = e.holder.role.as_str();
                     tx.execute(
                         "INSERT INTO api_tokens (token_id, holder, holder_role, holder_id, label,
                             expires_at, issued_at, issued_by)
@@ -110,4 +123,45 @@ impl Projection for AccessReadModel {
         }
         Ok(())
     }
+}
+
+async fn apply_grant(
+    tx: &tokio_postgres::Transaction<'_>,
+    recorded: &Recorded,
+    event: &UserGrantsEvent,
+) -> Result<(), ApplyError> {
+    let envelope = &recorded.envelope;
+    match event {
+        UserGrantsEvent::MigrationRightsGranted(e) => {
+            tx.execute(
+                "INSERT INTO grants (customer_id, login, server_id, account_id, granted_at,
+                    granted_by)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &e.customer_id,
+                    &e.login,
+                    &e.scope.server_id,
+                    &e.scope.account_id.as_deref().unwrap_or_default(),
+                    &envelope.occurred_at,
+                    &envelope.actor.to_string(),
+                ],
+            )
+            .await?;
+        }
+        UserGrantsEvent::MigrationRightsRevoked(e) => {
+            tx.execute(
+                "DELETE FROM grants
+                 WHERE customer_id = $1 AND login = $2 AND server_id = $3 AND account_id = $4",
+                &[
+                    &e.customer_id,
+                    &e.login,
+                    &e.scope.server_id,
+                    &e.scope.account_id.as_deref().unwrap_or_default(),
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }

@@ -13,10 +13,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use deadpool_postgres::Pool;
-use ferry_events::{Actor, ActorRole};
+use ferry_events::{Actor, ActorRole, GrantScope};
 use ferry_infra::api::openapi::IdempotencyKey;
 use ferry_infra::api::{
-    ApiError, ApiJson, ApiPath, CommandId, ErrorBody, RequestActor, parse_person,
+    ApiError, ApiJson, ApiPath, CommandId, ErrorBody, RequestActor, RequestGrants, parse_person,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -42,18 +42,20 @@ pub fn router(state: AccessState) -> OpenApiRouter {
         .routes(routes!(issue, list))
         .routes(routes!(revoke))
         .routes(routes!(whoami))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::grant_routes::router(state))
 }
 
 /// A token to issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueBody {
-    /// Who it will act as: `customer:<customer id>` or `support:<login>` (a
-    /// customer may ask for itself only).
+    /// Who it will act as: `customer:<customer id>`, `support:<login>` or
+    /// `user:<customer id>/<login>` (a customer may ask for itself and its users, a
+    /// user for itself).
     #[schema(
         example = "customer:c-42",
-        pattern = "^(customer|support):[A-Za-z0-9._@-]{1,64}$"
+        pattern = "^((customer|support):[A-Za-z0-9._@-]{1,64}|user:[A-Za-z0-9._@-]{1,64}/[A-Za-z0-9._@-]{1,64})$"
     )]
     pub holder: String,
     /// What it is for, for whoever lists tokens.
@@ -129,8 +131,10 @@ pub struct Revoked {
 /// Who the caller is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WhoAmI {
-    /// `customer:<customer id>` or `support:<login>`.
+    /// `customer:<customer id>`, `support:<login>` or `user:<customer id>/<login>`.
     pub actor: String,
+    /// What a customer's user was granted (empty for anyone else).
+    pub grants: Vec<GrantScope>,
 }
 
 fn refused(error: IssueError) -> ApiError {
@@ -221,17 +225,20 @@ async fn list(
         .get()
         .await
         .map_err(|e| ApiError::unavailable(format!("access read model unavailable: {e}")))?;
-    // Support sees every token; anyone else, the tokens acting as them.
+    // Support sees every token; a customer, its own and its users'; a user, its own.
     let holder = (actor.role != ActorRole::Support).then(|| actor.to_string());
+    let users_of = (actor.role == ActorRole::Customer).then(|| actor.id.clone());
     let rows = client
         .query(
             &format!(
                 "SELECT token_id, holder, label, issued_at, issued_by, expires_at, revoked_at,
                     revoked_by, revoke_reason
-                 FROM {SCHEMA_NAME}.api_tokens WHERE $1::text IS NULL OR holder = $1
+                 FROM {SCHEMA_NAME}.api_tokens
+                 WHERE $1::text IS NULL OR holder = $1
+                    OR (holder_role = 'user' AND split_part(holder_id, '/', 1) = $2::text)
                  ORDER BY issued_at DESC, token_id"
             ),
-            &[&holder],
+            &[&holder, &users_of],
         )
         .await
         .map_err(|e| ApiError::unavailable(format!("access read model: {e}")))?;
@@ -297,8 +304,12 @@ async fn revoke(
         (status = 401, description = "No valid token", body = ErrorBody),
     )
 )]
-async fn whoami(RequestActor(actor): RequestActor) -> Json<WhoAmI> {
+async fn whoami(
+    RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
+) -> Json<WhoAmI> {
     Json(WhoAmI {
         actor: Actor::to_string(&actor),
+        grants: grants.scopes().cloned().collect(),
     })
 }

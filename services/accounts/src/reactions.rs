@@ -12,7 +12,7 @@ use crate::domain::policy::{AccountsCommand, AccountsPolicy, Target};
 use crate::domain::server::{ServerCommand, ServerDecider};
 use crate::domain::target_infrastructure::TargetInfrastructureDecider;
 use ferry_core::Decider;
-use ferry_events::Actor;
+use ferry_events::{Actor, GrantScope};
 use ferry_infra::command::{Command, CommandHandler, HandleError};
 use ferry_infra::policy::{Execute, PolicyContext};
 use ferry_infra::reactor::{Effect, ReactionError, ReactorError, command_outcome};
@@ -88,6 +88,11 @@ impl AccountsExecutor {
                     actor: actor.clone(),
                     payload: MigrationCommand {
                         actor: actor.clone(),
+                        // The claim was recorded after the request's own check (the
+                        // owner, support, or a user granted the server): the opening
+                        // carries out that request, with the right it was checked
+                        // against then.
+                        grants: [GrantScope::server(server_id)].into_iter().collect(),
                         action: Action::Open {
                             migration_id,
                             server_id: server_id.to_owned(),

@@ -14,11 +14,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use ferry_events::{
-    AccountSpec, DatabaseVersion, Envelope, LanguageVersion, Money, OptionalMigrationScheduled,
-    ServerKind, ServerRegistered, ServerStorage, ServiceKind,
+    AccountSpec, DatabaseVersion, Envelope, Grants, LanguageVersion, Money,
+    OptionalMigrationScheduled, ServerKind, ServerRegistered, ServerStorage, ServiceKind,
 };
 use ferry_infra::api::openapi::{Id, IdempotencyKey, Ipv4Address, Ipv6Address, WithAnAddress};
-use ferry_infra::api::{ApiError, ApiJson, ApiPath, ApiQuery, CommandId, ErrorBody, RequestActor};
+use ferry_infra::api::{
+    ApiError, ApiJson, ApiPath, ApiQuery, CommandId, ErrorBody, RequestActor, RequestGrants,
+};
 use ferry_infra::command::Handled;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -320,9 +322,12 @@ async fn publish_target(
 async fn current_migration(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     ApiPath(server_id): ApiPath<String>,
 ) -> Result<Json<CurrentMigration>, ApiError> {
-    let migration_id = accounts.current_migration(&actor, &server_id).await?;
+    let migration_id = accounts
+        .current_migration(&actor, &grants, &server_id)
+        .await?;
     Ok(Json(CurrentMigration { migration_id }))
 }
 
@@ -334,12 +339,13 @@ async fn current_migration(
 async fn compatibility(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     ApiPath(server_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<TargetQuery>,
 ) -> Result<Json<Vec<AccountCompatibility>>, ApiError> {
     Ok(Json(
         accounts
-            .compatibility(&actor, &server_id, &query.target)
+            .compatibility(&actor, &grants, &server_id, &query.target)
             .await?,
     ))
 }
@@ -353,12 +359,13 @@ async fn compatibility(
 async fn open_migration(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     CommandId(id): CommandId,
     ApiPath(server_id): ApiPath<String>,
     ApiJson(open): ApiJson<OpenMigration>,
 ) -> Result<(StatusCode, Json<MigrationOpenedReply>), ApiError> {
     let (migration_id, handled) = accounts
-        .open_migration(actor, id, &server_id, &open.target_version)
+        .open_migration(actor, &grants, id, &server_id, &open.target_version)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -371,13 +378,13 @@ async fn open_migration(
 
 async fn run(
     accounts: &Accounts,
-    actor: ferry_events::Actor,
+    (actor, grants): (ferry_events::Actor, Grants),
     id: Uuid,
     migration_id: Uuid,
     request: MigrationRequest,
 ) -> Result<Json<CommandReply>, ApiError> {
     let handled = accounts
-        .request(actor, id, migration_id, request, Utc::now())
+        .request(actor, &grants, id, migration_id, request, Utc::now())
         .await?;
     Ok(Json(CommandReply::of(migration_id.to_string(), &handled)))
 }
@@ -392,10 +399,11 @@ macro_rules! migration_route {
         async fn $name(
             State(accounts): State<Accounts>,
             RequestActor(actor): RequestActor,
+            RequestGrants(grants): RequestGrants,
             CommandId(id): CommandId,
             ApiPath((migration_id, $account)): ApiPath<(Uuid, String)>,
         ) -> Result<Json<CommandReply>, ApiError> {
-            run(&accounts, actor, id, migration_id, $request).await
+            run(&accounts, (actor, grants), id, migration_id, $request).await
         }
     };
     ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal, $request:expr) => {
@@ -407,10 +415,11 @@ macro_rules! migration_route {
         async fn $name(
             State(accounts): State<Accounts>,
             RequestActor(actor): RequestActor,
+            RequestGrants(grants): RequestGrants,
             CommandId(id): CommandId,
             ApiPath(migration_id): ApiPath<Uuid>,
         ) -> Result<Json<CommandReply>, ApiError> {
-            run(&accounts, actor, id, migration_id, $request).await
+            run(&accounts, (actor, grants), id, migration_id, $request).await
         }
     };
 }
@@ -482,13 +491,14 @@ migration_route!(
 async fn record_reinstalled(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     CommandId(id): CommandId,
     ApiPath(migration_id): ApiPath<Uuid>,
     ApiJson(report): ApiJson<ReinstallReport>,
 ) -> Result<Json<CommandReply>, ApiError> {
     run(
         &accounts,
-        actor,
+        (actor, grants),
         id,
         migration_id,
         MigrationRequest::RecordReinstalled {
@@ -520,12 +530,13 @@ migration_route!(
 async fn abort_transfer(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     CommandId(id): CommandId,
     ApiPath((migration_id, account_id)): ApiPath<(Uuid, String)>,
     ApiJson(reason): ApiJson<Reason>,
 ) -> Result<Json<CommandReply>, ApiError> {
     let request = MigrationRequest::AbortTransfer(account_id, reason.reason);
-    run(&accounts, actor, id, migration_id, request).await
+    run(&accounts, (actor, grants), id, migration_id, request).await
 }
 
 /// Abandons a migration before any account has moved (owner or support).
@@ -537,13 +548,14 @@ async fn abort_transfer(
 async fn cancel_migration(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     CommandId(id): CommandId,
     ApiPath(migration_id): ApiPath<Uuid>,
     ApiJson(reason): ApiJson<Reason>,
 ) -> Result<Json<CommandReply>, ApiError> {
     run(
         &accounts,
-        actor,
+        (actor, grants),
         id,
         migration_id,
         MigrationRequest::Cancel(reason.reason),
@@ -561,6 +573,7 @@ async fn cancel_migration(
 async fn schedule_optional(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     CommandId(id): CommandId,
     ApiPath(server_id): ApiPath<String>,
     ApiJson(schedule): ApiJson<ScheduleOptional>,
@@ -575,7 +588,7 @@ async fn schedule_optional(
         scheduled_for: schedule.scheduled_for,
     };
     let handled = accounts
-        .schedule_optional(actor, id, &server_id, scheduled)
+        .schedule_optional(actor, &grants, id, &server_id, scheduled)
         .await?;
     let optional_migration_id = handled
         .state
@@ -599,6 +612,7 @@ async fn schedule_optional(
 async fn apply_optional(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     CommandId(id): CommandId,
     ApiPath(optional_id): ApiPath<Uuid>,
 ) -> Result<Json<CommandReply>, ApiError> {
@@ -607,7 +621,7 @@ async fn apply_optional(
         now: Utc::now(),
     };
     let handled = accounts
-        .optional_command(actor, id, optional_id, action)
+        .optional_command(actor, &grants, id, optional_id, action)
         .await?;
     Ok(Json(CommandReply::of(optional_id.to_string(), &handled)))
 }
@@ -621,6 +635,7 @@ async fn apply_optional(
 async fn cancel_optional(
     State(accounts): State<Accounts>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     CommandId(id): CommandId,
     ApiPath(optional_id): ApiPath<Uuid>,
     ApiJson(reason): ApiJson<Reason>,
@@ -629,7 +644,7 @@ async fn cancel_optional(
         reason: reason.reason,
     };
     let handled = accounts
-        .optional_command(actor, id, optional_id, action)
+        .optional_command(actor, &grants, id, optional_id, action)
         .await?;
     Ok(Json(CommandReply::of(optional_id.to_string(), &handled)))
 }

@@ -15,7 +15,7 @@ use crate::domain::server::{ServerCommand, ServerDecider, ServerRefusal, ServerS
 use crate::domain::target_infrastructure::{Publish, TargetInfrastructureDecider, TargetRefusal};
 use chrono::{DateTime, Utc};
 use ferry_events::{
-    AccountLanguages, AccountSpec, Actor, Incompatibility, OptionalMigrationScheduled,
+    AccountLanguages, AccountSpec, Actor, Grants, Incompatibility, OptionalMigrationScheduled,
     ServerRegistered,
 };
 use ferry_infra::api::ApiError;
@@ -128,8 +128,10 @@ impl Accounts {
         // The roots' place is configuration, so checked here; the rest of the
         // registration (and who may register) is the decider's. A customer is
         // refused by the decider as such, not told where roots may lie.
-        if actor.role != ferry_events::ActorRole::Customer
-            && let Err(reason) = self.storage_roots.check_storage(&server.storage)
+        if matches!(
+            actor.role,
+            ferry_events::ActorRole::Support | ferry_events::ActorRole::System
+        ) && let Err(reason) = self.storage_roots.check_storage(&server.storage)
         {
             return Err(
                 HandleError::<ServerRefusal>::Rejected(ServerRefusal::Invalid(reason)).into(),
@@ -173,14 +175,17 @@ impl Accounts {
     pub async fn compatibility(
         &self,
         actor: &Actor,
+        grants: &Grants,
         server_id: &str,
         target_version: &str,
     ) -> Result<Vec<AccountCompatibility>, ApiError> {
         let server = self.server(server_id).await?;
         crate::domain::access::check(
             actor,
+            grants,
             crate::domain::access::Allowed::OwnerOrSupport,
             server.customer_id(),
+            crate::domain::access::Target::Server(server_id),
         )
         .map_err(ApiError::forbidden)?;
         let target = self.target(target_version).await?;
@@ -199,13 +204,16 @@ impl Accounts {
     pub async fn current_migration(
         &self,
         actor: &Actor,
+        grants: &Grants,
         server_id: &str,
     ) -> Result<Uuid, ApiError> {
         let server = self.server(server_id).await?;
         crate::domain::access::check(
             actor,
+            grants,
             crate::domain::access::Allowed::OwnerOrSupport,
             server.customer_id(),
+            crate::domain::access::Target::Server(server_id),
         )
         .map_err(ApiError::forbidden)?;
         let none = |ended: String| {
@@ -249,6 +257,7 @@ impl Accounts {
     pub async fn open_migration(
         &self,
         actor: Actor,
+        grants: &Grants,
         id: Uuid,
         server_id: &str,
         target_version: &str,
@@ -261,6 +270,7 @@ impl Accounts {
             &Default::default(),
             &MigrationCommand {
                 actor: actor.clone(),
+                grants: grants.clone(),
                 action: Action::Open {
                     migration_id,
                     server_id: server_id.to_owned(),
@@ -370,6 +380,7 @@ impl Accounts {
     pub async fn request(
         &self,
         actor: Actor,
+        grants: &Grants,
         id: Uuid,
         migration_id: Uuid,
         request: MigrationRequest,
@@ -468,7 +479,7 @@ impl Accounts {
                 Action::AbortTransfer { account_id, reason }
             }
         };
-        self.migration_command(actor, id, migration_id, action)
+        self.migration_command(actor, grants, id, migration_id, action)
             .await
     }
 
@@ -476,6 +487,7 @@ impl Accounts {
     pub async fn migration_command(
         &self,
         actor: Actor,
+        grants: &Grants,
         id: Uuid,
         migration_id: Uuid,
         action: Action,
@@ -485,7 +497,11 @@ impl Accounts {
             aggregate_id: migration_id.to_string(),
             correlation_id: migration_id,
             actor: actor.clone(),
-            payload: MigrationCommand { actor, action },
+            payload: MigrationCommand {
+                actor,
+                grants: grants.clone(),
+                action,
+            },
         };
         let handled: Result<_, ferry_infra::command::HandleError<MigrationRefusal>> =
             self.handler.handle::<MigrationDecider>(&command).await;
@@ -496,6 +512,7 @@ impl Accounts {
     pub async fn schedule_optional(
         &self,
         actor: Actor,
+        grants: &Grants,
         id: Uuid,
         server_id: &str,
         mut scheduled: OptionalMigrationScheduled,
@@ -507,6 +524,7 @@ impl Accounts {
         let optional_id = scheduled.optional_migration_id;
         let schedule = OptionalCommand {
             actor: actor.clone(),
+            grants: grants.clone(),
             action: OptionalAction::Schedule(scheduled.clone()),
         };
         // Decide first without writing, so that a refused request claims nothing.
@@ -526,7 +544,7 @@ impl Accounts {
             },
         };
         self.handler.handle::<ServerDecider>(&claim).await?;
-        self.optional_command(actor, id, optional_id, schedule.action)
+        self.optional_command(actor, grants, id, optional_id, schedule.action)
             .await
     }
 
@@ -534,6 +552,7 @@ impl Accounts {
     pub async fn optional_command(
         &self,
         actor: Actor,
+        grants: &Grants,
         id: Uuid,
         optional_id: Uuid,
         action: OptionalAction,
@@ -543,7 +562,11 @@ impl Accounts {
             aggregate_id: optional_id.to_string(),
             correlation_id: optional_id,
             actor: actor.clone(),
-            payload: OptionalCommand { actor, action },
+            payload: OptionalCommand {
+                actor,
+                grants: grants.clone(),
+                action,
+            },
         };
         let handled: Result<_, ferry_infra::command::HandleError<OptionalRefusal>> = self
             .handler

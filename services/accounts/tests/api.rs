@@ -6,8 +6,8 @@ use ferry_accounts::domain::calendar::WorkingCalendar;
 use ferry_accounts::routes::{ServerRegistration, TargetRegistration};
 use ferry_accounts::service::Accounts;
 use ferry_events::{
-    AccountSpec, Actor, DatabaseEngine, DatabaseSpec, DatabaseVersion, LanguageVersion, Money,
-    ServerKind, ServerStorage,
+    AccountSpec, Actor, DatabaseEngine, DatabaseSpec, DatabaseVersion, Grants, LanguageVersion,
+    Money, ServerKind, ServerStorage,
 };
 use ferry_infra::testkit::{TestStack, eventually};
 use serde_json::{Value, json};
@@ -393,6 +393,7 @@ async fn racing_openings_open_one_migration_per_server() {
                 accounts
                     .open_migration(
                         Actor::customer("c-42"),
+                        &Grants::none(),
                         uuid::Uuid::now_v7(),
                         "srv-42",
                         "v2026",
@@ -449,6 +450,7 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
     let due = accounts
         .schedule_optional(
             Actor::support("jdoe"),
+            &Grants::none(),
             uuid::Uuid::now_v7(),
             "srv-42",
             schedule("16", now - chrono::Duration::seconds(1)),
@@ -458,6 +460,7 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
     let later = accounts
         .schedule_optional(
             Actor::support("jdoe"),
+            &Grants::none(),
             uuid::Uuid::now_v7(),
             "srv-42",
             schedule("17", now + chrono::Duration::hours(1)),
@@ -478,6 +481,7 @@ async fn optional_migrations_scheduled_for_a_time_start_when_it_comes() {
     let marker = accounts
         .schedule_optional(
             Actor::support("jdoe"),
+            &Grants::none(),
             uuid::Uuid::now_v7(),
             "srv-43",
             schedule("18", now - chrono::Duration::seconds(1)),
@@ -531,7 +535,13 @@ async fn a_service_has_one_optional_migration_at_a_time() {
         optional_migration(ServiceKind::Postgresql, to, at)
     };
     let first = accounts
-        .schedule_optional(support(), uuid::Uuid::now_v7(), "srv-42", schedule("16"))
+        .schedule_optional(
+            support(),
+            &Grants::none(),
+            uuid::Uuid::now_v7(),
+            "srv-42",
+            schedule("16"),
+        )
         .await
         .expect("scheduled");
     let first_id = first
@@ -542,7 +552,13 @@ async fn a_service_has_one_optional_migration_at_a_time() {
         .optional_migration_id;
 
     let second = accounts
-        .schedule_optional(support(), uuid::Uuid::now_v7(), "srv-42", schedule("17"))
+        .schedule_optional(
+            support(),
+            &Grants::none(),
+            uuid::Uuid::now_v7(),
+            "srv-42",
+            schedule("17"),
+        )
         .await;
     let refusal = second.expect_err("a second optional migration of the service");
     assert_eq!(
@@ -560,6 +576,7 @@ async fn a_service_has_one_optional_migration_at_a_time() {
     accounts
         .optional_command(
             support(),
+            &Grants::none(),
             uuid::Uuid::now_v7(),
             first_id,
             OptionalAction::Cancel {
@@ -580,7 +597,13 @@ async fn a_service_has_one_optional_migration_at_a_time() {
         "the service is released once its migration is cancelled"
     );
     accounts
-        .schedule_optional(support(), uuid::Uuid::now_v7(), "srv-42", schedule("17"))
+        .schedule_optional(
+            support(),
+            &Grants::none(),
+            uuid::Uuid::now_v7(),
+            "srv-42",
+            schedule("17"),
+        )
         .await
         .expect("scheduled once the first is cancelled");
 }

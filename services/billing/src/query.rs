@@ -66,14 +66,18 @@ impl From<QueryError> for ApiError {
     }
 }
 
-/// Allows `actor` to see the things of `customer_id`.
+/// Allows `actor` to see the things of `customer_id`: the customer itself and
+/// support. A customer's other users are granted migration rights, never its bills.
 pub fn may_see_customer(actor: &Actor, customer_id: &str) -> Result<(), QueryError> {
     match actor.role {
         ActorRole::Customer if actor.id != customer_id => Err(QueryError::NotFound(format!(
             "no billing records of customer {customer_id} for customer {}",
             actor.id
         ))),
-        _ => Ok(()),
+        ActorRole::User => Err(QueryError::NotFound(format!(
+            "no billing records of customer {customer_id} for {actor}: billing is the customer's own"
+        ))),
+        ActorRole::Customer | ActorRole::Support | ActorRole::System => Ok(()),
     }
 }
 

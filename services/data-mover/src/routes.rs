@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use ferry_events::ActorRole;
 use ferry_infra::api::openapi::Id;
-use ferry_infra::api::{ApiError, ApiPath, ErrorBody, RequestActor};
+use ferry_infra::api::{ApiError, ApiPath, ErrorBody, RequestActor, RequestGrants};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -38,6 +38,7 @@ pub fn router(estimates: Estimates) -> OpenApiRouter {
 async fn downtime_estimates(
     State(estimates): State<Estimates>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     ApiPath(server_id): ApiPath<String>,
 ) -> Result<Json<ServerEstimates>, ApiError> {
     ApiError::unless_valid_id("server", &server_id)?;
@@ -46,10 +47,18 @@ async fn downtime_estimates(
     let Some(owner) = data.customer_id.clone() else {
         return Err(ApiError::not_found(format!("no server {server_id}")));
     };
-    if actor.role == ActorRole::Customer && actor.id != owner {
+    // The owner, a user it granted anything of the server (its estimates are the
+    // accounts' downtimes), support.
+    let allowed = match actor.role {
+        ActorRole::Customer => actor.id == owner,
+        ActorRole::User => {
+            actor.customer_id() == Some(owner.as_str()) && grants.touches_server(&server_id)
+        }
+        ActorRole::Support | ActorRole::System => true,
+    };
+    if !allowed {
         return Err(ApiError::forbidden(format!(
-            "server {server_id} is not {}'s",
-            actor.id
+            "server {server_id} is not {actor}'s to see"
         )));
     }
     let body = estimates.of(&server_id, data).await.map_err(unavailable)?;

@@ -109,8 +109,46 @@ pub enum Command {
     /// revoke them (through the API).
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Who your token says you are.
+    /// Who your token says you are (and, for a customer's user, what it was granted).
     Whoami,
+    /// Migration rights a customer grants one of its users (`user:c-42/alice`) on one
+    /// of its servers, or on one account of it.
+    #[command(subcommand)]
+    Grant(GrantCommand),
+}
+
+/// Grants of migration rights to a customer's users.
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Let a user act on the migrations of a server, or of one account of it (the
+    /// customer or support).
+    Add {
+        /// The user: `<customer id>/<login>`, e.g. `c-42/alice`.
+        user: String,
+        /// The server.
+        #[arg(long)]
+        server: String,
+        /// Only this account of the server.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Take back what a user was granted (the customer, support, or the user itself).
+    Revoke {
+        /// The user: `<customer id>/<login>`.
+        user: String,
+        /// The server.
+        #[arg(long)]
+        server: String,
+        /// The account, if the grant was for one account.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// The grants in force of a customer's users (yours by default).
+    List {
+        /// The customer (support names one; a customer and its users see their own).
+        #[arg(long)]
+        customer: Option<String>,
+    },
 }
 
 /// API tokens.
@@ -122,11 +160,19 @@ pub enum TokenCommand {
     /// only), or printed once with `--print`.
     Create {
         /// A token acting as this customer (its id, e.g. `c-42`).
-        #[arg(long, conflicts_with = "support", required_unless_present = "support")]
+        #[arg(
+            long,
+            conflicts_with_all = ["support", "user"],
+            required_unless_present_any = ["support", "user"]
+        )]
         customer: Option<String>,
         /// A token acting as this support agent (the login, e.g. `jdoe`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "user")]
         support: Option<String>,
+        /// A token acting as one of a customer's users, `<customer id>/<login>` (e.g.
+        /// `c-42/alice`): it may act on what the customer grants it only.
+        #[arg(long)]
+        user: Option<String>,
         /// What it is for, shown when tokens are listed.
         #[arg(long, default_value = "ferry CLI")]
         label: String,
@@ -143,7 +189,28 @@ pub enum TokenCommand {
         #[command(flatten)]
         log: Box<ferry_infra::config::LogArgs>,
     },
-    /// The tokens you may see (support: all; a customer: its own).
+    /// Issue a token through the API: a customer for itself or one of its users,
+    /// a user for itself, support for anyone. Saved like `create`'s.
+    Issue {
+        /// Who it acts as: `customer:<id>`, `user:<customer id>/<login>` or
+        /// `support:<login>`.
+        #[arg(long)]
+        holder: String,
+        /// What it is for, shown when tokens are listed.
+        #[arg(long, default_value = "ferry CLI")]
+        label: String,
+        /// Days until it expires (1 to 366).
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+        /// Save it under this name instead of the holder's (`--as <name>` uses it).
+        #[arg(long, conflicts_with = "print")]
+        save: Option<String>,
+        /// Print the token on stdout, once, instead of saving it.
+        #[arg(long)]
+        print: bool,
+    },
+    /// The tokens you may see (support: all; a customer: its own and its users'; a
+    /// user: its own).
     List,
     /// Revoke a token: refused from the next request on.
     Revoke {

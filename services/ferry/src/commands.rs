@@ -54,8 +54,9 @@ pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
         Command::Reactions(command) => reactions(&api, command, json).await,
         Command::Billing(command) => crate::billing::run(&api, command, json).await,
         Command::Outbox(command) => crate::outbox::run(&api, command, json).await,
-        Command::Token(command) => crate::token::run(&api, Some(command), json).await,
-        Command::Whoami => crate::token::run(&api, None, json).await,
+        Command::Token(command) => crate::token::run(&api, args, Some(command), json).await,
+        Command::Whoami => crate::token::run(&api, args, None, json).await,
+        Command::Grant(command) => crate::grants::run(&api, command, json).await,
     }
 }
 

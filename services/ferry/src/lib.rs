@@ -26,6 +26,7 @@ pub mod client;
 pub mod commands;
 mod demo;
 pub mod fleet;
+mod grants;
 mod outbox;
 pub mod render;
 pub mod token;
@@ -106,16 +107,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cli::TokenCommand::Create {
             customer,
             support,
+            user,
             label,
             days,
             save,
             print,
             log,
         }) => {
-            let holder = match (customer, support) {
-                (Some(customer), None) => ferry_events::Actor::customer(customer),
-                (None, Some(login)) => ferry_events::Actor::support(login),
-                _ => anyhow::bail!("say whose token it is: --customer <id> or --support <login>"),
+            let holder = match (customer, support, user) {
+                (Some(customer), None, None) => ferry_events::Actor::customer(customer),
+                (None, Some(login), None) => ferry_events::Actor::support(login),
+                (None, None, Some(user)) => grants::user_actor(&user)?,
+                _ => anyhow::bail!(
+                    "say whose token it is: --customer <id>, --support <login> or --user <customer id>/<login>"
+                ),
             };
             let request = token::Create {
                 holder,

@@ -97,15 +97,34 @@ pub async fn create(
     // file name.
     ferry_access::domain::api_token::validate_holder(&request.holder)
         .map_err(|e| anyhow!("{}: {e}", request.holder))?;
+    let name = save_name(&request)?;
+    let issued = issue(log, request.holder.clone(), &request.label, request.days).await?;
+    keep(client, &request, name, &issued, json)
+}
+
+/// The name a token is to be saved under (`None`: printed instead): `--save`'s, or
+/// its holder's (`customer:c-42`; a user's `user:c-42_alice`, a file name holding no
+/// `/`).
+fn save_name(request: &Create) -> anyhow::Result<Option<String>> {
     let name = match (&request.save, request.print) {
         (_, true) => None,
         (Some(name), false) => Some(name.clone()),
-        (None, false) => Some(request.holder.to_string()),
+        (None, false) => Some(request.holder.to_string().replace('/', "_")),
     };
     if let Some(name) = &name {
         check_profile(name)?;
     }
-    let issued = issue(log, request.holder.clone(), &request.label, request.days).await?;
+    Ok(name)
+}
+
+/// Saves the token just issued under `name`, or prints it once.
+fn keep(
+    client: &ClientArgs,
+    request: &Create,
+    name: Option<String>,
+    issued: &IssuedToken,
+    json: bool,
+) -> anyhow::Result<()> {
     let Some(name) = name else {
         if json {
             outln!(
@@ -229,12 +248,55 @@ pub fn read_token(client: &ClientArgs) -> anyhow::Result<String> {
     }
 }
 
-/// `ferry token list|revoke` and `ferry whoami`, through the API.
-pub async fn run(api: &Api, command: Option<TokenCommand>, json: bool) -> anyhow::Result<()> {
+/// `ferry token issue|list|revoke` and `ferry whoami`, through the API.
+pub async fn run(
+    api: &Api,
+    client: &ClientArgs,
+    command: Option<TokenCommand>,
+    json: bool,
+) -> anyhow::Result<()> {
     match command {
         None => show(&api.fetch::<WhoAmI>("/whoami").await?, json, |me| {
             outln!("{}", me.actor);
+            for scope in &me.grants {
+                outln!("  may act on {scope}");
+            }
         }),
+        Some(TokenCommand::Issue {
+            holder,
+            label,
+            days,
+            save,
+            print,
+        }) => {
+            let holder = ferry_infra::api::parse_person(&holder).map_err(|e| anyhow!(e))?;
+            let request = Create {
+                holder,
+                label,
+                days,
+                save,
+                print,
+            };
+            let name = save_name(&request)?;
+            let answer = api
+                .send::<ferry_access::routes::IssuedToken>(
+                    Method::POST,
+                    "/tokens",
+                    Some(json!({
+                        "holder": request.holder.to_string(),
+                        "label": request.label,
+                        "expires_in_days": request.days,
+                    })),
+                )
+                .await?
+                .read()?;
+            let issued = IssuedToken {
+                id: answer.token_id,
+                token: answer.token,
+                expires_at: answer.expires_at,
+            };
+            keep(client, &request, name, &issued, json)
+        }
         Some(TokenCommand::List) => show(&api.fetch::<TokenList>("/tokens").await?, json, |list| {
             let rows = list.tokens.iter().map(|t| {
                 vec![

@@ -196,7 +196,7 @@ pub async fn timeline(
     server: &ServerView,
 ) -> Result<AuditTimeline, QueryError> {
     let migrations = query::migrations_of(pool, &server.server_id).await?;
-    let optionals = query::optional_migrations(pool, Some(&server.server_id), None).await?;
+    let optionals = query::optional_migrations(pool, Some(&server.server_id), None, None).await?;
     let mut scope = Scope::of(server, &migrations, &optionals);
     let correlations: Vec<Uuid> = scope.migrations.iter().copied().collect();
     let (events, source) = match query::correlated_aggregates(pool, &correlations).await? {

@@ -71,6 +71,7 @@ fn status(name: Option<String>) -> Result<Option<MigrationStatus>, QueryError> {
 pub async fn servers(
     pool: &Pool,
     customer: Option<&str>,
+    servers: Option<&[String]>,
     step: Option<u8>,
 ) -> Result<Vec<ServerRow>, QueryError> {
     let client = pool.get().await?;
@@ -80,8 +81,9 @@ pub async fn servers(
             "SELECT server_id, name, customer_id, configuration, infrastructure_version, migration_id, state, step
              FROM proj_migration_state.servers
              WHERE ($1::text IS NULL OR customer_id = $1) AND ($2::int2 IS NULL OR step = $2)
+               AND ($3::text[] IS NULL OR server_id = ANY($3))
              ORDER BY server_id",
-            &[&customer, &step],
+            &[&customer, &step, &servers],
         )
         .await?;
     rows.into_iter()
@@ -196,14 +198,16 @@ pub async fn optional_migrations(
     pool: &Pool,
     server_id: Option<&str>,
     customer: Option<&str>,
+    servers: Option<&[String]>,
 ) -> Result<Vec<OptionalMigrationView>, QueryError> {
     docs(
         pool,
         "optional migration",
         "SELECT doc FROM proj_migration_state.optional_migrations
          WHERE ($1::text IS NULL OR server_id = $1) AND ($2::text IS NULL OR customer_id = $2)
+           AND ($3::text[] IS NULL OR server_id = ANY($3))
          ORDER BY scheduled_sequence, optional_migration_id",
-        &[&server_id, &customer],
+        &[&server_id, &customer, &servers],
     )
     .await
 }

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use deadpool_postgres::Pool;
 use ferry_infra::api::openapi::Id;
-use ferry_infra::api::{ApiError, ApiPath, ApiQuery, ErrorBody, RequestActor};
+use ferry_infra::api::{ApiError, ApiPath, ApiQuery, ErrorBody, RequestActor, RequestGrants};
 use ferry_infra::event_log::EventLog;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -83,7 +83,7 @@ async fn visible_server(pool: &Pool, viewer: &Viewer, id: &str) -> Result<Server
             what: "server",
             id: id.to_owned(),
         })?;
-    viewer.may_see(&format!("server {id}"), &server.customer_id)?;
+    viewer.may_see(&format!("server {id}"), &server.customer_id, id)?;
     Ok(server)
 }
 
@@ -127,6 +127,7 @@ async fn detail(
 async fn list_servers(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     ApiQuery(filters): ApiQuery<ServersQuery>,
 ) -> Result<Json<Vec<ServerListItem>>, ApiError> {
     if let Some(step) = filters.step.filter(|s| !(1..=8).contains(s)) {
@@ -134,8 +135,14 @@ async fn list_servers(
             "step {step} is not between 1 and 8"
         )));
     }
-    let viewer = Viewer::of(&actor);
-    let rows = query::servers(&state.pool, viewer.customer(), filters.step).await?;
+    let viewer = Viewer::of(&actor, &grants);
+    let rows = query::servers(
+        &state.pool,
+        viewer.customer(),
+        viewer.servers(),
+        filters.step,
+    )
+    .await?;
     Ok(Json(rows.into_iter().map(ServerListItem::from).collect()))
 }
 
@@ -159,9 +166,10 @@ async fn list_servers(
 async fn get_server(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ServerDetail>, ApiError> {
-    let server = visible_server(&state.pool, &Viewer::of(&actor), &id).await?;
+    let server = visible_server(&state.pool, &Viewer::of(&actor, &grants), &id).await?;
     let migration = match &server.migration {
         Some(summary) => query::migration(&state.pool, summary.migration_id).await?,
         None => None,
@@ -192,9 +200,10 @@ async fn get_server(
 async fn server_audit(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AuditTimeline>, ApiError> {
-    let server = visible_server(&state.pool, &Viewer::of(&actor), &id).await?;
+    let server = visible_server(&state.pool, &Viewer::of(&actor, &grants), &id).await?;
     Ok(Json(
         audit::timeline(&state.log, &state.pool, &server).await?,
     ))
@@ -220,6 +229,7 @@ async fn server_audit(
 async fn get_migration(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<MigrationDetail>, ApiError> {
     let migration_id = Uuid::parse_str(&id)
@@ -230,7 +240,11 @@ async fn get_migration(
             what: "migration",
             id: id.clone(),
         })?;
-    Viewer::of(&actor).may_see(&format!("migration {id}"), &view.customer_id)?;
+    Viewer::of(&actor, &grants).may_see(
+        &format!("migration {id}"),
+        &view.customer_id,
+        &view.server_id,
+    )?;
     let server = query::server(&state.pool, &view.server_id).await?;
     Ok(Json(detail(&state, view, server.as_ref()).await?))
 }
@@ -250,8 +264,9 @@ async fn get_migration(
 async fn list_transit_servers(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
 ) -> Result<Json<Vec<TransitServerView>>, ApiError> {
-    Viewer::of(&actor).staff_only("the transit servers")?;
+    Viewer::of(&actor, &grants).staff_only("the transit servers")?;
     Ok(Json(query::transit_servers(&state.pool).await?))
 }
 
@@ -271,8 +286,9 @@ async fn list_transit_servers(
 async fn list_transit_queues(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
 ) -> Result<Json<Vec<TransitQueueView>>, ApiError> {
-    Viewer::of(&actor).staff_only("the transit queues")?;
+    Viewer::of(&actor, &grants).staff_only("the transit queues")?;
     let mut queues: BTreeMap<String, TransitQueueView> = BTreeMap::new();
     for transit in query::transit_servers(&state.pool).await? {
         let queue = queues
@@ -338,14 +354,19 @@ async fn list_target_infrastructures(
 async fn list_optional_migrations(
     State(state): State<ReadState>,
     RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
     ApiQuery(filters): ApiQuery<OptionalMigrationsQuery>,
 ) -> Result<Json<Vec<OptionalMigrationView>>, ApiError> {
-    let viewer = Viewer::of(&actor);
+    let viewer = Viewer::of(&actor, &grants);
     if let Some(server) = &filters.server {
         visible_server(&state.pool, &viewer, server).await?;
     }
-    let optionals =
-        query::optional_migrations(&state.pool, filters.server.as_deref(), viewer.customer())
-            .await?;
+    let optionals = query::optional_migrations(
+        &state.pool,
+        filters.server.as_deref(),
+        viewer.customer(),
+        viewer.servers(),
+    )
+    .await?;
     Ok(Json(optionals))
 }

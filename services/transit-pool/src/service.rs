@@ -268,7 +268,10 @@ impl TransitPool {
     ) -> ServerResult {
         // Where roots may lie is configuration, checked here (support only: others
         // are refused by the decider as such); the rest is the decider's.
-        if meta.actor.role != ferry_events::ActorRole::Customer {
+        if matches!(
+            meta.actor.role,
+            ferry_events::ActorRole::Support | ferry_events::ActorRole::System
+        ) {
             let invalid = |reason| HandleError::Rejected(TransitServerRejection::Invalid(reason));
             ferry_events::input::check_inventory_id("transit server id", transit_server_id)
                 .map_err(|e| invalid(e.to_string()))?;

@@ -9,3 +9,4 @@
 //! `foo/tests.rs` for its tests.
 
 pub mod api_token;
+pub mod user_grants;

@@ -79,6 +79,7 @@ impl Narrator {
             Event::Loan(e) => network::loan(e),
             Event::Notification(e) => network::notification(e),
             Event::ApiToken(e) => network::api_token(id, e),
+            Event::UserGrants(e) => network::user_grants(e),
         }
     }
 

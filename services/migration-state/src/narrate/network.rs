@@ -2,7 +2,7 @@
 
 use ferry_events::{
     AccountTrafficEvent, ApiTokenEvent, DnsZoneEvent, IpRouteEvent, LoanEvent, Money,
-    NotificationEvent, TrafficSwitchMethod,
+    NotificationEvent, TrafficSwitchMethod, UserGrantsEvent,
 };
 
 use super::{Narration, count, duration};
@@ -166,5 +166,20 @@ pub(super) fn api_token(id: &str, event: &ApiTokenEvent) -> Narration {
             e.expires_at.format("%Y-%m-%d %H:%M UTC")
         ),
         ApiTokenEvent::ApiTokenRevoked(e) => format!("API token {id} revoked: {}", e.reason),
+    })
+}
+
+/// A user's grants are a customer's decision about its users; an audit of the whole
+/// log tells them too.
+pub(super) fn user_grants(event: &UserGrantsEvent) -> Narration {
+    Narration::says(match event {
+        UserGrantsEvent::MigrationRightsGranted(e) => format!(
+            "user {}/{} granted migration rights on {}",
+            e.customer_id, e.login, e.scope
+        ),
+        UserGrantsEvent::MigrationRightsRevoked(e) => format!(
+            "user {}/{} no longer holds migration rights on {}",
+            e.customer_id, e.login, e.scope
+        ),
     })
 }

@@ -1,9 +1,9 @@
-//! One API token: issued to a person (a customer or a support agent), accepted until
-//! it expires or is revoked. Support issues tokens for anyone; a customer, for
-//! itself only; the operator of the host (a `system` actor: `ferry token create`
-//! run where the log is) for anyone, which is how the first support token comes
-//! to be. A token is revoked by support, by the host's operator, or by the customer
-//! it acts as.
+//! One API token: issued to a person (a customer, one of its users, or a support
+//! agent), accepted until it expires or is revoked. Support issues tokens for
+//! anyone; a customer, for itself and its users; a user, for itself; the operator of
+//! the host (a `system` actor: `ferry token create` run where the log is) for
+//! anyone, which is how the first support token comes to be. The same people revoke
+//! them.
 //!
 //! Emits `ApiTokenIssued`, `ApiTokenRevoked`.
 
@@ -194,15 +194,16 @@ fn issue(
     now: DateTime<Utc>,
 ) -> Result<Vec<ApiTokenEvent>, ApiTokenRejection> {
     validate_holder(holder)?;
-    match actor.role {
-        ActorRole::Support | ActorRole::System => {}
-        ActorRole::Customer if holder.role == ActorRole::Customer && holder.id == actor.id => {}
-        ActorRole::Customer => {
-            return Err(ApiTokenRejection::Forbidden(format!(
-                "customer {} may issue tokens for itself only, not for {holder}",
+    if !may_manage(actor, holder) {
+        return Err(ApiTokenRejection::Forbidden(match actor.role {
+            ActorRole::User => {
+                format!("{actor} may issue tokens for itself only, not for {holder}")
+            }
+            _ => format!(
+                "customer {} may issue tokens for itself and its users only, not for {holder}",
                 actor.id
-            )));
-        }
+            ),
+        }));
     }
     if is_blank(label) || label.chars().count() > MAX_LABEL_CHARS {
         return Err(ApiTokenRejection::Invalid(format!(
@@ -252,19 +253,37 @@ pub fn validate_holder(holder: &Actor) -> Result<(), ApiTokenRejection> {
                 .into(),
         ));
     }
-    let well_formed = !holder.id.is_empty()
-        && holder.id.chars().count() <= MAX_HOLDER_ID_CHARS
-        && holder
+    let well_formed = |id: &str| {
+        !id.is_empty()
+            && id.chars().count() <= MAX_HOLDER_ID_CHARS
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    };
+    let ok = match holder.role {
+        ActorRole::User => holder
             .id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if well_formed {
+            .split_once('/')
+            .is_some_and(|(customer, login)| well_formed(customer) && well_formed(login)),
+        _ => well_formed(&holder.id),
+    };
+    if ok {
         Ok(())
     } else {
         Err(ApiTokenRejection::Invalid(format!(
-            "{:?} is not a customer id or a login: 1 to {MAX_HOLDER_ID_CHARS} letters, digits, '.', '_', '-' or '@'",
+            "{:?} is not a customer id, a login or <customer id>/<login>: 1 to {MAX_HOLDER_ID_CHARS} letters, digits, '.', '_', '-' or '@' each",
             holder.id
         )))
+    }
+}
+
+/// Whether `actor` may have tokens issued to `holder`, or revoke them: support and
+/// the host's operator anyone's; a customer its own and its users'; a user its own.
+pub fn may_manage(actor: &Actor, holder: &Actor) -> bool {
+    match actor.role {
+        ActorRole::Support | ActorRole::System => true,
+        ActorRole::Customer => holder.customer_id() == Some(actor.id.as_str()),
+        ActorRole::User => holder == actor,
     }
 }
 
@@ -277,11 +296,7 @@ fn revoke(
         ApiTokenState::Unissued => return Err(ApiTokenRejection::NotFound),
         ApiTokenState::Issued { holder, .. } | ApiTokenState::Revoked { holder } => holder,
     };
-    let allowed = match actor.role {
-        ActorRole::Support | ActorRole::System => true,
-        ActorRole::Customer => holder.role == ActorRole::Customer && holder.id == actor.id,
-    };
-    if !allowed {
+    if !may_manage(actor, holder) {
         // Another customer's token is none of this customer's business: not found.
         return Err(ApiTokenRejection::NotFound);
     }

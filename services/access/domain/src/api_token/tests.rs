@@ -58,10 +58,17 @@ fn the_hosts_operator_issues_the_first_support_token() {
 }
 
 #[test]
-fn a_customer_issues_tokens_for_itself_only() {
+fn a_customer_issues_tokens_for_itself_and_its_users_only() {
     let state = given(&[issue_by(Actor::customer("c-42"), Actor::customer("c-42"))]);
     assert!(state.accepts(now()).is_ok());
-    for holder in [Actor::customer("c-77"), Actor::support("c-42")] {
+    let alice = Actor::user("c-42", "alice");
+    let state = given(&[issue_by(Actor::customer("c-42"), alice.clone())]);
+    assert_eq!(state.accepts(now()).map(|(holder, _)| holder), Ok(&alice));
+    for holder in [
+        Actor::customer("c-77"),
+        Actor::support("c-42"),
+        Actor::user("c-77", "alice"),
+    ] {
         let refused = ApiToken::decide(
             &ApiTokenState::default(),
             &issue_by(Actor::customer("c-42"), holder),
@@ -74,8 +81,34 @@ fn a_customer_issues_tokens_for_itself_only() {
 }
 
 #[test]
+fn a_user_issues_and_revokes_its_own_tokens_and_its_customer_revokes_them_too() {
+    let alice = Actor::user("c-42", "alice");
+    let state = given(&[issue_by(alice.clone(), alice.clone())]);
+    assert!(state.accepts(now()).is_ok());
+    for holder in [Actor::customer("c-42"), Actor::user("c-42", "bob")] {
+        let refused = ApiToken::decide(&ApiTokenState::default(), &issue_by(alice.clone(), holder));
+        assert!(
+            matches!(refused, Err(ApiTokenRejection::Forbidden(_))),
+            "{refused:?}"
+        );
+    }
+    let bob = ApiToken::decide(&state, &revoke_by(Actor::user("c-42", "bob")));
+    assert_eq!(bob, Err(ApiTokenRejection::NotFound));
+    let by_customer = ApiToken::decide(&state, &revoke_by(Actor::customer("c-42")));
+    assert_eq!(by_customer.map(|events| events.len()), Ok(1));
+    let by_alice = ApiToken::decide(&state, &revoke_by(alice));
+    assert_eq!(by_alice.map(|events| events.len()), Ok(1));
+}
+
+#[test]
 fn a_token_for_a_service_or_a_malformed_holder_is_invalid() {
     for holder in [
+        Actor {
+            role: ActorRole::User,
+            id: "c-42".into(),
+        },
+        Actor::user("c-42", "a/b"),
+        Actor::user("", "alice"),
         Actor::system("accounts"),
         Actor::customer(""),
         Actor::customer("c 42"),

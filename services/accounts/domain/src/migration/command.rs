@@ -3,7 +3,7 @@
 use crate::calendar::WorkingCalendar;
 use crate::compatibility::TargetSupport;
 use chrono::{DateTime, Utc};
-use ferry_events::{AccountLanguages, AccountSpec, Actor};
+use ferry_events::{AccountLanguages, AccountSpec, Actor, Grants};
 use uuid::Uuid;
 
 /// A command to a migration: who asks, and what.
@@ -11,6 +11,9 @@ use uuid::Uuid;
 pub struct MigrationCommand {
     /// Who asks; checked against the migration's customer and the action's roles.
     pub actor: Actor,
+    /// What the actor was granted, if it is one of the customer's users (nothing
+    /// for anyone else).
+    pub grants: Grants,
     /// What is asked.
     pub action: Action,
 }

@@ -28,7 +28,20 @@ fn system() -> Actor {
 }
 
 fn by(actor: Actor, action: Action) -> MigrationCommand {
-    MigrationCommand { actor, action }
+    MigrationCommand {
+        actor,
+        grants: Grants::none(),
+        action,
+    }
+}
+
+/// `alice`, a user of c-42, granted `scopes`.
+fn by_alice(scopes: &[GrantScope], action: Action) -> MigrationCommand {
+    MigrationCommand {
+        actor: Actor::user("c-42", "alice"),
+        grants: scopes.iter().cloned().collect(),
+        action,
+    }
 }
 
 fn lang(language: &str, version: &str) -> LanguageVersion {
@@ -617,6 +630,66 @@ fn another_customer_cannot_mark_my_accounts_ready() {
             },
         ))
         .then_refused_because(Forbidden, "does not own");
+}
+
+#[test]
+fn a_user_granted_one_account_acts_on_that_account_only() {
+    let mark = |account: &str| Action::MarkReady {
+        account_id: account.into(),
+    };
+    let acc_1 = [GrantScope::account("srv-42", "acc-1")];
+    given::<MigrationDecider>(opened())
+        .when(by_alice(&acc_1, mark("acc-1")))
+        .then(vec![ready("acc-1")]);
+    given::<MigrationDecider>(opened())
+        .when(by_alice(&acc_1, mark("acc-2")))
+        .then_refused_because(Forbidden, "was not granted account acc-2 of server srv-42");
+    given::<MigrationDecider>(all_ready())
+        .when(by_alice(
+            &acc_1,
+            Action::RequestTransit {
+                configuration: "vps-4c-8g".into(),
+            },
+        ))
+        .then_refused_because(Forbidden, "was not granted server srv-42");
+}
+
+#[test]
+fn a_user_granted_the_server_acts_as_its_owner_would_but_not_as_support() {
+    let server = [GrantScope::server("srv-42")];
+    given::<MigrationDecider>(all_ready())
+        .when(by_alice(
+            &server,
+            Action::RequestTransit {
+                configuration: "vps-4c-8g".into(),
+            },
+        ))
+        .then(vec![
+            TransitServerRequested {
+                configuration: "vps-4c-8g".into(),
+            }
+            .into(),
+        ]);
+    given::<MigrationDecider>(opened())
+        .when(by_alice(&server, Action::RestoreObsoleteLanguages))
+        .then_refused_because(Forbidden, "only support");
+    // Another server's grant, or no grant at all, is no right on this one.
+    given::<MigrationDecider>(opened())
+        .when(by_alice(
+            &[GrantScope::server("srv-7")],
+            Action::MarkReady {
+                account_id: "acc-1".into(),
+            },
+        ))
+        .then_refused_because(Forbidden, "was not granted");
+    given::<MigrationDecider>(opened())
+        .when(by_alice(
+            &[],
+            Action::Cancel {
+                reason: "changed my mind".into(),
+            },
+        ))
+        .then_refused_because(Forbidden, "was not granted server srv-42");
 }
 
 // Step 2.

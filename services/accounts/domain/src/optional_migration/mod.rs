@@ -4,9 +4,10 @@
 //! Emits `OptionalMigrationScheduled`, `OptionalMigrationStarted`,
 //! `OptionalMigrationApplied`, `OptionalMigrationFailed`, `OptionalMigrationCancelled`.
 
-use super::access::{Allowed, check};
+use super::access::{Allowed, Target, check};
 use chrono::{DateTime, Utc};
 use ferry_core::{Decider, Refusal, RefusalKind};
+use ferry_events::Grants;
 use ferry_events::{
     Actor, AggregateType, OptionalMigrationApplied, OptionalMigrationCancelled,
     OptionalMigrationEvent, OptionalMigrationFailed, OptionalMigrationScheduled,
@@ -48,6 +49,8 @@ pub struct OptionalState {
 pub struct OptionalCommand {
     /// Who asks.
     pub actor: Actor,
+    /// What the actor was granted, if it is one of the customer's users.
+    pub grants: Grants,
     /// What.
     pub action: OptionalAction,
 }
@@ -122,10 +125,16 @@ impl Decider for OptionalMigrationDecider {
         state: &OptionalState,
         command: &OptionalCommand,
     ) -> Result<Vec<OptionalMigrationEvent>, OptionalRefusal> {
-        let actor = &command.actor;
+        let (actor, grants) = (&command.actor, &command.grants);
         if let OptionalAction::Schedule(scheduled) = &command.action {
-            check(actor, Allowed::Support, &scheduled.customer_id)
-                .map_err(OptionalRefusal::Forbidden)?;
+            check(
+                actor,
+                grants,
+                Allowed::Support,
+                &scheduled.customer_id,
+                Target::Server(&scheduled.server_id),
+            )
+            .map_err(OptionalRefusal::Forbidden)?;
             if let Some(existing) = &state.scheduled {
                 return if existing == scheduled {
                     Ok(vec![])
@@ -163,6 +172,8 @@ impl Decider for OptionalMigrationDecider {
             .as_ref()
             .ok_or(OptionalRefusal::NotScheduled)?;
         let owner = scheduled.customer_id.as_str();
+        // An optional migration changes a service of the whole server.
+        let server = Target::Server(&scheduled.server_id);
         match &command.action {
             OptionalAction::Schedule(_) => Err(OptionalRefusal::NotScheduled),
             OptionalAction::Apply { transfer_id, now } => {
@@ -170,7 +181,7 @@ impl Decider for OptionalMigrationDecider {
                 let scheduled_by_time = actor.role == ferry_events::ActorRole::System
                     && scheduled.scheduled_for.is_some();
                 if !scheduled_by_time {
-                    check(actor, Allowed::OwnerOrSupport, owner)
+                    check(actor, grants, Allowed::OwnerOrSupport, owner, server)
                         .map_err(OptionalRefusal::Forbidden)?;
                 }
                 match state.phase {
@@ -201,7 +212,8 @@ impl Decider for OptionalMigrationDecider {
                 transfer_id,
                 outcome,
             } => {
-                check(actor, Allowed::System, owner).map_err(OptionalRefusal::Forbidden)?;
+                check(actor, grants, Allowed::System, owner, server)
+                    .map_err(OptionalRefusal::Forbidden)?;
                 if state.phase != OptionalPhase::Applying || state.transfer_id != Some(*transfer_id)
                 {
                     return Ok(vec![]);
@@ -218,7 +230,8 @@ impl Decider for OptionalMigrationDecider {
                 }])
             }
             OptionalAction::Cancel { reason } => {
-                check(actor, Allowed::OwnerOrSupport, owner).map_err(OptionalRefusal::Forbidden)?;
+                check(actor, grants, Allowed::OwnerOrSupport, owner, server)
+                    .map_err(OptionalRefusal::Forbidden)?;
                 match state.phase {
                     OptionalPhase::Scheduled | OptionalPhase::Failed => Ok(vec![
                         OptionalMigrationCancelled {

@@ -27,7 +27,11 @@ fn scheduled() -> OptionalMigrationScheduled {
 }
 
 fn by(actor: Actor, action: OptionalAction) -> OptionalCommand {
-    OptionalCommand { actor, action }
+    OptionalCommand {
+        actor,
+        grants: ferry_events::Grants::none(),
+        action,
+    }
 }
 
 fn apply(transfer_id: Uuid, now: &str) -> OptionalAction {

@@ -43,9 +43,9 @@ use crate::server::ServerCommand;
 use facts::{account_key, migration_key, optional_key, queue_key, traffic_key, transfer_key};
 use ferry_core::policy::{Entries, Missing, Policy, reaction_id};
 use ferry_events::{
-    AccountTrafficEvent, Actor, DatabaseEngine, Envelope, Event, MigrationEvent, MigrationOutcome,
-    OptionalMigrationEvent, PreCopyDestination, ServerEvent, TransferEvent, TransferKind,
-    TransitQueueEvent, TransitServerEvent,
+    AccountTrafficEvent, Actor, DatabaseEngine, Envelope, Event, Grants, MigrationEvent,
+    MigrationOutcome, OptionalMigrationEvent, PreCopyDestination, ServerEvent, TransferEvent,
+    TransferKind, TransitQueueEvent, TransitServerEvent,
 };
 use uuid::Uuid;
 
@@ -107,6 +107,7 @@ fn to_migration(id: Uuid, migration_id: Uuid, action: Action) -> AccountsCommand
             migration_id,
             MigrationCommand {
                 actor: system(),
+                grants: Grants::none(),
                 action,
             },
         ),
@@ -134,6 +135,7 @@ fn to_optional(id: Uuid, optional_id: Uuid, action: OptionalAction) -> AccountsC
             optional_id,
             OptionalCommand {
                 actor: system(),
+                grants: Grants::none(),
                 action,
             },
         ),
@@ -258,6 +260,7 @@ impl Policy for AccountsPolicy {
                         optional_id,
                         OptionalCommand {
                             actor: event.actor.clone(),
+                            grants: Grants::none(),
                             action: OptionalAction::Schedule(claim.schedule.clone()),
                         },
                     ),

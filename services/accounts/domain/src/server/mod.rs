@@ -8,8 +8,9 @@
 //! `InfrastructureVersionChanged`, `RequiredMigrationOpened`, `RequiredMigrationClosed`,
 //! `ServiceMigrationClaimed`, `ServiceMigrationReleased`.
 
-use super::access::{Allowed, check};
+use super::access::{Allowed, Target, check};
 use ferry_core::{Decider, Refusal, RefusalKind};
+use ferry_events::Grants;
 use ferry_events::{
     AccountAdded, AccountChanged, AccountRemoved, AccountSpec, Actor, AggregateType,
     DatabaseEngine, InfrastructureVersionChanged, LanguageVersion, LanguageVersionsRemoved,
@@ -510,8 +511,14 @@ fn register(
     server: &ServerRegistered,
     accounts: &[AccountSpec],
 ) -> Result<Vec<ServerEvent>, ServerRefusal> {
-    check(actor, Allowed::SupportOrSystem, &server.customer_id)
-        .map_err(ServerRefusal::Forbidden)?;
+    check(
+        actor,
+        &Grants::none(),
+        Allowed::SupportOrSystem,
+        &server.customer_id,
+        Target::Server(&server.server_id),
+    )
+    .map_err(ServerRefusal::Forbidden)?;
     super::validation::server(server, accounts).map_err(ServerRefusal::Invalid)?;
     let mut events: Vec<ServerEvent> = Vec::new();
     match &state.details {

@@ -3,9 +3,10 @@
 //!
 //! Emits `InfrastructureVersionPublished`, `InfrastructureVersionSupportChanged`.
 
-use super::access::{Allowed, check};
+use super::access::{Allowed, Target, check};
 use super::compatibility::TargetSupport;
 use ferry_core::{Decider, Refusal, RefusalKind};
+use ferry_events::Grants;
 use ferry_events::{
     Actor, AggregateType, DatabaseVersion, InfrastructureVersionPublished,
     InfrastructureVersionSupportChanged, LanguageVersion, TargetInfrastructureEvent,
@@ -64,7 +65,14 @@ impl Decider for TargetInfrastructureDecider {
     const AGGREGATE: AggregateType = AggregateType::TargetInfrastructure;
 
     fn decide(state: &TargetState, command: &Publish) -> Result<Vec<Self::Event>, TargetRefusal> {
-        check(&command.actor, Allowed::SupportOrSystem, "").map_err(TargetRefusal::Forbidden)?;
+        check(
+            &command.actor,
+            &Grants::none(),
+            Allowed::SupportOrSystem,
+            "",
+            Target::Server(""),
+        )
+        .map_err(TargetRefusal::Forbidden)?;
         validate_aggregate_id(&command.version)
             .map_err(|e| TargetRefusal::Invalid(format!("version: {e}")))?;
         let languages = normalized(&command.languages);

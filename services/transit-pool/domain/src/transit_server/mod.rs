@@ -420,9 +420,9 @@ type Decided = Result<Vec<TransitServerEvent>, TransitServerRejection>;
 fn authorize(command: &TransitServerCommand) -> Result<(), TransitServerRejection> {
     let action = command.action.name();
     let actor = &command.actor;
-    if actor.role == ActorRole::Customer {
+    if let Some(customer) = actor.customer_id() {
         return Err(TransitServerRejection::CustomerForbidden {
-            customer: actor.id.clone(),
+            customer: customer.to_owned(),
             action,
         });
     }

@@ -28,19 +28,34 @@ pub use records::{PRE_COPY_AUTOMATIC_ATTEMPTS, pre_copy_backoff};
 use super::command::{Action, MigrationCommand};
 use super::refusal::MigrationRefusal as Refused;
 use super::state::{MigrationState, Phase};
-use crate::access::{Allowed, check};
+use crate::access::{Allowed, Target, check};
 use ferry_events::MigrationEvent;
 
 type Decision = Result<Vec<MigrationEvent>, Refused>;
 
 /// The events `command` causes in `state`, or why it is refused.
 pub(super) fn decide(state: &MigrationState, command: &MigrationCommand) -> Decision {
-    let owner = match &command.action {
-        Action::Open { customer_id, .. } => customer_id.as_str(),
+    let (owner, server) = match &command.action {
+        Action::Open {
+            customer_id,
+            server_id,
+            ..
+        } => (customer_id.as_str(), server_id.as_str()),
         _ if state.phase() == Phase::NotOpened => return Err(Refused::NotOpened),
-        _ => state.customer_id.as_str(),
+        _ => (state.customer_id.as_str(), state.server_id.as_str()),
     };
-    check(&command.actor, who_may(&command.action), owner).map_err(Refused::Forbidden)?;
+    let target = match account_of(&command.action) {
+        Some(account) => Target::Account(server, account),
+        None => Target::Server(server),
+    };
+    check(
+        &command.actor,
+        &command.grants,
+        who_may(&command.action),
+        owner,
+        target,
+    )
+    .map_err(Refused::Forbidden)?;
     match &command.action {
         Action::Open { .. } if state.phase() != Phase::NotOpened => Err(Refused::AlreadyOpened),
         Action::Open {
@@ -138,6 +153,23 @@ pub(super) fn decide(state: &MigrationState, command: &MigrationCommand) -> Deci
         Action::AbortTransfer { account_id, reason } => {
             moves::abort_transfer(state, account_id, reason)
         }
+    }
+}
+
+/// The one account `action` is about, if it is about one (a user granted that
+/// account may ask for it); `None`: the whole server.
+fn account_of(action: &Action) -> Option<&str> {
+    match action {
+        Action::RequestTest { account_id, .. }
+        | Action::DiscardTest { account_id }
+        | Action::MarkReady { account_id }
+        | Action::WithdrawReadiness { account_id }
+        | Action::StartMove { account_id, .. }
+        | Action::Verify { account_id }
+        | Action::StartRollback { account_id, .. }
+        | Action::Relocate { account_id, .. }
+        | Action::AbortTransfer { account_id, .. } => Some(account_id),
+        _ => None,
     }
 }
 

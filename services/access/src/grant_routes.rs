@@ -13,10 +13,14 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use ferry_events::{Actor, ActorRole, GrantScope};
-use ferry_infra::api::openapi::IdempotencyKey;
+use ferry_infra::api::openapi::{Id, IdempotencyKey};
 use ferry_infra::api::{ApiError, ApiJson, ApiPath, CommandId, ErrorBody, RequestActor};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use utoipa::PartialSchema;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -27,6 +31,27 @@ pub fn router(state: AccessState) -> OpenApiRouter {
         .routes(routes!(revoke_grant))
         .routes(routes!(list_grants))
         .with_state(state)
+}
+
+/// A customer's user's login, as a path parameter: 1 to 64 letters, digits, `.`,
+/// `_`, `-` or `@`.
+pub struct Login;
+
+impl PartialSchema for Login {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Za-z0-9._@-]{1,64}$"))
+            .min_length(Some(1))
+            .max_length(Some(crate::domain::user_grants::MAX_LOGIN_CHARS))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Login {
+    fn name() -> Cow<'static, str> {
+        "Login".into()
+    }
 }
 
 /// What to grant, or take back: a whole server, or one account of it.
@@ -96,18 +121,18 @@ fn checked_path(customer_id: &str, login: &str) -> Result<(), ApiError> {
     path = "/customers/{customer_id}/users/{login}/grants",
     tag = TAG,
     params(
-        ("customer_id" = String, Path, description = "The customer"),
-        ("login" = String, Path, description = "One of its users"),
+        ("customer_id" = inline(Id), Path, description = "The customer, e.g. `c-42`"),
+        ("login" = inline(Login), Path, description = "One of its users, e.g. `alice`"),
         IdempotencyKey,
     ),
     request_body = GrantBody,
     responses(
         (status = 200, description = "Granted, or already", body = GrantChanged),
-        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 400, description = "Malformed request, or login", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not the customer's or support's; or a server of another customer", body = ErrorBody),
-        (status = 404, description = "No such server or account", body = ErrorBody),
-        (status = 422, description = "A malformed login or id", body = ErrorBody),
+        (status = 404, description = "No such server or account; a customer id no customer can have", body = ErrorBody),
+        (status = 422, description = "A malformed server or account id", body = ErrorBody),
         (status = 503, description = "The event log is unavailable", body = ErrorBody),
     )
 )]
@@ -138,17 +163,18 @@ async fn grant(
     path = "/customers/{customer_id}/users/{login}/grants/revocation",
     tag = TAG,
     params(
-        ("customer_id" = String, Path, description = "The customer"),
-        ("login" = String, Path, description = "One of its users"),
+        ("customer_id" = inline(Id), Path, description = "The customer, e.g. `c-42`"),
+        ("login" = inline(Login), Path, description = "One of its users, e.g. `alice`"),
         IdempotencyKey,
     ),
     request_body = GrantBody,
     responses(
         (status = 200, description = "Taken back, or not held", body = GrantChanged),
-        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 400, description = "Malformed request, or login", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not the customer's, the user's or support's", body = ErrorBody),
-        (status = 422, description = "A malformed login or id", body = ErrorBody),
+        (status = 404, description = "A customer id no customer can have", body = ErrorBody),
+        (status = 422, description = "A malformed server or account id", body = ErrorBody),
         (status = 503, description = "The event log is unavailable", body = ErrorBody),
     )
 )]
@@ -178,12 +204,12 @@ async fn revoke_grant(
     get,
     path = "/customers/{customer_id}/grants",
     tag = TAG,
-    params(("customer_id" = String, Path, description = "The customer")),
+    params(("customer_id" = inline(Id), Path, description = "The customer, e.g. `c-42`")),
     responses(
         (status = 200, body = GrantList),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Another customer's", body = ErrorBody),
-        (status = 422, description = "A malformed customer id", body = ErrorBody),
+        (status = 404, description = "A customer id no customer can have", body = ErrorBody),
         (status = 503, description = "The read model is unavailable or being built", body = ErrorBody),
     )
 )]

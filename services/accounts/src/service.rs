@@ -180,14 +180,8 @@ impl Accounts {
         target_version: &str,
     ) -> Result<Vec<AccountCompatibility>, ApiError> {
         let server = self.server(server_id).await?;
-        crate::domain::access::check(
-            actor,
-            grants,
-            crate::domain::access::Allowed::OwnerOrSupport,
-            server.customer_id(),
-            crate::domain::access::Target::Server(server_id),
-        )
-        .map_err(ApiError::forbidden)?;
+        crate::domain::access::check_read(actor, grants, server.customer_id(), server_id)
+            .map_err(ApiError::forbidden)?;
         let target = self.target(target_version).await?;
         Ok(server
             .accounts
@@ -208,14 +202,8 @@ impl Accounts {
         server_id: &str,
     ) -> Result<Uuid, ApiError> {
         let server = self.server(server_id).await?;
-        crate::domain::access::check(
-            actor,
-            grants,
-            crate::domain::access::Allowed::OwnerOrSupport,
-            server.customer_id(),
-            crate::domain::access::Target::Server(server_id),
-        )
-        .map_err(ApiError::forbidden)?;
+        crate::domain::access::check_read(actor, grants, server.customer_id(), server_id)
+            .map_err(ApiError::forbidden)?;
         let none = |ended: String| {
             ApiError::not_found(format!(
                 "server {server_id} has no migration in progress{ended}; open one with `ferry migration open {server_id} --target <version>`"

@@ -98,10 +98,7 @@ async fn a_malformed_holder_is_refused_as_such_before_the_log_is_reached() {
     .await;
     assert!(!output.status.success());
     let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("is not a customer id or a login"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("is not a customer id, a login"), "{stderr}");
     assert!(
         !stderr.contains("NATS"),
         "refused before any connection: {stderr}"

@@ -1,8 +1,10 @@
 //! Every route of the API by every role, from the API's own description: nobody
 //! without a valid token gets anything but 401; support is never refused for who
 //! it is; a customer reads its own server, migration, loan and invoices, and
-//! another customer's are never answered; support's pool, outbox and reactions
-//! are refused to customers; and no answer shows a database password.
+//! another customer's are never answered; a user its customer granted the server
+//! reads its server and migration (not its bills), a user granted nothing is a
+//! stranger; support's pool, outbox and reactions are refused to customers and
+//! their users; and no answer shows a database password.
 
 mod support;
 
@@ -30,6 +32,7 @@ fn concrete(path: &str, migration: &str) -> String {
         .replace("{migration_id}", migration)
         .replace("{account_id}", "acc-1207")
         .replace("{customer_id}", "c-42")
+        .replace("{login}", "bob")
         .replace("{month}", "2026-12")
         .replace("{version}", "v2026")
         .replace("{token_id}", &uuid::Uuid::now_v7().to_string())
@@ -73,10 +76,22 @@ async fn every_route_by_every_role() {
         .as_str()
         .expect("an id")
         .to_owned();
+    ferry
+        .api("customer:c-42")
+        .await
+        .send::<Value>(
+            Method::POST,
+            "/customers/c-42/users/alice/grants",
+            Some(json!({ "server_id": "srv-0042" })),
+        )
+        .await
+        .expect("granted");
     let tokens = [
         ("support", Some(token(&ferry.log, "support:jdoe").await)),
         ("owner", Some(owner)),
         ("stranger", Some(token(&ferry.log, "customer:c-77").await)),
+        ("granted", Some(token(&ferry.log, "user:c-42/alice").await)),
+        ("ungranted", Some(token(&ferry.log, "user:c-42/bob").await)),
         ("anonymous", None),
         (
             "forged",
@@ -103,7 +118,7 @@ async fn every_route_by_every_role() {
             for (role, token) in &tokens {
                 let mutating = method != "get";
                 // Commands only for those who may not be let in: the others' would act.
-                if mutating && matches!(*role, "support" | "owner") {
+                if mutating && matches!(*role, "support" | "owner" | "granted") {
                     continue;
                 }
                 let mut request = client.request(
@@ -128,6 +143,11 @@ async fn every_route_by_every_role() {
                 }
                 checked += 1;
                 let support_only = SUPPORT_ONLY.iter().any(|p| path.starts_with(p));
+                let billing = path.starts_with("/loans")
+                    || path.contains("/charges")
+                    || path.contains("/invoices");
+                // c-42's users list their own grants (bob: none).
+                let own_grants = path == "/customers/{customer_id}/grants";
                 let wrong = match *role {
                     "anonymous" | "forged" => status != StatusCode::UNAUTHORIZED,
                     "support" => matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
@@ -136,6 +156,15 @@ async fn every_route_by_every_role() {
                             || (support_only && status.is_success())
                             || (customers_own(path) && status == StatusCode::FORBIDDEN)
                     }
+                    // Granted srv-0042: its server and migration, as the owner reads
+                    // them; never its customer's bills, never support's pages.
+                    "granted" => {
+                        status == StatusCode::UNAUTHORIZED
+                            || (support_only && status.is_success())
+                            || (billing && status.is_success())
+                            || (customers_own(path) && !billing && status == StatusCode::FORBIDDEN)
+                    }
+                    "ungranted" if own_grants => status != StatusCode::OK,
                     // Never answered about c-42's, never carried out: refused for
                     // who it is (403), as not found, or (a command, a query without
                     // its parameters) as malformed before any decision; a list of

@@ -34,10 +34,11 @@ const LOADS_IN_FLIGHT: usize = 8;
 /// Who caused an event, as the audit shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditActor {
-    /// `customer`, `support` or `system`.
+    /// `customer`, `support`, `system` or `user` (a customer's user).
     #[schema(value_type = String)]
     pub role: ActorRole,
-    /// The customer id, support login or service name.
+    /// The customer id, support login, service name, or a user's
+    /// `<customer id>/<login>`.
     pub id: String,
 }
 

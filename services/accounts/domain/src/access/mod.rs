@@ -89,5 +89,26 @@ pub fn check(
     })
 }
 
+/// Checks that `actor` may read what concerns server `server`, owned by `owner`:
+/// its owner, support, or a user of the owner granted the server or any account of
+/// it (which it must see the server to act on).
+pub fn check_read(actor: &Actor, grants: &Grants, owner: &str, server: &str) -> Result<(), String> {
+    match actor.role {
+        ActorRole::User if actor.customer_id() == Some(owner) && grants.touches_server(server) => {
+            Ok(())
+        }
+        ActorRole::User => Err(format!(
+            "{actor} was not granted anything of server {server}"
+        )),
+        _ => check(
+            actor,
+            grants,
+            Allowed::OwnerOrSupport,
+            owner,
+            Target::Server(server),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -156,3 +156,16 @@ fn a_user_acts_on_what_its_customer_granted_it_and_nothing_else() {
     // No grant, no right.
     assert!(check(&by(alice), Allowed::OwnerOrSupport, "c-1", SERVER).is_err());
 }
+
+#[test]
+fn a_user_granted_one_account_reads_its_server() {
+    let alice = Actor::user("c-1", "alice");
+    let grants: Grants = [GrantScope::account("srv-1", "acc-1")]
+        .into_iter()
+        .collect();
+    assert!(super::check_read(&alice, &grants, "c-1", "srv-1").is_ok());
+    assert!(super::check_read(&alice, &grants, "c-1", "srv-2").is_err());
+    assert!(super::check_read(&alice, &grants, "c-7", "srv-1").is_err());
+    assert!(super::check_read(&Actor::customer("c-1"), &Grants::none(), "c-1", "srv-1").is_ok());
+    assert!(super::check_read(&Actor::customer("c-2"), &Grants::none(), "c-1", "srv-1").is_err());
+}

@@ -84,7 +84,10 @@ mod tests {
             .await
             .expect_err("nothing there")
             .to_string();
-        assert!(error.contains("postgres://ferry:***@127.0.0.1:1/ferry"), "{error}");
+        assert!(
+            error.contains("postgres://ferry:***@127.0.0.1:1/ferry"),
+            "{error}"
+        );
         assert!(!error.contains("hunter2"), "{error}");
     }
 }

@@ -10,6 +10,8 @@
 //! ([`SecretStore::resolve`]) when it connects. A missing secret is an error naming
 //! the reference and the directory, never an empty password.
 
+pub mod edge;
+
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};

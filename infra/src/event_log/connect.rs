@@ -179,7 +179,10 @@ mod tests {
 
     #[test]
     fn urls_are_shown_without_their_password() {
-        assert_eq!(redacted("nats://u:secret@nats:4222"), "nats://***@nats:4222");
+        assert_eq!(
+            redacted("nats://u:secret@nats:4222"),
+            "nats://***@nats:4222"
+        );
         assert_eq!(redacted("nats://t0ken@nats:4222"), "nats://***@nats:4222");
         assert_eq!(redacted("nats://127.0.0.1:14222"), "nats://127.0.0.1:14222");
         // An `@` past the authority is not a user's.

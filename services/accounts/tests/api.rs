@@ -33,6 +33,8 @@ fn registration(customer: &str) -> ServerRegistration {
             mail_root: "/srv/a/mail".into(),
             postgres_url: Some("postgres://db/postgres".into()),
             mysql_url: None,
+            postgres_credential: None,
+            mysql_credential: None,
         },
         accounts: vec![AccountSpec {
             account_id: "acc-1".into(),

@@ -26,6 +26,7 @@ pub mod client;
 pub mod commands;
 mod demo;
 pub mod fleet;
+mod log_copy;
 mod outbox;
 pub mod render;
 pub mod token;
@@ -126,6 +127,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             token::create(&cli.client, request, &log, cli.client.json).await
         }
+        Command::Log(cli::LogCommand::RedactCopy {
+            from,
+            to,
+            secrets,
+            log,
+        }) => log_copy::redact_copy(&from, &to, &secrets, &log, cli.client.json).await,
         command => commands::run(&cli.client, command).await,
     }
 }

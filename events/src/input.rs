@@ -15,7 +15,7 @@
 //! | account name | [`NAME_PATTERN`]: one lowercase path component, never `-…`, `.` or `..` |
 //! | database name | [`DATABASE_NAME_PATTERN`]: a lowercase SQL identifier of at most 63 bytes with its server's prefix |
 //! | inventory id | an aggregate id ([`crate::validate_aggregate_id`]) not starting with `-` |
-//! | database URL | `postgres[ql]://` or `mysql://`/`mariadb://`, `[user[:password]@]host[:port][/database][?prefix=…&sslmode=…&connect_timeout=…]`, percent-encoded, no shell metacharacters |
+//! | database URL | `postgres[ql]://` or `mysql://`/`mariadb://`, `[user[:password]@]host[:port][/database][?prefix=…&sslmode=…&connect_timeout=…]`, percent-encoded, no shell metacharacters; recorded without password ([`parse_recorded_url`]) |
 //! | size | at most [`MAX_ITEM_BYTES`] (1 PiB) per item; sums saturate ([`total_bytes`]) |
 
 use crate::values::DatabaseEngine;
@@ -456,6 +456,87 @@ pub fn parse_database_url(
         shown: "the URL".to_owned(),
         why,
     })
+}
+
+/// Parses a database URL to be recorded: [`parse_database_url`]'s rules, and no
+/// password, which an event never holds. The refusal says where the password goes.
+///
+/// ```
+/// use ferry_events::DatabaseEngine;
+/// use ferry_events::input::parse_recorded_url;
+/// assert!(parse_recorded_url("postgres_url", DatabaseEngine::Postgres, "postgres://ferry@db/postgres").is_ok());
+/// let refused = parse_recorded_url("postgres_url", DatabaseEngine::Postgres, "postgres://ferry:pw@db/postgres")
+///     .unwrap_err().to_string();
+/// assert!(refused.contains("secret store") && !refused.contains("pw@"), "{refused}");
+/// ```
+pub fn parse_recorded_url(
+    field: &str,
+    engine: DatabaseEngine,
+    url: &str,
+) -> Result<DatabaseUrl, InvalidInput> {
+    let parsed = parse_database_url(field, engine, url)?;
+    if parsed.has_password {
+        return Err(InvalidInput {
+            field: field.to_owned(),
+            shown: "the URL".to_owned(),
+            why: format!(
+                "holds a password, which ferry never records: give the URL without it;                  the password goes to ferry's secret store (FERRY_SECRETS_DIR), where the                  API and fleet imports put a URL's password themselves, and the storage                  names it with {}",
+                credential_field(engine)
+            ),
+        });
+    }
+    Ok(parsed)
+}
+
+/// The storage field naming the credential of `engine`'s login.
+pub fn credential_field(engine: DatabaseEngine) -> &'static str {
+    match engine {
+        DatabaseEngine::Postgres => "postgres_credential",
+        DatabaseEngine::Mysql => "mysql_credential",
+    }
+}
+
+/// Checks the database URLs and credential references of a storage to be recorded:
+/// each URL by [`parse_recorded_url`], and no credential without its URL. `at` names
+/// the storage in refusals (`storage`, `source`…). Gives the prefixes of the
+/// PostgreSQL and MySQL databases (empty without one).
+pub fn check_recorded_databases(
+    at: &str,
+    storage: &crate::ServerStorage,
+) -> Result<(String, String), InvalidInput> {
+    let mut prefixes = (String::new(), String::new());
+    for engine in [DatabaseEngine::Postgres, DatabaseEngine::Mysql] {
+        let (url, credential, prefix) = match engine {
+            DatabaseEngine::Postgres => (
+                &storage.postgres_url,
+                &storage.postgres_credential,
+                &mut prefixes.0,
+            ),
+            DatabaseEngine::Mysql => (
+                &storage.mysql_url,
+                &storage.mysql_credential,
+                &mut prefixes.1,
+            ),
+        };
+        let url_field = match engine {
+            DatabaseEngine::Postgres => "postgres_url",
+            DatabaseEngine::Mysql => "mysql_url",
+        };
+        match (url, credential) {
+            (Some(url), _) => {
+                *prefix = parse_recorded_url(&format!("{at}.{url_field}"), engine, url)?.prefix;
+            }
+            (None, Some(reference)) => {
+                return Err(InvalidInput::new(
+                    &format!("{at}.{}", credential_field(engine)),
+                    reference.as_str(),
+                    format!("names a credential without a {url_field} to use it with"),
+                ));
+            }
+            (None, None) => {}
+        }
+    }
+    Ok(prefixes)
 }
 
 fn parse_url(engine: DatabaseEngine, url: &str) -> Result<DatabaseUrl, String> {
@@ -931,5 +1012,55 @@ mod tests {
             assert!(refused.contains(why), "{text}: {refused}");
             assert!(!refused.contains("secret"), "{refused}");
         }
+    }
+}
+
+#[cfg(test)]
+mod recorded_tests {
+    use super::*;
+    use crate::ServerStorage;
+    use crate::credential::CredentialRef;
+
+    fn storage(postgres: Option<&str>, credential: Option<&str>) -> ServerStorage {
+        ServerStorage {
+            files_root: "/srv/a".into(),
+            mail_root: "/srv/b".into(),
+            postgres_url: postgres.map(str::to_owned),
+            postgres_credential: credential.map(|c| CredentialRef::new(c).expect("valid")),
+            ..ServerStorage::default()
+        }
+    }
+
+    #[test]
+    fn a_recorded_storage_holds_references_and_no_password() {
+        let ok = storage(
+            Some("postgres://ferry@db/postgres?prefix=p_"),
+            Some("postgres_db_5432_ferry"),
+        );
+        assert_eq!(
+            check_recorded_databases("storage", &ok),
+            Ok(("p_".to_owned(), String::new()))
+        );
+        let with_password = storage(Some("postgres://ferry:hunter2@db/postgres"), None);
+        let refused = check_recorded_databases("storage", &with_password)
+            .expect_err("a password")
+            .to_string();
+        assert!(refused.starts_with("storage.postgres_url"), "{refused}");
+        assert!(refused.contains("postgres_credential"), "{refused}");
+        assert!(!refused.contains("hunter2"), "{refused}");
+        let orphan = storage(None, Some("postgres_db_5432_ferry"));
+        let refused = check_recorded_databases("source", &orphan)
+            .expect_err("no url")
+            .to_string();
+        assert!(refused.contains("source.postgres_credential"), "{refused}");
+        // A password in a URL is fine where nothing is recorded.
+        assert!(
+            parse_database_url(
+                "u",
+                DatabaseEngine::Postgres,
+                "postgres://ferry:hunter2@db/postgres"
+            )
+            .is_ok()
+        );
     }
 }

@@ -9,6 +9,9 @@
 //!   [`Event`] and listed in [`Event::TYPES`];
 //! - the checks of inventory values that reach file systems, tools and database
 //!   servers ([`input`]: storage roots, names, database URLs, sizes);
+//! - credential references in place of passwords ([`credential`]) and the lenient
+//!   reading of connection URLs that masks, strips or restores a password
+//!   ([`url_text`]);
 //! - the wire form ([`encode`], [`decode`]; [`encode_pretty`] for humans) and the
 //!   [`upcast`] registry that keeps every schema version ever written readable.
 //!
@@ -45,9 +48,11 @@ mod macros;
 pub mod aggregate;
 pub mod catalogue;
 pub mod codec;
+pub mod credential;
 pub mod envelope;
 pub mod input;
 pub mod upcast;
+pub mod url_text;
 pub mod values;
 pub mod whole_number;
 
@@ -73,6 +78,7 @@ pub use aggregate::{
 };
 pub use catalogue::Event;
 pub use codec::{CodecError, decode, decode_all, encode, encode_all, encode_pretty};
+pub use credential::{CredentialRef, Secret};
 pub use envelope::{Actor, ActorRole, Envelope};
 pub use values::{
     DatabaseEngine, DatabaseVersion, LanguageVersion, Money, ServerStorage, TOKEN_PATTERN,

@@ -122,6 +122,10 @@ pub enum MailHosting {
 }
 
 /// A client server came under ferry's management.
+///
+/// Schema version 2: its storage's database URLs hold no password, and name the
+/// logins' credential references instead (version 1 is read without the passwords,
+/// see [`crate::credential`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerRegistered {
     /// The server id (the aggregate id), e.g. `srv-0042`.
@@ -153,6 +157,8 @@ pub struct ServerRegistered {
 
 /// A client server's details changed. Carries every detail, with its new value.
 /// The infrastructure version only changes through [`InfrastructureVersionChanged`].
+///
+/// Schema version 2: credential references in the storage, as [`ServerRegistered`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerDetailsChanged {
     /// The server's host name.
@@ -281,8 +287,8 @@ pub struct ServiceMigrationReleased {
 aggregate_events! {
     /// An event of a client server (aggregate `server`).
     pub enum ServerEvent for Server {
-        ServerRegistered = 1,
-        ServerDetailsChanged = 1,
+        ServerRegistered = 2,
+        ServerDetailsChanged = 2,
         AccountAdded = 1,
         AccountChanged = 1,
         AccountRemoved = 1,

@@ -108,7 +108,10 @@ pub struct DatabaseMethodUsed {
     pub method: DatabaseMethod,
 }
 
-/// A transfer was planned. Carries everything needed to perform it.
+/// A transfer was planned. Carries everything needed to perform it, but the
+/// passwords of its ends' database logins: their references, resolved from the
+/// secret store when the data mover connects (schema version 2; see
+/// [`crate::credential`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferScheduled {
     /// The transfer id (the aggregate id).
@@ -251,7 +254,7 @@ pub struct TransferCancelled {
 aggregate_events! {
     /// An event of a transfer (aggregate `transfer`).
     pub enum TransferEvent for Transfer {
-        TransferScheduled = 1,
+        TransferScheduled = 2,
         TransferStarted = 1,
         TransferProgressed = 2,
         AccountFrozen = 1,

@@ -11,6 +11,9 @@ use uuid::Uuid;
 use crate::values::ServerStorage;
 
 /// A server joined the transit pool, free.
+///
+/// Schema version 2: credential references in the storage, no password (see
+/// [`crate::credential`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransitServerAdded {
     /// Its host name, e.g. `transit-07.hosting.example`.
@@ -133,7 +136,7 @@ pub struct TransitServerReturnedToService {}
 aggregate_events! {
     /// An event of a transit server (aggregate `transit_server`).
     pub enum TransitServerEvent for TransitServer {
-        TransitServerAdded = 1,
+        TransitServerAdded = 2,
         TransitServerReserved = 1,
         TransitInstallationStarted = 1,
         TransitInstallationCompleted = 1,

@@ -54,6 +54,26 @@ pub const UPCASTERS: &[UpcastStep] = &[
         upcaster: crate::loan::loan_opened_v2_to_v3,
     },
     UpcastStep {
+        event_type: "ServerRegistered",
+        from_version: 1,
+        upcaster: crate::credential::server_registered_v1_to_v2,
+    },
+    UpcastStep {
+        event_type: "ServerDetailsChanged",
+        from_version: 1,
+        upcaster: crate::credential::server_details_changed_v1_to_v2,
+    },
+    UpcastStep {
+        event_type: "TransitServerAdded",
+        from_version: 1,
+        upcaster: crate::credential::transit_server_added_v1_to_v2,
+    },
+    UpcastStep {
+        event_type: "TransferScheduled",
+        from_version: 1,
+        upcaster: crate::credential::transfer_scheduled_v1_to_v2,
+    },
+    UpcastStep {
         event_type: "TransitServerWipeStarted",
         from_version: 1,
         upcaster: crate::transit_server::wipe_started_v1_to_v2,

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::credential::CredentialRef;
+pub use crate::url_text::redact_url;
+
 /// An amount of money.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
@@ -39,7 +42,12 @@ impl Money {
 
 /// Where the data of a server's accounts lives. On a single machine these are local
 /// directories and local database servers; in production, remote hosts.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// No password is recorded: a database URL names the login, and the login's password
+/// is in the secret store under the engine's credential reference (events of the
+/// schema versions before references carried it in the URL; their upcasters take it
+/// out, see [`crate::credential`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerStorage {
     /// Directory holding one sub-directory of files per account, e.g.
@@ -63,9 +71,11 @@ pub struct ServerStorage {
         )
     )]
     pub mail_root: String,
-    /// Connection URL of the server's PostgreSQL instance, if it runs one, e.g.
-    /// `postgres://ferry@db-0042:5432/postgres` (parameters: `prefix`, `sslmode`,
-    /// `connect_timeout`; see [`crate::input::parse_database_url`]).
+    /// Connection URL of the server's PostgreSQL instance, if it runs one, without
+    /// password, e.g. `postgres://ferry@db-0042:5432/postgres` (parameters: `prefix`,
+    /// `sslmode`, `connect_timeout`; see [`crate::input::parse_database_url`]). The
+    /// API and fleet files also take it with its password, which ferry moves to its
+    /// secret store before anything is recorded.
     #[cfg_attr(
         feature = "openapi",
         schema(
@@ -84,56 +94,42 @@ pub struct ServerStorage {
         )
     )]
     pub mysql_url: Option<String>,
+    /// The name in ferry's secret store of the PostgreSQL login's password, e.g.
+    /// `postgres_db-0042_5432_ferry`; none when the login needs no password. Given
+    /// to the API, it must name a stored secret.
+    pub postgres_credential: Option<CredentialRef>,
+    /// The same for the MySQL/MariaDB login, e.g. `mysql_db-0042_3306_ferry`.
+    pub mysql_credential: Option<CredentialRef>,
 }
 
 impl ServerStorage {
     /// The same places with the database URLs' passwords masked (`***`): what an
-    /// API answer, a read model or a log line may show.
+    /// API answer, a read model or a log line may show. Recorded URLs hold no
+    /// password; this masks one that a value from elsewhere (a setting, a request
+    /// not yet checked) would hold.
     pub fn redacted(&self) -> ServerStorage {
         ServerStorage {
             files_root: self.files_root.clone(),
             mail_root: self.mail_root.clone(),
             postgres_url: self.postgres_url.as_deref().map(redact_url),
             mysql_url: self.mysql_url.as_deref().map(redact_url),
+            postgres_credential: self.postgres_credential.clone(),
+            mysql_credential: self.mysql_credential.clone(),
         }
     }
-}
 
-/// `url` with the password of its user info, if any, masked as `***`
-/// (`postgres://ferry:s3cret@db:5432/x` → `postgres://ferry:***@db:5432/x`), and
-/// so the value of a `password` query parameter.
-pub fn redact_url(url: &str) -> String {
-    let masked = redact_user_info(url);
-    match masked.split_once('?') {
-        Some((base, query)) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((name, _)) if name.eq_ignore_ascii_case("password") => {
-                        format!("{name}=***")
-                    }
-                    _ => pair.to_owned(),
-                })
-                .collect();
-            format!("{base}?{}", query.join("&"))
+    /// The URL and credential reference of `engine`'s server, if the storage has one.
+    pub fn database(&self, engine: DatabaseEngine) -> Option<(&str, Option<&CredentialRef>)> {
+        match engine {
+            DatabaseEngine::Postgres => self
+                .postgres_url
+                .as_deref()
+                .map(|url| (url, self.postgres_credential.as_ref())),
+            DatabaseEngine::Mysql => self
+                .mysql_url
+                .as_deref()
+                .map(|url| (url, self.mysql_credential.as_ref())),
         }
-        None => masked,
-    }
-}
-
-fn redact_user_info(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_len];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    match authority[..at].split_once(':') {
-        Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
-        None => url.to_owned(),
     }
 }
 
@@ -252,37 +248,5 @@ mod tests {
         assert!(validate_addresses(&[], &[]).is_err_and(|e| e.contains("at least one")));
         assert!(validate_addresses(&v4("300.1.1.1"), &[]).is_err_and(|e| e.contains("ipv4")));
         assert!(validate_addresses(&[], &v4("nope")).is_err_and(|e| e.contains("ipv6")));
-    }
-}
-
-#[cfg(test)]
-mod redaction_tests {
-    use super::redact_url;
-
-    #[test]
-    fn passwords_are_masked_and_nothing_else_changes() {
-        for (url, shown) in [
-            (
-                "postgres://ferry:s3cret@db:5432/x?prefix=a_",
-                "postgres://ferry:***@db:5432/x?prefix=a_",
-            ),
-            (
-                "mysql://root:p%40ss@127.0.0.1:13306",
-                "mysql://root:***@127.0.0.1:13306",
-            ),
-            ("mysql://root:a@b@host", "mysql://root:***@host"),
-            ("postgres://ferry@db:5432/x", "postgres://ferry@db:5432/x"),
-            (
-                "mysql://root@127.0.0.1:13306",
-                "mysql://root@127.0.0.1:13306",
-            ),
-            (
-                "postgres://db/x?password=no@where&sslmode=require",
-                "postgres://db/x?password=***&sslmode=require",
-            ),
-            ("not a url", "not a url"),
-        ] {
-            assert_eq!(redact_url(url), shown, "{url}");
-        }
     }
 }

@@ -265,3 +265,52 @@ fn a_commands_events_share_one_body_each_with_its_own_type_and_version() -> Test
     assert!(error.to_string().contains("LoanTeleported"), "{error}");
     Ok(())
 }
+
+#[test]
+fn storages_of_version_1_are_read_without_their_passwords() -> TestResult {
+    for (name, pointers) in [
+        ("ServerRegistered", &["/data/storage"][..]),
+        ("ServerDetailsChanged", &["/data/storage"][..]),
+        ("TransitServerAdded", &["/data/storage"][..]),
+        (
+            "TransferScheduled",
+            &["/data/source", "/data/destination"][..],
+        ),
+    ] {
+        let mut v1: Value =
+            serde_json::from_slice(&fs::read(fixtures("old").join(format!("{name}.v1.json")))?)?;
+        // As operators wrote them before references: the password in the URL.
+        for pointer in pointers {
+            let storage = v1
+                .pointer_mut(pointer)
+                .ok_or_else(|| format!("{name}: no {pointer}"))?;
+            storage["postgres_url"] = Value::from("postgres://ferry:s%40cret@db-7:5432/postgres");
+            storage["mysql_url"] = Value::from("mysql://root@db-7:3306");
+        }
+        let envelope = decode(&serde_json::to_vec(&v1)?)?;
+        assert_eq!(envelope.schema_version(), 2, "{name}");
+        let v2: Value = serde_json::from_slice(&encode(&envelope)?)?;
+        let text = v2.to_string();
+        assert!(
+            !text.contains("s%40cret") && !text.contains("s@cret"),
+            "{name}: {text}"
+        );
+        for pointer in pointers {
+            let storage = v2.pointer(pointer).ok_or("storage")?;
+            assert_eq!(
+                storage["postgres_url"],
+                Value::from("postgres://ferry@db-7:5432/postgres")
+            );
+            assert_eq!(
+                storage["postgres_credential"],
+                Value::from("postgres_db-7_5432_ferry")
+            );
+            assert_eq!(
+                storage["mysql_credential"],
+                Value::Null,
+                "no password, none"
+            );
+        }
+    }
+    Ok(())
+}

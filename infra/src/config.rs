@@ -244,6 +244,23 @@ fn parse_storage_roots(value: &str) -> Result<AllowedRoots, String> {
     ferry_events::input::parse_allowed_roots(value).map(AllowedRoots)
 }
 
+/// Where the passwords of database logins are kept ([`crate::secrets`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecretsArgs {
+    /// Directory of the secret store: one file per credential reference (mode 0600,
+    /// the password alone), made mode 0700 if missing. A server registered with a
+    /// password in a database URL has it written here; events carry the reference.
+    #[arg(long = "secrets-dir", env = "FERRY_SECRETS_DIR", default_value = crate::secrets::DEFAULT_SECRETS_DIR)]
+    pub secrets_dir: std::path::PathBuf,
+}
+
+impl SecretsArgs {
+    /// The store these settings name.
+    pub fn store(&self) -> crate::secrets::SecretStore {
+        crate::secrets::SecretStore::new(&self.secrets_dir)
+    }
+}
+
 /// Every setting of a service process.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RuntimeArgs {
@@ -262,6 +279,9 @@ pub struct RuntimeArgs {
     /// Limits of what comes from outside.
     #[command(flatten)]
     pub input: InputArgs,
+    /// The secret store.
+    #[command(flatten)]
+    pub secrets: SecretsArgs,
 }
 
 fn parse_subject_token(value: &str) -> Result<String, String> {

@@ -10,6 +10,8 @@
 //!   in order, retried while dependencies are down, idempotent on redelivery.
 //! - [`nats_users`]: one NATS user per service, allowed to publish only its own
 //!   aggregates' subjects; their credentials (nkey seeds read from files).
+//! - [`secrets`]: the secret store of database passwords, which events and read
+//!   models name by reference only.
 //! - [`api`]: the conventions of the HTTP JSON APIs (errors, actor, idempotency key).
 //! - [`projection`]: PostgreSQL read models fed by durable consumers, checkpointed in
 //!   the same transaction as their rows, rebuildable from sequence 1.
@@ -36,6 +38,7 @@ pub mod postgres;
 pub mod projection;
 pub mod reactor;
 pub mod runtime;
+pub mod secrets;
 pub mod shutdown;
 pub mod strict_json;
 pub mod telemetry;

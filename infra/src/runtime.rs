@@ -229,6 +229,11 @@ impl Runtime {
         );
     }
 
+    /// The secret store of database passwords (`FERRY_SECRETS_DIR`).
+    pub fn secrets(&self) -> crate::secrets::SecretStore {
+        self.args.secrets.store()
+    }
+
     /// The directories servers' storage roots may lie in (`FERRY_STORAGE_ROOTS`).
     pub fn storage_roots(&self) -> crate::config::AllowedRoots {
         self.args.input.storage_roots.clone()

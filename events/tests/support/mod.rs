@@ -45,7 +45,13 @@ fn storage(server: &str) -> ServerStorage {
         mail_root: format!("/srv/ferry/{server}/mail"),
         postgres_url: Some(format!("postgres://ferry@db-{server}:5432/postgres")),
         mysql_url: Some(format!("mysql://ferry@db-{server}:3306")),
+        postgres_credential: Some(credential(&format!("postgres_db-{server}_5432_ferry"))),
+        mysql_credential: None,
     }
+}
+
+fn credential(name: &str) -> CredentialRef {
+    CredentialRef::new(name).expect("sample references are valid")
 }
 
 fn endpoint(server: &str) -> Endpoint {

@@ -78,14 +78,10 @@ fn parse_violation(message: &str) -> Option<Denied> {
     })
 }
 
-/// The URL without any user or password it may hold, for messages.
+/// The URL without any user or password it may hold, for messages: a NATS user may
+/// be a token, so the whole user info goes ([`ferry_events::url_text`]'s rule).
 pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
+    ferry_events::url_text::redact_url_with(url, ferry_events::url_text::UserInfo::HideAll)
 }
 
 /// Connects as `identity`: its nkey signs the server's nonce, its inboxes are its
@@ -183,7 +179,13 @@ mod tests {
 
     #[test]
     fn urls_are_shown_without_their_password() {
-        assert_eq!(redacted("nats://u:secret@nats:4222"), "nats://…@nats:4222");
+        assert_eq!(
+            redacted("nats://u:secret@nats:4222"),
+            "nats://***@nats:4222"
+        );
+        assert_eq!(redacted("nats://t0ken@nats:4222"), "nats://***@nats:4222");
         assert_eq!(redacted("nats://127.0.0.1:14222"), "nats://127.0.0.1:14222");
+        // An `@` past the authority is not a user's.
+        assert_eq!(redacted("nats://nats:4222/a@b"), "nats://nats:4222/a@b");
     }
 }

@@ -13,6 +13,8 @@
 //! - [`EventLog::load`]: the events of one aggregate and its version.
 //! - [`EventLog::replay`]: every event from a sequence, in log order (audits, rebuilds).
 //! - [`EventLog::durable_consumer`]: a durable pull consumer for projections and reactors.
+//! - [`EventLog::redact_copy`]: a log recorded with passwords copied to a new stream
+//!   without them ([`redact_copy`]).
 //!
 //! Each message carries the W3C trace context of the span that appended it
 //! ([`trace_context`]).
@@ -27,6 +29,7 @@ mod connect;
 mod error;
 pub mod headers;
 mod read;
+pub mod redact_copy;
 mod stream;
 pub mod trace_context;
 

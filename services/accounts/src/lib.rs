@@ -56,7 +56,8 @@ impl AccountsArgs {
 /// returns its routes.
 pub fn service(runtime: &Runtime, args: &AccountsArgs) -> Result<OpenApiRouter, CalendarError> {
     let accounts = service::Accounts::new(runtime.log.clone(), args.calendar()?)
-        .with_storage_roots(runtime.storage_roots());
+        .with_storage_roots(runtime.storage_roots())
+        .with_secrets(runtime.secrets());
     runtime.spawn_policy::<domain::policy::AccountsPolicy, _>(reactions::AccountsExecutor::new(
         accounts.handler().clone(),
     ));

@@ -22,6 +22,8 @@ use ferry_infra::api::ApiError;
 use ferry_infra::command::{Command, CommandHandler, Decider, HandleError, Handled};
 use ferry_infra::config::AllowedRoots;
 use ferry_infra::event_log::EventLog;
+use ferry_infra::secrets::SecretStore;
+use ferry_infra::secrets::edge::take_passwords;
 use uuid::Uuid;
 
 /// How long a request opening a migration waits for the policy to open it.
@@ -35,6 +37,7 @@ pub struct Accounts {
     handler: CommandHandler,
     calendar: WorkingCalendar,
     storage_roots: AllowedRoots,
+    secrets: Option<SecretStore>,
 }
 
 /// What a customer or support asks of a migration, before the service adds what the
@@ -102,7 +105,16 @@ impl Accounts {
             handler: CommandHandler::new(log, 20),
             calendar,
             storage_roots: AllowedRoots::default(),
+            secrets: None,
         }
+    }
+
+    /// The same service, keeping the passwords of registered servers' database URLs
+    /// in `store` (`FERRY_SECRETS_DIR`); without one, a URL with a password is
+    /// refused.
+    pub fn with_secrets(mut self, store: SecretStore) -> Self {
+        self.secrets = Some(store);
+        self
     }
 
     /// The same service, taking servers whose storage roots lie in `roots` only
@@ -122,7 +134,7 @@ impl Accounts {
         &self,
         actor: Actor,
         id: Uuid,
-        server: ServerRegistered,
+        mut server: ServerRegistered,
         accounts: Vec<AccountSpec>,
     ) -> Result<Handled<ServerState>, ApiError> {
         // The roots' place is configuration, so checked here; the rest of the
@@ -136,6 +148,12 @@ impl Accounts {
             return Err(
                 HandleError::<ServerRefusal>::Rejected(ServerRefusal::Invalid(reason)).into(),
             );
+        }
+        // Passwords out, into the secret store, before anything is decided; only for
+        // those who may register (a customer's storage is the decider's to refuse,
+        // and never reaches the store).
+        if actor.role != ferry_events::ActorRole::Customer {
+            take_passwords(self.secrets.as_ref(), "storage", &mut server.storage)?;
         }
         let command = Command {
             id,

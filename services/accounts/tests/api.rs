@@ -33,6 +33,8 @@ fn registration(customer: &str) -> ServerRegistration {
             mail_root: "/srv/a/mail".into(),
             postgres_url: Some("postgres://db/postgres".into()),
             mysql_url: None,
+            postgres_credential: None,
+            mysql_credential: None,
         },
         accounts: vec![AccountSpec {
             account_id: "acc-1".into(),
@@ -606,4 +608,88 @@ async fn a_service_has_one_optional_migration_at_a_time() {
         )
         .await
         .expect("scheduled once the first is cancelled");
+}
+
+/// Every message payload of the test's stream, raw.
+async fn raw_log(stack: &TestStack) -> Vec<String> {
+    let js = stack.log.jetstream();
+    let mut stream = js
+        .get_stream(&stack.log.settings().stream)
+        .await
+        .expect("the stream");
+    let last = stream.info().await.expect("info").state.last_sequence;
+    let mut payloads = Vec::new();
+    for sequence in 1..=last {
+        if let Ok(message) = stream.get_raw_message(sequence).await {
+            payloads.push(String::from_utf8_lossy(&message.payload).into_owned());
+        }
+    }
+    payloads
+}
+
+#[tokio::test]
+async fn a_password_given_to_the_api_goes_to_the_secret_store_never_to_the_log() {
+    let stack = TestStack::new().await;
+    let store = ferry_infra::secrets::SecretStore::new(
+        std::env::temp_dir().join(format!("ferry-api-secrets-{}", uuid::Uuid::now_v7())),
+    );
+    let accounts = Accounts::new(
+        stack
+            .log_as(ferry_infra::nats_users::NatsUser::Accounts)
+            .await,
+        calendar(),
+    )
+    .with_secrets(store.clone());
+    let base = serve(accounts.clone()).await;
+    let mut body = serde_json::to_value(registration("c-42")).expect("json");
+    body["storage"]["postgres_url"] = json!("postgres://ferry:Hunter2%21pw@db-42:5432/postgres");
+    let put = |body: Value| {
+        call(
+            &base,
+            reqwest::Method::PUT,
+            "/servers/srv-42",
+            Some("support:jdoe"),
+            Some(body),
+        )
+    };
+    let (status, answer) = put(body.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    let recorded = accounts.server("srv-42").await.expect("registered");
+    let storage = &recorded.details.as_ref().expect("details").storage;
+    assert_eq!(
+        storage.postgres_url.as_deref(),
+        Some("postgres://ferry@db-42:5432/postgres")
+    );
+    let reference = storage.postgres_credential.clone().expect("a reference");
+    assert_eq!(reference.as_str(), "postgres_db-42_5432_ferry");
+    assert_eq!(
+        store.resolve(&reference).expect("stored").expose(),
+        "Hunter2!pw"
+    );
+    // Importing the same again changes nothing.
+    let (status, answer) = put(body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["events"], json!([]), "{answer}");
+    for payload in raw_log(&stack).await {
+        assert!(
+            !payload.contains("Hunter2"),
+            "a password in the log: {payload}"
+        );
+    }
+
+    // A stored secret may be named instead of given; an unknown one is refused.
+    let mut named = serde_json::to_value(registration("c-42")).expect("json");
+    named["storage"]["postgres_url"] = json!("postgres://ferry@db-42:5432/postgres");
+    named["storage"]["postgres_credential"] = json!("postgres_db-42_5432_ferry");
+    let (status, answer) = put(named.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    named["storage"]["postgres_credential"] = json!("postgres_nowhere_5432_ferry");
+    let (status, answer) = put(named).await;
+    assert_eq!(status, 422, "{answer}");
+    let reason = answer["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("postgres_nowhere_5432_ferry") && reason.contains("secret store"),
+        "{answer}"
+    );
+    let _ = std::fs::remove_dir_all(store.dir());
 }

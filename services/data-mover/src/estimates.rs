@@ -247,14 +247,16 @@ impl Estimates {
         if !self.settings.low_downtime {
             return dump("low-downtime methods are off (FERRY_LOW_DOWNTIME)".into());
         }
-        let url = storage.and_then(|s| match database.engine {
-            DatabaseEngine::Postgres => s.postgres_url.as_ref(),
-            DatabaseEngine::Mysql => s.mysql_url.as_ref(),
-        });
-        let Some(url) = url else {
-            return dump("the server has no such database server".into());
+        let url = match storage
+            .map(|s| crate::credentials::connect_url(&self.settings, s, database.engine))
+        {
+            Some(Ok(Some(url))) => url,
+            Some(Err(why)) => return dump(format!("its server could not be asked: {why}")),
+            Some(Ok(None)) | None => {
+                return dump("the server has no such database server".into());
+            }
         };
-        let (url, prefix) = located(url);
+        let (url, prefix) = located(&url);
         let name = format!("{prefix}{}", database.name);
         // The destination is not known yet: a server like the source is assumed.
         let spec =

@@ -17,7 +17,9 @@
 //! - [`downtime_model`], [`estimates`], [`routes`]: downtime estimates: the pure model
 //!   fitted to the downtimes measured, the estimates read from the log with it, and
 //!   the route serving them.
-//! - [`limits`], [`settings`]: how many at once, and the rest of the configuration.
+//! - [`limits`], [`settings`]: how many at once, and the rest of the configuration;
+//!   `credentials` (private): database passwords from the secret store, never
+//!   recorded.
 //!
 //! Emits the `transfer` events (copies, and transit servers' wipes); consumes
 //! `TransitInstallationCompleted`, `TransitServerWipeStarted`, `ServerReinstalled`,
@@ -28,6 +30,7 @@
 //! its view (`data_mover_view`) folds `server`, `transit_server`, `migration`,
 //! `optional_migration` and `transfer` events for where data lives.
 
+mod credentials;
 pub mod databases;
 pub mod demo;
 mod disk;

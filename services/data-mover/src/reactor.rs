@@ -90,14 +90,17 @@ impl Execute<MoverCommand> for MoverExecutor {
                     .service_servers
                     .iter()
                     .find(|s| s.service == *service && s.version == *to_version)
-                    .map(|s| s.url.clone());
+                    .map(|s| (s.url.clone(), s.credential.clone()));
+                let (url, credential) = new_server.unzip();
+                let credential = credential.flatten();
                 let mut transfer = transfer.clone();
+                let storage = &mut transfer.destination.storage;
                 match engine_of(*service) {
                     Some(DatabaseEngine::Postgres) => {
-                        transfer.destination.storage.postgres_url = new_server
+                        (storage.postgres_url, storage.postgres_credential) = (url, credential);
                     }
                     Some(DatabaseEngine::Mysql) => {
-                        transfer.destination.storage.mysql_url = new_server
+                        (storage.mysql_url, storage.mysql_credential) = (url, credential);
                     }
                     None => {}
                 }

@@ -82,8 +82,10 @@ pub struct ServiceServer {
     pub service: ServiceKind,
     /// Its version there, e.g. `"16"`.
     pub version: String,
-    /// Its connection URL.
+    /// Its connection URL (without password once [`MoverSettings::with_secrets`]).
     pub url: String,
+    /// The reference of its login's password in the secret store, if it has one.
+    pub credential: Option<ferry_events::CredentialRef>,
 }
 
 /// The data mover's settings, checked.
@@ -103,6 +105,14 @@ pub struct MoverSettings {
     pub test_postgres_url: Option<String>,
     /// See [`DataMoverArgs::test_mysql_url`].
     pub test_mysql_url: Option<String>,
+    /// The reference of the PostgreSQL test server's password, once
+    /// [`MoverSettings::with_secrets`] took it out of the URL.
+    pub test_postgres_credential: Option<ferry_events::CredentialRef>,
+    /// The same for the MySQL test server.
+    pub test_mysql_credential: Option<ferry_events::CredentialRef>,
+    /// Where database passwords are resolved from (`FERRY_SECRETS_DIR`): none, a
+    /// transfer needing one fails saying so.
+    pub secrets: Option<ferry_infra::secrets::SecretStore>,
     /// See [`DataMoverArgs::test_address`].
     pub test_address: Option<String>,
     /// See [`DataMoverArgs::service_servers`].
@@ -127,6 +137,9 @@ impl Default for MoverSettings {
             low_downtime: true,
             test_postgres_url: None,
             test_mysql_url: None,
+            test_postgres_credential: None,
+            test_mysql_credential: None,
+            secrets: None,
             test_address: None,
             service_servers: vec![],
             freeze_command: None,
@@ -151,6 +164,9 @@ impl DataMoverArgs {
             low_downtime: self.low_downtime,
             test_postgres_url: self.test_postgres_url.clone(),
             test_mysql_url: self.test_mysql_url.clone(),
+            test_postgres_credential: None,
+            test_mysql_credential: None,
+            secrets: None,
             test_address: self.test_address.clone(),
             service_servers: self
                 .service_servers
@@ -180,6 +196,7 @@ pub fn parse_service_server(text: &str) -> Result<ServiceServer, String> {
         service,
         version: version.to_owned(),
         url: url.to_owned(),
+        credential: None,
     })
 }
 

@@ -45,6 +45,8 @@ async fn a_test_copy_leaves_the_original_serving_and_can_be_refreshed_and_discar
     world.start(MoverSettings {
         test_postgres_url: test.postgres_url,
         test_mysql_url: test.mysql_url,
+        test_postgres_credential: test.postgres_credential,
+        test_mysql_credential: test.mysql_credential,
         test_address: Some("test-0001.hosting.example".into()),
         ..MoverSettings::default()
     });
@@ -194,12 +196,13 @@ async fn a_service_migration_moves_every_accounts_databases_to_the_new_version()
             ],
         )
         .await;
-    let new_server = world.storage("pg16").postgres_url.expect("a url");
+    let new_server = world.storage("pg16");
     world.start(MoverSettings {
         service_servers: vec![ServiceServer {
             service: ServiceKind::Postgresql,
             version: "16".into(),
-            url: new_server,
+            url: new_server.postgres_url.expect("a url"),
+            credential: new_server.postgres_credential,
         }],
         ..MoverSettings::default()
     });

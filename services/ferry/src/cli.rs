@@ -109,6 +109,10 @@ pub enum Command {
     /// revoke them (through the API).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The event log itself, as the host's operator (NATS directly, as its setup
+    /// user; ferry stopped).
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Who your token says you are (and, for a customer's user, what it was granted).
     Whoami,
     /// Migration rights a customer grants one of its users (`user:c-42/alice`) on one
@@ -148,6 +152,31 @@ pub enum GrantCommand {
         /// The customer (support names one; a customer and its users see their own).
         #[arg(long)]
         customer: Option<String>,
+    },
+}
+
+/// The event log, as the host's operator.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Copy a log recorded with database passwords to a new stream without them:
+    /// each password goes to the secret store under its login's reference, each
+    /// event that held one is upcast to name the reference instead, the rest is
+    /// copied byte for byte (same subjects, message ids, headers and sequences).
+    /// The old stream gives its subjects up to the new one. Run again, it resumes;
+    /// once done, start ferry with FERRY_STREAM=<to>.
+    RedactCopy {
+        /// The stream recorded with passwords, e.g. `FERRY_EVENTS`.
+        #[arg(long)]
+        from: String,
+        /// The new stream, e.g. `FERRY_EVENTS_V2`.
+        #[arg(long)]
+        to: String,
+        /// Where the passwords go.
+        #[command(flatten)]
+        secrets: ferry_infra::config::SecretsArgs,
+        /// Where the event log is (its `--stream` is `--from`'s).
+        #[command(flatten)]
+        log: Box<ferry_infra::config::LogArgs>,
     },
 }
 

@@ -17,7 +17,7 @@ pub async fn run(args: &ClientArgs, command: Command) -> anyhow::Result<()> {
     let api = Api::new(&args.api, &token)?;
     let json = args.json;
     match command {
-        Command::Up(_) | Command::Demo { .. } => Err(anyhow!(
+        Command::Up(_) | Command::Demo { .. } | Command::Log(_) => Err(anyhow!(
             "`ferry up` and `ferry demo` are not client commands"
         )),
         Command::Import { file } => {

@@ -27,6 +27,7 @@ pub mod commands;
 mod demo;
 pub mod fleet;
 mod grants;
+mod log_copy;
 mod outbox;
 pub mod render;
 pub mod token;
@@ -131,6 +132,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             token::create(&cli.client, request, &log, cli.client.json).await
         }
+        Command::Log(cli::LogCommand::RedactCopy {
+            from,
+            to,
+            secrets,
+            log,
+        }) => log_copy::redact_copy(&from, &to, &secrets, &log, cli.client.json).await,
         command => commands::run(&cli.client, command).await,
     }
 }

@@ -708,6 +708,8 @@ mod tests {
                 mail_root: "/mail".into(),
                 postgres_url: None,
                 mysql_url: None,
+                postgres_credential: None,
+                mysql_credential: None,
             },
         };
         ServerView::registered(&registered, at())

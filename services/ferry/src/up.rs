@@ -81,6 +81,7 @@ async fn services(
     let data_mover = args
         .data_mover
         .settings()
+        .and_then(|settings| settings.with_secrets(runtime.secrets()))
         .map_err(anyhow::Error::msg)
         .context("data mover settings")?;
     // Each service appends through its own NATS connection, as its own user.

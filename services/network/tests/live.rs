@@ -32,6 +32,8 @@ fn storage() -> ServerStorage {
         mail_root: "/srv/mail".into(),
         postgres_url: None,
         mysql_url: None,
+        postgres_credential: None,
+        mysql_credential: None,
     }
 }
 

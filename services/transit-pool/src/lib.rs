@@ -75,7 +75,8 @@ impl TransitPoolArgs {
 /// until `runtime.shutdown`; returns its HTTP routes.
 pub fn service(runtime: &Runtime, args: TransitPoolArgs) -> OpenApiRouter {
     let pool = TransitPool::new(runtime.log.clone(), args.settings())
-        .with_storage_roots(runtime.storage_roots());
+        .with_storage_roots(runtime.storage_roots())
+        .with_secrets(runtime.secrets());
     runtime.spawn_policy::<domain::policy::PoolPolicy, _>(PoolExecutor::new(pool.clone()));
     routes::router(pool)
 }

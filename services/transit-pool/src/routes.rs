@@ -12,9 +12,10 @@
 use crate::service::{Changes, CommandMeta, NewTransitServer, TransitPool};
 use axum::Json;
 use axum::extract::State;
-use ferry_events::ServerStorage;
+use ferry_events::{CredentialRef, ServerStorage};
 use ferry_infra::api::openapi::{Id, IdempotencyKey, Ipv4Address, Ipv6Address, WithAnAddress};
 use ferry_infra::api::{ApiError, ApiJson, ApiPath, CommandId, ErrorBody, RequestActor};
+use ferry_infra::secrets::edge::take_passwords;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -43,12 +44,20 @@ pub struct StorageBody {
     /// Directory holding one sub-directory of mailboxes per account.
     #[schema(pattern = "\\S")]
     pub mail_root: String,
-    /// Connection URL of its PostgreSQL instance, if it runs one.
+    /// Connection URL of its PostgreSQL instance, if it runs one. A password in it
+    /// is moved to ferry's secret store, and the URL recorded without it.
     #[serde(default)]
     pub postgres_url: Option<String>,
-    /// Connection URL of its MySQL/MariaDB instance, if it runs one.
+    /// Connection URL of its MySQL/MariaDB instance, if it runs one (same rule).
     #[serde(default)]
     pub mysql_url: Option<String>,
+    /// Instead of a password in `postgres_url`: the reference of a secret already in
+    /// the secret store, e.g. `postgres_db-7_5432_ferry` (422 if none is stored).
+    #[serde(default)]
+    pub postgres_credential: Option<CredentialRef>,
+    /// The same for `mysql_url`.
+    #[serde(default)]
+    pub mysql_credential: Option<CredentialRef>,
 }
 
 impl From<StorageBody> for ServerStorage {
@@ -58,6 +67,8 @@ impl From<StorageBody> for ServerStorage {
             mail_root: body.mail_root,
             postgres_url: body.postgres_url,
             mysql_url: body.mysql_url,
+            postgres_credential: body.postgres_credential,
+            mysql_credential: body.mysql_credential,
         }
     }
 }
@@ -128,13 +139,19 @@ async fn put_transit_server(
     CommandId(command_id): CommandId,
     ApiJson(body): ApiJson<TransitServerBody>,
 ) -> Result<Json<Changes>, ApiError> {
+    let mut storage: ServerStorage = body.storage.into();
+    // Passwords out, into the secret store, before anything is decided; support's
+    // only (anyone else is refused by the decider, and never reaches the store).
+    if actor.role != ferry_events::ActorRole::Customer {
+        take_passwords(pool.secrets(), "storage", &mut storage)?;
+    }
     let details = NewTransitServer {
         name: body.name,
         configuration: body.configuration,
         infrastructure_version: body.infrastructure_version,
         ipv4: body.ipv4,
         ipv6: body.ipv6,
-        storage: body.storage.into(),
+        storage,
     };
     let handled = pool
         .add_server(&CommandMeta::new(command_id, actor), &id, details)

@@ -137,6 +137,7 @@ pub struct TransitPool {
     handler: CommandHandler,
     settings: PoolSettings,
     storage_roots: AllowedRoots,
+    secrets: Option<ferry_infra::secrets::SecretStore>,
 }
 
 impl TransitPool {
@@ -146,7 +147,20 @@ impl TransitPool {
             handler: CommandHandler::new(log, settings.max_attempts),
             settings,
             storage_roots: AllowedRoots::default(),
+            secrets: None,
         }
+    }
+
+    /// The same pool, keeping the passwords of transit servers' database URLs in
+    /// `store` (`FERRY_SECRETS_DIR`); without one, a URL with a password is refused.
+    pub fn with_secrets(mut self, store: ferry_infra::secrets::SecretStore) -> Self {
+        self.secrets = Some(store);
+        self
+    }
+
+    /// Where it keeps database passwords, if anywhere.
+    pub fn secrets(&self) -> Option<&ferry_infra::secrets::SecretStore> {
+        self.secrets.as_ref()
     }
 
     /// The same pool, taking transit servers whose storage roots lie in `roots` only

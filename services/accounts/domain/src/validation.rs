@@ -5,7 +5,7 @@
 
 use ferry_events::input::{
     self, check_account_name, check_database_name, check_inventory_id, check_size,
-    check_storage_root, parse_database_url,
+    check_storage_root,
 };
 use ferry_events::{
     AccountSpec, DatabaseEngine, ServerRegistered, ServerStorage, is_blank, validate_addresses,
@@ -114,18 +114,8 @@ pub fn server(server: &ServerRegistered, accounts: &[AccountSpec]) -> Result<(),
 pub fn storage(storage: &ServerStorage) -> Result<(String, String), String> {
     check_storage_root("storage.files_root", &storage.files_root).map_err(|e| e.to_string())?;
     check_storage_root("storage.mail_root", &storage.mail_root).map_err(|e| e.to_string())?;
-    let mut prefixes = (String::new(), String::new());
-    if let Some(url) = &storage.postgres_url {
-        prefixes.0 = parse_database_url("storage.postgres_url", DatabaseEngine::Postgres, url)
-            .map_err(|e| e.to_string())?
-            .prefix;
-    }
-    if let Some(url) = &storage.mysql_url {
-        prefixes.1 = parse_database_url("storage.mysql_url", DatabaseEngine::Mysql, url)
-            .map_err(|e| e.to_string())?
-            .prefix;
-    }
-    Ok(prefixes)
+    // Recorded: no password in a URL, only credential references.
+    ferry_events::input::check_recorded_databases("storage", storage).map_err(|e| e.to_string())
 }
 
 fn non_empty(field: &str, value: &str) -> Result<(), String> {

@@ -77,6 +77,8 @@ pub async fn server_registered(log: &EventLog, server: &str, customer: &str, mon
                 mail_root: format!("/srv/{server}/mail"),
                 postgres_url: None,
                 mysql_url: None,
+                postgres_credential: None,
+                mysql_credential: None,
             },
         },
     )

@@ -142,12 +142,27 @@ fn plan_one(
             false,
         )
     };
-    let source = url_for(&scheduled.source.storage, engine)
-        .ok_or_else(|| missing("source", &scheduled.source.server_id))?;
-    let destination = url_for(&scheduled.destination.storage, engine)
-        .ok_or_else(|| missing("destination", &scheduled.destination.server_id))?;
-    let (source_url, source_prefix) = located(source);
-    let (destination_url, destination_prefix) = located(destination);
+    // The URLs to connect with: each login's password from the secret store.
+    let resolve = |end: &str, endpoint: &ferry_events::transfer::Endpoint| {
+        crate::credentials::connect_url(settings, &endpoint.storage, engine)
+            .map_err(|why| {
+                StepFailure::new(
+                    TransferPhase::Databases,
+                    format!(
+                        "database {}: cannot connect to the {end} ({})'s {} server: {why}",
+                        database.name,
+                        endpoint.server_id,
+                        engine_name(engine)
+                    ),
+                    false,
+                )
+            })?
+            .ok_or_else(|| missing(end, &endpoint.server_id))
+    };
+    let source = resolve("source", &scheduled.source)?;
+    let destination = resolve("destination", &scheduled.destination)?;
+    let (source_url, source_prefix) = located(&source);
+    let (destination_url, destination_prefix) = located(&destination);
     let source_name = format!("{source_prefix}{}", database.name);
     let destination_name = match purpose {
         Purpose::Move => format!("{destination_prefix}{}", database.name),

@@ -26,6 +26,8 @@ pub fn test_endpoint(settings: &MoverSettings) -> Endpoint {
             mail_root: String::new(),
             postgres_url: settings.test_postgres_url.clone(),
             mysql_url: settings.test_mysql_url.clone(),
+            postgres_credential: settings.test_postgres_credential.clone(),
+            mysql_credential: settings.test_mysql_credential.clone(),
         },
     }
 }

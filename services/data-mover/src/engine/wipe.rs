@@ -40,7 +40,7 @@ pub(crate) async fn run(
     stop: &CancellationToken,
 ) -> Step<()> {
     let started = Instant::now();
-    let outcome = erase_and_check(&scheduled.destination.storage, scheduled, stop).await;
+    let outcome = erase_and_check(mover, &scheduled.destination.storage, scheduled, stop).await;
     let roots_checked = match outcome {
         Ok(roots) => roots,
         Err(failure) => return Ok(Err(failure)),
@@ -68,6 +68,7 @@ fn failure(reason: impl Into<String>) -> StepFailure {
 
 /// Erases, then checks; gives the number of roots found empty.
 async fn erase_and_check(
+    mover: &Mover,
     storage: &ServerStorage,
     scheduled: &TransferScheduled,
     stop: &CancellationToken,
@@ -83,7 +84,7 @@ async fn erase_and_check(
     for root in &roots {
         erase_accounts(root, &names).await?;
     }
-    let databases = erasable_databases(storage, scheduled);
+    let databases = erasable_databases(mover.settings(), storage, scheduled)?;
     for (engine, erasable) in &databases {
         if stop.is_cancelled() {
             return Err(failure("interrupted"));
@@ -206,27 +207,35 @@ async fn left_in(root: &Path) -> Result<Vec<String>, StepFailure> {
 }
 
 /// The database servers to erase, with the accounts' database names on each engine.
+/// Their URLs have their logins' passwords, from the secret store.
 fn erasable_databases(
+    settings: &crate::settings::MoverSettings,
     storage: &ServerStorage,
     scheduled: &TransferScheduled,
-) -> Vec<(DatabaseEngine, Erasable)> {
-    [
-        (DatabaseEngine::Postgres, &storage.postgres_url),
-        (DatabaseEngine::Mysql, &storage.mysql_url),
-    ]
-    .into_iter()
-    .filter_map(|(engine, url)| {
-        let (url, prefix) = located(url.as_deref()?);
-        let names = scheduled
-            .accounts
-            .iter()
-            .flat_map(|a| &a.databases)
-            .filter(|d| d.engine == engine)
-            .map(|d| format!("{prefix}{}", d.name))
-            .collect();
-        Some((engine, Erasable { url, prefix, names }))
-    })
-    .collect()
+) -> Result<Vec<(DatabaseEngine, Erasable)>, StepFailure> {
+    let mut erasable = Vec::new();
+    for engine in [DatabaseEngine::Postgres, DatabaseEngine::Mysql] {
+        let url = crate::credentials::connect_url(settings, storage, engine).map_err(|why| {
+            failure(format!(
+                "nothing of the {engine:?} databases was erased: cannot connect: {why}"
+            ))
+        })?;
+        erasable.extend(url.map(|url| (engine, url)));
+    }
+    Ok(erasable
+        .into_iter()
+        .map(|(engine, url)| {
+            let (url, prefix) = located(&url);
+            let names = scheduled
+                .accounts
+                .iter()
+                .flat_map(|a| &a.databases)
+                .filter(|d| d.engine == engine)
+                .map(|d| format!("{prefix}{}", d.name))
+                .collect();
+            (engine, Erasable { url, prefix, names })
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -190,6 +190,8 @@ pub fn transfer(
         mail_root: "/nonexistent/mail".into(),
         postgres_url: Some(format!("{pg_url}?prefix={prefix}")),
         mysql_url: Some(format!("{my_url}?prefix={prefix}")),
+        postgres_credential: None,
+        mysql_credential: None,
     };
     TransferScheduled {
         transfer_id: Uuid::now_v7(),

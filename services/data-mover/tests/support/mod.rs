@@ -75,16 +75,33 @@ impl World {
     }
 
     /// A server's storage: directories under the world's root, and its own name
-    /// prefix on the local database servers.
+    /// prefix on the local database servers; as recorded, the logins' passwords in
+    /// the world's secret store and their references in the storage.
     pub fn storage(&self, server: &str) -> ServerStorage {
         let dir = self.root.join(server);
         let prefix = self.prefix(server);
-        ServerStorage {
+        let mut storage = ServerStorage {
             files_root: dir.join("files").display().to_string(),
             mail_root: dir.join("mail").display().to_string(),
             postgres_url: Some(format!("{}?prefix={prefix}", pg_url())),
             mysql_url: Some(format!("{}?prefix={prefix}", my_url())),
-        }
+            ..ServerStorage::default()
+        };
+        ferry_infra::secrets::edge::take_passwords(Some(&self.secrets()), "storage", &mut storage)
+            .expect("the world's secret store takes the passwords");
+        storage
+    }
+
+    /// The world's secret store, under its root.
+    pub fn secrets(&self) -> ferry_infra::secrets::SecretStore {
+        ferry_infra::secrets::SecretStore::new(self.root.join("secrets"))
+    }
+
+    /// `settings` resolving passwords from the world's secret store.
+    pub fn with_secrets(&self, settings: MoverSettings) -> MoverSettings {
+        settings
+            .with_secrets(self.secrets())
+            .expect("the world's secret store")
     }
 
     pub fn prefix(&self, server: &str) -> String {
@@ -258,7 +275,10 @@ impl World {
     /// for a hold nobody makes.
     pub fn start_mover_alone(&mut self, settings: MoverSettings) {
         self.stop = CancellationToken::new();
-        let mover = Mover::new(CommandHandler::new(self.log.clone(), 20), settings);
+        let mover = Mover::new(
+            CommandHandler::new(self.log.clone(), 20),
+            self.with_secrets(settings),
+        );
         let executor = MoverExecutor::new(mover.clone());
         let worker = TransferWorker::new(mover, self.stop.clone());
         let stop = self.stop.clone();
@@ -290,7 +310,10 @@ impl World {
     /// the worker runs elsewhere, or not at all.
     pub fn start_policy(&mut self, settings: MoverSettings) {
         self.stop = CancellationToken::new();
-        let mover = Mover::new(CommandHandler::new(self.log.clone(), 20), settings);
+        let mover = Mover::new(
+            CommandHandler::new(self.log.clone(), 20),
+            self.with_secrets(settings),
+        );
         let executor = MoverExecutor::new(mover);
         let (context, stop) = (self.policy_context.clone(), self.stop.clone());
         self.tasks.push(tokio::spawn(async move {

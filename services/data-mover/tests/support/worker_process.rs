@@ -21,6 +21,7 @@ pub const ROLE: &str = "FERRY_TEST_WORKER_PROCESS";
 const STREAM: &str = "FERRY_TEST_WORKER_STREAM";
 const PREFIX: &str = "FERRY_TEST_WORKER_PREFIX";
 const DATABASE: &str = "FERRY_TEST_WORKER_DATABASE_URL";
+const SECRETS: &str = "FERRY_TEST_WORKER_SECRETS_DIR";
 const FREEZE_COMMAND: &str = "FERRY_TEST_WORKER_FREEZE_COMMAND";
 
 /// What a worker process is started with, besides the world's log and database.
@@ -66,6 +67,7 @@ impl World {
             .env(STREAM, &settings.stream)
             .env(PREFIX, &settings.subject_prefix)
             .env(DATABASE, &self.stack.database_url)
+            .env(SECRETS, self.secrets().dir())
             .env("RUST_LOG", "info,ferry_data_mover=debug")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
@@ -129,7 +131,9 @@ pub async fn run_if_asked() {
         progress_every: Duration::ZERO,
         freeze_command: std::env::var(FREEZE_COMMAND).ok(),
         ..MoverSettings::default()
-    };
+    }
+    .with_secrets(ferry_infra::secrets::SecretStore::new(var(SECRETS)))
+    .expect("the world's secret store");
     let mover = Mover::new(CommandHandler::new(log.clone(), 20), settings);
     let worker = TransferWorker::new(mover, CancellationToken::new());
     tracing::info!("worker process running");

@@ -219,6 +219,8 @@ pub mod make {
             mail_root: format!("/srv/{root}/mail"),
             postgres_url: Some(format!("postgres://ferry@{root}:5432/postgres")),
             mysql_url: None,
+            postgres_credential: None,
+            mysql_credential: None,
         }
     }
 

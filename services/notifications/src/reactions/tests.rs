@@ -76,6 +76,8 @@ fn events(locale: &str) -> (Vec<Envelope>, Vec<Envelope>) {
                     mail_root: "/m".into(),
                     postgres_url: None,
                     mysql_url: None,
+                    postgres_credential: None,
+                    mysql_credential: None,
                 },
             },
         ),

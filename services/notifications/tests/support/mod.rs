@@ -185,6 +185,8 @@ pub async fn server_and_migration(stack: &TestStack, locale: &str) -> Uuid {
                     mail_root: "/srv/mail".into(),
                     postgres_url: None,
                     mysql_url: None,
+                    postgres_credential: None,
+                    mysql_credential: None,
                 },
             }
             .into(),

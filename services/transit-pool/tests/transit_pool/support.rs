@@ -116,6 +116,8 @@ fn storage(server: &str) -> ServerStorage {
         mail_root: format!("/srv/ferry/{server}/mail"),
         postgres_url: None,
         mysql_url: None,
+        postgres_credential: None,
+        mysql_credential: None,
     }
 }
 

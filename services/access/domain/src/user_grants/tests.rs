@@ -199,6 +199,8 @@ fn server_facts_follow_the_servers_events() {
         mail_root: "/srv/mail".into(),
         postgres_url: None,
         mysql_url: None,
+        postgres_credential: None,
+        mysql_credential: None,
     };
     let registered = ServerEvent::ServerRegistered(ServerRegistered {
         server_id: "srv-1".into(),

@@ -71,6 +71,8 @@ pub fn open_command_id(migration_id: Uuid) -> Uuid {
 
 /// The aggregate a command goes to, and the command.
 #[derive(Debug, Clone, PartialEq)]
+// Short-lived values matched by the edge, as events are (see `aggregate_events!`).
+#[allow(clippy::large_enum_variant)]
 pub enum Target {
     /// Open a migration whose server was just claimed for it. The edge loads the
     /// server's accounts and the target's support (the accounts service's own
@@ -610,10 +612,18 @@ fn service_moved(
     view: &Entries<AccountsFact>,
 ) -> Option<AccountsCommand> {
     let (from, to) = (&transfer.source_storage, &transfer.destination_storage);
-    let (engine, url) = if from.postgres_url != to.postgres_url {
-        (DatabaseEngine::Postgres, to.postgres_url.clone()?)
+    let (engine, url, credential) = if from.postgres_url != to.postgres_url {
+        (
+            DatabaseEngine::Postgres,
+            to.postgres_url.clone()?,
+            to.postgres_credential.clone(),
+        )
     } else if from.mysql_url != to.mysql_url {
-        (DatabaseEngine::Mysql, to.mysql_url.clone()?)
+        (
+            DatabaseEngine::Mysql,
+            to.mysql_url.clone()?,
+            to.mysql_credential.clone(),
+        )
     } else {
         return None;
     };
@@ -628,6 +638,7 @@ fn service_moved(
         ServerCommand::MoveDatabaseService {
             engine,
             url,
+            credential,
             version: to_version.clone(),
         },
     ))

@@ -39,6 +39,8 @@ fn storage(pg: &str) -> ServerStorage {
         mail_root: "/srv/mail".into(),
         postgres_url: Some(pg.into()),
         mysql_url: None,
+        postgres_credential: None,
+        mysql_credential: None,
     }
 }
 

@@ -120,8 +120,10 @@ pub enum ServerCommand {
     MoveDatabaseService {
         /// The engine moved.
         engine: DatabaseEngine,
-        /// The connection URL of the new version's server.
+        /// The connection URL of the new version's server (no password).
         url: String,
+        /// The reference of its login's password in the secret store, if it has one.
+        credential: Option<ferry_events::CredentialRef>,
         /// The version it runs, e.g. `"16"`.
         version: String,
     },
@@ -325,8 +327,9 @@ impl Decider for ServerDecider {
             ServerCommand::MoveDatabaseService {
                 engine,
                 url,
+                credential,
                 version,
-            } => move_database_service(state, *engine, url, version),
+            } => move_database_service(state, *engine, url, credential.as_ref(), version),
             ServerCommand::ChangeInfrastructureVersion { to } => {
                 registered(state)?;
                 if state.infrastructure_version == *to {
@@ -414,6 +417,7 @@ fn move_database_service(
     state: &ServerState,
     engine: DatabaseEngine,
     url: &str,
+    credential: Option<&ferry_events::CredentialRef>,
     version: &str,
 ) -> Result<Vec<ServerEvent>, ServerRefusal> {
     let details = registered(state)?;
@@ -421,16 +425,17 @@ fn move_database_service(
         DatabaseEngine::Postgres => "postgres_url",
         DatabaseEngine::Mysql => "mysql_url",
     };
-    ferry_events::input::parse_database_url(field, engine, url)
+    ferry_events::input::parse_recorded_url(field, engine, url)
         .map_err(|e| ServerRefusal::Invalid(e.to_string()))?;
     let mut events = Vec::new();
     let mut storage = details.storage.clone();
-    let current = match engine {
-        DatabaseEngine::Postgres => &mut storage.postgres_url,
-        DatabaseEngine::Mysql => &mut storage.mysql_url,
+    let (current, current_credential) = match engine {
+        DatabaseEngine::Postgres => (&mut storage.postgres_url, &mut storage.postgres_credential),
+        DatabaseEngine::Mysql => (&mut storage.mysql_url, &mut storage.mysql_credential),
     };
-    if current.as_deref() != Some(url) {
+    if current.as_deref() != Some(url) || current_credential.as_ref() != credential {
         *current = Some(url.to_owned());
+        *current_credential = credential.cloned();
         events.push(
             ServerDetailsChanged {
                 storage,

@@ -33,6 +33,8 @@ fn registered() -> ServerRegistered {
             mail_root: "/srv/srv-42/mail".into(),
             postgres_url: None,
             mysql_url: None,
+            postgres_credential: None,
+            mysql_credential: None,
         },
     }
 }
@@ -336,9 +338,22 @@ fn a_database_service_moves_only_to_a_well_formed_url() {
         .when(ServerCommand::MoveDatabaseService {
             engine: ferry_events::DatabaseEngine::Postgres,
             url: "postgres://u@pg16;curl evil/postgres".into(),
+            credential: None,
             version: "16".into(),
         })
         .then_refused_because(Invalid, "postgres_url");
+}
+
+#[test]
+fn a_database_service_never_records_a_password() {
+    given::<ServerDecider>(history())
+        .when(ServerCommand::MoveDatabaseService {
+            engine: ferry_events::DatabaseEngine::Postgres,
+            url: "postgres://u:hunter2@pg16/postgres".into(),
+            credential: None,
+            version: "16".into(),
+        })
+        .then_refused_because(Invalid, "secret store");
 }
 
 #[test]
@@ -541,6 +556,7 @@ fn a_moved_database_service_changes_where_the_databases_live_and_their_version()
     let moved = ServerCommand::MoveDatabaseService {
         engine: DatabaseEngine::Postgres,
         url: "postgres://ferry@pg16.example/postgres".into(),
+        credential: None,
         version: "16".into(),
     };
     let mut storage = server.storage.clone();

@@ -45,6 +45,8 @@ fn server_registered() -> Envelope {
                 mail_root: "/srv/mail".into(),
                 postgres_url: None,
                 mysql_url: None,
+                postgres_credential: None,
+                mysql_credential: None,
             },
         },
         "2026-12-01T00:00:00Z",

@@ -21,6 +21,8 @@ fn storage(root: &str) -> ServerStorage {
         mail_root: format!("{root}/mail"),
         postgres_url: None,
         mysql_url: None,
+        postgres_credential: None,
+        mysql_credential: None,
     }
 }
 

@@ -484,9 +484,8 @@ fn schedule(state: &TransferState, scheduled: &TransferScheduled) -> Decision {
 /// facts recorded before those checks existed (a root of `/etc`, an account named
 /// `-rf`) is refused here, with the reason, rather than run.
 pub fn safe_to_touch(scheduled: &TransferScheduled) -> Result<(), String> {
-    use ferry_events::DatabaseEngine;
     use ferry_events::input::{
-        check_account_name, check_database_name, check_storage_root, parse_database_url,
+        check_account_name, check_database_name, check_recorded_databases, check_storage_root,
     };
     let text = |e: ferry_events::input::InvalidInput| e.to_string();
     for (end, endpoint) in [
@@ -503,18 +502,8 @@ pub fn safe_to_touch(scheduled: &TransferScheduled) -> Result<(), String> {
                 check_storage_root(&format!("{end}.{field}"), root).map_err(text)?;
             }
         }
-        for (field, engine, url) in [
-            (
-                "postgres_url",
-                DatabaseEngine::Postgres,
-                &storage.postgres_url,
-            ),
-            ("mysql_url", DatabaseEngine::Mysql, &storage.mysql_url),
-        ] {
-            if let Some(url) = url {
-                parse_database_url(&format!("{end}.{field}"), engine, url).map_err(text)?;
-            }
-        }
+        // Passwords are resolved from the secret store, never carried.
+        check_recorded_databases(end, storage).map_err(text)?;
     }
     for account in &scheduled.accounts {
         let id = &account.account_id;

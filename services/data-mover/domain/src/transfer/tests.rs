@@ -22,6 +22,8 @@ fn endpoint(server: &str) -> Endpoint {
             mail_root: format!("/srv/{server}/mail"),
             postgres_url: None,
             mysql_url: None,
+            postgres_credential: None,
+            mysql_credential: None,
         },
     }
 }

@@ -90,6 +90,8 @@ pub(super) fn storage(root: &str) -> ServerStorage {
         mail_root: format!("/srv/{root}/mail"),
         postgres_url: None,
         mysql_url: None,
+        postgres_credential: None,
+        mysql_credential: None,
     }
 }
 

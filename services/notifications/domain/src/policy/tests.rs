@@ -55,6 +55,8 @@ fn registered(locale: &str) -> Envelope {
                 mail_root: "/srv/mail".into(),
                 postgres_url: None,
                 mysql_url: None,
+                postgres_credential: None,
+                mysql_credential: None,
             },
         },
     )
@@ -175,6 +177,8 @@ fn the_latest_contact_details_are_used() {
                 mail_root: "/srv/mail".into(),
                 postgres_url: None,
                 mysql_url: None,
+                postgres_credential: None,
+                mysql_credential: None,
             },
         },
     ));

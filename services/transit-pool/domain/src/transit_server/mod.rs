@@ -461,27 +461,13 @@ fn check_details(details: &TransitServerAdded) -> Result<(), TransitServerReject
 /// them: the data mover syncs into `<root>/<account name>/` with `rsync --delete`,
 /// and erases those directories when the loan ends.
 fn check_storage(storage: &ServerStorage) -> Result<(), String> {
-    use ferry_events::DatabaseEngine;
-    use ferry_events::input::{check_storage_root, parse_database_url};
+    use ferry_events::input::{check_recorded_databases, check_storage_root};
     check_storage_root("storage.files_root", &storage.files_root).map_err(|e| e.to_string())?;
     check_storage_root("storage.mail_root", &storage.mail_root).map_err(|e| e.to_string())?;
-    for (field, engine, url) in [
-        (
-            "storage.postgres_url",
-            DatabaseEngine::Postgres,
-            &storage.postgres_url,
-        ),
-        (
-            "storage.mysql_url",
-            DatabaseEngine::Mysql,
-            &storage.mysql_url,
-        ),
-    ] {
-        if let Some(url) = url {
-            parse_database_url(field, engine, url).map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(())
+    // Recorded: no password in a URL, only credential references.
+    check_recorded_databases("storage", storage)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn differences(recorded: &TransitServerAdded, asked: &TransitServerAdded) -> String {

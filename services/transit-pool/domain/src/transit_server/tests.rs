@@ -23,6 +23,8 @@ fn storage() -> ServerStorage {
         mail_root: "/srv/ferry/tr-1/mail".into(),
         postgres_url: None,
         mysql_url: None,
+        postgres_credential: None,
+        mysql_credential: None,
     }
 }
 

@@ -14,8 +14,9 @@ use serde_json::json;
 /// The user `text` names: `<customer id>/<login>` or `user:<customer id>/<login>`.
 pub fn user_actor(text: &str) -> anyhow::Result<Actor> {
     let bare = text.strip_prefix("user:").unwrap_or(text);
-    let actor = ferry_infra::api::parse_actor(&format!("user:{bare}"))
-        .map_err(|e| anyhow!("{e} (e.g. c-42/alice)"))?;
+    let actor = ferry_infra::api::parse_actor(&format!("user:{bare}")).map_err(|_| {
+        anyhow!("{text:?} is not a customer's user: write <customer id>/<login>, e.g. c-42/alice")
+    })?;
     ferry_access::domain::api_token::validate_holder(&actor).map_err(|e| anyhow!("{text}: {e}"))?;
     Ok(actor)
 }

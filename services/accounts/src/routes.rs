@@ -8,7 +8,7 @@
 
 use crate::domain::optional_migration::OptionalAction;
 use crate::domain::target_infrastructure::Publish;
-use crate::service::{AccountCompatibility, Accounts, MigrationRequest};
+use crate::service::{AccountCompatibility, Accounts, AllowedRequest, MigrationRequest};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -240,6 +240,7 @@ pub fn router(accounts: Accounts) -> OpenApiRouter {
         .routes(routes!(publish_target))
         .routes(routes!(compatibility))
         .routes(routes!(current_migration))
+        .routes(routes!(allowed_actions))
         .routes(routes!(open_migration))
         .routes(routes!(check_compatibility))
         .routes(routes!(request_test, discard_test))
@@ -329,6 +330,32 @@ async fn current_migration(
         .current_migration(&actor, &grants, &server_id)
         .await?;
     Ok(Json(CurrentMigration { migration_id }))
+}
+
+/// What the caller may ask of a migration now: each request dry-run through the
+/// migration's rules without writing anything, listed when it would be carried out
+/// (the panel offers these buttons, and no other).
+#[utoipa::path(get, path = "/migrations/{migration_id}/actions", tag = TAG,
+    params(("migration_id" = Uuid, Path)),
+    responses((status = 200, body = AllowedActions), (status = "4XX", body = ErrorBody),
+        (status = 503, description = "The event log did not answer", body = ErrorBody)))]
+async fn allowed_actions(
+    State(accounts): State<Accounts>,
+    RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
+    ApiPath(migration_id): ApiPath<Uuid>,
+) -> Result<Json<AllowedActions>, ApiError> {
+    let actions = accounts
+        .allowed_requests(&actor, &grants, migration_id, Utc::now())
+        .await?;
+    Ok(Json(AllowedActions { actions }))
+}
+
+/// What the caller may ask of a migration now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AllowedActions {
+    /// Each request it may make, in the process's order.
+    pub actions: Vec<AllowedRequest>,
 }
 
 /// Per account, what will not work on a target version (owner or support).

@@ -392,6 +392,83 @@ impl Accounts {
         request: MigrationRequest,
         now: DateTime<Utc>,
     ) -> Result<Handled<crate::domain::migration::MigrationState>, ApiError> {
+        let (migration, server, target) = self.migration_facts(migration_id).await?;
+        let transfer_id = Uuid::new_v5(&id, b"transfer");
+        let action = action_for(
+            &migration,
+            &server,
+            &target,
+            &self.calendar,
+            request,
+            transfer_id,
+            now,
+        )?;
+        self.migration_command(actor, grants, id, migration_id, action)
+            .await
+    }
+
+    /// What `actor` (granted `grants`) may ask of migration `migration_id` now:
+    /// every request, dry-run through the migration's decider without writing,
+    /// offered when it would change something. The rules are the decider's alone.
+    pub async fn allowed_requests(
+        &self,
+        actor: &Actor,
+        grants: &Grants,
+        migration_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AllowedRequest>, ApiError> {
+        let (migration, server, target) = self.migration_facts(migration_id).await?;
+        crate::domain::access::check_read(
+            actor,
+            grants,
+            &migration.customer_id,
+            &migration.server_id,
+        )
+        .map_err(ApiError::forbidden)?;
+        let accounts: Vec<String> = migration.accounts.keys().cloned().collect();
+        let dry_run = Uuid::nil();
+        let mut allowed = Vec::new();
+        for (name, account, request) in candidate_requests(&accounts, &migration.target_version) {
+            let Ok(action) = action_for(
+                &migration,
+                &server,
+                &target,
+                &self.calendar,
+                request,
+                dry_run,
+                now,
+            ) else {
+                continue;
+            };
+            let command = MigrationCommand {
+                actor: actor.clone(),
+                grants: grants.clone(),
+                action,
+            };
+            if MigrationDecider::decide(&migration, &command).is_ok_and(|events| !events.is_empty())
+            {
+                allowed.push(AllowedRequest {
+                    action: name.to_owned(),
+                    account_id: account,
+                });
+            }
+        }
+        Ok(allowed)
+    }
+
+    /// A migration as its events leave it, with its server and target: what its
+    /// requests are built from.
+    async fn migration_facts(
+        &self,
+        migration_id: Uuid,
+    ) -> Result<
+        (
+            crate::domain::migration::MigrationState,
+            ServerState,
+            TargetSupport,
+        ),
+        ApiError,
+    > {
         let (migration, _) = self
             .handler
             .state::<MigrationDecider>(&migration_id.to_string())
@@ -399,94 +476,9 @@ impl Accounts {
         if migration.server_id.is_empty() {
             return Err(ApiError::not_found(format!("no migration {migration_id}")));
         }
-        let transfer_id = Uuid::new_v5(&id, b"transfer");
-        let server = || self.server(&migration.server_id);
-        let database_bytes = |server: &ServerState, account_id: &str| {
-            server.accounts.get(account_id).map_or(0, |a| {
-                ferry_events::input::total_bytes(a.databases.iter().map(|d| d.size_bytes))
-            })
-        };
-        let action = match request {
-            MigrationRequest::CheckCompatibility => Action::CheckCompatibility {
-                accounts: server().await?.accounts.values().cloned().collect(),
-                target: self.target(&migration.target_version).await?,
-            },
-            MigrationRequest::RequestTest(account_id) => Action::RequestTest {
-                account_id,
-                transfer_id,
-            },
-            MigrationRequest::DiscardTest(account_id) => Action::DiscardTest { account_id },
-            MigrationRequest::MarkReady(account_id) => Action::MarkReady { account_id },
-            MigrationRequest::WithdrawReadiness(account_id) => {
-                Action::WithdrawReadiness { account_id }
-            }
-            MigrationRequest::RequestTransit => {
-                let server = server().await?;
-                // Its configuration names the transit servers that fit: none is a fact
-                // missing, never an empty configuration.
-                let configuration = server
-                    .details
-                    .as_ref()
-                    .map(|d| d.configuration.clone())
-                    .ok_or_else(|| {
-                        ApiError::not_found(format!(
-                            "server {} of migration {migration_id} is not registered",
-                            migration.server_id
-                        ))
-                    })?;
-                Action::RequestTransit { configuration }
-            }
-            MigrationRequest::RemoveObsoleteLanguages => {
-                let server = server().await?;
-                let target = self.target(&migration.target_version).await?;
-                let removals = server
-                    .accounts
-                    .values()
-                    .filter(|a| migration.accounts.contains_key(&a.account_id))
-                    .map(|a| AccountLanguages {
-                        account_id: a.account_id.clone(),
-                        versions: compatibility::obsolete_languages(a, &target),
-                    })
-                    .filter(|r| !r.versions.is_empty())
-                    .collect();
-                Action::RemoveObsoleteLanguages { removals }
-            }
-            MigrationRequest::RestoreObsoleteLanguages => Action::RestoreObsoleteLanguages,
-            MigrationRequest::Move(account_id) => Action::StartMove {
-                database_bytes: database_bytes(&server().await?, &account_id),
-                account_id,
-                transfer_id,
-            },
-            MigrationRequest::Verify(account_id) => Action::Verify { account_id },
-            MigrationRequest::Rollback(account_id) => Action::StartRollback {
-                database_bytes: database_bytes(&server().await?, &account_id),
-                account_id,
-                transfer_id,
-            },
-            MigrationRequest::RequestReinstall => Action::RequestReinstall,
-            MigrationRequest::StartReinstall => Action::StartReinstall,
-            MigrationRequest::RecordReinstalled {
-                infrastructure_version,
-            } => Action::RecordReinstalled {
-                infrastructure_version,
-            },
-            MigrationRequest::Relocate(account_id) => Action::Relocate {
-                database_bytes: database_bytes(&server().await?, &account_id),
-                account_id,
-                transfer_id,
-                now,
-                calendar: self.calendar.clone(),
-            },
-            MigrationRequest::Cancel(reason) => Action::Cancel { reason },
-            MigrationRequest::RetryPreCopy => Action::RetryPreCopy {
-                failed_transfer_id: None,
-            },
-            MigrationRequest::AbortTransfer(account_id, reason) => {
-                Action::AbortTransfer { account_id, reason }
-            }
-        };
-        self.migration_command(actor, grants, id, migration_id, action)
-            .await
+        let server = self.server(&migration.server_id).await?;
+        let target = self.target(&migration.target_version).await?;
+        Ok((migration, server, target))
     }
 
     /// Hands one migration command to the handler.
@@ -603,4 +595,168 @@ impl Accounts {
             ApiError::not_found(format!("no infrastructure version {version} is published"))
         })
     }
+}
+
+/// A request one may make of a migration now, as `GET /migrations/{id}/actions`
+/// lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AllowedRequest {
+    /// Its name, as the panel and the CLI call it: `check-compatibility`, `test`,
+    /// `discard-test`, `ready`, `withdraw-readiness`, `request-transit`,
+    /// `remove-languages`, `restore-languages`, `move`, `verify`, `rollback`,
+    /// `request-reinstall`, `start-reinstall`, `reinstalled`, `relocate`, `cancel`,
+    /// `retry-pre-copy`, `abort`.
+    pub action: String,
+    /// The account it concerns, for an account's request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+}
+
+/// Every request that could be made of a migration with these accounts, named.
+/// The reasons given (cancel, abort) only stand in for the dry run.
+fn candidate_requests(
+    accounts: &[String],
+    target_version: &str,
+) -> Vec<(&'static str, Option<String>, MigrationRequest)> {
+    let whole = |name, request| (name, None, request);
+    let mut candidates = vec![
+        whole("check-compatibility", MigrationRequest::CheckCompatibility),
+        whole("request-transit", MigrationRequest::RequestTransit),
+        whole(
+            "remove-languages",
+            MigrationRequest::RemoveObsoleteLanguages,
+        ),
+        whole(
+            "restore-languages",
+            MigrationRequest::RestoreObsoleteLanguages,
+        ),
+        whole("request-reinstall", MigrationRequest::RequestReinstall),
+        whole("start-reinstall", MigrationRequest::StartReinstall),
+        whole(
+            "reinstalled",
+            MigrationRequest::RecordReinstalled {
+                infrastructure_version: target_version.to_owned(),
+            },
+        ),
+        whole("retry-pre-copy", MigrationRequest::RetryPreCopy),
+        whole("cancel", MigrationRequest::Cancel("dry run".into())),
+    ];
+    for account in accounts {
+        let one = |name, request| (name, Some(account.clone()), request);
+        candidates.extend([
+            one("test", MigrationRequest::RequestTest(account.clone())),
+            one(
+                "discard-test",
+                MigrationRequest::DiscardTest(account.clone()),
+            ),
+            one("ready", MigrationRequest::MarkReady(account.clone())),
+            one(
+                "withdraw-readiness",
+                MigrationRequest::WithdrawReadiness(account.clone()),
+            ),
+            one("move", MigrationRequest::Move(account.clone())),
+            one("verify", MigrationRequest::Verify(account.clone())),
+            one("rollback", MigrationRequest::Rollback(account.clone())),
+            one("relocate", MigrationRequest::Relocate(account.clone())),
+            one(
+                "abort",
+                MigrationRequest::AbortTransfer(account.clone(), "dry run".into()),
+            ),
+        ]);
+    }
+    candidates
+}
+
+/// The migration action `request` stands for, with what it needs from the migration,
+/// its server and its target (a transfer's id, the sizes of the databases, the
+/// calendar and the time).
+fn action_for(
+    migration: &crate::domain::migration::MigrationState,
+    server: &ServerState,
+    target: &TargetSupport,
+    calendar: &WorkingCalendar,
+    request: MigrationRequest,
+    transfer_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Action, ApiError> {
+    let migration_id = migration.migration_id;
+    let database_bytes = |server: &ServerState, account_id: &str| {
+        server.accounts.get(account_id).map_or(0, |a| {
+            ferry_events::input::total_bytes(a.databases.iter().map(|d| d.size_bytes))
+        })
+    };
+    Ok(match request {
+        MigrationRequest::CheckCompatibility => Action::CheckCompatibility {
+            accounts: server.accounts.values().cloned().collect(),
+            target: target.clone(),
+        },
+        MigrationRequest::RequestTest(account_id) => Action::RequestTest {
+            account_id,
+            transfer_id,
+        },
+        MigrationRequest::DiscardTest(account_id) => Action::DiscardTest { account_id },
+        MigrationRequest::MarkReady(account_id) => Action::MarkReady { account_id },
+        MigrationRequest::WithdrawReadiness(account_id) => Action::WithdrawReadiness { account_id },
+        MigrationRequest::RequestTransit => {
+            // Its configuration names the transit servers that fit: none is a fact
+            // missing, never an empty configuration.
+            let configuration = server
+                .details
+                .as_ref()
+                .map(|d| d.configuration.clone())
+                .ok_or_else(|| {
+                    ApiError::not_found(format!(
+                        "server {} of migration {migration_id} is not registered",
+                        migration.server_id
+                    ))
+                })?;
+            Action::RequestTransit { configuration }
+        }
+        MigrationRequest::RemoveObsoleteLanguages => {
+            let removals = server
+                .accounts
+                .values()
+                .filter(|a| migration.accounts.contains_key(&a.account_id))
+                .map(|a| AccountLanguages {
+                    account_id: a.account_id.clone(),
+                    versions: compatibility::obsolete_languages(a, &target),
+                })
+                .filter(|r| !r.versions.is_empty())
+                .collect();
+            Action::RemoveObsoleteLanguages { removals }
+        }
+        MigrationRequest::RestoreObsoleteLanguages => Action::RestoreObsoleteLanguages,
+        MigrationRequest::Move(account_id) => Action::StartMove {
+            database_bytes: database_bytes(server, &account_id),
+            account_id,
+            transfer_id,
+        },
+        MigrationRequest::Verify(account_id) => Action::Verify { account_id },
+        MigrationRequest::Rollback(account_id) => Action::StartRollback {
+            database_bytes: database_bytes(server, &account_id),
+            account_id,
+            transfer_id,
+        },
+        MigrationRequest::RequestReinstall => Action::RequestReinstall,
+        MigrationRequest::StartReinstall => Action::StartReinstall,
+        MigrationRequest::RecordReinstalled {
+            infrastructure_version,
+        } => Action::RecordReinstalled {
+            infrastructure_version,
+        },
+        MigrationRequest::Relocate(account_id) => Action::Relocate {
+            database_bytes: database_bytes(server, &account_id),
+            account_id,
+            transfer_id,
+            now,
+            calendar: calendar.clone(),
+        },
+        MigrationRequest::Cancel(reason) => Action::Cancel { reason },
+        MigrationRequest::RetryPreCopy => Action::RetryPreCopy {
+            failed_transfer_id: None,
+        },
+        MigrationRequest::AbortTransfer(account_id, reason) => {
+            Action::AbortTransfer { account_id, reason }
+        }
+    })
 }

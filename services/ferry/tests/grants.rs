@@ -145,6 +145,41 @@ async fn a_user_acts_on_what_its_customer_granted_until_it_is_taken_back() {
     let (status, current) = alice.get("/servers/srv-0042/current-migration").await;
     assert_eq!(status, StatusCode::OK, "{current}");
     assert_eq!(current["migration_id"], json!(migration));
+    // What each may do now, from the process's own rules: alice, acc-1207's steps
+    // only; the owner, every account's and the server's.
+    let offered = |answer: &Value| -> Vec<String> {
+        answer["actions"]
+            .as_array()
+            .expect("actions")
+            .iter()
+            .map(|a| match a["account_id"].as_str() {
+                Some(account) => format!("{} {account}", a["action"].as_str().unwrap_or("?")),
+                None => a["action"].as_str().unwrap_or("?").to_owned(),
+            })
+            .collect()
+    };
+    let actions = format!("/migrations/{migration}/actions");
+    let (status, answer) = alice.get(&actions).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        offered(&answer),
+        ["test acc-1207", "ready acc-1207"],
+        "{answer}"
+    );
+    let (_, answer) = owner.get(&actions).await;
+    let by_owner = offered(&answer);
+    for expected in ["cancel", "ready acc-1208", "test acc-1207"] {
+        assert!(
+            by_owner.iter().any(|a| a == expected),
+            "{expected}: {by_owner:?}"
+        );
+    }
+    assert!(
+        !by_owner.iter().any(|a| a == "request-transit"),
+        "{by_owner:?}"
+    );
+    let (status, _) = stranger.get(&actions).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = alice
         .post(
             &format!("/migrations/{migration}/accounts/acc-1207/ready"),

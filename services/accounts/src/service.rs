@@ -719,7 +719,7 @@ fn action_for(
                 .filter(|a| migration.accounts.contains_key(&a.account_id))
                 .map(|a| AccountLanguages {
                     account_id: a.account_id.clone(),
-                    versions: compatibility::obsolete_languages(a, &target),
+                    versions: compatibility::obsolete_languages(a, target),
                 })
                 .filter(|r| !r.versions.is_empty())
                 .collect();

@@ -11,7 +11,9 @@
 //! also
 //! - refuses (401) any request without a valid token but to `/health` and `/ready`,
 //!   before any route reads its path or body;
-//! - leaves `/health` open, and serves `/metrics` and `/openapi.json` to support or to
+//! - leaves `/health` open, and the web panel's pages (`/panel/…`) to the panel,
+//!   which authenticates its sessions itself and calls the API back through this
+//!   gate with the person's token; serves `/metrics` and `/openapi.json` to support or to
 //!   the holder of the metrics token only; `/ready` says ready or not to anyone and
 //!   its details ([`SeesDetails`]) to those two only;
 //! - refuses a client (by IP address) that failed to authenticate too often lately
@@ -209,7 +211,10 @@ fn operational(path: &str) -> bool {
 /// The gate, as an axum middleware: `axum::middleware::from_fn_with_state(gate, auth::gate)`.
 pub async fn gate(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if path == "/health" {
+    // The panel signs people in with the same tokens and keeps them server-side:
+    // its pages answer a request without a session with the sign-in page, and
+    // every call it makes to the API comes back through this gate with the token.
+    if path == "/health" || path == "/panel" || path.starts_with("/panel/") {
         return next.run(request).await;
     }
     let client = request

@@ -158,5 +158,12 @@ async fn services(
             async move { axum::Json(openapi.as_ref().clone()) }
         }),
     );
+    // The panel acts through the API itself, behind the same gate, with the
+    // signed-in person's token: it can do nothing the token could not.
+    let gated_api = routes.clone().layer(axum::middleware::from_fn_with_state(
+        gate.clone(),
+        ferry_infra::api::auth::gate,
+    ));
+    let routes = routes.merge(ferry_panel::router(gated_api));
     Ok((routes, gate))
 }

@@ -1,0 +1,292 @@
+//! The web panel over HTTP, against a running `ferry up` (its browser tests click
+//! the same pages in Chromium): signing in with a token (a wrong one, a forged
+//! form refused), a customer's servers and nobody else's, a server's Migrations
+//! page with the current step and only the actions the process allows, actions
+//! carried out through the API (an irreversible one confirmed first), French, and
+//! signing out.
+
+mod support;
+
+use ferry_infra::testkit::TestStack;
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use std::collections::BTreeMap;
+use support::{start, token};
+
+/// A browser without a browser: keeps the panel's cookies, follows no redirect.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: BTreeMap<String, String>,
+}
+
+/// A page as answered.
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    html: String,
+}
+
+impl Page {
+    /// The value of the first `name="<field>" value="…"` in the page.
+    fn field(&self, field: &str) -> String {
+        let marker = format!("name=\"{field}\" value=\"");
+        let start = self.html.find(&marker).expect("the field") + marker.len();
+        self.html[start..]
+            .split('"')
+            .next()
+            .expect("a value")
+            .to_owned()
+    }
+}
+
+impl Browser {
+    fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a client"),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let response = request
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .expect("ferry answers");
+        for set in response.headers().get_all(SET_COOKIE) {
+            let text = set.to_str().expect("ascii");
+            let pair = text.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() || text.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        Page {
+            status: response.status(),
+            location: response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned),
+            html: response.text().await.expect("a body"),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let request = self.http.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(request).await
+    }
+
+    async fn sign_in(&mut self, token: &str) -> Page {
+        let form = self.get("/panel/sign-in").await;
+        let csrf = form.field("csrf");
+        self.post("/panel/sign-in", &[("csrf", &csrf), ("token", token)])
+            .await
+    }
+
+    /// The server's page once it shows step `step` (the read side follows the
+    /// log within moments).
+    async fn at_step(&mut self, server: &str, step: usize) -> Page {
+        let path = format!("/panel/servers/{server}");
+        let mut page = self.get(&path).await;
+        for _ in 0..100 {
+            if current_step(&page.html) == Some(step) {
+                return page;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            page = self.get(&path).await;
+        }
+        panic!("{server} never showed step {step}: {}", page.html);
+    }
+
+    /// Clicks the button of `action` (for `account`) on a server's page.
+    async fn act(&mut self, server: &str, action: &str, account: Option<&str>) -> Page {
+        let page = self.get(&format!("/panel/servers/{server}")).await;
+        let csrf = page.field("csrf");
+        let mut form = vec![("csrf", csrf.as_str()), ("action", action)];
+        if let Some(account) = account {
+            form.push(("account", account));
+        }
+        self.post(&format!("/panel/servers/{server}/actions"), &form)
+            .await
+    }
+}
+
+/// `application/x-www-form-urlencoded` of one value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn current_step(html: &str) -> Option<usize> {
+    let steps = html
+        .split("<ol class=\"steps\"")
+        .nth(1)?
+        .split("</ol>")
+        .next()?;
+    steps
+        .split("<li")
+        .skip(1)
+        .position(|li| li.contains("aria-current=\"step\""))
+        .map(|at| at + 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_signs_in_and_walks_its_server_through_the_first_steps() {
+    let stack = TestStack::new().await;
+    let ferry = start(&stack).await;
+    let support = ferry.api("support:jdoe").await;
+    let fleet = ferry::fleet::Fleet::read(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/fleet.yaml"
+    )))
+    .expect("the example fleet");
+    ferry::fleet::import(&support, &fleet)
+        .await
+        .expect("imported");
+    let owner = token(&ferry.log, "customer:c-42").await;
+    let mut browser = Browser::new(&ferry.base);
+
+    // Nobody signed in: the sign-in page, for every page.
+    let home = browser.get("/panel/").await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(home.location.as_deref(), Some("/panel/sign-in"));
+    // A wrong token, and a form not from the panel, are refused.
+    let wrong = browser.sign_in("ferry_not_a_token").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.html.contains("role=\"alert\""), "{}", wrong.html);
+    let forged = browser
+        .post("/panel/sign-in", &[("csrf", "forged"), ("token", &owner)])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let signed_in = browser.sign_in(&owner).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.html
+    );
+    let home = browser.get("/panel/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.html.contains("<html lang=\"en\">"));
+    assert!(home.html.contains("Your servers"));
+    assert!(home.html.contains("/panel/servers/srv-0042"));
+    assert!(
+        !home.html.contains("srv-0077"),
+        "another customer's server listed"
+    );
+    let other = browser.get("/panel/servers/srv-0077").await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+
+    // No migration yet: opening it is offered, to the published version.
+    let page = browser.get("/panel/servers/srv-0042").await;
+    assert!(page.html.contains("data-action=\"open\""), "{}", page.html);
+    assert!(
+        page.html.contains("<option selected>v2026</option>"),
+        "{}",
+        page.html
+    );
+    let csrf = page.field("csrf");
+    let forged = browser
+        .post(
+            "/panel/servers/srv-0042/actions",
+            &[
+                ("csrf", "forged"),
+                ("action", "open"),
+                ("target_version", "v2026"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let opened = browser
+        .post(
+            "/panel/servers/srv-0042/actions",
+            &[
+                ("csrf", &csrf),
+                ("action", "open"),
+                ("target_version", "v2026"),
+            ],
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    // The opening is carried out by the accounts policy, then read.
+    let page = browser.at_step("srv-0042", 1).await;
+    // Step 1: each account may be made ready; the transit server cannot be asked yet.
+    assert!(page.html.contains("data-action=\"ready\""));
+    assert!(!page.html.contains("data-action=\"request-transit\""));
+    assert!(
+        !page.html.contains("data-action=\"remove-languages\""),
+        "support's"
+    );
+    for account in ["acc-1207", "acc-1208"] {
+        let done = browser.act("srv-0042", "ready", Some(account)).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER);
+    }
+    let page = browser.get("/panel/servers/srv-0042").await;
+    assert!(
+        page.html.contains("role=\"status\""),
+        "the last action's outcome"
+    );
+    assert!(
+        page.html.contains("data-action=\"request-transit\""),
+        "{}",
+        page.html
+    );
+    let asked = browser.act("srv-0042", "request-transit", None).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER);
+    browser.at_step("srv-0042", 2).await;
+    // An irreversible action is confirmed first, on a page of its own.
+    let cancel = browser.act("srv-0042", "cancel", None).await;
+    assert_eq!(cancel.status, StatusCode::OK);
+    assert!(cancel.html.contains("cannot be undone"), "{}", cancel.html);
+    assert!(cancel.html.contains("name=\"confirmed\" value=\"yes\""));
+
+    // In French.
+    let french = browser.get("/panel/servers/srv-0042?lang=fr").await;
+    assert!(french.html.contains("<html lang=\"fr\">"));
+    assert!(french.html.contains("Demande du serveur de transit"));
+
+    // Signed out: the session is over.
+    let page = browser.get("/panel/").await;
+    let csrf = page.field("csrf");
+    let out = browser.post("/panel/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let home = browser.get("/panel/").await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    ferry.stop().await;
+}

@@ -1,0 +1,249 @@
+//! The panel's words, in English and French (the seeds' languages). Pages take
+//! [`messages`] of a [`Lang`] as `m` (`{{ m.sign_in }}`); the language is the
+//! `?lang=` the person chose (kept in a cookie), else the browser's
+//! `Accept-Language`, else English.
+
+use std::collections::BTreeMap;
+
+/// A language of the panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// French.
+    Fr,
+}
+
+impl Lang {
+    /// `en` or `fr`, as `<html lang>` says.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+        }
+    }
+
+    /// The language `code` names, if the panel speaks it.
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code.trim().get(..2).map(str::to_ascii_lowercase).as_deref() {
+            Some("en") => Some(Lang::En),
+            Some("fr") => Some(Lang::Fr),
+            _ => None,
+        }
+    }
+
+    /// The first language of an `Accept-Language` header the panel speaks.
+    pub fn from_accept(header: &str) -> Option<Lang> {
+        header
+            .split(',')
+            .filter_map(|part| Lang::parse(part.split(';').next().unwrap_or_default()))
+            .next()
+    }
+}
+
+/// (key, English, French).
+const WORDS: &[(&str, &str, &str)] = &[
+    ("title", "ferry — migrations", "ferry — migrations"),
+    ("sign_in", "Sign in", "Se connecter"),
+    ("sign_out", "Sign out", "Se déconnecter"),
+    ("token", "Your access token", "Votre jeton d'accès"),
+    (
+        "token_help",
+        "The token ferry issued to you (ferry_…), or your identity provider's.",
+        "Le jeton que ferry vous a remis (ferry_…), ou celui de votre fournisseur d'identité.",
+    ),
+    ("signed_in_as", "Signed in as", "Connecté en tant que"),
+    ("your_servers", "Your servers", "Vos serveurs"),
+    ("support_console", "Support console", "Console du support"),
+    ("server", "Server", "Serveur"),
+    ("customer", "Customer", "Client"),
+    ("configuration", "Configuration", "Configuration"),
+    ("version", "Version", "Version"),
+    ("step", "Step", "Étape"),
+    ("state", "State", "État"),
+    (
+        "no_servers",
+        "No server to show.",
+        "Aucun serveur à afficher.",
+    ),
+    ("migrations", "Migrations", "Migrations"),
+    ("accounts", "Accounts", "Comptes"),
+    ("account", "Account", "Compte"),
+    ("test_migration", "Test migration", "Migration de test"),
+    ("downtime", "Downtime", "Interruption"),
+    ("actions", "Actions", "Actions"),
+    (
+        "no_migration",
+        "No migration in progress.",
+        "Aucune migration en cours.",
+    ),
+    (
+        "open_migration",
+        "Open the migration",
+        "Ouvrir la migration",
+    ),
+    ("target_version", "Target version", "Version cible"),
+    ("transit_server", "Transit server", "Serveur de transit"),
+    ("loan", "Transit server loan", "Prêt du serveur de transit"),
+    (
+        "queue_position",
+        "Position in the queue",
+        "Position dans la file",
+    ),
+    (
+        "none_allowed",
+        "Nothing to do now: ferry is working, or it is someone else's turn.",
+        "Rien à faire pour l'instant : ferry travaille, ou c'est au tour de quelqu'un d'autre.",
+    ),
+    (
+        "confirm_irreversible",
+        "This cannot be undone. Go on?",
+        "Cette action est irréversible. Continuer ?",
+    ),
+    ("reason", "Reason", "Motif"),
+    ("audit", "Audit", "Historique"),
+    ("back", "Back to the servers", "Retour aux serveurs"),
+    (
+        "step_1",
+        "Preparation of the accounts",
+        "Préparation des comptes",
+    ),
+    (
+        "step_2",
+        "Request for the transit server",
+        "Demande du serveur de transit",
+    ),
+    (
+        "step_3",
+        "Installation of the transit server",
+        "Installation du serveur de transit",
+    ),
+    (
+        "step_4",
+        "Migration of the accounts to the transit server",
+        "Migration des comptes vers le serveur de transit",
+    ),
+    (
+        "step_5",
+        "Verification of the accounts",
+        "Vérification des comptes",
+    ),
+    (
+        "step_6",
+        "Reinstallation of the server",
+        "Réinstallation du serveur",
+    ),
+    (
+        "step_7",
+        "Relocation of the accounts",
+        "Rapatriement des comptes",
+    ),
+    ("step_8", "Migration completed", "Migration terminée"),
+    (
+        "action_check-compatibility",
+        "Check compatibility again",
+        "Revérifier la compatibilité",
+    ),
+    ("action_test", "Test migration", "Migration de test"),
+    (
+        "action_discard-test",
+        "Discard the test copy",
+        "Supprimer la copie de test",
+    ),
+    ("action_ready", "Ready to migrate", "Prêt à migrer"),
+    (
+        "action_withdraw-readiness",
+        "Not ready after all",
+        "Finalement pas prêt",
+    ),
+    (
+        "action_request-transit",
+        "Request the transit server",
+        "Demander le serveur de transit",
+    ),
+    (
+        "action_remove-languages",
+        "Remove obsolete languages",
+        "Retirer les langages obsolètes",
+    ),
+    (
+        "action_restore-languages",
+        "Restore the languages",
+        "Rétablir les langages",
+    ),
+    (
+        "action_move",
+        "Migrate to the transit server",
+        "Migrer vers le serveur de transit",
+    ),
+    ("action_verify", "It works", "Cela fonctionne"),
+    ("action_rollback", "Move it back", "Revenir en arrière"),
+    (
+        "action_request-reinstall",
+        "Request the reinstallation",
+        "Demander la réinstallation",
+    ),
+    (
+        "action_start-reinstall",
+        "Start the reinstallation",
+        "Lancer la réinstallation",
+    ),
+    (
+        "action_reinstalled",
+        "Reinstallation done",
+        "Réinstallation terminée",
+    ),
+    (
+        "action_relocate",
+        "Relocate to the server",
+        "Rapatrier sur le serveur",
+    ),
+    (
+        "action_cancel",
+        "Cancel the migration",
+        "Annuler la migration",
+    ),
+    (
+        "action_retry-pre-copy",
+        "Retry the pre-copy",
+        "Relancer la pré-copie",
+    ),
+    (
+        "action_abort",
+        "Abort the transfer",
+        "Interrompre le transfert",
+    ),
+    ("done", "Done", "Fait"),
+    ("refused", "Refused", "Refusé"),
+];
+
+/// Every word of the panel in `lang`, by key.
+pub fn messages(lang: Lang) -> BTreeMap<&'static str, &'static str> {
+    WORDS
+        .iter()
+        .map(|(key, en, fr)| (*key, if lang == Lang::Fr { *fr } else { *en }))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_is_said_in_both_languages_once() {
+        let mut keys = std::collections::BTreeSet::new();
+        for (key, en, fr) in WORDS {
+            assert!(keys.insert(*key), "{key} twice");
+            assert!(!en.is_empty() && !fr.is_empty(), "{key}");
+        }
+        assert_eq!(messages(Lang::Fr)["sign_in"], "Se connecter");
+    }
+
+    #[test]
+    fn the_language_comes_from_the_browser_when_not_chosen() {
+        assert_eq!(Lang::from_accept("fr-FR,fr;q=0.9,en;q=0.8"), Some(Lang::Fr));
+        assert_eq!(Lang::from_accept("de-DE, en;q=0.5"), Some(Lang::En));
+        assert_eq!(Lang::from_accept("de"), None);
+        assert_eq!(Lang::parse("FR"), Some(Lang::Fr));
+    }
+}

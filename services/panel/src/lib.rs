@@ -1,0 +1,95 @@
+//! ferry's web panel, served by `ferry up` under `/panel`: the customers'
+//! **Migrations** page of a server (the eight steps with the current one, the
+//! accounts, the actions the process allows now) and the support console, in
+//! English and French.
+//!
+//! The panel has no rule of its own: it signs people in with the tokens of the
+//! access service, then reads and acts **through ferry's API, in process**, behind
+//! the same gate and with the person's own token ([`api`]); the buttons it shows
+//! are those `GET /migrations/{id}/actions` lists, i.e. what the migration's
+//! decider would accept now. Pages are server-rendered (minijinja templates and a
+//! stylesheet embedded in the binary: no CDN, no script needed), every form carries
+//! a CSRF token, sessions are opaque cookies ([`session`]).
+//!
+//! Emits and consumes no event: the API it calls does.
+
+pub mod actions;
+pub mod api;
+pub mod i18n;
+mod pages;
+pub mod session;
+
+use axum::Router;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// What the panel's pages share. Cheap to clone.
+#[derive(Clone)]
+pub struct Panel {
+    api: api::Api,
+    sessions: session::Sessions,
+    templates: Arc<minijinja::Environment<'static>>,
+}
+
+impl std::fmt::Debug for Panel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Panel").finish_non_exhaustive()
+    }
+}
+
+/// The templates, embedded.
+fn templates() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    for (name, text) in [
+        ("base.html", include_str!("../templates/base.html")),
+        ("sign_in.html", include_str!("../templates/sign_in.html")),
+        ("home.html", include_str!("../templates/home.html")),
+        ("server.html", include_str!("../templates/server.html")),
+        ("confirm.html", include_str!("../templates/confirm.html")),
+        ("error.html", include_str!("../templates/error.html")),
+    ] {
+        // A template that does not parse is a bug caught by the first test.
+        env.add_template(name, text)
+            .unwrap_or_else(|e| panic!("template {name}: {e}"));
+    }
+    env
+}
+
+/// The panel's routes (under `/panel`), acting through `api`: ferry's API routes
+/// with the gate as their outer layer.
+pub fn router(api: Router) -> Router {
+    let panel = Panel {
+        api: api::Api::new(api),
+        sessions: session::Sessions::default(),
+        templates: Arc::new(templates()),
+    };
+    Router::new()
+        .route("/panel", get(pages::to_home))
+        .route("/panel/", get(pages::home))
+        .route(
+            "/panel/sign-in",
+            get(pages::sign_in_page).post(pages::sign_in),
+        )
+        .route("/panel/sign-out", post(pages::sign_out))
+        .route("/panel/servers/{server_id}", get(pages::server))
+        .route("/panel/servers/{server_id}/actions", post(pages::act))
+        .route("/panel/assets/panel.css", get(pages::stylesheet))
+        .with_state(panel)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_parses() {
+        let env = super::templates();
+        for name in [
+            "sign_in.html",
+            "home.html",
+            "server.html",
+            "confirm.html",
+            "error.html",
+        ] {
+            assert!(env.get_template(name).is_ok(), "{name}");
+        }
+    }
+}

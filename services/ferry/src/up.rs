@@ -164,6 +164,6 @@ async fn services(
         gate.clone(),
         ferry_infra::api::auth::gate,
     ));
-    let routes = routes.merge(ferry_panel::router(gated_api));
+    let routes = routes.merge(ferry_panel::router(gated_api, runtime.shutdown.clone()));
     Ok((routes, gate))
 }

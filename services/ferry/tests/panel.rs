@@ -112,6 +112,34 @@ impl Browser {
             .await
     }
 
+    /// The first event of a server's live section.
+    async fn first_live_event(&mut self, server: &str) -> String {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut response = self
+            .http
+            .get(format!("{}/panel/servers/{server}/live", self.base))
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .expect("ferry answers");
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut text = String::new();
+        while !text.contains("\n\n") {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk())
+                .await
+                .expect("an event within 10 s")
+                .expect("the stream reads")
+                .expect("the stream goes on");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    }
+
     /// The server's page once it shows step `step` (the read side follows the
     /// log within moments).
     async fn at_step(&mut self, server: &str, step: usize) -> Page {
@@ -270,6 +298,11 @@ async fn a_customer_signs_in_and_walks_its_server_through_the_first_steps() {
     let asked = browser.act("srv-0042", "request-transit", None).await;
     assert_eq!(asked.status, StatusCode::SEE_OTHER);
     browser.at_step("srv-0042", 2).await;
+    // The live section: the same migration section, as server-sent events.
+    let event = browser.first_live_event("srv-0042").await;
+    assert!(event.starts_with("event: live\n"), "{event}");
+    assert!(event.contains("aria-current=\"step\""), "{event}");
+    assert!(event.contains("data-account=\"acc-1207\""), "{event}");
     // An irreversible action is confirmed first, on a page of its own.
     let cancel = browser.act("srv-0042", "cancel", None).await;
     assert_eq!(cancel.status, StatusCode::OK);
@@ -288,5 +321,7 @@ async fn a_customer_signs_in_and_walks_its_server_through_the_first_steps() {
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     let home = browser.get("/panel/").await;
     assert_eq!(home.status, StatusCode::SEE_OTHER);
+    let live = browser.get("/panel/servers/srv-0042/live").await;
+    assert_eq!(live.status, StatusCode::UNAUTHORIZED);
     ferry.stop().await;
 }

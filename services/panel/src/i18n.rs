@@ -72,6 +72,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("test_migration", "Test migration", "Migration de test"),
     ("downtime", "Downtime", "Interruption"),
     ("actions", "Actions", "Actions"),
+    ("progress", "Progress of", "Avancement de"),
+    ("estimated", "expected downtime", "interruption prévue"),
     (
         "no_migration",
         "No migration in progress.",

@@ -7,9 +7,12 @@
 //! access service, then reads and acts **through ferry's API, in process**, behind
 //! the same gate and with the person's own token ([`api`]); the buttons it shows
 //! are those `GET /migrations/{id}/actions` lists, i.e. what the migration's
-//! decider would accept now. Pages are server-rendered (minijinja templates and a
-//! stylesheet embedded in the binary: no CDN, no script needed), every form carries
-//! a CSRF token, sessions are opaque cookies ([`session`]).
+//! decider would accept now. Pages are server-rendered (minijinja templates, a
+//! stylesheet and one small script embedded in the binary: no CDN; every page
+//! works without the script), every form carries a CSRF token, sessions are opaque
+//! cookies ([`session`]). While a server's page is open, its migration section is
+//! sent again as it changes (server-sent events, `…/live`): a move's phase, bytes
+//! and expected downtime move without reloading.
 //!
 //! Emits and consumes no event: the API it calls does.
 
@@ -29,6 +32,7 @@ pub struct Panel {
     api: api::Api,
     sessions: session::Sessions,
     templates: Arc<minijinja::Environment<'static>>,
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for Panel {
@@ -45,6 +49,10 @@ fn templates() -> minijinja::Environment<'static> {
         ("sign_in.html", include_str!("../templates/sign_in.html")),
         ("home.html", include_str!("../templates/home.html")),
         ("server.html", include_str!("../templates/server.html")),
+        (
+            "server_live.html",
+            include_str!("../templates/server_live.html"),
+        ),
         ("confirm.html", include_str!("../templates/confirm.html")),
         ("error.html", include_str!("../templates/error.html")),
     ] {
@@ -56,12 +64,14 @@ fn templates() -> minijinja::Environment<'static> {
 }
 
 /// The panel's routes (under `/panel`), acting through `api`: ferry's API routes
-/// with the gate as their outer layer.
-pub fn router(api: Router) -> Router {
+/// with the gate as their outer layer. `shutdown` ends the live streams, so that
+/// open pages never hold a stopping ferry.
+pub fn router(api: Router, shutdown: tokio_util::sync::CancellationToken) -> Router {
     let panel = Panel {
         api: api::Api::new(api),
         sessions: session::Sessions::default(),
         templates: Arc::new(templates()),
+        shutdown,
     };
     Router::new()
         .route("/panel", get(pages::to_home))
@@ -73,7 +83,9 @@ pub fn router(api: Router) -> Router {
         .route("/panel/sign-out", post(pages::sign_out))
         .route("/panel/servers/{server_id}", get(pages::server))
         .route("/panel/servers/{server_id}/actions", post(pages::act))
+        .route("/panel/servers/{server_id}/live", get(pages::live))
         .route("/panel/assets/panel.css", get(pages::stylesheet))
+        .route("/panel/assets/panel.js", get(pages::script))
         .with_state(panel)
 }
 

@@ -114,7 +114,7 @@ fn page(
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     headers.insert(
@@ -146,6 +146,18 @@ fn to_sign_in() -> Response {
 /// `/panel` → `/panel/`.
 pub async fn to_home() -> Redirect {
     Redirect::permanent("/panel/")
+}
+
+/// The live-progress script, embedded.
+pub async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/panel.js"),
+    )
+        .into_response()
 }
 
 /// The stylesheet, embedded.
@@ -340,28 +352,72 @@ pub async fn server(
     let Some((_, session)) = session(&panel, &headers) else {
         return to_sign_in();
     };
-    let client = client(&client_addr);
-    let path = format!("/servers/{}", encode(&server_id));
-    let answer = match panel.api.get(&path, &session.token, client).await {
-        Ok(answer) => answer,
-        Err(e) => return failure(&panel, lang, Some(&session), &e.to_string()),
+    let context = match server_context(&panel, &session, &server_id, client(&client_addr)).await {
+        Ok(context) => context,
+        Err(refusal) => return refusal.page(&panel, lang, &session),
     };
-    if answer.status == StatusCode::UNAUTHORIZED {
-        return to_sign_in();
+    page(
+        &panel,
+        StatusCode::OK,
+        "server.html",
+        lang,
+        Some(&session),
+        context,
+        lang_cookie.into_iter().collect(),
+    )
+}
+
+/// Why a server's page cannot be shown.
+enum Refusal {
+    /// The API refused (its status and reason), or was not signed in to.
+    Api(Answer),
+    /// The API could not be asked.
+    Unreachable(String),
+}
+
+impl Refusal {
+    fn page(self, panel: &Panel, lang: Lang, session: &Session) -> Response {
+        match self {
+            Refusal::Api(answer) if answer.status == StatusCode::UNAUTHORIZED => to_sign_in(),
+            Refusal::Api(answer) => refused(panel, lang, session, &answer),
+            Refusal::Unreachable(reason) => failure(panel, lang, Some(session), &reason),
+        }
     }
-    if answer.status != StatusCode::OK {
-        return refused(&panel, lang, &session, &answer);
+}
+
+async fn ask(
+    panel: &Panel,
+    session: &Session,
+    path: &str,
+    client: Option<SocketAddr>,
+) -> Result<Value, Refusal> {
+    match panel.api.get(path, &session.token, client).await {
+        Ok(answer) if answer.status == StatusCode::OK => Ok(answer.json),
+        Ok(answer) => Err(Refusal::Api(answer)),
+        Err(e) => Err(Refusal::Unreachable(e.to_string())),
     }
-    let detail = answer.json;
+}
+
+/// What a server's page shows: the server, its migration, the actions allowed now,
+/// and (with no migration) the versions it may be migrated to.
+async fn server_context(
+    panel: &Panel,
+    session: &Session,
+    server_id: &str,
+    client: Option<SocketAddr>,
+) -> Result<serde_json::Map<String, Value>, Refusal> {
+    let detail = ask(
+        panel,
+        session,
+        &format!("/servers/{}", encode(server_id)),
+        client,
+    )
+    .await?;
     let migration = detail["migration"].clone();
     let actions = match migration["migration_id"].as_str() {
         Some(id) => {
-            let path = format!("/migrations/{id}/actions");
-            match panel.api.get(&path, &session.token, client).await {
-                Ok(a) if a.status == StatusCode::OK => a.json["actions"].clone(),
-                Ok(a) => return refused(&panel, lang, &session, &a),
-                Err(e) => return failure(&panel, lang, Some(&session), &e.to_string()),
-            }
+            ask(panel, session, &format!("/migrations/{id}/actions"), client).await?["actions"]
+                .clone()
         }
         None => json!([]),
     };
@@ -370,8 +426,9 @@ pub async fn server(
     let may_open = migration.is_null()
         && (session.is_support()
             || session.actor.starts_with("customer:")
-            || may_open_as_user(&panel, &session, &server_id, client).await);
+            || may_open_as_user(panel, session, server_id, client).await);
     let mut context = serde_json::Map::new();
+    context.insert("csrf".into(), json!(session.csrf));
     context.insert(
         "step".into(),
         migration["step"].as_u64().map_or(Value::Null, |s| json!(s)),
@@ -391,21 +448,9 @@ pub async fn server(
             )),
         );
     }
-    context.insert("server".into(), detail["server"].clone());
-    context.insert("migration".into(), migration);
-    context.insert("actions".into(), actions);
-    context.insert("may_open".into(), json!(may_open));
     if may_open {
-        // The versions one may migrate to: those published, newest last.
-        let targets = match panel
-            .api
-            .get("/target-infrastructures", &session.token, client)
-            .await
-        {
-            Ok(a) if a.status == StatusCode::OK => a.json,
-            Ok(a) => return refused(&panel, lang, &session, &a),
-            Err(e) => return failure(&panel, lang, Some(&session), &e.to_string()),
-        };
+        // The versions one may migrate to: those published but the one it runs.
+        let targets = ask(panel, session, "/target-infrastructures", client).await?;
         let current = detail["server"]["infrastructure_version"]
             .as_str()
             .unwrap_or_default();
@@ -420,15 +465,76 @@ pub async fn server(
             .unwrap_or_default();
         context.insert("targets".into(), json!(versions));
     }
-    page(
-        &panel,
-        StatusCode::OK,
-        "server.html",
-        lang,
-        Some(&session),
-        context,
-        lang_cookie.into_iter().collect(),
-    )
+    context.insert("server".into(), detail["server"].clone());
+    context.insert("migration".into(), migration);
+    context.insert("actions".into(), actions);
+    context.insert("may_open".into(), json!(may_open));
+    Ok(context)
+}
+
+/// How often a server's live section is read again.
+const LIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A server's migration section as server-sent events (`live`): sent again each
+/// time it changes, while the page is open.
+pub async fn live(
+    State(panel): State<Panel>,
+    headers: HeaderMap,
+    Path(server_id): Path<String>,
+    client_addr: Client,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let (lang, _) = language(&headers, &LangQuery::default());
+    let Some((_, session)) = session(&panel, &headers) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let client = client(&client_addr);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(4);
+    tokio::spawn(async move {
+        let mut last = String::new();
+        loop {
+            let Ok(mut context) = server_context(&panel, &session, &server_id, client).await else {
+                // Refused now (signed out, a grant revoked): the stream ends and the
+                // page says so when reloaded.
+                return;
+            };
+            context.insert("lang".into(), json!(lang.code()));
+            context.insert("m".into(), json!(messages(lang)));
+            let html = panel
+                .templates
+                .get_template("server_live.html")
+                .and_then(|t| t.render(Value::Object(context)));
+            match html {
+                Ok(html) if html != last => {
+                    if sender
+                        .send(Event::default().event("live").data(&html))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    last = html;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "the live section could not be rendered");
+                    return;
+                }
+            }
+            tokio::select! {
+                () = sender.closed() => return,
+                () = panel.shutdown.cancelled() => return,
+                () = tokio::time::sleep(LIVE_EVERY) => {}
+            }
+        }
+    });
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        let event = receiver.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(event), receiver))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn may_open_as_user(

@@ -570,6 +570,11 @@ fn encode(segment: &str) -> String {
         .collect()
 }
 
+/// How often, and how many times, the read side is asked whether it shows an
+/// action just carried out (3 s at most).
+const CAUGHT_UP_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+const CAUGHT_UP_POLLS: u32 = 60;
+
 /// An action's form.
 #[derive(Debug, Deserialize)]
 pub struct ActionForm {
@@ -690,15 +695,35 @@ pub async fn act(
         );
         return back;
     };
+    let server_path = format!("/servers/{}", encode(&server_id));
+    let before = panel
+        .api
+        .get(&server_path, &session.token, client)
+        .await
+        .ok();
     let flash = match panel
         .api
         .call(method, &path, &session.token, body, client)
         .await
     {
-        Ok(a) if a.status.is_success() => Flash {
-            error: false,
-            text: format!("{}: {label}", words["done"]),
-        },
+        Ok(a) if a.status.is_success() => {
+            // Read your writes: the page that follows shows what was just done, once
+            // the read side has it (within moments; never waited on for long).
+            if let Some(before) = before {
+                for _ in 0..CAUGHT_UP_POLLS {
+                    tokio::time::sleep(CAUGHT_UP_EVERY).await;
+                    match panel.api.get(&server_path, &session.token, client).await {
+                        Ok(now) if now.json != before.json => break,
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+            Flash {
+                error: false,
+                text: format!("{}: {label}", words["done"]),
+            }
+        }
         Ok(a) => Flash {
             error: true,
             text: format!("{} — {}", label, a.reason()),

@@ -190,6 +190,14 @@ fn up_settings(stack: &TestStack) -> Vec<(&'static str, String)> {
         ("FERRY_STREAM", settings.stream.clone()),
         ("FERRY_SUBJECT_PREFIX", settings.subject_prefix.clone()),
         ("FERRY_DATABASE_URL", stack.database_url.clone()),
+        // Its own secret store, outside the source tree.
+        (
+            "FERRY_SECRETS_DIR",
+            std::env::temp_dir()
+                .join(format!("ferry-test-secrets-{}", settings.stream))
+                .display()
+                .to_string(),
+        ),
         ("FERRY_SHUTDOWN_GRACE_SECS", "5".into()),
         ("FERRY_TRANSIT_INSTALL_SECS", "0".into()),
         ("FERRY_TRANSIT_WIPE_SECS", "0".into()),

@@ -124,6 +124,12 @@ export class Context {
       if (m.type() === 'error') this.pageErrors.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => this.pageErrors.push(`uncaught: ${e.message}`));
+    /** The confirmations the page asked (`confirm()`), each accepted: a spec clicks to act. */
+    this.dialogs = [];
+    page.on('dialog', (dialog) => {
+      this.dialogs.push(dialog.message());
+      dialog.accept().catch(() => {});
+    });
   }
 
   /** An environment variable the test gives the spec (a token, say); fails when unset. */
@@ -196,6 +202,20 @@ export class Context {
     await this.expectCount(form, 1);
     await this.page.locator(`${form} #token`).fill(token);
     await this.click(`${form} button[type="submit"], ${form} button:not([type]), ${form} input[type="submit"]`);
+  }
+
+  /**
+   * Clicks the panel's action `name` (`button[data-action="<name>"]`, in a form),
+   * inside `within` if given (`tr[data-account="acc-1207"]`), and waits for the
+   * page it loads, if any.
+   */
+  async action(name, within = '') {
+    await this.click(`${within} button[data-action="${name}"]`.trim());
+  }
+
+  /** How many buttons of the action `name` the page offers (inside `within`). */
+  async offered(name, within = '') {
+    return this.page.locator(`${within} button[data-action="${name}"]`.trim()).count();
   }
 
   /** Signs out with the page's `form[action="/panel/sign-out"]`. */
@@ -306,6 +326,21 @@ export class Context {
     return this.page
       .locator(`${list} > li`)
       .evaluateAll((items) => items.findIndex((li) => li.getAttribute('aria-current') === 'step'));
+  }
+
+  /** Waits until step `n` (from 1) of `list > li` is the one current step. */
+  async expectCurrentStep(n, list = 'ol.steps') {
+    return this.expect(
+      `step ${n} to be the one li[aria-current="step"] of ${list}`,
+      () =>
+        this.page
+          .locator(`${list} > li`)
+          .evaluateAll((items) =>
+            items.flatMap((li, i) => (li.getAttribute('aria-current') === 'step' ? [`step ${i + 1}`] : [])).join(', ') ||
+            'no current step',
+          ),
+      (seen) => seen === `step ${n}`,
+    );
   }
 
   async close() {

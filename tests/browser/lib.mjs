@@ -124,6 +124,13 @@ export class Context {
       if (m.type() === 'error') this.pageErrors.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => this.pageErrors.push(`uncaught: ${e.message}`));
+    /** The status of the page's last document (a navigation's answer), for a failure's report. */
+    this.lastStatus = null;
+    page.on('response', (response) => {
+      if (response.request().isNavigationRequest() && response.frame() === page.mainFrame()) {
+        this.lastStatus = `${response.status()} ${response.statusText()}`.trim();
+      }
+    });
     /** The confirmations the page asked (`confirm()`), each accepted: a spec clicks to act. */
     this.dialogs = [];
     page.on('dialog', (dialog) => {
@@ -197,7 +204,11 @@ export class Context {
    * signed in is the spec's to check (`/panel/`, or `[role="alert"]`).
    */
   async signIn(token, { lang } = {}) {
-    await this.goto(`/panel/sign-in${lang ? `?lang=${encodeURIComponent(lang)}` : ''}`);
+    const pathname = `/panel/sign-in${lang ? `?lang=${encodeURIComponent(lang)}` : ''}`;
+    const response = await this.goto(pathname);
+    if (!response?.ok()) {
+      throw new AssertionFailure(`GET ${pathname} answers ${response?.status()}, not the sign-in page`);
+    }
     const form = 'form[action="/panel/sign-in"][method="post" i]';
     await this.expectCount(form, 1);
     await this.page.locator(`${form} #token`).fill(token);

@@ -71,7 +71,7 @@ try {
   }
   const lines = [
     `FAIL ${specName}, step ${ctx.passed.length + 1}: ${step}`,
-    `  url:        ${ctx.page.url()}`,
+    `  url:        ${ctx.page.url()}${ctx.lastStatus ? ` (answered ${ctx.lastStatus})` : ''}`,
     `  error:      ${error.name === 'AssertionFailure' ? error.message : error.stack ?? error}`,
     `  screenshot: ${shot}`,
   ];

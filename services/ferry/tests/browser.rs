@@ -27,8 +27,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use ferry_infra::testkit::TestStack;
-use reqwest::Method;
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -138,19 +136,15 @@ fn a_missing_chromium_or_node_fails_with_how_to_install_them() {
 #[ignore = "the panel lands with issue 15"]
 async fn the_panel_signs_in_and_out_refuses_a_wrong_token_and_another_customers_server() {
     let stack = TestStack::new().await;
-    let ferry = support::start(&stack).await;
-    import_example_fleet(&ferry).await;
-    let env = [
-        ("FERRY_PANEL_URL", ferry.base.clone()),
-        (
-            "FERRY_TOKEN_CUSTOMER",
-            token(&ferry.log, "customer:c-42").await,
-        ),
-        (
-            "FERRY_TOKEN_SUPPORT",
-            token(&ferry.log, "support:jdoe").await,
-        ),
-    ];
+    let ferry = start_on_example_fleet(&stack).await;
+    let env = panel_env(
+        &ferry,
+        &[
+            ("FERRY_TOKEN_CUSTOMER", "customer:c-42"),
+            ("FERRY_TOKEN_SUPPORT", "support:jdoe"),
+        ],
+    )
+    .await;
     run_spec("signin.mjs", &env).await;
     ferry.stop().await;
 }
@@ -159,31 +153,10 @@ async fn the_panel_signs_in_and_out_refuses_a_wrong_token_and_another_customers_
 #[ignore = "the panel lands with issue 15"]
 async fn a_customer_marks_both_accounts_ready_and_requests_the_transit_server_in_the_panel() {
     let stack = TestStack::new().await;
-    let ferry = support::start(&stack).await;
-    import_example_fleet(&ferry).await;
-    let opened = ferry
-        .api("customer:c-42")
-        .await
-        .send::<Value>(
-            Method::POST,
-            "/servers/srv-0042/migrations",
-            Some(json!({ "target_version": "v2026" })),
-        )
-        .await
-        .expect("the migration is opened");
-    let migration: uuid::Uuid = opened.json()["migration_id"]
-        .as_str()
-        .expect("an id")
-        .parse()
-        .expect("a uuid");
+    let ferry = start_on_example_fleet(&stack).await;
+    let migration = support::open_migration(&ferry, "customer:c-42", "srv-0042").await;
     support::wait_for_state(&stack.log, migration, "preparing").await;
-    let env = [
-        ("FERRY_PANEL_URL", ferry.base.clone()),
-        (
-            "FERRY_TOKEN_CUSTOMER",
-            token(&ferry.log, "customer:c-42").await,
-        ),
-    ];
+    let env = panel_env(&ferry, &[("FERRY_TOKEN_CUSTOMER", "customer:c-42")]).await;
     run_spec("customer_walkthrough.mjs", &env).await;
     // What the clicks asked is in the log: both accounts ready, the transit server
     // requested (php 7.4 keeps it in step 2 until support removes it).
@@ -194,14 +167,25 @@ async fn a_customer_marks_both_accounts_ready_and_requests_the_transit_server_in
     ferry.stop().await;
 }
 
-/// The example fleet (`examples/fleet.yaml`: c-42's srv-0042 with acc-1207 and
-/// acc-1208, c-77's srv-0077, two transit servers), imported as support.
-async fn import_example_fleet(ferry: &support::Ferry) {
-    let fleet = ferry::fleet::Fleet::read(&repo_root().join("examples/fleet.yaml"))
-        .expect("the example fleet");
-    ferry::fleet::import(&ferry.api("support:fleet").await, &fleet)
-        .await
-        .expect("imported");
+/// `ferry up` on the test's stack with the example fleet imported (c-42's srv-0042
+/// with acc-1207 and acc-1208, c-77's srv-0077, two transit servers).
+async fn start_on_example_fleet(stack: &TestStack) -> support::Ferry {
+    let ferry = support::start(stack).await;
+    support::import_example_fleet(&ferry).await;
+    ferry
+}
+
+/// A panel spec's environment: `FERRY_PANEL_URL` (ferry's origin) and, for each
+/// `(variable, actor)`, a token acting as the actor.
+async fn panel_env(
+    ferry: &support::Ferry,
+    tokens: &[(&'static str, &str)],
+) -> Vec<(&'static str, String)> {
+    let mut env = vec![("FERRY_PANEL_URL", ferry.base.clone())];
+    for (variable, actor) in tokens {
+        env.push((variable, token(&ferry.log, actor).await));
+    }
+    env
 }
 
 // ------------------------------------------------------------------ the runner

@@ -11,9 +11,9 @@
 //!   the run, naming its step, the page's URL and a screenshot of the failure.
 //! - The panel that `ferry up` serves at `/panel` (issue 15), on the example fleet:
 //!   signing in and out, another customer's server refused (`signin.mjs`); a
-//!   customer marking both accounts of srv-0042 ready and requesting the transit
-//!   server by clicking, the current step moving from 1 to 2, and the log holding
-//!   what the clicks asked (`customer_walkthrough.mjs`). These are ignored until
+//!   customer opening the migration of srv-0042, marking both accounts ready and
+//!   requesting the transit server by clicking, the current step moving from 1 to
+//!   2, and the log holding what the clicks asked (`customer_walkthrough.mjs`). These are ignored until
 //!   the panel lands.
 //!
 //! A machine without node, Chromium or playwright-core fails these tests with how
@@ -151,15 +151,25 @@ async fn the_panel_signs_in_and_out_refuses_a_wrong_token_and_another_customers_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the panel lands with issue 15"]
-async fn a_customer_marks_both_accounts_ready_and_requests_the_transit_server_in_the_panel() {
+async fn a_customer_opens_the_migration_marks_both_accounts_ready_and_requests_the_transit_server()
+{
     let stack = TestStack::new().await;
     let ferry = start_on_example_fleet(&stack).await;
-    let migration = support::open_migration(&ferry, "customer:c-42", "srv-0042").await;
-    support::wait_for_state(&stack.log, migration, "preparing").await;
     let env = panel_env(&ferry, &[("FERRY_TOKEN_CUSTOMER", "customer:c-42")]).await;
     run_spec("customer_walkthrough.mjs", &env).await;
-    // What the clicks asked is in the log: both accounts ready, the transit server
-    // requested (php 7.4 keeps it in step 2 until support removes it).
+    // What the clicks asked is in the log: the migration opened, both accounts
+    // ready, the transit server requested (php 7.4 keeps it in step 2 until support
+    // removes it).
+    let current = ferry
+        .api("customer:c-42")
+        .await
+        .get("/servers/srv-0042/current-migration")
+        .await
+        .expect("a migration is in progress");
+    let migration: uuid::Uuid = current["migration_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("its id");
     let state = support::wait_for_state(&stack.log, migration, "transit_requested").await;
     for account in ["acc-1207", "acc-1208"] {
         assert!(state.accounts[account].ready, "{account} is ready");

@@ -52,15 +52,7 @@ async fn a_user_acts_on_what_its_customer_granted_until_it_is_taken_back() {
         token,
         client: reqwest::Client::new(),
     };
-    let support = ferry.api("support:jdoe").await;
-    let fleet = ferry::fleet::Fleet::read(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/fleet.yaml"
-    )))
-    .expect("the example fleet");
-    ferry::fleet::import(&support, &fleet)
-        .await
-        .expect("imported");
+    support::import_example_fleet(&ferry).await;
     let owner = as_(token(&ferry.log, "customer:c-42").await);
     let stranger = as_(token(&ferry.log, "customer:c-77").await);
     // The customer has a token issued to its user through the API.

@@ -11,7 +11,7 @@ mod support;
 use ferry_infra::testkit::TestStack;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{start_with, token};
+use support::{import_example_fleet, open_migration, start_with, token};
 
 /// Support-only reads: the transit pool, the outbox, the parked reactions.
 const SUPPORT_ONLY: &[&str] = &[
@@ -53,29 +53,11 @@ async fn every_route_by_every_role() {
     // A forged token on every route: far past the brake on guessing (its own test).
     let ferry = start_with(&stack, &[("FERRY_AUTH_MAX_FAILURES", "1000000")]).await;
     let support_api = ferry.api("support:jdoe").await;
-    let fleet = ferry::fleet::Fleet::read(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/fleet.yaml"
-    )))
-    .expect("the example fleet");
-    ferry::fleet::import(&support_api, &fleet)
-        .await
-        .expect("imported");
+    import_example_fleet(&ferry).await;
     let owner = token(&ferry.log, "customer:c-42").await;
-    let opened = ferry
-        .api("customer:c-42")
+    let migration = open_migration(&ferry, "customer:c-42", "srv-0042")
         .await
-        .send::<Value>(
-            Method::POST,
-            "/servers/srv-0042/migrations",
-            Some(json!({ "target_version": "v2026" })),
-        )
-        .await
-        .expect("opened");
-    let migration = opened.json()["migration_id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+        .to_string();
     ferry
         .api("customer:c-42")
         .await

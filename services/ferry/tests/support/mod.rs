@@ -153,6 +153,38 @@ pub async fn save_tokens(stack: &TestStack, dir: &std::path::Path, actors: &[&st
     }
 }
 
+/// Imports the example fleet (`examples/fleet.yaml`: customer c-42's srv-0042 with
+/// acc-1207 and acc-1208, c-77's srv-0077, two transit servers) as support.
+pub async fn import_example_fleet(ferry: &Ferry) {
+    let fleet = ferry::fleet::Fleet::read(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/fleet.yaml"
+    )))
+    .expect("the example fleet");
+    ferry::fleet::import(&ferry.api("support:fleet").await, &fleet)
+        .await
+        .expect("imported");
+}
+
+/// Opens the migration of `server` to v2026 as `actor` (`customer:c-42`); returns
+/// its id.
+pub async fn open_migration(ferry: &Ferry, actor: &str, server: &str) -> Uuid {
+    let opened = ferry
+        .api(actor)
+        .await
+        .send::<serde_json::Value>(
+            reqwest::Method::POST,
+            &format!("/servers/{server}/migrations"),
+            Some(serde_json::json!({ "target_version": "v2026" })),
+        )
+        .await
+        .expect("the migration is opened");
+    opened.json()["migration_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("its id")
+}
+
 /// The metrics token in `settings` (its file's content).
 fn metrics_token_of(settings: &[(&str, String)]) -> String {
     let (_, file) = settings

@@ -13,8 +13,7 @@
 //!   signing in and out, another customer's server refused (`signin.mjs`); a
 //!   customer opening the migration of srv-0042, marking both accounts ready and
 //!   requesting the transit server by clicking, the current step moving from 1 to
-//!   2, and the log holding what the clicks asked (`customer_walkthrough.mjs`). These are ignored until
-//!   the panel lands.
+//!   2, and the log holding what the clicks asked (`customer_walkthrough.mjs`).
 //!
 //! A machine without node, Chromium or playwright-core fails these tests with how
 //! to install them: a browser test that cannot run must not pass.
@@ -133,7 +132,6 @@ fn a_missing_chromium_or_node_fails_with_how_to_install_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the panel lands with issue 15"]
 async fn the_panel_signs_in_and_out_refuses_a_wrong_token_and_another_customers_server() {
     let stack = TestStack::new().await;
     let ferry = start_on_example_fleet(&stack).await;
@@ -150,7 +148,6 @@ async fn the_panel_signs_in_and_out_refuses_a_wrong_token_and_another_customers_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the panel lands with issue 15"]
 async fn a_customer_opens_the_migration_marks_both_accounts_ready_and_requests_the_transit_server()
 {
     let stack = TestStack::new().await;

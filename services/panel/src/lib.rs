@@ -15,6 +15,8 @@
 
 pub mod actions;
 pub mod api;
+mod audit;
+mod console;
 pub mod i18n;
 mod pages;
 pub mod session;
@@ -47,6 +49,8 @@ fn templates() -> minijinja::Environment<'static> {
         ("server.html", include_str!("../templates/server.html")),
         ("confirm.html", include_str!("../templates/confirm.html")),
         ("error.html", include_str!("../templates/error.html")),
+        ("console.html", include_str!("../templates/console.html")),
+        ("audit.html", include_str!("../templates/audit.html")),
     ] {
         // A template that does not parse is a bug caught by the first test.
         env.add_template(name, text)
@@ -73,6 +77,12 @@ pub fn router(api: Router) -> Router {
         .route("/panel/sign-out", post(pages::sign_out))
         .route("/panel/servers/{server_id}", get(pages::server))
         .route("/panel/servers/{server_id}/actions", post(pages::act))
+        .route("/panel/console", get(console::console))
+        .route("/panel/servers/{server_id}/audit", get(audit::audit))
+        .route(
+            "/panel/servers/{server_id}/audit.csv",
+            get(audit::audit_csv),
+        )
         .route("/panel/assets/panel.css", get(pages::stylesheet))
         .with_state(panel)
 }
@@ -88,6 +98,8 @@ mod tests {
             "server.html",
             "confirm.html",
             "error.html",
+            "console.html",
+            "audit.html",
         ] {
             assert!(env.get_template(name).is_ok(), "{name}");
         }

@@ -129,6 +129,7 @@ async fn signed_in(base: &str, token: &str) -> Browser {
     let mut browser = Browser::new(base);
     let page = browser.sign_in(token).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
+    assert_eq!(page.location.as_deref(), Some("/panel/"));
     browser
 }
 

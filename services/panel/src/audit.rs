@@ -182,11 +182,11 @@ mod tests {
         assert!(
             lines
                 .next()
-                .unwrap()
+                .expect("a header")
                 .starts_with("\"sequence\",\"occurred_at\"")
         );
         assert_eq!(
-            lines.next().unwrap(),
+            lines.next().expect("a row"),
             "\"3\",\"2026-01-01T00:00:00Z\",\"customer\",\"c-42\",\"MigrationOpened\",\"\",\"opened\nto v2026\",\"\""
         );
     }

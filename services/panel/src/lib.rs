@@ -18,6 +18,8 @@
 
 pub mod actions;
 pub mod api;
+mod audit;
+mod console;
 pub mod i18n;
 mod pages;
 pub mod session;
@@ -55,6 +57,8 @@ fn templates() -> minijinja::Environment<'static> {
         ),
         ("confirm.html", include_str!("../templates/confirm.html")),
         ("error.html", include_str!("../templates/error.html")),
+        ("console.html", include_str!("../templates/console.html")),
+        ("audit.html", include_str!("../templates/audit.html")),
     ] {
         // A template that does not parse is a bug caught by the first test.
         env.add_template(name, text)
@@ -84,6 +88,12 @@ pub fn router(api: Router, shutdown: tokio_util::sync::CancellationToken) -> Rou
         .route("/panel/servers/{server_id}", get(pages::server))
         .route("/panel/servers/{server_id}/actions", post(pages::act))
         .route("/panel/servers/{server_id}/live", get(pages::live))
+        .route("/panel/console", get(console::console))
+        .route("/panel/servers/{server_id}/audit", get(audit::audit))
+        .route(
+            "/panel/servers/{server_id}/audit.csv",
+            get(audit::audit_csv),
+        )
         .route("/panel/assets/panel.css", get(pages::stylesheet))
         .route("/panel/assets/panel.js", get(pages::script))
         .with_state(panel)
@@ -98,8 +108,11 @@ mod tests {
             "sign_in.html",
             "home.html",
             "server.html",
+            "server_live.html",
             "confirm.html",
             "error.html",
+            "console.html",
+            "audit.html",
         ] {
             assert!(env.get_template(name).is_ok(), "{name}");
         }

@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-type Client = Option<Extension<ConnectInfo<SocketAddr>>>;
+pub(crate) type Client = Option<Extension<ConnectInfo<SocketAddr>>>;
 
-fn client(client: &Client) -> Option<SocketAddr> {
+pub(crate) fn client(client: &Client) -> Option<SocketAddr> {
     client.as_ref().map(|Extension(ConnectInfo(addr))| *addr)
 }
 
@@ -50,11 +50,11 @@ fn set_cookie(name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
 /// `?lang=` asked.
 #[derive(Debug, Default, Deserialize)]
 pub struct LangQuery {
-    lang: Option<String>,
+    pub(crate) lang: Option<String>,
 }
 
 /// The page's language, and the cookie that keeps a choice made now.
-fn language(headers: &HeaderMap, query: &LangQuery) -> (Lang, Option<HeaderValue>) {
+pub(crate) fn language(headers: &HeaderMap, query: &LangQuery) -> (Lang, Option<HeaderValue>) {
     if let Some(lang) = query.lang.as_deref().and_then(Lang::parse) {
         return (
             lang,
@@ -73,7 +73,7 @@ fn language(headers: &HeaderMap, query: &LangQuery) -> (Lang, Option<HeaderValue
 
 /// A page: `template` with `context` and what every page shows, with headers that
 /// keep it from being framed, sniffed, cached or given scripts from elsewhere.
-fn page(
+pub(crate) fn page(
     panel: &Panel,
     status: StatusCode,
     template: &str,
@@ -133,13 +133,13 @@ fn page(
 }
 
 /// The signed-in session of the request, if any, with its id.
-fn session(panel: &Panel, headers: &HeaderMap) -> Option<(String, Session)> {
+pub(crate) fn session(panel: &Panel, headers: &HeaderMap) -> Option<(String, Session)> {
     let id = cookies(headers).remove(SESSION_COOKIE)?;
     let session = panel.sessions.take(&id)?;
     Some((id, session))
 }
 
-fn to_sign_in() -> Response {
+pub(crate) fn to_sign_in() -> Response {
     Redirect::to("/panel/sign-in").into_response()
 }
 
@@ -270,7 +270,12 @@ pub async fn sign_out(
     response
 }
 
-fn failure(panel: &Panel, lang: Lang, session: Option<&Session>, reason: &str) -> Response {
+pub(crate) fn failure(
+    panel: &Panel,
+    lang: Lang,
+    session: Option<&Session>,
+    reason: &str,
+) -> Response {
     let mut context = serde_json::Map::new();
     context.insert("heading".into(), json!(messages(lang)["refused"]));
     context.insert("reason".into(), json!(reason));
@@ -286,7 +291,7 @@ fn failure(panel: &Panel, lang: Lang, session: Option<&Session>, reason: &str) -
 }
 
 /// An API refusal as a page with the API's status and reason.
-fn refused(panel: &Panel, lang: Lang, session: &Session, answer: &Answer) -> Response {
+pub(crate) fn refused(panel: &Panel, lang: Lang, session: &Session, answer: &Answer) -> Response {
     let mut context = serde_json::Map::new();
     context.insert("heading".into(), json!(messages(lang)["refused"]));
     context.insert("reason".into(), json!(answer.reason()));
@@ -558,7 +563,7 @@ async fn may_open_as_user(
 }
 
 /// Percent-encodes a path segment taken from the URL, so that it stays one segment.
-fn encode(segment: &str) -> String {
+pub(crate) fn encode(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {

@@ -365,7 +365,19 @@ pub async fn thaw(url: &str, database: &str) -> Result<(), DbError> {
     let (endpoint, config) = Endpoint::postgres(url)?;
     let (mut admin, task) = connect(&endpoint, &config, None).await?;
     let result = async {
-        let thawed = restore(&endpoint, &mut admin, database).await?;
+        let mut attempt = 1;
+        let thawed = loop {
+            match restore(&endpoint, &mut admin, database).await {
+                Ok(thawed) => break thawed,
+                // Another freeze or thaw changed the same catalog rows at the same
+                // moment (a deadlock on the shared ownership records): again.
+                Err(LockOutError::Conflict(e)) if attempt < LOCK_OUT_ATTEMPTS => {
+                    tracing::debug!(%database, error = %e, "thaw conflicted; once more");
+                    attempt += 1;
+                }
+                Err(LockOutError::Conflict(e) | LockOutError::Failed(e)) => return Err(e),
+            }
+        };
         if thawed {
             terminate_sessions(&endpoint, &admin, database, true).await?;
             tracing::info!(%database, endpoint = %endpoint.display(), "postgres database thawed");
@@ -403,8 +415,19 @@ pub async fn unretire(url: &str, database: &str) -> Result<(), DbError> {
 }
 
 /// The thaw's transaction; whether the database was frozen.
-async fn restore(endpoint: &Endpoint, admin: &mut Client, database: &str) -> Result<bool, DbError> {
-    let err = |context: &str, e: tokio_postgres::Error| query_error(endpoint, context, &e);
+async fn restore(
+    endpoint: &Endpoint,
+    admin: &mut Client,
+    database: &str,
+) -> Result<bool, LockOutError> {
+    let err = |context: &str, e: tokio_postgres::Error| {
+        let failure = query_error(endpoint, context, &e);
+        if conflict(&e) {
+            LockOutError::Conflict(failure)
+        } else {
+            LockOutError::Failed(failure)
+        }
+    };
     let tx = admin
         .transaction()
         .await
@@ -435,9 +458,9 @@ async fn restore(endpoint: &Endpoint, admin: &mut Client, database: &str) -> Res
     if let Some(record) = &record {
         let (retired, owner): (bool, Option<String>) = (record.get(0), record.get(1));
         if retired {
-            return Err(DbError::Retired {
+            return Err(LockOutError::Failed(DbError::Retired {
                 name: database.to_owned(),
-            });
+            }));
         }
         match owner {
             Some(owner) => tx

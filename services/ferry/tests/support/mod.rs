@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 mod demo;
+pub mod panel_browser;
 // Only the tests that move real data use it.
 #[allow(unused_imports)]
 pub use demo::*;

@@ -8,6 +8,8 @@
 
 mod support;
 
+use ferry_events::AggregateType;
+use ferry_infra::event_log::AggregateRef;
 use ferry_infra::testkit::TestStack;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -86,6 +88,13 @@ impl Run {
             .expect("the CLI runs")
     }
 
+    /// Whether the aggregate `kind`/`id` has any event in the log.
+    async fn has_events(&self, kind: AggregateType, id: &str) -> bool {
+        let aggregate = AggregateRef::new(kind, id).expect("a valid aggregate id");
+        let loaded = self.stack.log.load(&aggregate).await.expect("loaded");
+        !loaded.events.is_empty()
+    }
+
     /// What is recorded: the stream's last sequence, and the read model's servers
     /// and transit servers as support lists them.
     async fn recorded(&self) -> (u64, String, String) {
@@ -127,12 +136,18 @@ async fn every_probe_of_the_fleet_import_is_refused_and_nothing_is_recorded() {
     let clean = fleet(&run.dir);
     let output = run.import("clean", &clean).await;
     assert!(output.status.success(), "{}", text(&output.stderr));
-    // The read side has caught up with the clean import before anything is compared.
+    // Everything the clean import causes is recorded and served before anything is
+    // compared: the read side serves the account, and the two reactions to the
+    // import are in the log (the pool offers tr-0001 to its configuration's queue,
+    // the network publishes bakery.example's zone). Without waiting for them, a
+    // reaction landing after `before` reads as a probe having recorded something.
     let settled = ferry_infra::testkit::eventually(30, || async {
         run.recorded().await.1.contains("acc-1207")
+            && run.has_events(AggregateType::TransitQueue, "vps-4c-8g").await
+            && run.has_events(AggregateType::DnsZone, "bakery_example").await
     })
     .await;
-    assert!(settled, "the clean fleet is served");
+    assert!(settled, "the clean fleet is served and its reactions recorded");
     let before = run.recorded().await;
 
     let root = run.dir.display().to_string();

@@ -143,11 +143,18 @@ async fn every_probe_of_the_fleet_import_is_refused_and_nothing_is_recorded() {
     // reaction landing after `before` reads as a probe having recorded something.
     let settled = ferry_infra::testkit::eventually(30, || async {
         run.recorded().await.1.contains("acc-1207")
-            && run.has_events(AggregateType::TransitQueue, "vps-4c-8g").await
-            && run.has_events(AggregateType::DnsZone, "bakery_example").await
+            && run
+                .has_events(AggregateType::TransitQueue, "vps-4c-8g")
+                .await
+            && run
+                .has_events(AggregateType::DnsZone, "bakery_example")
+                .await
     })
     .await;
-    assert!(settled, "the clean fleet is served and its reactions recorded");
+    assert!(
+        settled,
+        "the clean fleet is served and its reactions recorded"
+    );
     let before = run.recorded().await;
 
     let root = run.dir.display().to_string();

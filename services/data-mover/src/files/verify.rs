@@ -135,14 +135,29 @@ pub async fn verify(
         destination,
         tolerate_vanished: false,
     };
-    process::run(
+    let ran = process::run(
         &options.rsync_program,
         &args,
         &context,
         &options.cancel,
         &mut on_output,
     )
-    .await?;
+    .await;
+    // A source file vanishing while it is compared (a live tree: a check before the
+    // freeze) means the trees are not known equal: a difference, which a live check
+    // repairs by syncing again, rather than a failure of the tool.
+    if let Err(FileError::Rsync {
+        code: Some(24),
+        stderr_tail,
+    }) = &ran
+    {
+        differences.extend(vanished(stderr_tail));
+        if differences.is_empty() {
+            differences.push("source files vanished while compared".to_owned());
+        }
+    } else {
+        ran?;
+    }
     drop(list);
     if more > 0 {
         differences.push(format!("... and {more} more differences"));
@@ -155,6 +170,20 @@ pub async fn verify(
         files: stats.regular_files,
         bytes: stats.total_file_size,
     })
+}
+
+/// The files rsync reports as vanished (`file has vanished: "path"`) as differences.
+fn vanished(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|line| line.split_once("file has vanished: ").map(|(_, path)| path))
+        .map(|path| {
+            format!(
+                "vanished from the source while compared: {}",
+                path.trim_matches('"')
+            )
+        })
+        .collect()
 }
 
 /// One itemized line (`YXcstpoguax name`) as a difference; `None` for a line that
@@ -184,6 +213,17 @@ fn describe(item: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vanished_source_files_become_differences() {
+        let stderr = "file has vanished: \"/srv/files/shop/www/new-192.php\"\n\
+                      rsync warning: some files vanished before they could be transferred \
+                      (code 24) at main.c(1394) [sender=3.5.0]";
+        assert_eq!(
+            vanished(stderr),
+            ["vanished from the source while compared: /srv/files/shop/www/new-192.php"]
+        );
+    }
 
     #[test]
     fn itemized_lines_become_differences() {

@@ -472,3 +472,48 @@ async fn sign_out() -> Response {
     )
         .into_response()
 }
+
+/// Support's console (`support_console.mjs`): c-77's srv-0077 waits in step 2 with
+/// none of its data on this machine; support removes its languages by clicking in
+/// the console, sees its pre-copy fail for real among the failed transfers, and
+/// restores them by clicking. The log holds both clicks, by support.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_removes_and_restores_languages_from_the_console_and_sees_the_failed_pre_copy() {
+    let stack = TestStack::new().await;
+    let ferry = support::start(&stack).await;
+    let demo = support::Demo::new();
+    let fleet = demo
+        .fleet()
+        .expect("the example fleet in this run's directory");
+    ferry::fleet::import(&ferry.api("support:fleet").await, &fleet)
+        .await
+        .expect("imported");
+    let m = support::open_migration(&ferry, "customer:c-77", "srv-0077").await;
+    support::wait_for_state(&stack.log, m, "preparing").await;
+    let c77 = ferry.api("customer:c-77").await;
+    for path in [
+        format!("/migrations/{m}/accounts/acc-2001/ready"),
+        format!("/migrations/{m}/transit-request"),
+    ] {
+        c77.command(reqwest::Method::POST, &path, None)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    support::wait_for_state(&stack.log, m, "transit_requested").await;
+    let env = panel_env(&ferry, &[("FERRY_TOKEN_SUPPORT", "support:jdoe")]).await;
+    run_spec("support_console.mjs", &env).await;
+    let events = ferry
+        .api("support:jdoe")
+        .await
+        .get("/servers/srv-0077/audit")
+        .await
+        .expect("the audit");
+    let by_support = |kind: &str| {
+        events["entries"].as_array().into_iter().flatten().any(|e| {
+            e["event_type"] == kind && e["actor"]["role"] == "support" && e["actor"]["id"] == "jdoe"
+        })
+    };
+    assert!(by_support("ObsoleteLanguagesRemoved"), "{events}");
+    assert!(by_support("ObsoleteLanguagesRestored"), "{events}");
+    ferry.stop().await;
+}

@@ -336,7 +336,7 @@ async fn list_failed_transfers(
         .iter()
         .flat_map(needing_a_person)
         .collect();
-    failed.sort_by(|a, b| (a.failed_at, a.transfer_id).cmp(&(b.failed_at, b.transfer_id)));
+    failed.sort_by_key(|f| (f.failed_at, f.transfer_id));
     Ok(Json(failed))
 }
 

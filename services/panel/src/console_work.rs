@@ -85,22 +85,22 @@ fn acting_servers(servers: &Value) -> (Vec<&Value>, usize) {
 }
 
 /// Of an answer of `GET /migrations/{id}/actions`, support's actions and the
-/// requests waiting for working hours.
-fn support_part(answer: &Value) -> (Vec<Value>, Vec<Value>) {
-    let of = |key: &str| -> Vec<Value> {
-        answer[key]
+/// requests waiting for working hours; an answer without both lists is an error.
+fn support_part(answer: &Value) -> Result<(Vec<Value>, Vec<Value>), String> {
+    let of = |key: &str| -> Result<Vec<Value>, String> {
+        Ok(answer[key]
             .as_array()
-            .into_iter()
-            .flatten()
+            .ok_or_else(|| format!("the allowed actions came without {key:?}: {answer}"))?
+            .iter()
             .filter(|a| {
                 a["action"]
                     .as_str()
                     .is_some_and(|name| SUPPORT_ACTIONS.contains(&name))
             })
             .cloned()
-            .collect()
+            .collect())
     };
-    (of("actions"), of("later"))
+    Ok((of("actions")?, of("later")?))
 }
 
 /// The console's work lists, for its template: `loans` (or `loans_error`),
@@ -157,9 +157,11 @@ pub async fn work(
             "step": server["step"],
             "state": server["state"],
         });
-        match ask(panel, session, &path, client).await {
-            Ok(answer) => {
-                let (actions, later) = support_part(&answer);
+        match ask(panel, session, &path, client)
+            .await
+            .and_then(|answer| support_part(&answer))
+        {
+            Ok((actions, later)) => {
                 if actions.is_empty() && later.is_empty() {
                     continue;
                 }
@@ -185,9 +187,10 @@ mod tests {
             "actions": [{ "action": "ready", "account_id": "a" }, { "action": "start-reinstall" }],
             "later": [{ "action": "relocate", "account_id": "a", "opens_at": "2026-12-07T08:00:00Z" }],
         });
-        let (actions, later) = support_part(&answer);
+        let (actions, later) = support_part(&answer).expect("both lists");
         assert_eq!(actions, [json!({ "action": "start-reinstall" })]);
         assert_eq!(later.len(), 1);
+        assert!(support_part(&json!({ "actions": [] })).is_err(), "no later");
         let servers = json!([
             { "server_id": "s1", "migration_id": "m1", "step": 2 },
             { "server_id": "s2", "migration_id": "m2", "step": 4 },

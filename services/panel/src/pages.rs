@@ -422,6 +422,12 @@ async fn server_context(
     let (actions, later) = match migration["migration_id"].as_str() {
         Some(id) => {
             let allowed = ask(panel, session, &format!("/migrations/{id}/actions"), client).await?;
+            // Both lists, or the API's answer is not what the page is made of.
+            if !(allowed["actions"].is_array() && allowed["later"].is_array()) {
+                return Err(Refusal::Unreachable(format!(
+                    "the allowed actions came without their lists: {allowed}"
+                )));
+            }
             (allowed["actions"].clone(), allowed["later"].clone())
         }
         None => (json!([]), json!([])),

@@ -8,7 +8,9 @@
 
 use crate::domain::optional_migration::OptionalAction;
 use crate::domain::target_infrastructure::Publish;
-use crate::service::{AccountCompatibility, Accounts, AllowedRequest, MigrationRequest};
+use crate::service::{
+    AccountCompatibility, Accounts, AllowedRequest, DeferredRequest, MigrationRequest,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -334,7 +336,8 @@ async fn current_migration(
 
 /// What the caller may ask of a migration now: each request dry-run through the
 /// migration's rules without writing anything, listed when it would be carried out
-/// (the panel offers these buttons, and no other).
+/// (the panel offers these buttons, and no other); under `later`, the requests
+/// refused only for being outside support's working hours, with the next opening.
 #[utoipa::path(get, path = "/migrations/{migration_id}/actions", tag = TAG,
     params(("migration_id" = Uuid, Path)),
     responses((status = 200, body = AllowedActions), (status = "4XX", body = ErrorBody),
@@ -345,10 +348,10 @@ async fn allowed_actions(
     RequestGrants(grants): RequestGrants,
     ApiPath(migration_id): ApiPath<Uuid>,
 ) -> Result<Json<AllowedActions>, ApiError> {
-    let actions = accounts
+    let (actions, later) = accounts
         .allowed_requests(&actor, &grants, migration_id, Utc::now())
         .await?;
-    Ok(Json(AllowedActions { actions }))
+    Ok(Json(AllowedActions { actions, later }))
 }
 
 /// What the caller may ask of a migration now.
@@ -356,6 +359,10 @@ async fn allowed_actions(
 pub struct AllowedActions {
     /// Each request it may make, in the process's order.
     pub actions: Vec<AllowedRequest>,
+    /// Each request it could make but for support's working hours (a relocation
+    /// at night), with when they open next.
+    #[serde(default)]
+    pub later: Vec<DeferredRequest>,
 }
 
 /// Per account, what will not work on a target version (owner or support).

@@ -409,14 +409,16 @@ impl Accounts {
 
     /// What `actor` (granted `grants`) may ask of migration `migration_id` now:
     /// every request, dry-run through the migration's decider without writing,
-    /// offered when it would change something. The rules are the decider's alone.
+    /// offered when it would change something; and those the decider refuses only
+    /// for being outside support's working hours, with the next opening it names.
+    /// The rules are the decider's alone.
     pub async fn allowed_requests(
         &self,
         actor: &Actor,
         grants: &Grants,
         migration_id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<Vec<AllowedRequest>, ApiError> {
+    ) -> Result<(Vec<AllowedRequest>, Vec<DeferredRequest>), ApiError> {
         let (migration, server, target) = self.migration_facts(migration_id).await?;
         crate::domain::access::check_read(
             actor,
@@ -428,6 +430,7 @@ impl Accounts {
         let accounts: Vec<String> = migration.accounts.keys().cloned().collect();
         let dry_run = Uuid::nil();
         let mut allowed = Vec::new();
+        let mut later = Vec::new();
         for (name, account, request) in candidate_requests(&accounts, &migration.target_version) {
             let Ok(action) = action_for(
                 &migration,
@@ -445,15 +448,22 @@ impl Accounts {
                 grants: grants.clone(),
                 action,
             };
-            if MigrationDecider::decide(&migration, &command).is_ok_and(|events| !events.is_empty())
-            {
-                allowed.push(AllowedRequest {
+            match MigrationDecider::decide(&migration, &command) {
+                Ok(events) if !events.is_empty() => allowed.push(AllowedRequest {
                     action: name.to_owned(),
                     account_id: account,
-                });
+                }),
+                Err(MigrationRefusal::OutsideWorkingHours { next }) => {
+                    later.push(DeferredRequest {
+                        action: name.to_owned(),
+                        account_id: account,
+                        opens_at: next,
+                    });
+                }
+                Ok(_) | Err(_) => {}
             }
         }
-        Ok(allowed)
+        Ok((allowed, later))
     }
 
     /// A migration as its events leave it, with its server and target: what its
@@ -610,6 +620,19 @@ pub struct AllowedRequest {
     /// The account it concerns, for an account's request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+}
+
+/// A request the migration's rules would accept but for support's working hours:
+/// offered from `opens_at`, the next opening the decider named.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct DeferredRequest {
+    /// Its name, as in [`AllowedRequest::action`] (today only `relocate`).
+    pub action: String,
+    /// The account it concerns, for an account's request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// When support's working hours open next (UTC).
+    pub opens_at: DateTime<Utc>,
 }
 
 /// Every request that could be made of a migration with these accounts, named.

@@ -128,6 +128,45 @@ pub struct LoanDetail {
     pub ended: Option<LoanEnd>,
 }
 
+/// An open loan whose free period ends soon, or has ended: support's list of the
+/// loans to talk to their customers about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EndingLoan {
+    /// The migration (the loan's id).
+    pub migration_id: Uuid,
+    /// The customer billed.
+    pub customer_id: String,
+    /// The client server being migrated.
+    pub client_server_id: String,
+    /// The transit server lent.
+    pub transit_server_id: String,
+    /// When the loan started.
+    pub started_at: DateTime<Utc>,
+    /// Days free of charge from the start (in force).
+    pub free_period_days: u32,
+    /// When the free period ends (the first billable day starts).
+    pub free_period_ends_at: DateTime<Utc>,
+    /// Days started so far, by the log's clock.
+    pub days_used: u32,
+    /// Free days not started yet (0 once the free period is over).
+    pub free_days_left: u32,
+    /// Amount charged so far.
+    pub charged: Amount,
+    /// The same, for a human, e.g. `12.34 EUR`.
+    pub charged_display: String,
+}
+
+/// The open loans whose free period ends within the days asked, or has ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EndingLoans {
+    /// The window asked for, in days from now.
+    pub ending_within_days: u32,
+    /// The time the list was made at (the log's clock).
+    pub as_of: DateTime<Utc>,
+    /// The loans, the free period ending first (or ended longest ago) first.
+    pub loans: Vec<EndingLoan>,
+}
+
 /// A customer's charges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ChargeList {

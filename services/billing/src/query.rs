@@ -6,8 +6,8 @@
 //! This module emits and consumes no event.
 
 use crate::api::{
-    Amount, ChargeLine, ChargeList, FreePeriodChange, Invoice, InvoiceList, InvoiceSummary,
-    LoanDetail, LoanEnd, NoticeGiven,
+    Amount, ChargeLine, ChargeList, EndingLoan, EndingLoans, FreePeriodChange, Invoice,
+    InvoiceList, InvoiceSummary, LoanDetail, LoanEnd, NoticeGiven,
 };
 use crate::domain::pricing::{days_started, free_period_ends_at};
 use crate::projection::SCHEMA_NAME;
@@ -28,6 +28,9 @@ pub enum QueryError {
     /// The request is malformed.
     #[error("{0}")]
     Invalid(String),
+    /// Support's alone.
+    #[error("{0}")]
+    Forbidden(String),
     /// The read model is not built yet.
     #[error("the billing read model is being built; try again shortly")]
     NotReady,
@@ -59,6 +62,7 @@ impl From<QueryError> for ApiError {
         match error {
             QueryError::NotFound(_) => ApiError::not_found(reason),
             QueryError::Invalid(_) => ApiError::invalid(reason),
+            QueryError::Forbidden(_) => ApiError::forbidden(reason),
             QueryError::NotReady | QueryError::Pool(_) | QueryError::Database(_) => {
                 ApiError::unavailable(reason)
             }
@@ -218,6 +222,71 @@ pub async fn loan(
         notices,
         closed: ended.is_some(),
         ended,
+    })
+}
+
+/// The most days ahead [`ending_loans`] looks.
+pub const MAX_ENDING_WITHIN_DAYS: u32 = 365;
+
+/// The open loans whose free period ends before `now` + `within_days` days, or has
+/// ended already, the soonest first (support only).
+pub async fn ending_loans(
+    pool: &Pool,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    within_days: u32,
+) -> Result<EndingLoans, QueryError> {
+    if actor.role != ActorRole::Support {
+        return Err(QueryError::Forbidden(format!(
+            "the loans ending soon are support's list, not {actor}'s"
+        )));
+    }
+    if within_days > MAX_ENDING_WITHIN_DAYS {
+        return Err(QueryError::Invalid(format!(
+            "ending_within_days {within_days} is more than {MAX_ENDING_WITHIN_DAYS}"
+        )));
+    }
+    let until = now + crate::domain::pricing::DAY * i32::try_from(within_days).unwrap_or(0);
+    let client = pool.get().await?;
+    // A free period ends `free_period_days` whole days of 24 h after the start
+    // (`pricing::free_period_ends_at`).
+    let rows = client
+        .query(
+            &format!(
+                "SELECT * FROM {SCHEMA_NAME}.loans
+                 WHERE ended_at IS NULL
+                   AND started_at + make_interval(hours => free_period_days * 24) <= $1
+                 ORDER BY started_at + make_interval(hours => free_period_days * 24), migration_id"
+            ),
+            &[&until],
+        )
+        .await?;
+    let loans = rows
+        .iter()
+        .map(|row| {
+            let started_at: DateTime<Utc> = row.get("started_at");
+            let free_period_days = count(row.get("free_period_days"));
+            let days_used = days_started(started_at, now);
+            let charged = Amount::new(row.get("charged_cents"), row.get::<_, String>("currency"));
+            EndingLoan {
+                migration_id: row.get("migration_id"),
+                customer_id: row.get("customer_id"),
+                client_server_id: row.get("client_server_id"),
+                transit_server_id: row.get("transit_server_id"),
+                started_at,
+                free_period_days,
+                free_period_ends_at: free_period_ends_at(started_at, free_period_days),
+                days_used,
+                free_days_left: free_period_days.saturating_sub(days_used),
+                charged_display: charged.display(),
+                charged,
+            }
+        })
+        .collect();
+    Ok(EndingLoans {
+        ending_within_days: within_days,
+        as_of: now,
+        loans,
     })
 }
 

@@ -6,7 +6,9 @@
 //!
 //! Emits, through [`Billing`], `LoanFreePeriodChanged`; reads billing's read model.
 
-use crate::api::{ChargeList, FreePeriodAnswer, FreePeriodBody, Invoice, InvoiceList, LoanDetail};
+use crate::api::{
+    ChargeList, EndingLoans, FreePeriodAnswer, FreePeriodBody, Invoice, InvoiceList, LoanDetail,
+};
 use crate::query;
 use crate::service::{Billing, CommandMeta};
 use axum::Json;
@@ -41,6 +43,7 @@ pub struct BillingState {
 pub fn router(state: BillingState) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(get_loan))
+        .routes(routes!(list_ending_loans))
         .routes(routes!(change_free_period))
         .routes(routes!(get_charges))
         .routes(routes!(get_invoices))
@@ -57,6 +60,19 @@ pub struct MonthQuery {
     #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     pub month: Option<String>,
 }
+
+/// The window of `GET /loans`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EndingQuery {
+    /// Loans whose free period ends within this many days from now, or has ended
+    /// (0 to 365; 3 when not given, when the first notice goes to the customer).
+    #[param(minimum = 0, maximum = 365)]
+    pub ending_within_days: Option<u32>,
+}
+
+/// Days [`EndingQuery`] looks ahead when not told.
+pub const DEFAULT_ENDING_WITHIN_DAYS: u32 = 3;
 
 fn valid_customer(id: &str) -> Result<(), ApiError> {
     ApiError::unless_valid_id("customer", id)
@@ -86,6 +102,37 @@ async fn get_loan(
     let now = state.billing.log().clock().now();
     Ok(Json(
         query::loan(&state.pool, &actor, migration_id, now).await?,
+    ))
+}
+
+/// The open loans near the end of their free period (support only): those whose
+/// free period ends within `ending_within_days` days by the log's clock, or has
+/// ended already (their days are being charged), the soonest first, with the days
+/// used and the amount charged so far.
+#[utoipa::path(
+    get,
+    path = "/loans",
+    tag = TAG,
+    params(EndingQuery),
+    responses(
+        (status = 200, body = EndingLoans),
+        (status = 400, description = "Not a number of days, or more than 365", body = ErrorBody),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
+        (status = 403, description = "Not support", body = ErrorBody),
+        (status = 503, description = "The read model is unavailable or being built", body = ErrorBody),
+    )
+)]
+async fn list_ending_loans(
+    State(state): State<BillingState>,
+    RequestActor(actor): RequestActor,
+    ApiQuery(window): ApiQuery<EndingQuery>,
+) -> Result<Json<EndingLoans>, ApiError> {
+    let now = state.billing.log().clock().now();
+    let days = window
+        .ending_within_days
+        .unwrap_or(DEFAULT_ENDING_WITHIN_DAYS);
+    Ok(Json(
+        query::ending_loans(&state.pool, &actor, now, days).await?,
     ))
 }
 

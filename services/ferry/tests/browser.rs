@@ -13,7 +13,9 @@
 //!   signing in and out, another customer's server refused (`signin.mjs`); a
 //!   customer opening the migration of srv-0042, marking both accounts ready and
 //!   requesting the transit server by clicking, the current step moving from 1 to
-//!   2, and the log holding what the clicks asked (`customer_walkthrough.mjs`).
+//!   2, and the log holding what the clicks asked (`customer_walkthrough.mjs`);
+//!   support's console: languages removed and restored, a failed pre-copy listed,
+//!   a reinstall started and recorded done, by clicking (`support_console.mjs`).
 //!
 //! A machine without node, Chromium or playwright-core fails these tests with how
 //! to install them: a browser test that cannot run must not pass.
@@ -471,4 +473,117 @@ async fn sign_out() -> Response {
         ],
     )
         .into_response()
+}
+
+/// Support's console (`support_console.mjs`): c-77's srv-0077 waits in step 2 with
+/// none of its data on this machine; support removes its languages by clicking in
+/// the console, sees its pre-copy fail for real among the failed transfers, and
+/// restores them by clicking. c-42's srv-0042, its accounts moved for real, awaits
+/// its reinstall: support starts it then records it done from the console, each
+/// confirmed on a page of its own. The log holds every click, by support.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_works_from_the_console_languages_a_failed_pre_copy_and_a_reinstall() {
+    let stack = TestStack::new().await;
+    let demo = support::Demo::new();
+    demo.client_data().await.expect("srv-0042's data");
+    let env: Vec<(&str, String)> = demo.ferry_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let ferry = support::start_with(&stack, &env).await;
+    let fleet = demo
+        .fleet()
+        .expect("the example fleet in this run's directory");
+    ferry::fleet::import(&ferry.api("support:fleet").await, &fleet)
+        .await
+        .expect("imported");
+    let post = |api: ferry::client::Api, path: String| async move {
+        api.command(reqwest::Method::POST, &path, None)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+    };
+    let m = support::open_migration(&ferry, "customer:c-77", "srv-0077").await;
+    support::wait_for_state(&stack.log, m, "preparing").await;
+    let c77 = ferry.api("customer:c-77").await;
+    post(
+        c77.clone(),
+        format!("/migrations/{m}/accounts/acc-2001/ready"),
+    )
+    .await;
+    post(c77, format!("/migrations/{m}/transit-request")).await;
+    support::wait_for_state(&stack.log, m, "transit_requested").await;
+    let m42 = to_the_reinstall(&ferry, &stack).await;
+    let env = panel_env(&ferry, &[("FERRY_TOKEN_SUPPORT", "support:jdoe")]).await;
+    run_spec("support_console.mjs", &env).await;
+    support::wait_for_state(&stack.log, m42, "relocating").await;
+    for (server, kinds) in [
+        (
+            "srv-0077",
+            ["ObsoleteLanguagesRemoved", "ObsoleteLanguagesRestored"],
+        ),
+        ("srv-0042", ["ReinstallStarted", "ServerReinstalled"]),
+    ] {
+        let events = ferry
+            .api("support:jdoe")
+            .await
+            .get(&format!("/servers/{server}/audit"))
+            .await
+            .expect("the audit");
+        for kind in kinds {
+            let by_support = events["entries"].as_array().into_iter().flatten().any(|e| {
+                e["event_type"] == kind
+                    && e["actor"]["role"] == "support"
+                    && e["actor"]["id"] == "jdoe"
+            });
+            assert!(by_support, "{server}: {kind} by support:jdoe in {events}");
+        }
+    }
+    ferry.stop().await;
+}
+
+/// Walks c-42's srv-0042 to the end of step 5 through the API, its accounts moved
+/// for real by the data mover: the reinstall requested, for support to start.
+async fn to_the_reinstall(ferry: &support::Ferry, stack: &TestStack) -> uuid::Uuid {
+    use ferry_accounts::domain::migration::Place;
+    let m = support::open_migration(ferry, "customer:c-42", "srv-0042").await;
+    support::wait_for_state(&stack.log, m, "preparing").await;
+    let customer = ferry.api("customer:c-42").await;
+    let support_api = ferry.api("support:jdoe").await;
+    let post = |api: &ferry::client::Api, path: String| {
+        let api = api.clone();
+        async move {
+            api.command(reqwest::Method::POST, &path, None)
+                .await
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+        }
+    };
+    for account in ["acc-1207", "acc-1208"] {
+        post(
+            &customer,
+            format!("/migrations/{m}/accounts/{account}/ready"),
+        )
+        .await;
+    }
+    post(&customer, format!("/migrations/{m}/transit-request")).await;
+    support::wait_for_state(&stack.log, m, "transit_requested").await;
+    post(
+        &support_api,
+        format!("/migrations/{m}/obsolete-languages/removal"),
+    )
+    .await;
+    support::wait_for_state(&stack.log, m, "migrating_accounts").await;
+    for account in ["acc-1207", "acc-1208"] {
+        post(
+            &customer,
+            format!("/migrations/{m}/accounts/{account}/move"),
+        )
+        .await;
+        let secs = support::TRANSFER_SECS;
+        support::wait_for_place(&stack.log, m, account, &Place::Transit, secs).await;
+        post(
+            &customer,
+            format!("/migrations/{m}/accounts/{account}/verification"),
+        )
+        .await;
+    }
+    post(&customer, format!("/migrations/{m}/reinstall-request")).await;
+    m
 }

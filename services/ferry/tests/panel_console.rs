@@ -2,8 +2,16 @@
 //! `ferry up`: support sees every server (filtered by step, searched), the transit
 //! pool and its queue; a customer is refused the console with the API's reason; the
 //! audit page shows a migration's opening with its actor, exports it as CSV, and is
-//! refused on another customer's server.
+//! refused on another customer's server. Support's work from the console: removing
+//! and restoring obsolete languages by clicking, a pre-copy that really failed
+//! listed among the failed transfers (`console_work.rs`); a loan near the end of its
+//! free period, starting and finishing a reinstall, a relocation offered only in
+//! working hours with the next opening shown (`console_reinstall.rs`).
 
+#[path = "panel_console/console_reinstall.rs"]
+mod panel_console_reinstall;
+#[path = "panel_console/console_work.rs"]
+mod panel_console_work;
 mod support;
 
 use ferry_infra::testkit::TestStack;
@@ -12,7 +20,7 @@ use reqwest::header::COOKIE;
 use support::panel_browser::{Browser, Page};
 use support::{start, token};
 
-async fn signed_in(base: &str, token: &str) -> Browser {
+pub(crate) async fn signed_in(base: &str, token: &str) -> Browser {
     let mut browser = Browser::new(base);
     let page = browser.sign_in(token).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
@@ -54,7 +62,7 @@ async fn open_migration(browser: &mut Browser) {
 
 /// `path` once its page contains `text` (the read side follows the log within
 /// moments).
-async fn once_showing(browser: &mut Browser, path: &str, text: &str) -> Page {
+pub(crate) async fn once_showing(browser: &mut Browser, path: &str, text: &str) -> Page {
     let mut page = browser.get(path).await;
     for _ in 0..100 {
         if page.html.contains(text) {

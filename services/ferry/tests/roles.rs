@@ -13,12 +13,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{import_example_fleet, open_migration, start_with, token};
 
-/// Support-only reads: the transit pool, the outbox, the parked reactions.
+/// Support-only reads: the transit pool, the outbox, the parked reactions, the
+/// failed transfers.
 const SUPPORT_ONLY: &[&str] = &[
     "/transit-servers",
     "/transit-queues",
     "/notifications",
     "/reactions",
+    "/transfers",
 ];
 
 /// The concrete path of a described one, naming c-42's server, migration and loan.

@@ -13,14 +13,16 @@
 //!   log at any time and the rebuild equals the live tables.
 //! - [`routes`] serves them (`GET /servers`, `/servers/{server_id}`, `/servers/{server_id}/audit`,
 //!   `/migrations/{migration_id}`, `/transit-servers`, `/transit-queues`,
-//!   `/target-infrastructures`, `/optional-migrations`), customers seeing only their
-//!   own servers. The loan of a transit server (days used of the free period) is
+//!   `/target-infrastructures`, `/optional-migrations`, support's
+//!   `/transfers/failed`), customers seeing only their own servers. The loan of a
+//!   transit server (days used of the free period) is
 //!   counted when asked ([`loan`]); audits are replayed from the event log itself
 //!   ([`audit`], [`narrate`]).
 
 pub mod access;
 pub mod audit;
 pub mod error;
+pub mod failed;
 pub mod loan;
 pub mod narrate;
 pub mod projection;

@@ -171,6 +171,23 @@ pub async fn migrations_of(pool: &Pool, server_id: &str) -> Result<Vec<Migration
     .await
 }
 
+/// The migrations not completed nor cancelled with a failed transfer, oldest
+/// first (what [`crate::failed::needing_a_person`] looks through).
+pub async fn migrations_with_failed_transfers(
+    pool: &Pool,
+) -> Result<Vec<MigrationView>, QueryError> {
+    docs(
+        pool,
+        "migration",
+        "SELECT doc FROM proj_migration_state.migrations
+         WHERE state NOT IN ('completed', 'cancelled')
+           AND doc->'transfers' @> '[{\"status\": \"failed\"}]'::jsonb
+         ORDER BY opened_sequence",
+        &[],
+    )
+    .await
+}
+
 /// Every transit server, by id.
 pub async fn transit_servers(pool: &Pool) -> Result<Vec<TransitServerView>, QueryError> {
     docs(

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::access::Viewer;
 use crate::audit::{self, AuditTimeline};
 use crate::error::QueryError;
+use crate::failed::{FailedTransfer, needing_a_person};
 use crate::query;
 use crate::response::{MigrationDetail, ServerDetail, ServerListItem, TransitQueueView};
 use crate::view::{
@@ -45,6 +46,7 @@ pub fn router(state: ReadState) -> OpenApiRouter {
         .routes(routes!(get_migration))
         .routes(routes!(list_transit_servers))
         .routes(routes!(list_transit_queues))
+        .routes(routes!(list_failed_transfers))
         .routes(routes!(list_target_infrastructures))
         .routes(routes!(list_optional_migrations))
         .with_state(state)
@@ -306,6 +308,36 @@ async fn list_transit_queues(
             .push(row.into());
     }
     Ok(Json(queues.into_values().collect()))
+}
+
+/// The failed transfers needing a person (support only): of every migration under
+/// way, each failed transfer not tried again since, with its server, customer,
+/// accounts, phase and reason, the oldest failure first. A pre-copy that ferry
+/// retries by itself is listed once it no longer does.
+#[utoipa::path(
+    get,
+    path = "/transfers/failed",
+    tag = "read",
+    responses(
+        (status = 200, body = [FailedTransfer]),
+        (status = 401, description = "No actor, or not `customer:<id>` / `support:<login>`", body = ErrorBody),
+        (status = 403, description = "Customers may not see support's list", body = ErrorBody),
+        (status = 503, description = "Read model unavailable", body = ErrorBody),
+    )
+)]
+async fn list_failed_transfers(
+    State(state): State<ReadState>,
+    RequestActor(actor): RequestActor,
+    RequestGrants(grants): RequestGrants,
+) -> Result<Json<Vec<FailedTransfer>>, ApiError> {
+    Viewer::of(&actor, &grants).staff_only("the failed transfers")?;
+    let mut failed: Vec<FailedTransfer> = query::migrations_with_failed_transfers(&state.pool)
+        .await?
+        .iter()
+        .flat_map(needing_a_person)
+        .collect();
+    failed.sort_by_key(|f| (f.failed_at, f.transfer_id));
+    Ok(Json(failed))
 }
 
 fn empty_queue(configuration: &str) -> TransitQueueView {

@@ -1,8 +1,9 @@
 //! The support console (`/panel/console`): every server's step at a glance
 //! (filtered by step, searched, paged), the transit pool by configuration with its
 //! waiting queue, the parked reactions needing a person, and the notification
-//! outbox. Support only: the API refuses anyone else the pool, and the console shows
-//! its refusal.
+//! outbox; with the work lists of [`crate::console_work`] (support's actions allowed
+//! now, loans near the end of their free period, failed transfers). Support only:
+//! the API refuses anyone else the pool, and the console shows its refusal.
 
 use crate::Panel;
 use crate::pages::{
@@ -170,7 +171,7 @@ pub async fn console(
         entry["free"] = queue["free_transit_servers"].clone();
     }
 
-    let mut context = serde_json::Map::new();
+    let mut context = crate::console_work::work(&panel, &session, client, &servers).await;
     context.insert("servers".into(), json!(rows));
     context.insert("first".into(), json!(first));
     context.insert("last".into(), json!(last));

@@ -281,6 +281,67 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Nothing recorded yet.",
         "Rien d'enregistré pour l'instant.",
     ),
+    ("support_actions", "Support's actions", "Actions du support"),
+    (
+        "no_support_actions",
+        "No support action is allowed now.",
+        "Aucune action du support n'est possible pour l'instant.",
+    ),
+    (
+        "support_more",
+        "More servers await support (narrow the list by step)",
+        "D'autres serveurs attendent le support (filtrez par étape)",
+    ),
+    (
+        "outside_working_hours",
+        "outside support's working hours;",
+        "hors des heures ouvrées du support ;",
+    ),
+    ("next_opening", "next opening", "prochaine ouverture"),
+    (
+        "loans_ending",
+        "Loans near the end of their free period",
+        "Prêts proches de la fin de leur période gratuite",
+    ),
+    (
+        "loans_ending_help",
+        "Open loans whose free period ends soon, or has ended",
+        "Prêts en cours dont la période gratuite se termine bientôt, ou est terminée",
+    ),
+    ("days", "days", "jours"),
+    (
+        "days_used_of_free",
+        "Days used / free days",
+        "Jours utilisés / jours gratuits",
+    ),
+    (
+        "free_period_ends",
+        "Free period ends",
+        "Fin de la période gratuite",
+    ),
+    ("amount_so_far", "Charged so far", "Facturé à ce jour"),
+    (
+        "no_loans_ending",
+        "No loan is near the end of its free period.",
+        "Aucun prêt n'approche de la fin de sa période gratuite.",
+    ),
+    (
+        "failed_transfers",
+        "Failed transfers needing a person",
+        "Transferts échoués à traiter",
+    ),
+    (
+        "no_failed_transfers",
+        "No failed transfer awaits anyone.",
+        "Aucun transfert échoué en attente.",
+    ),
+    ("transfer", "Transfer", "Transfert"),
+    ("phase", "Phase", "Phase"),
+    (
+        "not_answered",
+        "ferry did not answer this list",
+        "ferry n'a pas fourni cette liste",
+    ),
 ];
 
 /// Every word of the panel in `lang`, by key.

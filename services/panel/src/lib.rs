@@ -20,6 +20,7 @@ pub mod actions;
 pub mod api;
 mod audit;
 mod console;
+mod console_work;
 pub mod i18n;
 mod pages;
 pub mod session;
@@ -58,6 +59,10 @@ fn templates() -> minijinja::Environment<'static> {
         ("confirm.html", include_str!("../templates/confirm.html")),
         ("error.html", include_str!("../templates/error.html")),
         ("console.html", include_str!("../templates/console.html")),
+        (
+            "console_work.html",
+            include_str!("../templates/console_work.html"),
+        ),
         ("audit.html", include_str!("../templates/audit.html")),
     ] {
         // A template that does not parse is a bug caught by the first test.
@@ -112,6 +117,7 @@ mod tests {
             "confirm.html",
             "error.html",
             "console.html",
+            "console_work.html",
             "audit.html",
         ] {
             assert!(env.get_template(name).is_ok(), "{name}");

@@ -419,12 +419,18 @@ async fn server_context(
     )
     .await?;
     let migration = detail["migration"].clone();
-    let actions = match migration["migration_id"].as_str() {
+    let (actions, later) = match migration["migration_id"].as_str() {
         Some(id) => {
-            ask(panel, session, &format!("/migrations/{id}/actions"), client).await?["actions"]
-                .clone()
+            let allowed = ask(panel, session, &format!("/migrations/{id}/actions"), client).await?;
+            // Both lists, or the API's answer is not what the page is made of.
+            if !(allowed["actions"].is_array() && allowed["later"].is_array()) {
+                return Err(Refusal::Unreachable(format!(
+                    "the allowed actions came without their lists: {allowed}"
+                )));
+            }
+            (allowed["actions"].clone(), allowed["later"].clone())
         }
-        None => json!([]),
+        None => (json!([]), json!([])),
     };
     // Opening is offered to whoever may open it: the owner, support, or a user
     // granted the whole server (the API refuses anyone else anyway).
@@ -473,6 +479,7 @@ async fn server_context(
     context.insert("server".into(), detail["server"].clone());
     context.insert("migration".into(), migration);
     context.insert("actions".into(), actions);
+    context.insert("later".into(), later);
     context.insert("may_open".into(), json!(may_open));
     Ok(context)
 }
@@ -593,6 +600,9 @@ pub struct ActionForm {
     confirmed: Option<String>,
     #[serde(default)]
     target_version: Option<String>,
+    /// `console`: back to the support console afterwards, else the server's page.
+    #[serde(default)]
+    back: Option<String>,
 }
 
 /// Carries out an action of a server's page through the API, then shows the page
@@ -616,7 +626,12 @@ pub async fn act(
         return refused(&panel, lang, &session, &answer);
     }
     let client = client(&client_addr);
-    let back = Redirect::to(&format!("/panel/servers/{}", encode(&server_id))).into_response();
+    let to_console = form.back.as_deref() == Some("console");
+    let back = if to_console {
+        Redirect::to("/panel/console#support-actions").into_response()
+    } else {
+        Redirect::to(&format!("/panel/servers/{}", encode(&server_id))).into_response()
+    };
     let words = messages(lang);
     let label = words
         .get(format!("action_{}", form.action).as_str())
@@ -636,6 +651,7 @@ pub async fn act(
         context.insert("action".into(), json!(form.action));
         context.insert("account".into(), json!(form.account));
         context.insert("needs_reason".into(), json!(needs_reason));
+        context.insert("to_console".into(), json!(to_console));
         return page(
             &panel,
             StatusCode::OK,

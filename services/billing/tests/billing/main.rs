@@ -2,5 +2,6 @@
 //! PostgreSQL, `scripts/stack up`); each test has its own stream and database.
 
 mod api;
+mod ending;
 mod support;
 mod timers;

@@ -470,11 +470,33 @@ async fn server_context(
             .unwrap_or_default();
         context.insert("targets".into(), json!(versions));
     }
+    // Each account's expected downtime, shown until its move has measured one. The
+    // page does without when the estimates cannot be read (a data mover starting).
+    if migration["step"].as_u64().is_some_and(|step| step <= 4) {
+        let path = format!("/servers/{}/downtime-estimates", encode(server_id));
+        if let Ok(estimates) = ask(panel, session, &path, client).await {
+            context.insert("estimates".into(), estimates_by_account(&estimates));
+        }
+    }
     context.insert("server".into(), detail["server"].clone());
     context.insert("migration".into(), migration);
     context.insert("actions".into(), actions);
     context.insert("may_open".into(), json!(may_open));
     Ok(context)
+}
+
+/// `{account_id: estimated_downtime_ms}` of `GET /servers/{id}/downtime-estimates`.
+fn estimates_by_account(estimates: &Value) -> Value {
+    let by_account: serde_json::Map<String, Value> = estimates["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let id = a["account_id"].as_str()?;
+            Some((id.to_owned(), a["estimated_downtime_ms"].clone()))
+        })
+        .collect();
+    Value::Object(by_account)
 }
 
 /// How often a server's live section is read again.

@@ -97,7 +97,10 @@ export async function run(ctx) {
     await ctx.confirmAction('move', ROW('acc-1207'));
     const seen = await watchMove(ctx, 'acc-1207');
     ctx.assert(seen.moving, 'acc-1207 was seen moving');
-    ctx.assert(seen.oneAtATime, 'no move of acc-1208 offered while acc-1207 moved');
+    ctx.assert(
+      seen.offeredWhileMoving === null,
+      `no move of acc-1208 offered while acc-1207 moves; offered at ${seen.offeredWhileMoving}`,
+    );
     ctx.assert(
       seen.progress.length >= 2,
       `the live progress changed without a reload; seen only ${JSON.stringify(seen.progress)}`,
@@ -132,7 +135,7 @@ export async function run(ctx) {
   await ctx.step('step 6: support reinstalls the server, nothing for the customer to do', async () => {
     await api('POST', '/reinstall');
     await ctx.expectCurrentStep(6);
-    await ctx.expectCount('button[data-action]', 0);
+    await expectNoProcessAction(ctx);
   });
 
   await ctx.step('step 7: support relocates acc-1207 home', async () => {
@@ -141,7 +144,7 @@ export async function run(ctx) {
     await api('POST', '/accounts/acc-1207/relocation');
     await ctx.expectAttribute(ROW('acc-1207'), 'data-state', 'relocated', TRANSFER);
     await ctx.expectCurrentStep(7);
-    await ctx.expectCount('button[data-action]', 0);
+    await expectNoProcessAction(ctx);
   });
 
   await ctx.step('step 8: acc-1208 home, the migration completed and the loan closed', async () => {
@@ -150,7 +153,7 @@ export async function run(ctx) {
     await ctx.expectCount('tr[data-account][data-state="relocated"]', 2);
     await ctx.expectCount('[data-downtime="measured"]', 2);
     await ctx.expectText('p.loan', /Transit server loan: \d+ day\(s\) used, free for the first 14 days — \d+\.\d\d EUR charged/);
-    await ctx.expectCount('button[data-action]', 0);
+    await expectNoProcessAction(ctx);
     await ctx.expectAccessible('the server page in step 8');
   });
 
@@ -167,17 +170,30 @@ export async function run(ctx) {
 }
 
 /**
+ * Fails if the page offers the customer any step of the process (a move, a
+ * verification, a rollback, a reinstall, a relocation...): from step 6 on it is
+ * support's turn. Discarding a test copy stays the customer's at any time.
+ */
+async function expectNoProcessAction(ctx) {
+  await ctx.expect(
+    'no action offered but discarding the test copy',
+    () => ctx.page.locator('button[data-action]').evaluateAll((buttons) => buttons.map((b) => b.dataset.action)),
+    (offered) => Array.isArray(offered) && offered.every((action) => action === 'discard-test'),
+  );
+}
+
+/**
  * Watches `account`'s row on the open page until the account is on the transit
  * server: every distinct phase and byte count the live region showed, whether the
- * row was seen moving, and whether the other account was never offered a move
- * meanwhile. Fails if the page was reloaded (the live region must do the work).
+ * row was seen moving, and the progress at which another move was offered while
+ * its files were copied, if one was. Fails if the page was reloaded (the live region must do the work).
  */
 async function watchMove(ctx, account) {
   // A mark on this document: a reload would lose it.
   await ctx.page.evaluate(() => {
     window.ferryNotReloaded = true;
   });
-  const seen = { progress: [], moving: false, oneAtATime: true };
+  const seen = { progress: [], moving: false, offeredWhileMoving: null };
   const last = await ctx.expect(
     `${account} on the transit server`,
     () =>
@@ -188,6 +204,7 @@ async function watchMove(ctx, account) {
           kept: window.ferryNotReloaded === true,
           state: tr?.dataset.state ?? null,
           progress: transfer ? `${transfer.dataset.phase || 'starting'} ${transfer.dataset.bytes} B` : null,
+          syncing: !transfer?.dataset.phase || transfer.dataset.phase === 'files',
           otherMoves: document.querySelectorAll('button[data-action="move"]').length,
         };
       }, ROW(account)),
@@ -197,7 +214,10 @@ async function watchMove(ctx, account) {
       if (probe.progress && !seen.progress.includes(probe.progress)) seen.progress.push(probe.progress);
       if (probe.state === 'moving') {
         seen.moving = true;
-        if (probe.otherMoves > 0) seen.oneAtATime = false;
+        // Checked while the slowed live sync runs (seconds before the move ends):
+        // near its end, this page's read model may still say "moving" when the
+        // migration itself already allows the next move.
+        if (probe.syncing && probe.otherMoves > 0) seen.offeredWhileMoving = probe.progress;
       }
       return !probe.kept || probe.state === 'on_transit';
     },

@@ -302,21 +302,28 @@ export class Context {
   }
 
   /**
-   * Narrows the viewport to `width` px (a phone), fails if the page scrolls
-   * sideways, takes a screenshot, and gives the viewport back.
+   * Narrows the viewport to `width` px (a phone), takes a screenshot, fails if
+   * the page scrolls sideways (naming what sticks out), and gives the viewport
+   * back.
    */
   async expectNoHorizontalScroll(width = 375, name = `${width} px wide`) {
     const before = this.page.viewportSize();
     await this.page.setViewportSize({ width, height: 800 });
     try {
+      await this.screenshot(name);
       await this.expect(
         `no horizontal scroll at ${width} px`,
         () =>
           this.page.evaluate(() => {
+            // What sticks out: boxes past the right edge, or blocks whose own
+            // content (an unbreakable word) is wider than they are.
+            const wide = (e) =>
+              e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 ||
+              (getComputedStyle(e).display !== 'inline' && e.scrollWidth > e.clientWidth + 1);
             const overflowing = [...document.querySelectorAll('body *')]
-              .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+              .filter((e) => wide(e) && ![...e.children].some(wide))
               .slice(0, 3)
-              .map((e) => e.tagName.toLowerCase() + (e.className ? `.${e.className}` : ''));
+              .map((e) => `${e.tagName.toLowerCase()}${e.className ? `.${e.className}` : ''}: ${e.textContent.trim().slice(0, 40)}`);
             return {
               scroll: document.documentElement.scrollWidth,
               client: document.documentElement.clientWidth,
@@ -325,7 +332,6 @@ export class Context {
           }),
         (seen) => seen.scroll <= seen.client,
       );
-      await this.screenshot(name);
     } finally {
       if (before) await this.page.setViewportSize(before);
     }

@@ -564,11 +564,12 @@ async fn a_customer_walks_a_server_through_the_eight_steps_and_sees_a_real_move_
     ] {
         assert_eq!(by(event, actor), times, "{event} by {actor}: {audit:#}");
     }
-    let current = support_api
-        .get("/servers/srv-0042/current-migration")
+    // The server's latest migration (none is current once it completed).
+    let server = support_api
+        .get("/servers/srv-0042")
         .await
-        .expect("the migration");
-    let migration: uuid::Uuid = current["migration_id"]
+        .expect("the server");
+    let migration: uuid::Uuid = server["migration"]["migration_id"]
         .as_str()
         .and_then(|id| id.parse().ok())
         .expect("its id");

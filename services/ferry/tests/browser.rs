@@ -518,7 +518,10 @@ async fn a_customer_walks_a_server_through_the_eight_steps_and_sees_a_real_move_
         .expect("imported");
     let env = vec![
         ("FERRY_PANEL_URL", up.base.clone()),
-        ("FERRY_TOKEN_CUSTOMER", token(&up.log, "customer:c-42").await),
+        (
+            "FERRY_TOKEN_CUSTOMER",
+            token(&up.log, "customer:c-42").await,
+        ),
         ("FERRY_TOKEN_SUPPORT", token(&up.log, "support:jdoe").await),
         ("FERRY_TEST_ADDRESS", support::TEST_ADDRESS.to_owned()),
         (
@@ -550,7 +553,11 @@ async fn a_customer_walks_a_server_through_the_eight_steps_and_sees_a_real_move_
             .flatten()
             .filter(|e| {
                 e["event_type"] == event
-                    && format!("{}:{}", e["actor"]["role"].as_str().unwrap_or(""), e["actor"]["id"].as_str().unwrap_or("")) == actor
+                    && format!(
+                        "{}:{}",
+                        e["actor"]["role"].as_str().unwrap_or(""),
+                        e["actor"]["id"].as_str().unwrap_or("")
+                    ) == actor
             })
             .count()
     };

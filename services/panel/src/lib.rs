@@ -153,8 +153,14 @@ mod tests {
             })
             .expect("rendered");
         assert!(html.contains("1.0 MiB / 6.0 MiB"), "{html}");
-        assert!(html.contains(r#"data-phase="files" data-bytes="1048576""#), "{html}");
-        assert!(html.contains(r#"data-downtime="estimated" data-ms="1200""#), "{html}");
+        assert!(
+            html.contains(r#"data-phase="files" data-bytes="1048576""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"data-downtime="estimated" data-ms="1200""#),
+            "{html}"
+        );
     }
 
     #[test]

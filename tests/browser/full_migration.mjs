@@ -90,10 +90,11 @@ export async function run(ctx) {
   });
 
   await ctx.step('step 4: acc-1207 moves, its progress seen live', async () => {
-    // New files since the pre-copy: the move's live sync has them to copy.
+    // New files since the pre-copy: the move's live sync copies them, ten seconds
+    // at least with the slowed rsync, while the page is watched.
     const dir = ctx.env('FERRY_MOVE_FILES_DIR');
     mkdirSync(dir, { recursive: true });
-    for (let i = 0; i < 6; i += 1) writeFileSync(path.join(dir, `new-${i}.bin`), randomBytes(1 << 20));
+    for (let i = 0; i < 10; i += 1) writeFileSync(path.join(dir, `new-${i}.bin`), randomBytes(1 << 20));
     await ctx.confirmAction('move', ROW('acc-1207'));
     const seen = await watchMove(ctx, 'acc-1207');
     ctx.assert(seen.moving, 'acc-1207 was seen moving');
@@ -166,6 +167,8 @@ export async function run(ctx) {
     await ctx.expectCount('tr[data-event="MigrationCompleted"]', 1);
     await ctx.expectText('table.audit', 'customer:c-42');
     await ctx.expectAccessible();
+    // Nothing any page asked for failed, and no script complained, all along.
+    ctx.assert(ctx.pageErrors.length === 0, `the pages said: ${ctx.pageErrors.slice(0, 5).join('; ')}`);
   });
 }
 

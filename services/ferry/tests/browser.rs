@@ -479,9 +479,10 @@ async fn sign_out() -> Response {
 
 // ------------------------------------------- the whole migration, by clicking
 
-/// The copy's speed while the panel is watched, KiB/s: srv-0042's pre-copy and its
-/// first move each have 6 MiB of new files to copy, six seconds at least however
-/// fast the machine, so that step 3 and the move's live progress are there to see.
+/// The copy's speed while the panel is watched, KiB/s: srv-0042's pre-copy has
+/// 6 MiB of files to copy and its first move 10 MiB more (the spec writes them),
+/// six and ten seconds at least however fast the machine, so that step 3 and the
+/// move's live progress are there to see.
 const WATCHED_RSYNC_KIB_PER_SEC: u32 = 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

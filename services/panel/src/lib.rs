@@ -113,6 +113,7 @@ pub fn router(api: Router, shutdown: tokio_util::sync::CancellationToken) -> Rou
         )
         .route("/panel/assets/panel.css", get(pages::stylesheet))
         .route("/panel/assets/panel.js", get(pages::script))
+        .route("/panel/assets/favicon.svg", get(pages::favicon))
         .with_state(panel)
 }
 

@@ -1,6 +1,7 @@
 // A customer walks srv-0042 through the eight steps in the panel (issue 15), with
-// real data moving: the example fleet under a temp dir of the test, its rsync
-// slowed down to FERRY_RSYNC_KIB_PER_SEC so that a move lasts seconds.
+// real data moving: the example fleet under a temp dir of the test, with the
+// rsync of `ferry up` slowed down by the test (--bwlimit, 1 MiB/s) so that the
+// pre-copy and the first move last seconds.
 //
 // Each of the eight steps has a screenshot whose name starts with "step N": what
 // is shown there (current step, account states, test address, MX advice, expected

@@ -107,6 +107,8 @@ export async function run(ctx) {
       seen.progress.length >= 2,
       `the live progress changed without a reload; seen only ${JSON.stringify(seen.progress)}`,
     );
+    const files = seen.progress.filter((p) => p.startsWith('files '));
+    ctx.assert(files.length >= 2, `the bytes copied climbed while the files were copied; seen ${JSON.stringify(files)}`);
     ctx.log(`       live progress of acc-1207 seen: ${seen.progress.join(' → ')}`);
     await ctx.expectCount(`${ROW('acc-1207')} [data-downtime="measured"]`, 1);
     await ctx.expectCount(`${ROW('acc-1208')} [data-downtime="estimated"]`, 1);

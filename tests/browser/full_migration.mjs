@@ -192,7 +192,8 @@ async function expectNoProcessAction(ctx) {
  * Watches `account`'s row on the open page until the account is on the transit
  * server: every distinct phase and byte count the live region showed, whether the
  * row was seen moving, and the progress at which another move was offered while
- * its files were copied, if one was. Fails if the page was reloaded (the live region must do the work).
+ * its files were copied, if one was. A screenshot is taken once the bytes have
+ * climbed (mid-move). Fails if the page was reloaded: the live region must do it.
  */
 async function watchMove(ctx, account) {
   // A mark on this document: a reload would lose it.
@@ -200,35 +201,36 @@ async function watchMove(ctx, account) {
     window.ferryNotReloaded = true;
   });
   const seen = { progress: [], moving: false, offeredWhileMoving: null };
-  const last = await ctx.expect(
-    `${account} on the transit server`,
-    () =>
-      ctx.page.evaluate((row) => {
-        const tr = document.querySelector(row);
-        const transfer = tr?.querySelector('.transfer');
-        return {
-          kept: window.ferryNotReloaded === true,
-          state: tr?.dataset.state ?? null,
-          progress: transfer ? `${transfer.dataset.phase || 'starting'} ${transfer.dataset.bytes} B` : null,
-          syncing: !transfer?.dataset.phase || transfer.dataset.phase === 'files',
-          otherMoves: document.querySelectorAll('button[data-action="move"]').length,
-        };
-      }, ROW(account)),
-    (probe) => {
-      // A probe that failed (the live region swapped under it) is a string: look again.
-      if (typeof probe !== 'object' || probe === null) return false;
-      if (probe.progress && !seen.progress.includes(probe.progress)) seen.progress.push(probe.progress);
-      if (probe.state === 'moving') {
-        seen.moving = true;
-        // Checked while the slowed live sync runs (seconds before the move ends):
-        // near its end, this page's read model may still say "moving" when the
-        // migration itself already allows the next move.
-        if (probe.syncing && probe.otherMoves > 0) seen.offeredWhileMoving = probe.progress;
-      }
-      return !probe.kept || probe.state === 'on_transit';
-    },
-    TRANSFER,
-  );
+  const probe = () =>
+    ctx.page.evaluate((row) => {
+      const tr = document.querySelector(row);
+      const transfer = tr?.querySelector('.transfer');
+      return {
+        kept: window.ferryNotReloaded === true,
+        state: tr?.dataset.state ?? null,
+        progress: transfer ? `${transfer.dataset.phase || 'starting'} ${transfer.dataset.bytes} B` : null,
+        syncing: !transfer?.dataset.phase || transfer.dataset.phase === 'files',
+        otherMoves: document.querySelectorAll('button[data-action="move"]').length,
+      };
+    }, ROW(account));
+  // Takes in what a probe saw; true once the move is over (or the page reloaded).
+  const record = (seenNow) => {
+    // A probe that failed (the live region swapped under it) is a string: look again.
+    if (typeof seenNow !== 'object' || seenNow === null) return false;
+    if (seenNow.progress && !seen.progress.includes(seenNow.progress)) seen.progress.push(seenNow.progress);
+    if (seenNow.state === 'moving') {
+      seen.moving = true;
+      // Checked while the slowed live sync runs (seconds before the move ends):
+      // near its end, this page's read model may still say "moving" when the
+      // migration itself already allows the next move.
+      if (seenNow.syncing && seenNow.otherMoves > 0) seen.offeredWhileMoving = seenNow.progress;
+    }
+    return !seenNow.kept || seenNow.state === 'on_transit';
+  };
+  const climbed = () => seen.progress.filter((p) => p.startsWith('files ')).length >= 2;
+  await ctx.expect(`${account}'s bytes climbing`, probe, (p) => record(p) || climbed(), TRANSFER);
+  if (climbed()) await ctx.screenshot(`step 4: ${account} moving, live`);
+  const last = await ctx.expect(`${account} on the transit server`, probe, record, TRANSFER);
   ctx.assert(last.kept, 'the page was reloaded while the move ran: live progress must come without');
   return seen;
 }

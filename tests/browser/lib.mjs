@@ -7,12 +7,17 @@
 // Context below; `node tests/browser/run.mjs <spec.mjs>` runs one
 // (scripts/browser-setup installs what it needs).
 import { chromium } from 'playwright-core';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository's root. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** axe-core's browser bundle (tests/browser/package-lock.json pins it). */
+const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 /** The Chromium driven: Debian's, unless FERRY_CHROMIUM names another. */
 export const CHROMIUM = process.env.FERRY_CHROMIUM || '/usr/bin/chromium';
@@ -124,6 +129,9 @@ export class Context {
       if (m.type() === 'error') this.pageErrors.push(`console: ${m.text()}`);
     });
     page.on('pageerror', (e) => this.pageErrors.push(`uncaught: ${e.message}`));
+    page.on('response', (response) => {
+      if (response.status() >= 400) this.pageErrors.push(`${response.status()} for ${response.url()}`);
+    });
     /** The status of the page's last document (a navigation's answer), for a failure's report. */
     this.lastStatus = null;
     page.on('response', (response) => {
@@ -227,6 +235,127 @@ export class Context {
   /** How many buttons of the action `name` the page offers (inside `within`). */
   async offered(name, within = '') {
     return this.page.locator(`${within} button[data-action="${name}"]`.trim()).count();
+  }
+
+  /**
+   * An irreversible action: clicks `name` (inside `within`), expects the panel's
+   * confirmation page (the warning as an alert, one `button[data-confirm]` for the
+   * same action), fills its reason if asked, and confirms.
+   */
+  async confirmAction(name, within = '', { reason } = {}) {
+    await this.action(name, within);
+    const confirm = `button[data-action="${name}"][data-confirm]`;
+    await this.expectCount(confirm, 1);
+    await this.expectCount('[role="alert"]', 1);
+    if (reason !== undefined) await this.page.locator('#reason').fill(reason);
+    await this.click(confirm);
+  }
+
+  /**
+   * Asks ferry's JSON API (same origin as the panel) as the holder of `token`:
+   * for what only support or the system does (a reinstallation). Returns the
+   * answer's JSON; fails with the API's reason unless it succeeded.
+   */
+  async api(method, pathname, token, body) {
+    const headers = { authorization: `Bearer ${token}`, 'idempotency-key': randomUUID() };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(this.url(pathname), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new AssertionFailure(`${method} ${pathname} answers ${response.status}: ${text}`);
+    }
+    return text ? JSON.parse(text) : null;
+  }
+
+  /**
+   * Runs axe-core on the page as it is now and fails on any serious or critical
+   * violation, naming each rule and the elements it found. axe is evaluated
+   * through the driver, as the panel's Content-Security-Policy (rightly) refuses
+   * an injected script.
+   */
+  async expectAccessible(what = this.path()) {
+    await this.page.evaluate(readFileSync(AXE_SOURCE, 'utf8'));
+    const violations = await this.page.evaluate(async () => {
+      // eslint-disable-next-line no-undef
+      const results = await axe.run(document, { resultTypes: ['violations'] });
+      return results.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+      }));
+    });
+    const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    for (const v of violations.filter((v) => !serious.includes(v))) {
+      this.log(`       axe (${v.impact}) on ${what}: ${v.id}: ${v.help}`);
+    }
+    this.assert(
+      serious.length === 0,
+      `accessibility of ${what}: ${serious
+        .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.targets.join(', ')}`)
+        .join('; ')}`,
+    );
+  }
+
+  /**
+   * Narrows the viewport to `width` px (a phone), takes a screenshot, fails if
+   * the page scrolls sideways (naming what sticks out), and gives the viewport
+   * back.
+   */
+  async expectNoHorizontalScroll(width = 375, name = `${width} px wide`) {
+    const before = this.page.viewportSize();
+    await this.page.setViewportSize({ width, height: 800 });
+    try {
+      await this.screenshot(name);
+      await this.expect(
+        `no horizontal scroll at ${width} px`,
+        () =>
+          this.page.evaluate(() => {
+            // What sticks out: boxes past the right edge, or blocks whose own
+            // content (an unbreakable word) is wider than they are.
+            const wide = (e) =>
+              e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 ||
+              (getComputedStyle(e).display !== 'inline' && e.scrollWidth > e.clientWidth + 1);
+            const overflowing = [...document.querySelectorAll('body *')]
+              .filter((e) => wide(e) && ![...e.children].some(wide))
+              .slice(0, 3)
+              .map((e) => `${e.tagName.toLowerCase()}${e.className ? `.${e.className}` : ''}: ${e.textContent.trim().slice(0, 40)}`);
+            return {
+              scroll: document.documentElement.scrollWidth,
+              client: document.documentElement.clientWidth,
+              overflowing,
+            };
+          }),
+        (seen) => seen.scroll <= seen.client,
+      );
+    } finally {
+      if (before) await this.page.setViewportSize(before);
+    }
+  }
+
+  /**
+   * Presses Tab until the element `selector` finds has the keyboard focus (at
+   * most `tabs` times), checks the focus is drawn (an outline), then presses
+   * Enter on it: an action done with the keyboard only.
+   */
+  async pressByKeyboard(selector, { tabs = 60 } = {}) {
+    await this.expectCount(selector, 1);
+    const target = this.page.locator(selector);
+    for (let i = 0; i < tabs; i += 1) {
+      await this.page.keyboard.press('Tab');
+      if (await target.evaluate((e) => e === document.activeElement)) {
+        const outline = await target.evaluate((e) => getComputedStyle(e).outlineStyle);
+        this.assert(outline !== 'none', `${selector} has the focus but no visible outline`);
+        await this.page.keyboard.press('Enter');
+        await this.page.waitForLoadState('load');
+        return;
+      }
+    }
+    throw new AssertionFailure(`${selector} not reached after ${tabs} presses of Tab`);
   }
 
   /** Signs out with the page's `form[action="/panel/sign-out"]`. */
@@ -340,7 +469,7 @@ export class Context {
   }
 
   /** Waits until step `n` (from 1) of `list > li` is the one current step. */
-  async expectCurrentStep(n, list = 'ol.steps') {
+  async expectCurrentStep(n, list = 'ol.steps', options = undefined) {
     return this.expect(
       `step ${n} to be the one li[aria-current="step"] of ${list}`,
       () =>
@@ -351,6 +480,7 @@ export class Context {
             'no current step',
           ),
       (seen) => seen === `step ${n}`,
+      options,
     );
   }
 

@@ -24,11 +24,11 @@ mod support;
 
 use ferry_infra::testkit::{self, TestStack};
 use futures::StreamExt;
-use support::panel_browser::Browser;
 use reqwest::Method;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use support::panel_browser::Browser;
 
 /// Commands in flight at once while seeding (the API takes them in parallel).
 const SEED_CONCURRENCY: usize = 16;
@@ -308,7 +308,11 @@ async fn main() {
         .expect("the server page's first paint figure");
     println!(
         "target: first paint p95 under 200 ms with {servers} servers: {} ({server_paint:.1} ms)",
-        if server_paint < 200.0 { "met" } else { "MISSED" }
+        if server_paint < 200.0 {
+            "met"
+        } else {
+            "MISSED"
+        }
     );
 
     ferry.stop().await;

@@ -16,6 +16,10 @@
 //!   2, and the log holding what the clicks asked (`customer_walkthrough.mjs`);
 //!   support's console: languages removed and restored, a failed pre-copy listed,
 //!   a reinstall started and recorded done, by clicking (`support_console.mjs`).
+//! - The whole migration of srv-0042 by clicking, with real data moving under a
+//!   slowed rsync: every step's display and refusals, the confirmation page, a
+//!   move's live progress without reload, one step by keyboard, axe-core on the
+//!   sign-in, server and audit pages, a 375 px screen (`full_migration.mjs`).
 //!
 //! A machine without node, Chromium or playwright-core fails these tests with how
 //! to install them: a browser test that cannot run must not pass.
@@ -586,4 +590,167 @@ async fn to_the_reinstall(ferry: &support::Ferry, stack: &TestStack) -> uuid::Uu
     }
     post(&customer, format!("/migrations/{m}/reinstall-request")).await;
     m
+}
+
+// ------------------------------------------- the whole migration, by clicking
+
+/// The copy's speed while the panel is watched, KiB/s: srv-0042's pre-copy has
+/// 6 MiB of files to copy and its first move 10 MiB more (the spec writes them),
+/// six and ten seconds at least however fast the machine, so that step 3 and the
+/// move's live progress are there to see.
+const WATCHED_RSYNC_KIB_PER_SEC: u32 = 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_walks_a_server_through_the_eight_steps_and_sees_a_real_move_live() {
+    let started = Instant::now();
+    let stack = TestStack::new().await;
+    // Declared before ferry: dropped (its databases with it) after ferry stops.
+    let demo = support::Demo::new();
+    demo.client_data().await.expect("srv-0042's data");
+    // Files the pre-copy must copy (slowly), so that step 3 lasts seconds.
+    for i in 0..6 {
+        support::write(
+            &demo.path("srv-0042", &format!("files/bakery/media/pre-{i}.bin")),
+            noise(i, 1 << 20),
+        );
+    }
+    let slow = ferry_infra::testkit::slow_rsync(&demo.root, WATCHED_RSYNC_KIB_PER_SEC);
+    let up = support::spawn_up(
+        &stack,
+        &support::UpOptions {
+            env: [
+                demo.ferry_env(),
+                vec![("FERRY_PROGRESS_SECS", "1".to_owned())],
+            ]
+            .concat(),
+            path_first: Some(slow),
+            log_file: Some(demo.root.join("ferry.log")),
+        },
+    )
+    .await;
+    let mut fleet = demo.fleet().expect("the fleet of this run");
+    // The bakery's inventory counts the files the pre-copy and the move will find
+    // (progress is shown against it: the bytes of the watched move climb to it).
+    for server in &mut fleet.servers {
+        for account in &mut server.registration.accounts {
+            if account.name == "bakery" {
+                account.files_bytes = 16 << 20;
+            }
+        }
+    }
+    ferry::fleet::import(&up.api("support:fleet").await, &fleet)
+        .await
+        .expect("imported");
+    let env = vec![
+        ("FERRY_PANEL_URL", up.base.clone()),
+        (
+            "FERRY_TOKEN_CUSTOMER",
+            token(&up.log, "customer:c-42").await,
+        ),
+        ("FERRY_TOKEN_SUPPORT", token(&up.log, "support:jdoe").await),
+        ("FERRY_TEST_ADDRESS", support::TEST_ADDRESS.to_owned()),
+        (
+            "FERRY_MOVE_FILES_DIR",
+            demo.path("srv-0042", "files/bakery/uploads")
+                .display()
+                .to_string(),
+        ),
+    ];
+    let run = run_spec_in(&artifacts_root(), "full_migration.mjs", &env).await;
+    assert!(
+        run.success,
+        "browser spec full_migration.mjs failed (screenshots in {}):\n{}\nferry said (last lines):\n{}",
+        run.artifacts.display(),
+        run.output,
+        tail(&up.logs(), 40)
+    );
+
+    // What the clicks asked is in the log, by whom they asked it.
+    let support_api = up.api("support:jdoe").await;
+    let audit = support_api
+        .get("/servers/srv-0042/audit")
+        .await
+        .expect("the audit");
+    let by = |event: &str, actor: &str| {
+        audit["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| {
+                e["event_type"] == event
+                    && format!(
+                        "{}:{}",
+                        e["actor"]["role"].as_str().unwrap_or(""),
+                        e["actor"]["id"].as_str().unwrap_or("")
+                    ) == actor
+            })
+            .count()
+    };
+    for (event, actor, times) in [
+        ("AccountMarkedReady", "customer:c-42", 2),
+        ("AccountMoveStarted", "customer:c-42", 2),
+        ("AccountVerified", "customer:c-42", 2),
+        ("ReinstallRequested", "customer:c-42", 1),
+        ("ReinstallStarted", "support:jdoe", 1),
+        ("AccountRelocationStarted", "support:jdoe", 2),
+    ] {
+        assert_eq!(by(event, actor), times, "{event} by {actor}: {audit:#}");
+    }
+    // The server's latest migration (none is current once it completed).
+    let server = support_api
+        .get("/servers/srv-0042")
+        .await
+        .expect("the server");
+    let migration: uuid::Uuid = server["migration"]["migration_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("its id");
+    let done = support::wait_for_state(&stack.log, migration, "completed").await;
+    for account in ["acc-1207", "acc-1208"] {
+        let progress = &done.accounts[account];
+        assert_eq!(
+            progress.place,
+            ferry_accounts::domain::migration::Place::Relocated,
+            "{account} is home"
+        );
+        assert!(progress.downtime_ms > 0, "{account}'s downtime measured");
+    }
+    // One screenshot per step of the process, each named by it.
+    let shots = pngs(&run.artifacts);
+    for step in 1..=8 {
+        assert!(
+            shots.iter().any(|s| s.contains(&format!("-step-{step}-"))),
+            "a screenshot of step {step} in {}: {shots:?}",
+            run.artifacts.display()
+        );
+    }
+    assert!(
+        shots.iter().any(|s| s.contains("375-px-wide")),
+        "the narrow screen's screenshot: {shots:?}"
+    );
+    up.stop().await;
+    println!(
+        "full_migration.mjs: eight steps in {:.1?}",
+        started.elapsed()
+    );
+}
+
+/// `len` bytes that no two seeds share and a copy cannot shrink (xorshift).
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15_u64 ^ (seed + 1);
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }

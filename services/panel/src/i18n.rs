@@ -74,6 +74,21 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("actions", "Actions", "Actions"),
     ("progress", "Progress of", "Avancement de"),
     ("estimated", "expected downtime", "interruption prévue"),
+    ("measured", "measured downtime", "interruption mesurée"),
+    (
+        "loan_days_used",
+        "day(s) used, free for the first",
+        "jour(s) utilisé(s), gratuit les",
+    ),
+    ("days", "days", "premiers jours"),
+    ("charged", "charged", "facturés"),
+    (
+        "mx_advice",
+        "Mail records to change at your other DNS provider",
+        "Enregistrements MX à modifier chez votre autre fournisseur DNS",
+    ),
+    ("mx_delete", "delete", "supprimez"),
+    ("mx_keep", "keep", "gardez"),
     (
         "no_migration",
         "No migration in progress.",

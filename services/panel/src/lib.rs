@@ -47,6 +47,8 @@ impl std::fmt::Debug for Panel {
 /// The templates, embedded.
 fn templates() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
+    // Jinja's, which minijinja does not have: the live progress's byte counts.
+    env.add_filter("filesizeformat", filesizeformat);
     for (name, text) in [
         ("base.html", include_str!("../templates/base.html")),
         ("sign_in.html", include_str!("../templates/sign_in.html")),
@@ -70,6 +72,21 @@ fn templates() -> minijinja::Environment<'static> {
             .unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
     env
+}
+
+/// `bytes` for a person: `512 B`, `1.5 KiB`, `6.0 MiB`, `2.3 GiB`.
+fn filesizeformat(bytes: f64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024.0 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// The panel's routes (under `/panel`), acting through `api`: ferry's API routes
@@ -101,11 +118,57 @@ pub fn router(api: Router, shutdown: tokio_util::sync::CancellationToken) -> Rou
         )
         .route("/panel/assets/panel.css", get(pages::stylesheet))
         .route("/panel/assets/panel.js", get(pages::script))
+        .route("/panel/assets/favicon.svg", get(pages::favicon))
         .with_state(panel)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn byte_counts_are_written_for_people() {
+        assert_eq!(super::filesizeformat(512.0), "512 B");
+        assert_eq!(super::filesizeformat(1536.0), "1.5 KiB");
+        assert_eq!(super::filesizeformat(6.0 * 1048576.0), "6.0 MiB");
+    }
+
+    #[test]
+    fn the_live_section_renders_a_transfer_in_progress() {
+        let html = super::templates()
+            .get_template("server_live.html")
+            .and_then(|t| {
+                t.render(minijinja::context! {
+                    m => crate::i18n::messages(crate::i18n::Lang::En),
+                    step => 4,
+                    migration => serde_json::json!({
+                        "state": "migrating_accounts",
+                        "accounts": [{
+                            "account_id": "acc-1",
+                            "state": "moving",
+                            "test": "none",
+                            "downtime_ms": 0,
+                            "current_transfer": {
+                                "kind": "cutover", "phase": "files",
+                                "bytes_done": 1048576, "bytes_total": 6291456
+                            }
+                        }],
+                        "view": {}
+                    }),
+                    estimates => serde_json::json!({ "acc-1": 1200 }),
+                    actions => serde_json::json!([]),
+                })
+            })
+            .expect("rendered");
+        assert!(html.contains("1.0 MiB / 6.0 MiB"), "{html}");
+        assert!(
+            html.contains(r#"data-phase="files" data-bytes="1048576""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"data-downtime="estimated" data-ms="1200""#),
+            "{html}"
+        );
+    }
+
     #[test]
     fn every_template_parses() {
         let env = super::templates();

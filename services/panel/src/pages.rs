@@ -172,6 +172,19 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// The panel's icon: without one, browsers ask for `/favicon.ico`, which the API's
+/// gate answers 401 on every page (noise in the console, and in the browser tests).
+pub async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b5394"/><path d="M3 10h10l-2 3H5z" fill="#fff"/></svg>"##,
+    )
+        .into_response()
+}
+
 /// The sign-in page.
 pub async fn sign_in_page(
     State(panel): State<Panel>,
@@ -476,12 +489,34 @@ async fn server_context(
             .unwrap_or_default();
         context.insert("targets".into(), json!(versions));
     }
+    // Each account's expected downtime, shown until its move has measured one. The
+    // page does without when the estimates cannot be read (a data mover starting).
+    if migration["step"].as_u64().is_some_and(|step| step <= 4) {
+        let path = format!("/servers/{}/downtime-estimates", encode(server_id));
+        if let Ok(estimates) = ask(panel, session, &path, client).await {
+            context.insert("estimates".into(), estimates_by_account(&estimates));
+        }
+    }
     context.insert("server".into(), detail["server"].clone());
     context.insert("migration".into(), migration);
     context.insert("actions".into(), actions);
     context.insert("later".into(), later);
     context.insert("may_open".into(), json!(may_open));
     Ok(context)
+}
+
+/// `{account_id: estimated_downtime_ms}` of `GET /servers/{id}/downtime-estimates`.
+fn estimates_by_account(estimates: &Value) -> Value {
+    let by_account: serde_json::Map<String, Value> = estimates["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let id = a["account_id"].as_str()?;
+            Some((id.to_owned(), a["estimated_downtime_ms"].clone()))
+        })
+        .collect();
+    Value::Object(by_account)
 }
 
 /// How often a server's live section is read again.

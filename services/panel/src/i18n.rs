@@ -80,7 +80,7 @@ const WORDS: &[(&str, &str, &str)] = &[
         "day(s) used, free for the first",
         "jour(s) utilisé(s), gratuit les",
     ),
-    ("days", "days", "premiers jours"),
+    ("free_days", "days", "premiers jours"),
     ("charged", "charged", "facturés"),
     (
         "mx_advice",

@@ -121,6 +121,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("audit", "Audit", "Historique"),
     ("back", "Back to the servers", "Retour aux serveurs"),
     (
+        "back_to_console",
+        "Back to the console",
+        "Retour à la console",
+    ),
+    (
         "step_1",
         "Preparation of the accounts",
         "Préparation des comptes",

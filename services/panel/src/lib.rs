@@ -49,6 +49,8 @@ fn templates() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     // Jinja's, which minijinja does not have: the live progress's byte counts.
     env.add_filter("filesizeformat", filesizeformat);
+    // Instants as people read them; the `<time datetime>` keeps the exact one.
+    env.add_filter("when", when);
     for (name, text) in [
         ("base.html", include_str!("../templates/base.html")),
         ("sign_in.html", include_str!("../templates/sign_in.html")),
@@ -89,6 +91,16 @@ fn filesizeformat(bytes: f64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// An RFC 3339 instant of the API (`2026-12-04T17:48:15.151517Z`) for a person:
+/// `2026-12-04 17:48:15 UTC`. Anything else is shown as it came.
+fn when(instant: String) -> String {
+    chrono::DateTime::parse_from_rfc3339(&instant).map_or(instant, |t| {
+        t.with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string()
+    })
+}
+
 /// The panel's routes (under `/panel`), acting through `api`: ferry's API routes
 /// with the gate as their outer layer. `shutdown` ends the live streams, so that
 /// open pages never hold a stopping ferry.
@@ -124,6 +136,19 @@ pub fn router(api: Router, shutdown: tokio_util::sync::CancellationToken) -> Rou
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn instants_are_written_for_people_to_the_second_in_utc() {
+        assert_eq!(
+            super::when("2026-12-04T17:48:15.151517Z".into()),
+            "2026-12-04 17:48:15 UTC"
+        );
+        assert_eq!(
+            super::when("2026-12-04T18:48:15+01:00".into()),
+            "2026-12-04 17:48:15 UTC"
+        );
+        assert_eq!(super::when("soon".into()), "soon");
+    }
+
     #[test]
     fn byte_counts_are_written_for_people() {
         assert_eq!(super::filesizeformat(512.0), "512 B");

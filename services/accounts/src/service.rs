@@ -596,6 +596,13 @@ impl Accounts {
 
     /// A published target version.
     pub async fn target(&self, version: &str) -> Result<TargetSupport, ApiError> {
+        // Said in the caller's terms, not as the log's "invalid aggregate id".
+        if version.is_empty() {
+            return Err(ApiError::invalid(
+                "target_version is empty: name a published infrastructure version (e.g. v2026)"
+                    .to_owned(),
+            ));
+        }
         let loaded: Result<_, ferry_infra::command::HandleError<TargetRefusal>> = self
             .handler
             .state::<TargetInfrastructureDecider>(version)

@@ -151,6 +151,28 @@ async fn a_customer_signs_in_and_walks_its_server_through_the_first_steps() {
         )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // A form without its target version is told so, and nothing is opened.
+    let sequence = stack.log.last_sequence().await.expect("the log's sequence");
+    let unchosen = browser
+        .post(
+            "/panel/servers/srv-0042/actions",
+            &[("csrf", &csrf), ("action", "open")],
+        )
+        .await;
+    assert_eq!(unchosen.status, StatusCode::SEE_OTHER);
+    let page = browser.get("/panel/servers/srv-0042").await;
+    assert!(
+        page.html
+            .contains("Choose the target version to open the migration"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains(r#"data-action="open""#), "still to open");
+    assert_eq!(
+        stack.log.last_sequence().await.expect("the log's sequence"),
+        sequence,
+        "nothing recorded"
+    );
     let opened = browser
         .post(
             "/panel/servers/srv-0042/actions",

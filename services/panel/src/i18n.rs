@@ -100,6 +100,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Ouvrir la migration",
     ),
     ("target_version", "Target version", "Version cible"),
+    (
+        "choose_target",
+        "Choose the target version to open the migration",
+        "Choisissez la version cible pour ouvrir la migration",
+    ),
     ("transit_server", "Transit server", "Serveur de transit"),
     ("loan", "Transit server loan", "Prêt du serveur de transit"),
     (

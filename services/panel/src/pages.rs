@@ -698,18 +698,31 @@ pub async fn act(
         );
     }
     let request = if form.action == "open" {
+        let Some(target) = form.target_version.as_deref().filter(|t| !t.is_empty()) else {
+            panel.sessions.flash(
+                &id,
+                Flash {
+                    error: true,
+                    text: words["choose_target"].to_owned(),
+                },
+            );
+            return back;
+        };
         Some((
             Method::POST,
             format!("/servers/{}/migrations", encode(&server_id)),
-            Some(json!({ "target_version": form.target_version.clone().unwrap_or_default() })),
+            Some(json!({ "target_version": target })),
         ))
     } else {
         let current = format!("/servers/{}/current-migration", encode(&server_id));
         let migration = match panel.api.get(&current, &session.token, client).await {
-            Ok(a) if a.status == StatusCode::OK => a.json["migration_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            Ok(a) if a.status == StatusCode::OK => match a.json["migration_id"].as_str() {
+                Some(migration) => migration.to_owned(),
+                None => {
+                    let missing = format!("{current} answered no migration_id");
+                    return failure(&panel, lang, Some(&session), &missing);
+                }
+            },
             Ok(a) => {
                 panel.sessions.flash(
                     &id,
@@ -727,10 +740,13 @@ pub async fn act(
             .get(&format!("/migrations/{migration}"), &session.token, client)
             .await
         {
-            Ok(a) => a.json["view"]["target_version"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            Ok(a) => match a.json["view"]["target_version"].as_str() {
+                Some(target) => target.to_owned(),
+                None => {
+                    let missing = format!("/migrations/{migration} answered no target_version");
+                    return failure(&panel, lang, Some(&session), &missing);
+                }
+            },
             Err(e) => return failure(&panel, lang, Some(&session), &e.to_string()),
         };
         crate::actions::request(

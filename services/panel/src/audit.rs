@@ -42,9 +42,12 @@ async fn timeline(
         return Err(refused(panel, lang, &session, &answer));
     }
     let mut timeline = answer.json;
-    if let Some(entries) = timeline["entries"].as_array_mut() {
-        entries.sort_by_key(|e| e["sequence"].as_u64().unwrap_or(0));
-    }
+    // A timeline without its entries is the read side's error, never an empty past.
+    let Some(entries) = timeline["entries"].as_array_mut() else {
+        let reason = format!("{path} answered no entries");
+        return Err(failure(panel, lang, Some(&session), &reason));
+    };
+    entries.sort_by_key(|e| e["sequence"].as_u64().unwrap_or(0));
     Ok((timeline, session))
 }
 
@@ -140,6 +143,7 @@ pub async fn audit_csv(
         Ok(found) => found,
         Err(response) => return response,
     };
+    // `timeline` answers only a list of entries.
     let entries = timeline["entries"].as_array().cloned().unwrap_or_default();
     let name: String = server_id
         .chars()

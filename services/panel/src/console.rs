@@ -134,10 +134,11 @@ pub async fn console(
     // `GET /servers` answers every row: the console filters and pages them here.
     let step = query.step.clone().unwrap_or_default();
     let q = query.q.clone().unwrap_or_default();
-    let filtered: Vec<Value> = servers
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let Some(listed) = servers.as_array().cloned() else {
+        let reason = format!("GET /servers answered no list: {servers}");
+        return failure(&panel, lang, Some(&session), &reason);
+    };
+    let filtered: Vec<Value> = listed
         .into_iter()
         .filter(|s| at_step(s, &step) && matches(s, &q))
         .collect();

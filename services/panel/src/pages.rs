@@ -458,11 +458,15 @@ async fn server_context(
         migration["step"].as_u64().map_or(Value::Null, |s| json!(s)),
     );
     if let Some(loan) = migration["loan"].as_object() {
-        let cents = loan
-            .get("amount_cents")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let currency = loan.get("currency").and_then(Value::as_str).unwrap_or("");
+        // An amount the read side did not give is an error, never a zero charged.
+        let (Some(cents), Some(currency)) = (
+            loan.get("amount_cents").and_then(Value::as_i64),
+            loan.get("currency").and_then(Value::as_str),
+        ) else {
+            return Err(Refusal::Unreachable(format!(
+                "/servers/{server_id} answered a loan without its amount and currency"
+            )));
+        };
         context.insert(
             "money".into(),
             json!(format!(

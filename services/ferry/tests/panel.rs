@@ -186,6 +186,13 @@ async fn a_customer_signs_in_and_walks_its_server_through_the_first_steps() {
     assert_eq!(opened.status, StatusCode::SEE_OTHER);
     // The opening is carried out by the accounts policy, then read.
     let page = browser.at_step("srv-0042", 1).await;
+    // What happens now, in the seeds' words, under the steps.
+    assert!(
+        page.html
+            .contains(r#"<p class="step-about" data-step-about="1">Prepare every account"#),
+        "{}",
+        page.html
+    );
     // Step 1: each account may be made ready; the transit server cannot be asked yet.
     assert!(page.html.contains("data-action=\"ready\""));
     assert!(!page.html.contains("data-action=\"request-transit\""));
@@ -225,6 +232,13 @@ async fn a_customer_signs_in_and_walks_its_server_through_the_first_steps() {
     let french = browser.get("/panel/servers/srv-0042?lang=fr").await;
     assert!(french.html.contains("<html lang=\"fr\">"));
     assert!(french.html.contains("Demande du serveur de transit"));
+    assert!(
+        french
+            .html
+            .contains("Tous les comptes sont prêts. Le support supprime"),
+        "step 2 said in French: {}",
+        french.html
+    );
 
     // Signed out: the session is over.
     let page = browser.get("/panel/").await;

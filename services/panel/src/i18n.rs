@@ -131,6 +131,46 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Retour à la console",
     ),
     (
+        "step_1_about",
+        "Prepare every account following the documentation's recommendations; you can go back to correct problems. Test servers are available for databases. Once all accounts are ready, request the transit server.",
+        "Préparez l'ensemble des comptes en suivant les recommandations de la documentation ; il est possible de revenir en arrière pour corriger des comportements problématiques. Des serveurs de tests sont disponibles pour les bases de données. Une fois tous les comptes prêts, demandez le serveur de transit.",
+    ),
+    (
+        "step_2_about",
+        "All accounts are ready. Support removes the language versions the new infrastructure no longer supports (reversible, if needed), so that you can check a last time that you are ready, and prepares the transit server.",
+        "Tous les comptes sont prêts. Le support supprime les versions des langages qui n'existent plus sous la nouvelle infrastructure (réversible si nécessaire), pour que vous vérifiiez une dernière fois que vous êtes prêt, et prépare le serveur de transit.",
+    ),
+    (
+        "step_3_about",
+        "Support prepares a transit server with the same configuration as your server. The installation can take several hours and pre-copies files and mails. It depends on the transit servers available for this configuration: you may have to wait until one is released.",
+        "Le support prépare un serveur de transit de même configuration que votre serveur. L'installation peut durer plusieurs heures et précopie les fichiers et mails. Elle dépend des serveurs de transit disponibles pour cette configuration : il peut y avoir de l'attente.",
+    ),
+    (
+        "step_4_about",
+        "The transit server is ready. Migrate your accounts one by one, whenever you want. Each move entails a downtime of a few seconds to a few hours depending on the account's size, usually one minute per gigabyte of databases.",
+        "Le serveur de transit est prêt. Migrez vos comptes un par un, quand vous le souhaitez. Chaque migration entraîne une coupure de quelques secondes à quelques heures selon la taille du compte, en général une minute par giga de bases de données.",
+    ),
+    (
+        "step_5_about",
+        "Make application changes on the migrated accounts if necessary. Once all accounts are migrated, ask support to reinstall your server.",
+        "Faites les modifications applicatives des comptes migrés si besoin. Une fois l'ensemble des comptes migrés, demandez au support la réinstallation de votre serveur.",
+    ),
+    (
+        "step_6_about",
+        "All accounts are on the transit server. Support reinstalls your server on the new infrastructure, which can take several hours; meanwhile its IP addresses are rerouted to the transit server (about a minute of unavailability for these IPs, none for domains using our DNS).",
+        "Tous les comptes sont sur le serveur de transit. Le support réinstalle votre serveur sur la nouvelle infrastructure, ce qui peut durer plusieurs heures ; pendant ce temps ses adresses IP sont reroutées vers le serveur de transit (environ une minute d'indisponibilité pour ces IP, aucune pour les domaines utilisant nos DNS).",
+    ),
+    (
+        "step_7_about",
+        "Your server is reinstalled. Support moves your accounts back, in working hours and days; each move back entails a downtime equivalent to the first migration's.",
+        "Votre serveur est réinstallé. Le support redéplace vos comptes, en heures et jours ouvrés ; chaque redéplacement entraîne une coupure équivalente à celle de la première migration.",
+    ),
+    (
+        "step_8_about",
+        "All accounts are back on your reinstalled server: the migration is officially over.",
+        "Tous les comptes ont été redéplacés sur votre serveur réinstallé : la migration est officiellement finie.",
+    ),
+    (
         "step_1",
         "Preparation of the accounts",
         "Préparation des comptes",

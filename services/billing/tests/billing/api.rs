@@ -4,21 +4,19 @@
 //! the log give the same totals to the cent.
 
 use crate::support::{
-    Running, eventually, lent, loan_where, migration_opened, released, server_registered,
+    Running, eventually, lent, loan_where, migration_opened, released, serve_api, server_registered,
 };
 use chrono::Duration;
 use ferry_billing::api::{ChargeList, FreePeriodAnswer, Invoice, InvoiceList, LoanDetail};
 use ferry_billing::domain::loan::LoanDecider;
-use ferry_billing::{Billing, BillingReadModel, BillingState, routes};
+use ferry_billing::{Billing, BillingReadModel};
 use ferry_core::Decider;
 use ferry_events::AggregateType;
 use ferry_infra::event_log::AggregateRef;
 use ferry_infra::projection::rebuild::build_shadow;
-use ferry_infra::projection::{ProjectionRunner, RunnerSettings, StatusBoard};
 use ferry_infra::testkit::TestStack;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -96,20 +94,7 @@ async fn the_api_shows_loans_charges_and_invoices_to_their_customer_and_the_rebu
     migration_opened(&log, m2, "srv-2", "c-7").await;
     let running = Running::start(&stack, &billing, log.clone()).await;
     let shutdown = CancellationToken::new();
-    let projection = ProjectionRunner::new(
-        Arc::new(BillingReadModel),
-        log.clone(),
-        stack.pool.clone(),
-        RunnerSettings::default(),
-        StatusBoard::default(),
-    );
-    tokio::spawn(projection.run(shutdown.clone()));
-
-    let (router, openapi) = routes::router(BillingState {
-        billing: billing.clone(),
-        pool: stack.pool.clone(),
-    })
-    .split_for_parts();
+    let (base, openapi) = serve_api(&stack, &billing, &shutdown).await;
     for path in [
         "/loans/{migration_id}",
         "/loans/{migration_id}/free-period",
@@ -120,21 +105,8 @@ async fn the_api_shows_loans_charges_and_invoices_to_their_customer_and_the_rebu
     ] {
         assert!(openapi.paths.paths.contains_key(path), "{path} documented");
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            ferry_infra::testkit::trusting_actor_header(router),
-        )
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-    });
     let api = Api {
-        base: format!("http://{addr}"),
+        base,
         client: reqwest::Client::new(),
     };
 

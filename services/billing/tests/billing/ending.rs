@@ -5,15 +5,13 @@
 //! a customer is refused the list.
 
 use crate::support::{
-    Running, eventually, lent, loan_where, migration_opened, released, server_registered,
+    Running, eventually, lent, loan_where, migration_opened, released, serve_api, server_registered,
 };
 use chrono::Duration;
+use ferry_billing::Billing;
 use ferry_billing::api::EndingLoans;
-use ferry_billing::{Billing, BillingReadModel, BillingState, routes};
-use ferry_infra::projection::{ProjectionRunner, RunnerSettings, StatusBoard};
 use ferry_infra::testkit::TestStack;
 use reqwest::StatusCode;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -34,33 +32,8 @@ async fn support_lists_the_open_loans_whose_free_period_ends_soon_and_a_customer
     }
     let running = Running::start(&stack, &billing, log.clone()).await;
     let shutdown = CancellationToken::new();
-    let projection = ProjectionRunner::new(
-        Arc::new(BillingReadModel),
-        log.clone(),
-        stack.pool.clone(),
-        RunnerSettings::default(),
-        StatusBoard::default(),
-    );
-    tokio::spawn(projection.run(shutdown.clone()));
-    let (router, openapi) = routes::router(BillingState {
-        billing: billing.clone(),
-        pool: stack.pool.clone(),
-    })
-    .split_for_parts();
+    let (base, openapi) = serve_api(&stack, &billing, &shutdown).await;
     assert!(openapi.paths.paths.contains_key("/loans"), "documented");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            ferry_infra::testkit::trusting_actor_header(router),
-        )
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-    });
     let client = reqwest::Client::new();
     let list = |days: u32, actor: &'static str| {
         let request = client

@@ -3,14 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use ferry_billing::domain::loan::Loan;
-use ferry_billing::{Billing, run};
+use ferry_billing::{Billing, BillingReadModel, BillingState, routes, run};
 use ferry_events::{
     Actor, AggregateType, Envelope, Event, MigrationOpened, Money, ServerKind, ServerRegistered,
     ServerStorage, TransitServerEvent, TransitServerLent, TransitServerReleased,
 };
 use ferry_infra::event_log::{AggregateRef, EventLog};
+use ferry_infra::projection::{ProjectionRunner, RunnerSettings, StatusBoard};
 use ferry_infra::testkit::{TestStack, eventually_some};
 use std::future::Future;
+use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -161,6 +163,43 @@ impl Running {
         self.shutdown.cancel();
         self.task.await.expect("stopped");
     }
+}
+
+/// Billing's read model (its projection) and HTTP API over `stack`, the actor header
+/// trusted as the gate would set it, until `shutdown`: the API's base URL and its
+/// OpenAPI description.
+pub async fn serve_api(
+    stack: &TestStack,
+    billing: &Billing,
+    shutdown: &CancellationToken,
+) -> (String, utoipa::openapi::OpenApi) {
+    let projection = ProjectionRunner::new(
+        Arc::new(BillingReadModel),
+        stack.log.clone(),
+        stack.pool.clone(),
+        RunnerSettings::default(),
+        StatusBoard::default(),
+    );
+    tokio::spawn(projection.run(shutdown.clone()));
+    let (router, openapi) = routes::router(BillingState {
+        billing: billing.clone(),
+        pool: stack.pool.clone(),
+    })
+    .split_for_parts();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            ferry_infra::testkit::trusting_actor_header(router),
+        )
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+    });
+    (base, openapi)
 }
 
 /// Waits until the loan satisfies `check`, and returns it.

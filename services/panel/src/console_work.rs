@@ -10,7 +10,6 @@
 use crate::Panel;
 use crate::pages::encode;
 use crate::session::Session;
-use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
 
@@ -36,34 +35,16 @@ pub const MAX_ACTION_SERVERS: usize = 50;
 /// The loans listed: their free period ends within this many days, or has ended.
 pub const ENDING_WITHIN_DAYS: u32 = 3;
 
-/// Asks `path`; `Err` with the API's reason when it does not answer it.
+/// Asks `path`; `Err` with the API's reason, shown in the section that needed it.
 async fn ask(
     panel: &Panel,
     session: &Session,
     path: &str,
     client: Option<SocketAddr>,
 ) -> Result<Value, String> {
-    match panel.api.get(path, &session.token, client).await {
-        Ok(answer) if answer.status == StatusCode::OK => Ok(answer.json),
-        Ok(answer) => Err(format!("{} — {}", answer.status, answer.reason())),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// `12.34 EUR` from an amount of billing's API.
-fn money(amount: &Value) -> Result<String, String> {
-    let cents = amount["amount_cents"]
-        .as_i64()
-        .ok_or_else(|| format!("an amount without cents: {amount}"))?;
-    let currency = amount["currency"]
-        .as_str()
-        .ok_or_else(|| format!("an amount without currency: {amount}"))?;
-    let sign = if cents < 0 { "-" } else { "" };
-    Ok(format!(
-        "{sign}{}.{:02} {currency}",
-        (cents / 100).abs(),
-        (cents % 100).abs()
-    ))
+    crate::pages::ask(panel, session, path, client)
+        .await
+        .map_err(|refusal| refusal.reason())
 }
 
 /// The servers (items of `GET /servers`) in a step where support acts, at most
@@ -126,7 +107,7 @@ pub async fn work(
             .iter()
             .map(|loan| {
                 let mut loan = loan.clone();
-                loan["money"] = json!(money(&loan["charged"])?);
+                loan["money"] = json!(crate::money(&loan["charged"])?);
                 Ok(loan)
             })
             .collect::<Result<Vec<Value>, String>>()
@@ -199,18 +180,5 @@ mod tests {
         let (acting, more) = acting_servers(&servers);
         assert_eq!((acting.len(), more), (1, 0));
         assert_eq!(acting[0]["server_id"], "s1");
-    }
-
-    #[test]
-    fn amounts_are_shown_with_their_currency_and_a_missing_one_is_an_error() {
-        assert_eq!(
-            money(&json!({ "amount_cents": 1234, "currency": "EUR" })).as_deref(),
-            Ok("12.34 EUR")
-        );
-        assert_eq!(
-            money(&json!({ "amount_cents": -5, "currency": "EUR" })).as_deref(),
-            Ok("-0.05 EUR")
-        );
-        assert!(money(&json!({ "currency": "EUR" })).is_err());
     }
 }

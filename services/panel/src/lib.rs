@@ -91,6 +91,23 @@ fn filesizeformat(bytes: f64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// `12.34 EUR` from an amount of billing's API (`amount_cents`, `currency`); a part
+/// missing is an error, never a zero charged.
+pub(crate) fn money(amount: &serde_json::Value) -> Result<String, String> {
+    let cents = amount["amount_cents"]
+        .as_i64()
+        .ok_or_else(|| format!("an amount without cents: {amount}"))?;
+    let currency = amount["currency"]
+        .as_str()
+        .ok_or_else(|| format!("an amount without currency: {amount}"))?;
+    let sign = if cents < 0 { "-" } else { "" };
+    Ok(format!(
+        "{sign}{}.{:02} {currency}",
+        (cents / 100).abs(),
+        (cents % 100).abs()
+    ))
+}
+
 /// An RFC 3339 instant of the API (`2026-12-04T17:48:15.151517Z`) for a person:
 /// `2026-12-04 17:48:15 UTC`. Anything else is shown as it came.
 fn when(instant: String) -> String {
@@ -147,6 +164,20 @@ mod tests {
             "2026-12-04 17:48:15 UTC"
         );
         assert_eq!(super::when("soon".into()), "soon");
+    }
+
+    #[test]
+    fn amounts_are_shown_with_their_currency_and_a_missing_one_is_an_error() {
+        assert_eq!(
+            super::money(&serde_json::json!({ "amount_cents": 1234, "currency": "EUR" }))
+                .as_deref(),
+            Ok("12.34 EUR")
+        );
+        assert_eq!(
+            super::money(&serde_json::json!({ "amount_cents": -5, "currency": "EUR" })).as_deref(),
+            Ok("-0.05 EUR")
+        );
+        assert!(super::money(&serde_json::json!({ "currency": "EUR" })).is_err());
     }
 
     #[test]

@@ -386,7 +386,7 @@ pub async fn server(
 }
 
 /// Why a server's page cannot be shown.
-enum Refusal {
+pub(crate) enum Refusal {
     /// The API refused (its status and reason), or was not signed in to.
     Api(Answer),
     /// The API could not be asked.
@@ -394,6 +394,14 @@ enum Refusal {
 }
 
 impl Refusal {
+    /// The reason, for a section of a page that shows it in place.
+    pub(crate) fn reason(&self) -> String {
+        match self {
+            Refusal::Api(answer) => format!("{} — {}", answer.status, answer.reason()),
+            Refusal::Unreachable(reason) => reason.clone(),
+        }
+    }
+
     fn page(self, panel: &Panel, lang: Lang, session: &Session) -> Response {
         match self {
             Refusal::Api(answer) if answer.status == StatusCode::UNAUTHORIZED => to_sign_in(),
@@ -403,7 +411,7 @@ impl Refusal {
     }
 }
 
-async fn ask(
+pub(crate) async fn ask(
     panel: &Panel,
     session: &Session,
     path: &str,
@@ -459,22 +467,9 @@ async fn server_context(
     );
     if let Some(loan) = migration["loan"].as_object() {
         // An amount the read side did not give is an error, never a zero charged.
-        let (Some(cents), Some(currency)) = (
-            loan.get("amount_cents").and_then(Value::as_i64),
-            loan.get("currency").and_then(Value::as_str),
-        ) else {
-            return Err(Refusal::Unreachable(format!(
-                "/servers/{server_id} answered a loan without its amount and currency"
-            )));
-        };
-        context.insert(
-            "money".into(),
-            json!(format!(
-                "{}.{:02} {currency}",
-                cents / 100,
-                (cents % 100).abs()
-            )),
-        );
+        let amount = crate::money(&Value::Object(loan.clone()))
+            .map_err(|e| Refusal::Unreachable(format!("/servers/{server_id}: a loan with {e}")))?;
+        context.insert("money".into(), json!(amount));
     }
     if may_open {
         // The versions one may migrate to: those published but the one it runs.

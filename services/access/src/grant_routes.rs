@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use ferry_events::{Actor, ActorRole, GrantScope};
 use ferry_infra::api::openapi::{Id, IdempotencyKey};
 use ferry_infra::api::{ApiError, ApiJson, ApiPath, CommandId, ErrorBody, RequestActor};
+use ferry_infra::command::Handled;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use utoipa::PartialSchema;
@@ -87,6 +88,18 @@ pub struct GrantChanged {
     pub changed: bool,
 }
 
+impl GrantChanged {
+    /// The answer to a grant or a revocation of `scope` to `login` of `customer_id`,
+    /// from what its command did.
+    fn of<S>(customer_id: &str, login: &str, scope: GrantScope, handled: &Handled<S>) -> Self {
+        Self {
+            user: Actor::user(customer_id, login).to_string(),
+            scope,
+            changed: !handled.events.is_empty() && !handled.already_handled,
+        }
+    }
+}
+
 /// One grant in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct GrantSummary {
@@ -149,11 +162,12 @@ async fn grant(
         .access
         .grant(command_id, &actor, &customer_id, &login, scope.clone())
         .await?;
-    Ok(Json(GrantChanged {
-        user: Actor::user(&customer_id, &login).to_string(),
+    Ok(Json(GrantChanged::of(
+        &customer_id,
+        &login,
         scope,
-        changed: !handled.events.is_empty() && !handled.already_handled,
-    }))
+        &handled,
+    )))
 }
 
 /// Takes back what user `login` of `customer_id` was granted on a server or an
@@ -191,11 +205,12 @@ async fn revoke_grant(
         .access
         .revoke_grant(command_id, &actor, &customer_id, &login, scope.clone())
         .await?;
-    Ok(Json(GrantChanged {
-        user: Actor::user(&customer_id, &login).to_string(),
+    Ok(Json(GrantChanged::of(
+        &customer_id,
+        &login,
         scope,
-        changed: !handled.events.is_empty() && !handled.already_handled,
-    }))
+        &handled,
+    )))
 }
 
 /// The grants in force of a customer's users: the customer and support see them
